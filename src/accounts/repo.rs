@@ -1,0 +1,304 @@
+//! All SQL of accounts, log-in attempts, recovery codes and (for now) facilities.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::model::{Account, AccountSummary};
+use crate::auth::Role;
+use crate::db::{Conn, Timestamp};
+
+const ACCOUNT_COLUMNS: &str = "id, login_id, display_name, role, facility_id, password_hash,
+    must_change_password, password_expires_at, totp_secret, totp_enabled_at, totp_last_step,
+    locked_at, locked_until, failures_since, disabled_at, last_login_at, created_at";
+
+fn role_of(row: &AnyRow, col: &str) -> sqlx::Result<Role> {
+    let key: String = row.try_get(col)?;
+    key.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn account_from(row: &AnyRow) -> sqlx::Result<Account> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        login_id: row.try_get("login_id")?,
+        display_name: row.try_get("display_name")?,
+        role: role_of(row, "role")?,
+        facility_id: row.try_get("facility_id")?,
+        password_hash: row.try_get("password_hash")?,
+        must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
+        password_expires_at: row.try_get("password_expires_at")?,
+        totp_secret: row.try_get("totp_secret")?,
+        totp_enabled_at: row.try_get("totp_enabled_at")?,
+        totp_last_step: row.try_get("totp_last_step")?,
+        locked_at: row.try_get("locked_at")?,
+        locked_until: row.try_get("locked_until")?,
+        failures_since: row.try_get("failures_since")?,
+        disabled_at: row.try_get("disabled_at")?,
+        last_login_at: row.try_get("last_login_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub async fn find_by_login_id(conn: &mut Conn, login_id: &str) -> sqlx::Result<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE login_id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(login_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(account_from)
+        .transpose()
+}
+
+pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Account> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+    account_from(&sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&mut *conn).await?)
+}
+
+pub struct NewAccount<'a> {
+    pub login_id: &'a str,
+    pub display_name: &'a str,
+    pub role: Role,
+    pub facility_id: Option<i64>,
+    pub password_hash: &'a str,
+    pub must_change_password: bool,
+    pub password_expires_at: Option<Timestamp>,
+}
+
+pub async fn insert(conn: &mut Conn, a: &NewAccount<'_>, now: Timestamp) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO accounts (login_id, display_name, role, facility_id, password_hash,
+                               must_change_password, password_expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(a.login_id)
+    .bind(a.display_name)
+    .bind(a.role.key())
+    .bind(a.facility_id)
+    .bind(a.password_hash)
+    .bind(i64::from(a.must_change_password))
+    .bind(a.password_expires_at)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")
+}
+
+pub async fn record_attempt(
+    conn: &mut Conn,
+    account_id: Option<i64>,
+    login_id: &str,
+    now: Timestamp,
+    succeeded: bool,
+    client_addr: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO login_attempts (account_id, login_id, at, succeeded, client_addr)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(account_id)
+    .bind(login_id.chars().take(64).collect::<String>())
+    .bind(now)
+    .bind(i64::from(succeeded))
+    .bind(client_addr)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn count_failures_since(conn: &mut Conn, account_id: i64, since: Timestamp) -> sqlx::Result<i64> {
+    sqlx::query(
+        "SELECT COUNT(*) AS n FROM login_attempts WHERE account_id = $1 AND succeeded = 0 AND at > $2",
+    )
+    .bind(account_id)
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("n")
+}
+
+pub async fn lock(conn: &mut Conn, id: i64, now: Timestamp, until: Timestamp) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET locked_at = $1, locked_until = $2, failures_since = $1 WHERE id = $3")
+        .bind(now)
+        .bind(until)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Clears a lock and restarts the failure count.
+pub async fn unlock(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE accounts SET locked_at = NULL, locked_until = NULL, failures_since = $1
+          WHERE id = $2 AND locked_until IS NOT NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn mark_login(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET last_login_at = $1, failures_since = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_password(conn: &mut Conn, id: i64, hash: &str, now: Timestamp) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE accounts SET password_hash = $1, must_change_password = 0, password_expires_at = NULL,
+                             password_changed_at = $2
+          WHERE id = $3",
+    )
+    .bind(hash)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the password with a new one-time password (must be changed at next log-in); also
+/// clears a lock, since the person has been re-identified.
+pub async fn reset_password(
+    conn: &mut Conn,
+    id: i64,
+    hash: &str,
+    expires: Timestamp,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE accounts SET password_hash = $1, must_change_password = 1, password_expires_at = $2,
+                             locked_at = NULL, locked_until = NULL, failures_since = $3
+          WHERE id = $4",
+    )
+    .bind(hash)
+    .bind(expires)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_pending_totp(conn: &mut Conn, id: i64, secret: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET totp_secret = $1 WHERE id = $2 AND totp_enabled_at IS NULL")
+        .bind(secret)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn enable_totp(conn: &mut Conn, id: i64, step: i64, now: Timestamp) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET totp_enabled_at = $1, totp_last_step = $2 WHERE id = $3")
+        .bind(now)
+        .bind(step)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_totp_step(conn: &mut Conn, id: i64, step: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET totp_last_step = $1 WHERE id = $2")
+        .bind(step)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn replace_recovery_codes(conn: &mut Conn, account_id: i64, hashes: &[String]) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    for h in hashes {
+        sqlx::query("INSERT INTO recovery_codes (account_id, code_hash) VALUES ($1, $2)")
+            .bind(account_id)
+            .bind(h)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks an unused recovery code as used; returns whether there was one.
+pub async fn use_recovery_code(conn: &mut Conn, account_id: i64, hash: &str, now: Timestamp) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE recovery_codes SET used_at = $1
+          WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(account_id)
+    .bind(hash)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() >= 1)
+}
+
+pub async fn list(conn: &mut Conn) -> sqlx::Result<Vec<AccountSummary>> {
+    sqlx::query(
+        "SELECT a.id, a.login_id, a.display_name, a.role, f.name AS facility_name, a.locked_at,
+                a.locked_until, a.disabled_at, a.must_change_password, a.totp_enabled_at,
+                a.last_login_at
+           FROM accounts a LEFT JOIN facilities f ON f.id = a.facility_id
+          ORDER BY a.role, a.login_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(AccountSummary {
+            id: r.try_get("id")?,
+            login_id: r.try_get("login_id")?,
+            display_name: r.try_get("display_name")?,
+            role: role_of(r, "role")?,
+            facility_name: r.try_get("facility_name")?,
+            locked_at: r.try_get("locked_at")?,
+            locked_until: r.try_get("locked_until")?,
+            disabled_at: r.try_get("disabled_at")?,
+            must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
+            totp_enabled: r.try_get::<Option<Timestamp>, _>("totp_enabled_at")?.is_some(),
+            last_login_at: r.try_get("last_login_at")?,
+        })
+    })
+    .collect()
+}
+
+pub async fn count_locked(conn: &mut Conn, now: Timestamp) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE locked_until > $1")
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")
+}
+
+pub async fn count(conn: &mut Conn) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(&mut *conn).await?.try_get("n")
+}
+
+pub async fn facility_id_by_code(conn: &mut Conn, code: &str) -> sqlx::Result<Option<i64>> {
+    Ok(sqlx::query("SELECT id FROM facilities WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get("id"))
+        .transpose()?)
+}
+
+pub async fn insert_facility(conn: &mut Conn, code: &str, name: &str, kind: &str, now: Timestamp) -> sqlx::Result<i64> {
+    sqlx::query("INSERT INTO facilities (code, name, kind, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+        .bind(code)
+        .bind(name)
+        .bind(kind)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("id")
+}

@@ -1,0 +1,318 @@
+//! Handlers: extract → parse → service (transaction + audit) → render or redirect.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use askama::Template;
+use serde::Deserialize;
+
+use super::service::{self, Client, LoginError};
+use super::views::*;
+use super::repo;
+use crate::audit::Actor;
+use crate::auth::{Password, Principal, Stage, totp};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::web::{ClientAddr, Page, cookies, csrf, flash_redirect, user_agent};
+
+const LOGIN_FAILED: &str =
+    "ログインIDまたはパスワードが正しくありません。続けて失敗すると、一定時間ログインできなくなります。";
+
+fn render(t: impl Template, status: StatusCode) -> AppResult<Response> {
+    Ok((status, Html(t.render()?)).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginQuery {
+    expired: Option<String>,
+    logged_out: Option<String>,
+}
+
+pub async fn login_form(
+    page: Page,
+    principal: Option<axum::Extension<Principal>>,
+    axum::extract::Query(q): axum::extract::Query<LoginQuery>,
+) -> AppResult<Response> {
+    if let Some(p) = principal {
+        return Ok(Redirect::to(p.stage.path()).into_response());
+    }
+    let notice = if q.expired.is_some() {
+        Some("一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。")
+    } else if q.logged_out.is_some() {
+        Some("ログアウトしました。")
+    } else {
+        None
+    };
+    render(LoginPage { page: page.titled("ログイン"), login_id: String::new(), error: None, notice }, StatusCode::OK)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    login_id: String,
+    password: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    page: Page,
+    Form(form): Form<LoginForm>,
+) -> AppResult<Response> {
+    let ua = user_agent(&headers);
+    let client = Client { addr: &addr, user_agent: &ua };
+    let login_id: String = form.login_id.trim().chars().take(64).collect();
+    if login_id.is_empty() || form.password.is_empty() {
+        let error = Some("ログインIDとパスワードを入力してください。".to_string());
+        return render(LoginPage { page: page.titled("ログイン"), login_id, error, notice: None }, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let pw = Password::new(form.password);
+    let result = service::login(&state.db, &state.settings.security, &login_id, &pw, &client, state.now()).await;
+    match result {
+        Ok(token) => {
+            let secure = state.settings.server.secure_cookies;
+            let mut res = Redirect::to("/").into_response();
+            for c in [
+                cookies::set(cookies::SESSION, &token, secure, None),
+                // A new CSRF token after log-in, so a token planted before it is worthless.
+                cookies::set(cookies::CSRF, &csrf::new_token(), secure, None),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&c) {
+                    res.headers_mut().append(SET_COOKIE, v);
+                }
+            }
+            Ok(res)
+        }
+        Err(LoginError::Invalid) => render(
+            LoginPage { page: page.titled("ログイン"), login_id, error: Some(LOGIN_FAILED.into()), notice: None },
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(LoginError::OneTimePasswordExpired) => render(
+            LoginPage {
+                page: page.titled("ログイン"),
+                login_id,
+                error: Some("初期パスワードの有効期限が切れています。施設の管理者を通じて再発行を依頼してください。".into()),
+                notice: None,
+            },
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(LoginError::Other(e)) => Err(e),
+    }
+}
+
+pub async fn totp_form(page: Page, axum::Extension(p): axum::Extension<Principal>) -> AppResult<Response> {
+    if p.stage != Stage::VerifyTotp {
+        return Ok(Redirect::to(p.stage.path()).into_response());
+    }
+    render(TotpVerifyPage { page: page.titled("二要素認証"), error: None }, StatusCode::OK)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CodeForm {
+    code: String,
+}
+
+pub async fn totp_verify(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    page: Page,
+    Form(form): Form<CodeForm>,
+) -> AppResult<Response> {
+    if p.stage != Stage::VerifyTotp {
+        return Ok(Redirect::to(p.stage.path()).into_response());
+    }
+    let ok = service::verify_second_factor(&state.db, &state.settings.security, &p, &form.code, &addr, state.now()).await?;
+    if ok {
+        return Ok(Redirect::to("/").into_response());
+    }
+    let error = Some("コードが正しくありません。認証アプリに表示されている最新の6桁を入力してください。".into());
+    render(TotpVerifyPage { page: page.titled("二要素認証"), error }, StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+) -> AppResult<Response> {
+    service::logout(&state.db, &p, &addr, state.now()).await?;
+    let mut res = Redirect::to("/login?logged_out=1").into_response();
+    let v = cookies::remove(cookies::SESSION, state.settings.server.secure_cookies);
+    if let Ok(v) = HeaderValue::from_str(&v) {
+        res.headers_mut().append(SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+fn password_page(state: &AppState, page: Page, p: &Principal) -> PasswordPage {
+    PasswordPage {
+        page: page.titled("パスワード変更"),
+        first_time: p.stage == Stage::ChangePassword,
+        min_length: state.settings.security.password.min_length,
+        error_current: None,
+        error_new: None,
+    }
+}
+
+pub async fn password_form(
+    State(state): State<AppState>,
+    page: Page,
+    axum::Extension(p): axum::Extension<Principal>,
+) -> AppResult<Response> {
+    if p.stage == Stage::VerifyTotp {
+        return Ok(Redirect::to(p.stage.path()).into_response());
+    }
+    render(password_page(&state, page, &p), StatusCode::OK)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    page: Page,
+    Form(form): Form<PasswordForm>,
+) -> AppResult<Response> {
+    if p.stage == Stage::VerifyTotp {
+        return Ok(Redirect::to(p.stage.path()).into_response());
+    }
+    let result = service::change_password(
+        &state.db,
+        &state.settings.security,
+        &p,
+        &Password::new(form.current_password),
+        &Password::new(form.new_password),
+        &form.confirm_password,
+        &addr,
+        state.now(),
+    )
+    .await?;
+    match result {
+        Ok(()) => Ok(flash_redirect("/", "パスワードを変更しました。", state.settings.server.secure_cookies)),
+        Err(msg) => {
+            let mut view = password_page(&state, page, &p);
+            if msg.starts_with("現在の") {
+                view.error_current = Some(msg);
+            } else {
+                view.error_new = Some(msg);
+            }
+            render(view, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+async fn enroll_page(state: &AppState, page: Page, p: &Principal, error: Option<String>) -> AppResult<TotpEnrollPage> {
+    let secret = service::start_totp_enrolment(&state.db, p).await?;
+    let issuer = &state.settings.security.totp_issuer;
+    let url = totp::provisioning_url(&secret, issuer, &p.login_id)?;
+    let qr_svg = qrcode::QrCode::new(url.as_bytes())
+        .map(|code| {
+            code.render::<qrcode::render::svg::Color>()
+                .min_dimensions(220, 220)
+                .quiet_zone(true)
+                .build()
+        })
+        .map_err(|e| anyhow::anyhow!("qr: {e}"))?;
+    let qr_svg = match qr_svg.find("<svg") {
+        Some(i) => qr_svg[i..].to_string(),
+        None => qr_svg,
+    };
+    let secret_grouped = secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(TotpEnrollPage { page: page.titled("二要素認証の設定"), qr_svg, secret_grouped, secret, error })
+}
+
+pub async fn enroll_form(
+    State(state): State<AppState>,
+    page: Page,
+    axum::Extension(p): axum::Extension<Principal>,
+) -> AppResult<Response> {
+    if p.stage != Stage::EnrolTotp && p.stage != Stage::Complete {
+        return Ok(Redirect::to(p.stage.path()).into_response());
+    }
+    if p.stage == Stage::Complete && !p.role.is_staff() {
+        return Err(AppError::NotFound);
+    }
+    render(enroll_page(&state, page, &p, None).await?, StatusCode::OK)
+}
+
+pub async fn enroll(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    page: Page,
+    Form(form): Form<CodeForm>,
+) -> AppResult<Response> {
+    if p.stage != Stage::EnrolTotp && p.stage != Stage::Complete {
+        return Ok(Redirect::to(p.stage.path()).into_response());
+    }
+    match service::finish_totp_enrolment(&state.db, &p, &form.code, &addr, state.now()).await? {
+        Some(codes) => render(RecoveryCodesPage { page: page.titled("リカバリーコード"), codes }, StatusCode::OK),
+        None => {
+            let error = Some("コードが正しくありません。アプリに表示されている6桁のコードを入力してください。".into());
+            render(enroll_page(&state, page, &p, error).await?, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+pub async fn admin_list(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+    let now = state.now();
+    let mut conn = state.db.pool().acquire().await?;
+    let accounts = repo::list(&mut conn)
+        .await?
+        .into_iter()
+        .map(|a| {
+            let locked = a.locked_until.is_some_and(|u| u > now);
+            let status = if a.disabled_at.is_some() {
+                "無効".to_string()
+            } else if locked {
+                format!("ロック中（{} まで）", a.locked_until.map(|t| t.jst()).unwrap_or_default())
+            } else if a.must_change_password {
+                "初期パスワード未変更".to_string()
+            } else {
+                "有効".to_string()
+            };
+            AccountLine {
+                id: a.id,
+                login_id: a.login_id,
+                display_name: a.display_name,
+                role_label: a.role.label(),
+                facility: a.facility_name.unwrap_or_else(|| "—".into()),
+                status,
+                locked,
+                locked_since: a.locked_at.map(|t| t.jst()).unwrap_or_default(),
+                totp: if a.totp_enabled { "設定済" } else { "未設定" },
+                last_login: a.last_login_at.map(|t| t.jst()).unwrap_or_else(|| "—".into()),
+            }
+        })
+        .collect();
+    render(AdminListPage { page: page.titled("アカウント管理"), accounts }, StatusCode::OK)
+}
+
+pub async fn unlock(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let actor = Actor::of(&p, &addr);
+    let done = service::unlock(&state.db, id, &actor, state.now()).await?;
+    let msg = if done { "アカウントのロックを解除しました。" } else { "このアカウントはロックされていません。" };
+    Ok(flash_redirect("/admin/accounts", msg, state.settings.server.secure_cookies))
+}

@@ -1,0 +1,68 @@
+//! Templates of the accounts domain, with display-ready data.
+
+use askama::Template;
+
+use crate::web::Page;
+
+#[derive(Template)]
+#[template(path = "accounts/login.html")]
+pub struct LoginPage {
+    pub page: Page,
+    pub login_id: String,
+    pub error: Option<String>,
+    pub notice: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "accounts/totp_verify.html")]
+pub struct TotpVerifyPage {
+    pub page: Page,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "accounts/password.html")]
+pub struct PasswordPage {
+    pub page: Page,
+    pub first_time: bool,
+    pub min_length: usize,
+    pub error_current: Option<String>,
+    pub error_new: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "accounts/totp_enroll.html")]
+pub struct TotpEnrollPage {
+    pub page: Page,
+    pub qr_svg: String,
+    pub secret_grouped: String,
+    pub secret: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "accounts/recovery_codes.html")]
+pub struct RecoveryCodesPage {
+    pub page: Page,
+    pub codes: Vec<String>,
+}
+
+pub struct AccountLine {
+    pub id: i64,
+    pub login_id: String,
+    pub display_name: String,
+    pub role_label: &'static str,
+    pub facility: String,
+    pub status: String,
+    pub locked: bool,
+    pub locked_since: String,
+    pub totp: &'static str,
+    pub last_login: String,
+}
+
+#[derive(Template)]
+#[template(path = "accounts/admin_list.html")]
+pub struct AdminListPage {
+    pub page: Page,
+    pub accounts: Vec<AccountLine>,
+}

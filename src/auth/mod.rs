@@ -1,0 +1,125 @@
+//! Authentication core (X.1), shared by every domain: roles, password hashing, the server-side
+//! session store, one-time credential generation and TOTP. The log-in pages themselves live in the
+//! `accounts` domain; the request middleware that loads a session lives in `web`.
+//!
+//! Rules:
+//! - A session is a row in `sessions`; the cookie carries a random token and the row only its
+//!   SHA-256, so a leaked database cannot be replayed as cookies.
+//! - A session ends on log-out, after `session_idle_minutes` without a request, after
+//!   `session_absolute_hours` in any case, or when its account is disabled; start, last activity,
+//!   end and reason are kept for the access log.
+//! - [`Stage`] orders what a fresh session must do before anything else: verify TOTP (if enrolled),
+//!   change a one-time password, enrol TOTP (staff roles, when `require_totp`).
+
+pub mod credentials;
+pub mod password;
+pub mod repo;
+mod role;
+pub mod totp;
+
+pub use password::Password;
+pub use role::{Role, UnknownRole};
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::db::Timestamp;
+
+/// The logged-in person behind a request.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub account_id: i64,
+    pub login_id: String,
+    pub display_name: String,
+    pub role: Role,
+    pub facility_id: Option<i64>,
+    pub session_id: i64,
+    pub session_started: Timestamp,
+    pub stage: Stage,
+}
+
+/// What a session must still do before it may use the system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    VerifyTotp,
+    ChangePassword,
+    EnrolTotp,
+    Complete,
+}
+
+impl Stage {
+    pub fn of(
+        role: Role,
+        must_change_password: bool,
+        totp_enabled: bool,
+        mfa_done: bool,
+        require_totp: bool,
+    ) -> Stage {
+        if totp_enabled && !mfa_done {
+            Stage::VerifyTotp
+        } else if must_change_password {
+            Stage::ChangePassword
+        } else if role.is_staff() && require_totp && !totp_enabled {
+            Stage::EnrolTotp
+        } else {
+            Stage::Complete
+        }
+    }
+
+    /// Where a session in this stage is sent.
+    pub fn path(self) -> &'static str {
+        match self {
+            Stage::VerifyTotp => "/login/totp",
+            Stage::ChangePassword => "/account/password",
+            Stage::EnrolTotp => "/account/totp/enroll",
+            Stage::Complete => "/",
+        }
+    }
+}
+
+/// A fresh random session token (256 bits, URL-safe base64) and the hash that is stored.
+pub fn new_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_one_time_password_is_changed_before_totp_enrolment() {
+        let s = Stage::of(Role::SystemAdmin, true, false, false, true);
+        assert_eq!(s, Stage::ChangePassword);
+        let s = Stage::of(Role::SystemAdmin, false, false, false, true);
+        assert_eq!(s, Stage::EnrolTotp);
+    }
+
+    #[test]
+    fn an_enrolled_account_verifies_totp_first() {
+        assert_eq!(Stage::of(Role::User, true, true, false, true), Stage::VerifyTotp);
+        assert_eq!(Stage::of(Role::SystemAdmin, false, true, true, true), Stage::Complete);
+    }
+
+    #[test]
+    fn facility_roles_and_demo_mode_skip_enrolment() {
+        assert_eq!(Stage::of(Role::User, false, false, false, true), Stage::Complete);
+        assert_eq!(Stage::of(Role::SystemAdmin, false, false, false, false), Stage::Complete);
+    }
+
+    #[test]
+    fn tokens_are_random_and_only_their_hash_is_kept() {
+        let (a, ha) = new_token();
+        let (b, _) = new_token();
+        assert_ne!(a, b);
+        assert_eq!(ha, token_hash(&a));
+        assert_ne!(ha, a);
+    }
+}

@@ -1,0 +1,141 @@
+//! Passwords: argon2id hashes (OWASP parameters), and the policy for passwords people choose.
+//! A password value never appears in `Debug` output or logs.
+
+use std::fmt;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::config::PasswordSettings;
+
+/// A password in clear, only while it is being checked or hashed.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP: m=19 MiB, t=2, p=1.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+pub fn hash(password: &Password) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.expose().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+}
+
+pub fn verify(password: &Password, stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(parsed) => argon2().verify_password(password.expose().as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Spends the same time as a real verification, so that an unknown log-in ID cannot be told
+/// from a wrong password by timing.
+pub fn verify_dummy(password: &Password) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let stored = DUMMY.get_or_init(|| hash(&Password::new("dummy-password-0")).unwrap_or_default());
+    let _ = verify(password, stored);
+}
+
+/// Why a chosen password was refused; the message is shown next to the field.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("パスワードは{0}文字以上にしてください。")]
+    TooShort(usize),
+    #[error("パスワードは{0}文字以下にしてください。")]
+    TooLong(usize),
+    #[error("パスワードには英字と数字の両方を含めてください。")]
+    NeedsLetterAndDigit,
+    #[error("ログインIDと同じパスワードは使えません。")]
+    SameAsLoginId,
+    #[error("現在のパスワードと異なるパスワードを設定してください。")]
+    SameAsCurrent,
+    #[error("確認用のパスワードが一致しません。")]
+    ConfirmationMismatch,
+}
+
+/// Checks a new password against the configured policy.
+pub fn check_policy(
+    policy: &PasswordSettings,
+    login_id: &str,
+    new: &str,
+    confirmation: &str,
+) -> Result<(), PolicyError> {
+    let len = new.chars().count();
+    if len < policy.min_length {
+        return Err(PolicyError::TooShort(policy.min_length));
+    }
+    if len > policy.max_length {
+        return Err(PolicyError::TooLong(policy.max_length));
+    }
+    if policy.require_letter_and_digit
+        && !(new.chars().any(|c| c.is_alphabetic()) && new.chars().any(|c| c.is_ascii_digit()))
+    {
+        return Err(PolicyError::NeedsLetterAndDigit);
+    }
+    if new.eq_ignore_ascii_case(login_id) {
+        return Err(PolicyError::SameAsLoginId);
+    }
+    if new != confirmation {
+        return Err(PolicyError::ConfirmationMismatch);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_verifies_only_its_own_password() {
+        let h = hash(&Password::new("correct horse 1")).expect("hash");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify(&Password::new("correct horse 1"), &h));
+        assert!(!verify(&Password::new("correct horse 2"), &h));
+        assert!(!verify(&Password::new("x"), "not a hash"));
+    }
+
+    #[test]
+    fn the_policy_asks_for_eight_characters_with_letters_and_digits() {
+        let p = PasswordSettings::default();
+        assert_eq!(check_policy(&p, "u1", "abc123", "abc123"), Err(PolicyError::TooShort(8)));
+        assert_eq!(
+            check_policy(&p, "u1", "abcdefgh", "abcdefgh"),
+            Err(PolicyError::NeedsLetterAndDigit)
+        );
+        assert_eq!(
+            check_policy(&p, "u1", "abcd1234", "abcd1235"),
+            Err(PolicyError::ConfirmationMismatch)
+        );
+        assert_eq!(
+            check_policy(&p, "abcd1234", "ABCD1234", "ABCD1234"),
+            Err(PolicyError::SameAsLoginId)
+        );
+        assert_eq!(check_policy(&p, "u1", "abcd1234", "abcd1234"), Ok(()));
+    }
+
+    #[test]
+    fn a_password_is_never_printed() {
+        assert_eq!(format!("{:?}", Password::new("secret")), "Password(***)");
+    }
+}

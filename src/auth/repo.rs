@@ -1,0 +1,216 @@
+//! All SQL of the session store (and the access log, which is read from it).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::db::{Conn, Timestamp};
+
+/// A session joined with what the request needs to know about its account.
+#[derive(Clone, Debug)]
+pub struct SessionRow {
+    pub id: i64,
+    pub account_id: i64,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub mfa_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub login_id: String,
+    pub display_name: String,
+    pub role: String,
+    pub facility_id: Option<i64>,
+    pub must_change_password: i64,
+    pub totp_enabled_at: Option<Timestamp>,
+    pub disabled_at: Option<Timestamp>,
+}
+
+fn session_from(row: &AnyRow) -> sqlx::Result<SessionRow> {
+    Ok(SessionRow {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        created_at: row.try_get("created_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        mfa_at: row.try_get("mfa_at")?,
+        ended_at: row.try_get("ended_at")?,
+        login_id: row.try_get("login_id")?,
+        display_name: row.try_get("display_name")?,
+        role: row.try_get("role")?,
+        facility_id: row.try_get("facility_id")?,
+        must_change_password: row.try_get("must_change_password")?,
+        totp_enabled_at: row.try_get("totp_enabled_at")?,
+        disabled_at: row.try_get("disabled_at")?,
+    })
+}
+
+const SESSION_SELECT: &str = "SELECT s.id, s.account_id, s.created_at, s.last_seen_at, s.mfa_at, s.ended_at,
+        a.login_id, a.display_name, a.role, a.facility_id, a.must_change_password,
+        a.totp_enabled_at, a.disabled_at
+   FROM sessions s JOIN accounts a ON a.id = s.account_id";
+
+pub async fn find_by_token_hash(conn: &mut Conn, hash: &str) -> sqlx::Result<Option<SessionRow>> {
+    let sql = format!("{SESSION_SELECT} WHERE s.token_hash = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(hash)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(session_from)
+        .transpose()
+}
+
+pub async fn insert(
+    conn: &mut Conn,
+    token_hash: &str,
+    account_id: i64,
+    now: Timestamp,
+    client_addr: &str,
+    user_agent: &str,
+) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, client_addr, user_agent)
+         VALUES ($1, $2, $3, $3, $4, $5) RETURNING id",
+    )
+    .bind(token_hash)
+    .bind(account_id)
+    .bind(now)
+    .bind(client_addr)
+    .bind(user_agent)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")
+}
+
+pub async fn touch(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_mfa(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET mfa_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends one session; returns whether it was still open.
+pub async fn end(conn: &mut Conn, id: i64, now: Timestamp, reason: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends every open session of an account except `keep`; returns the ids ended.
+pub async fn end_all_for_account(
+    conn: &mut Conn,
+    account_id: i64,
+    keep: Option<i64>,
+    now: Timestamp,
+    reason: &str,
+) -> sqlx::Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2
+          WHERE account_id = $3 AND ended_at IS NULL AND id <> $4 RETURNING id",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(account_id)
+    .bind(keep.unwrap_or(-1))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| r.try_get("id")).collect()
+}
+
+/// Open sessions idle since before `idle_before` or started before `started_before`.
+pub async fn list_expired(
+    conn: &mut Conn,
+    idle_before: Timestamp,
+    started_before: Timestamp,
+) -> sqlx::Result<Vec<SessionRow>> {
+    let sql = format!(
+        "{SESSION_SELECT} WHERE s.ended_at IS NULL AND (s.last_seen_at < $1 OR s.created_at < $2)
+         ORDER BY s.id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(idle_before)
+        .bind(started_before)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(session_from)
+        .collect()
+}
+
+pub async fn count_open(conn: &mut Conn, idle_after: Timestamp) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE ended_at IS NULL AND last_seen_at >= $1")
+        .bind(idle_after)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")
+}
+
+/// One line of the access log (アクセスログ): who logged in when, for how long, how it ended.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AccessLogRow {
+    pub session_id: i64,
+    pub login_id: String,
+    pub display_name: String,
+    pub role: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub end_reason: Option<String>,
+    pub client_addr: String,
+    pub user_agent: String,
+}
+
+pub async fn access_log(
+    conn: &mut Conn,
+    login_id: &str,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<AccessLogRow>> {
+    sqlx::query(
+        "SELECT s.id, a.login_id, a.display_name, a.role, s.created_at, s.last_seen_at, s.ended_at,
+                s.end_reason, s.client_addr, s.user_agent
+           FROM sessions s JOIN accounts a ON a.id = s.account_id
+          WHERE ($1 = '' OR a.login_id = $1) AND ($2 = '' OR s.created_at >= $2)
+            AND ($3 = '' OR s.created_at < $3)
+          ORDER BY s.id DESC LIMIT $4 OFFSET $5",
+    )
+    .bind(login_id.trim())
+    .bind(from.map(|t| t.to_db()).unwrap_or_default())
+    .bind(to.map(|t| t.to_db()).unwrap_or_default())
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(AccessLogRow {
+            session_id: r.try_get("id")?,
+            login_id: r.try_get("login_id")?,
+            display_name: r.try_get("display_name")?,
+            role: r.try_get("role")?,
+            created_at: r.try_get("created_at")?,
+            last_seen_at: r.try_get("last_seen_at")?,
+            ended_at: r.try_get("ended_at")?,
+            end_reason: r.try_get("end_reason")?,
+            client_addr: r.try_get("client_addr")?,
+            user_agent: r.try_get("user_agent")?,
+        })
+    })
+    .collect()
+}

@@ -1,0 +1,236 @@
+//! Settings: defaults, then an optional TOML file (`--config FILE`), then `RAINBOWNET__SECTION__KEY`
+//! environment variables. Unknown keys are an error (`deny_unknown_fields`), so a typo never falls
+//! back silently. Secrets (the database password) are redacted wherever settings are printed.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub paths: PathSettings,
+    pub security: SecuritySettings,
+    pub jobs: JobSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub public_url: String,
+    pub secure_cookies: bool,
+    pub max_form_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            secure_cookies: false,
+            max_form_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { url: String::new(), max_connections: 8 }
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// Replaces the password of a `scheme://user:password@host/...` URL with `***`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PathSettings {
+    pub data_dir: PathBuf,
+}
+
+impl Default for PathSettings {
+    fn default() -> Self {
+        Self { data_dir: PathBuf::from("data") }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    pub require_totp: bool,
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    pub lockout_threshold: i64,
+    pub lockout_window_minutes: i64,
+    pub lockout_minutes: i64,
+    pub totp_issuer: String,
+    pub password: PasswordSettings,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            require_totp: true,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            lockout_threshold: 5,
+            lockout_window_minutes: 15,
+            lockout_minutes: 15,
+            totp_issuer: "きよすレインボーネット".into(),
+            password: PasswordSettings::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordSettings {
+    pub min_length: usize,
+    pub max_length: usize,
+    pub require_letter_and_digit: bool,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        Self { min_length: 8, max_length: 128, require_letter_and_digit: true }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobSettings {
+    pub enabled: bool,
+    pub tick_seconds: u64,
+    pub lease_seconds: i64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self { enabled: true, tick_seconds: 30, lease_seconds: 600 }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { filter: "info".into() }
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` (if given), then `RAINBOWNET__…` variables.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                anyhow::bail!("設定ファイルが見つかりません: {}", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let figment = figment.merge(Env::prefixed("RAINBOWNET__").split("__"));
+        figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("設定の誤り (configuration error): {e}"))
+    }
+
+    /// The database URL in effect: the configured one, or SQLite under the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.url.trim().is_empty() {
+            let path = self.paths.data_dir.join("rainbownet.db");
+            format!("sqlite://{}?mode=rwc", path.display())
+        } else {
+            self.database.url.trim().to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_of_a_database_url_is_redacted() {
+        let s = DatabaseSettings { url: "postgres://rn:secret@db:5432/rn".into(), max_connections: 1 };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+
+    #[test]
+    fn the_example_file_documents_every_key_and_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/rainbownet.example.toml");
+        let loaded = Settings::load(Some(&path)).expect("example config loads");
+        assert_eq!(loaded.security.lockout_threshold, 5);
+        // Every default key appears in the example: serialise the defaults and look each one up.
+        let text = std::fs::read_to_string(&path).expect("example readable");
+        let defaults = toml_keys(&serde_json::to_value(Settings::default()).expect("json"), "");
+        for key in defaults {
+            let leaf = key.rsplit('.').next().unwrap_or(&key);
+            assert!(text.contains(&format!("{leaf} =")), "example config lacks {key}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error() {
+        let dir = tempfile_dir();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "[server]\nbindd = \"x\"\n").expect("write");
+        let err = Settings::load(Some(&path)).expect_err("unknown key must fail");
+        assert!(err.to_string().contains("bindd"), "{err}");
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rn-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        dir
+    }
+
+    fn toml_keys(v: &serde_json::Value, prefix: &str) -> Vec<String> {
+        match v {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .flat_map(|(k, v)| {
+                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    toml_keys(v, &p)
+                })
+                .collect(),
+            _ => vec![prefix.to_string()],
+        }
+    }
+}

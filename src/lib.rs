@@ -1,0 +1,20 @@
+//! rainbownet — the operations and security system of きよすレインボーネット, the regional medical
+//! information network of Kiyosu City. See README.md for use and ARCHITECTURE.md for the layout.
+//!
+//! Shared core (imports no domain): [`config`], [`clock`], [`db`], [`error`], [`auth`], [`audit`],
+//! [`web`]. Domains: [`accounts`], [`dashboard`]. Wiring: [`startup`], [`jobs`], [`cli`].
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod dashboard;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod jobs;
+pub mod startup;
+pub mod state;
+pub mod web;

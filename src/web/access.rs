@@ -1,0 +1,128 @@
+//! Role-based access (X.3): every route is registered through [`Routes`] with an [`Access`] rule,
+//! and a guard layer enforces it. There is no other way to add a route, so a route without a rule
+//! cannot exist; the route × role test walks [`Routes::rules`] and checks each one for real.
+
+use axum::extract::{Request, State};
+use axum::handler::Handler;
+use axum::http::StatusCode;
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{MethodRouter, get, post};
+use axum::{Json, Router};
+
+use crate::auth::{Principal, Role, Stage};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Who may use a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, logged in or not (log-in page, static files, health check).
+    Public,
+    /// Any session, even one that must still change its password or set up TOTP.
+    Onboarding,
+    /// Any fully logged-in account.
+    AnyRole,
+    /// Fully logged-in accounts of these roles only.
+    Roles(&'static [Role]),
+}
+
+impl Access {
+    /// Whether a fully logged-in account of `role` may use the route.
+    pub fn allows(&self, role: Role) -> bool {
+        match self {
+            Access::Public | Access::Onboarding | Access::AnyRole => true,
+            Access::Roles(list) => list.contains(&role),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RouteRule {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// Marks a request whose session just expired, so the log-in page can say so.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionExpired;
+
+pub struct Routes {
+    router: Router<AppState>,
+    rules: Vec<RouteRule>,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Self { router: Router::new(), rules: Vec::new() }
+    }
+
+    pub fn get<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add("GET", path, access, get(handler))
+    }
+
+    pub fn post<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add("POST", path, access, post(handler))
+    }
+
+    fn add(mut self, method: &'static str, path: &'static str, access: Access, mr: MethodRouter<AppState>) -> Self {
+        let mr = mr.route_layer(from_fn_with_state(access, guard));
+        self.router = self.router.route(path, mr);
+        self.rules.push(RouteRule { method, path, access });
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.rules.extend(other.rules);
+        self
+    }
+
+    pub fn rules(&self) -> &[RouteRule] {
+        &self.rules
+    }
+
+    pub fn into_parts(self) -> (Router<AppState>, Vec<RouteRule>) {
+        (self.router, self.rules)
+    }
+}
+
+async fn guard(State(access): State<Access>, req: Request, next: Next) -> Response {
+    if access == Access::Public {
+        return next.run(req).await;
+    }
+    let Some(p) = req.extensions().get::<Principal>().cloned() else {
+        if req.uri().path().starts_with("/api/") {
+            let body = serde_json::json!({"error": "unauthenticated", "message": "認証が必要です。"});
+            return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+        }
+        let expired = req.extensions().get::<SessionExpired>().is_some();
+        return Redirect::to(if expired { "/login?expired=1" } else { "/login" }).into_response();
+    };
+    if access == Access::Onboarding {
+        return next.run(req).await;
+    }
+    if p.stage != Stage::Complete {
+        return Redirect::to(p.stage.path()).into_response();
+    }
+    if !access.allows(p.role) {
+        tracing::warn!(login = %p.login_id, role = %p.role, path = %req.uri().path(), "forbidden");
+        return AppError::Forbidden.into_response();
+    }
+    next.run(req).await
+}

@@ -1,0 +1,62 @@
+//! Shared HTTP machinery that knows no domain: access rules and the route builder, sessions,
+//! CSRF, cookies, security headers, the page context for the layout, flash messages.
+
+mod access;
+pub mod cookies;
+pub mod csrf;
+pub mod headers;
+mod page;
+pub mod session;
+mod statics;
+
+pub use access::{Access, RouteRule, Routes, SessionExpired};
+pub use csrf::CsrfToken;
+pub use page::{NavLink, Page, clear_flash, flash_redirect};
+pub use statics::router as static_router;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// The client's address as text, for the audit log.
+#[derive(Clone, Debug)]
+pub struct ClientAddr(pub String);
+
+impl Default for ClientAddr {
+    fn default() -> Self {
+        Self("unknown".into())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(parts.extensions.get::<ClientAddr>().cloned().unwrap_or_default())
+    }
+}
+
+/// Puts the peer address into the extensions (outermost layer, before sessions and CSRF).
+pub async fn client_addr(mut req: Request, next: Next) -> Response {
+    let addr = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    req.extensions_mut().insert(ClientAddr(addr));
+    next.run(req).await
+}
+
+/// The user agent, cut to a sane length, for the access log.
+pub fn user_agent(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
+}

@@ -1,0 +1,130 @@
+//! The page context every template gets (`page.*` in `layout.html`): title, the logged-in person,
+//! navigation for their role, the CSRF token, the demo banner and a flash message.
+
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderValue;
+use axum::http::header::SET_COOKIE;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{CsrfToken, cookies};
+use crate::auth::{Principal, Stage};
+use crate::state::AppState;
+
+/// Navigation entries, in order. Each is shown to a role only if that role may open its page,
+/// which is read from the route rules: there is no second list of roles to keep in step.
+const NAV: &[(&str, &str)] = &[
+    ("/", "ダッシュボード"),
+    ("/admin/accounts", "アカウント管理"),
+    ("/audit", "監査ログ"),
+    ("/audit/sessions", "アクセスログ"),
+    ("/admin/jobs", "定期ジョブ"),
+    ("/account/password", "パスワード変更"),
+];
+
+#[derive(Clone, Debug)]
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct UserBadge {
+    pub display_name: String,
+    pub login_id: String,
+    pub role_label: &'static str,
+}
+
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub title: String,
+    pub user: Option<UserBadge>,
+    pub nav: Vec<NavLink>,
+    pub csrf: String,
+    pub demo_banner: bool,
+    pub flash: Option<String>,
+}
+
+impl Page {
+    pub fn titled(mut self, title: impl Into<String>) -> Self {
+        self.title = title.into();
+        self
+    }
+}
+
+impl FromRequestParts<AppState> for Page {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let principal = parts.extensions.get::<Principal>();
+        let path = parts.uri.path();
+        let nav = match principal {
+            Some(p) if p.stage == Stage::Complete => NAV
+                .iter()
+                .filter(|(href, _)| {
+                    state
+                        .rules
+                        .iter()
+                        .any(|r| r.method == "GET" && r.path == *href && r.access.allows(p.role))
+                })
+                .map(|(href, label)| NavLink {
+                    href,
+                    label,
+                    current: if *href == "/" { path == "/" } else { path.starts_with(href) },
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let flash = cookies::get(&parts.headers, cookies::FLASH)
+            .and_then(|v| urlencoding_decode(&v))
+            .filter(|s| !s.is_empty());
+        Ok(Page {
+            title: String::new(),
+            user: principal.map(|p| UserBadge {
+                display_name: p.display_name.clone(),
+                login_id: p.login_id.clone(),
+                role_label: p.role.label(),
+            }),
+            nav,
+            csrf: parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default(),
+            demo_banner: !state.settings.security.require_totp,
+            flash,
+        })
+    }
+}
+
+/// 303 to `to`, with a message shown once on the next page.
+pub fn flash_redirect(to: &str, message: &str, secure: bool) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    let value: String = url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
+    if let Ok(v) = HeaderValue::from_str(&cookies::set(cookies::FLASH, &value, secure, Some(60))) {
+        res.headers_mut().append(SET_COOKIE, v);
+    }
+    res
+}
+
+fn urlencoding_decode(v: &str) -> Option<String> {
+    url::form_urlencoded::parse(format!("m={v}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Clears the flash cookie once a page (not a redirect) has been shown with it.
+pub async fn clear_flash(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let had = cookies::get(req.headers(), cookies::FLASH).is_some();
+    let mut res = next.run(req).await;
+    if had && !res.status().is_redirection() {
+        let v = cookies::remove(cookies::FLASH, state.settings.server.secure_cookies);
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            res.headers_mut().append(SET_COOKIE, v);
+        }
+    }
+    res
+}
