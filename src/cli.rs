@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::accounts::service::{self as accounts, AccountSpec};
 use crate::accounts::LoginId;
+use crate::accounts::service::{self as accounts, AccountSpec};
 use crate::audit::{self, Actor};
 use crate::auth::Role;
 use crate::clock::{Clock, SystemClock};
@@ -18,7 +18,11 @@ use crate::startup::Application;
 use crate::state::AppState;
 
 #[derive(Parser, Debug)]
-#[command(name = "rainbownet", version, about = "きよすレインボーネット 運用管理システム")]
+#[command(
+    name = "rainbownet",
+    version,
+    about = "きよすレインボーネット 運用管理システム"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub common: Common,
@@ -116,7 +120,10 @@ pub fn load_settings(common: &Common) -> anyhow::Result<Settings> {
 fn init_tracing(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.filter));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn connect(settings: &Settings) -> anyhow::Result<Db> {
@@ -155,7 +162,9 @@ pub async fn main() -> anyhow::Result<ExitCode> {
             println!("マイグレーションを適用しました。");
         }
         Command::Demo { bind, with_totp } => {
-            if cli.common.data_dir.is_none() && settings.paths.data_dir == Settings::default().paths.data_dir {
+            if cli.common.data_dir.is_none()
+                && settings.paths.data_dir == Settings::default().paths.data_dir
+            {
                 settings.paths.data_dir = PathBuf::from("demo-data");
             }
             if let Some(b) = bind {
@@ -170,9 +179,14 @@ pub async fn main() -> anyhow::Result<ExitCode> {
             println!("URL: {url}");
             println!("データ: {}", app.state().settings.paths.data_dir.display());
             if !with_totp {
-                println!("※ デモのため、職員ロールの二要素認証は無効です（全ページにその旨を表示します）。");
+                println!(
+                    "※ デモのため、職員ロールの二要素認証は無効です（全ページにその旨を表示します）。"
+                );
             }
-            println!("\n{:<16} {:<16} 初期パスワード（初回ログイン時に変更）", "ログインID", "役割");
+            println!(
+                "\n{:<16} {:<16} 初期パスワード（初回ログイン時に変更）",
+                "ログインID", "役割"
+            );
             for l in &logins {
                 println!("{:<16} {:<16} {}", l.login_id, l.role.label(), l.password);
             }
@@ -183,24 +197,52 @@ pub async fn main() -> anyhow::Result<ExitCode> {
             let db = connect(&settings).await?;
             let actor = Actor::cli();
             match cmd {
-                AccountCommand::Create { role, login_id, name, facility } => {
+                AccountCommand::Create {
+                    role,
+                    login_id,
+                    name,
+                    facility,
+                } => {
                     let role: Role = role.parse()?;
                     let login_id = LoginId::parse(&login_id).map_err(anyhow::Error::msg)?;
                     let display = name.unwrap_or_else(|| login_id.to_string());
-                    let spec = AccountSpec { login_id: Some(login_id), display_name: &display, role, facility_code: facility.as_deref() };
-                    let created = accounts::create_account(&db, &spec, &actor, now).await.map_err(user_error)?;
+                    let spec = AccountSpec {
+                        login_id: Some(login_id),
+                        display_name: &display,
+                        role,
+                        facility_code: facility.as_deref(),
+                    };
+                    let created = accounts::create_account(&db, &spec, &actor, now)
+                        .await
+                        .map_err(user_error)?;
                     println!("ログインID: {}", created.login_id);
                     println!("初期パスワード: {}", created.one_time_password);
-                    println!("有効期限: {}（初回ログイン時に変更が必要です）", created.expires_at.jst());
+                    println!(
+                        "有効期限: {}（初回ログイン時に変更が必要です）",
+                        created.expires_at.jst()
+                    );
                 }
                 AccountCommand::Unlock { login_id } => {
-                    let done = accounts::unlock_by_login_id(&db, &login_id, &actor, now).await.map_err(user_error)?;
-                    println!("{}", if done { "ロックを解除しました。" } else { "このアカウントはロックされていません。" });
+                    let done = accounts::unlock_by_login_id(&db, &login_id, &actor, now)
+                        .await
+                        .map_err(user_error)?;
+                    println!(
+                        "{}",
+                        if done {
+                            "ロックを解除しました。"
+                        } else {
+                            "このアカウントはロックされていません。"
+                        }
+                    );
                 }
                 AccountCommand::ResetPassword { login_id } => {
-                    let id = accounts::id_by_login_id(&db, &login_id).await.map_err(user_error)?
+                    let id = accounts::id_by_login_id(&db, &login_id)
+                        .await
+                        .map_err(user_error)?
                         .ok_or_else(|| anyhow::anyhow!("ログインID {login_id} は見つかりません"))?;
-                    let (otp, expires) = accounts::reset_password(&db, id, &actor, now).await.map_err(user_error)?;
+                    let (otp, expires) = accounts::reset_password(&db, id, &actor, now)
+                        .await
+                        .map_err(user_error)?;
                     println!("新しい初期パスワード: {otp}");
                     println!("有効期限: {}", expires.jst());
                 }
@@ -215,11 +257,17 @@ pub async fn main() -> anyhow::Result<ExitCode> {
             db.close().await;
             return Ok(match report.broken {
                 None => {
-                    println!("OK: 監査ログ {} 行のハッシュチェーンは正常です。", report.rows);
+                    println!(
+                        "OK: 監査ログ {} 行のハッシュチェーンは正常です。",
+                        report.rows
+                    );
                     ExitCode::SUCCESS
                 }
                 Some(b) => {
-                    println!("NG: 監査ログ {} 行目で改ざんを検出しました（row {}: {}）。", b.id, b.id, b.reason);
+                    println!(
+                        "NG: 監査ログ {} 行目で改ざんを検出しました（row {}: {}）。",
+                        b.id, b.id, b.reason
+                    );
                     ExitCode::from(1)
                 }
             });
@@ -249,7 +297,9 @@ pub async fn main() -> anyhow::Result<ExitCode> {
                             "{:<18} {:<24} last: {} {}",
                             job.name,
                             job.label,
-                            s.last_finished_at.map(|t| t.jst_seconds()).unwrap_or_else(|| "-".into()),
+                            s.last_finished_at
+                                .map(|t| t.jst_seconds())
+                                .unwrap_or_else(|| "-".into()),
                             s.last_status.unwrap_or_default()
                         );
                     }

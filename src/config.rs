@@ -49,7 +49,10 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: String::new(), max_connections: 8 }
+        Self {
+            url: String::new(),
+            max_connections: 8,
+        }
     }
 }
 
@@ -81,7 +84,9 @@ pub struct PathSettings {
 
 impl Default for PathSettings {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("data") }
+        Self {
+            data_dir: PathBuf::from("data"),
+        }
     }
 }
 
@@ -123,7 +128,11 @@ pub struct PasswordSettings {
 
 impl Default for PasswordSettings {
     fn default() -> Self {
-        Self { min_length: 8, max_length: 128, require_letter_and_digit: true }
+        Self {
+            min_length: 8,
+            max_length: 128,
+            require_letter_and_digit: true,
+        }
     }
 }
 
@@ -137,7 +146,11 @@ pub struct JobSettings {
 
 impl Default for JobSettings {
     fn default() -> Self {
-        Self { enabled: true, tick_seconds: 30, lease_seconds: 600 }
+        Self {
+            enabled: true,
+            tick_seconds: 30,
+            lease_seconds: 600,
+        }
     }
 }
 
@@ -149,7 +162,9 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { filter: "info".into() }
+        Self {
+            filter: "info".into(),
+        }
     }
 }
 
@@ -186,7 +201,10 @@ mod tests {
 
     #[test]
     fn the_password_of_a_database_url_is_redacted() {
-        let s = DatabaseSettings { url: "postgres://rn:secret@db:5432/rn".into(), max_connections: 1 };
+        let s = DatabaseSettings {
+            url: "postgres://rn:secret@db:5432/rn".into(),
+            max_connections: 1,
+        };
         let shown = format!("{s:?}");
         assert!(!shown.contains("secret"), "{shown}");
         assert!(shown.contains("***"));
@@ -199,10 +217,16 @@ mod tests {
         assert_eq!(loaded.security.lockout_threshold, 5);
         // Every default key appears in the example: serialise the defaults and look each one up.
         let text = std::fs::read_to_string(&path).expect("example readable");
-        let defaults = toml_keys(&serde_json::to_value(Settings::default()).expect("json"), "");
+        let defaults = toml_keys(
+            &serde_json::to_value(Settings::default()).expect("json"),
+            "",
+        );
         for key in defaults {
             let leaf = key.rsplit('.').next().unwrap_or(&key);
-            assert!(text.contains(&format!("{leaf} =")), "example config lacks {key}");
+            assert!(
+                text.contains(&format!("{leaf} =")),
+                "example config lacks {key}"
+            );
         }
     }
 
@@ -226,7 +250,11 @@ mod tests {
             serde_json::Value::Object(map) => map
                 .iter()
                 .flat_map(|(k, v)| {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     toml_keys(v, &p)
                 })
                 .collect(),

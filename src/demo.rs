@@ -14,13 +14,23 @@ pub const FACILITIES: &[(&str, &str, &str)] = &[
 ];
 
 pub const ACCOUNTS: &[(&str, &str, Role, Option<&str>)] = &[
-    ("demo-city", "清須 市子（健康福祉課）", Role::ServiceOperator, None),
+    (
+        "demo-city",
+        "清須 市子（健康福祉課）",
+        Role::ServiceOperator,
+        None,
+    ),
     ("demo-committee", "委員 一郎", Role::Committee, None),
     ("demo-opsmgr", "運用 責任", Role::OpsManager, None),
     ("demo-admin", "管理 太郎", Role::SystemAdmin, None),
     ("demo-operator", "運用 花子", Role::SystemOperator, None),
     ("demo-keys", "鍵 守", Role::KeyManager, None),
-    ("demo-facility", "青葉 院長", Role::FacilityManager, Some("2310000002")),
+    (
+        "demo-facility",
+        "青葉 院長",
+        Role::FacilityManager,
+        Some("2310000002"),
+    ),
     ("demo-user", "青葉 看護師", Role::User, Some("2310000002")),
 ];
 
@@ -52,10 +62,16 @@ pub async fn prepare(db: &Db, now: Timestamp) -> anyhow::Result<Vec<DemoLogin>> 
                     role: *role,
                     facility_code: *facility,
                 };
-                service::create_account(db, &spec, &actor, now).await?.one_time_password
+                service::create_account(db, &spec, &actor, now)
+                    .await?
+                    .one_time_password
             }
         };
-        out.push(DemoLogin { login_id, role: *role, password });
+        out.push(DemoLogin {
+            login_id,
+            role: *role,
+            password,
+        });
     }
     Ok(out)
 }

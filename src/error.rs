@@ -49,8 +49,16 @@ pub struct ErrorPage {
 }
 
 impl ErrorPage {
-    pub fn response(status: StatusCode, title: &'static str, message: impl Into<String>) -> Response {
-        let page = ErrorPage { status: status.as_u16(), title, message: message.into() };
+    pub fn response(
+        status: StatusCode,
+        title: &'static str,
+        message: impl Into<String>,
+    ) -> Response {
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title,
+            message: message.into(),
+        };
         match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, title).into_response(),

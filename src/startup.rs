@@ -42,9 +42,18 @@ impl Application {
         Self::build_with_db(settings, clock, db).await
     }
 
-    pub async fn build_with_db(settings: Settings, clock: Arc<dyn Clock>, db: Db) -> anyhow::Result<Application> {
+    pub async fn build_with_db(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        db: Db,
+    ) -> anyhow::Result<Application> {
         let (router, rules) = routes().into_parts();
-        let state = AppState { db, settings: Arc::new(settings), clock, rules: Arc::new(rules) };
+        let state = AppState {
+            db,
+            settings: Arc::new(settings),
+            clock,
+            rules: Arc::new(rules),
+        };
         let router = router
             .fallback(not_found)
             .layer(from_fn_with_state(state.clone(), web::clear_flash))
@@ -52,17 +61,25 @@ impl Application {
             .layer(from_fn_with_state(state.clone(), csrf::protect))
             .layer(from_fn(web::client_addr))
             .layer(from_fn(headers::security_headers))
-            .layer(CatchPanicLayer::custom(|_| AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()))
+            .layer(CatchPanicLayer::custom(|_| {
+                AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+            }))
             .layer(TraceLayer::new_for_http())
             .with_state(state.clone());
         let listener = TcpListener::bind(&state.settings.server.bind)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.server.bind))?;
-        Ok(Application { listener, router, state })
+        Ok(Application {
+            listener,
+            router,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn port(&self) -> u16 {
@@ -77,8 +94,12 @@ impl Application {
         if self.state.settings.jobs.enabled {
             tokio::spawn(crate::jobs::scheduler(self.state.clone()));
         }
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
         self.state.db.close().await;
         Ok(())
     }

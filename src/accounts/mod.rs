@@ -36,12 +36,32 @@ pub fn router() -> Routes {
         .get("/login/totp", Access::Onboarding, routes::totp_form)
         .post("/login/totp", Access::Onboarding, routes::totp_verify)
         .post("/logout", Access::Onboarding, routes::logout)
-        .get("/account/password", Access::Onboarding, routes::password_form)
-        .post("/account/password", Access::Onboarding, routes::change_password)
-        .get("/account/totp/enroll", Access::Onboarding, routes::enroll_form)
+        .get(
+            "/account/password",
+            Access::Onboarding,
+            routes::password_form,
+        )
+        .post(
+            "/account/password",
+            Access::Onboarding,
+            routes::change_password,
+        )
+        .get(
+            "/account/totp/enroll",
+            Access::Onboarding,
+            routes::enroll_form,
+        )
         .post("/account/totp/enroll", Access::Onboarding, routes::enroll)
-        .get("/admin/accounts", Access::Roles(MANAGERS), routes::admin_list)
-        .post("/admin/accounts/{id}/unlock", Access::Roles(MANAGERS), routes::unlock)
+        .get(
+            "/admin/accounts",
+            Access::Roles(MANAGERS),
+            routes::admin_list,
+        )
+        .post(
+            "/admin/accounts/{id}/unlock",
+            Access::Roles(MANAGERS),
+            routes::unlock,
+        )
 }
 
 /// Accounts locked right now (for dashboards).
@@ -66,7 +86,15 @@ pub async fn add_facility(
     let mut tx = db.begin().await?;
     let id = repo::insert_facility(&mut tx, code, name, kind, now).await?;
     let details = serde_json::json!({"code": code, "name": name, "kind": kind});
-    crate::audit::record(&mut tx, now, actor, "facility.created", &format!("facility:{id}"), details).await?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        actor,
+        "facility.created",
+        &format!("facility:{id}"),
+        details,
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
 }

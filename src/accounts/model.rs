@@ -16,7 +16,10 @@ impl LoginId {
         if !(3..=32).contains(&s.len()) {
             return Err("ログインIDは3〜32文字の半角英数字で指定してください。".into());
         }
-        if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
             return Err("ログインIDに使える文字は半角英数字と . _ - です。".into());
         }
         Ok(LoginId(s.to_string()))

@@ -51,7 +51,12 @@ pub async fn find_by_login_id(conn: &mut Conn, login_id: &str) -> sqlx::Result<O
 
 pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Account> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
-    account_from(&sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&mut *conn).await?)
+    account_from(
+        &sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
 
 pub struct NewAccount<'a> {
@@ -105,9 +110,13 @@ pub async fn record_attempt(
     Ok(())
 }
 
-pub async fn count_failures_since(conn: &mut Conn, account_id: i64, since: Timestamp) -> sqlx::Result<i64> {
+pub async fn count_failures_since(
+    conn: &mut Conn,
+    account_id: i64,
+    since: Timestamp,
+) -> sqlx::Result<i64> {
     sqlx::query(
-        "SELECT COUNT(*) AS n FROM login_attempts WHERE account_id = $1 AND succeeded = 0 AND at > $2",
+        "SELECT COUNT(*) AS n FROM login_attempts WHERE account_id = $1 AND succeeded = 0 AND at >= $2",
     )
     .bind(account_id)
     .bind(since)
@@ -117,12 +126,14 @@ pub async fn count_failures_since(conn: &mut Conn, account_id: i64, since: Times
 }
 
 pub async fn lock(conn: &mut Conn, id: i64, now: Timestamp, until: Timestamp) -> sqlx::Result<()> {
-    sqlx::query("UPDATE accounts SET locked_at = $1, locked_until = $2, failures_since = $1 WHERE id = $3")
-        .bind(now)
-        .bind(until)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE accounts SET locked_at = $1, locked_until = $2, failures_since = $1 WHERE id = $3",
+    )
+    .bind(now)
+    .bind(until)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -148,7 +159,12 @@ pub async fn mark_login(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Resul
     Ok(())
 }
 
-pub async fn set_password(conn: &mut Conn, id: i64, hash: &str, now: Timestamp) -> sqlx::Result<()> {
+pub async fn set_password(
+    conn: &mut Conn,
+    id: i64,
+    hash: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE accounts SET password_hash = $1, must_change_password = 0, password_expires_at = NULL,
                              password_changed_at = $2
@@ -213,7 +229,11 @@ pub async fn set_totp_step(conn: &mut Conn, id: i64, step: i64) -> sqlx::Result<
     Ok(())
 }
 
-pub async fn replace_recovery_codes(conn: &mut Conn, account_id: i64, hashes: &[String]) -> sqlx::Result<()> {
+pub async fn replace_recovery_codes(
+    conn: &mut Conn,
+    account_id: i64,
+    hashes: &[String],
+) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1")
         .bind(account_id)
         .execute(&mut *conn)
@@ -229,7 +249,12 @@ pub async fn replace_recovery_codes(conn: &mut Conn, account_id: i64, hashes: &[
 }
 
 /// Marks an unused recovery code as used; returns whether there was one.
-pub async fn use_recovery_code(conn: &mut Conn, account_id: i64, hash: &str, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn use_recovery_code(
+    conn: &mut Conn,
+    account_id: i64,
+    hash: &str,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE recovery_codes SET used_at = $1
           WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL",
@@ -264,7 +289,9 @@ pub async fn list(conn: &mut Conn) -> sqlx::Result<Vec<AccountSummary>> {
             locked_until: r.try_get("locked_until")?,
             disabled_at: r.try_get("disabled_at")?,
             must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
-            totp_enabled: r.try_get::<Option<Timestamp>, _>("totp_enabled_at")?.is_some(),
+            totp_enabled: r
+                .try_get::<Option<Timestamp>, _>("totp_enabled_at")?
+                .is_some(),
             last_login_at: r.try_get("last_login_at")?,
         })
     })
@@ -280,19 +307,28 @@ pub async fn count_locked(conn: &mut Conn, now: Timestamp) -> sqlx::Result<i64> 
 }
 
 pub async fn count(conn: &mut Conn) -> sqlx::Result<i64> {
-    sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(&mut *conn).await?.try_get("n")
+    sqlx::query("SELECT COUNT(*) AS n FROM accounts")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")
 }
 
 pub async fn facility_id_by_code(conn: &mut Conn, code: &str) -> sqlx::Result<Option<i64>> {
-    Ok(sqlx::query("SELECT id FROM facilities WHERE code = $1")
+    sqlx::query("SELECT id FROM facilities WHERE code = $1")
         .bind(code)
         .fetch_optional(&mut *conn)
         .await?
         .map(|r| r.try_get("id"))
-        .transpose()?)
+        .transpose()
 }
 
-pub async fn insert_facility(conn: &mut Conn, code: &str, name: &str, kind: &str, now: Timestamp) -> sqlx::Result<i64> {
+pub async fn insert_facility(
+    conn: &mut Conn,
+    code: &str,
+    name: &str,
+    kind: &str,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
     sqlx::query("INSERT INTO facilities (code, name, kind, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
         .bind(code)
         .bind(name)

@@ -1,24 +1,23 @@
 //! Handlers: extract → parse → service (transaction + audit) → render or redirect.
 
+use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use askama::Template;
 use serde::Deserialize;
 
+use super::repo;
 use super::service::{self, Client, LoginError};
 use super::views::*;
-use super::repo;
 use crate::audit::Actor;
 use crate::auth::{Password, Principal, Stage, totp};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, cookies, csrf, flash_redirect, user_agent};
 
-const LOGIN_FAILED: &str =
-    "ログインIDまたはパスワードが正しくありません。続けて失敗すると、一定時間ログインできなくなります。";
+const LOGIN_FAILED: &str = "ログインIDまたはパスワードが正しくありません。続けて失敗すると、一定時間ログインできなくなります。";
 
 fn render(t: impl Template, status: StatusCode) -> AppResult<Response> {
     Ok((status, Html(t.render()?)).into_response())
@@ -46,7 +45,15 @@ pub async fn login_form(
     } else {
         None
     };
-    render(LoginPage { page: page.titled("ログイン"), login_id: String::new(), error: None, notice }, StatusCode::OK)
+    render(
+        LoginPage {
+            page: page.titled("ログイン"),
+            login_id: String::new(),
+            error: None,
+            notice,
+        },
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -64,14 +71,33 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
     let ua = user_agent(&headers);
-    let client = Client { addr: &addr, user_agent: &ua };
+    let client = Client {
+        addr: &addr,
+        user_agent: &ua,
+    };
     let login_id: String = form.login_id.trim().chars().take(64).collect();
     if login_id.is_empty() || form.password.is_empty() {
         let error = Some("ログインIDとパスワードを入力してください。".to_string());
-        return render(LoginPage { page: page.titled("ログイン"), login_id, error, notice: None }, StatusCode::UNPROCESSABLE_ENTITY);
+        return render(
+            LoginPage {
+                page: page.titled("ログイン"),
+                login_id,
+                error,
+                notice: None,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
     let pw = Password::new(form.password);
-    let result = service::login(&state.db, &state.settings.security, &login_id, &pw, &client, state.now()).await;
+    let result = service::login(
+        &state.db,
+        &state.settings.security,
+        &login_id,
+        &pw,
+        &client,
+        state.now(),
+    )
+    .await;
     match result {
         Ok(token) => {
             let secure = state.settings.server.secure_cookies;
@@ -104,11 +130,20 @@ pub async fn login(
     }
 }
 
-pub async fn totp_form(page: Page, axum::Extension(p): axum::Extension<Principal>) -> AppResult<Response> {
+pub async fn totp_form(
+    page: Page,
+    axum::Extension(p): axum::Extension<Principal>,
+) -> AppResult<Response> {
     if p.stage != Stage::VerifyTotp {
         return Ok(Redirect::to(p.stage.path()).into_response());
     }
-    render(TotpVerifyPage { page: page.titled("二要素認証"), error: None }, StatusCode::OK)
+    render(
+        TotpVerifyPage {
+            page: page.titled("二要素認証"),
+            error: None,
+        },
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -127,12 +162,28 @@ pub async fn totp_verify(
     if p.stage != Stage::VerifyTotp {
         return Ok(Redirect::to(p.stage.path()).into_response());
     }
-    let ok = service::verify_second_factor(&state.db, &state.settings.security, &p, &form.code, &addr, state.now()).await?;
+    let ok = service::verify_second_factor(
+        &state.db,
+        &state.settings.security,
+        &p,
+        &form.code,
+        &addr,
+        state.now(),
+    )
+    .await?;
     if ok {
         return Ok(Redirect::to("/").into_response());
     }
-    let error = Some("コードが正しくありません。認証アプリに表示されている最新の6桁を入力してください。".into());
-    render(TotpVerifyPage { page: page.titled("二要素認証"), error }, StatusCode::UNPROCESSABLE_ENTITY)
+    let error = Some(
+        "コードが正しくありません。認証アプリに表示されている最新の6桁を入力してください。".into(),
+    );
+    render(
+        TotpVerifyPage {
+            page: page.titled("二要素認証"),
+            error,
+        },
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
 }
 
 pub async fn logout(
@@ -192,15 +243,21 @@ pub async fn change_password(
         &state.db,
         &state.settings.security,
         &p,
-        &Password::new(form.current_password),
-        &Password::new(form.new_password),
-        &form.confirm_password,
+        &service::PasswordChange {
+            current: Password::new(form.current_password),
+            new: Password::new(form.new_password),
+            confirmation: form.confirm_password,
+        },
         &addr,
         state.now(),
     )
     .await?;
     match result {
-        Ok(()) => Ok(flash_redirect("/", "パスワードを変更しました。", state.settings.server.secure_cookies)),
+        Ok(()) => Ok(flash_redirect(
+            "/",
+            "パスワードを変更しました。",
+            state.settings.server.secure_cookies,
+        )),
         Err(msg) => {
             let mut view = password_page(&state, page, &p);
             if msg.starts_with("現在の") {
@@ -213,7 +270,12 @@ pub async fn change_password(
     }
 }
 
-async fn enroll_page(state: &AppState, page: Page, p: &Principal, error: Option<String>) -> AppResult<TotpEnrollPage> {
+async fn enroll_page(
+    state: &AppState,
+    page: Page,
+    p: &Principal,
+    error: Option<String>,
+) -> AppResult<TotpEnrollPage> {
     let secret = service::start_totp_enrolment(&state.db, p).await?;
     let issuer = &state.settings.security.totp_issuer;
     let url = totp::provisioning_url(&secret, issuer, &p.login_id)?;
@@ -235,7 +297,13 @@ async fn enroll_page(state: &AppState, page: Page, p: &Principal, error: Option<
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join(" ");
-    Ok(TotpEnrollPage { page: page.titled("二要素認証の設定"), qr_svg, secret_grouped, secret, error })
+    Ok(TotpEnrollPage {
+        page: page.titled("二要素認証の設定"),
+        qr_svg,
+        secret_grouped,
+        secret,
+        error,
+    })
 }
 
 pub async fn enroll_form(
@@ -262,11 +330,26 @@ pub async fn enroll(
     if p.stage != Stage::EnrolTotp && p.stage != Stage::Complete {
         return Ok(Redirect::to(p.stage.path()).into_response());
     }
+    if p.stage == Stage::Complete && !p.role.is_staff() {
+        return Err(AppError::NotFound);
+    }
     match service::finish_totp_enrolment(&state.db, &p, &form.code, &addr, state.now()).await? {
-        Some(codes) => render(RecoveryCodesPage { page: page.titled("リカバリーコード"), codes }, StatusCode::OK),
+        Some(codes) => render(
+            RecoveryCodesPage {
+                page: page.titled("リカバリーコード"),
+                codes,
+            },
+            StatusCode::OK,
+        ),
         None => {
-            let error = Some("コードが正しくありません。アプリに表示されている6桁のコードを入力してください。".into());
-            render(enroll_page(&state, page, &p, error).await?, StatusCode::UNPROCESSABLE_ENTITY)
+            let error = Some(
+                "コードが正しくありません。アプリに表示されている6桁のコードを入力してください。"
+                    .into(),
+            );
+            render(
+                enroll_page(&state, page, &p, error).await?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
     }
 }
@@ -282,7 +365,10 @@ pub async fn admin_list(State(state): State<AppState>, page: Page) -> AppResult<
             let status = if a.disabled_at.is_some() {
                 "無効".to_string()
             } else if locked {
-                format!("ロック中（{} まで）", a.locked_until.map(|t| t.jst()).unwrap_or_default())
+                format!(
+                    "ロック中（{} まで）",
+                    a.locked_until.map(|t| t.jst()).unwrap_or_default()
+                )
             } else if a.must_change_password {
                 "初期パスワード未変更".to_string()
             } else {
@@ -297,12 +383,25 @@ pub async fn admin_list(State(state): State<AppState>, page: Page) -> AppResult<
                 status,
                 locked,
                 locked_since: a.locked_at.map(|t| t.jst()).unwrap_or_default(),
-                totp: if a.totp_enabled { "設定済" } else { "未設定" },
-                last_login: a.last_login_at.map(|t| t.jst()).unwrap_or_else(|| "—".into()),
+                totp: if a.totp_enabled {
+                    "設定済"
+                } else {
+                    "未設定"
+                },
+                last_login: a
+                    .last_login_at
+                    .map(|t| t.jst())
+                    .unwrap_or_else(|| "—".into()),
             }
         })
         .collect();
-    render(AdminListPage { page: page.titled("アカウント管理"), accounts }, StatusCode::OK)
+    render(
+        AdminListPage {
+            page: page.titled("アカウント管理"),
+            accounts,
+        },
+        StatusCode::OK,
+    )
 }
 
 pub async fn unlock(
@@ -313,6 +412,14 @@ pub async fn unlock(
 ) -> AppResult<Response> {
     let actor = Actor::of(&p, &addr);
     let done = service::unlock(&state.db, id, &actor, state.now()).await?;
-    let msg = if done { "アカウントのロックを解除しました。" } else { "このアカウントはロックされていません。" };
-    Ok(flash_redirect("/admin/accounts", msg, state.settings.server.secure_cookies))
+    let msg = if done {
+        "アカウントのロックを解除しました。"
+    } else {
+        "このアカウントはロックされていません。"
+    };
+    Ok(flash_redirect(
+        "/admin/accounts",
+        msg,
+        state.settings.server.secure_cookies,
+    ))
 }

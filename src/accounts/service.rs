@@ -52,7 +52,15 @@ pub async fn login(
         password::verify_dummy(pw);
         repo::record_attempt(&mut tx, None, login_id, now, false, client.addr).await?;
         let actor = Actor::anonymous(login_id, client.addr);
-        audit::record(&mut tx, now, &actor, "auth.login_failed", &format!("login:{login_id}"), json!({"reason": "unknown_id"})).await?;
+        audit::record(
+            &mut tx,
+            now,
+            &actor,
+            "auth.login_failed",
+            &format!("login:{login_id}"),
+            json!({"reason": "unknown_id"}),
+        )
+        .await?;
         tx.commit().await?;
         return Err(LoginError::Invalid);
     };
@@ -76,7 +84,15 @@ pub async fn login(
     };
     if let Some(reason) = refused {
         repo::record_attempt(&mut tx, Some(account.id), login_id, now, false, client.addr).await?;
-        audit::record(&mut tx, now, &actor, "auth.login_failed", &target, json!({"reason": reason})).await?;
+        audit::record(
+            &mut tx,
+            now,
+            &actor,
+            "auth.login_failed",
+            &target,
+            json!({"reason": reason}),
+        )
+        .await?;
         if reason == "wrong_password" {
             lock_if_too_many(&mut tx, sec, &account, &actor, now).await?;
         }
@@ -84,15 +100,39 @@ pub async fn login(
         return Err(LoginError::Invalid);
     }
     if account.must_change_password && account.password_expires_at.is_some_and(|e| e <= now) {
-        audit::record(&mut tx, now, &actor, "auth.login_failed", &target, json!({"reason": "one_time_password_expired"})).await?;
+        audit::record(
+            &mut tx,
+            now,
+            &actor,
+            "auth.login_failed",
+            &target,
+            json!({"reason": "one_time_password_expired"}),
+        )
+        .await?;
         tx.commit().await?;
         return Err(LoginError::OneTimePasswordExpired);
     }
     let (token, hash) = auth::new_token();
-    let session_id = sessions::insert(&mut tx, &hash, account.id, now, client.addr, client.user_agent).await?;
+    let session_id = sessions::insert(
+        &mut tx,
+        &hash,
+        account.id,
+        now,
+        client.addr,
+        client.user_agent,
+    )
+    .await?;
     repo::record_attempt(&mut tx, Some(account.id), login_id, now, true, client.addr).await?;
     repo::mark_login(&mut tx, account.id, now).await?;
-    audit::record(&mut tx, now, &actor, "auth.login", &target, json!({"session_id": session_id})).await?;
+    audit::record(
+        &mut tx,
+        now,
+        &actor,
+        "auth.login",
+        &target,
+        json!({"session_id": session_id}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(token)
 }
@@ -106,7 +146,9 @@ async fn lock_if_too_many(
     now: Timestamp,
 ) -> sqlx::Result<()> {
     let window_start = now.minus(SignedDuration::from_mins(sec.lockout_window_minutes));
-    let since = account.failures_since.map_or(window_start, |f| f.max(window_start));
+    let since = account
+        .failures_since
+        .map_or(window_start, |f| f.max(window_start));
     let failures = repo::count_failures_since(conn, account.id, since).await?;
     if failures >= sec.lockout_threshold {
         let until = now.plus_minutes(sec.lockout_minutes);
@@ -140,12 +182,28 @@ pub async fn verify_second_factor(
     let secret = account.totp_secret.clone().unwrap_or_default();
     let ok = if let Some(step) = totp::check(&secret, code, now, account.totp_last_step) {
         repo::set_totp_step(&mut tx, account.id, step).await?;
-        audit::record(&mut tx, now, &actor, "auth.mfa_verified", &target, json!({"method": "totp"})).await?;
+        audit::record(
+            &mut tx,
+            now,
+            &actor,
+            "auth.mfa_verified",
+            &target,
+            json!({"method": "totp"}),
+        )
+        .await?;
         true
     } else if code.trim().len() >= 8
         && repo::use_recovery_code(&mut tx, account.id, &totp::recovery_hash(code), now).await?
     {
-        audit::record(&mut tx, now, &actor, "auth.mfa_verified", &target, json!({"method": "recovery_code"})).await?;
+        audit::record(
+            &mut tx,
+            now,
+            &actor,
+            "auth.mfa_verified",
+            &target,
+            json!({"method": "recovery_code"}),
+        )
+        .await?;
         true
     } else {
         false
@@ -153,7 +211,15 @@ pub async fn verify_second_factor(
     if ok {
         sessions::mark_mfa(&mut tx, p.session_id, now).await?;
     } else {
-        repo::record_attempt(&mut tx, Some(account.id), &account.login_id, now, false, client).await?;
+        repo::record_attempt(
+            &mut tx,
+            Some(account.id),
+            &account.login_id,
+            now,
+            false,
+            client,
+        )
+        .await?;
         audit::record(&mut tx, now, &actor, "auth.mfa_failed", &target, json!({})).await?;
         lock_if_too_many(&mut tx, sec, &account, &actor, now).await?;
         let locked = repo::find(&mut tx, account.id).await?.is_locked(now);
@@ -165,23 +231,32 @@ pub async fn verify_second_factor(
     Ok(ok)
 }
 
+/// A password change as typed into the form.
+pub struct PasswordChange {
+    pub current: Password,
+    pub new: Password,
+    pub confirmation: String,
+}
+
 /// Changes the password of the logged-in person; other sessions of the account are ended.
+/// `Ok(Err(message))` is a refusal to show next to the form.
 pub async fn change_password(
     db: &Db,
     sec: &SecuritySettings,
     p: &Principal,
-    current: &Password,
-    new: &Password,
-    confirmation: &str,
+    change: &PasswordChange,
     client: &str,
     now: Timestamp,
 ) -> Result<Result<(), String>, AppError> {
+    let (current, new, confirmation) = (&change.current, &change.new, change.confirmation.as_str());
     let mut tx = db.begin().await?;
     let account = repo::find(&mut tx, p.account_id).await?;
     if !password::verify(current, &account.password_hash) {
         return Ok(Err("現在のパスワードが正しくありません。".into()));
     }
-    if let Err(e) = password::check_policy(&sec.password, &account.login_id, new.expose(), confirmation) {
+    if let Err(e) =
+        password::check_policy(&sec.password, &account.login_id, new.expose(), confirmation)
+    {
         return Ok(Err(e.to_string()));
     }
     if new.expose() == current.expose() {
@@ -189,10 +264,26 @@ pub async fn change_password(
     }
     let hash = password::hash(new)?;
     repo::set_password(&mut tx, account.id, &hash, now).await?;
-    let ended = sessions::end_all_for_account(&mut tx, account.id, Some(p.session_id), now, "password_changed").await?;
+    let ended = sessions::end_all_for_account(
+        &mut tx,
+        account.id,
+        Some(p.session_id),
+        now,
+        "password_changed",
+    )
+    .await?;
     let actor = Actor::of(p, client);
-    let details = json!({"was_one_time": account.must_change_password, "other_sessions_ended": ended.len()});
-    audit::record(&mut tx, now, &actor, "auth.password_changed", &format!("account:{}", account.id), details).await?;
+    let details =
+        json!({"was_one_time": account.must_change_password, "other_sessions_ended": ended.len()});
+    audit::record(
+        &mut tx,
+        now,
+        &actor,
+        "auth.password_changed",
+        &format!("account:{}", account.id),
+        details,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(()))
 }
@@ -202,7 +293,10 @@ pub async fn change_password(
 pub async fn start_totp_enrolment(db: &Db, p: &Principal) -> Result<String, AppError> {
     let mut conn = db.pool().acquire().await?;
     let account = repo::find(&mut conn, p.account_id).await?;
-    if let Some(pending) = account.totp_secret.filter(|_| account.totp_enabled_at.is_none()) {
+    if let Some(pending) = account
+        .totp_secret
+        .filter(|_| account.totp_enabled_at.is_none())
+    {
         return Ok(pending);
     }
     let secret = totp::encode_secret(&totp::new_secret());
@@ -221,7 +315,9 @@ pub async fn finish_totp_enrolment(
     let mut tx = db.begin().await?;
     let account = repo::find(&mut tx, p.account_id).await?;
     if account.totp_enabled_at.is_some() {
-        return Err(AppError::Conflict("二要素認証はすでに設定されています。".into()));
+        return Err(AppError::Conflict(
+            "二要素認証はすでに設定されています。".into(),
+        ));
     }
     let Some(secret) = account.totp_secret.clone() else {
         return Ok(None);
@@ -235,7 +331,15 @@ pub async fn finish_totp_enrolment(
     repo::replace_recovery_codes(&mut tx, account.id, &hashes).await?;
     sessions::mark_mfa(&mut tx, p.session_id, now).await?;
     let actor = Actor::of(p, client);
-    audit::record(&mut tx, now, &actor, "auth.totp_enrolled", &format!("account:{}", account.id), json!({"recovery_codes": codes.len()})).await?;
+    audit::record(
+        &mut tx,
+        now,
+        &actor,
+        "auth.totp_enrolled",
+        &format!("account:{}", account.id),
+        json!({"recovery_codes": codes.len()}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(codes.into_iter().map(|(c, _)| c).collect()))
 }
@@ -244,28 +348,56 @@ pub async fn logout(db: &Db, p: &Principal, client: &str, now: Timestamp) -> Res
     let mut tx = db.begin().await?;
     if sessions::end(&mut tx, p.session_id, now, "logout").await? {
         let details = json!({"session_id": p.session_id, "duration_seconds": now.since(p.session_started).as_secs()});
-        audit::record(&mut tx, now, &Actor::of(p, client), "auth.logout", &format!("session:{}", p.session_id), details).await?;
+        audit::record(
+            &mut tx,
+            now,
+            &Actor::of(p, client),
+            "auth.logout",
+            &format!("session:{}", p.session_id),
+            details,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
 /// An administrator (or the CLI) lifts a lock.
-pub async fn unlock(db: &Db, account_id: i64, actor: &Actor, now: Timestamp) -> Result<bool, AppError> {
+pub async fn unlock(
+    db: &Db,
+    account_id: i64,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<bool, AppError> {
     let mut tx = db.begin().await?;
     let account = repo::find(&mut tx, account_id).await?;
     let done = repo::unlock(&mut tx, account_id, now).await?;
     if done {
         let details = json!({"login_id": account.login_id, "locked_at": account.locked_at.map(|t| t.to_db())});
-        audit::record(&mut tx, now, actor, "auth.account_unlocked", &format!("account:{account_id}"), details).await?;
+        audit::record(
+            &mut tx,
+            now,
+            actor,
+            "auth.account_unlocked",
+            &format!("account:{account_id}"),
+            details,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(done)
 }
 
-pub async fn unlock_by_login_id(db: &Db, login_id: &str, actor: &Actor, now: Timestamp) -> Result<bool, AppError> {
+pub async fn unlock_by_login_id(
+    db: &Db,
+    login_id: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<bool, AppError> {
     let mut conn = db.pool().acquire().await?;
-    let account = repo::find_by_login_id(&mut conn, login_id).await?.ok_or(AppError::NotFound)?;
+    let account = repo::find_by_login_id(&mut conn, login_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     drop(conn);
     unlock(db, account.id, actor, now).await
 }
@@ -287,19 +419,26 @@ pub struct AccountSpec<'a> {
 
 /// Creates an account with a one-time password (must be changed at first log-in). Without a
 /// chosen log-in ID a 10-character ID is generated (R12.1).
-pub async fn create_account(db: &Db, spec: &AccountSpec<'_>, actor: &Actor, now: Timestamp) -> Result<Created, AppError> {
+pub async fn create_account(
+    db: &Db,
+    spec: &AccountSpec<'_>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Created, AppError> {
     let mut rng = rand::rngs::OsRng;
     let mut tx = db.begin().await?;
-    let facility_id = match spec.facility_code {
-        Some(code) => Some(
-            repo::facility_id_by_code(&mut tx, code)
-                .await?
-                .ok_or_else(|| AppError::BadRequest(format!("施設コード {code} の施設が見つかりません。")))?,
-        ),
-        None => None,
-    };
+    let facility_id =
+        match spec.facility_code {
+            Some(code) => Some(repo::facility_id_by_code(&mut tx, code).await?.ok_or_else(
+                || AppError::BadRequest(format!("施設コード {code} の施設が見つかりません。")),
+            )?),
+            None => None,
+        };
     if spec.role.needs_facility() && facility_id.is_none() {
-        return Err(AppError::BadRequest(format!("{}には所属施設が必要です。", spec.role.label())));
+        return Err(AppError::BadRequest(format!(
+            "{}には所属施設が必要です。",
+            spec.role.label()
+        )));
     }
     let otp = credentials::generate_password(&mut rng);
     let hash = password::hash(&Password::new(otp.clone()))?;
@@ -320,27 +459,52 @@ pub async fn create_account(db: &Db, spec: &AccountSpec<'_>, actor: &Actor, now:
     let id = match repo::insert(&mut tx, &new, now).await {
         Ok(id) => id,
         Err(e) if constraint(&e) == Some(Constraint::Unique) => {
-            return Err(AppError::Conflict(format!("ログインID {login_id} はすでに使われています。")));
+            return Err(AppError::Conflict(format!(
+                "ログインID {login_id} はすでに使われています。"
+            )));
         }
         Err(e) => return Err(e.into()),
     };
-    let details = json!({"login_id": login_id, "role": spec.role.key(), "facility_id": facility_id});
-    audit::record(&mut tx, now, actor, "account.created", &format!("account:{id}"), details).await?;
+    let details =
+        json!({"login_id": login_id, "role": spec.role.key(), "facility_id": facility_id});
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        "account.created",
+        &format!("account:{id}"),
+        details,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Created { account_id: id, login_id, one_time_password: otp, expires_at: expires })
+    Ok(Created {
+        account_id: id,
+        login_id,
+        one_time_password: otp,
+        expires_at: expires,
+    })
 }
 
 /// The `sessions.expire` job: ends sessions past their idle or absolute limit, each with its
 /// `auth.session_expired` event, so that the access log shows them ended even if nobody returns.
-pub async fn expire_sessions(state: &crate::state::AppState, now: Timestamp) -> anyhow::Result<String> {
+pub async fn expire_sessions(
+    state: &crate::state::AppState,
+    now: Timestamp,
+) -> anyhow::Result<String> {
     let sec = &state.settings.security;
     let idle_before = now.minus(SignedDuration::from_mins(sec.session_idle_minutes));
     let started_before = now.minus(SignedDuration::from_hours(sec.session_absolute_hours));
     let mut tx = state.db.begin().await?;
     let expired = sessions::list_expired(&mut tx, idle_before, started_before).await?;
     for s in &expired {
-        let Ok(role) = s.role.parse::<Role>() else { continue };
-        let reason = if s.last_seen_at < idle_before { "idle_timeout" } else { "absolute_timeout" };
+        let Ok(role) = s.role.parse::<Role>() else {
+            continue;
+        };
+        let reason = if s.last_seen_at < idle_before {
+            "idle_timeout"
+        } else {
+            "absolute_timeout"
+        };
         crate::web::session::expire(&mut tx, s, role, now, reason, "local").await?;
     }
     tx.commit().await?;
@@ -349,16 +513,30 @@ pub async fn expire_sessions(state: &crate::state::AppState, now: Timestamp) -> 
 
 /// Issues a new one-time password (a lost letter, a forgotten password): the old one stops
 /// working, a lock is lifted, open sessions end. Returns the new password, shown only once.
-pub async fn reset_password(db: &Db, account_id: i64, actor: &Actor, now: Timestamp) -> Result<(String, Timestamp), AppError> {
+pub async fn reset_password(
+    db: &Db,
+    account_id: i64,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<(String, Timestamp), AppError> {
     let otp = credentials::generate_password(&mut rand::rngs::OsRng);
     let hash = password::hash(&Password::new(otp.clone()))?;
     let expires = now.plus(SignedDuration::from_hours(24 * ONE_TIME_PASSWORD_DAYS));
     let mut tx = db.begin().await?;
     let account = repo::find(&mut tx, account_id).await?;
     repo::reset_password(&mut tx, account_id, &hash, expires, now).await?;
-    let ended = sessions::end_all_for_account(&mut tx, account_id, None, now, "password_reset").await?;
+    let ended =
+        sessions::end_all_for_account(&mut tx, account_id, None, now, "password_reset").await?;
     let details = json!({"login_id": account.login_id, "sessions_ended": ended.len(), "expires_at": expires.to_db()});
-    audit::record(&mut tx, now, actor, "account.password_reset", &format!("account:{account_id}"), details).await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        "account.password_reset",
+        &format!("account:{account_id}"),
+        details,
+    )
+    .await?;
     tx.commit().await?;
     Ok((otp, expires))
 }
@@ -366,5 +544,7 @@ pub async fn reset_password(db: &Db, account_id: i64, actor: &Actor, now: Timest
 /// The id of an account by log-in ID.
 pub async fn id_by_login_id(db: &Db, login_id: &str) -> Result<Option<i64>, AppError> {
     let mut conn = db.pool().acquire().await?;
-    Ok(repo::find_by_login_id(&mut conn, login_id).await?.map(|a| a.id))
+    Ok(repo::find_by_login_id(&mut conn, login_id)
+        .await?
+        .map(|a| a.id))
 }

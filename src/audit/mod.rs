@@ -29,7 +29,11 @@ pub const READERS: &[Role] = &[Role::SystemAdmin, Role::OpsManager, Role::Servic
 pub fn router() -> Routes {
     Routes::new()
         .get("/audit", Access::Roles(READERS), routes::index)
-        .get("/audit/export.csv", Access::Roles(READERS), routes::export_csv)
+        .get(
+            "/audit/export.csv",
+            Access::Roles(READERS),
+            routes::export_csv,
+        )
         .get("/audit/sessions", Access::Roles(READERS), routes::sessions)
         .get("/audit/verify", Access::Roles(READERS), routes::verify_page)
 }
@@ -73,25 +77,44 @@ pub async fn verify(conn: &mut Conn) -> sqlx::Result<VerifyReport> {
         }
         for row in &page {
             if let Err(broken) = check.push(row) {
-                return Ok(VerifyReport { rows: check.rows, broken: Some(broken) });
+                return Ok(VerifyReport {
+                    rows: check.rows,
+                    broken: Some(broken),
+                });
             }
             after = row.id;
         }
     }
     let (seq, hash) = repo::head(conn).await?;
     let broken = check.finish(seq, &hash).err();
-    Ok(VerifyReport { rows: check.rows, broken })
+    Ok(VerifyReport {
+        rows: check.rows,
+        broken,
+    })
 }
 
 /// The `audit.verify` job: checks the chain and records the result as an event of its own.
-pub async fn verify_and_record(state: &crate::state::AppState, now: Timestamp) -> anyhow::Result<String> {
+pub async fn verify_and_record(
+    state: &crate::state::AppState,
+    now: Timestamp,
+) -> anyhow::Result<String> {
     let mut tx = state.db.begin().await?;
     let report = verify(&mut tx).await?;
     let details = match &report.broken {
         None => serde_json::json!({"ok": true, "rows": report.rows}),
-        Some(b) => serde_json::json!({"ok": false, "rows": report.rows, "broken_id": b.id, "reason": b.reason}),
+        Some(b) => {
+            serde_json::json!({"ok": false, "rows": report.rows, "broken_id": b.id, "reason": b.reason})
+        }
     };
-    record(&mut tx, now, &Actor::system("audit.verify"), "audit.verified", "audit_events", details).await?;
+    record(
+        &mut tx,
+        now,
+        &Actor::system("audit.verify"),
+        "audit.verified",
+        "audit_events",
+        details,
+    )
+    .await?;
     tx.commit().await?;
     match report.broken {
         None => Ok(format!("{} 件、改ざんなし", report.rows)),

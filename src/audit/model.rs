@@ -53,7 +53,12 @@ impl Actor {
         let user = std::env::var("SUDO_USER")
             .or_else(|_| std::env::var("USER"))
             .unwrap_or_else(|_| "unknown".into());
-        Actor { account_id: None, login: format!("cli:{user}"), role: "cli".into(), client_addr: "local".into() }
+        Actor {
+            account_id: None,
+            login: format!("cli:{user}"),
+            role: "cli".into(),
+            client_addr: "local".into(),
+        }
     }
 }
 
@@ -114,24 +119,38 @@ pub struct ChainCheck {
 
 impl Default for ChainCheck {
     fn default() -> Self {
-        Self { expected_id: 1, prev_hash: GENESIS.to_string(), rows: 0 }
+        Self {
+            expected_id: 1,
+            prev_hash: GENESIS.to_string(),
+            rows: 0,
+        }
     }
 }
 
 impl ChainCheck {
     pub fn push(&mut self, row: &AuditRow) -> Result<(), Broken> {
-        let broken = |reason: &str| Broken { id: row.id, reason: reason.to_string() };
+        let broken = |reason: &str| Broken {
+            id: row.id,
+            reason: reason.to_string(),
+        };
         if row.id != self.expected_id {
             return Err(Broken {
                 id: self.expected_id,
-                reason: format!("row {} is missing (next row found is {})", self.expected_id, row.id),
+                reason: format!(
+                    "row {} is missing (next row found is {})",
+                    self.expected_id, row.id
+                ),
             });
         }
         if row.prev_hash != self.prev_hash {
-            return Err(broken("prev_hash does not match the hash of the row before it"));
+            return Err(broken(
+                "prev_hash does not match the hash of the row before it",
+            ));
         }
         if row.compute_hash() != row.hash {
-            return Err(broken("content does not match its hash (the row was altered)"));
+            return Err(broken(
+                "content does not match its hash (the row was altered)",
+            ));
         }
         self.prev_hash = row.hash.clone();
         self.expected_id += 1;
@@ -212,7 +231,8 @@ mod tests {
         let b = row(2, &a.hash, "{}");
         let forged = row(1, GENESIS, "{\"forged\":1}");
         let mut c = ChainCheck::default();
-        c.push(&forged).expect("self-consistent forgery passes its own check");
+        c.push(&forged)
+            .expect("self-consistent forgery passes its own check");
         assert_eq!(c.push(&b).expect_err("link").id, 2);
     }
 }

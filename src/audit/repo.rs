@@ -9,9 +9,10 @@ use crate::db::{Conn, Timestamp};
 /// Claims the next sequence number. Updating the head row first is what serialises writers:
 /// PostgreSQL holds its row lock, SQLite its write lock, until the transaction ends.
 pub async fn claim_next(conn: &mut Conn) -> sqlx::Result<(i64, String)> {
-    let row = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
-        .fetch_one(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
+            .fetch_one(&mut *conn)
+            .await?;
     Ok((row.try_get("seq")?, row.try_get("last_hash")?))
 }
 
@@ -128,7 +129,8 @@ pub async fn search(
 
 /// Events of one kind for one target, newest first (used by dashboards).
 pub async fn latest_of(conn: &mut Conn, action: &str, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM audit_events WHERE action = $1 ORDER BY id DESC LIMIT $2");
+    let sql =
+        format!("SELECT {COLUMNS} FROM audit_events WHERE action = $1 ORDER BY id DESC LIMIT $2");
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(action)
         .bind(limit)
@@ -141,7 +143,10 @@ pub async fn latest_of(conn: &mut Conn, action: &str, limit: i64) -> sqlx::Resul
 
 /// The log-in before the current one (time and address), shown on the dashboard so that people
 /// notice a log-in that was not theirs.
-pub async fn previous_login(conn: &mut Conn, account_id: i64) -> sqlx::Result<Option<(Timestamp, String)>> {
+pub async fn previous_login(
+    conn: &mut Conn,
+    account_id: i64,
+) -> sqlx::Result<Option<(Timestamp, String)>> {
     let row = sqlx::query(
         "SELECT at, client_addr FROM audit_events
           WHERE actor_account_id = $1 AND action = 'auth.login'
@@ -150,5 +155,6 @@ pub async fn previous_login(conn: &mut Conn, account_id: i64) -> sqlx::Result<Op
     .bind(account_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(|r| Ok((r.try_get("at")?, r.try_get("client_addr")?))).transpose()
+    row.map(|r| Ok((r.try_get("at")?, r.try_get("client_addr")?)))
+        .transpose()
 }

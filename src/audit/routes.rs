@@ -23,14 +23,25 @@ fn day_start(s: &str, next: bool) -> Result<Option<Timestamp>, String> {
     if s.is_empty() {
         return Ok(None);
     }
-    let d: Date = s.parse().map_err(|_| format!("日付は YYYY-MM-DD の形で入力してください（{s}）。"))?;
-    let d = if next { d.tomorrow().map_err(|_| "日付が範囲外です。".to_string())? } else { d };
-    let z = d.to_zoned(tokyo()).map_err(|_| "日付が範囲外です。".to_string())?;
+    let d: Date = s
+        .parse()
+        .map_err(|_| format!("日付は YYYY-MM-DD の形で入力してください（{s}）。"))?;
+    let d = if next {
+        d.tomorrow().map_err(|_| "日付が範囲外です。".to_string())?
+    } else {
+        d
+    };
+    let z = d
+        .to_zoned(tokyo())
+        .map_err(|_| "日付が範囲外です。".to_string())?;
     Ok(Some(Timestamp::from(z.timestamp())))
 }
 
 fn range(f: &Filter) -> Result<Range, String> {
-    Ok(Range { from: day_start(&f.from, false)?, to: day_start(&f.to, true)? })
+    Ok(Range {
+        from: day_start(&f.from, false)?,
+        to: day_start(&f.to, true)?,
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -47,7 +58,11 @@ fn line(r: super::model::AuditRow) -> EventLine {
         id: r.id,
         at: r.at.jst_seconds(),
         actor: r.actor_login,
-        role: r.actor_role.parse::<Role>().map(|r| r.label().to_string()).unwrap_or(r.actor_role),
+        role: r
+            .actor_role
+            .parse::<Role>()
+            .map(|r| r.label().to_string())
+            .unwrap_or(r.actor_role),
         action: r.action,
         target: r.target,
         details: r.details,
@@ -55,20 +70,39 @@ fn line(r: super::model::AuditRow) -> EventLine {
     }
 }
 
-pub async fn index(State(state): State<AppState>, page: Page, Query(q): Query<ListQuery>) -> AppResult<Response> {
+pub async fn index(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
     let page_no = q.page.trim().parse::<i64>().unwrap_or(1).max(1);
     let (events, error, has_next) = match range(&q.filter) {
         Ok(r) => {
             let mut conn = state.db.pool().acquire().await?;
-            let mut rows = repo::search(&mut conn, &q.filter, &r, PAGE_SIZE + 1, (page_no - 1) * PAGE_SIZE).await?;
+            let mut rows = repo::search(
+                &mut conn,
+                &q.filter,
+                &r,
+                PAGE_SIZE + 1,
+                (page_no - 1) * PAGE_SIZE,
+            )
+            .await?;
             let has_next = rows.len() as i64 > PAGE_SIZE;
             rows.truncate(PAGE_SIZE as usize);
             (rows.into_iter().map(line).collect(), None, has_next)
         }
         Err(e) => (Vec::new(), Some(e), false),
     };
-    let query = serde_urlencoded::to_string(&q.filter_pairs()).unwrap_or_default();
-    let view = AuditPage { page: page.titled("監査ログ"), filter: q.filter, events, error, page_no, has_next, query };
+    let query = serde_urlencoded::to_string(q.filter_pairs()).unwrap_or_default();
+    let view = AuditPage {
+        page: page.titled("監査ログ"),
+        filter: q.filter,
+        events,
+        error,
+        page_no,
+        has_next,
+        query,
+    };
     Ok(Html(view.render()?).into_response())
 }
 
@@ -86,11 +120,26 @@ impl ListQuery {
 }
 
 /// CSV (UTF-8 with BOM, so that Excel in Japan opens it correctly), every matching row.
-pub async fn export_csv(State(state): State<AppState>, Query(f): Query<Filter>) -> AppResult<Response> {
+pub async fn export_csv(
+    State(state): State<AppState>,
+    Query(f): Query<Filter>,
+) -> AppResult<Response> {
     let r = range(&f).map_err(AppError::BadRequest)?;
     let mut conn = state.db.pool().acquire().await?;
     let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-    let header = ["id", "日時(JST)", "日時(UTC)", "実行者", "役割", "操作", "対象", "詳細", "接続元", "前ハッシュ", "ハッシュ"];
+    let header = [
+        "id",
+        "日時(JST)",
+        "日時(UTC)",
+        "実行者",
+        "役割",
+        "操作",
+        "対象",
+        "詳細",
+        "接続元",
+        "前ハッシュ",
+        "ハッシュ",
+    ];
     out.write_record(header).map_err(anyhow::Error::from)?;
     let mut offset = 0;
     loop {
@@ -117,8 +166,18 @@ pub async fn export_csv(State(state): State<AppState>, Query(f): Query<Filter>) 
         }
     }
     let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
-    let name = format!("attachment; filename=\"audit-{}.csv\"", state.now().jst().get(..10).unwrap_or("log"));
-    Ok(([(CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (CONTENT_DISPOSITION, name)], bytes).into_response())
+    let name = format!(
+        "attachment; filename=\"audit-{}.csv\"",
+        state.now().jst().get(..10).unwrap_or("log")
+    );
+    Ok((
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (CONTENT_DISPOSITION, name),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -131,7 +190,13 @@ pub struct SessionQuery {
 
 fn duration_text(secs: i64) -> String {
     let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    if h > 0 { format!("{h}時間{m}分") } else if m > 0 { format!("{m}分{s}秒") } else { format!("{s}秒") }
+    if h > 0 {
+        format!("{h}時間{m}分")
+    } else if m > 0 {
+        format!("{m}分{s}秒")
+    } else {
+        format!("{s}秒")
+    }
 }
 
 fn reason_text(r: &str) -> String {
@@ -147,7 +212,11 @@ fn reason_text(r: &str) -> String {
     .to_string()
 }
 
-pub async fn sessions(State(state): State<AppState>, page: Page, Query(q): Query<SessionQuery>) -> AppResult<Response> {
+pub async fn sessions(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<SessionQuery>,
+) -> AppResult<Response> {
     let now = state.now();
     let from = day_start(&q.from, false).map_err(AppError::BadRequest)?;
     let to = day_start(&q.to, true).map_err(AppError::BadRequest)?;
@@ -160,17 +229,34 @@ pub async fn sessions(State(state): State<AppState>, page: Page, Query(q): Query
             SessionLine {
                 login_id: s.login_id,
                 display_name: s.display_name,
-                role: s.role.parse::<Role>().map(|r| r.label().to_string()).unwrap_or(s.role),
+                role: s
+                    .role
+                    .parse::<Role>()
+                    .map(|r| r.label().to_string())
+                    .unwrap_or(s.role),
                 started: s.created_at.jst_seconds(),
                 last_seen: s.last_seen_at.jst_seconds(),
-                ended: s.ended_at.map(|t| t.jst_seconds()).unwrap_or_else(|| "（継続中）".into()),
-                duration: duration_text(if s.ended_at.is_some() { end.since(s.created_at).as_secs() } else { now.since(s.created_at).as_secs() }),
+                ended: s
+                    .ended_at
+                    .map(|t| t.jst_seconds())
+                    .unwrap_or_else(|| "（継続中）".into()),
+                duration: duration_text(if s.ended_at.is_some() {
+                    end.since(s.created_at).as_secs()
+                } else {
+                    now.since(s.created_at).as_secs()
+                }),
                 reason: s.end_reason.as_deref().map(reason_text).unwrap_or_default(),
                 client_addr: s.client_addr,
             }
         })
         .collect();
-    let view = SessionsPage { page: page.titled("アクセスログ"), login_id: q.login_id, from: q.from, to: q.to, sessions };
+    let view = SessionsPage {
+        page: page.titled("アクセスログ"),
+        login_id: q.login_id,
+        from: q.from,
+        to: q.to,
+        sessions,
+    };
     Ok(Html(view.render()?).into_response())
 }
 

@@ -55,7 +55,11 @@ mod tests {
             assert_eq!(id.chars().count(), 10);
             assert_eq!(pw.chars().count(), 8);
             for s in [&id, &pw] {
-                assert!(s.chars().all(|c| c.is_ascii_alphanumeric() && is_unambiguous(c)), "{s}");
+                assert!(
+                    s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() && is_unambiguous(c)),
+                    "{s}"
+                );
                 assert!(s.chars().any(|c| c.is_ascii_digit()), "{s}");
                 assert!(s.chars().any(|c| c.is_ascii_alphabetic()), "{s}");
                 for bad in ['0', 'O', 'o', '1', 'l', 'I', 'i', 'j'] {
@@ -71,7 +75,9 @@ mod tests {
     #[test]
     fn every_allowed_character_is_actually_drawn() {
         let mut rng = rand::rngs::OsRng;
-        let seen: HashSet<char> = (0..5_000).flat_map(|_| generate_password(&mut rng).chars().collect::<Vec<_>>()).collect();
+        let seen: HashSet<char> = (0..5_000)
+            .flat_map(|_| generate_password(&mut rng).chars().collect::<Vec<_>>())
+            .collect();
         assert_eq!(seen.len(), PW_LETTERS.len() + DIGITS.len());
     }
 }

@@ -104,14 +104,26 @@ mod tests {
 
     #[test]
     fn an_enrolled_account_verifies_totp_first() {
-        assert_eq!(Stage::of(Role::User, true, true, false, true), Stage::VerifyTotp);
-        assert_eq!(Stage::of(Role::SystemAdmin, false, true, true, true), Stage::Complete);
+        assert_eq!(
+            Stage::of(Role::User, true, true, false, true),
+            Stage::VerifyTotp
+        );
+        assert_eq!(
+            Stage::of(Role::SystemAdmin, false, true, true, true),
+            Stage::Complete
+        );
     }
 
     #[test]
     fn facility_roles_and_demo_mode_skip_enrolment() {
-        assert_eq!(Stage::of(Role::User, false, false, false, true), Stage::Complete);
-        assert_eq!(Stage::of(Role::SystemAdmin, false, false, false, false), Stage::Complete);
+        assert_eq!(
+            Stage::of(Role::User, false, false, false, true),
+            Stage::Complete
+        );
+        assert_eq!(
+            Stage::of(Role::SystemAdmin, false, false, false, false),
+            Stage::Complete
+        );
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub fn hash(password: &Password) -> anyhow::Result<String> {
 
 pub fn verify(password: &Password, stored: &str) -> bool {
     match PasswordHash::new(stored) {
-        Ok(parsed) => argon2().verify_password(password.expose().as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => argon2()
+            .verify_password(password.expose().as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -118,7 +120,10 @@ mod tests {
     #[test]
     fn the_policy_asks_for_eight_characters_with_letters_and_digits() {
         let p = PasswordSettings::default();
-        assert_eq!(check_policy(&p, "u1", "abc123", "abc123"), Err(PolicyError::TooShort(8)));
+        assert_eq!(
+            check_policy(&p, "u1", "abc123", "abc123"),
+            Err(PolicyError::TooShort(8))
+        );
         assert_eq!(
             check_policy(&p, "u1", "abcdefgh", "abcdefgh"),
             Err(PolicyError::NeedsLetterAndDigit)

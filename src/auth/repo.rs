@@ -41,7 +41,8 @@ fn session_from(row: &AnyRow) -> sqlx::Result<SessionRow> {
     })
 }
 
-const SESSION_SELECT: &str = "SELECT s.id, s.account_id, s.created_at, s.last_seen_at, s.mfa_at, s.ended_at,
+const SESSION_SELECT: &str =
+    "SELECT s.id, s.account_id, s.created_at, s.last_seen_at, s.mfa_at, s.ended_at,
         a.login_id, a.display_name, a.role, a.facility_id, a.must_change_password,
         a.totp_enabled_at, a.disabled_at
    FROM sessions s JOIN accounts a ON a.id = s.account_id";

@@ -42,8 +42,16 @@ fn totp(secret_b32: &str, issuer: &str, account: &str) -> anyhow::Result<TOTP> {
     let secret = totp_rs::Secret::Encoded(secret_b32.to_string())
         .to_bytes()
         .map_err(|e| anyhow::anyhow!("totp secret: {e:?}"))?;
-    TOTP::new(Algorithm::SHA1, 6, 1, 30, secret, Some(issuer.replace(':', "")), account.to_string())
-        .map_err(|e| anyhow::anyhow!("totp: {e}"))
+    TOTP::new(
+        Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret,
+        Some(issuer.replace(':', "")),
+        account.to_string(),
+    )
+    .map_err(|e| anyhow::anyhow!("totp: {e}"))
 }
 
 /// The `otpauth://` URL an authenticator app scans.
@@ -92,7 +100,12 @@ pub fn new_recovery_codes() -> Vec<(String, String)> {
 }
 
 pub fn recovery_hash(code: &str) -> String {
-    let normalised: String = code.trim().to_uppercase().chars().filter(|c| *c != '-' && *c != ' ').collect();
+    let normalised: String = code
+        .trim()
+        .to_uppercase()
+        .chars()
+        .filter(|c| *c != '-' && *c != ' ')
+        .collect();
     hex::encode(Sha256::digest(normalised.as_bytes()))
 }
 
@@ -112,7 +125,11 @@ mod tests {
         let now: Timestamp = "2026-11-25T00:00:10Z".parse().expect("ts");
         let code = code_at(&secret, now).expect("code");
         let step = check(&secret, &code, now, None).expect("accepted");
-        assert_eq!(check(&secret, &code, now, Some(step)), None, "replay refused");
+        assert_eq!(
+            check(&secret, &code, now, Some(step)),
+            None,
+            "replay refused"
+        );
         let later = now.plus(jiff::SignedDuration::from_secs(95));
         assert_eq!(check(&secret, &code, later, None), None, "too old");
         assert_eq!(check(&secret, "12345", now, None), None);

@@ -7,5 +7,9 @@ mod routes;
 use crate::web::{Access, Routes};
 
 pub fn router() -> Routes {
-    Routes::new().get("/", Access::AnyRole, routes::index).get("/healthz", Access::Public, routes::health)
+    Routes::new().get("/", Access::AnyRole, routes::index).get(
+        "/healthz",
+        Access::Public,
+        routes::health,
+    )
 }

@@ -29,10 +29,17 @@ pub struct DashboardPage {
     pub upcoming: Vec<&'static str>,
 }
 
-pub async fn index(State(state): State<AppState>, page: Page, Extension(p): Extension<Principal>) -> AppResult<Response> {
+pub async fn index(
+    State(state): State<AppState>,
+    page: Page,
+    Extension(p): Extension<Principal>,
+) -> AppResult<Response> {
     let now = state.now();
     let mut cards = Vec::new();
-    let staff_overview = matches!(p.role, Role::SystemAdmin | Role::OpsManager | Role::ServiceOperator | Role::SystemOperator);
+    let staff_overview = matches!(
+        p.role,
+        Role::SystemAdmin | Role::OpsManager | Role::ServiceOperator | Role::SystemOperator
+    );
     if staff_overview {
         let mut conn = state.db.pool().acquire().await?;
         let locked = crate::accounts::count_locked(&mut conn, now).await?;
@@ -42,14 +49,21 @@ pub async fn index(State(state): State<AppState>, page: Page, Extension(p): Exte
         cards.push(Card {
             title: "ロック中のアカウント",
             value: format!("{locked} 件"),
-            note: if locked > 0 { "本人確認のうえ解除してください".into() } else { "ありません".into() },
+            note: if locked > 0 {
+                "本人確認のうえ解除してください".into()
+            } else {
+                "ありません".into()
+            },
             tone: if locked > 0 { "warn" } else { "ok" },
             href: "/admin/accounts",
         });
         cards.push(Card {
             title: "ログイン中のセッション",
             value: format!("{open} 件"),
-            note: format!("無操作 {} 分で自動ログアウト", state.settings.security.session_idle_minutes),
+            note: format!(
+                "無操作 {} 分で自動ログアウト",
+                state.settings.security.session_idle_minutes
+            ),
             tone: "idle",
             href: "/audit/sessions",
         });
@@ -62,20 +76,40 @@ pub async fn index(State(state): State<AppState>, page: Page, Extension(p): Exte
         cards.push(Card {
             title: "監査ログの検査",
             value,
-            note: job.last_finished_at.map(|t| format!("最終検査 {}", t.jst())).unwrap_or_else(|| "毎日自動で検査します".into()),
+            note: job
+                .last_finished_at
+                .map(|t| format!("最終検査 {}", t.jst()))
+                .unwrap_or_else(|| "毎日自動で検査します".into()),
             tone,
             href: "/audit/verify",
         });
     }
     let upcoming: Vec<&'static str> = match p.role {
-        Role::SystemAdmin => vec!["死活監視（5分ごと）・応答監視（15分ごと）", "バックアップ（日次・月次）", "障害報告書（別紙3）", "受入・保守の記録"],
-        Role::SystemOperator => vec!["利用者IDの発行と封書印刷", "ヘルプデスクの問い合わせ", "ポータルのお知らせ"],
+        Role::SystemAdmin => vec![
+            "死活監視（5分ごと）・応答監視（15分ごと）",
+            "バックアップ（日次・月次）",
+            "障害報告書（別紙3）",
+            "受入・保守の記録",
+        ],
+        Role::SystemOperator => vec![
+            "利用者IDの発行と封書印刷",
+            "ヘルプデスクの問い合わせ",
+            "ポータルのお知らせ",
+        ],
         Role::KeyManager => vec!["ラック鍵の貸出・返却"],
         Role::OpsManager => vec!["体制・教育の記録", "制限区域への入室許可"],
-        Role::ServiceOperator => vec!["準拠度チェックリスト", "ポータル変更依頼", "バックアップ予定の承認"],
+        Role::ServiceOperator => vec![
+            "準拠度チェックリスト",
+            "ポータル変更依頼",
+            "バックアップ予定の承認",
+        ],
         Role::Committee => vec!["本番データ使用許可の審査（別紙2）"],
         Role::FacilityManager => vec!["利用者の追加・削除の申請", "参加医療施設の一覧"],
-        Role::User => vec!["お知らせ", "診療情報の送信・閲覧", "ヘルプデスクへの問い合わせ"],
+        Role::User => vec![
+            "お知らせ",
+            "診療情報の送信・閲覧",
+            "ヘルプデスクへの問い合わせ",
+        ],
     };
     let mut conn = state.db.pool().acquire().await?;
     let previous = crate::audit::repo::previous_login(&mut conn, p.account_id).await?;
@@ -83,7 +117,9 @@ pub async fn index(State(state): State<AppState>, page: Page, Extension(p): Exte
         page: page.titled("ダッシュボード"),
         greeting: format!("{} さん", p.display_name),
         role_label: p.role.label(),
-        last_login: previous.map(|(t, addr)| format!("{}（接続元 {addr}）", t.jst())).unwrap_or_else(|| "今回が初めてのログインです".into()),
+        last_login: previous
+            .map(|(t, addr)| format!("{}（接続元 {addr}）", t.jst()))
+            .unwrap_or_else(|| "今回が初めてのログインです".into()),
         cards,
         upcoming,
     };
@@ -91,8 +127,15 @@ pub async fn index(State(state): State<AppState>, page: Page, Extension(p): Exte
 }
 
 pub async fn health(State(state): State<AppState>) -> Response {
-    let ok = sqlx::query("SELECT 1").execute(state.db.pool()).await.is_ok();
+    let ok = sqlx::query("SELECT 1")
+        .execute(state.db.pool())
+        .await
+        .is_ok();
     let body = serde_json::json!({"status": if ok { "ok" } else { "database_unavailable" }});
-    let code = if ok { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ok {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, axum::Json(body)).into_response()
 }

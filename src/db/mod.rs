@@ -70,7 +70,10 @@ impl Db {
         };
         if backend == Backend::Sqlite {
             std::fs::create_dir_all(&settings.paths.data_dir).with_context(|| {
-                format!("cannot create data directory {}", settings.paths.data_dir.display())
+                format!(
+                    "cannot create data directory {}",
+                    settings.paths.data_dir.display()
+                )
             })?;
         }
         let options: AnyConnectOptions = url
@@ -121,7 +124,10 @@ impl Db {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator.run(&self.pool).await.context("database migration failed")?;
+        migrator
+            .run(&self.pool)
+            .await
+            .context("database migration failed")?;
         Ok(())
     }
 

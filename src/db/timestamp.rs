@@ -35,8 +35,13 @@ impl Timestamp {
     }
 
     pub fn plus(&self, d: SignedDuration) -> Self {
-        Self::from_millis(self.0.saturating_add(d).map(|t| t.as_millisecond()).unwrap_or(self.millis()))
-            .unwrap_or(*self)
+        Self::from_millis(
+            self.0
+                .saturating_add(d)
+                .map(|t| t.as_millisecond())
+                .unwrap_or(self.millis()),
+        )
+        .unwrap_or(*self)
     }
 
     pub fn minus(&self, d: SignedDuration) -> Self {
@@ -58,12 +63,18 @@ impl Timestamp {
 
     /// Japan time for people: `2026-11-25 10:02`.
     pub fn jst(&self) -> String {
-        self.0.to_zoned(tokyo()).strftime("%Y-%m-%d %H:%M").to_string()
+        self.0
+            .to_zoned(tokyo())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
     }
 
     /// Japan time with seconds, for logs and evidence.
     pub fn jst_seconds(&self) -> String {
-        self.0.to_zoned(tokyo()).strftime("%Y-%m-%d %H:%M:%S").to_string()
+        self.0
+            .to_zoned(tokyo())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string()
     }
 }
 
@@ -104,7 +115,10 @@ impl Type<Any> for Timestamp {
 }
 
 impl Encode<'_, Any> for Timestamp {
-    fn encode_by_ref(&self, buf: &mut <Any as Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Any as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
         <String as Encode<Any>>::encode(self.to_db(), buf)
     }
 }
@@ -148,4 +162,3 @@ mod tests {
         assert_eq!(t, back);
     }
 }
-

@@ -54,7 +54,11 @@ pub fn router() -> Routes {
     const ADMINS: &[Role] = &[Role::SystemAdmin];
     Routes::new()
         .get("/admin/jobs", Access::Roles(ADMINS), routes::index)
-        .post("/admin/jobs/{name}/run", Access::Roles(ADMINS), routes::run_now)
+        .post(
+            "/admin/jobs/{name}/run",
+            Access::Roles(ADMINS),
+            routes::run_now,
+        )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,19 +74,37 @@ pub enum RunError {
 /// An id for this runner: host, process and a random part.
 pub fn holder_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-    format!("{}:{}:{:08x}", host.trim(), std::process::id(), rand::rngs::OsRng.next_u32())
+    format!(
+        "{}:{}:{:08x}",
+        host.trim(),
+        std::process::id(),
+        rand::rngs::OsRng.next_u32()
+    )
 }
 
 /// Runs one job once under its lease; returns the job's message.
 pub async fn run(state: &AppState, name: &str, holder: &str) -> Result<String, RunError> {
-    let job = all().into_iter().find(|j| j.name == name).ok_or_else(|| RunError::Unknown(name.into()))?;
+    let job = all()
+        .into_iter()
+        .find(|j| j.name == name)
+        .ok_or_else(|| RunError::Unknown(name.into()))?;
     let now = state.now();
     let lease = now.plus(SignedDuration::from_secs(state.settings.jobs.lease_seconds));
-    let mut conn = state.db.pool().acquire().await.map_err(anyhow::Error::from)?;
-    if !repo::acquire(&mut conn, name, holder, lease, now).await.map_err(anyhow::Error::from)? {
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(anyhow::Error::from)?;
+    if !repo::acquire(&mut conn, name, holder, lease, now)
+        .await
+        .map_err(anyhow::Error::from)?
+    {
         return Err(RunError::Busy(name.into()));
     }
-    let run_id = repo::insert_run(&mut conn, name, holder, now).await.map_err(anyhow::Error::from)?;
+    let run_id = repo::insert_run(&mut conn, name, holder, now)
+        .await
+        .map_err(anyhow::Error::from)?;
     drop(conn);
     let result = (job.run)(state, now).await;
     let (status, message) = match &result {
@@ -90,9 +112,18 @@ pub async fn run(state: &AppState, name: &str, holder: &str) -> Result<String, R
         Err(e) => ("error", format!("{e:#}")),
     };
     let finished = state.now();
-    let mut conn = state.db.pool().acquire().await.map_err(anyhow::Error::from)?;
-    repo::finish_run(&mut conn, run_id, finished, status, &message).await.map_err(anyhow::Error::from)?;
-    repo::release(&mut conn, name, holder, finished, status, &message).await.map_err(anyhow::Error::from)?;
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(anyhow::Error::from)?;
+    repo::finish_run(&mut conn, run_id, finished, status, &message)
+        .await
+        .map_err(anyhow::Error::from)?;
+    repo::release(&mut conn, name, holder, finished, status, &message)
+        .await
+        .map_err(anyhow::Error::from)?;
     result.map_err(RunError::Failed)
 }
 

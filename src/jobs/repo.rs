@@ -5,7 +5,13 @@ use sqlx::Row;
 use crate::db::{Conn, Timestamp};
 
 /// Takes the lease of `name` for `holder` unless another runner holds an unexpired one.
-pub async fn acquire(conn: &mut Conn, name: &str, holder: &str, until: Timestamp, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn acquire(
+    conn: &mut Conn,
+    name: &str,
+    holder: &str,
+    until: Timestamp,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "INSERT INTO job_leases (name, holder, lease_until, last_started_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (name) DO UPDATE
@@ -22,7 +28,14 @@ pub async fn acquire(conn: &mut Conn, name: &str, holder: &str, until: Timestamp
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn release(conn: &mut Conn, name: &str, holder: &str, now: Timestamp, status: &str, message: &str) -> sqlx::Result<()> {
+pub async fn release(
+    conn: &mut Conn,
+    name: &str,
+    holder: &str,
+    now: Timestamp,
+    status: &str,
+    message: &str,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE job_leases SET holder = NULL, lease_until = NULL, last_finished_at = $1,
                 last_status = $2, last_message = $3
@@ -38,7 +51,12 @@ pub async fn release(conn: &mut Conn, name: &str, holder: &str, now: Timestamp, 
     Ok(())
 }
 
-pub async fn insert_run(conn: &mut Conn, name: &str, holder: &str, now: Timestamp) -> sqlx::Result<i64> {
+pub async fn insert_run(
+    conn: &mut Conn,
+    name: &str,
+    holder: &str,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
     sqlx::query("INSERT INTO job_runs (name, holder, started_at, status) VALUES ($1, $2, $3, 'running') RETURNING id")
         .bind(name)
         .bind(holder)
@@ -48,7 +66,13 @@ pub async fn insert_run(conn: &mut Conn, name: &str, holder: &str, now: Timestam
         .try_get("id")
 }
 
-pub async fn finish_run(conn: &mut Conn, id: i64, now: Timestamp, status: &str, message: &str) -> sqlx::Result<()> {
+pub async fn finish_run(
+    conn: &mut Conn,
+    id: i64,
+    now: Timestamp,
+    status: &str,
+    message: &str,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE job_runs SET finished_at = $1, status = $2, message = $3 WHERE id = $4")
         .bind(now)
         .bind(status)
@@ -77,7 +101,9 @@ pub async fn status(conn: &mut Conn, name: &str) -> sqlx::Result<JobStatus> {
     .bind(name)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(r) = row else { return Ok(JobStatus::default()) };
+    let Some(r) = row else {
+        return Ok(JobStatus::default());
+    };
     Ok(JobStatus {
         holder: r.try_get("holder")?,
         lease_until: r.try_get("lease_until")?,

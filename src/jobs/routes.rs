@@ -27,7 +27,13 @@ pub struct JobsPage {
 
 fn every_text(d: jiff::SignedDuration) -> String {
     let m = d.as_secs() / 60;
-    if m % (24 * 60) == 0 { format!("{}日ごと", m / (24 * 60)) } else if m % 60 == 0 { format!("{}時間ごと", m / 60) } else { format!("{m}分ごと") }
+    if m % (24 * 60) == 0 {
+        format!("{}日ごと", m / (24 * 60))
+    } else if m % 60 == 0 {
+        format!("{}時間ごと", m / 60)
+    } else {
+        format!("{m}分ごと")
+    }
 }
 
 pub async fn index(State(state): State<AppState>, page: Page) -> AppResult<Response> {
@@ -38,8 +44,14 @@ pub async fn index(State(state): State<AppState>, page: Page) -> AppResult<Respo
             name: job.name,
             label: job.label,
             every: every_text(job.every),
-            last_started: s.last_started_at.map(|t| t.jst_seconds()).unwrap_or_else(|| "—".into()),
-            last_finished: s.last_finished_at.map(|t| t.jst_seconds()).unwrap_or_else(|| "—".into()),
+            last_started: s
+                .last_started_at
+                .map(|t| t.jst_seconds())
+                .unwrap_or_else(|| "—".into()),
+            last_finished: s
+                .last_finished_at
+                .map(|t| t.jst_seconds())
+                .unwrap_or_else(|| "—".into()),
             failed: s.last_status.as_deref() == Some("error"),
             status: match (s.holder.as_deref(), s.last_status.as_deref()) {
                 (Some(_), _) => "実行中".into(),
@@ -50,18 +62,40 @@ pub async fn index(State(state): State<AppState>, page: Page) -> AppResult<Respo
             message: s.last_message.unwrap_or_default(),
         });
     }
-    Ok(Html(JobsPage { page: page.titled("定期ジョブ"), jobs }.render()?).into_response())
+    Ok(Html(
+        JobsPage {
+            page: page.titled("定期ジョブ"),
+            jobs,
+        }
+        .render()?,
+    )
+    .into_response())
 }
 
-pub async fn run_now(State(state): State<AppState>, Path(name): Path<String>) -> AppResult<Response> {
+pub async fn run_now(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> AppResult<Response> {
     let secure = state.settings.server.secure_cookies;
     match super::run(&state, &name, &holder_id()).await {
-        Ok(msg) => Ok(flash_redirect("/admin/jobs", &format!("{name} を実行しました: {msg}"), secure)),
+        Ok(msg) => Ok(flash_redirect(
+            "/admin/jobs",
+            &format!("{name} を実行しました: {msg}"),
+            secure,
+        )),
         Err(RunError::Unknown(_)) => Err(AppError::NotFound),
-        Err(RunError::Busy(_)) => Ok(flash_redirect("/admin/jobs", "このジョブは別の実行者が実行中です。", secure)),
+        Err(RunError::Busy(_)) => Ok(flash_redirect(
+            "/admin/jobs",
+            "このジョブは別の実行者が実行中です。",
+            secure,
+        )),
         Err(RunError::Failed(e)) => {
             tracing::error!(error = %e, job = %name, "job failed");
-            Ok(flash_redirect("/admin/jobs", &format!("{name} は失敗しました。ログを確認してください。"), secure))
+            Ok(flash_redirect(
+                "/admin/jobs",
+                &format!("{name} は失敗しました。ログを確認してください。"),
+                secure,
+            ))
         }
     }
 }

@@ -61,7 +61,10 @@ impl Default for Routes {
 
 impl Routes {
     pub fn new() -> Self {
-        Self { router: Router::new(), rules: Vec::new() }
+        Self {
+            router: Router::new(),
+            rules: Vec::new(),
+        }
     }
 
     pub fn get<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
@@ -80,10 +83,20 @@ impl Routes {
         self.add("POST", path, access, post(handler))
     }
 
-    fn add(mut self, method: &'static str, path: &'static str, access: Access, mr: MethodRouter<AppState>) -> Self {
+    fn add(
+        mut self,
+        method: &'static str,
+        path: &'static str,
+        access: Access,
+        mr: MethodRouter<AppState>,
+    ) -> Self {
         let mr = mr.route_layer(from_fn_with_state(access, guard));
         self.router = self.router.route(path, mr);
-        self.rules.push(RouteRule { method, path, access });
+        self.rules.push(RouteRule {
+            method,
+            path,
+            access,
+        });
         self
     }
 
@@ -108,11 +121,17 @@ async fn guard(State(access): State<Access>, req: Request, next: Next) -> Respon
     }
     let Some(p) = req.extensions().get::<Principal>().cloned() else {
         if req.uri().path().starts_with("/api/") {
-            let body = serde_json::json!({"error": "unauthenticated", "message": "認証が必要です。"});
+            let body =
+                serde_json::json!({"error": "unauthenticated", "message": "認証が必要です。"});
             return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
         }
         let expired = req.extensions().get::<SessionExpired>().is_some();
-        return Redirect::to(if expired { "/login?expired=1" } else { "/login" }).into_response();
+        return Redirect::to(if expired {
+            "/login?expired=1"
+        } else {
+            "/login"
+        })
+        .into_response();
     };
     if access == Access::Onboarding {
         return next.run(req).await;

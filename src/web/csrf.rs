@@ -59,7 +59,10 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         if sent.is_none() {
-            sent = parts.uri.query().and_then(|q| field(q.as_bytes(), "csrf_token"));
+            sent = parts
+                .uri
+                .query()
+                .and_then(|q| field(q.as_bytes(), "csrf_token"));
         }
         if content_type.starts_with("application/x-www-form-urlencoded") {
             if !is_utf8_form(&bytes) {
@@ -91,26 +94,30 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
     };
 
     let mut res = next.run(req).await;
-    if existing.is_none() {
-        if let Ok(v) = HeaderValue::from_str(&cookies::set(cookies::CSRF, &token, secure, None)) {
-            res.headers_mut().append(SET_COOKIE, v);
-        }
+    if existing.is_none()
+        && let Ok(v) = HeaderValue::from_str(&cookies::set(cookies::CSRF, &token, secure, None))
+    {
+        res.headers_mut().append(SET_COOKIE, v);
     }
     res
 }
 
 /// The value of one field of an urlencoded body or query.
 fn field(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded_pairs(body).find(|(k, _)| k == name).map(|(_, v)| v)
+    form_urlencoded_pairs(body)
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 fn form_urlencoded_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
-    body.split(|b| *b == b'&').filter(|p| !p.is_empty()).filter_map(|pair| {
-        let mut it = pair.splitn(2, |b| *b == b'=');
-        let k = decode(it.next()?)?;
-        let v = decode(it.next().unwrap_or(b""))?;
-        Some((k, v))
-    })
+    body.split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|pair| {
+            let mut it = pair.splitn(2, |b| *b == b'=');
+            let k = decode(it.next()?)?;
+            let v = decode(it.next().unwrap_or(b""))?;
+            Some((k, v))
+        })
 }
 
 /// Percent-decodes (with `+` as space); None if the result is not UTF-8.
@@ -140,7 +147,10 @@ fn is_utf8_form(body: &[u8]) -> bool {
         && body
             .split(|b| *b == b'&')
             .filter(|p| !p.is_empty())
-            .all(|pair| pair.split(|b| *b == b'=').all(|part| decode(part).is_some()))
+            .all(|pair| {
+                pair.split(|b| *b == b'=')
+                    .all(|part| decode(part).is_some())
+            })
 }
 
 #[cfg(test)]
@@ -149,15 +159,27 @@ mod tests {
 
     #[test]
     fn form_fields_are_percent_decoded() {
-        assert_eq!(field(b"a=1&csrf_token=x%2By+z", "csrf_token").as_deref(), Some("x+y z"));
-        assert_eq!(field(b"name=%E6%B8%85%E9%A0%88", "name").as_deref(), Some("清須"));
+        assert_eq!(
+            field(b"a=1&csrf_token=x%2By+z", "csrf_token").as_deref(),
+            Some("x+y z")
+        );
+        assert_eq!(
+            field(b"name=%E6%B8%85%E9%A0%88", "name").as_deref(),
+            Some("清須")
+        );
     }
 
     #[test]
     fn a_body_that_is_not_utf8_is_refused() {
         assert!(is_utf8_form(b"name=%E6%B8%85"));
-        assert!(!is_utf8_form(b"name=%82%A0"), "Shift_JIS bytes, percent-encoded");
-        assert!(!is_utf8_form(&[b'n', b'=', 0x82, 0xA0]), "raw Shift_JIS bytes");
+        assert!(
+            !is_utf8_form(b"name=%82%A0"),
+            "Shift_JIS bytes, percent-encoded"
+        );
+        assert!(
+            !is_utf8_form(&[b'n', b'=', 0x82, 0xA0]),
+            "raw Shift_JIS bytes"
+        );
         assert!(!is_utf8_form(b"name=%ZZ"), "broken escape");
     }
 }

@@ -62,20 +62,24 @@ impl FromRequestParts<AppState> for Page {
         let principal = parts.extensions.get::<Principal>();
         let path = parts.uri.path();
         let nav = match principal {
-            Some(p) if p.stage == Stage::Complete => NAV
-                .iter()
-                .filter(|(href, _)| {
-                    state
-                        .rules
-                        .iter()
-                        .any(|r| r.method == "GET" && r.path == *href && r.access.allows(p.role))
-                })
-                .map(|(href, label)| NavLink {
-                    href,
-                    label,
-                    current: if *href == "/" { path == "/" } else { path.starts_with(href) },
-                })
-                .collect(),
+            Some(p) if p.stage == Stage::Complete => {
+                NAV.iter()
+                    .filter(|(href, _)| {
+                        state.rules.iter().any(|r| {
+                            r.method == "GET" && r.path == *href && r.access.allows(p.role)
+                        })
+                    })
+                    .map(|(href, label)| NavLink {
+                        href,
+                        label,
+                        current: if *href == "/" {
+                            path == "/"
+                        } else {
+                            path.starts_with(href)
+                        },
+                    })
+                    .collect()
+            }
             _ => Vec::new(),
         };
         let flash = cookies::get(&parts.headers, cookies::FLASH)
@@ -89,7 +93,11 @@ impl FromRequestParts<AppState> for Page {
                 role_label: p.role.label(),
             }),
             nav,
-            csrf: parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default(),
+            csrf: parts
+                .extensions
+                .get::<CsrfToken>()
+                .map(|t| t.0.clone())
+                .unwrap_or_default(),
             demo_banner: !state.settings.security.require_totp,
             flash,
         })

@@ -23,7 +23,11 @@ pub async fn load(State(state): State<AppState>, mut req: Request, next: Next) -
     let Some(token) = cookies::get(req.headers(), cookies::SESSION) else {
         return next.run(req).await;
     };
-    let client = req.extensions().get::<ClientAddr>().cloned().unwrap_or_default();
+    let client = req
+        .extensions()
+        .get::<ClientAddr>()
+        .cloned()
+        .unwrap_or_default();
     match resolve(&state, &token, &client.0).await {
         Ok(Resolved::Active(p)) => {
             req.extensions_mut().insert(p);
@@ -119,7 +123,11 @@ pub async fn expire(
     client: &str,
 ) -> sqlx::Result<()> {
     // The session ends when it was last used, not when someone noticed.
-    let ended = if reason == "account_disabled" { now } else { s.last_seen_at.min(now) };
+    let ended = if reason == "account_disabled" {
+        now
+    } else {
+        s.last_seen_at.min(now)
+    };
     if repo::end(conn, s.id, ended, reason).await? {
         let actor = Actor {
             account_id: Some(s.account_id),
@@ -134,8 +142,15 @@ pub async fn expire(
             "last_seen_at": s.last_seen_at.to_db(),
             "duration_seconds": ended.since(s.created_at).as_secs(),
         });
-        audit::record(conn, now, &actor, "auth.session_expired", &format!("session:{}", s.id), details)
-            .await?;
+        audit::record(
+            conn,
+            now,
+            &actor,
+            "auth.session_expired",
+            &format!("session:{}", s.id),
+            details,
+        )
+        .await?;
     }
     Ok(())
 }

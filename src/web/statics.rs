@@ -8,8 +8,16 @@ use super::{Access, Routes};
 use crate::error::AppError;
 
 const FILES: &[(&str, &str, &str)] = &[
-    ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
-    ("print.css", "text/css; charset=utf-8", include_str!("../../static/print.css")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/app.css"),
+    ),
+    (
+        "print.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/print.css"),
+    ),
 ];
 
 pub fn router() -> Routes {
@@ -17,6 +25,16 @@ pub fn router() -> Routes {
 }
 
 async fn serve(Path(file): Path<String>) -> Result<Response, AppError> {
-    let (_, mime, body) = FILES.iter().find(|(name, _, _)| *name == file).ok_or(AppError::NotFound)?;
-    Ok(([(CONTENT_TYPE, *mime), (CACHE_CONTROL, "public, max-age=3600")], *body).into_response())
+    let (_, mime, body) = FILES
+        .iter()
+        .find(|(name, _, _)| *name == file)
+        .ok_or(AppError::NotFound)?;
+    Ok((
+        [
+            (CONTENT_TYPE, *mime),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        *body,
+    )
+        .into_response())
 }

@@ -1,1 +1,12 @@
-fn main(){}
+//! The one integration-test binary. Every test starts the real application (see `helpers`), on
+//! SQLite by default and on PostgreSQL when TEST_DATABASE_URL is set.
+#![allow(clippy::unwrap_used)]
+
+mod audit;
+mod auth;
+mod bad_input;
+mod browser;
+mod helpers;
+mod jobs;
+mod platform;
+mod rbac;

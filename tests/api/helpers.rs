@@ -1,0 +1,317 @@
+//! The test harness: `spawn_app()` starts the real application on 127.0.0.1:0 with a fresh
+//! database — a temporary SQLite file, or a fresh PostgreSQL database when TEST_DATABASE_URL is a
+//! `postgres://` URL — and a test clock that tests move forward.
+
+use std::sync::Arc;
+
+use rainbownet::accounts::LoginId;
+use rainbownet::accounts::service::{self, AccountSpec};
+use rainbownet::audit::Actor;
+use rainbownet::auth::{Role, totp};
+use rainbownet::clock::{Clock, TestClock};
+use rainbownet::config::Settings;
+use rainbownet::db::{Db, Timestamp};
+use rainbownet::startup::Application;
+use rainbownet::state::AppState;
+use reqwest::cookie::CookieStore;
+use sqlx::Row;
+
+pub struct TestApp {
+    pub address: String,
+    pub state: AppState,
+    pub clock: TestClock,
+    pub database_url: String,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::default();
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.paths.data_dir = dir.path().to_path_buf();
+    settings.jobs.enabled = false;
+    settings.log.filter = "warn".into();
+    settings.database.url = match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin) if admin.starts_with("postgres") => fresh_postgres_database(&admin).await,
+        _ => format!("sqlite://{}/rainbownet.db?mode=rwc", dir.path().display()),
+    };
+    configure(&mut settings);
+    let database_url = settings.database_url();
+    let clock = TestClock::at_system_time();
+    let app = Application::build(settings, Arc::new(clock.clone()))
+        .await
+        .expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        state,
+        clock,
+        database_url,
+        dir,
+    }
+}
+
+async fn fresh_postgres_database(admin_url: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let name = format!("rn_test_{}", rand_suffix());
+    let mut conn = sqlx::AnyConnection::connect(admin_url)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl TestApp {
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn advance_minutes(&self, m: i64) {
+        self.clock.advance(jiff::SignedDuration::from_mins(m));
+    }
+
+    /// A browser-like client with its own cookies and no automatic redirects.
+    pub fn client(&self) -> TestClient {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        TestClient {
+            http,
+            jar,
+            base: self.address.clone(),
+        }
+    }
+
+    /// Ensures the test facility exists and returns its code.
+    pub async fn facility(&self, code: &str) -> String {
+        let exists = sqlx::query("SELECT id FROM facilities WHERE code = $1")
+            .bind(code)
+            .fetch_optional(self.db().pool())
+            .await
+            .expect("query")
+            .is_some();
+        if !exists {
+            rainbownet::accounts::add_facility(
+                self.db(),
+                code,
+                &format!("テスト施設{code}"),
+                "診療所",
+                &Actor::system("test"),
+                self.now(),
+            )
+            .await
+            .expect("facility");
+        }
+        code.to_string()
+    }
+
+    /// Creates an account as the CLI does; returns (login_id, one-time password).
+    pub async fn create_account(&self, role: Role, login_id: &str) -> (String, String) {
+        let facility = if role.needs_facility() {
+            Some(self.facility("9900000001").await)
+        } else {
+            None
+        };
+        let spec = AccountSpec {
+            login_id: Some(LoginId::parse(login_id).expect("login id")),
+            display_name: &format!("試験 {}", role.label()),
+            role,
+            facility_code: facility.as_deref(),
+        };
+        let c = service::create_account(self.db(), &spec, &Actor::system("test"), self.now())
+            .await
+            .expect("create account");
+        (c.login_id, c.one_time_password)
+    }
+
+    /// A fully logged-in person of `role` (password changed, TOTP enrolled for staff).
+    pub async fn login_as(&self, role: Role) -> TestUser {
+        let login_id = format!("t-{}-{}", role.key().replace('_', ""), next_id());
+        let (login_id, otp) = self.create_account(role, &login_id).await;
+        let client = self.client();
+        let res = client.login(&login_id, &otp).await;
+        assert_eq!(res.status(), 303, "log-in with the one-time password");
+        let password = "Kiyosu2026rainbow".to_string();
+        let res = client
+            .post_form(
+                "/account/password",
+                &[
+                    ("current_password", &otp),
+                    ("new_password", &password),
+                    ("confirm_password", &password),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "password change");
+        let mut totp_secret = None;
+        if role.is_staff() && self.state.settings.security.require_totp {
+            let page = client
+                .get("/account/totp/enroll")
+                .await
+                .text()
+                .await
+                .expect("body");
+            let secret = attr(&page, "data-secret").expect("secret on the enrolment page");
+            let code = totp::code_at(&secret, self.now()).expect("code");
+            let res = client
+                .post_form("/account/totp/enroll", &[("code", &code)])
+                .await;
+            assert_eq!(res.status(), 200, "enrolment shows the recovery codes");
+            totp_secret = Some(secret);
+        }
+        let res = client.get("/").await;
+        assert_eq!(res.status(), 200, "dashboard reachable for {role:?}");
+        TestUser {
+            client,
+            login_id,
+            password,
+            totp_secret,
+        }
+    }
+
+    pub async fn audit_count(&self, action: &str) -> i64 {
+        sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE action = $1")
+            .bind(action)
+            .fetch_one(self.db().pool())
+            .await
+            .expect("count")
+            .try_get("n")
+            .expect("n")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) AS n FROM {table}"
+        )))
+        .fetch_one(self.db().pool())
+        .await
+        .expect("count")
+        .try_get("n")
+        .expect("n")
+    }
+
+    /// Runs the real binary against this app's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rainbownet"))
+            .args(args)
+            .env("RAINBOWNET__DATABASE__URL", &self.database_url)
+            .env("RAINBOWNET__PATHS__DATA_DIR", self.dir.path())
+            .env("RAINBOWNET__LOG__FILTER", "warn")
+            .output()
+            .expect("run rainbownet")
+    }
+}
+
+fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(1);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The value of the first `name="…"` attribute in a page.
+pub fn attr(html: &str, name: &str) -> Option<String> {
+    let start = html.find(&format!("{name}=\""))? + name.len() + 2;
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+pub struct TestUser {
+    pub client: TestClient,
+    pub login_id: String,
+    pub password: String,
+    pub totp_secret: Option<String>,
+}
+
+pub struct TestClient {
+    pub http: reqwest::Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
+    pub base: String,
+}
+
+impl TestClient {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let url = reqwest::Url::parse(&self.base).expect("base url");
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split(';')
+            .map(str::trim)
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string))
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// The CSRF token of this client (fetching the log-in page first if there is none yet).
+    pub async fn csrf(&self) -> String {
+        if self.cookie("rn_csrf").is_none() {
+            let _ = self.get("/login").await;
+        }
+        self.cookie("rn_csrf").expect("csrf cookie")
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.http
+            .post(self.url(path))
+            .form(&all)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn login(&self, login_id: &str, password: &str) -> reqwest::Response {
+        self.post_form("/login", &[("login_id", login_id), ("password", password)])
+            .await
+    }
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}

@@ -1,0 +1,190 @@
+//! X.5 — configuration, the database layer on both backends, and the command line.
+
+use rainbownet::accounts::LoginId;
+use rainbownet::accounts::service::{AccountSpec, create_account};
+use rainbownet::audit::Actor;
+use rainbownet::auth::Role;
+use rainbownet::error::AppError;
+
+use crate::helpers::*;
+
+fn names(dir: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut v: Vec<String> = std::fs::read_dir(path)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn x5_sqlite_and_postgres_migrations_are_paired_by_name() {
+    let sqlite = names("migrations/sqlite");
+    let postgres = names("migrations/postgres");
+    assert!(!sqlite.is_empty());
+    assert_eq!(
+        sqlite, postgres,
+        "every migration exists for both databases"
+    );
+}
+
+#[tokio::test]
+async fn x5_instants_are_stored_as_fixed_format_utc_text() {
+    let app = spawn_app().await;
+    app.create_account(Role::User, "u-timestamp").await;
+    let created: String =
+        sqlx::query_scalar("SELECT created_at FROM accounts WHERE login_id = 'u-timestamp'")
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap();
+    let re_ok = created.len() == 24
+        && created.ends_with('Z')
+        && &created[10..11] == "T"
+        && &created[19..20] == ".";
+    assert!(re_ok, "{created}");
+}
+
+#[tokio::test]
+async fn x5_a_duplicate_login_id_is_a_conflict_not_a_crash() {
+    let app = spawn_app().await;
+    app.create_account(Role::SystemAdmin, "dup-admin").await;
+    let spec = AccountSpec {
+        login_id: Some(LoginId::parse("dup-admin").unwrap()),
+        display_name: "x",
+        role: Role::SystemAdmin,
+        facility_code: None,
+    };
+    let before = app.count("audit_events").await;
+    let err = create_account(app.db(), &spec, &Actor::cli(), app.now())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, AppError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        app.count("audit_events").await,
+        before,
+        "the failed insert left no event"
+    );
+}
+
+#[tokio::test]
+async fn x5_facility_roles_need_a_facility() {
+    let app = spawn_app().await;
+    let spec = AccountSpec {
+        login_id: Some(LoginId::parse("nofacility").unwrap()),
+        display_name: "x",
+        role: Role::User,
+        facility_code: None,
+    };
+    assert!(matches!(
+        create_account(app.db(), &spec, &Actor::cli(), app.now()).await,
+        Err(AppError::BadRequest(_))
+    ));
+    let spec = AccountSpec {
+        facility_code: Some("0000000000"),
+        ..spec
+    };
+    assert!(matches!(
+        create_account(app.db(), &spec, &Actor::cli(), app.now()).await,
+        Err(AppError::BadRequest(_))
+    ));
+}
+
+#[tokio::test]
+async fn x5_the_cli_creates_unlocks_and_resets_accounts() {
+    let app = spawn_app().await;
+    let out = app.cli(&[
+        "account",
+        "create",
+        "--role",
+        "system_operator",
+        "--login-id",
+        "cli-op",
+        "--name",
+        "運用 次郎",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let otp = text
+        .lines()
+        .find_map(|l| l.strip_prefix("初期パスワード: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(otp.len(), 8);
+    assert_eq!(app.client().login("cli-op", &otp).await.status(), 303);
+    let actor: String =
+        sqlx::query_scalar("SELECT actor_role FROM audit_events WHERE action = 'account.created'")
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(actor, "cli");
+
+    let c = app.client();
+    for _ in 0..5 {
+        c.login("cli-op", "Wrong2026pass").await;
+    }
+    assert_eq!(c.login("cli-op", &otp).await.status(), 401);
+    let out = app.cli(&["account", "unlock", "--login-id", "cli-op"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ロックを解除しました"));
+    assert_eq!(c.login("cli-op", &otp).await.status(), 303);
+
+    let out = app.cli(&["account", "reset-password", "--login-id", "cli-op"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let new = text
+        .lines()
+        .find_map(|l| l.strip_prefix("新しい初期パスワード: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(
+        app.client().login("cli-op", &otp).await.status(),
+        401,
+        "the old password stops working"
+    );
+    assert_eq!(app.client().login("cli-op", &new).await.status(), 303);
+
+    let out = app.cli(&[
+        "account",
+        "create",
+        "--role",
+        "wizard",
+        "--login-id",
+        "x-wizard",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("不明な役割"));
+}
+
+#[tokio::test]
+async fn x5_unknown_configuration_keys_are_refused_at_start() {
+    let app = spawn_app().await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rainbownet"))
+        .args(["migrate"])
+        .env("RAINBOWNET__SERVER__BINDD", "0.0.0.0:1")
+        .env("RAINBOWNET__PATHS__DATA_DIR", app.dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bindd"));
+    let out = app.cli(&["migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn x5_the_health_check_answers_without_a_session() {
+    let app = spawn_app().await;
+    let res = app.client().get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["status"], "ok");
+}
