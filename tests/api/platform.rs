@@ -188,3 +188,26 @@ async fn x5_the_health_check_answers_without_a_session() {
     let v: serde_json::Value = res.json().await.unwrap();
     assert_eq!(v["status"], "ok");
 }
+
+#[tokio::test]
+async fn x5_the_suite_runs_on_the_database_it_was_given() {
+    let app = spawn_app().await;
+    let expected = match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => rainbownet::db::Backend::Postgres,
+        _ => rainbownet::db::Backend::Sqlite,
+    };
+    assert_eq!(app.db().backend(), expected);
+    let version: String = match expected {
+        rainbownet::db::Backend::Postgres => sqlx::query_scalar("SELECT version()")
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap(),
+        rainbownet::db::Backend::Sqlite => {
+            sqlx::query_scalar("SELECT 'SQLite ' || sqlite_version()")
+                .fetch_one(app.db().pool())
+                .await
+                .unwrap()
+        }
+    };
+    eprintln!("database: {version}");
+}
