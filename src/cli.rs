@@ -67,6 +67,32 @@ pub enum Command {
     /// Background jobs.
     #[command(subcommand)]
     Job(JobCommand),
+    /// Participating facilities.
+    #[command(subcommand)]
+    Facility(FacilityCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FacilityCommand {
+    /// Register a facility.
+    Add {
+        /// 10-digit facility code (医療機関コード / 介護事業所番号).
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// 病院 / 診療所 / 歯科 / 薬局 / 訪問看護 / 介護事業所 / その他
+        #[arg(long)]
+        kind: String,
+        #[arg(long, default_value = "")]
+        postal_code: String,
+        #[arg(long, default_value = "")]
+        address: String,
+        #[arg(long, default_value = "")]
+        phone: String,
+        #[arg(long, default_value = "")]
+        fax: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -92,6 +118,27 @@ pub enum AccountCommand {
     ResetPassword {
         #[arg(long)]
         login_id: String,
+    },
+    /// Register a user of a facility from a paper request and write the sealed letter (PDF).
+    /// Prints the new user ID; the password is only in the letter.
+    Issue {
+        /// Facility code.
+        #[arg(long)]
+        facility: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        kana: String,
+        #[arg(long, default_value = "その他")]
+        job_type: String,
+        #[arg(long, default_value = "")]
+        contact: String,
+        /// The date written on the paper request (YYYY-MM-DD; default today).
+        #[arg(long)]
+        paper_date: Option<String>,
+        /// Where to write the sealed letter.
+        #[arg(long, value_name = "FILE.pdf")]
+        letter: PathBuf,
     },
 }
 
@@ -206,12 +253,8 @@ pub async fn main() -> anyhow::Result<ExitCode> {
                     let role: Role = role.parse()?;
                     let login_id = LoginId::parse(&login_id).map_err(anyhow::Error::msg)?;
                     let display = name.unwrap_or_else(|| login_id.to_string());
-                    let spec = AccountSpec {
-                        login_id: Some(login_id),
-                        display_name: &display,
-                        role,
-                        facility_code: facility.as_deref(),
-                    };
+                    let spec =
+                        AccountSpec::new(Some(login_id), &display, role, facility.as_deref());
                     let created = accounts::create_account(&db, &spec, &actor, now)
                         .await
                         .map_err(user_error)?;
@@ -234,6 +277,29 @@ pub async fn main() -> anyhow::Result<ExitCode> {
                             "このアカウントはロックされていません。"
                         }
                     );
+                }
+                AccountCommand::Issue {
+                    facility,
+                    name,
+                    kana,
+                    job_type,
+                    contact,
+                    paper_date,
+                    letter,
+                } => {
+                    issue_from_paper(
+                        &db,
+                        &settings,
+                        &facility,
+                        &name,
+                        &kana,
+                        &job_type,
+                        &contact,
+                        paper_date.as_deref(),
+                        &letter,
+                        now,
+                    )
+                    .await?;
                 }
                 AccountCommand::ResetPassword { login_id } => {
                     let id = accounts::id_by_login_id(&db, &login_id)
@@ -271,6 +337,39 @@ pub async fn main() -> anyhow::Result<ExitCode> {
                     ExitCode::from(1)
                 }
             });
+        }
+        Command::Facility(FacilityCommand::Add {
+            code,
+            name,
+            kind,
+            postal_code,
+            address,
+            phone,
+            fax,
+        }) => {
+            let db = connect(&settings).await?;
+            let f = crate::facilities::NewFacility {
+                code: crate::facilities::FacilityCode::parse(&code).map_err(anyhow::Error::msg)?,
+                name: name.trim().to_string(),
+                kind: crate::facilities::FacilityKind::parse(&kind).map_err(anyhow::Error::msg)?,
+                postal_code,
+                address,
+                phone,
+                fax,
+            };
+            if f.name.is_empty() {
+                anyhow::bail!("施設名を指定してください。");
+            }
+            crate::facilities::add(&db, &f, &Actor::cli(), now)
+                .await
+                .map_err(user_error)?;
+            db.close().await;
+            println!(
+                "施設を登録しました: {} {}（{}）",
+                f.code,
+                f.name,
+                f.kind.label()
+            );
         }
         Command::Job(cmd) => {
             let db = connect(&settings).await?;
@@ -320,4 +419,75 @@ fn user_error(e: crate::error::AppError) -> anyhow::Error {
             o => o.to_string(),
         }),
     }
+}
+
+/// `account issue`: a paper add request, processed at once, with its letter written to a file.
+#[allow(clippy::too_many_arguments)]
+async fn issue_from_paper(
+    db: &Db,
+    settings: &Settings,
+    facility: &str,
+    name: &str,
+    kana: &str,
+    job_type: &str,
+    contact: &str,
+    paper_date: Option<&str>,
+    letter: &std::path::Path,
+    now: crate::db::Timestamp,
+) -> anyhow::Result<()> {
+    use crate::requests::model::{Channel, PersonData, RequestKind, parse_paper_date};
+    use crate::requests::service::{self, Handler, Submission};
+    let font = crate::requests::letter::font(settings)?;
+    // Make sure the letter can be written before any credentials exist.
+    std::fs::File::create(letter)
+        .map_err(|e| anyhow::anyhow!("封書を書き込めません（{}）: {e}", letter.display()))?;
+    let today = now.as_jiff().to_zoned(crate::db::tokyo()).date();
+    let paper_date = match paper_date {
+        Some(d) => parse_paper_date(d, today).map_err(anyhow::Error::msg)?,
+        None => today,
+    };
+    let person = PersonData::parse(name, kana, job_type, contact)
+        .map_err(|e| anyhow::anyhow!(e.messages().join(" ")))?;
+    let mut conn = db.pool().acquire().await?;
+    let facility_id = crate::facilities::id_by_code(&mut conn, facility)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("施設コード {facility} の施設は登録されていません。"))?;
+    drop(conn);
+    let actor = Actor::cli();
+    let submission = Submission {
+        facility_id,
+        kind: RequestKind::Add,
+        person: Some(person),
+        target_account_id: None,
+        reason: "コマンドラインから登録".into(),
+        channel: Channel::Paper,
+        paper_date: Some(paper_date),
+    };
+    let id = service::submit(db, &submission, None, &actor, now)
+        .await
+        .map_err(user_error)?;
+    let handler = Handler {
+        account_id: None,
+        actor,
+    };
+    let letters = service::issue(
+        db,
+        &[id],
+        &handler,
+        settings.accounts.one_time_password_days,
+        now,
+    )
+    .await
+    .map_err(user_error)?;
+    let bytes = crate::requests::letter::render(&font, &letters, &settings.server.public_url);
+    std::fs::write(letter, bytes)
+        .map_err(|e| anyhow::anyhow!("封書を書き込めません（{}）: {e}", letter.display()))?;
+    for l in &letters {
+        println!("利用者ID: {}", l.login_id);
+    }
+    println!(
+        "封書: {}（初期パスワードは封書にのみ記載されています）",
+        letter.display()
+    );
+    Ok(())
 }

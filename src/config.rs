@@ -18,6 +18,8 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub jobs: JobSettings,
     pub log: LogSettings,
+    pub accounts: AccountSettings,
+    pub pdf: PdfSettings,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -27,6 +29,7 @@ pub struct ServerSettings {
     pub public_url: String,
     pub secure_cookies: bool,
     pub max_form_bytes: usize,
+    pub max_upload_bytes: usize,
 }
 
 impl Default for ServerSettings {
@@ -36,6 +39,7 @@ impl Default for ServerSettings {
             public_url: "http://127.0.0.1:8080".into(),
             secure_cookies: false,
             max_form_bytes: 64 * 1024,
+            max_upload_bytes: 5 * 1024 * 1024,
         }
     }
 }
@@ -164,6 +168,36 @@ impl Default for LogSettings {
     fn default() -> Self {
         Self {
             filter: "info".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountSettings {
+    pub one_time_password_days: i64,
+    pub inactive_days: i64,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            one_time_password_days: 30,
+            inactive_days: 90,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PdfSettings {
+    pub font_path: PathBuf,
+}
+
+impl Default for PdfSettings {
+    fn default() -> Self {
+        Self {
+            font_path: PathBuf::from("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"),
         }
     }
 }

@@ -6,11 +6,37 @@ use crate::accounts::{self, LoginId};
 use crate::audit::Actor;
 use crate::auth::Role;
 use crate::db::{Db, Timestamp};
+use crate::facilities::{self, FacilityCode, FacilityKind, NewFacility};
 
-pub const FACILITIES: &[(&str, &str, &str)] = &[
-    ("2310000001", "清須市民病院", "病院"),
-    ("2310000002", "あおば内科クリニック", "診療所"),
-    ("2310000003", "春日訪問看護ステーション", "訪問看護"),
+/// Code, name, kind, postal code, address, phone, FAX.
+pub const FACILITIES: &[(&str, &str, &str, &str, &str, &str, &str)] = &[
+    (
+        "2310000001",
+        "清須市民病院",
+        "病院",
+        "452-0901",
+        "愛知県清須市阿原北野18",
+        "052-400-0001",
+        "052-400-0002",
+    ),
+    (
+        "2310000002",
+        "あおば内科クリニック",
+        "診療所",
+        "452-0942",
+        "愛知県清須市清洲2丁目1-5",
+        "052-400-1001",
+        "052-400-1002",
+    ),
+    (
+        "2310000003",
+        "春日訪問看護ステーション",
+        "訪問看護",
+        "452-0961",
+        "愛知県清須市春日振形85",
+        "052-400-2001",
+        "052-400-2002",
+    ),
 ];
 
 pub const ACCOUNTS: &[(&str, &str, Role, Option<&str>)] = &[
@@ -47,8 +73,17 @@ pub async fn prepare(db: &Db, now: Timestamp) -> anyhow::Result<Vec<DemoLogin>> 
     let empty = accounts::count(&mut conn).await? == 0;
     drop(conn);
     if empty {
-        for (code, name, kind) in FACILITIES {
-            accounts::add_facility(db, code, name, kind, &actor, now).await?;
+        for (code, name, kind, postal_code, address, phone, fax) in FACILITIES {
+            let f = NewFacility {
+                code: FacilityCode::parse(code).map_err(anyhow::Error::msg)?,
+                name: name.to_string(),
+                kind: FacilityKind::parse(kind).map_err(anyhow::Error::msg)?,
+                postal_code: postal_code.to_string(),
+                address: address.to_string(),
+                phone: phone.to_string(),
+                fax: fax.to_string(),
+            };
+            facilities::add(db, &f, &actor, now).await?;
         }
     }
     let mut out = Vec::new();
@@ -56,12 +91,8 @@ pub async fn prepare(db: &Db, now: Timestamp) -> anyhow::Result<Vec<DemoLogin>> 
         let password = match service::id_by_login_id(db, login_id).await? {
             Some(id) => service::reset_password(db, id, &actor, now).await?.0,
             None => {
-                let spec = AccountSpec {
-                    login_id: Some(LoginId::parse(login_id).map_err(anyhow::Error::msg)?),
-                    display_name: name,
-                    role: *role,
-                    facility_code: *facility,
-                };
+                let id = LoginId::parse(login_id).map_err(anyhow::Error::msg)?;
+                let spec = AccountSpec::new(Some(id), name, *role, *facility);
                 service::create_account(db, &spec, &actor, now)
                     .await?
                     .one_time_password

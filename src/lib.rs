@@ -2,7 +2,7 @@
 //! information network of Kiyosu City. See README.md for use and ARCHITECTURE.md for the layout.
 //!
 //! Shared core (imports no domain): [`config`], [`clock`], [`db`], [`error`], [`auth`], [`audit`],
-//! [`web`]. Domains: [`accounts`], [`dashboard`]. Wiring: [`startup`], [`jobs`], [`cli`].
+//! [`web`]. [`pdf`]. Domains: [`accounts`], [`facilities`], [`requests`], [`dashboard`]. Wiring: [`startup`], [`jobs`], [`cli`].
 
 pub mod accounts;
 pub mod audit;
@@ -14,7 +14,10 @@ pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod facilities;
 pub mod jobs;
+pub mod pdf;
+pub mod requests;
 pub mod startup;
 pub mod state;
 pub mod web;

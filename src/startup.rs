@@ -25,6 +25,8 @@ pub fn routes() -> Routes {
         .merge(web::static_router())
         .merge(crate::dashboard::router())
         .merge(crate::accounts::router())
+        .merge(crate::facilities::router())
+        .merge(crate::requests::router())
         .merge(crate::audit::router())
         .merge(crate::jobs::router())
 }

@@ -14,6 +14,7 @@
 //! - Changing the password ends the account's other sessions.
 //! - Log-in, failure, lockout, unlock, log-out, password change, enrolment: all audited.
 
+mod inventory;
 pub mod model;
 mod repo;
 mod routes;
@@ -62,6 +63,16 @@ pub fn router() -> Routes {
             Access::Roles(MANAGERS),
             routes::unlock,
         )
+        .get(
+            "/admin/inventory",
+            Access::Roles(MANAGERS),
+            inventory::index,
+        )
+        .post(
+            "/admin/inventory/review",
+            Access::Roles(MANAGERS),
+            inventory::review,
+        )
 }
 
 /// Accounts locked right now (for dashboards).
@@ -72,29 +83,4 @@ pub async fn count_locked(conn: &mut Conn, now: Timestamp) -> sqlx::Result<i64> 
 /// Number of accounts (the demo seeds only an empty database).
 pub async fn count(conn: &mut Conn) -> sqlx::Result<i64> {
     repo::count(conn).await
-}
-
-/// Adds a facility (the accounts domain owns facilities until the facility issue extends them).
-pub async fn add_facility(
-    db: &crate::db::Db,
-    code: &str,
-    name: &str,
-    kind: &str,
-    actor: &crate::audit::Actor,
-    now: Timestamp,
-) -> Result<i64, crate::error::AppError> {
-    let mut tx = db.begin().await?;
-    let id = repo::insert_facility(&mut tx, code, name, kind, now).await?;
-    let details = serde_json::json!({"code": code, "name": name, "kind": kind});
-    crate::audit::record(
-        &mut tx,
-        now,
-        actor,
-        "facility.created",
-        &format!("facility:{id}"),
-        details,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(id)
 }

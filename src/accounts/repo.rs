@@ -62,6 +62,9 @@ pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Account> {
 pub struct NewAccount<'a> {
     pub login_id: &'a str,
     pub display_name: &'a str,
+    pub name_kana: &'a str,
+    pub job_type: &'a str,
+    pub contact: &'a str,
     pub role: Role,
     pub facility_id: Option<i64>,
     pub password_hash: &'a str,
@@ -72,8 +75,9 @@ pub struct NewAccount<'a> {
 pub async fn insert(conn: &mut Conn, a: &NewAccount<'_>, now: Timestamp) -> sqlx::Result<i64> {
     sqlx::query(
         "INSERT INTO accounts (login_id, display_name, role, facility_id, password_hash,
-                               must_change_password, password_expires_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                               must_change_password, password_expires_at, created_at,
+                               name_kana, job_type, contact)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(a.login_id)
     .bind(a.display_name)
@@ -83,6 +87,9 @@ pub async fn insert(conn: &mut Conn, a: &NewAccount<'_>, now: Timestamp) -> sqlx
     .bind(i64::from(a.must_change_password))
     .bind(a.password_expires_at)
     .bind(now)
+    .bind(a.name_kana)
+    .bind(a.job_type)
+    .bind(a.contact)
     .fetch_one(&mut *conn)
     .await?
     .try_get("id")
@@ -313,28 +320,200 @@ pub async fn count(conn: &mut Conn) -> sqlx::Result<i64> {
         .try_get("n")
 }
 
-pub async fn facility_id_by_code(conn: &mut Conn, code: &str) -> sqlx::Result<Option<i64>> {
-    sqlx::query("SELECT id FROM facilities WHERE code = $1")
-        .bind(code)
+pub async fn login_id_exists(conn: &mut Conn, login_id: &str) -> sqlx::Result<bool> {
+    Ok(sqlx::query("SELECT id FROM accounts WHERE login_id = $1")
+        .bind(login_id)
         .fetch_optional(&mut *conn)
         .await?
-        .map(|r| r.try_get("id"))
-        .transpose()
+        .is_some())
 }
 
-pub async fn insert_facility(
+pub async fn disable(conn: &mut Conn, id: i64, now: Timestamp, reason: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE accounts SET disabled_at = $1, disabled_reason = $2 WHERE id = $3 AND disabled_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn update_attributes(
     conn: &mut Conn,
-    code: &str,
-    name: &str,
-    kind: &str,
-    now: Timestamp,
-) -> sqlx::Result<i64> {
-    sqlx::query("INSERT INTO facilities (code, name, kind, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-        .bind(code)
-        .bind(name)
-        .bind(kind)
+    id: i64,
+    display_name: &str,
+    name_kana: &str,
+    job_type: &str,
+    contact: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET display_name = $1, name_kana = $2, job_type = $3, contact = $4 WHERE id = $5")
+        .bind(display_name)
+        .bind(name_kana)
+        .bind(job_type)
+        .bind(contact)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_letter_issued(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET letter_issued_at = $1 WHERE id = $2")
         .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Attributes of a person as kept on the account (for requests and letters).
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub id: i64,
+    pub login_id: String,
+    pub display_name: String,
+    pub name_kana: String,
+    pub job_type: String,
+    pub contact: String,
+    pub role: String,
+    pub facility_id: Option<i64>,
+    pub disabled_at: Option<Timestamp>,
+    pub last_login_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+fn person_from(r: &AnyRow) -> sqlx::Result<Person> {
+    Ok(Person {
+        id: r.try_get("id")?,
+        login_id: r.try_get("login_id")?,
+        display_name: r.try_get("display_name")?,
+        name_kana: r.try_get("name_kana")?,
+        job_type: r.try_get("job_type")?,
+        contact: r.try_get("contact")?,
+        role: r.try_get("role")?,
+        facility_id: r.try_get("facility_id")?,
+        disabled_at: r.try_get("disabled_at")?,
+        last_login_at: r.try_get("last_login_at")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+const PERSON: &str =
+    "SELECT id, login_id, display_name, name_kana, job_type, contact, role, facility_id,
+        disabled_at, last_login_at, created_at FROM accounts";
+
+pub async fn person(conn: &mut Conn, id: i64) -> sqlx::Result<Person> {
+    let sql = format!("{PERSON} WHERE id = $1");
+    person_from(
+        &sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+/// The accounts of one facility, active first.
+pub async fn people_of_facility(conn: &mut Conn, facility_id: i64) -> sqlx::Result<Vec<Person>> {
+    let sql = format!(
+        "{PERSON} WHERE facility_id = $1
+         ORDER BY CASE WHEN disabled_at IS NULL THEN 0 ELSE 1 END, name_kana, id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(facility_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(person_from)
+        .collect()
+}
+
+/// A line of the account inventory.
+#[derive(Clone, Debug)]
+pub struct InventoryRow {
+    pub login_id: String,
+    pub display_name: String,
+    pub role: String,
+    pub facility_name: Option<String>,
+    pub facility_withdrawn_at: Option<Timestamp>,
+    pub last_login_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub locked_at: Option<Timestamp>,
+    pub locked_until: Option<Timestamp>,
+    pub must_change_password: i64,
+    pub password_expires_at: Option<Timestamp>,
+}
+
+/// Every active account with what the inventory needs to classify it.
+pub async fn inventory(conn: &mut Conn) -> sqlx::Result<Vec<InventoryRow>> {
+    sqlx::query(
+        "SELECT a.id, a.login_id, a.display_name, a.role, f.name AS facility_name,
+                f.withdrawn_at AS facility_withdrawn_at, a.last_login_at, a.created_at, a.locked_at,
+                a.locked_until, a.must_change_password, a.password_expires_at
+           FROM accounts a LEFT JOIN facilities f ON f.id = a.facility_id
+          WHERE a.disabled_at IS NULL
+          ORDER BY a.id",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(InventoryRow {
+            login_id: r.try_get("login_id")?,
+            display_name: r.try_get("display_name")?,
+            role: r.try_get("role")?,
+            facility_name: r.try_get("facility_name")?,
+            facility_withdrawn_at: r.try_get("facility_withdrawn_at")?,
+            last_login_at: r.try_get("last_login_at")?,
+            created_at: r.try_get("created_at")?,
+            locked_at: r.try_get("locked_at")?,
+            locked_until: r.try_get("locked_until")?,
+            must_change_password: r.try_get("must_change_password")?,
+            password_expires_at: r.try_get("password_expires_at")?,
+        })
+    })
+    .collect()
+}
+
+pub async fn insert_review(
+    conn: &mut Conn,
+    by: i64,
+    now: Timestamp,
+    outcome: &str,
+    summary: &str,
+) -> sqlx::Result<i64> {
+    sqlx::query("INSERT INTO account_reviews (reviewed_by, reviewed_at, outcome, summary) VALUES ($1, $2, $3, $4) RETURNING id")
+        .bind(by)
+        .bind(now)
+        .bind(outcome)
+        .bind(summary)
         .fetch_one(&mut *conn)
         .await?
         .try_get("id")
+}
+
+/// Past reviews, newest first: (time, reviewer's name, outcome, summary).
+pub async fn reviews(
+    conn: &mut Conn,
+    limit: i64,
+) -> sqlx::Result<Vec<(Timestamp, String, String, String)>> {
+    sqlx::query(
+        "SELECT r.reviewed_at, a.display_name, r.outcome, r.summary
+           FROM account_reviews r JOIN accounts a ON a.id = r.reviewed_by
+          ORDER BY r.id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("reviewed_at")?,
+            r.try_get("display_name")?,
+            r.try_get("outcome")?,
+            r.try_get("summary")?,
+        ))
+    })
+    .collect()
 }

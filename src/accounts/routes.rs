@@ -374,6 +374,7 @@ pub async fn admin_list(State(state): State<AppState>, page: Page) -> AppResult<
             } else {
                 "有効".to_string()
             };
+            let reissuable = a.role.needs_facility() && a.disabled_at.is_none();
             AccountLine {
                 id: a.id,
                 login_id: a.login_id,
@@ -392,6 +393,7 @@ pub async fn admin_list(State(state): State<AppState>, page: Page) -> AppResult<
                     .last_login_at
                     .map(|t| t.jst())
                     .unwrap_or_else(|| "—".into()),
+                reissuable,
             }
         })
         .collect();

@@ -58,6 +58,8 @@ pub struct AccountLine {
     pub locked_since: String,
     pub totp: &'static str,
     pub last_login: String,
+    /// Facility accounts can get a new letter (a lost letter means a new password).
+    pub reissuable: bool,
 }
 
 #[derive(Template)]

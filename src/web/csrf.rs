@@ -1,6 +1,7 @@
 //! Form bodies and CSRF. Every POST outside `/api/` must carry the token of the `rn_csrf` cookie
 //! (double-submit; the cookie is HttpOnly and SameSite=Strict) in the form field `csrf_token`, the
-//! query string or the `x-csrf-token` header. Form bodies are limited to `max_form_bytes` (413)
+//! query string or the `x-csrf-token` header. Form bodies are limited to `max_form_bytes` (uploads to
+//! `max_upload_bytes`) (413)
 //! and must be UTF-8 (400). A refused request reaches no handler, so nothing is written.
 
 use axum::body::{Body, to_bytes};
@@ -35,7 +36,16 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
 
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     let req = if unsafe_method && !parts.uri.path().starts_with("/api/") {
-        let limit = state.settings.server.max_form_bytes;
+        let is_upload = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+        let limit = if is_upload {
+            state.settings.server.max_upload_bytes
+        } else {
+            state.settings.server.max_form_bytes
+        };
         let declared = parts
             .headers
             .get(CONTENT_LENGTH)

@@ -17,7 +17,12 @@ use crate::state::AppState;
 /// which is read from the route rules: there is no second list of roles to keep in step.
 const NAV: &[(&str, &str)] = &[
     ("/", "ダッシュボード"),
+    ("/requests", "利用者の申請"),
+    ("/admin/requests", "利用者申請の処理"),
     ("/admin/accounts", "アカウント管理"),
+    ("/admin/inventory", "アカウント棚卸し"),
+    ("/admin/facilities", "施設の管理"),
+    ("/facilities", "参加医療施設"),
     ("/audit", "監査ログ"),
     ("/audit/sessions", "アクセスログ"),
     ("/admin/jobs", "定期ジョブ"),

@@ -125,16 +125,14 @@ impl TestApp {
             .expect("query")
             .is_some();
         if !exists {
-            rainbownet::accounts::add_facility(
-                self.db(),
-                code,
+            let f = rainbownet::facilities::NewFacility::minimal(
+                rainbownet::facilities::FacilityCode::parse(code).expect("code"),
                 &format!("テスト施設{code}"),
-                "診療所",
-                &Actor::system("test"),
-                self.now(),
-            )
-            .await
-            .expect("facility");
+                rainbownet::facilities::FacilityKind::Clinic,
+            );
+            rainbownet::facilities::add(self.db(), &f, &Actor::system("test"), self.now())
+                .await
+                .expect("facility");
         }
         code.to_string()
     }
@@ -146,12 +144,13 @@ impl TestApp {
         } else {
             None
         };
-        let spec = AccountSpec {
-            login_id: Some(LoginId::parse(login_id).expect("login id")),
-            display_name: &format!("試験 {}", role.label()),
+        let name = format!("試験 {}", role.label());
+        let spec = AccountSpec::new(
+            Some(LoginId::parse(login_id).expect("login id")),
+            &name,
             role,
-            facility_code: facility.as_deref(),
-        };
+            facility.as_deref(),
+        );
         let c = service::create_account(self.db(), &spec, &Actor::system("test"), self.now())
             .await
             .expect("create account");

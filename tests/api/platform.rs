@@ -49,12 +49,12 @@ async fn x5_instants_are_stored_as_fixed_format_utc_text() {
 async fn x5_a_duplicate_login_id_is_a_conflict_not_a_crash() {
     let app = spawn_app().await;
     app.create_account(Role::SystemAdmin, "dup-admin").await;
-    let spec = AccountSpec {
-        login_id: Some(LoginId::parse("dup-admin").unwrap()),
-        display_name: "x",
-        role: Role::SystemAdmin,
-        facility_code: None,
-    };
+    let spec = AccountSpec::new(
+        Some(LoginId::parse("dup-admin").unwrap()),
+        "x",
+        Role::SystemAdmin,
+        None,
+    );
     let before = app.count("audit_events").await;
     let err = create_account(app.db(), &spec, &Actor::cli(), app.now())
         .await
@@ -71,12 +71,12 @@ async fn x5_a_duplicate_login_id_is_a_conflict_not_a_crash() {
 #[tokio::test]
 async fn x5_facility_roles_need_a_facility() {
     let app = spawn_app().await;
-    let spec = AccountSpec {
-        login_id: Some(LoginId::parse("nofacility").unwrap()),
-        display_name: "x",
-        role: Role::User,
-        facility_code: None,
-    };
+    let spec = AccountSpec::new(
+        Some(LoginId::parse("nofacility").unwrap()),
+        "x",
+        Role::User,
+        None,
+    );
     assert!(matches!(
         create_account(app.db(), &spec, &Actor::cli(), app.now()).await,
         Err(AppError::BadRequest(_))

@@ -1,0 +1,130 @@
+//! Participating facilities (参加施設, R15.4): hospitals, clinics, dental clinics, pharmacies,
+//! home-nursing stations and care providers that take part in the network.
+//!
+//! Rules:
+//! - A facility has a 10-digit code (医療機関コード / 介護事業所番号), a name, a kind (病院 / 診療所 /
+//!   歯科 / 薬局 / 訪問看護 / 介護事業所 / その他), postal code, address, phone and FAX. Its managers
+//!   are the accounts with role `facility_manager` and that facility.
+//! - Every logged-in person can see the directory of active facilities (R15.4: 参加医療施設の案内).
+//! - System operators and administrators add and edit facilities, and record a withdrawal (脱退);
+//!   a withdrawn facility is never deleted (its history and accounts stay), and its accounts appear
+//!   in the account inventory for review.
+//! - Every change is audited.
+
+pub mod model;
+mod repo;
+mod routes;
+mod views;
+
+pub use model::{Facility, FacilityCode, FacilityKind};
+
+use crate::audit::{self, Actor};
+use crate::auth::Role;
+use crate::db::{Conn, Constraint, Db, Timestamp, constraint};
+use crate::error::AppError;
+use crate::web::{Access, Routes};
+
+pub const MANAGERS: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
+
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/facilities", Access::AnyRole, routes::directory)
+        .get(
+            "/admin/facilities",
+            Access::Roles(MANAGERS),
+            routes::admin_index,
+        )
+        .post("/admin/facilities", Access::Roles(MANAGERS), routes::create)
+        .get(
+            "/admin/facilities/{id}",
+            Access::Roles(MANAGERS),
+            routes::edit_form,
+        )
+        .post(
+            "/admin/facilities/{id}",
+            Access::Roles(MANAGERS),
+            routes::update,
+        )
+        .post(
+            "/admin/facilities/{id}/withdraw",
+            Access::Roles(MANAGERS),
+            routes::withdraw,
+        )
+}
+
+/// A facility to add, already parsed.
+pub struct NewFacility {
+    pub code: FacilityCode,
+    pub name: String,
+    pub kind: FacilityKind,
+    pub postal_code: String,
+    pub address: String,
+    pub phone: String,
+    pub fax: String,
+}
+
+impl NewFacility {
+    pub fn minimal(code: FacilityCode, name: &str, kind: FacilityKind) -> NewFacility {
+        NewFacility {
+            code,
+            name: name.to_string(),
+            kind,
+            postal_code: String::new(),
+            address: String::new(),
+            phone: String::new(),
+            fax: String::new(),
+        }
+    }
+
+    fn fields(&self) -> repo::FacilityFields<'_> {
+        repo::FacilityFields {
+            code: self.code.as_str(),
+            name: &self.name,
+            kind: self.kind.label(),
+            postal_code: &self.postal_code,
+            address: &self.address,
+            phone: &self.phone,
+            fax: &self.fax,
+        }
+    }
+}
+
+/// Adds a facility; a code already in use is a conflict.
+pub async fn add(db: &Db, f: &NewFacility, actor: &Actor, now: Timestamp) -> Result<i64, AppError> {
+    let mut tx = db.begin().await?;
+    let id = match repo::insert(&mut tx, &f.fields(), now).await {
+        Ok(id) => id,
+        Err(e) if constraint(&e) == Some(Constraint::Unique) => {
+            return Err(AppError::Conflict(format!(
+                "施設コード {} はすでに登録されています。",
+                f.code
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let details =
+        serde_json::json!({"code": f.code.as_str(), "name": f.name, "kind": f.kind.label()});
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        "facility.created",
+        &format!("facility:{id}"),
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn id_by_code(conn: &mut Conn, code: &str) -> sqlx::Result<Option<i64>> {
+    repo::id_by_code(conn, code).await
+}
+
+pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Facility> {
+    repo::find(conn, id).await
+}
+
+pub async fn list_active(conn: &mut Conn) -> sqlx::Result<Vec<Facility>> {
+    repo::list(conn, true).await
+}

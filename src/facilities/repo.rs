@@ -1,0 +1,118 @@
+//! All SQL of facilities.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::model::Facility;
+use crate::db::{Conn, Timestamp};
+
+pub struct FacilityFields<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub postal_code: &'a str,
+    pub address: &'a str,
+    pub phone: &'a str,
+    pub fax: &'a str,
+}
+
+pub async fn insert(conn: &mut Conn, f: &FacilityFields<'_>, now: Timestamp) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO facilities (code, name, kind, postal_code, address, phone, fax, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(f.code)
+    .bind(f.name)
+    .bind(f.kind)
+    .bind(f.postal_code)
+    .bind(f.address)
+    .bind(f.phone)
+    .bind(f.fax)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")
+}
+
+pub async fn update(conn: &mut Conn, id: i64, f: &FacilityFields<'_>) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE facilities SET code = $1, name = $2, kind = $3, postal_code = $4, address = $5,
+                phone = $6, fax = $7 WHERE id = $8",
+    )
+    .bind(f.code)
+    .bind(f.name)
+    .bind(f.kind)
+    .bind(f.postal_code)
+    .bind(f.address)
+    .bind(f.phone)
+    .bind(f.fax)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+pub async fn withdraw(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE facilities SET withdrawn_at = $1 WHERE id = $2 AND withdrawn_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn id_by_code(conn: &mut Conn, code: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query("SELECT id FROM facilities WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get("id"))
+        .transpose()
+}
+
+const SELECT: &str = "SELECT f.id, f.code, f.name, f.kind, f.postal_code, f.address, f.phone, f.fax, f.withdrawn_at,
+        COALESCE((SELECT MIN(a.display_name) FROM accounts a
+                   WHERE a.facility_id = f.id AND a.role = 'facility_manager' AND a.disabled_at IS NULL), '') AS managers
+   FROM facilities f";
+
+fn from_row(r: &AnyRow) -> sqlx::Result<Facility> {
+    Ok(Facility {
+        id: r.try_get("id")?,
+        code: r.try_get("code")?,
+        name: r.try_get("name")?,
+        kind: r.try_get("kind")?,
+        postal_code: r.try_get("postal_code")?,
+        address: r.try_get("address")?,
+        phone: r.try_get("phone")?,
+        fax: r.try_get("fax")?,
+        withdrawn_at: r.try_get("withdrawn_at")?,
+        managers: r.try_get("managers")?,
+    })
+}
+
+pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Facility> {
+    let sql = format!("{SELECT} WHERE f.id = $1");
+    from_row(
+        &sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+/// All facilities (withdrawn last), or only active ones.
+pub async fn list(conn: &mut Conn, active_only: bool) -> sqlx::Result<Vec<Facility>> {
+    let sql = format!(
+        "{SELECT} WHERE ($1 = 0 OR f.withdrawn_at IS NULL)
+         ORDER BY CASE WHEN f.withdrawn_at IS NULL THEN 0 ELSE 1 END, f.kind, f.code"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(i64::from(active_only))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}

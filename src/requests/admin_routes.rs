@@ -1,0 +1,388 @@
+//! Pages of system operators: all requests, paper entry, processing, letters, CSV import.
+
+use axum::Form;
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+
+use super::model::VerificationMethod;
+use super::routes::{html, submit_common};
+use super::service::{self, Handler, LetterData, Submission};
+use super::views::*;
+use super::{csv_import, letter, repo};
+use crate::audit::{self, Actor};
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::web::{ClientAddr, Page, flash_redirect};
+
+fn handler(p: &Principal, addr: &str) -> Handler {
+    Handler {
+        account_id: Some(p.account_id),
+        actor: Actor::of(p, addr),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct ListQuery {
+    state: String,
+}
+
+async fn list_page(
+    state: &AppState,
+    page: Page,
+    filter: String,
+    error: Option<String>,
+) -> AppResult<AdminListPage> {
+    let mut conn = state.db.pool().acquire().await?;
+    let requests = repo::list(&mut conn, 0, &filter, 500).await?;
+    Ok(AdminListPage {
+        page: page.titled("利用者申請の処理"),
+        state: filter,
+        requests,
+        error,
+    })
+}
+
+pub async fn index(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    let filter = if super::model::RequestState::from_key(&q.state).is_some() {
+        q.state
+    } else {
+        String::new()
+    };
+    html(list_page(&state, page, filter, None).await?, StatusCode::OK)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    page: Page,
+    Form(form): Form<RequestForm>,
+) -> AppResult<Response> {
+    submit_common(state, addr, p, page, form, true).await
+}
+
+async fn show_page(
+    state: &AppState,
+    page: Page,
+    id: i64,
+    error: Option<String>,
+) -> AppResult<ShowPage> {
+    let mut conn = state.db.pool().acquire().await?;
+    let r = repo::find(&mut conn, id).await?;
+    Ok(ShowPage {
+        page: page.titled(format!("申請 #{id}")),
+        r,
+        methods: methods(),
+        error,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    html(show_page(&state, page, id, None).await?, StatusCode::OK)
+}
+
+/// The sealed letters as one PDF, sent once and kept nowhere.
+fn pdf_response(state: &AppState, letters: &[LetterData], name: &str) -> AppResult<Response> {
+    let font = letter::font(&state.settings)?;
+    let bytes = letter::render(&font, letters, &state.settings.server.public_url);
+    let disposition = format!("attachment; filename=\"{name}\"");
+    Ok((
+        [
+            (CONTENT_TYPE, "application/pdf".to_string()),
+            (CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `ids=1&ids=2…` from the list's check boxes (repeated keys, which serde's Form cannot read).
+fn ids_of(body: &Bytes) -> Vec<i64> {
+    url::form_urlencoded::parse(body)
+        .filter(|(k, _)| k == "ids")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect()
+}
+
+pub async fn issue(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    page: Page,
+    body: Bytes,
+) -> AppResult<Response> {
+    let ids = ids_of(&body);
+    let now = state.now();
+    // Load the font before anything is written: without it no letter could be printed.
+    if let Err(e) = letter::font(&state.settings) {
+        tracing::error!(error = %e, "letter font missing");
+        let msg =
+            "封書のフォントが見つからないため発行できません。システム管理者に連絡してください。"
+                .to_string();
+        return html(
+            list_page(&state, page, "received".into(), Some(msg)).await?,
+            StatusCode::SERVICE_UNAVAILABLE,
+        );
+    }
+    match service::issue(
+        &state.db,
+        &ids,
+        &handler(&p, &addr),
+        state.settings.accounts.one_time_password_days,
+        now,
+    )
+    .await
+    {
+        Ok(letters) => pdf_response(
+            &state,
+            &letters,
+            &format!("letters-{}.pdf", now.as_jiff().strftime("%Y%m%d-%H%M%S")),
+        ),
+        Err(AppError::BadRequest(msg)) | Err(AppError::Conflict(msg)) => html(
+            list_page(&state, page, "received".into(), Some(msg)).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn reissue(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    Path(account_id): Path<i64>,
+) -> AppResult<Response> {
+    let now = state.now();
+    letter::font(&state.settings)?;
+    let l = service::reissue(
+        &state.db,
+        account_id,
+        &handler(&p, &addr),
+        state.settings.accounts.one_time_password_days,
+        now,
+    )
+    .await?;
+    let name = format!("letter-{}-reissue.pdf", l.login_id);
+    pdf_response(&state, &[l], &name)
+}
+
+/// Runs an operation on one request; its refusals are shown on the request's page.
+async fn on_request(
+    state: &AppState,
+    page: Page,
+    id: i64,
+    result: Result<(), AppError>,
+    done: &str,
+) -> AppResult<Response> {
+    match result {
+        Ok(()) => Ok(flash_redirect(
+            &format!("/admin/requests/{id}"),
+            done,
+            state.settings.server.secure_cookies,
+        )),
+        Err(AppError::BadRequest(msg)) | Err(AppError::Conflict(msg)) => html(
+            show_page(state, page, id, Some(msg)).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn process_delete(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    page: Page,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let result = service::process_delete(&state.db, id, &handler(&p, &addr), state.now())
+        .await
+        .map(|_| ());
+    on_request(
+        &state,
+        page,
+        id,
+        result,
+        "利用を停止しました。ログイン中のセッションも終了しています。",
+    )
+    .await
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct VerifyForm {
+    method: String,
+    note: String,
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    page: Page,
+    Path(id): Path<i64>,
+    Form(form): Form<VerifyForm>,
+) -> AppResult<Response> {
+    let result = match VerificationMethod::from_key(&form.method) {
+        None => Err(AppError::BadRequest(
+            "本人確認の方法を選んでください。".into(),
+        )),
+        Some(m) => {
+            let note: String = form.note.trim().chars().take(500).collect();
+            service::verify_identity(&state.db, id, m, &note, &handler(&p, &addr), state.now())
+                .await
+        }
+    };
+    on_request(&state, page, id, result, "本人確認を記録しました。").await
+}
+
+pub async fn apply(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    page: Page,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let result = service::apply_attributes(&state.db, id, &handler(&p, &addr), state.now()).await;
+    on_request(&state, page, id, result, "属性を変更しました。").await
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct RejectForm {
+    reason: String,
+}
+
+pub async fn reject(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    page: Page,
+    Path(id): Path<i64>,
+    Form(form): Form<RejectForm>,
+) -> AppResult<Response> {
+    let result = service::reject(
+        &state.db,
+        id,
+        &form.reason,
+        &handler(&p, &addr),
+        state.now(),
+    )
+    .await;
+    on_request(&state, page, id, result, "申請を却下しました。").await
+}
+
+pub async fn import_form(page: Page) -> AppResult<Response> {
+    html(
+        ImportPage {
+            page: page.titled("申請のCSV取込"),
+            errors: Vec::new(),
+        },
+        StatusCode::OK,
+    )
+}
+
+pub async fn import(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    page: Page,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> AppResult<Response> {
+    let page = page.titled("申請のCSV取込");
+    let refuse = |page: Page, errors: Vec<String>| {
+        html(
+            ImportPage { page, errors },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    let Ok(mut multipart) = multipart else {
+        return refuse(page, vec!["CSVファイルを選んでください。".into()]);
+    };
+    let mut bytes = None;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.name() == Some("file") {
+            bytes = field.bytes().await.ok();
+        }
+    }
+    let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
+        return refuse(page, vec!["CSVファイルを選んでください。".into()]);
+    };
+    let Some(text) = csv_import::decode(&bytes) else {
+        return refuse(
+            page,
+            vec!["文字コードを判別できません。UTF-8 または Shift_JIS で保存してください。".into()],
+        );
+    };
+    let rows = match csv_import::parse(&text) {
+        Ok(rows) => rows,
+        Err(errors) => return refuse(page, errors),
+    };
+    let now = state.now();
+    let actor = Actor::of(&p, &addr);
+    let mut tx = state.db.begin().await?;
+    let mut errors = Vec::new();
+    let mut submissions = Vec::new();
+    for row in rows {
+        match crate::facilities::id_by_code(&mut tx, &row.facility_code).await? {
+            None => errors.push(format!(
+                "{}行目: 施設コード {} の施設は登録されていません。",
+                row.line, row.facility_code
+            )),
+            Some(facility_id) => submissions.push((
+                row.line,
+                Submission {
+                    facility_id,
+                    kind: super::model::RequestKind::Add,
+                    person: Some(row.person),
+                    target_account_id: None,
+                    reason: "CSV取込".into(),
+                    channel: super::model::Channel::Csv,
+                    paper_date: None,
+                },
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return refuse(page, errors);
+    }
+    let count = submissions.len();
+    for (line, s) in &submissions {
+        if let Err(e) = service::submit_in(&mut tx, s, Some(p.account_id), &actor, now).await {
+            // Nothing is half-imported: dropping the transaction rolls back every line.
+            let msg = match e {
+                AppError::BadRequest(m) | AppError::Conflict(m) => m,
+                other => return Err(other),
+            };
+            return refuse(page, vec![format!("{line}行目: {msg}")]);
+        }
+    }
+    audit::record(
+        &mut tx,
+        now,
+        &actor,
+        "request.csv_imported",
+        "account_requests",
+        serde_json::json!({"rows": count}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(flash_redirect(
+        "/admin/requests?state=received",
+        &format!("{count} 件の追加申請を取り込みました。"),
+        state.settings.server.secure_cookies,
+    ))
+}

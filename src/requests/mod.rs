@@ -1,0 +1,105 @@
+//! Account requests (R12.1–R12.5): how people get into the network.
+//!
+//! Rules:
+//! - Requests come from the facility's manager only (利用規約13条2項, R12.5): a facility manager
+//!   submits add / delete (利用停止) / change / attribute-change requests for users of their own
+//!   facility — the facility is always taken from their account, never from the form. A system
+//!   operator may enter a request received on paper (with the paper's date) or import a CSV of add
+//!   requests (every line is checked first; nothing is half-imported).
+//! - Every request is kept with its state (受付 → 処理済 / 却下), who handled it and when.
+//! - Processing add requests (R12.1) issues, per user, a 10-character user ID and an 8-character
+//!   one-time password (別紙1; `auth::credentials`), unique among every ID ever issued, and prints
+//!   the sealed letters (封書) for all selected requests as one PDF. The password is in clear only
+//!   in that PDF, made once; a lost letter means re-issuing a new password (`reissue`), recorded.
+//! - Processing a delete request (R12.2) disables the account at once (sessions end, log-in
+//!   refused), keeps its history, and records the time from request to execution.
+//! - A change (R12.3) is a delete plus an add, linked through the request.
+//! - An attribute change (R12.4) can be applied only after an identity verification (本人確認:
+//!   method, who, when) has been recorded on the request.
+//! - Everything is audited (`request.*`, `account.*`).
+
+mod admin_routes;
+mod csv_import;
+pub mod letter;
+pub mod model;
+mod repo;
+mod routes;
+pub mod service;
+mod views;
+
+use crate::auth::Role;
+use crate::web::{Access, Routes};
+
+const FACILITY_MANAGERS: &[Role] = &[Role::FacilityManager];
+const OPERATORS: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
+const EITHER: &[Role] = &[
+    Role::FacilityManager,
+    Role::SystemAdmin,
+    Role::SystemOperator,
+];
+
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/requests", Access::Roles(FACILITY_MANAGERS), routes::mine)
+        .get("/requests/new", Access::Roles(EITHER), routes::new_form)
+        .post(
+            "/requests",
+            Access::Roles(FACILITY_MANAGERS),
+            routes::submit,
+        )
+        .get(
+            "/admin/requests",
+            Access::Roles(OPERATORS),
+            admin_routes::index,
+        )
+        .post(
+            "/admin/requests",
+            Access::Roles(OPERATORS),
+            admin_routes::create,
+        )
+        .post(
+            "/admin/requests/issue",
+            Access::Roles(OPERATORS),
+            admin_routes::issue,
+        )
+        .get(
+            "/admin/requests/import",
+            Access::Roles(OPERATORS),
+            admin_routes::import_form,
+        )
+        .post(
+            "/admin/requests/import",
+            Access::Roles(OPERATORS),
+            admin_routes::import,
+        )
+        .get(
+            "/admin/requests/{id}",
+            Access::Roles(OPERATORS),
+            admin_routes::show,
+        )
+        .post(
+            "/admin/requests/{id}/delete",
+            Access::Roles(OPERATORS),
+            admin_routes::process_delete,
+        )
+        .post(
+            "/admin/requests/{id}/verify",
+            Access::Roles(OPERATORS),
+            admin_routes::verify,
+        )
+        .post(
+            "/admin/requests/{id}/apply",
+            Access::Roles(OPERATORS),
+            admin_routes::apply,
+        )
+        .post(
+            "/admin/requests/{id}/reject",
+            Access::Roles(OPERATORS),
+            admin_routes::reject,
+        )
+        .post(
+            "/admin/accounts/{id}/reissue",
+            Access::Roles(OPERATORS),
+            admin_routes::reissue,
+        )
+}

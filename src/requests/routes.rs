@@ -1,0 +1,262 @@
+//! Pages of facility managers (their facility's users and requests) and the shared request form.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use jiff::civil::Date;
+
+use super::model::{Channel, PersonData, RequestKind, parse_paper_date};
+use super::repo;
+use super::service::{self, Submission};
+use super::views::*;
+use crate::accounts::service as accounts;
+use crate::audit::Actor;
+use crate::auth::{Principal, Role};
+use crate::db::tokyo;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::web::{ClientAddr, Page, flash_redirect};
+
+pub fn html(t: impl Template, status: StatusCode) -> AppResult<Response> {
+    Ok((status, Html(t.render()?)).into_response())
+}
+
+fn own_facility(p: &Principal) -> AppResult<i64> {
+    p.facility_id.ok_or(AppError::Forbidden)
+}
+
+pub async fn mine(
+    State(state): State<AppState>,
+    page: Page,
+    axum::Extension(p): axum::Extension<Principal>,
+) -> AppResult<Response> {
+    let facility_id = own_facility(&p)?;
+    let mut conn = state.db.pool().acquire().await?;
+    let facility = crate::facilities::find(&mut conn, facility_id).await?;
+    let people = accounts::people_of_facility(&mut conn, facility_id).await?;
+    let requests = repo::list(&mut conn, facility_id, "", 200).await?;
+    let view = MinePage {
+        page: page.titled("利用者の申請"),
+        facility_name: facility.name,
+        people,
+        requests,
+    };
+    html(view, StatusCode::OK)
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct NewQuery {
+    kind: String,
+    target: String,
+}
+
+pub async fn form_page(
+    state: &AppState,
+    page: Page,
+    p: &Principal,
+    paper: bool,
+    form: RequestForm,
+    errors: FormErrors,
+) -> AppResult<FormPage> {
+    let kind = RequestKind::from_key(&form.kind).unwrap_or(RequestKind::Add);
+    let mut conn = state.db.pool().acquire().await?;
+    let (facilities, people) = if paper {
+        (crate::facilities::list_active(&mut conn).await?, Vec::new())
+    } else {
+        let people = accounts::people_of_facility(&mut conn, own_facility(p)?).await?;
+        (
+            Vec::new(),
+            people
+                .into_iter()
+                .filter(|x| x.disabled_at.is_none() && x.role == "user")
+                .collect(),
+        )
+    };
+    let title = if paper {
+        "書面で受け付けた申請の登録"
+    } else {
+        "利用者の申請"
+    };
+    Ok(FormPage {
+        page: page.titled(format!("{title}（{}）", kind.label())),
+        action: if paper {
+            "/admin/requests"
+        } else {
+            "/requests"
+        },
+        paper,
+        kind,
+        kinds: kinds(),
+        job_types: job_types(),
+        facilities,
+        people,
+        form,
+        errors,
+    })
+}
+
+pub async fn new_form(
+    State(state): State<AppState>,
+    page: Page,
+    axum::Extension(p): axum::Extension<Principal>,
+    Query(q): Query<NewQuery>,
+) -> AppResult<Response> {
+    let paper = p.role != Role::FacilityManager;
+    let mut form = RequestForm {
+        kind: q.kind,
+        target: q.target,
+        ..Default::default()
+    };
+    if let Ok(target) = form.target.parse::<i64>() {
+        // An attribute change starts from the values on record.
+        let mut conn = state.db.pool().acquire().await?;
+        if let Ok(person) = accounts::person(&mut conn, target).await {
+            if form.kind == "attributes" {
+                form.name = person.display_name;
+                form.kana = person.name_kana;
+                form.job_type = person.job_type;
+                form.contact = person.contact;
+            }
+        }
+    }
+    html(
+        form_page(&state, page, &p, paper, form, FormErrors::default()).await?,
+        StatusCode::OK,
+    )
+}
+
+/// Parses a submitted form into a submission, or the errors to show next to the fields.
+pub async fn parse_form(
+    state: &AppState,
+    p: &Principal,
+    form: &RequestForm,
+    paper: bool,
+    today: Date,
+) -> AppResult<Result<Submission, FormErrors>> {
+    let mut errors = FormErrors::default();
+    let Some(kind) = RequestKind::from_key(&form.kind) else {
+        errors.general = Some("申請の種類を選んでください。".into());
+        return Ok(Err(errors));
+    };
+    let facility_id = if paper {
+        match form.facility_id.trim().parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.facility = Some("施設を選んでください。".into());
+                None
+            }
+        }
+    } else {
+        Some(own_facility(p)?)
+    };
+    let person = if kind.needs_person() {
+        PersonData::parse(&form.name, &form.kana, &form.job_type, &form.contact)
+            .map_err(|e| errors.person = e)
+            .ok()
+    } else {
+        None
+    };
+    let mut target = None;
+    if kind.needs_target() {
+        target = if paper && !form.target_login_id.trim().is_empty() {
+            accounts::id_by_login_id(&state.db, form.target_login_id.trim()).await?
+        } else {
+            form.target.trim().parse::<i64>().ok()
+        };
+        if target.is_none() {
+            errors.target =
+                Some("対象の利用者を選んでください（書面の場合は利用者IDを入力）。".into());
+        }
+    }
+    let paper_date = if paper {
+        parse_paper_date(&form.paper_date, today)
+            .map_err(|e| errors.paper_date = Some(e))
+            .ok()
+    } else {
+        None
+    };
+    if errors.any() {
+        return Ok(Err(errors));
+    }
+    Ok(Ok(Submission {
+        facility_id: facility_id.unwrap_or_default(),
+        kind,
+        person,
+        target_account_id: target,
+        reason: form.reason.trim().chars().take(500).collect(),
+        channel: if paper {
+            Channel::Paper
+        } else {
+            Channel::Portal
+        },
+        paper_date,
+    }))
+}
+
+/// Both the facility manager's submission and the operator's paper entry end here.
+pub async fn submit_common(
+    state: AppState,
+    addr: String,
+    p: Principal,
+    page: Page,
+    form: RequestForm,
+    paper: bool,
+) -> AppResult<Response> {
+    let now = state.now();
+    let today = now.as_jiff().to_zoned(tokyo()).date();
+    let submission = match parse_form(&state, &p, &form, paper, today).await? {
+        Ok(s) => s,
+        Err(errors) => {
+            return html(
+                form_page(&state, page, &p, paper, form, errors).await?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    match service::submit(
+        &state.db,
+        &submission,
+        Some(p.account_id),
+        &Actor::of(&p, &addr),
+        now,
+    )
+    .await
+    {
+        Ok(id) => {
+            let to = if paper {
+                format!("/admin/requests/{id}")
+            } else {
+                "/requests".to_string()
+            };
+            Ok(flash_redirect(
+                &to,
+                &format!("申請 #{id} を受け付けました。"),
+                state.settings.server.secure_cookies,
+            ))
+        }
+        Err(AppError::BadRequest(msg)) | Err(AppError::Conflict(msg)) => {
+            let errors = FormErrors {
+                general: Some(msg),
+                ..Default::default()
+            };
+            html(
+                form_page(&state, page, &p, paper, form, errors).await?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    axum::Extension(p): axum::Extension<Principal>,
+    page: Page,
+    Form(form): Form<RequestForm>,
+) -> AppResult<Response> {
+    submit_common(state, addr, p, page, form, false).await
+}

@@ -1,0 +1,420 @@
+//! Submitting and processing account requests. Each operation is one transaction with its audit
+//! events: a batch of letters is issued completely or not at all.
+
+use jiff::civil::Date;
+use serde_json::json;
+
+use super::model::{Channel, PersonData, Request, RequestKind, RequestState, VerificationMethod};
+use super::repo::{self, NewRequest};
+use crate::accounts::service::{self as accounts, AccountSpec, PersonAttributes};
+use crate::audit::{self, Actor};
+use crate::auth::Role;
+use crate::db::{Conn, Db, Timestamp};
+use crate::error::AppError;
+
+/// Who handles a request: the operator's account (none for the CLI) and the audit actor.
+pub struct Handler {
+    pub account_id: Option<i64>,
+    pub actor: Actor,
+}
+
+pub struct Submission {
+    pub facility_id: i64,
+    pub kind: RequestKind,
+    pub person: Option<PersonData>,
+    pub target_account_id: Option<i64>,
+    pub reason: String,
+    pub channel: Channel,
+    pub paper_date: Option<Date>,
+}
+
+pub async fn submit(
+    db: &Db,
+    s: &Submission,
+    submitted_by: Option<i64>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<i64, AppError> {
+    let mut tx = db.begin().await?;
+    let id = submit_in(&mut tx, s, submitted_by, actor, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Checks a submission against the facility and its accounts, stores it, audits it.
+pub async fn submit_in(
+    conn: &mut Conn,
+    s: &Submission,
+    submitted_by: Option<i64>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<i64, AppError> {
+    let facility = crate::facilities::find(conn, s.facility_id).await?;
+    if facility.withdrawn_at.is_some() {
+        return Err(AppError::BadRequest(format!(
+            "{} は脱退済みのため申請できません。",
+            facility.name
+        )));
+    }
+    if s.kind.needs_person() && s.person.is_none() {
+        return Err(AppError::BadRequest(
+            "利用者の情報を入力してください。".into(),
+        ));
+    }
+    if s.kind.needs_target() {
+        let target = s
+            .target_account_id
+            .ok_or_else(|| AppError::BadRequest("対象の利用者を選んでください。".into()))?;
+        let person = accounts::person(conn, target)
+            .await
+            .map_err(|_| AppError::BadRequest("対象の利用者が見つかりません。".into()))?;
+        if person.facility_id != Some(s.facility_id)
+            || !matches!(person.role.as_str(), "user" | "facility_manager")
+        {
+            return Err(AppError::BadRequest(
+                "対象の利用者はこの施設に所属していません。".into(),
+            ));
+        }
+        if person.disabled_at.is_some() {
+            return Err(AppError::BadRequest(
+                "対象の利用者はすでに利用停止されています。".into(),
+            ));
+        }
+        if repo::open_for_target(conn, target).await? > 0 {
+            return Err(AppError::Conflict(
+                "この利用者には処理中の申請があります。処理が終わってから申請してください。".into(),
+            ));
+        }
+    }
+    let new = NewRequest {
+        facility_id: s.facility_id,
+        kind: s.kind,
+        channel: s.channel,
+        paper_date: s.paper_date.map(|d| d.to_string()),
+        submitted_by,
+        person: s.person.as_ref(),
+        target_account_id: if s.kind.needs_target() {
+            s.target_account_id
+        } else {
+            None
+        },
+        reason: &s.reason,
+    };
+    let id = repo::insert(conn, &new, now).await?;
+    let details = json!({
+        "facility_id": s.facility_id, "kind": s.kind.key(), "channel": s.channel.key(),
+        "paper_date": new.paper_date, "person_name": s.person.as_ref().map(|p| p.name.clone()),
+        "target_account_id": new.target_account_id,
+    });
+    audit::record(
+        conn,
+        now,
+        actor,
+        "request.received",
+        &format!("request:{id}"),
+        details,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// What goes into one sealed letter. The password is in clear only here and in the PDF.
+pub struct LetterData {
+    pub request_id: Option<i64>,
+    pub facility_name: String,
+    pub facility_postal_code: String,
+    pub facility_address: String,
+    pub manager_name: String,
+    pub person: PersonData,
+    pub login_id: String,
+    pub password: String,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub reissue: bool,
+}
+
+fn received(r: &Request) -> Result<(), AppError> {
+    if r.state != RequestState::Received {
+        return Err(AppError::Conflict(format!(
+            "申請 #{} はすでに{}です。",
+            r.id,
+            r.state.label()
+        )));
+    }
+    Ok(())
+}
+
+/// Processes add and change requests together and returns their letters (R12.1, R12.3).
+pub async fn issue(
+    db: &Db,
+    ids: &[i64],
+    h: &Handler,
+    otp_days: i64,
+    now: Timestamp,
+) -> Result<Vec<LetterData>, AppError> {
+    if ids.is_empty() {
+        return Err(AppError::BadRequest(
+            "発行する申請を選んでください。".into(),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let mut letters = Vec::new();
+    for id in ids {
+        letters.push(issue_one(&mut tx, *id, h, otp_days, now).await?);
+    }
+    tx.commit().await?;
+    Ok(letters)
+}
+
+async fn issue_one(
+    conn: &mut Conn,
+    id: i64,
+    h: &Handler,
+    otp_days: i64,
+    now: Timestamp,
+) -> Result<LetterData, AppError> {
+    let r = repo::find(conn, id)
+        .await
+        .map_err(|_| AppError::BadRequest(format!("申請 #{id} が見つかりません。")))?;
+    received(&r)?;
+    if !r.kind.issues_account() {
+        return Err(AppError::BadRequest(format!(
+            "申請 #{id} は{}の申請です。ID発行の対象ではありません。",
+            r.kind.label()
+        )));
+    }
+    let facility = crate::facilities::find(conn, r.facility_id).await?;
+    if r.kind == RequestKind::Change
+        && let Some(old) = r.target_account_id
+    {
+        accounts::disable_in(
+            conn,
+            old,
+            &h.actor,
+            now,
+            &format!("変更申請 #{id}（削除＋追加）"),
+        )
+        .await?;
+    }
+    let spec = AccountSpec {
+        login_id: None,
+        display_name: &r.person.name,
+        role: Role::User,
+        facility_code: Some(&facility.code),
+        name_kana: &r.person.kana,
+        job_type: &r.person.job_type,
+        contact: &r.person.contact,
+        otp_days,
+    };
+    let created = accounts::create_account_in(conn, &spec, &h.actor, now).await?;
+    if !repo::mark_processed(conn, id, h.account_id, now, Some(created.account_id)).await? {
+        return Err(AppError::Conflict(format!(
+            "申請 #{id} は他の担当者が処理しました。"
+        )));
+    }
+    accounts::mark_letter_issued_in(conn, created.account_id, &h.actor, now).await?;
+    let details = json!({
+        "kind": r.kind.key(), "account_id": created.account_id, "login_id": created.login_id,
+        "replaced_account_id": r.target_account_id, "turnaround_seconds": now.since(r.received_at).as_secs(),
+    });
+    audit::record(
+        conn,
+        now,
+        &h.actor,
+        "request.processed",
+        &format!("request:{id}"),
+        details,
+    )
+    .await?;
+    Ok(LetterData {
+        request_id: Some(id),
+        facility_name: facility.name,
+        facility_postal_code: facility.postal_code,
+        facility_address: facility.address,
+        manager_name: facility.managers,
+        person: r.person,
+        login_id: created.login_id,
+        password: created.one_time_password,
+        issued_at: now,
+        expires_at: created.expires_at,
+        reissue: false,
+    })
+}
+
+/// A lost letter: a new one-time password and a new letter; the old password stops working.
+pub async fn reissue(
+    db: &Db,
+    account_id: i64,
+    h: &Handler,
+    otp_days: i64,
+    now: Timestamp,
+) -> Result<LetterData, AppError> {
+    let mut tx = db.begin().await?;
+    let person = accounts::person(&mut tx, account_id).await?;
+    let facility_id = person.facility_id.ok_or_else(|| {
+        AppError::BadRequest("施設に所属しないアカウントには封書を発行しません。".into())
+    })?;
+    let facility = crate::facilities::find(&mut tx, facility_id).await?;
+    let (password, expires_at) =
+        accounts::reset_password_in(&mut tx, account_id, otp_days, &h.actor, now).await?;
+    accounts::mark_letter_issued_in(&mut tx, account_id, &h.actor, now).await?;
+    tx.commit().await?;
+    Ok(LetterData {
+        request_id: None,
+        facility_name: facility.name,
+        facility_postal_code: facility.postal_code,
+        facility_address: facility.address,
+        manager_name: facility.managers,
+        person: PersonData {
+            name: person.display_name,
+            kana: person.name_kana,
+            job_type: person.job_type,
+            contact: person.contact,
+        },
+        login_id: person.login_id,
+        password,
+        issued_at: now,
+        expires_at,
+        reissue: true,
+    })
+}
+
+/// Processes a delete request: the account is disabled at once (R12.2).
+pub async fn process_delete(
+    db: &Db,
+    id: i64,
+    h: &Handler,
+    now: Timestamp,
+) -> Result<Request, AppError> {
+    let mut tx = db.begin().await?;
+    let r = repo::find(&mut tx, id).await?;
+    received(&r)?;
+    if r.kind != RequestKind::Delete {
+        return Err(AppError::BadRequest("削除の申請ではありません。".into()));
+    }
+    let target = r
+        .target_account_id
+        .ok_or_else(|| AppError::BadRequest("対象の利用者がありません。".into()))?;
+    accounts::disable_in(&mut tx, target, &h.actor, now, &format!("削除申請 #{id}")).await?;
+    repo::mark_processed(&mut tx, id, h.account_id, now, None).await?;
+    let details = json!({"kind": "delete", "account_id": target, "turnaround_seconds": now.since(r.received_at).as_secs()});
+    audit::record(
+        &mut tx,
+        now,
+        &h.actor,
+        "request.processed",
+        &format!("request:{id}"),
+        details,
+    )
+    .await?;
+    let done = repo::find(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Records the identity verification (本人確認) an attribute change needs (R12.4).
+pub async fn verify_identity(
+    db: &Db,
+    id: i64,
+    method: VerificationMethod,
+    note: &str,
+    h: &Handler,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let by = h.account_id.ok_or_else(|| {
+        AppError::BadRequest("本人確認は担当者のアカウントで記録してください。".into())
+    })?;
+    let mut tx = db.begin().await?;
+    let r = repo::find(&mut tx, id).await?;
+    received(&r)?;
+    repo::set_verification(&mut tx, id, method, by, now, note).await?;
+    let details = json!({"method": method.key(), "note": note});
+    audit::record(
+        &mut tx,
+        now,
+        &h.actor,
+        "request.identity_verified",
+        &format!("request:{id}"),
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Applies an attribute change; refused until identity has been verified (R12.4).
+pub async fn apply_attributes(
+    db: &Db,
+    id: i64,
+    h: &Handler,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    let r = repo::find(&mut tx, id).await?;
+    received(&r)?;
+    if r.kind != RequestKind::Attributes {
+        return Err(AppError::BadRequest(
+            "属性変更の申請ではありません。".into(),
+        ));
+    }
+    if r.verified_at.is_none() {
+        return Err(AppError::Conflict(
+            "本人確認の記録がないため、属性を変更できません。先に本人確認を記録してください。"
+                .into(),
+        ));
+    }
+    let target = r
+        .target_account_id
+        .ok_or_else(|| AppError::BadRequest("対象の利用者がありません。".into()))?;
+    let p = &r.person;
+    let attrs = PersonAttributes {
+        name: &p.name,
+        kana: &p.kana,
+        job_type: &p.job_type,
+        contact: &p.contact,
+    };
+    accounts::update_attributes_in(&mut tx, target, &attrs, &h.actor, now).await?;
+    repo::mark_processed(&mut tx, id, h.account_id, now, None).await?;
+    let details = json!({"kind": "attributes", "account_id": target, "turnaround_seconds": now.since(r.received_at).as_secs()});
+    audit::record(
+        &mut tx,
+        now,
+        &h.actor,
+        "request.processed",
+        &format!("request:{id}"),
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn reject(
+    db: &Db,
+    id: i64,
+    reason: &str,
+    h: &Handler,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::BadRequest(
+            "却下の理由を入力してください。".into(),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let r = repo::find(&mut tx, id).await?;
+    received(&r)?;
+    repo::mark_rejected(&mut tx, id, h.account_id, now, reason).await?;
+    audit::record(
+        &mut tx,
+        now,
+        &h.actor,
+        "request.rejected",
+        &format!("request:{id}"),
+        json!({"reason": reason}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
