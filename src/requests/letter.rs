@@ -74,24 +74,24 @@ fn page(s: &mut Sheet, l: &LetterData, login_url: &str) {
     } else {
         "利用者IDと初期パスワードのお知らせ"
     };
-    s.text(20.0, 112.0, 15.0, title);
-    s.text(120.0, 120.0, 9.5, &format!("発行日　{}", both(l.issued_at)));
+    s.text(20.0, 110.0, 15.0, title);
+    s.text(120.0, 117.0, 9.5, &format!("発行日　{}", both(l.issued_at)));
     s.text(
         20.0,
-        127.0,
+        123.0,
         10.5,
         &format!("{}　{}　様", l.facility_name, manager),
     );
     s.text(
         20.0,
-        133.0,
+        129.0,
         10.0,
         "ご依頼により、次のとおり利用者を登録しました。この用紙をご本人にお渡しください。",
     );
     if l.reissue {
         s.text(
             20.0,
-            138.0,
+            134.0,
             10.0,
             "以前の初期パスワードは、この再発行により使えなくなりました。",
         );
@@ -108,7 +108,7 @@ fn page(s: &mut Sheet, l: &LetterData, login_url: &str) {
         ("有効期限", format!("{}まで", both(l.expires_at)), 10.5),
         ("ログインURL", login_url.to_string(), 10.5),
     ];
-    let (top, row_h, label_w) = (142.0, 8.5, 38.0);
+    let (top, row_h, label_w) = (138.0, 8.0, 38.0);
     for (i, (label, value, size)) in rows.iter().enumerate() {
         let y = top + i as f32 * row_h;
         s.shade(20.0, y, label_w, row_h, 0.9);
@@ -117,7 +117,7 @@ fn page(s: &mut Sheet, l: &LetterData, login_url: &str) {
         s.text(23.0, y + 5.8, 10.0, label);
         s.text(20.0 + label_w + 4.0, y + 6.0, *size, value);
     }
-    s.text(20.0, 200.0 - 7.0, 8.5, "※ 紛らわしい文字（0とO、1とlとI など）は使っていません。英字の大文字・小文字は区別されます。");
+    s.text(20.0, 191.5, 8.5, "※ 紛らわしい文字（0とO、1とlとI など）は使っていません。英字の大文字・小文字は区別されます。");
 
     // Bottom third: how to log in the first time.
     s.text(20.0, 208.0, 12.0, "初回ログインの手順");

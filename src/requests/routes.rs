@@ -113,13 +113,13 @@ pub async fn new_form(
     if let Ok(target) = form.target.parse::<i64>() {
         // An attribute change starts from the values on record.
         let mut conn = state.db.pool().acquire().await?;
-        if let Ok(person) = accounts::person(&mut conn, target).await {
-            if form.kind == "attributes" {
-                form.name = person.display_name;
-                form.kana = person.name_kana;
-                form.job_type = person.job_type;
-                form.contact = person.contact;
-            }
+        if form.kind == "attributes"
+            && let Ok(person) = accounts::person(&mut conn, target).await
+        {
+            form.name = person.display_name;
+            form.kana = person.name_kana;
+            form.job_type = person.job_type;
+            form.contact = person.contact;
         }
     }
     html(

@@ -21,6 +21,8 @@ enum Expect {
 const AUDIT_READERS: &[Role] = &[SystemAdmin, OpsManager, ServiceOperator];
 const ACCOUNT_MANAGERS: &[Role] = &[SystemAdmin, SystemOperator];
 const ADMINS: &[Role] = &[SystemAdmin];
+const FACILITY_MANAGERS: &[Role] = &[FacilityManager];
+const REQUEST_FORM: &[Role] = &[FacilityManager, SystemAdmin, SystemOperator];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -49,6 +51,48 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("GET", "/audit/verify", Only(AUDIT_READERS)),
         ("GET", "/admin/jobs", Only(ADMINS)),
         ("POST", "/admin/jobs/{name}/run", Only(ADMINS)),
+        ("GET", "/admin/inventory", Only(ACCOUNT_MANAGERS)),
+        ("POST", "/admin/inventory/review", Only(ACCOUNT_MANAGERS)),
+        ("GET", "/facilities", AnyRole),
+        ("GET", "/admin/facilities", Only(ACCOUNT_MANAGERS)),
+        ("POST", "/admin/facilities", Only(ACCOUNT_MANAGERS)),
+        ("GET", "/admin/facilities/{id}", Only(ACCOUNT_MANAGERS)),
+        ("POST", "/admin/facilities/{id}", Only(ACCOUNT_MANAGERS)),
+        (
+            "POST",
+            "/admin/facilities/{id}/withdraw",
+            Only(ACCOUNT_MANAGERS),
+        ),
+        ("GET", "/requests", Only(FACILITY_MANAGERS)),
+        ("GET", "/requests/new", Only(REQUEST_FORM)),
+        ("POST", "/requests", Only(FACILITY_MANAGERS)),
+        ("GET", "/admin/requests", Only(ACCOUNT_MANAGERS)),
+        ("POST", "/admin/requests", Only(ACCOUNT_MANAGERS)),
+        ("POST", "/admin/requests/issue", Only(ACCOUNT_MANAGERS)),
+        ("GET", "/admin/requests/import", Only(ACCOUNT_MANAGERS)),
+        ("POST", "/admin/requests/import", Only(ACCOUNT_MANAGERS)),
+        ("GET", "/admin/requests/{id}", Only(ACCOUNT_MANAGERS)),
+        (
+            "POST",
+            "/admin/requests/{id}/delete",
+            Only(ACCOUNT_MANAGERS),
+        ),
+        (
+            "POST",
+            "/admin/requests/{id}/verify",
+            Only(ACCOUNT_MANAGERS),
+        ),
+        ("POST", "/admin/requests/{id}/apply", Only(ACCOUNT_MANAGERS)),
+        (
+            "POST",
+            "/admin/requests/{id}/reject",
+            Only(ACCOUNT_MANAGERS),
+        ),
+        (
+            "POST",
+            "/admin/accounts/{id}/reissue",
+            Only(ACCOUNT_MANAGERS),
+        ),
     ]
 }
 
