@@ -84,6 +84,34 @@ pub async fn index(
             href: "/audit/verify",
         });
     }
+    if matches!(
+        p.role,
+        Role::SystemOperator | Role::SystemAdmin | Role::FacilityManager
+    ) {
+        let mut conn = state.db.pool().acquire().await?;
+        let own = if p.role == Role::FacilityManager {
+            p.facility_id
+        } else {
+            None
+        };
+        let open = crate::requests::count_open(&mut conn, own).await?;
+        let (title, href) = if own.is_some() {
+            ("処理待ちの申請", "/requests")
+        } else {
+            ("未処理の利用者申請", "/admin/requests?state=received")
+        };
+        cards.push(Card {
+            title,
+            value: format!("{open} 件"),
+            note: match (open, own) {
+                (0, _) => "ありません".into(),
+                (_, Some(_)) => "システム運用者が順に処理します".into(),
+                (_, None) => "受付順に処理してください".into(),
+            },
+            tone: if open > 0 { "warn" } else { "ok" },
+            href,
+        });
+    }
     let upcoming: Vec<&'static str> = match p.role {
         Role::SystemAdmin => vec![
             "死活監視（5分ごと）・応答監視（15分ごと）",

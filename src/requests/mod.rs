@@ -103,3 +103,8 @@ pub fn router() -> Routes {
             admin_routes::reissue,
         )
 }
+
+/// Requests waiting to be processed (all facilities when `facility_id` is None), for dashboards.
+pub async fn count_open(conn: &mut crate::db::Conn, facility_id: Option<i64>) -> sqlx::Result<i64> {
+    repo::count_open(conn, facility_id.unwrap_or(0)).await
+}

@@ -205,3 +205,12 @@ pub async fn open_for_target(conn: &mut Conn, account_id: i64) -> sqlx::Result<i
         .await?
         .try_get("n")
 }
+
+/// Requests still waiting (all facilities when `facility_id` is 0).
+pub async fn count_open(conn: &mut Conn, facility_id: i64) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) AS n FROM account_requests WHERE state = 'received' AND ($1 = 0 OR facility_id = $1)")
+        .bind(facility_id)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")
+}
