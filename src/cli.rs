@@ -253,8 +253,9 @@ pub async fn main() -> anyhow::Result<ExitCode> {
                     let role: Role = role.parse()?;
                     let login_id = LoginId::parse(&login_id).map_err(anyhow::Error::msg)?;
                     let display = name.unwrap_or_else(|| login_id.to_string());
-                    let spec =
+                    let mut spec =
                         AccountSpec::new(Some(login_id), &display, role, facility.as_deref());
+                    spec.otp_days = settings.accounts.one_time_password_days;
                     let created = accounts::create_account(&db, &spec, &actor, now)
                         .await
                         .map_err(user_error)?;

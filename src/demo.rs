@@ -86,6 +86,9 @@ pub async fn prepare(db: &Db, now: Timestamp) -> anyhow::Result<Vec<DemoLogin>> 
             facilities::add(db, &f, &actor, now).await?;
         }
     }
+    if empty {
+        seed_requests(db, &actor, now).await?;
+    }
     let mut out = Vec::new();
     for (login_id, name, role, facility) in ACCOUNTS {
         let password = match service::id_by_login_id(db, login_id).await? {
@@ -105,4 +108,36 @@ pub async fn prepare(db: &Db, now: Timestamp) -> anyhow::Result<Vec<DemoLogin>> 
         });
     }
     Ok(out)
+}
+
+/// Two add requests from the demo clinic's manager, waiting for an operator, so that the whole
+/// path — request, letters, first log-in — can be tried at once.
+async fn seed_requests(db: &Db, actor: &crate::audit::Actor, now: Timestamp) -> anyhow::Result<()> {
+    use crate::requests::model::{Channel, PersonData, RequestKind};
+    use crate::requests::service::{Submission, submit};
+    let mut conn = db.pool().acquire().await?;
+    let Some(facility_id) = facilities::id_by_code(&mut conn, "2310000002").await? else {
+        return Ok(());
+    };
+    drop(conn);
+    for (name, kana, job) in [
+        ("清須 花子", "きよす はなこ", "看護師"),
+        ("春日 一郎", "かすが いちろう", "医師"),
+    ] {
+        let person = PersonData::parse(name, kana, job, "")
+            .map_err(|e| anyhow::anyhow!(e.messages().join(" ")))?;
+        let s = Submission {
+            facility_id,
+            kind: RequestKind::Add,
+            person: Some(person),
+            target_account_id: None,
+            reason: "デモ用の申請".into(),
+            channel: Channel::Portal,
+            paper_date: None,
+        };
+        submit(db, &s, None, actor, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(())
 }
