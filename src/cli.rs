@@ -224,18 +224,27 @@ pub async fn main() -> anyhow::Result<ExitCode> {
             let url = format!("http://{}/", app.local_addr());
             println!("\nきよすレインボーネット 運用管理システム — デモ");
             println!("URL: {url}");
-            println!("データ: {}", app.state().settings.paths.data_dir.display());
+            println!(
+                "データベース: {}",
+                crate::config::redact_url(&app.state().settings.database_url())
+            );
             if !with_totp {
                 println!(
                     "※ デモのため、職員ロールの二要素認証は無効です（全ページにその旨を表示します）。"
                 );
             }
             println!(
-                "\n{:<16} {:<16} 初期パスワード（初回ログイン時に変更）",
-                "ログインID", "役割"
+                "\n{}{}初期パスワード（初回ログイン時に変更）",
+                pad("ログインID", 17),
+                pad("役割", 17)
             );
             for l in &logins {
-                println!("{:<16} {:<16} {}", l.login_id, l.role.label(), l.password);
+                println!(
+                    "{}{}{}",
+                    pad(l.login_id, 17),
+                    pad(l.role.label(), 17),
+                    l.password
+                );
             }
             println!("\n停止するには Ctrl-C を押してください。");
             app.run_until_stopped().await?;
@@ -491,4 +500,10 @@ async fn issue_from_paper(
         letter.display()
     );
     Ok(())
+}
+
+/// Pads for a terminal, counting East Asian characters as two columns.
+fn pad(s: &str, width: usize) -> String {
+    let w: usize = s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+    format!("{s}{}", " ".repeat(width.saturating_sub(w).max(1)))
 }
