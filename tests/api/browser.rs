@@ -6,6 +6,7 @@
 //! RAINBOWNET_REQUIRE_BROWSER=1 (set by scripts/test.sh and CI), where that is a failure.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -25,6 +26,13 @@ pub(crate) struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // chromedriver runs in its own process group; ending the group also ends the Chromium it
+        // started, which would otherwise outlive a failed test.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg("--")
+            .arg(format!("-{}", self.child.id()))
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -55,6 +63,7 @@ pub(crate) async fn start_driver() -> Driver {
         .arg("--allowed-ips=127.0.0.1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("start chromedriver");
     let driver = Driver {
