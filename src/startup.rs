@@ -61,6 +61,7 @@ impl Application {
             .layer(from_fn_with_state(state.clone(), web::clear_flash))
             .layer(from_fn_with_state(state.clone(), session::load))
             .layer(from_fn_with_state(state.clone(), csrf::protect))
+            .layer(from_fn(web::rejections::japanese_errors))
             .layer(from_fn(web::client_addr))
             .layer(from_fn(headers::security_headers))
             .layer(CatchPanicLayer::custom(|_| {

@@ -6,6 +6,7 @@ pub mod cookies;
 pub mod csrf;
 pub mod headers;
 mod page;
+pub mod rejections;
 pub mod session;
 mod statics;
 
