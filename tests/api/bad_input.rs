@@ -165,6 +165,31 @@ async fn unknown_pages_and_ids_get_japanese_error_pages_without_internal_text() 
         .post_form("/admin/accounts/not-a-number/unlock", &[])
         .await;
     assert!(res.status().is_client_error());
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("入力内容に誤りがあります"),
+        "a rejected path id gets a Japanese page"
+    );
+    let token = admin.client.csrf().await;
+    let res = admin
+        .client
+        .http
+        .post(admin.client.url("/login"))
+        .header("content-type", "application/json")
+        .header("x-csrf-token", token)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("送信の形式が正しくありません")
+    );
     let res = admin.client.get("/audit?from=2026-13-45").await;
     let body = res.text().await.unwrap();
     assert!(body.contains("YYYY-MM-DD"), "a bad date is explained");
