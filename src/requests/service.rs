@@ -287,26 +287,9 @@ pub async fn process_delete(
     now: Timestamp,
 ) -> Result<Request, AppError> {
     let mut tx = db.begin().await?;
-    let r = repo::find(&mut tx, id).await?;
-    received(&r)?;
-    if r.kind != RequestKind::Delete {
-        return Err(AppError::BadRequest("削除の申請ではありません。".into()));
-    }
-    let target = r
-        .target_account_id
-        .ok_or_else(|| AppError::BadRequest("対象の利用者がありません。".into()))?;
+    let (r, target) = open_with_target(&mut tx, id, RequestKind::Delete).await?;
     accounts::disable_in(&mut tx, target, &h.actor, now, &format!("削除申請 #{id}")).await?;
-    repo::mark_processed(&mut tx, id, h.account_id, now, None).await?;
-    let details = json!({"kind": "delete", "account_id": target, "turnaround_seconds": now.since(r.received_at).as_secs()});
-    audit::record(
-        &mut tx,
-        now,
-        &h.actor,
-        "request.processed",
-        &format!("request:{id}"),
-        details,
-    )
-    .await?;
+    mark_done(&mut tx, &r, target, h, now).await?;
     let done = repo::find(&mut tx, id).await?;
     tx.commit().await?;
     Ok(done)
@@ -350,22 +333,13 @@ pub async fn apply_attributes(
     now: Timestamp,
 ) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
-    let r = repo::find(&mut tx, id).await?;
-    received(&r)?;
-    if r.kind != RequestKind::Attributes {
-        return Err(AppError::BadRequest(
-            "属性変更の申請ではありません。".into(),
-        ));
-    }
+    let (r, target) = open_with_target(&mut tx, id, RequestKind::Attributes).await?;
     if r.verified_at.is_none() {
         return Err(AppError::Conflict(
             "本人確認の記録がないため、属性を変更できません。先に本人確認を記録してください。"
                 .into(),
         ));
     }
-    let target = r
-        .target_account_id
-        .ok_or_else(|| AppError::BadRequest("対象の利用者がありません。".into()))?;
     let p = &r.person;
     let attrs = PersonAttributes {
         name: &p.name,
@@ -374,17 +348,7 @@ pub async fn apply_attributes(
         contact: &p.contact,
     };
     accounts::update_attributes_in(&mut tx, target, &attrs, &h.actor, now).await?;
-    repo::mark_processed(&mut tx, id, h.account_id, now, None).await?;
-    let details = json!({"kind": "attributes", "account_id": target, "turnaround_seconds": now.since(r.received_at).as_secs()});
-    audit::record(
-        &mut tx,
-        now,
-        &h.actor,
-        "request.processed",
-        &format!("request:{id}"),
-        details,
-    )
-    .await?;
+    mark_done(&mut tx, &r, target, h, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -416,5 +380,47 @@ pub async fn reject(
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// A request still waiting, of the expected kind, and the account it is about.
+async fn open_with_target(
+    conn: &mut Conn,
+    id: i64,
+    kind: RequestKind,
+) -> Result<(Request, i64), AppError> {
+    let r = repo::find(conn, id).await?;
+    received(&r)?;
+    if r.kind != kind {
+        return Err(AppError::BadRequest(format!(
+            "{}の申請ではありません。",
+            kind.label()
+        )));
+    }
+    let target = r
+        .target_account_id
+        .ok_or_else(|| AppError::BadRequest("対象の利用者がありません。".into()))?;
+    Ok((r, target))
+}
+
+/// Marks a request processed and records it with the time from receipt to execution (R12.2).
+async fn mark_done(
+    conn: &mut Conn,
+    r: &Request,
+    account_id: i64,
+    h: &Handler,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    repo::mark_processed(conn, r.id, h.account_id, now, None).await?;
+    let details = json!({"kind": r.kind.key(), "account_id": account_id, "turnaround_seconds": now.since(r.received_at).as_secs()});
+    audit::record(
+        conn,
+        now,
+        &h.actor,
+        "request.processed",
+        &format!("request:{}", r.id),
+        details,
+    )
+    .await?;
     Ok(())
 }

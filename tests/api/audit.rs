@@ -13,11 +13,7 @@ async fn x2_log_in_failure_lockout_unlock_and_log_out_are_all_events() {
     for _ in 0..5 {
         c.login(&user.login_id, "Wrong2026pass").await;
     }
-    let id: i64 = sqlx::query_scalar("SELECT id FROM accounts WHERE login_id = $1")
-        .bind(&user.login_id)
-        .fetch_one(app.db().pool())
-        .await
-        .unwrap();
+    let id: i64 = app.account_id(&user.login_id).await;
     admin
         .client
         .post_form(&format!("/admin/accounts/{id}/unlock"), &[])

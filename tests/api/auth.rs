@@ -270,11 +270,7 @@ async fn x1_five_failures_lock_the_account_and_an_administrator_unlocks_it() {
         .unwrap();
     assert!(list.contains("ロック中"), "the list shows the lock");
     assert!(list.contains("ロック開始"), "and since when");
-    let id: i64 = sqlx::query_scalar::<_, i64>("SELECT id FROM accounts WHERE login_id = $1")
-        .bind(&user.login_id)
-        .fetch_one(app.db().pool())
-        .await
-        .unwrap();
+    let id: i64 = app.account_id(&user.login_id).await;
     let res = admin
         .client
         .post_form(&format!("/admin/accounts/{id}/unlock"), &[])

@@ -11,11 +11,7 @@ async fn locked_user(app: &TestApp) -> (TestUser, i64) {
     for _ in 0..5 {
         c.login(&user.login_id, "Wrong2026pass").await;
     }
-    let id: i64 = sqlx::query_scalar("SELECT id FROM accounts WHERE login_id = $1")
-        .bind(&user.login_id)
-        .fetch_one(app.db().pool())
-        .await
-        .unwrap();
+    let id: i64 = app.account_id(&user.login_id).await;
     (user, id)
 }
 

@@ -97,11 +97,7 @@ async fn r12_in_a_real_browser_requests_become_letters_and_a_delete_ends_the_ses
     // A delete request for that user, processed by the operator, ends the live session.
     let fm = app.client();
     fm.login(&fm_id, "Facility2026mgr").await;
-    let user_id: i64 = sqlx::query_scalar("SELECT id FROM accounts WHERE login_id = $1")
-        .bind(&creds[0].0)
-        .fetch_one(app.db().pool())
-        .await
-        .unwrap();
+    let user_id: i64 = app.account_id(&creds[0].0).await;
     assert_eq!(
         fm.post_form(
             "/requests",

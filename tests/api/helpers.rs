@@ -202,6 +202,15 @@ impl TestApp {
         }
     }
 
+    /// The id of the account with this log-in ID.
+    pub async fn account_id(&self, login_id: &str) -> i64 {
+        sqlx::query_scalar("SELECT id FROM accounts WHERE login_id = $1")
+            .bind(login_id)
+            .fetch_one(self.db().pool())
+            .await
+            .expect("account exists")
+    }
+
     pub async fn audit_count(&self, action: &str) -> i64 {
         sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE action = $1")
             .bind(action)

@@ -173,11 +173,7 @@ async fn r12_1_a_letter_is_made_once_and_a_lost_one_means_a_new_password() {
     assert_eq!(again.status(), 422);
     assert!(again.text().await.unwrap().contains("すでに処理済"));
 
-    let id: i64 = sqlx::query_scalar("SELECT id FROM accounts WHERE login_id = $1")
-        .bind(&first[0].0)
-        .fetch_one(app.db().pool())
-        .await
-        .unwrap();
+    let id: i64 = app.account_id(&first[0].0).await;
     let res = op
         .client
         .post_form(&format!("/admin/accounts/{id}/reissue"), &[])
@@ -304,11 +300,7 @@ async fn r12_2_a_delete_request_ends_the_users_live_session_and_records_the_time
     let op = app.login_as(Role::SystemOperator).await;
     let user = app.login_as(Role::User).await;
     assert_eq!(user.client.get("/").await.status(), 200);
-    let user_id: i64 = sqlx::query_scalar("SELECT id FROM accounts WHERE login_id = $1")
-        .bind(&user.login_id)
-        .fetch_one(app.db().pool())
-        .await
-        .unwrap();
+    let user_id: i64 = app.account_id(&user.login_id).await;
     assert_eq!(
         fm.client
             .post_form(
@@ -391,11 +383,7 @@ async fn r12_3_a_change_disables_the_old_account_and_issues_a_new_one_linked_to_
     let fm = app.login_as(Role::FacilityManager).await;
     let op = app.login_as(Role::SystemOperator).await;
     let user = app.login_as(Role::User).await;
-    let user_id: i64 = sqlx::query_scalar("SELECT id FROM accounts WHERE login_id = $1")
-        .bind(&user.login_id)
-        .fetch_one(app.db().pool())
-        .await
-        .unwrap();
+    let user_id: i64 = app.account_id(&user.login_id).await;
     let res = fm
         .client
         .post_form(
@@ -440,11 +428,7 @@ async fn r12_4_an_attribute_change_needs_a_recorded_identity_verification() {
     let fm = app.login_as(Role::FacilityManager).await;
     let op = app.login_as(Role::SystemOperator).await;
     let user = app.login_as(Role::User).await;
-    let user_id: i64 = sqlx::query_scalar("SELECT id FROM accounts WHERE login_id = $1")
-        .bind(&user.login_id)
-        .fetch_one(app.db().pool())
-        .await
-        .unwrap();
+    let user_id: i64 = app.account_id(&user.login_id).await;
     let form = fm
         .client
         .get(&format!("/requests/new?kind=attributes&target={user_id}"))
