@@ -30,19 +30,24 @@ const HEADERS: [[&str; 5]; 2] = [
 
 /// Parses every line; returns the rows, or every error found.
 pub fn parse(text: &str) -> Result<Vec<Row>, Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut saw_header = false;
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 1;
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(format!("{line}行目: CSVとして読み取れません（{e}）。"));
+    // Line by line, so that every error names the line a person sees in the editor
+    // (a field with a line break inside quotes is not expected on this form).
+    for (index, text_line) in text.lines().enumerate() {
+        let line = index + 1;
+        if text_line.trim().is_empty() {
+            continue;
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text_line.as_bytes());
+        let record = match reader.records().next() {
+            Some(Ok(r)) => r,
+            _ => {
+                errors.push(format!("{line}行目: CSVとして読み取れません。"));
                 continue;
             }
         };
@@ -155,6 +160,9 @@ mod tests {
             .encode("施設コード,氏名,ふりがな,職種\n2310000002,清須 花子,きよす はなこ,看護師\n");
         let text = decode(&sjis).expect("decodes");
         assert_eq!(parse(&text).expect("valid").len(), 1);
-        assert!(decode(&[0xff, 0xfe, 0x00, 0x81]).is_none());
+        assert!(
+            decode(&[0x81, 0x20, 0x81]).is_none(),
+            "neither UTF-8 nor Shift_JIS"
+        );
     }
 }

@@ -646,7 +646,7 @@ async fn r12_5_csv_import_is_all_or_nothing_with_line_by_line_errors() {
         .unwrap();
     assert_eq!(channel, "csv");
     assert_eq!(
-        upload(&op, vec![0xff, 0xfe, 0x81]).await.status(),
+        upload(&op, vec![0x81, 0x20, 0x81]).await.status(),
         422,
         "undecodable bytes"
     );
