@@ -18,6 +18,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub jobs: JobSettings,
     pub log: LogSettings,
+    pub portal: PortalSettings,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -165,6 +166,20 @@ impl Default for LogSettings {
         Self {
             filter: "info".into(),
         }
+    }
+}
+
+/// The portal (R13.4).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalSettings {
+    /// 新着 / 更新 badges mark items published or changed within this many days.
+    pub new_badge_days: i64,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        Self { new_badge_days: 7 }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod jobs;
+pub mod portal;
 pub mod startup;
 pub mod state;
 pub mod web;

@@ -27,6 +27,7 @@ pub fn routes() -> Routes {
         .merge(crate::accounts::router())
         .merge(crate::audit::router())
         .merge(crate::jobs::router())
+        .merge(crate::portal::router())
 }
 
 pub struct Application {
@@ -56,6 +57,7 @@ impl Application {
         };
         let router = router
             .fallback(not_found)
+            .layer(from_fn_with_state(state.clone(), crate::portal::banner))
             .layer(from_fn_with_state(state.clone(), web::clear_flash))
             .layer(from_fn_with_state(state.clone(), session::load))
             .layer(from_fn_with_state(state.clone(), csrf::protect))

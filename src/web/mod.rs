@@ -22,6 +22,11 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 
+/// A notice every page shows at its top (e.g. a maintenance window in progress). A domain's
+/// middleware inserts it as a request extension; `Page` reads it, so `web` stays domain-free.
+#[derive(Clone, Debug)]
+pub struct SiteBanner(pub String);
+
 /// The client's address as text, for the audit log.
 #[derive(Clone, Debug)]
 pub struct ClientAddr(pub String);

@@ -17,6 +17,11 @@ use crate::state::AppState;
 /// which is read from the route rules: there is no second list of roles to keep in step.
 const NAV: &[(&str, &str)] = &[
     ("/", "ダッシュボード"),
+    ("/portal", "ポータル"),
+    ("/portal/manage", "お知らせ管理"),
+    ("/portal/requests", "変更依頼"),
+    ("/portal/schedules", "停止・保守予定"),
+    ("/portal/runbooks", "運転手順書"),
     ("/admin/accounts", "アカウント管理"),
     ("/audit", "監査ログ"),
     ("/audit/sessions", "アクセスログ"),
@@ -46,6 +51,8 @@ pub struct Page {
     pub csrf: String,
     pub demo_banner: bool,
     pub flash: Option<String>,
+    /// Site-wide notice (see [`super::SiteBanner`]).
+    pub banner: Option<String>,
 }
 
 impl Page {
@@ -100,6 +107,10 @@ impl FromRequestParts<AppState> for Page {
                 .unwrap_or_default(),
             demo_banner: !state.settings.security.require_totp,
             flash,
+            banner: parts
+                .extensions
+                .get::<super::SiteBanner>()
+                .map(|b| b.0.clone()),
         })
     }
 }

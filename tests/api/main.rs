@@ -9,4 +9,5 @@ mod browser;
 mod helpers;
 mod jobs;
 mod platform;
+mod portal;
 mod rbac;
