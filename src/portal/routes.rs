@@ -172,7 +172,7 @@ impl AnnouncementInput {
 fn validate(
     f: &AnnouncementForm,
     now: Timestamp,
-) -> Result<(Category, Timestamp, Option<Timestamp>), FormErrors> {
+) -> Result<(Category, Timestamp, Option<Timestamp>), Box<FormErrors>> {
     let mut e = FormErrors::default();
     let category = Category::parse(&f.category);
     if category.is_none() {
@@ -212,7 +212,7 @@ fn validate(
     }
     match (category, publish, expires) {
         (Some(c), Some(p), Ok(x)) if !e.any() => Ok((c, p, x)),
-        _ => Err(e),
+        _ => Err(Box::new(e)),
     }
 }
 
@@ -325,7 +325,7 @@ async fn save(
     let checked = validate(&form, now);
     if input.action == "preview" || checked.is_err() {
         let (errors, status) = match checked {
-            Err(e) => (e, StatusCode::UNPROCESSABLE_ENTITY),
+            Err(e) => (*e, StatusCode::UNPROCESSABLE_ENTITY),
             Ok(_) => (FormErrors::default(), StatusCode::OK),
         };
         let preview = (!form.body.trim().is_empty()).then(|| model::render_markdown(&form.body));

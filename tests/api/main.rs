@@ -10,4 +10,5 @@ mod helpers;
 mod jobs;
 mod platform;
 mod portal;
+mod portal_browser;
 mod rbac;

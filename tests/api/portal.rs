@@ -8,7 +8,7 @@ use rainbownet::portal::{self, NewWindow, WindowKind, model};
 use crate::helpers::*;
 
 /// Sessions that survive the days the clock is advanced in these tests.
-async fn spawn_patient_app() -> TestApp {
+pub(crate) async fn spawn_patient_app() -> TestApp {
     spawn_app_with(|s| {
         s.security.session_idle_minutes = 60 * 24 * 30;
         s.security.session_absolute_hours = 24 * 30;
