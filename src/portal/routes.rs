@@ -168,10 +168,12 @@ impl AnnouncementInput {
     }
 }
 
-/// Checks the form; on success the publication time (now when left empty) and expiry.
+/// Checks the form; on success the publication time and expiry. An empty publication time
+/// means `current` (now for a new item, the existing time on an edit), and so does the
+/// minute-rounded value the edit form shows, so that saving never shifts it by seconds.
 fn validate(
     f: &AnnouncementForm,
-    now: Timestamp,
+    current: Timestamp,
 ) -> Result<(Category, Timestamp, Option<Timestamp>), Box<FormErrors>> {
     let mut e = FormErrors::default();
     let category = Category::parse(&f.category);
@@ -188,8 +190,8 @@ fn validate(
     } else if f.body.chars().count() > 50_000 {
         e.body = Some("本文は50,000文字以内にしてください。".into());
     }
-    let publish = if f.publish_at.is_empty() {
-        Some(now)
+    let publish = if f.publish_at.is_empty() || f.publish_at == model::to_local(current) {
+        Some(current)
     } else {
         model::parse_local(&f.publish_at)
     };
@@ -317,12 +319,15 @@ async fn save(
 ) -> AppResult<Response> {
     let now = state.now();
     let form = input.form();
-    if let Some(id) = id {
+    let current = match id {
         // 404 before anything else for an announcement that does not exist.
-        let mut conn = state.db.pool().acquire().await?;
-        repo::find_announcement(&mut conn, id).await?;
-    }
-    let checked = validate(&form, now);
+        Some(id) => {
+            let mut conn = state.db.pool().acquire().await?;
+            repo::find_announcement(&mut conn, id).await?.publish_at
+        }
+        None => now,
+    };
+    let checked = validate(&form, current);
     if input.action == "preview" || checked.is_err() {
         let (errors, status) = match checked {
             Err(e) => (*e, StatusCode::UNPROCESSABLE_ENTITY),

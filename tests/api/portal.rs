@@ -62,6 +62,7 @@ async fn r13_4_a_new_item_is_marked_new_and_an_edited_one_updated_with_its_date(
     let app = spawn_patient_app().await;
     let op = app.login_as(Role::SystemOperator).await;
     let user = app.login_as(Role::User).await;
+    let published = app.now().jst();
     let id = publish(
         &op.client,
         "notice",
@@ -98,6 +99,10 @@ async fn r13_4_a_new_item_is_marked_new_and_an_edited_one_updated_with_its_date(
     let li = item_of(&page, "年末年始の窓口").unwrap();
     assert!(li.contains(">更新<"), "{li}");
     assert!(li.contains(&format!("{} 更新", app.now().jst())), "{li}");
+    assert!(
+        li.contains(&published),
+        "an edit keeps the publication time: {li}"
+    );
     assert_eq!(app.audit_count("portal.announcement_updated").await, 1);
 
     // The dashboard shows the latest items with the same badge.
