@@ -68,6 +68,12 @@ impl FromRequestParts<AppState> for Page {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
         let principal = parts.extensions.get::<Principal>();
         let path = parts.uri.path();
+        // The longest matching entry is the current one (/portal/manage, not also /portal).
+        let current = NAV
+            .iter()
+            .map(|(href, _)| *href)
+            .filter(|href| path == *href || (*href != "/" && path.starts_with(&format!("{href}/"))))
+            .max_by_key(|href| href.len());
         let nav = match principal {
             Some(p) if p.stage == Stage::Complete => {
                 NAV.iter()
@@ -79,11 +85,7 @@ impl FromRequestParts<AppState> for Page {
                     .map(|(href, label)| NavLink {
                         href,
                         label,
-                        current: if *href == "/" {
-                            path == "/"
-                        } else {
-                            path.starts_with(href)
-                        },
+                        current: current == Some(*href),
                     })
                     .collect()
             }

@@ -11,4 +11,5 @@ mod jobs;
 mod platform;
 mod portal;
 mod portal_browser;
+mod portal_requests;
 mod rbac;
