@@ -148,7 +148,8 @@ pub struct AnnouncementInput {
     pinned: Option<String>,
     publish_at: String,
     expires_at: String,
-    base_revision: i64,
+    /// Text, so that a mangled value is a conflict message rather than a bare 422.
+    base_revision: String,
     /// "preview" re-renders with the rendered body; anything else saves.
     action: String,
 }
@@ -163,7 +164,7 @@ impl AnnouncementInput {
             pinned: self.pinned.is_some(),
             publish_at: self.publish_at.trim().to_string(),
             expires_at: self.expires_at.trim().to_string(),
-            base_revision: self.base_revision,
+            base_revision: self.base_revision.trim().parse().unwrap_or(0),
         }
     }
 }
@@ -429,7 +430,7 @@ async fn save(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct RestoreInput {
-    revision: Option<i64>,
+    revision: String,
 }
 
 /// Copies an old revision's title and body into a new revision.
@@ -441,7 +442,7 @@ pub async fn restore(
     Form(input): Form<RestoreInput>,
 ) -> AppResult<Response> {
     let now = state.now();
-    let Some(from) = input.revision else {
+    let Ok(from) = input.revision.trim().parse::<i64>() else {
         return Err(AppError::BadRequest("復元する版を選んでください。".into()));
     };
     let mut tx = state.db.begin().await?;

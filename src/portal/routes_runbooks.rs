@@ -23,7 +23,8 @@ const DOC_RUNBOOK: &str = "runbook";
 pub struct RunbookInput {
     title: String,
     body: String,
-    base_revision: i64,
+    /// Text, so that a mangled value is a conflict message rather than a bare 422.
+    base_revision: String,
     action: String,
 }
 
@@ -168,7 +169,8 @@ pub async fn update(
 ) -> AppResult<Response> {
     let now = state.now();
     let title = input.title.trim().to_string();
-    let edit = Some((title.clone(), input.body.clone(), input.base_revision));
+    let base_revision: i64 = input.base_revision.trim().parse().unwrap_or(0);
+    let edit = Some((title.clone(), input.body.clone(), base_revision));
     let mut conn = state.db.pool().acquire().await?;
     repo::find_runbook(&mut conn, id).await?;
     drop(conn);
@@ -184,7 +186,7 @@ pub async fn update(
     let updated = repo::update_runbook(
         &mut tx,
         id,
-        input.base_revision,
+        base_revision,
         &title,
         &input.body,
         &p.login_id,
@@ -197,7 +199,7 @@ pub async fn update(
         let status = StatusCode::CONFLICT;
         return show_page(&state, page, id, edit, None, Some(e.into()), status).await;
     }
-    let revision = input.base_revision + 1;
+    let revision = base_revision + 1;
     repo::insert_revision(
         &mut tx,
         &NewRevision {
@@ -233,7 +235,7 @@ pub async fn update(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct RestoreInput {
-    revision: Option<i64>,
+    revision: String,
 }
 
 pub async fn restore(
@@ -244,7 +246,7 @@ pub async fn restore(
     Form(input): Form<RestoreInput>,
 ) -> AppResult<Response> {
     let now = state.now();
-    let Some(from) = input.revision else {
+    let Ok(from) = input.revision.trim().parse::<i64>() else {
         return Err(AppError::BadRequest("復元する版を選んでください。".into()));
     };
     let mut tx = state.db.begin().await?;

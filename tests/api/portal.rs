@@ -449,3 +449,50 @@ async fn r22_3_runbooks_are_versioned_printable_and_for_system_admins_only() {
     }
     assert_eq!(app.audit_count("portal.runbook_restored").await, 1);
 }
+
+#[tokio::test]
+async fn mangled_revision_numbers_get_japanese_messages_not_crashes() {
+    let app = spawn_app().await;
+    let op = app.login_as(Role::SystemOperator).await;
+    let id = publish(&op.client, "notice", "壊れた版番号", "本文", &[]).await;
+    let res = op
+        .client
+        .post_form(
+            &format!("/portal/manage/{id}"),
+            &[
+                ("category", "notice"),
+                ("title", "壊れた版番号"),
+                ("body", "変更"),
+                ("base_revision", "abc"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("他の人が保存しました"));
+    let res = op
+        .client
+        .post_form(
+            &format!("/portal/manage/{id}/restore"),
+            &[("revision", "x")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("復元する版を選んでください")
+    );
+    let res = op
+        .client
+        .post_form(
+            &format!("/portal/manage/{id}/restore"),
+            &[("revision", "99")],
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    let res = op.client.get("/portal/manage/not-a-number/edit").await;
+    assert!(res.status().is_client_error());
+    assert_eq!(app.count("portal_revisions").await, 1, "nothing changed");
+}
