@@ -46,7 +46,7 @@ use crate::audit::Actor;
 use crate::auth::Role;
 use crate::db::{Conn, Timestamp};
 use crate::state::AppState;
-use crate::web::{Access, Routes, SiteBanner};
+use crate::web::{Access, CURRENT_BANNER, Routes, SiteBanner};
 
 /// Who writes announcements, classifies and completes change requests, proposes windows.
 pub const EDITORS: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
@@ -231,21 +231,24 @@ pub async fn schedule_window(
 /// Middleware: during an approved window, puts its banner text into the request so that
 /// `Page` (and so every page) shows it.
 pub async fn banner(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let mut text = None;
     if !req.uri().path().starts_with("/static/") {
         let now = state.now();
         if let Ok(mut conn) = state.db.pool().acquire().await
             && let Ok(active) = repo_requests::active_windows(&mut conn, now).await
             && !active.is_empty()
         {
-            let text = active
+            let t = active
                 .iter()
                 .map(views::banner_text)
                 .collect::<Vec<_>>()
                 .join("　／　");
-            req.extensions_mut().insert(SiteBanner(text));
+            req.extensions_mut().insert(SiteBanner(t.clone()));
+            text = Some(t);
         }
     }
-    next.run(req).await
+    // Error pages are rendered without the request: they read the banner from this scope.
+    CURRENT_BANNER.scope(text, next.run(req)).await
 }
 
 /// An announcement as a short line (dashboard, log-in page).

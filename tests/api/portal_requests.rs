@@ -205,6 +205,18 @@ async fn r21_2_r21_3_an_approved_window_is_published_in_advance_and_bannered_dur
             .await
             .contains("id=\"site-banner\"")
     );
+    let res = user.client.get("/no/such/page").await;
+    assert_eq!(res.status(), 404);
+    assert!(
+        res.text().await.unwrap().contains("id=\"site-banner\""),
+        "error pages too"
+    );
+    let res = user.client.get("/admin/accounts").await;
+    assert_eq!(res.status(), 403);
+    assert!(
+        res.text().await.unwrap().contains("id=\"site-banner\""),
+        "error pages too"
+    );
 
     app.advance_minutes(120);
     assert!(!body(&user.client, "/").await.contains("id=\"site-banner\""));
