@@ -20,6 +20,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub accounts: AccountSettings,
     pub pdf: PdfSettings,
+    pub portal: PortalSettings,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -199,6 +200,20 @@ impl Default for PdfSettings {
         Self {
             font_path: PathBuf::from("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"),
         }
+    }
+}
+
+/// The portal (R13.4).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalSettings {
+    /// 新着 / 更新 badges mark items published or changed within this many days.
+    pub new_badge_days: i64,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        Self { new_badge_days: 7 }
     }
 }
 

@@ -46,6 +46,7 @@ pub struct ErrorPage {
     pub status: u16,
     pub title: &'static str,
     pub message: String,
+    pub banner: Option<String>,
 }
 
 impl ErrorPage {
@@ -58,6 +59,7 @@ impl ErrorPage {
             status: status.as_u16(),
             title,
             message: message.into(),
+            banner: crate::web::current_banner(),
         };
         match page.render() {
             Ok(html) => (status, Html(html)).into_response(),

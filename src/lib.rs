@@ -17,6 +17,7 @@ pub mod error;
 pub mod facilities;
 pub mod jobs;
 pub mod pdf;
+pub mod portal;
 pub mod requests;
 pub mod startup;
 pub mod state;

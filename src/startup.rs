@@ -29,6 +29,7 @@ pub fn routes() -> Routes {
         .merge(crate::requests::router())
         .merge(crate::audit::router())
         .merge(crate::jobs::router())
+        .merge(crate::portal::router())
 }
 
 pub struct Application {
@@ -58,6 +59,7 @@ impl Application {
         };
         let router = router
             .fallback(not_found)
+            .layer(from_fn_with_state(state.clone(), crate::portal::banner))
             .layer(from_fn_with_state(state.clone(), web::clear_flash))
             .layer(from_fn_with_state(state.clone(), session::load))
             .layer(from_fn_with_state(state.clone(), csrf::protect))

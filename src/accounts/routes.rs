@@ -31,6 +31,7 @@ pub struct LoginQuery {
 }
 
 pub async fn login_form(
+    State(state): State<AppState>,
     page: Page,
     principal: Option<axum::Extension<Principal>>,
     axum::extract::Query(q): axum::extract::Query<LoginQuery>,
@@ -51,6 +52,7 @@ pub async fn login_form(
             login_id: String::new(),
             error: None,
             notice,
+            notices: crate::portal::public_notices(&state, state.now(), 5).await?,
         },
         StatusCode::OK,
     )
@@ -84,6 +86,7 @@ pub async fn login(
                 login_id,
                 error,
                 notice: None,
+                notices: Vec::new(),
             },
             StatusCode::UNPROCESSABLE_ENTITY,
         );
@@ -114,7 +117,7 @@ pub async fn login(
             Ok(res)
         }
         Err(LoginError::Invalid) => render(
-            LoginPage { page: page.titled("ログイン"), login_id, error: Some(LOGIN_FAILED.into()), notice: None },
+            LoginPage { page: page.titled("ログイン"), login_id, error: Some(LOGIN_FAILED.into()), notice: None, notices: Vec::new() },
             StatusCode::UNAUTHORIZED,
         ),
         Err(LoginError::OneTimePasswordExpired) => render(
@@ -123,6 +126,7 @@ pub async fn login(
                 login_id,
                 error: Some("初期パスワードの有効期限が切れています。施設の管理者を通じて再発行を依頼してください。".into()),
                 notice: None,
+                notices: Vec::new(),
             },
             StatusCode::UNAUTHORIZED,
         ),

@@ -11,6 +11,8 @@ pub struct LoginPage {
     pub login_id: String,
     pub error: Option<String>,
     pub notice: Option<&'static str>,
+    /// Public announcements of the portal.
+    pub notices: Vec<crate::portal::NoticeLine>,
 }
 
 #[derive(Template)]

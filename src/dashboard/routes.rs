@@ -27,6 +27,7 @@ pub struct DashboardPage {
     pub last_login: String,
     pub cards: Vec<Card>,
     pub upcoming: Vec<&'static str>,
+    pub notices: Vec<crate::portal::NoticeLine>,
 }
 
 pub async fn index(
@@ -150,6 +151,7 @@ pub async fn index(
             .unwrap_or_else(|| "今回が初めてのログインです".into()),
         cards,
         upcoming,
+        notices: crate::portal::latest(&state, now, 5).await?,
     };
     Ok(Html(view.render()?).into_response())
 }

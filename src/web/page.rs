@@ -17,8 +17,13 @@ use crate::state::AppState;
 /// which is read from the route rules: there is no second list of roles to keep in step.
 const NAV: &[(&str, &str)] = &[
     ("/", "ダッシュボード"),
+    ("/portal", "ポータル"),
     ("/requests", "利用者の申請"),
     ("/admin/requests", "利用者申請の処理"),
+    ("/portal/manage", "お知らせ管理"),
+    ("/portal/requests", "変更依頼"),
+    ("/portal/schedules", "停止・保守予定"),
+    ("/portal/runbooks", "運転手順書"),
     ("/admin/accounts", "アカウント管理"),
     ("/admin/inventory", "アカウント棚卸し"),
     ("/admin/facilities", "施設の管理"),
@@ -51,6 +56,8 @@ pub struct Page {
     pub csrf: String,
     pub demo_banner: bool,
     pub flash: Option<String>,
+    /// Site-wide notice (see [`super::SiteBanner`]).
+    pub banner: Option<String>,
 }
 
 impl Page {
@@ -66,6 +73,12 @@ impl FromRequestParts<AppState> for Page {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
         let principal = parts.extensions.get::<Principal>();
         let path = parts.uri.path();
+        // The longest matching entry is the current one (/portal/manage, not also /portal).
+        let current = NAV
+            .iter()
+            .map(|(href, _)| *href)
+            .filter(|href| path == *href || (*href != "/" && path.starts_with(&format!("{href}/"))))
+            .max_by_key(|href| href.len());
         let nav = match principal {
             Some(p) if p.stage == Stage::Complete => {
                 NAV.iter()
@@ -77,11 +90,7 @@ impl FromRequestParts<AppState> for Page {
                     .map(|(href, label)| NavLink {
                         href,
                         label,
-                        current: if *href == "/" {
-                            path == "/"
-                        } else {
-                            path.starts_with(href)
-                        },
+                        current: current == Some(*href),
                     })
                     .collect()
             }
@@ -105,6 +114,10 @@ impl FromRequestParts<AppState> for Page {
                 .unwrap_or_default(),
             demo_banner: !state.settings.security.require_totp,
             flash,
+            banner: parts
+                .extensions
+                .get::<super::SiteBanner>()
+                .map(|b| b.0.clone()),
         })
     }
 }

@@ -10,5 +10,8 @@ mod browser_requests;
 mod helpers;
 mod jobs;
 mod platform;
+mod portal;
+mod portal_browser;
+mod portal_requests;
 mod rbac;
 mod requests;

@@ -23,6 +23,10 @@ const ACCOUNT_MANAGERS: &[Role] = &[SystemAdmin, SystemOperator];
 const ADMINS: &[Role] = &[SystemAdmin];
 const FACILITY_MANAGERS: &[Role] = &[FacilityManager];
 const REQUEST_FORM: &[Role] = &[FacilityManager, SystemAdmin, SystemOperator];
+const PORTAL_EDITORS: &[Role] = &[SystemAdmin, SystemOperator];
+const CITY: &[Role] = &[ServiceOperator];
+const PORTAL_STAFF: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator, OpsManager];
+const REQUEST_PARTIES: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -93,6 +97,43 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
             "/admin/accounts/{id}/reissue",
             Only(ACCOUNT_MANAGERS),
         ),
+        ("GET", "/portal", AnyRole),
+        ("GET", "/portal/feed.atom", Public),
+        ("GET", "/portal/announcements/{id}", AnyRole),
+        ("GET", "/portal/manage", Only(PORTAL_EDITORS)),
+        ("GET", "/portal/manage/new", Only(PORTAL_EDITORS)),
+        ("POST", "/portal/manage", Only(PORTAL_EDITORS)),
+        ("GET", "/portal/manage/{id}/edit", Only(PORTAL_EDITORS)),
+        ("POST", "/portal/manage/{id}", Only(PORTAL_EDITORS)),
+        ("POST", "/portal/manage/{id}/restore", Only(PORTAL_EDITORS)),
+        ("GET", "/portal/requests", Only(PORTAL_STAFF)),
+        ("GET", "/portal/requests/new", Only(CITY)),
+        ("POST", "/portal/requests", Only(CITY)),
+        ("GET", "/portal/requests/{id}", Only(PORTAL_STAFF)),
+        (
+            "POST",
+            "/portal/requests/{id}/classify",
+            Only(PORTAL_EDITORS),
+        ),
+        (
+            "POST",
+            "/portal/requests/{id}/messages",
+            Only(REQUEST_PARTIES),
+        ),
+        ("POST", "/portal/requests/{id}/agree", Only(CITY)),
+        (
+            "POST",
+            "/portal/requests/{id}/complete",
+            Only(PORTAL_EDITORS),
+        ),
+        ("GET", "/portal/schedules", Only(PORTAL_STAFF)),
+        ("POST", "/portal/schedules", Only(PORTAL_EDITORS)),
+        ("POST", "/portal/schedules/{id}/approve", Only(CITY)),
+        ("GET", "/portal/runbooks", Only(ADMINS)),
+        ("POST", "/portal/runbooks", Only(ADMINS)),
+        ("GET", "/portal/runbooks/{id}", Only(ADMINS)),
+        ("POST", "/portal/runbooks/{id}", Only(ADMINS)),
+        ("POST", "/portal/runbooks/{id}/restore", Only(ADMINS)),
     ]
 }
 
