@@ -18,6 +18,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub jobs: JobSettings,
     pub log: LogSettings,
+    pub records: RecordsSettings,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -164,6 +165,25 @@ impl Default for LogSettings {
     fn default() -> Self {
         Self {
             filter: "info".into(),
+        }
+    }
+}
+
+/// Application data intake (`[records]`): limits checked before anything is stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordsSettings {
+    /// Largest FHIR request body accepted by the API (413 above it).
+    pub max_body_bytes: usize,
+    /// Most entries in one Bundle (document, collection or batch).
+    pub max_entries: usize,
+}
+
+impl Default for RecordsSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 20 * 1024 * 1024,
+            max_entries: 1000,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod jobs;
+pub mod records;
 pub mod startup;
 pub mod state;
 pub mod web;

@@ -27,6 +27,7 @@ pub fn routes() -> Routes {
         .merge(crate::accounts::router())
         .merge(crate::audit::router())
         .merge(crate::jobs::router())
+        .merge(crate::records::router())
 }
 
 pub struct Application {

@@ -10,3 +10,4 @@ mod helpers;
 mod jobs;
 mod platform;
 mod rbac;
+mod records;

@@ -1,0 +1,513 @@
+//! Intake through the FHIR API: `POST /api/fhir/Bundle` (document or collection),
+//! `POST /api/fhir` (batch) and `POST /api/fhir/Consent`. Everything is checked before anything
+//! is stored; an accepted document, its patient registration, consent and audit event are
+//! committed in one transaction before the 201 goes out, so an acknowledged document survives a
+//! crash right after. A retried submission (same Bundle.identifier from the same facility, same
+//! content) returns the original with 200 and is not stored twice.
+
+use axum::extract::State;
+use axum::http::header::LOCATION;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::api::{ApiClient, FhirBody, fhir, internal, outcome_json};
+use super::blobs::BlobStore;
+use super::fhir::{self as fhirck, ParsedDocument, PatientInfo};
+use super::model::{self, ConsentInfo, Rejection, Scope};
+use super::repo;
+use crate::audit::{self, Actor};
+use crate::db::{Conn, Timestamp};
+use crate::state::AppState;
+
+pub struct Stored {
+    pub id: i64,
+    pub created: bool,
+    /// The patient of a newly stored document (0 for a repeated one).
+    pub patient_id: i64,
+}
+
+fn new_network_id() -> String {
+    format!("KR{:010}", rand::random::<u64>() % 10_000_000_000)
+}
+
+/// Records a consent for a patient (listed facilities must be participating facilities).
+pub async fn record_consent(
+    conn: &mut Conn,
+    patient_id: i64,
+    facility_id: i64,
+    info: &ConsentInfo,
+    scan_hash: Option<&str>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<i64, Rejection> {
+    let mut listed = Vec::new();
+    if let Scope::Listed(codes) = &info.scope {
+        for code in codes {
+            let (id, _) = repo::facility_by_code(conn, code).await?.ok_or_else(|| {
+                Rejection::new(
+                    422,
+                    "invalid",
+                    format!("同意の対象施設コード {code} は参加施設にありません。"),
+                )
+            })?;
+            listed.push(id);
+        }
+    }
+    let consent_id = repo::insert_consent(
+        conn,
+        &repo::NewConsent {
+            patient_id,
+            facility_id,
+            signed_on: &info.signed_on,
+            scope: info.scope.key(),
+            scan_hash,
+            scan_content_type: info.scan.as_ref().map(|(ct, _)| ct.as_str()),
+            by: &actor.login,
+        },
+        now,
+    )
+    .await?;
+    for f in listed {
+        repo::insert_consent_facility(conn, consent_id, f).await?;
+    }
+    audit::record(
+        conn,
+        now,
+        actor,
+        "records.consent_recorded",
+        &format!("patient:{patient_id}"),
+        json!({"consent_id": consent_id, "signed_on": info.signed_on, "scope": info.scope.key(),
+               "facilities": match &info.scope { Scope::Listed(c) => c.clone(), Scope::All => vec![] },
+               "scan_sha256": scan_hash, "facility_id": facility_id}),
+    )
+    .await?;
+    Ok(consent_id)
+}
+
+/// The network patient of a local ID, registered now when a consent comes with it.
+pub async fn resolve_patient(
+    conn: &mut Conn,
+    facility_id: i64,
+    patient: &PatientInfo,
+    consent: Option<&ConsentInfo>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<i64, Rejection> {
+    let scan_hash = consent
+        .and_then(|c| c.scan.as_ref())
+        .map(|(_, b)| hex::encode(Sha256::digest(b)));
+    if let Some(id) = repo::find_link(conn, facility_id, &patient.local_id).await? {
+        let current = repo::current_consent(conn, id).await?;
+        let in_force = current.as_ref().is_some_and(|c| c.withdrawn_at.is_none());
+        match consent {
+            Some(c) if c.active && !in_force => {
+                record_consent(conn, id, facility_id, c, scan_hash.as_deref(), actor, now).await?;
+            }
+            _ if !in_force => {
+                return Err(Rejection::new(
+                    422,
+                    "business-rule",
+                    "この患者の同意は撤回されているか、記録されていません。同意書（Consent）を登録してから送信してください。",
+                ));
+            }
+            _ => {}
+        }
+        return Ok(id);
+    }
+    let Some(c) = consent.filter(|c| c.active) else {
+        return Err(Rejection::new(
+            422,
+            "business-rule",
+            format!(
+                "患者ID {} はまだ登録されていません。同意書（Consent, status active）を Bundle に含めるか、先に POST /api/fhir/Consent で同意を登録してください。",
+                patient.local_id
+            ),
+        ));
+    };
+    let id = repo::insert_patient(conn, &new_network_id(), patient, now).await?;
+    repo::insert_link(conn, id, facility_id, &patient.local_id, now).await?;
+    audit::record(
+        conn,
+        now,
+        actor,
+        "records.patient_registered",
+        &format!("patient:{id}"),
+        json!({"facility_id": facility_id, "local_id": patient.local_id}),
+    )
+    .await?;
+    record_consent(conn, id, facility_id, c, scan_hash.as_deref(), actor, now).await?;
+    Ok(id)
+}
+
+/// Stores one checked document inside the caller's transaction.
+async fn store_in(
+    conn: &mut Conn,
+    client: &ApiClient,
+    d: &ParsedDocument,
+    now: Timestamp,
+) -> Result<Stored, Rejection> {
+    if let Some((id, hash)) = repo::find_by_identifier(
+        conn,
+        client.facility_id,
+        &d.identifier_system,
+        &d.identifier_value,
+    )
+    .await?
+    {
+        if hash == d.content_hash {
+            return Ok(Stored {
+                id,
+                created: false,
+                patient_id: 0,
+            });
+        }
+        return Err(Rejection::new(
+            409,
+            "duplicate",
+            format!(
+                "同じ Bundle.identifier（{}）で内容の異なる文書がすでに受け付けられています（ID {id}）。",
+                d.identifier_value
+            ),
+        ));
+    }
+    if d.consent.as_ref().is_some_and(|c| !c.active) {
+        return Err(Rejection::new(
+            422,
+            "business-rule",
+            "同意の撤回は POST /api/fhir/Consent で送信してください（文書と一緒には受け付けられません）。",
+        ));
+    }
+    let actor = client.actor();
+    let patient_id = resolve_patient(
+        conn,
+        client.facility_id,
+        &d.patient,
+        d.consent.as_ref(),
+        &actor,
+        now,
+    )
+    .await?;
+    let id = repo::insert_document(
+        conn,
+        &repo::NewDocument {
+            patient_id,
+            facility_id: client.facility_id,
+            bundle_type: d.kind.key(),
+            identifier_system: &d.identifier_system,
+            identifier_value: &d.identifier_value,
+            type_code: &d.type_code,
+            type_label: &d.type_label,
+            title: &d.title,
+            doc_date: &d.doc_date,
+            content_hash: &d.content_hash,
+            content: &d.content,
+            sent_at: now,
+            expires_at: model::expires_at(now),
+        },
+    )
+    .await?;
+    for (i, a) in d.attachments.iter().enumerate() {
+        repo::insert_attachment(conn, id, i as i64 + 1, a).await?;
+    }
+    Ok(Stored {
+        id,
+        created: true,
+        patient_id,
+    })
+}
+
+async fn put_blobs(store: &BlobStore, docs: &[&ParsedDocument]) -> Result<(), Rejection> {
+    for d in docs {
+        for a in &d.attachments {
+            store.put(&a.hash, &a.bytes).await.map_err(internal)?;
+        }
+    }
+    Ok(())
+}
+
+fn details(client: &ApiClient, d: &ParsedDocument, id: i64) -> Value {
+    json!({"document_id": id, "facility_id": client.facility_id, "facility": client.facility_code,
+           "identifier": d.identifier_value, "type": d.type_code, "channel": "api",
+           "sha256": d.content_hash, "attachments": d.attachments.len()})
+}
+
+/// One document: blobs first, then one transaction with the rows and the audit event.
+pub async fn ingest_one(
+    state: &AppState,
+    client: &ApiClient,
+    d: &ParsedDocument,
+    now: Timestamp,
+) -> Result<Stored, Rejection> {
+    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let _gate = store.writing().await;
+    let mut tx = state.db.begin().await?;
+    let stored = store_in(&mut tx, client, d, now).await?;
+    if stored.created {
+        // Blobs only once every check has passed, and before the commit that refers to them.
+        put_blobs(&store, &[d]).await?;
+        let target = format!("patient:{}", stored.patient_id);
+        audit::record(
+            &mut tx,
+            now,
+            &client.actor(),
+            "records.document_received",
+            &target,
+            details(client, d, stored.id),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(stored)
+}
+
+/// Many documents in one transaction: each entry succeeds or fails on its own; one audit event
+/// lists every document stored.
+pub async fn ingest_many(
+    state: &AppState,
+    client: &ApiClient,
+    docs: &[Result<ParsedDocument, Rejection>],
+    now: Timestamp,
+) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
+    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let _gate = store.writing().await;
+    let mut created: Vec<&ParsedDocument> = Vec::new();
+    let mut tx = state.db.begin().await?;
+    let mut results = Vec::with_capacity(docs.len());
+    let mut stored_ids = Vec::new();
+    for d in docs {
+        match d {
+            Err(e) => results.push(Err(e.clone())),
+            Ok(d) => {
+                let r = store_in(&mut tx, client, d, now).await;
+                if let Ok(s) = &r
+                    && s.created
+                {
+                    created.push(d);
+                    stored_ids.push(
+                        json!({"document_id": s.id, "identifier": d.identifier_value,
+                                           "type": d.type_code, "sha256": d.content_hash}),
+                    );
+                }
+                if let Err(e) = &r
+                    && e.status >= 500
+                {
+                    return Err(e.clone());
+                }
+                results.push(r);
+            }
+        }
+    }
+    put_blobs(&store, &created).await?;
+    if !stored_ids.is_empty() {
+        audit::record(
+            &mut tx,
+            now,
+            &client.actor(),
+            "records.batch_received",
+            &format!("facility:{}", client.facility_id),
+            json!({"facility": client.facility_code, "channel": "api", "documents": stored_ids}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+fn accepted(id: i64, created: bool) -> Response {
+    let (status, msg) = if created {
+        (
+            StatusCode::CREATED,
+            format!("文書を受け付けました（ID {id}）。"),
+        )
+    } else {
+        (
+            StatusCode::OK,
+            format!("同じ文書はすでに受け付けられています（ID {id}）。"),
+        )
+    };
+    let body = json!({"resourceType": "OperationOutcome", "id": id.to_string(),
+        "issue": [{"severity": "information", "code": "informational", "diagnostics": msg}]});
+    let mut res = fhir(status, &body);
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/fhir/Bundle/{id}")) {
+        res.headers_mut().insert(LOCATION, v);
+    }
+    res
+}
+
+pub async fn post_bundle(
+    State(state): State<AppState>,
+    client: ApiClient,
+    FhirBody(body): FhirBody,
+) -> Result<Response, Rejection> {
+    let now = state.now();
+    let v = fhirck::parse_json(&body)?;
+    let d = fhirck::parse_bundle(v, &client.facility_code, state.settings.records.max_entries)?;
+    let s = ingest_one(&state, &client, &d, now).await?;
+    Ok(accepted(s.id, s.created))
+}
+
+pub async fn post_batch(
+    State(state): State<AppState>,
+    client: ApiClient,
+    FhirBody(body): FhirBody,
+) -> Result<Response, Rejection> {
+    let now = state.now();
+    let max = state.settings.records.max_entries;
+    let v = fhirck::parse_json(&body)?;
+    let docs: Vec<Result<ParsedDocument, Rejection>> = fhirck::batch_entries(&v, max)?
+        .into_iter()
+        .map(|e| e.and_then(|r| fhirck::parse_bundle(r, &client.facility_code, max)))
+        .collect();
+    drop(v);
+    let results = ingest_many(&state, &client, &docs, now).await?;
+    let entries: Vec<Value> = results
+        .iter()
+        .map(|r| match r {
+            Ok(s) => json!({"response": {
+                "status": if s.created { "201 Created" } else { "200 OK" },
+                "location": format!("Bundle/{}", s.id)}}),
+            Err(e) => json!({"response": {
+                "status": format!("{} {}", e.status,
+                    StatusCode::from_u16(e.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("")),
+                "outcome": outcome_json(e.code, &e.message)}}),
+        })
+        .collect();
+    Ok(fhir(
+        StatusCode::OK,
+        &json!({"resourceType": "Bundle", "type": "batch-response", "entry": entries}),
+    ))
+}
+
+/// `POST /api/fhir/Consent`: records a consent (registering the patient from a contained
+/// Patient if needed), or withdraws the patient's consent (status inactive).
+pub async fn post_consent(
+    State(state): State<AppState>,
+    client: ApiClient,
+    FhirBody(body): FhirBody,
+) -> Result<Response, Rejection> {
+    let now = state.now();
+    let v = fhirck::parse_json(&body)?;
+    let info = model::parse_consent(&v)?;
+    let patient_ref = fhirck::str_at(&v, &["patient", "reference"]);
+    let patient_value = match patient_ref {
+        Some(r) if r.starts_with('#') => v
+            .get("contained")
+            .and_then(Value::as_array)
+            .and_then(|c| {
+                c.iter()
+                    .find(|p| p.get("id").and_then(Value::as_str) == Some(&r[1..]))
+            })
+            .filter(|p| fhirck::resource_type(p) == Some("Patient"))
+            .cloned()
+            .ok_or_else(|| {
+                Rejection::new(
+                    422,
+                    "invalid",
+                    format!("Consent.patient「{r}」が contained の Patient で解決できません。"),
+                )
+            })?,
+        Some(r) => {
+            return Err(Rejection::new(
+                422,
+                "invalid",
+                format!(
+                    "Consent.patient「{r}」は解決できません。contained の Patient（#id）か identifier で指定してください。"
+                ),
+            ));
+        }
+        None => {
+            let identifier = v
+                .get("patient")
+                .and_then(|p| p.get("identifier"))
+                .cloned()
+                .ok_or_else(|| Rejection::new(422, "invalid", "Consent.patient がありません。"))?;
+            json!({"resourceType": "Patient", "identifier": [identifier]})
+        }
+    };
+    let patient = fhirck::patient_info(&patient_value, &client.facility_code)?;
+    let actor = client.actor();
+    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let _gate = store.writing().await;
+    let mut tx = state.db.begin().await?;
+    let known = repo::find_link(&mut tx, client.facility_id, &patient.local_id).await?;
+    if !info.active {
+        let id = known.ok_or_else(|| {
+            Rejection::new(
+                404,
+                "not-found",
+                format!("患者ID {} は登録されていません。", patient.local_id),
+            )
+        })?;
+        let current = repo::current_consent(&mut tx, id)
+            .await?
+            .filter(|c| c.withdrawn_at.is_none())
+            .ok_or_else(|| {
+                Rejection::new(
+                    409,
+                    "business-rule",
+                    "この患者の同意はすでに撤回されています。",
+                )
+            })?;
+        repo::withdraw_consent(&mut tx, current.id, &actor.login, now).await?;
+        audit::record(
+            &mut tx,
+            now,
+            &actor,
+            "records.consent_withdrawn",
+            &format!("patient:{id}"),
+            json!({"consent_id": current.id, "channel": "api", "facility_id": client.facility_id}),
+        )
+        .await?;
+        tx.commit().await?;
+        let body = json!({"resourceType": "OperationOutcome", "issue": [{"severity": "information",
+            "code": "informational", "diagnostics": "同意の撤回を記録しました。以後、送信元以外の施設はこの患者の文書を閲覧できません。"}]});
+        return Ok(fhir(StatusCode::OK, &body));
+    }
+    if known.is_none() && patient_value.get("name").is_none() {
+        return Err(Rejection::new(
+            422,
+            "invalid",
+            "未登録の患者です。Consent.contained に Patient（氏名・生年月日を含む）を入れて送信してください。",
+        ));
+    }
+    let patient_id = match known {
+        Some(id) => {
+            let scan_hash = info
+                .scan
+                .as_ref()
+                .map(|(_, b)| hex::encode(Sha256::digest(b)));
+            record_consent(
+                &mut tx,
+                id,
+                client.facility_id,
+                &info,
+                scan_hash.as_deref(),
+                &actor,
+                now,
+            )
+            .await?;
+            id
+        }
+        None => {
+            resolve_patient(
+                &mut tx,
+                client.facility_id,
+                &patient,
+                Some(&info),
+                &actor,
+                now,
+            )
+            .await?
+        }
+    };
+    if let Some((_, bytes)) = &info.scan {
+        let hash = hex::encode(Sha256::digest(bytes));
+        store.put(&hash, bytes).await.map_err(internal)?;
+    }
+    tx.commit().await?;
+    let body = json!({"resourceType": "OperationOutcome", "issue": [{"severity": "information",
+        "code": "informational", "diagnostics": format!("同意を記録しました（患者 {patient_id}）。")}]});
+    Ok((StatusCode::CREATED, fhir(StatusCode::CREATED, &body)).into_response())
+}
