@@ -24,6 +24,7 @@
 
 mod admin;
 mod api;
+pub mod attachments;
 pub mod blobs;
 pub mod fhir;
 mod intake;

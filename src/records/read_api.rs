@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 
 use super::api::{ApiClient, fhir};
 use super::blobs::BlobStore;
-use super::fhir as fhirck;
 use super::model::Rejection;
 use super::repo::{self, DocumentRow, Search};
 use crate::audit::{self, Actor};
@@ -51,14 +50,14 @@ pub async fn log_read(
 pub async fn full_bundle(store: &BlobStore, doc: &DocumentRow) -> Result<Value, Rejection> {
     let mut v: Value = serde_json::from_str(&doc.content).map_err(super::api::internal)?;
     let mut hashes = Vec::new();
-    fhirck::blob_refs(&v, &mut hashes);
+    super::attachments::blob_refs(&v, &mut hashes);
     let mut loaded = std::collections::HashMap::new();
     for h in hashes {
         if let Ok(bytes) = store.get(&h).await {
             loaded.insert(h, bytes);
         }
     }
-    fhirck::rehydrate(&mut v, &mut |h| loaded.get(h).cloned());
+    super::attachments::rehydrate(&mut v, &mut |h| loaded.get(h).cloned());
     if let Some(obj) = v.as_object_mut() {
         obj.insert("id".into(), Value::String(doc.id.to_string()));
     }
