@@ -68,6 +68,11 @@ pub fn router() -> Routes {
             Access::Roles(READERS),
             ui::timeline,
         )
+        .get(
+            "/records/patients/{id}/consent/scan",
+            Access::Roles(READERS),
+            ui::consent_scan,
+        )
         .post(
             "/records/patients/{id}/consent/withdraw",
             Access::Roles(MANAGERS),

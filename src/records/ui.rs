@@ -485,6 +485,7 @@ pub async fn access_log(
                 action: match l.action.as_str() {
                     "records.document_read" => "文書の閲覧",
                     "records.timeline_read" => "経過一覧の閲覧",
+                    "records.consent_scan_read" => "同意書の閲覧",
                     _ => "添付ファイルの取得",
                 },
                 patient: l.target.trim_start_matches("patient:").to_string(),
@@ -507,4 +508,57 @@ pub async fn access_log(
         },
         StatusCode::OK,
     )
+}
+
+/// The scan of the consent form in force (or last withdrawn), for facilities that may see the
+/// patient; audited like any read.
+pub async fn consent_scan(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let facility = facility_of(&p)?;
+    let mut tx = state.db.begin().await?;
+    if repo::find_patient(&mut tx, id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    if !repo::may_see_patient(&mut tx, id, facility).await? {
+        return Err(AppError::Forbidden);
+    }
+    let consent = repo::current_consent(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let hash = consent.scan_hash.ok_or(AppError::NotFound)?;
+    let bytes = BlobStore::new(&state.settings.paths.data_dir)
+        .get(&hash)
+        .await
+        .map_err(AppError::Internal)?;
+    let read = Read {
+        patient_id: id,
+        document_id: None,
+        facility_id: facility,
+        channel: "ui",
+    };
+    log_read(
+        &mut tx,
+        now,
+        &Actor::of(&p, &addr),
+        "records.consent_scan_read",
+        read,
+    )
+    .await?;
+    tx.commit().await?;
+    let mut res = bytes.into_response();
+    let ct = consent
+        .scan_content_type
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    res.headers_mut().insert(CONTENT_TYPE, ct);
+    res.headers_mut().insert(
+        CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"consent-scan\""),
+    );
+    Ok(res)
 }

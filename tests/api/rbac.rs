@@ -64,6 +64,11 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/records/patients", Only(FACILITY_MANAGERS)),
         ("GET", "/records/patients/{id}", Only(RECORD_READERS)),
         (
+            "GET",
+            "/records/patients/{id}/consent/scan",
+            Only(RECORD_READERS),
+        ),
+        (
             "POST",
             "/records/patients/{id}/consent/withdraw",
             Only(FACILITY_MANAGERS),

@@ -328,7 +328,8 @@ pub async fn access_log(
 ) -> sqlx::Result<Vec<AccessLine>> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT a.at, a.actor_login, a.actor_role, a.action, a.target, a.details FROM audit_events a
-         WHERE a.action IN ('records.document_read', 'records.timeline_read', 'records.attachment_read')
+         WHERE a.action IN ('records.document_read', 'records.timeline_read', 'records.attachment_read',
+                            'records.consent_scan_read')
            AND a.target IN (SELECT 'patient:' || CAST(l.patient_id AS TEXT) FROM patient_links l
                             WHERE l.facility_id = $1)
          ORDER BY a.id DESC LIMIT {}",

@@ -299,6 +299,7 @@ pub struct ConsentRow {
     pub signed_on: String,
     pub scope: String,
     pub scan_hash: Option<String>,
+    pub scan_content_type: Option<String>,
     pub recorded_at: Timestamp,
     pub recorded_by: String,
     pub withdrawn_at: Option<Timestamp>,
@@ -308,7 +309,7 @@ pub struct ConsentRow {
 /// The patient's latest consent (the one in force unless withdrawn).
 pub async fn current_consent(conn: &mut Conn, patient_id: i64) -> sqlx::Result<Option<ConsentRow>> {
     let Some(r) = sqlx::query(
-        "SELECT id, signed_on, scope, scan_hash, recorded_at, recorded_by, withdrawn_at
+        "SELECT id, signed_on, scope, scan_hash, scan_content_type, recorded_at, recorded_by, withdrawn_at
          FROM consents WHERE patient_id = $1 ORDER BY id DESC LIMIT 1",
     )
     .bind(patient_id)
@@ -333,6 +334,7 @@ pub async fn current_consent(conn: &mut Conn, patient_id: i64) -> sqlx::Result<O
         signed_on: r.try_get("signed_on")?,
         scope: r.try_get("scope")?,
         scan_hash: r.try_get("scan_hash")?,
+        scan_content_type: r.try_get("scan_content_type")?,
         recorded_at: r.try_get("recorded_at")?,
         recorded_by: r.try_get("recorded_by")?,
         withdrawn_at: r.try_get("withdrawn_at")?,

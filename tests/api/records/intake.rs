@@ -344,3 +344,103 @@ async fn x3_the_openapi_description_names_the_real_endpoints() {
         assert!(registered.contains(p), "{p} is described but not served");
     }
 }
+
+/// Starts the real binary on the test app's database and data directory; returns it and its URL.
+fn serve_binary(app: &TestApp) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rainbownet"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("RAINBOWNET__DATABASE__URL", &app.database_url)
+        .env("RAINBOWNET__PATHS__DATA_DIR", app.dir.path())
+        .env("RAINBOWNET__JOBS__ENABLED", "false")
+        .env("RAINBOWNET__LOG__FILTER", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("rainbownet: ")
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    (child, url)
+}
+
+#[tokio::test]
+async fn r21_1_no_acknowledged_document_is_lost_when_the_server_is_killed() {
+    let net = network().await;
+    assert_eq!(
+        net.send(A, "/api/fhir/Consent", consent_for(&[]))
+            .await
+            .status(),
+        201
+    );
+    let (mut child, url) = serve_binary(&net.app);
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut tasks = Vec::new();
+    for worker in 0..4 {
+        let (url, key, acked) = (url.clone(), net.keys[A].clone(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0..10_000 {
+                let ident = format!("{A}^2026^KILL{worker}-{i}");
+                let mut b = fixture_json("collection_clins.json");
+                b["identifier"]["value"] = json!(ident);
+                let sent = client
+                    .post(format!("{url}/api/fhir/Bundle"))
+                    .bearer_auth(&key)
+                    .header("content-type", "application/fhir+json")
+                    .body(b.to_string())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(res) if res.status() == 201 => acked.lock().unwrap().push(ident),
+                    Ok(res) => panic!("unexpected {}", res.status()),
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    // Kill -9 in the middle of the stream.
+    while acked.lock().unwrap().len() < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 200);
+    // Restarted, the server has every acknowledged document.
+    let (mut child, url) = serve_binary(&net.app);
+    let stored: Vec<String> = sqlx::query_scalar("SELECT identifier_value FROM documents")
+        .fetch_all(net.app.db().pool())
+        .await
+        .unwrap();
+    let missing: Vec<&String> = acked.iter().filter(|i| !stored.contains(i)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged documents lost",
+        missing.len()
+    );
+    let res = reqwest::Client::new()
+        .get(format!("{url}/api/fhir/Bundle?_count=1"))
+        .bearer_auth(&net.keys[A])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = net.app.cli(&["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -127,6 +127,13 @@ async fn x2_every_read_is_in_the_audit_chain_and_the_facility_manager_sees_it() 
     );
     assert_eq!(net.app.audit_count("records.attachment_read").await, 1);
     assert_eq!(net.app.audit_count("records.timeline_read").await, 1);
+    let scan = b_user
+        .get(&format!("/records/patients/{patient_id}/consent/scan"))
+        .await;
+    assert_eq!(scan.status(), 200);
+    assert_eq!(scan.headers()["content-type"], "image/png");
+    assert!(scan.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    assert_eq!(net.app.audit_count("records.consent_scan_read").await, 1);
     let details: Vec<String> = sqlx::query_scalar(
         "SELECT details FROM audit_events WHERE action = 'records.document_read' ORDER BY id",
     )
