@@ -50,6 +50,16 @@ pub fn internal(e: impl std::fmt::Debug) -> Rejection {
 
 impl From<sqlx::Error> for Rejection {
     fn from(e: sqlx::Error) -> Self {
+        // Two requests registering the same patient or document at once (PostgreSQL): the
+        // loser's transaction is rolled back whole, and a retry finds what the winner stored.
+        if crate::db::constraint(&e) == Some(crate::db::Constraint::Unique) {
+            tracing::warn!(error = %e, "concurrent duplicate submission");
+            return Rejection::new(
+                409,
+                "conflict",
+                "同じ患者または文書が同時に送信されました。何も保存されていません。再送してください。",
+            );
+        }
         internal(e)
     }
 }

@@ -59,15 +59,27 @@ fn doc_line(d: &repo::DocumentRow) -> DocumentLine {
 pub async fn index(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
     page: Page,
 ) -> AppResult<Response> {
     let facility = facility_of(&p)?;
-    let mut conn = state.db.pool().acquire().await?;
-    let patients = repo::visible_patients(&mut conn, facility)
+    let mut tx = state.db.begin().await?;
+    let patients: Vec<PatientLine> = repo::visible_patients(&mut tx, facility)
         .await?
         .into_iter()
         .map(|(p, l)| patient_line(p, l))
         .collect();
+    // The list shows names and birth dates: a read of application data too.
+    audit::record(
+        &mut tx,
+        state.now(),
+        &Actor::of(&p, &addr),
+        "records.patients_listed",
+        &format!("facility:{facility}"),
+        json!({"facility_id": facility, "patients": patients.len(), "channel": "ui"}),
+    )
+    .await?;
+    tx.commit().await?;
     render(
         PatientsPage {
             page: page.titled("患者の診療情報"),

@@ -107,6 +107,7 @@ async fn x2_every_read_is_in_the_audit_chain_and_the_facility_manager_sees_it() 
     );
     let patients = b_user.get("/records").await.text().await.unwrap();
     assert!(patients.contains("清須 花子"));
+    assert_eq!(net.app.audit_count("records.patients_listed").await, 1);
     let patient_id: i64 =
         sqlx::query_scalar::<_, i64>("SELECT patient_id FROM documents WHERE id = $1")
             .bind(id)
