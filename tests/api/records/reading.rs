@@ -302,3 +302,49 @@ async fn x3_a_facility_manager_registers_a_patient_with_consent_and_records_with
     .await;
     assert_eq!(s, 422, "no new documents after withdrawal");
 }
+
+#[tokio::test]
+async fn x3_narrative_is_sanitised_and_collections_are_shown_in_japanese() {
+    let net = network().await;
+    assert_eq!(
+        net.send(A, "/api/fhir/Consent", consent_for(&[]))
+            .await
+            .status(),
+        201
+    );
+    let mut b = fixture_json("referral_57133-1.json");
+    b["entry"][0]["resource"]["section"][1]["text"]["div"] = json!(
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p style=\"color:red\" onclick=\"steal()\">精査のお願い</p><script>alert('x')</script><img src=\"x\" onerror=\"steal()\"></div>"
+    );
+    let referral = net.accept(A, b.to_string()).await;
+    let collection = net.accept(A, fixture("collection_clins.json")).await;
+    let user = net.person(Role::User, B, "b-nurse").await;
+    let html = user
+        .get(&format!("/records/documents/{referral}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("精査のお願い"));
+    for bad in ["<script>alert", "onclick=", "onerror=", "color:red"] {
+        assert!(!html.contains(bad), "{bad} survived sanitising");
+    }
+    let html = user
+        .get(&format!("/records/documents/{collection}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for text in [
+        "傷病名",
+        "高血圧症",
+        "アレルギー",
+        "造影剤（ヨード）",
+        "検査結果",
+        "142 mg/dL",
+        "処方",
+        "アムロジピン錠5mg",
+    ] {
+        assert!(html.contains(text), "{text} missing");
+    }
+}
