@@ -378,10 +378,10 @@ pub fn patient_info(p: &Value, sender_code: &str) -> Result<PatientInfo, Rejecti
 
 /// Entries of a `batch` Bundle: each one's resource, or why it cannot be read.
 pub fn batch_entries(
-    bundle: &Value,
+    mut bundle: Value,
     max_entries: usize,
 ) -> Result<Vec<Result<Value, Rejection>>, Rejection> {
-    if resource_type(bundle) != Some("Bundle") {
+    if resource_type(&bundle) != Some("Bundle") {
         return Err(invalid("resourceType が Bundle ではありません。"));
     }
     if bundle.get("type").and_then(Value::as_str) != Some("batch") {
@@ -389,10 +389,9 @@ pub fn batch_entries(
             "POST /api/fhir には Bundle.type が batch の Bundle を送信してください。",
         ));
     }
-    let entries = bundle
-        .get("entry")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("Bundle.entry がありません。"))?;
+    let Some(Value::Array(entries)) = bundle.get_mut("entry").map(Value::take) else {
+        return Err(invalid("Bundle.entry がありません。"));
+    };
     if entries.len() > max_entries {
         return Err(Rejection::new(
             413,
@@ -404,20 +403,19 @@ pub fn batch_entries(
         ));
     }
     Ok(entries
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(i, e)| {
-            let method = str_at(e, &["request", "method"]).unwrap_or("POST");
+        .map(|(i, mut e)| {
+            let method = str_at(&e, &["request", "method"]).unwrap_or("POST");
             if method != "POST" {
                 return Err(invalid(format!(
                     "entry[{i}] の request.method は POST のみ受け付けます。"
                 )));
             }
-            let r = e
-                .get("resource")
-                .filter(|r| r.is_object())
-                .ok_or_else(|| invalid(format!("entry[{i}] に resource がありません。")))?;
-            Ok(r.clone())
+            match e.get_mut("resource").map(Value::take) {
+                Some(r) if r.is_object() => Ok(r),
+                _ => Err(invalid(format!("entry[{i}] に resource がありません。"))),
+            }
         })
         .collect())
 }

@@ -5,6 +5,8 @@
 //! crash right after. A retried submission (same Bundle.identifier from the same facility, same
 //! content) returns the original with 200 and is not stored twice.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
@@ -99,8 +101,7 @@ pub async fn resolve_patient(
         .and_then(|c| c.scan.as_ref())
         .map(|(_, b)| hex::encode(Sha256::digest(b)));
     if let Some(id) = repo::find_link(conn, facility_id, &patient.local_id).await? {
-        let current = repo::current_consent(conn, id).await?;
-        let in_force = current.as_ref().is_some_and(|c| c.withdrawn_at.is_none());
+        let in_force = repo::consent_in_force(conn, id).await?;
         match consent {
             Some(c) if c.active && !in_force => {
                 record_consent(conn, id, facility_id, c, scan_hash.as_deref(), actor, now).await?;
@@ -146,6 +147,7 @@ async fn store_in(
     conn: &mut Conn,
     client: &ApiClient,
     d: &ParsedDocument,
+    known: &mut HashMap<String, i64>,
     now: Timestamp,
 ) -> Result<Stored, Rejection> {
     if let Some((id, hash)) = repo::find_by_identifier(
@@ -179,16 +181,23 @@ async fn store_in(
             "同意の撤回は POST /api/fhir/Consent で送信してください（文書と一緒には受け付けられません）。",
         ));
     }
-    let actor = client.actor();
-    let patient_id = resolve_patient(
-        conn,
-        client.facility_id,
-        &d.patient,
-        d.consent.as_ref(),
-        &actor,
-        now,
-    )
-    .await?;
+    // Within one transaction a patient resolved once stays resolved (batches of one patient).
+    let patient_id = match known.get(&d.patient.local_id) {
+        Some(id) => *id,
+        None => {
+            let id = resolve_patient(
+                conn,
+                client.facility_id,
+                &d.patient,
+                d.consent.as_ref(),
+                &client.actor(),
+                now,
+            )
+            .await?;
+            known.insert(d.patient.local_id.clone(), id);
+            id
+        }
+    };
     let id = repo::insert_document(
         conn,
         &repo::NewDocument {
@@ -242,8 +251,8 @@ pub async fn ingest_one(
 ) -> Result<Stored, Rejection> {
     let store = BlobStore::new(&state.settings.paths.data_dir);
     let _gate = store.writing().await;
-    let mut tx = state.db.begin().await?;
-    let stored = store_in(&mut tx, client, d, now).await?;
+    let (_w, mut tx) = super::begin(state).await?;
+    let stored = store_in(&mut tx, client, d, &mut HashMap::new(), now).await?;
     if stored.created {
         // Blobs only once every check has passed, and before the commit that refers to them.
         put_blobs(&store, &[d]).await?;
@@ -273,14 +282,15 @@ pub async fn ingest_many(
     let store = BlobStore::new(&state.settings.paths.data_dir);
     let _gate = store.writing().await;
     let mut created: Vec<&ParsedDocument> = Vec::new();
-    let mut tx = state.db.begin().await?;
+    let mut known = HashMap::new();
+    let (_w, mut tx) = super::begin(state).await?;
     let mut results = Vec::with_capacity(docs.len());
     let mut stored_ids = Vec::new();
     for d in docs {
         match d {
             Err(e) => results.push(Err(e.clone())),
             Ok(d) => {
-                let r = store_in(&mut tx, client, d, now).await;
+                let r = store_in(&mut tx, client, d, &mut known, now).await;
                 if let Ok(s) = &r
                     && s.created
                 {
@@ -356,11 +366,10 @@ pub async fn post_batch(
     let now = state.now();
     let max = state.settings.records.max_entries;
     let v = fhirck::parse_json(&body)?;
-    let docs: Vec<Result<ParsedDocument, Rejection>> = fhirck::batch_entries(&v, max)?
+    let docs: Vec<Result<ParsedDocument, Rejection>> = fhirck::batch_entries(v, max)?
         .into_iter()
         .map(|e| e.and_then(|r| fhirck::parse_bundle(r, &client.facility_code, max)))
         .collect();
-    drop(v);
     let results = ingest_many(&state, &client, &docs, now).await?;
     let entries: Vec<Value> = results
         .iter()
@@ -430,7 +439,7 @@ pub async fn post_consent(
     let actor = client.actor();
     let store = BlobStore::new(&state.settings.paths.data_dir);
     let _gate = store.writing().await;
-    let mut tx = state.db.begin().await?;
+    let (_w, mut tx) = super::begin(&state).await?;
     let known = repo::find_link(&mut tx, client.facility_id, &patient.local_id).await?;
     if !info.active {
         let id = known.ok_or_else(|| {

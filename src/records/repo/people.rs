@@ -392,3 +392,15 @@ pub async fn local_id(
         .map(|r| r.try_get("local_id"))
         .transpose()
 }
+
+/// Whether the patient's latest consent is in force (recorded and not withdrawn).
+pub async fn consent_in_force(conn: &mut Conn, patient_id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "SELECT 1 AS x FROM consents WHERE id = (SELECT MAX(id) FROM consents WHERE patient_id = $1)
+           AND withdrawn_at IS NULL",
+    )
+    .bind(patient_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some())
+}
