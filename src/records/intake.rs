@@ -142,7 +142,43 @@ pub async fn resolve_patient(
     Ok(id)
 }
 
-/// Stores one checked document inside the caller's transaction.
+/// The document the sender already stored under this Bundle.identifier: the same content is
+/// a retry (answered with the original), different content is refused.
+async fn existing(
+    conn: &mut Conn,
+    client: &ApiClient,
+    d: &ParsedDocument,
+) -> Result<Option<Stored>, Rejection> {
+    let Some((id, hash)) = repo::find_by_identifier(
+        conn,
+        client.facility_id,
+        &d.identifier_system,
+        &d.identifier_value,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    if hash == d.content_hash {
+        return Ok(Some(Stored {
+            id,
+            created: false,
+            patient_id: 0,
+        }));
+    }
+    Err(Rejection::new(
+        409,
+        "duplicate",
+        format!(
+            "同じ Bundle.identifier（{}）で内容の異なる文書がすでに受け付けられています（ID {id}）。",
+            d.identifier_value
+        ),
+    ))
+}
+
+/// Stores one checked document inside the caller's transaction. The common case (a known
+/// patient whose consent is in force) costs two statements; a retry is recognised by the
+/// insert finding the identifier taken, and checked before any patient is registered.
 async fn store_in(
     conn: &mut Conn,
     client: &ApiClient,
@@ -150,30 +186,6 @@ async fn store_in(
     known: &mut HashMap<String, i64>,
     now: Timestamp,
 ) -> Result<Stored, Rejection> {
-    if let Some((id, hash)) = repo::find_by_identifier(
-        conn,
-        client.facility_id,
-        &d.identifier_system,
-        &d.identifier_value,
-    )
-    .await?
-    {
-        if hash == d.content_hash {
-            return Ok(Stored {
-                id,
-                created: false,
-                patient_id: 0,
-            });
-        }
-        return Err(Rejection::new(
-            409,
-            "duplicate",
-            format!(
-                "同じ Bundle.identifier（{}）で内容の異なる文書がすでに受け付けられています（ID {id}）。",
-                d.identifier_value
-            ),
-        ));
-    }
     if d.consent.as_ref().is_some_and(|c| !c.active) {
         return Err(Rejection::new(
             422,
@@ -185,20 +197,28 @@ async fn store_in(
     let patient_id = match known.get(&d.patient.local_id) {
         Some(id) => *id,
         None => {
-            let id = resolve_patient(
-                conn,
-                client.facility_id,
-                &d.patient,
-                d.consent.as_ref(),
-                &client.actor(),
-                now,
-            )
-            .await?;
+            let id = match repo::patient_for(conn, client.facility_id, &d.patient.local_id).await? {
+                Some((id, true)) => id,
+                _ => {
+                    if let Some(s) = existing(conn, client, d).await? {
+                        return Ok(s);
+                    }
+                    resolve_patient(
+                        conn,
+                        client.facility_id,
+                        &d.patient,
+                        d.consent.as_ref(),
+                        &client.actor(),
+                        now,
+                    )
+                    .await?
+                }
+            };
             known.insert(d.patient.local_id.clone(), id);
             id
         }
     };
-    let id = repo::insert_document(
+    let inserted = repo::insert_document(
         conn,
         &repo::NewDocument {
             patient_id,
@@ -217,6 +237,11 @@ async fn store_in(
         },
     )
     .await?;
+    let Some(id) = inserted else {
+        return existing(conn, client, d)
+            .await?
+            .ok_or_else(|| internal("identifier taken but no document found"));
+    };
     for (i, a) in d.attachments.iter().enumerate() {
         repo::insert_attachment(conn, id, i as i64 + 1, a).await?;
     }

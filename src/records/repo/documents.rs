@@ -43,12 +43,14 @@ pub struct NewDocument<'a> {
     pub expires_at: Timestamp,
 }
 
-pub async fn insert_document(conn: &mut Conn, d: &NewDocument<'_>) -> sqlx::Result<i64> {
+/// Inserts a document; None when the sender already used its identifier (nothing inserted).
+pub async fn insert_document(conn: &mut Conn, d: &NewDocument<'_>) -> sqlx::Result<Option<i64>> {
     sqlx::query(
         "INSERT INTO documents (patient_id, facility_id, bundle_type, identifier_system,
             identifier_value, type_code, type_label, title, doc_date, content_hash, content,
             size_bytes, sent_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(d.patient_id)
     .bind(d.facility_id)
@@ -64,9 +66,10 @@ pub async fn insert_document(conn: &mut Conn, d: &NewDocument<'_>) -> sqlx::Resu
     .bind(d.content.len() as i64)
     .bind(d.sent_at)
     .bind(d.expires_at)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?
-    .try_get("id")
+    .map(|r| r.try_get("id"))
+    .transpose()
 }
 
 pub async fn insert_attachment(

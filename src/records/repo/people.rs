@@ -404,3 +404,24 @@ pub async fn consent_in_force(conn: &mut Conn, patient_id: i64) -> sqlx::Result<
     .await?
     .is_some())
 }
+
+/// The network patient of a facility's local ID, and whether their consent is in force.
+pub async fn patient_for(
+    conn: &mut Conn,
+    facility_id: i64,
+    local_id: &str,
+) -> sqlx::Result<Option<(i64, bool)>> {
+    sqlx::query(
+        "SELECT l.patient_id,
+                CASE WHEN EXISTS (SELECT 1 FROM consents c
+                    WHERE c.id = (SELECT MAX(c2.id) FROM consents c2 WHERE c2.patient_id = l.patient_id)
+                      AND c.withdrawn_at IS NULL) THEN 1 ELSE 0 END AS in_force
+         FROM patient_links l WHERE l.facility_id = $1 AND l.local_id = $2",
+    )
+    .bind(facility_id)
+    .bind(local_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| Ok((r.try_get("patient_id")?, r.try_get::<i64, _>("in_force")? == 1)))
+    .transpose()
+}
