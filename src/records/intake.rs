@@ -203,15 +203,29 @@ async fn store_in(
                     if let Some(s) = existing(conn, client, d).await? {
                         return Ok(s);
                     }
-                    resolve_patient(
-                        conn,
+                    // Registration writes several rows before it can fail (an unknown facility
+                    // in the consent): a savepoint keeps a failed entry of a batch from leaving
+                    // any of them behind.
+                    let mut sp = sqlx::Connection::begin(&mut *conn).await?;
+                    let r = resolve_patient(
+                        &mut sp,
                         client.facility_id,
                         &d.patient,
                         d.consent.as_ref(),
                         &client.actor(),
                         now,
                     )
-                    .await?
+                    .await;
+                    match r {
+                        Ok(id) => {
+                            sp.commit().await?;
+                            id
+                        }
+                        Err(e) => {
+                            sp.rollback().await?;
+                            return Err(e);
+                        }
+                    }
                 }
             };
             known.insert(d.patient.local_id.clone(), id);

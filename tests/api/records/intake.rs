@@ -204,11 +204,25 @@ async fn x2_a_batch_reports_each_entry_and_one_failure_does_not_fail_the_others(
     );
     let mut broken = fixture_json("checkup_report_53576-5.json");
     broken["entry"][0]["resource"]["subject"]["reference"] = json!("urn:uuid:nobody");
+    // A new patient whose consent names a facility that does not exist: registration fails
+    // half-way, and must leave nothing behind.
+    let mut new_patient = fixture_json("patient_summary_60591-5.json");
+    new_patient["identifier"]["value"] = json!("2310000011^2026^NEW0001");
+    new_patient["entry"][1]["resource"]["identifier"][0]["value"] = json!("777777");
+    let mut consent = fixture_json("consent_all.json");
+    consent.as_object_mut().unwrap().remove("contained");
+    consent["patient"] = json!({"reference": "urn:uuid:d5a8f5c2-1f0e-4a47-9a5e-5b0d3c0c0001"});
+    consent["provision"]["actor"] = json!([{"reference": {"identifier": {"value": "0000000000"}}}]);
+    new_patient["entry"].as_array_mut().unwrap().push(
+        json!({"fullUrl": "urn:uuid:6e0c3c1a-0000-4000-8000-00000000c0a2", "resource": consent}),
+    );
+    let before = net.rows().await;
     let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
         {"resource": fixture_json("referral_57133-1.json"), "request": {"method": "POST", "url": "Bundle"}},
         {"resource": broken, "request": {"method": "POST", "url": "Bundle"}},
         {"resource": fixture_json("collection_clins.json"), "request": {"method": "POST", "url": "Bundle"}},
-        {"resource": fixture_json("referral_57133-1.json"), "request": {"method": "POST", "url": "Bundle"}}
+        {"resource": fixture_json("referral_57133-1.json"), "request": {"method": "POST", "url": "Bundle"}},
+        {"resource": new_patient, "request": {"method": "POST", "url": "Bundle"}}
     ]});
     let res = net.send(A, "/api/fhir", batch.to_string()).await;
     assert_eq!(res.status(), 200);
@@ -237,7 +251,25 @@ async fn x2_a_batch_reports_each_entry_and_one_failure_does_not_fail_the_others(
         v["entry"][3]["response"]["location"],
         v["entry"][0]["response"]["location"]
     );
+    assert!(statuses[4].starts_with("422"), "{statuses:?}");
+    assert!(
+        v["entry"][4]["response"]["outcome"]["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("0000000000")
+    );
     assert_eq!(net.app.count("documents").await, 2);
+    let after = net.rows().await;
+    assert_eq!(
+        after[1..4],
+        before[1..4],
+        "no patient, link or consent left behind"
+    );
+    assert_eq!(
+        net.app.audit_count("records.patient_registered").await,
+        1,
+        "only the consent's"
+    );
     assert_eq!(net.app.audit_count("records.batch_received").await, 1);
 }
 
