@@ -89,6 +89,7 @@ fn peak_rss_kb() -> u64 {
 
 async fn baseline(dir: &std::path::Path, bodies: &[String]) -> f64 {
     sqlx::any::install_default_drivers();
+    std::fs::create_dir_all(dir).expect("baseline dir");
     let url = format!("sqlite://{}/baseline.db?mode=rwc", dir.display());
     let pool = AnyPoolOptions::new()
         .max_connections(1)
@@ -284,6 +285,10 @@ async fn main() {
     let rss_single = peak_rss_kb();
     let batch_rate = batch(&base, &key, &docs_batch, 100, 2).await;
     let rss_batch = peak_rss_kb();
+    // The machine is shared: measure the baseline again after the HTTP runs and compare with the
+    // faster of the two, so that a quiet moment for the baseline is not lost.
+    let base_rate_after = baseline(&dir.path().join("again"), &bodies).await;
+    let base_best = base_rate.max(base_rate_after);
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents")
         .fetch_one(state.db.pool())
         .await
@@ -303,12 +308,12 @@ async fn main() {
     );
     println!(
         "{:<58} {:>12} {:>10} {:>14}",
-        "path", "docs/s", "× baseline", "peak RSS (MB)"
+        "path", "docs/s", "× base", "peak RSS (MB)"
     );
     let row = |name: &str, rate: f64, rss: u64| {
         println!(
             "{name:<58} {rate:>12.0} {:>10.2} {:>14.1}",
-            rate / base_rate,
+            rate / base_best,
             rss as f64 / 1024.0
         );
     };
@@ -316,6 +321,11 @@ async fn main() {
         "baseline: raw INSERT, 1,000 per transaction (sqlx Any)",
         base_rate,
         rss_baseline,
+    );
+    row(
+        "baseline again, after the HTTP runs",
+        base_rate_after,
+        rss_batch,
     );
     row(
         "HTTP POST /api/fhir/Bundle, 1 doc/request, 8 clients",

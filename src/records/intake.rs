@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use super::api::{ApiClient, FhirBody, fhir, internal, outcome_json};
 use super::blobs::BlobStore;
 use super::fhir::{self as fhirck, ParsedDocument, PatientInfo};
+use super::group;
 use super::model::{self, ConsentInfo, Rejection, Scope};
 use super::repo;
 use crate::audit::{self, Actor};
@@ -281,33 +282,68 @@ fn details(client: &ApiClient, d: &ParsedDocument, id: i64) -> Value {
            "sha256": d.content_hash, "attachments": d.attachments.len()})
 }
 
-/// One document: blobs first, then one transaction with the rows and the audit event.
+/// One document, committed together with whatever other single documents are waiting (group
+/// commit): each request queues its document and spawns a committer; the first committer to get
+/// the leader lock stores every queued document in one transaction, one audit event each, and
+/// answers each request after the commit. A committer runs in its own task, so a client that
+/// hangs up cannot cut a commit short or leave the others without their answer.
 pub async fn ingest_one(
     state: &AppState,
     client: &ApiClient,
-    d: &ParsedDocument,
+    d: ParsedDocument,
     now: Timestamp,
 ) -> Result<Stored, Rejection> {
+    let url = state.settings.database_url();
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    group::queue(&url)
+        .lock()
+        .map_err(|_| internal("queue poisoned"))?
+        .push(group::Pending {
+            client: client.clone(),
+            doc: d,
+            now,
+            reply,
+        });
+    tokio::spawn(group::commit_waiting(state.clone(), url));
+    answer
+        .await
+        .unwrap_or_else(|_| Err(internal("group commit ended without an answer")))
+}
+
+/// Stores a group of single documents in one transaction (see [`ingest_one`]).
+pub(super) async fn commit_group(
+    state: &AppState,
+    group: &[group::Pending],
+) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
     let store = BlobStore::new(&state.settings.paths.data_dir);
     let _gate = store.writing().await;
     let (_w, mut tx) = super::begin(state).await?;
-    let stored = store_in(&mut tx, client, d, &mut HashMap::new(), now).await?;
-    if stored.created {
-        // Blobs only once every check has passed, and before the commit that refers to them.
-        put_blobs(&store, &[d]).await?;
-        let target = format!("patient:{}", stored.patient_id);
-        audit::record(
-            &mut tx,
-            now,
-            &client.actor(),
-            "records.document_received",
-            &target,
-            details(client, d, stored.id),
-        )
-        .await?;
-        tx.commit().await?;
+    let mut known: HashMap<i64, HashMap<String, i64>> = HashMap::new();
+    let mut results = Vec::with_capacity(group.len());
+    for p in group {
+        let cache = known.entry(p.client.facility_id).or_default();
+        let r = store_in(&mut tx, &p.client, &p.doc, cache, p.now).await;
+        match &r {
+            Err(e) if e.status >= 500 => return Err(e.clone()),
+            Ok(s) if s.created => {
+                // Blobs only once every check has passed, and before the commit.
+                put_blobs(&store, &[&p.doc]).await?;
+                audit::record(
+                    &mut tx,
+                    p.now,
+                    &p.client.actor(),
+                    "records.document_received",
+                    &format!("patient:{}", s.patient_id),
+                    details(&p.client, &p.doc, s.id),
+                )
+                .await?;
+            }
+            _ => {}
+        }
+        results.push(r);
     }
-    Ok(stored)
+    tx.commit().await?;
+    Ok(results)
 }
 
 /// Many documents in one transaction: each entry succeeds or fails on its own; one audit event
@@ -393,7 +429,7 @@ pub async fn post_bundle(
     let now = state.now();
     let v = fhirck::parse_json(&body)?;
     let d = fhirck::parse_bundle(v, &client.facility_code, state.settings.records.max_entries)?;
-    let s = ingest_one(&state, &client, &d, now).await?;
+    let s = ingest_one(&state, &client, d, now).await?;
     Ok(accepted(s.id, s.created))
 }
 

@@ -27,6 +27,7 @@ mod api;
 pub mod attachments;
 pub mod blobs;
 pub mod fhir;
+mod group;
 mod intake;
 pub mod model;
 mod read_api;
