@@ -177,16 +177,18 @@ async fn existing(
     ))
 }
 
-/// Stores one checked document inside the caller's transaction. The common case (a known
-/// patient whose consent is in force) costs two statements; a retry is recognised by the
-/// insert finding the identifier taken, and checked before any patient is registered.
-async fn store_in(
+/// The patient a checked document belongs to, inside the caller's transaction — or, when the
+/// sender already stored this Bundle.identifier, that earlier document. The common case (a known
+/// patient whose consent is in force, or one resolved earlier in the transaction) is one
+/// statement or none; a retry is otherwise recognised by the insert finding the identifier
+/// taken, and it is checked before any patient is registered.
+async fn patient_step(
     conn: &mut Conn,
     client: &ApiClient,
     d: &ParsedDocument,
     known: &mut HashMap<String, i64>,
     now: Timestamp,
-) -> Result<Stored, Rejection> {
+) -> Result<Result<i64, Stored>, Rejection> {
     if d.consent.as_ref().is_some_and(|c| !c.active) {
         return Err(Rejection::new(
             422,
@@ -194,72 +196,92 @@ async fn store_in(
             "同意の撤回は POST /api/fhir/Consent で送信してください（文書と一緒には受け付けられません）。",
         ));
     }
-    // Within one transaction a patient resolved once stays resolved (batches of one patient).
-    let patient_id = match known.get(&d.patient.local_id) {
-        Some(id) => *id,
-        None => {
-            let id = match repo::patient_for(conn, client.facility_id, &d.patient.local_id).await? {
-                Some((id, true)) => id,
-                _ => {
-                    if let Some(s) = existing(conn, client, d).await? {
-                        return Ok(s);
-                    }
-                    // Registration writes several rows before it can fail (an unknown facility
-                    // in the consent): a savepoint keeps a failed entry of a batch from leaving
-                    // any of them behind.
-                    let mut sp = sqlx::Connection::begin(&mut *conn).await?;
-                    let r = resolve_patient(
-                        &mut sp,
-                        client.facility_id,
-                        &d.patient,
-                        d.consent.as_ref(),
-                        &client.actor(),
-                        now,
-                    )
-                    .await;
-                    match r {
-                        Ok(id) => {
-                            sp.commit().await?;
-                            id
-                        }
-                        Err(e) => {
-                            sp.rollback().await?;
-                            return Err(e);
-                        }
-                    }
+    if let Some(id) = known.get(&d.patient.local_id) {
+        return Ok(Ok(*id));
+    }
+    let id = match repo::patient_for(conn, client.facility_id, &d.patient.local_id).await? {
+        Some((id, true)) => id,
+        _ => {
+            if let Some(s) = existing(conn, client, d).await? {
+                return Ok(Err(s));
+            }
+            // Registration writes several rows before it can fail (an unknown facility in the
+            // consent): a savepoint keeps a failed entry of a batch from leaving any behind.
+            let mut sp = sqlx::Connection::begin(&mut *conn).await?;
+            let r = resolve_patient(
+                &mut sp,
+                client.facility_id,
+                &d.patient,
+                d.consent.as_ref(),
+                &client.actor(),
+                now,
+            )
+            .await;
+            match r {
+                Ok(id) => {
+                    sp.commit().await?;
+                    id
                 }
-            };
-            known.insert(d.patient.local_id.clone(), id);
-            id
+                Err(e) => {
+                    sp.rollback().await?;
+                    return Err(e);
+                }
+            }
         }
     };
-    let inserted = repo::insert_document(
-        conn,
-        &repo::NewDocument {
-            patient_id,
-            facility_id: client.facility_id,
-            bundle_type: d.kind.key(),
-            identifier_system: &d.identifier_system,
-            identifier_value: &d.identifier_value,
-            type_code: &d.type_code,
-            type_label: &d.type_label,
-            title: &d.title,
-            doc_date: &d.doc_date,
-            content_hash: &d.content_hash,
-            content: &d.content,
-            sent_at: now,
-            expires_at: model::expires_at(now),
-        },
-    )
-    .await?;
+    known.insert(d.patient.local_id.clone(), id);
+    Ok(Ok(id))
+}
+
+fn new_document<'a>(
+    client: &ApiClient,
+    d: &'a ParsedDocument,
+    patient_id: i64,
+    now: Timestamp,
+) -> repo::NewDocument<'a> {
+    repo::NewDocument {
+        patient_id,
+        facility_id: client.facility_id,
+        bundle_type: d.kind.key(),
+        identifier_system: &d.identifier_system,
+        identifier_value: &d.identifier_value,
+        type_code: &d.type_code,
+        type_label: &d.type_label,
+        title: &d.title,
+        doc_date: &d.doc_date,
+        content_hash: &d.content_hash,
+        content: &d.content,
+        sent_at: now,
+        expires_at: model::expires_at(now),
+    }
+}
+
+async fn insert_attachments(conn: &mut Conn, id: i64, d: &ParsedDocument) -> Result<(), Rejection> {
+    for (i, a) in d.attachments.iter().enumerate() {
+        repo::insert_attachment(conn, id, i as i64 + 1, a).await?;
+    }
+    Ok(())
+}
+
+/// Stores one checked document inside the caller's transaction.
+async fn store_in(
+    conn: &mut Conn,
+    client: &ApiClient,
+    d: &ParsedDocument,
+    known: &mut HashMap<String, i64>,
+    now: Timestamp,
+) -> Result<Stored, Rejection> {
+    let patient_id = match patient_step(conn, client, d, known, now).await? {
+        Ok(id) => id,
+        Err(earlier) => return Ok(earlier),
+    };
+    let inserted = repo::insert_document(conn, &new_document(client, d, patient_id, now)).await?;
     let Some(id) = inserted else {
         return existing(conn, client, d)
             .await?
             .ok_or_else(|| internal("identifier taken but no document found"));
     };
-    for (i, a) in d.attachments.iter().enumerate() {
-        repo::insert_attachment(conn, id, i as i64 + 1, a).await?;
-    }
+    insert_attachments(conn, id, d).await?;
     Ok(Stored {
         id,
         created: true,
@@ -356,32 +378,79 @@ pub async fn ingest_many(
 ) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
     let store = BlobStore::new(&state.settings.paths.data_dir);
     let _gate = store.writing().await;
-    let mut created: Vec<&ParsedDocument> = Vec::new();
     let mut known = HashMap::new();
     let (_w, mut tx) = super::begin(state).await?;
-    let mut results = Vec::with_capacity(docs.len());
-    let mut stored_ids = Vec::new();
-    for d in docs {
+    let mut results: Vec<Option<Result<Stored, Rejection>>> = Vec::with_capacity(docs.len());
+    // First every entry's patient (and the early answers), then the documents in multi-row
+    // inserts: one statement per chunk instead of one per document.
+    let mut ready: Vec<(usize, &ParsedDocument, i64)> = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
         match d {
-            Err(e) => results.push(Err(e.clone())),
-            Ok(d) => {
-                let r = store_in(&mut tx, client, d, &mut known, now).await;
-                if let Ok(s) = &r
-                    && s.created
-                {
-                    created.push(d);
-                    stored_ids.push(
-                        json!({"document_id": s.id, "identifier": d.identifier_value,
-                                           "type": d.type_code, "sha256": d.content_hash}),
-                    );
+            Err(e) => results.push(Some(Err(e.clone()))),
+            Ok(d) => match patient_step(&mut tx, client, d, &mut known, now).await {
+                Ok(Ok(patient_id)) => {
+                    results.push(None);
+                    ready.push((i, d, patient_id));
                 }
-                if let Err(e) = &r
-                    && e.status >= 500
-                {
-                    return Err(e.clone());
+                Ok(Err(earlier)) => results.push(Some(Ok(earlier))),
+                Err(e) if e.status >= 500 => return Err(e),
+                Err(e) => results.push(Some(Err(e))),
+            },
+        }
+    }
+    let mut created: Vec<&ParsedDocument> = Vec::new();
+    let mut stored_ids = Vec::new();
+    // Identifier → (id, content hash) of the documents this batch inserted.
+    let mut claimed: HashMap<(&str, &str), (i64, &str)> = HashMap::new();
+    for chunk in ready.chunks(50) {
+        let rows: Vec<repo::NewDocument> = chunk
+            .iter()
+            .map(|(_, d, p)| new_document(client, d, *p, now))
+            .collect();
+        let inserted = repo::insert_documents(&mut tx, &rows).await?;
+        let mut fresh: HashMap<(String, String), i64> = inserted
+            .into_iter()
+            .map(|(id, sys, val)| ((sys, val), id))
+            .collect();
+        for (i, d, patient_id) in chunk {
+            let key = (d.identifier_system.as_str(), d.identifier_value.as_str());
+            let owned = (d.identifier_system.clone(), d.identifier_value.clone());
+            let r = if let Some(id) = fresh.remove(&owned) {
+                insert_attachments(&mut tx, id, d).await?;
+                claimed.insert(key, (id, d.content_hash.as_str()));
+                created.push(d);
+                stored_ids.push(json!({"document_id": id, "identifier": d.identifier_value,
+                                       "type": d.type_code, "sha256": d.content_hash}));
+                Ok(Stored {
+                    id,
+                    created: true,
+                    patient_id: *patient_id,
+                })
+            } else if let Some((id, hash)) = claimed.get(&key) {
+                if *hash == d.content_hash {
+                    Ok(Stored {
+                        id: *id,
+                        created: false,
+                        patient_id: 0,
+                    })
+                } else {
+                    Err(Rejection::new(
+                        409,
+                        "duplicate",
+                        format!(
+                            "同じ Bundle.identifier（{}）で内容の異なる文書が同じ batch にあります（ID {id}）。",
+                            d.identifier_value
+                        ),
+                    ))
                 }
-                results.push(r);
-            }
+            } else {
+                match existing(&mut tx, client, d).await {
+                    Ok(Some(s)) => Ok(s),
+                    Ok(None) => return Err(internal("identifier taken but no document found")),
+                    Err(e) => Err(e),
+                }
+            };
+            results[*i] = Some(r);
         }
     }
     put_blobs(&store, &created).await?;
@@ -397,7 +466,10 @@ pub async fn ingest_many(
         .await?;
     }
     tx.commit().await?;
-    Ok(results)
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(internal("entry without an answer"))))
+        .collect())
 }
 
 fn accepted(id: i64, created: bool) -> Response {

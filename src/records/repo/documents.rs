@@ -72,6 +72,60 @@ pub async fn insert_document(conn: &mut Conn, d: &NewDocument<'_>) -> sqlx::Resu
     .transpose()
 }
 
+/// Inserts many documents in one statement; returns (id, identifier system, value) of those
+/// inserted (an identifier the sender already used is skipped).
+pub async fn insert_documents(
+    conn: &mut Conn,
+    docs: &[NewDocument<'_>],
+) -> sqlx::Result<Vec<(i64, String, String)>> {
+    if docs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = String::from(
+        "INSERT INTO documents (patient_id, facility_id, bundle_type, identifier_system,
+            identifier_value, type_code, type_label, title, doc_date, content_hash, content,
+            size_bytes, sent_at, expires_at) VALUES ",
+    );
+    for i in 0..docs.len() {
+        let b = i * 14;
+        let params: Vec<String> = (1..=14).map(|k| format!("${}", b + k)).collect();
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("({})", params.join(", ")));
+    }
+    sql.push_str(" ON CONFLICT DO NOTHING RETURNING id, identifier_system, identifier_value");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for d in docs {
+        q = q
+            .bind(d.patient_id)
+            .bind(d.facility_id)
+            .bind(d.bundle_type)
+            .bind(d.identifier_system)
+            .bind(d.identifier_value)
+            .bind(d.type_code)
+            .bind(d.type_label)
+            .bind(d.title)
+            .bind(d.doc_date)
+            .bind(d.content_hash)
+            .bind(d.content)
+            .bind(d.content.len() as i64)
+            .bind(d.sent_at)
+            .bind(d.expires_at);
+    }
+    q.fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("identifier_system")?,
+                r.try_get("identifier_value")?,
+            ))
+        })
+        .collect()
+}
+
 pub async fn insert_attachment(
     conn: &mut Conn,
     document_id: i64,
