@@ -29,6 +29,7 @@ pub mod blobs;
 pub mod fhir;
 mod group;
 mod intake;
+mod intake_api;
 pub mod model;
 mod read_api;
 mod repo;
@@ -64,9 +65,13 @@ const ADMINS: &[Role] = &[Role::SystemAdmin];
 
 pub fn router() -> Routes {
     Routes::new()
-        .post("/api/fhir/Bundle", Access::ApiKey, intake::post_bundle)
-        .post("/api/fhir", Access::ApiKey, intake::post_batch)
-        .post("/api/fhir/Consent", Access::ApiKey, intake::post_consent)
+        .post("/api/fhir/Bundle", Access::ApiKey, intake_api::post_bundle)
+        .post("/api/fhir", Access::ApiKey, intake_api::post_batch)
+        .post(
+            "/api/fhir/Consent",
+            Access::ApiKey,
+            intake_api::post_consent,
+        )
         .get(
             "/api/fhir/Bundle/{id}",
             Access::ApiKey,
