@@ -70,6 +70,9 @@ pub enum Command {
     /// Participating facilities.
     #[command(subcommand)]
     Facility(FacilityCommand),
+    /// API keys of facility systems (FHIR intake).
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -92,6 +95,17 @@ pub enum FacilityCommand {
         phone: String,
         #[arg(long, default_value = "")]
         fax: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApikeyCommand {
+    /// Issue a key for a facility and print it once (only its hash is kept).
+    Create {
+        #[arg(long)]
+        facility: String,
+        #[arg(long, default_value = "連携システム")]
+        label: String,
     },
 }
 
@@ -379,6 +393,18 @@ pub async fn main() -> anyhow::Result<ExitCode> {
                 f.code,
                 f.name,
                 f.kind.label()
+            );
+        }
+        Command::Apikey(ApikeyCommand::Create { facility, label }) => {
+            let db = connect(&settings).await?;
+            let (id, key) =
+                crate::records::create_api_key(&db, &facility, &label, &Actor::cli(), now)
+                    .await
+                    .map_err(user_error)?;
+            db.close().await;
+            println!("API キー（ID {id}、施設 {facility}）: {key}");
+            println!(
+                "このキーは再表示できません。安全な方法で施設の連携システムに設定してください。"
             );
         }
         Command::Job(cmd) => {

@@ -21,6 +21,7 @@ pub struct Settings {
     pub accounts: AccountSettings,
     pub pdf: PdfSettings,
     pub portal: PortalSettings,
+    pub records: RecordsSettings,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -185,6 +186,25 @@ impl Default for AccountSettings {
         Self {
             one_time_password_days: 30,
             inactive_days: 90,
+        }
+    }
+}
+
+/// Application data intake (`[records]`): limits checked before anything is stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordsSettings {
+    /// Largest FHIR request body accepted by the API (413 above it).
+    pub max_body_bytes: usize,
+    /// Most entries in one Bundle (document, collection or batch).
+    pub max_entries: usize,
+}
+
+impl Default for RecordsSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 20 * 1024 * 1024,
+            max_entries: 1000,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod facilities;
 pub mod jobs;
 pub mod pdf;
 pub mod portal;
+pub mod records;
 pub mod requests;
 pub mod startup;
 pub mod state;

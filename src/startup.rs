@@ -30,6 +30,7 @@ pub fn routes() -> Routes {
         .merge(crate::audit::router())
         .merge(crate::jobs::router())
         .merge(crate::portal::router())
+        .merge(crate::records::router())
 }
 
 pub struct Application {

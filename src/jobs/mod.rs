@@ -47,6 +47,12 @@ pub fn all() -> Vec<Job> {
             every: SignedDuration::from_hours(24),
             run: |s, now| Box::pin(crate::audit::verify_and_record(s, now)),
         },
+        Job {
+            name: "records.retention",
+            label: "保存期間を過ぎた診療情報の一覧（削除は手動）",
+            every: SignedDuration::from_hours(24),
+            run: |s, now| Box::pin(crate::records::review_expired(s, now)),
+        },
     ]
 }
 

@@ -25,6 +25,9 @@ pub enum Access {
     AnyRole,
     /// Fully logged-in accounts of these roles only.
     Roles(&'static [Role]),
+    /// Facility systems: no session; the handler's extractor checks the `Authorization: Bearer`
+    /// API key and answers 401 itself (see `records`).
+    ApiKey,
 }
 
 impl Access {
@@ -33,6 +36,7 @@ impl Access {
         match self {
             Access::Public | Access::Onboarding | Access::AnyRole => true,
             Access::Roles(list) => list.contains(&role),
+            Access::ApiKey => false,
         }
     }
 }
@@ -116,7 +120,7 @@ impl Routes {
 }
 
 async fn guard(State(access): State<Access>, req: Request, next: Next) -> Response {
-    if access == Access::Public {
+    if access == Access::Public || access == Access::ApiKey {
         return next.run(req).await;
     }
     let Some(p) = req.extensions().get::<Principal>().cloned() else {

@@ -31,6 +31,10 @@ const NAV: &[(&str, &str)] = &[
     ("/audit", "監査ログ"),
     ("/audit/sessions", "アクセスログ"),
     ("/admin/jobs", "定期ジョブ"),
+    ("/records", "診療情報"),
+    ("/records/access-log", "診療情報アクセスログ"),
+    ("/admin/api-keys", "API キー"),
+    ("/admin/records/retention", "診療情報の保存期間"),
     ("/account/password", "パスワード変更"),
 ];
 

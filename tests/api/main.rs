@@ -14,4 +14,5 @@ mod portal;
 mod portal_browser;
 mod portal_requests;
 mod rbac;
+mod records;
 mod requests;

@@ -16,6 +16,8 @@ enum Expect {
     Onboarding,
     AnyRole,
     Only(&'static [Role]),
+    /// Facility systems' API: no session role gets in; without a key the answer is 401.
+    ApiKey,
 }
 
 const AUDIT_READERS: &[Role] = &[SystemAdmin, OpsManager, ServiceOperator];
@@ -27,6 +29,7 @@ const PORTAL_EDITORS: &[Role] = &[SystemAdmin, SystemOperator];
 const CITY: &[Role] = &[ServiceOperator];
 const PORTAL_STAFF: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator, OpsManager];
 const REQUEST_PARTIES: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator];
+const RECORD_READERS: &[Role] = &[User, FacilityManager];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -134,6 +137,38 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("GET", "/portal/runbooks/{id}", Only(ADMINS)),
         ("POST", "/portal/runbooks/{id}", Only(ADMINS)),
         ("POST", "/portal/runbooks/{id}/restore", Only(ADMINS)),
+        ("POST", "/api/fhir/Bundle", ApiKey),
+        ("POST", "/api/fhir", ApiKey),
+        ("POST", "/api/fhir/Consent", ApiKey),
+        ("GET", "/api/fhir/Bundle/{id}", ApiKey),
+        ("GET", "/api/fhir/Bundle", ApiKey),
+        ("GET", "/api/openapi.json", Public),
+        ("GET", "/records", Only(RECORD_READERS)),
+        ("GET", "/records/patients/new", Only(FACILITY_MANAGERS)),
+        ("POST", "/records/patients", Only(FACILITY_MANAGERS)),
+        ("GET", "/records/patients/{id}", Only(RECORD_READERS)),
+        (
+            "GET",
+            "/records/patients/{id}/consent/scan",
+            Only(RECORD_READERS),
+        ),
+        (
+            "POST",
+            "/records/patients/{id}/consent/withdraw",
+            Only(FACILITY_MANAGERS),
+        ),
+        ("GET", "/records/documents/{id}", Only(RECORD_READERS)),
+        (
+            "GET",
+            "/records/documents/{id}/attachments/{n}",
+            Only(RECORD_READERS),
+        ),
+        ("GET", "/records/access-log", Only(FACILITY_MANAGERS)),
+        ("GET", "/admin/api-keys", Only(ADMINS)),
+        ("POST", "/admin/api-keys", Only(ADMINS)),
+        ("POST", "/admin/api-keys/{id}/revoke", Only(ADMINS)),
+        ("GET", "/admin/records/retention", Only(ADMINS)),
+        ("POST", "/admin/records/purge", Only(ADMINS)),
     ]
 }
 
@@ -141,6 +176,7 @@ fn concrete(path: &str) -> String {
     path.replace("{id}", "1")
         .replace("{name}", "sessions.expire")
         .replace("{file}", "app.css")
+        .replace("{n}", "1")
 }
 
 #[test]
@@ -185,9 +221,17 @@ async fn x3_every_route_allows_and_denies_each_role_as_expected() {
         for (method, path, expect) in &routes {
             let res = request(&user.client, method, &concrete(path)).await;
             let status = res.status().as_u16();
+            if let Expect::ApiKey = expect {
+                assert_eq!(
+                    status, 401,
+                    "{role:?}: a session is no API key for {method} {path}"
+                );
+                continue;
+            }
             let allowed = match expect {
                 Expect::Public | Expect::Onboarding | Expect::AnyRole => true,
                 Expect::Only(roles) => roles.contains(&role),
+                Expect::ApiKey => false,
             };
             if allowed {
                 assert_ne!(status, 403, "{role:?} must be allowed {method} {path}");
@@ -215,6 +259,7 @@ async fn x3_without_a_session_only_public_routes_answer() {
                 "{method} {path}: {}",
                 res.status()
             ),
+            Expect::ApiKey => assert_eq!(res.status(), 401, "{method} {path}"),
             _ => {
                 assert_eq!(res.status(), 303, "{method} {path}");
                 assert_eq!(location(&res), "/login", "{method} {path}");

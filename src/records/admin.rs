@@ -1,0 +1,402 @@
+//! System administrators' side: facility API keys (issue — shown once, stored as SHA-256 —,
+//! list, revoke) and retention (R21.1, R22.1): the list of expired documents and the manual
+//! purge, which replaces each document by a tombstone and removes blobs nothing refers to.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::blobs::BlobStore;
+use super::repo;
+use super::views::size_text;
+use crate::audit::{self, Actor};
+use crate::auth::Principal;
+use crate::db::{Db, Timestamp};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::web::{ClientAddr, Page, flash_redirect};
+
+/// Issues an API key for a facility; returns (key id, the key — shown once, never stored).
+pub async fn create_api_key(
+    db: &Db,
+    facility_code: &str,
+    label: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> AppResult<(i64, String)> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let key = format!(
+        "rnk_{}",
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+    );
+    let mut tx = db.begin().await?;
+    let (facility_id, _) = repo::facility_by_code(&mut tx, facility_code.trim())
+        .await?
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "施設コード {facility_code} の参加施設はありません。"
+            ))
+        })?;
+    let label = if label.trim().is_empty() {
+        "連携システム"
+    } else {
+        label.trim()
+    };
+    let prefix: String = key.chars().take(10).collect();
+    let id = repo::insert_api_key(
+        &mut tx,
+        facility_id,
+        label,
+        &prefix,
+        &crate::auth::token_hash(&key),
+        &actor.login,
+        now,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        "records.api_key_created",
+        &format!("api_key:{id}"),
+        json!({"facility": facility_code, "label": label, "prefix": prefix}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((id, key))
+}
+
+pub struct KeyLine {
+    pub id: i64,
+    pub facility: String,
+    pub label: String,
+    pub prefix: String,
+    pub created: String,
+    pub revoked: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "records/api_keys.html")]
+pub struct ApiKeysPage {
+    pub page: Page,
+    pub keys: Vec<KeyLine>,
+    pub new_key: Option<String>,
+    pub error: Option<String>,
+    pub facility_code: String,
+    pub label: String,
+}
+
+async fn keys_page(
+    state: &AppState,
+    page: Page,
+    new_key: Option<String>,
+    error: Option<String>,
+    facility_code: String,
+    label: String,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let mut conn = state.db.pool().acquire().await?;
+    let keys = repo::list_api_keys(&mut conn)
+        .await?
+        .into_iter()
+        .map(|k| KeyLine {
+            id: k.id,
+            facility: format!("{}（{}）", k.facility_name, k.facility_code),
+            label: k.label,
+            prefix: k.prefix,
+            created: format!("{}（{}）", k.created_at.jst(), k.created_by),
+            revoked: k.revoked_at.map(|t| t.jst()),
+        })
+        .collect();
+    let t = ApiKeysPage {
+        page: page.titled("API キー"),
+        keys,
+        new_key,
+        error,
+        facility_code,
+        label,
+    };
+    Ok((status, Html(t.render()?)).into_response())
+}
+
+pub async fn api_keys(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+    keys_page(
+        &state,
+        page,
+        None,
+        None,
+        String::new(),
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct KeyForm {
+    facility_code: String,
+    label: String,
+}
+
+pub async fn create_key(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
+    page: Page,
+    Form(f): Form<KeyForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    if f.facility_code.trim().is_empty() {
+        let e = Some("施設コードを入力してください。".to_string());
+        return keys_page(
+            &state,
+            page,
+            None,
+            e,
+            f.facility_code,
+            f.label,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    match create_api_key(
+        &state.db,
+        &f.facility_code,
+        &f.label,
+        &Actor::of(&p, &addr),
+        now,
+    )
+    .await
+    {
+        Ok((_, key)) => {
+            keys_page(
+                &state,
+                page,
+                Some(key),
+                None,
+                String::new(),
+                String::new(),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(AppError::BadRequest(m)) => {
+            keys_page(
+                &state,
+                page,
+                None,
+                Some(m),
+                f.facility_code,
+                f.label,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ConfirmForm {
+    confirm: String,
+}
+
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
+    Path(id): Path<i64>,
+    Form(f): Form<ConfirmForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    if f.confirm != "yes" {
+        return Err(AppError::BadRequest(
+            "失効の確認にチェックを入れてください。".into(),
+        ));
+    }
+    let actor = Actor::of(&p, &addr);
+    let (_w, mut tx) = super::begin(&state).await?;
+    if repo::revoke_api_key(&mut tx, id, &actor.login, now).await? == 0 {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        now,
+        &actor,
+        "records.api_key_revoked",
+        &format!("api_key:{id}"),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(flash_redirect(
+        "/admin/api-keys",
+        "API キーを失効させました。",
+        state.settings.server.secure_cookies,
+    ))
+}
+
+// ---- retention ----
+
+/// The daily `records.retention` job: lists expired documents in the audit chain and its
+/// result; deletes nothing (R22.1: deletion is a manual operation).
+pub async fn review_expired(state: &AppState, now: Timestamp) -> anyhow::Result<String> {
+    let (_w, mut tx) = super::begin(state).await?;
+    let expired = repo::expired(&mut tx, now, 10_000).await?;
+    let ids: Vec<i64> = expired.iter().map(|e| e.id).collect();
+    audit::record(
+        &mut tx,
+        now,
+        &Actor::system("records.retention"),
+        "records.retention_listed",
+        "documents",
+        json!({"expired": ids.len(), "document_ids": ids}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(format!(
+        "保存期間（送信日から1年）を過ぎた文書 {} 件（システム管理者による削除待ち。自動削除はしません）",
+        ids.len()
+    ))
+}
+
+pub struct ExpiredView {
+    pub id: i64,
+    pub facility: String,
+    pub type_label: String,
+    pub sent: String,
+    pub expired: String,
+    pub size: String,
+}
+
+#[derive(Template)]
+#[template(path = "records/retention.html")]
+pub struct RetentionPage {
+    pub page: Page,
+    pub docs: Vec<ExpiredView>,
+    pub ids: String,
+    pub error: Option<String>,
+}
+
+async fn retention_page(
+    state: &AppState,
+    page: Page,
+    error: Option<String>,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let mut conn = state.db.pool().acquire().await?;
+    let docs: Vec<ExpiredView> = repo::expired(&mut conn, state.now(), 1000)
+        .await?
+        .into_iter()
+        .map(|e| ExpiredView {
+            id: e.id,
+            facility: e.facility_name,
+            type_label: e.type_label,
+            sent: e.sent_at.jst(),
+            expired: e.expires_at.jst(),
+            size: size_text(e.size_bytes),
+        })
+        .collect();
+    let ids = docs
+        .iter()
+        .map(|d| d.id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let t = RetentionPage {
+        page: page.titled("保存期間を過ぎた文書"),
+        docs,
+        ids,
+        error,
+    };
+    Ok((status, Html(t.render()?)).into_response())
+}
+
+pub async fn retention(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+    retention_page(&state, page, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PurgeForm {
+    ids: String,
+    confirm: String,
+}
+
+/// Purges the reviewed documents that are still expired; returns (documents, blobs removed).
+pub async fn purge(
+    state: &AppState,
+    ids: &[i64],
+    actor: &Actor,
+    now: Timestamp,
+) -> anyhow::Result<(usize, usize)> {
+    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let _gate = store.collecting().await;
+    let (_w, mut tx) = super::begin(state).await?;
+    let mut purged = Vec::new();
+    let mut hashes = Vec::new();
+    for id in ids {
+        if let Some(h) = repo::purge_document(&mut tx, *id, &actor.login, now).await? {
+            purged.push(*id);
+            hashes.extend(h);
+        }
+    }
+    hashes.sort();
+    hashes.dedup();
+    if !purged.is_empty() {
+        audit::record(
+            &mut tx,
+            now,
+            actor,
+            "records.purged",
+            "documents",
+            json!({"document_ids": purged, "blobs": hashes}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let mut removed = 0;
+    let mut conn = state.db.pool().acquire().await?;
+    for h in &hashes {
+        if !repo::blob_referenced(&mut conn, h).await? && store.remove(h).await? {
+            removed += 1;
+        }
+    }
+    Ok((purged.len(), removed))
+}
+
+pub async fn purge_confirmed(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
+    page: Page,
+    Form(f): Form<PurgeForm>,
+) -> AppResult<Response> {
+    let ids: Vec<i64> = f
+        .ids
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    if ids.is_empty() || f.confirm != "yes" {
+        let e = Some(
+            "削除する文書を確認し、「内容を確認しました」にチェックを入れてから実行してください。"
+                .to_string(),
+        );
+        return retention_page(&state, page, e, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let (docs, blobs) = purge(&state, &ids, &Actor::of(&p, &addr), state.now()).await?;
+    Ok(flash_redirect(
+        "/admin/records/retention",
+        &format!(
+            "{docs} 件の文書を削除しました（添付ファイル {blobs} 件を削除、記録は墓標として保持）。"
+        ),
+        state.settings.server.secure_cookies,
+    ))
+}

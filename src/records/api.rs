@@ -1,0 +1,173 @@
+//! The FHIR API's plumbing: `OperationOutcome` responses, the API-key extractor ([`ApiClient`]),
+//! and the size-limited body reader.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::model::Rejection;
+use super::repo;
+use crate::audit::Actor;
+use crate::state::AppState;
+use crate::web::ClientAddr;
+
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+/// A FHIR JSON response.
+pub fn fhir(status: StatusCode, body: &Value) -> Response {
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    res
+}
+
+pub fn outcome_json(code: &str, message: &str) -> Value {
+    json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": message}]
+    })
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        fhir(status, &outcome_json(self.code, &self.message))
+    }
+}
+
+pub fn internal(e: impl std::fmt::Debug) -> Rejection {
+    tracing::error!(error = ?e, "records api internal error");
+    Rejection::new(
+        500,
+        "exception",
+        "サーバー内部でエラーが発生しました。時間をおいて再送してください（送信内容は保存されていません）。",
+    )
+}
+
+impl From<sqlx::Error> for Rejection {
+    fn from(e: sqlx::Error) -> Self {
+        // Two requests registering the same patient or document at once (PostgreSQL): the
+        // loser's transaction is rolled back whole, and a retry finds what the winner stored.
+        if crate::db::constraint(&e) == Some(crate::db::Constraint::Unique) {
+            tracing::warn!(error = %e, "concurrent duplicate submission");
+            return Rejection::new(
+                409,
+                "conflict",
+                "同じ患者または文書が同時に送信されました。何も保存されていません。再送してください。",
+            );
+        }
+        internal(e)
+    }
+}
+
+/// The facility system behind an API request, authenticated by `Authorization: Bearer <key>`.
+#[derive(Clone, Debug)]
+pub struct ApiClient {
+    pub key_id: i64,
+    pub facility_id: i64,
+    pub facility_code: String,
+    pub client_addr: String,
+}
+
+impl ApiClient {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            account_id: None,
+            login: format!("apikey:{}:{}", self.key_id, self.facility_code),
+            role: "api_key".into(),
+            client_addr: self.client_addr.clone(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ApiClient {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Rejection> {
+        let unauthorized = || {
+            Rejection::new(
+                401,
+                "login",
+                "API キーが無効です。Authorization: Bearer に施設の API キーを指定してください。",
+            )
+        };
+        let key = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= 200)
+            .ok_or_else(unauthorized)?;
+        let hash = crate::auth::token_hash(key);
+        let mut conn = state.db.pool().acquire().await?;
+        let owner = repo::find_api_key(&mut conn, &hash).await?.ok_or_else(|| {
+            tracing::warn!("unknown or revoked api key");
+            unauthorized()
+        })?;
+        let client_addr = parts
+            .extensions
+            .get::<ClientAddr>()
+            .map(|c| c.0.clone())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ApiClient {
+            key_id: owner.key_id,
+            facility_id: owner.facility_id,
+            facility_code: owner.facility_code,
+            client_addr,
+        })
+    }
+}
+
+/// A FHIR JSON request body, read up to `[records] max_body_bytes` (413 beyond it).
+pub struct FhirBody(pub Bytes);
+
+impl FromRequest<AppState> for FhirBody {
+    type Rejection = Rejection;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Rejection> {
+        let limit = state.settings.records.max_body_bytes;
+        let too_large = || {
+            Rejection::new(
+                413,
+                "too-costly",
+                format!(
+                    "送信内容が大きすぎます（上限 {} MB）。添付ファイルを分けて送信してください。",
+                    limit / (1024 * 1024)
+                ),
+            )
+        };
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let body: Body = req.into_body();
+        let bytes = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| too_large())?;
+        if !(content_type.starts_with("application/fhir+json")
+            || content_type.starts_with("application/json"))
+        {
+            return Err(Rejection::new(
+                415,
+                "not-supported",
+                "Content-Type は application/fhir+json を指定してください。",
+            ));
+        }
+        Ok(FhirBody(bytes))
+    }
+}

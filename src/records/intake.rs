@@ -1,0 +1,468 @@
+//! Storing what the FHIR intake API accepted (handlers in `intake_api`). Everything is checked
+//! before anything is stored; an accepted document, its patient registration, consent and audit event are
+//! committed in one transaction before the 201 goes out, so an acknowledged document survives a
+//! crash right after. A retried submission (same Bundle.identifier from the same facility, same
+//! content) returns the original with 200 and is not stored twice.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::api::{ApiClient, internal};
+use super::blobs::BlobStore;
+use super::fhir::{ParsedDocument, PatientInfo};
+use super::group;
+use super::model::{self, ConsentInfo, Rejection, Scope};
+use super::repo;
+use crate::audit::{self, Actor};
+use crate::db::{Conn, Timestamp};
+use crate::state::AppState;
+
+pub struct Stored {
+    pub id: i64,
+    pub created: bool,
+    /// The patient of a newly stored document (0 for a repeated one).
+    pub patient_id: i64,
+}
+
+fn new_network_id() -> String {
+    format!("KR{:010}", rand::random::<u64>() % 10_000_000_000)
+}
+
+/// Records a consent for a patient (listed facilities must be participating facilities).
+pub async fn record_consent(
+    conn: &mut Conn,
+    patient_id: i64,
+    facility_id: i64,
+    info: &ConsentInfo,
+    scan_hash: Option<&str>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<i64, Rejection> {
+    let mut listed = Vec::new();
+    if let Scope::Listed(codes) = &info.scope {
+        for code in codes {
+            let (id, _) = repo::facility_by_code(conn, code).await?.ok_or_else(|| {
+                Rejection::new(
+                    422,
+                    "invalid",
+                    format!("同意の対象施設コード {code} は参加施設にありません。"),
+                )
+            })?;
+            listed.push(id);
+        }
+    }
+    let consent_id = repo::insert_consent(
+        conn,
+        &repo::NewConsent {
+            patient_id,
+            facility_id,
+            signed_on: &info.signed_on,
+            scope: info.scope.key(),
+            scan_hash,
+            scan_content_type: info.scan.as_ref().map(|(ct, _)| ct.as_str()),
+            by: &actor.login,
+        },
+        now,
+    )
+    .await?;
+    for f in listed {
+        repo::insert_consent_facility(conn, consent_id, f).await?;
+    }
+    audit::record(
+        conn,
+        now,
+        actor,
+        "records.consent_recorded",
+        &format!("patient:{patient_id}"),
+        json!({"consent_id": consent_id, "signed_on": info.signed_on, "scope": info.scope.key(),
+               "facilities": match &info.scope { Scope::Listed(c) => c.clone(), Scope::All => vec![] },
+               "scan_sha256": scan_hash, "facility_id": facility_id}),
+    )
+    .await?;
+    Ok(consent_id)
+}
+
+/// The network patient of a local ID, registered now when a consent comes with it.
+pub async fn resolve_patient(
+    conn: &mut Conn,
+    facility_id: i64,
+    patient: &PatientInfo,
+    consent: Option<&ConsentInfo>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<i64, Rejection> {
+    let scan_hash = consent
+        .and_then(|c| c.scan.as_ref())
+        .map(|(_, b)| hex::encode(Sha256::digest(b)));
+    if let Some(id) = repo::find_link(conn, facility_id, &patient.local_id).await? {
+        let in_force = repo::consent_in_force(conn, id).await?;
+        match consent {
+            Some(c) if c.active && !in_force => {
+                record_consent(conn, id, facility_id, c, scan_hash.as_deref(), actor, now).await?;
+            }
+            _ if !in_force => {
+                return Err(Rejection::new(
+                    422,
+                    "business-rule",
+                    "この患者の同意は撤回されているか、記録されていません。同意書（Consent）を登録してから送信してください。",
+                ));
+            }
+            _ => {}
+        }
+        return Ok(id);
+    }
+    let Some(c) = consent.filter(|c| c.active) else {
+        return Err(Rejection::new(
+            422,
+            "business-rule",
+            format!(
+                "患者ID {} はまだ登録されていません。同意書（Consent, status active）を Bundle に含めるか、先に POST /api/fhir/Consent で同意を登録してください。",
+                patient.local_id
+            ),
+        ));
+    };
+    let id = repo::insert_patient(conn, &new_network_id(), patient, now).await?;
+    repo::insert_link(conn, id, facility_id, &patient.local_id, now).await?;
+    audit::record(
+        conn,
+        now,
+        actor,
+        "records.patient_registered",
+        &format!("patient:{id}"),
+        json!({"facility_id": facility_id, "local_id": patient.local_id}),
+    )
+    .await?;
+    record_consent(conn, id, facility_id, c, scan_hash.as_deref(), actor, now).await?;
+    Ok(id)
+}
+
+/// The document the sender already stored under this Bundle.identifier: the same content is
+/// a retry (answered with the original), different content is refused.
+async fn existing(
+    conn: &mut Conn,
+    client: &ApiClient,
+    d: &ParsedDocument,
+) -> Result<Option<Stored>, Rejection> {
+    let Some((id, hash)) = repo::find_by_identifier(
+        conn,
+        client.facility_id,
+        &d.identifier_system,
+        &d.identifier_value,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    if hash == d.content_hash {
+        return Ok(Some(Stored {
+            id,
+            created: false,
+            patient_id: 0,
+        }));
+    }
+    Err(Rejection::new(
+        409,
+        "duplicate",
+        format!(
+            "同じ Bundle.identifier（{}）で内容の異なる文書がすでに受け付けられています（ID {id}）。",
+            d.identifier_value
+        ),
+    ))
+}
+
+/// The patient a checked document belongs to, inside the caller's transaction — or, when the
+/// sender already stored this Bundle.identifier, that earlier document. The common case (a known
+/// patient whose consent is in force, or one resolved earlier in the transaction) is one
+/// statement or none; a retry is otherwise recognised by the insert finding the identifier
+/// taken, and it is checked before any patient is registered.
+async fn patient_step(
+    conn: &mut Conn,
+    client: &ApiClient,
+    d: &ParsedDocument,
+    known: &mut HashMap<String, i64>,
+    now: Timestamp,
+) -> Result<Result<i64, Stored>, Rejection> {
+    if d.consent.as_ref().is_some_and(|c| !c.active) {
+        return Err(Rejection::new(
+            422,
+            "business-rule",
+            "同意の撤回は POST /api/fhir/Consent で送信してください（文書と一緒には受け付けられません）。",
+        ));
+    }
+    if let Some(id) = known.get(&d.patient.local_id) {
+        return Ok(Ok(*id));
+    }
+    let id = match repo::patient_for(conn, client.facility_id, &d.patient.local_id).await? {
+        Some((id, true)) => id,
+        _ => {
+            if let Some(s) = existing(conn, client, d).await? {
+                return Ok(Err(s));
+            }
+            // Registration writes several rows before it can fail (an unknown facility in the
+            // consent): a savepoint keeps a failed entry of a batch from leaving any behind.
+            let mut sp = sqlx::Connection::begin(&mut *conn).await?;
+            let r = resolve_patient(
+                &mut sp,
+                client.facility_id,
+                &d.patient,
+                d.consent.as_ref(),
+                &client.actor(),
+                now,
+            )
+            .await;
+            match r {
+                Ok(id) => {
+                    sp.commit().await?;
+                    id
+                }
+                Err(e) => {
+                    sp.rollback().await?;
+                    return Err(e);
+                }
+            }
+        }
+    };
+    known.insert(d.patient.local_id.clone(), id);
+    Ok(Ok(id))
+}
+
+fn new_document<'a>(
+    client: &ApiClient,
+    d: &'a ParsedDocument,
+    patient_id: i64,
+    now: Timestamp,
+) -> repo::NewDocument<'a> {
+    repo::NewDocument {
+        patient_id,
+        facility_id: client.facility_id,
+        bundle_type: d.kind.key(),
+        identifier_system: &d.identifier_system,
+        identifier_value: &d.identifier_value,
+        type_code: &d.type_code,
+        type_label: &d.type_label,
+        title: &d.title,
+        doc_date: &d.doc_date,
+        content_hash: &d.content_hash,
+        content: &d.content,
+        sent_at: now,
+        expires_at: model::expires_at(now),
+    }
+}
+
+async fn insert_attachments(conn: &mut Conn, id: i64, d: &ParsedDocument) -> Result<(), Rejection> {
+    for (i, a) in d.attachments.iter().enumerate() {
+        repo::insert_attachment(conn, id, i as i64 + 1, a).await?;
+    }
+    Ok(())
+}
+
+/// Stores one checked document inside the caller's transaction.
+async fn store_in(
+    conn: &mut Conn,
+    client: &ApiClient,
+    d: &ParsedDocument,
+    known: &mut HashMap<String, i64>,
+    now: Timestamp,
+) -> Result<Stored, Rejection> {
+    let patient_id = match patient_step(conn, client, d, known, now).await? {
+        Ok(id) => id,
+        Err(earlier) => return Ok(earlier),
+    };
+    let inserted = repo::insert_document(conn, &new_document(client, d, patient_id, now)).await?;
+    let Some(id) = inserted else {
+        return existing(conn, client, d)
+            .await?
+            .ok_or_else(|| internal("identifier taken but no document found"));
+    };
+    insert_attachments(conn, id, d).await?;
+    Ok(Stored {
+        id,
+        created: true,
+        patient_id,
+    })
+}
+
+async fn put_blobs(store: &BlobStore, docs: &[&ParsedDocument]) -> Result<(), Rejection> {
+    for d in docs {
+        for a in &d.attachments {
+            store.put(&a.hash, &a.bytes).await.map_err(internal)?;
+        }
+    }
+    Ok(())
+}
+
+fn details(client: &ApiClient, d: &ParsedDocument, id: i64) -> Value {
+    json!({"document_id": id, "facility_id": client.facility_id, "facility": client.facility_code,
+           "identifier": d.identifier_value, "type": d.type_code, "channel": "api",
+           "sha256": d.content_hash, "attachments": d.attachments.len()})
+}
+
+/// One document, committed together with whatever other single documents are waiting (group
+/// commit): each request queues its document and spawns a committer; the first committer to get
+/// the leader lock stores every queued document in one transaction, one audit event each, and
+/// answers each request after the commit. A committer runs in its own task, so a client that
+/// hangs up cannot cut a commit short or leave the others without their answer.
+pub async fn ingest_one(
+    state: &AppState,
+    client: &ApiClient,
+    d: ParsedDocument,
+    now: Timestamp,
+) -> Result<Stored, Rejection> {
+    let url = state.settings.database_url();
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    group::queue(&url)
+        .lock()
+        .map_err(|_| internal("queue poisoned"))?
+        .push(group::Pending {
+            client: client.clone(),
+            doc: d,
+            now,
+            reply,
+        });
+    tokio::spawn(group::commit_waiting(state.clone(), url));
+    answer
+        .await
+        .unwrap_or_else(|_| Err(internal("group commit ended without an answer")))
+}
+
+/// Stores a group of single documents in one transaction (see [`ingest_one`]).
+pub(super) async fn commit_group(
+    state: &AppState,
+    group: &[group::Pending],
+) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
+    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let _gate = store.writing().await;
+    let (_w, mut tx) = super::begin(state).await?;
+    let mut known: HashMap<i64, HashMap<String, i64>> = HashMap::new();
+    let mut results = Vec::with_capacity(group.len());
+    for p in group {
+        let cache = known.entry(p.client.facility_id).or_default();
+        let r = store_in(&mut tx, &p.client, &p.doc, cache, p.now).await;
+        match &r {
+            Err(e) if e.status >= 500 => return Err(e.clone()),
+            Ok(s) if s.created => {
+                // Blobs only once every check has passed, and before the commit.
+                put_blobs(&store, &[&p.doc]).await?;
+                audit::record(
+                    &mut tx,
+                    p.now,
+                    &p.client.actor(),
+                    "records.document_received",
+                    &format!("patient:{}", s.patient_id),
+                    details(&p.client, &p.doc, s.id),
+                )
+                .await?;
+            }
+            _ => {}
+        }
+        results.push(r);
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// Many documents in one transaction: each entry succeeds or fails on its own; one audit event
+/// lists every document stored.
+pub async fn ingest_many(
+    state: &AppState,
+    client: &ApiClient,
+    docs: &[Result<ParsedDocument, Rejection>],
+    now: Timestamp,
+) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
+    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let _gate = store.writing().await;
+    let mut known = HashMap::new();
+    let (_w, mut tx) = super::begin(state).await?;
+    let mut results: Vec<Option<Result<Stored, Rejection>>> = Vec::with_capacity(docs.len());
+    // First every entry's patient (and the early answers), then the documents in multi-row
+    // inserts: one statement per chunk instead of one per document.
+    let mut ready: Vec<(usize, &ParsedDocument, i64)> = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
+        match d {
+            Err(e) => results.push(Some(Err(e.clone()))),
+            Ok(d) => match patient_step(&mut tx, client, d, &mut known, now).await {
+                Ok(Ok(patient_id)) => {
+                    results.push(None);
+                    ready.push((i, d, patient_id));
+                }
+                Ok(Err(earlier)) => results.push(Some(Ok(earlier))),
+                Err(e) if e.status >= 500 => return Err(e),
+                Err(e) => results.push(Some(Err(e))),
+            },
+        }
+    }
+    let mut created: Vec<&ParsedDocument> = Vec::new();
+    let mut stored_ids = Vec::new();
+    // Identifier → (id, content hash) of the documents this batch inserted.
+    let mut claimed: HashMap<(&str, &str), (i64, &str)> = HashMap::new();
+    for chunk in ready.chunks(50) {
+        let rows: Vec<repo::NewDocument> = chunk
+            .iter()
+            .map(|(_, d, p)| new_document(client, d, *p, now))
+            .collect();
+        let inserted = repo::insert_documents(&mut tx, &rows).await?;
+        let mut fresh: HashMap<(String, String), i64> = inserted
+            .into_iter()
+            .map(|(id, sys, val)| ((sys, val), id))
+            .collect();
+        for (i, d, patient_id) in chunk {
+            let key = (d.identifier_system.as_str(), d.identifier_value.as_str());
+            let owned = (d.identifier_system.clone(), d.identifier_value.clone());
+            let r = if let Some(id) = fresh.remove(&owned) {
+                insert_attachments(&mut tx, id, d).await?;
+                claimed.insert(key, (id, d.content_hash.as_str()));
+                created.push(d);
+                stored_ids.push(json!({"document_id": id, "identifier": d.identifier_value,
+                                       "type": d.type_code, "sha256": d.content_hash}));
+                Ok(Stored {
+                    id,
+                    created: true,
+                    patient_id: *patient_id,
+                })
+            } else if let Some((id, hash)) = claimed.get(&key) {
+                if *hash == d.content_hash {
+                    Ok(Stored {
+                        id: *id,
+                        created: false,
+                        patient_id: 0,
+                    })
+                } else {
+                    Err(Rejection::new(
+                        409,
+                        "duplicate",
+                        format!(
+                            "同じ Bundle.identifier（{}）で内容の異なる文書が同じ batch にあります（ID {id}）。",
+                            d.identifier_value
+                        ),
+                    ))
+                }
+            } else {
+                match existing(&mut tx, client, d).await {
+                    Ok(Some(s)) => Ok(s),
+                    Ok(None) => return Err(internal("identifier taken but no document found")),
+                    Err(e) => Err(e),
+                }
+            };
+            results[*i] = Some(r);
+        }
+    }
+    put_blobs(&store, &created).await?;
+    if !stored_ids.is_empty() {
+        audit::record(
+            &mut tx,
+            now,
+            &client.actor(),
+            "records.batch_received",
+            &format!("facility:{}", client.facility_id),
+            json!({"facility": client.facility_code, "channel": "api", "documents": stored_ids}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(internal("entry without an answer"))))
+        .collect())
+}

@@ -1,0 +1,136 @@
+//! Application data (利用者の複製診療情報): the copies of clinical information that facilities
+//! send into the network so that other facilities caring for the same patient can read them
+//! (R21.1, R22.1, X.2, X.3).
+//!
+//! Rules:
+//! - A network patient (地域連携ID, `KR…`) is linked to each facility's local patient ID. A patient
+//!   is registered on the first send that carries their written consent (FHIR Consent), through
+//!   `POST /api/fhir/Consent`, or in the UI by a facility manager.
+//! - The consent in force is the patient's latest, unless withdrawn. Its scope is every
+//!   participating facility or listed ones. Only facilities in the scope may read the patient's
+//!   documents; the sending facility always can. Anything else is 403, and the refusal is audited.
+//! - Intake (facility systems, `Authorization: Bearer <API key>`; keys are issued, listed and
+//!   revoked by system administrators or `rainbownet apikey create`, stored as SHA-256):
+//!   FHIR R4 JSON document/collection Bundles, batches, Consents. Everything is checked first
+//!   (JSON, resourceType, Bundle.type, references inside the Bundle, the sender's own patient ID,
+//!   consent, size); errors are `OperationOutcome`s in Japanese and nothing is stored. An accepted
+//!   document is committed before the 201; a retry with the same Bundle.identifier is answered
+//!   with the original (200). Attachments go to the content-addressed blob store ([`blobs`]).
+//! - Every read (UI and API) writes an audit event in the same transaction: who, facility,
+//!   patient, document, channel. Facility managers see the reads of their facility's patients.
+//! - Retention: a document expires one year after the day it was sent. The daily
+//!   `records.retention` job lists expired documents and deletes nothing; a system administrator
+//!   reviews the list and purges (tombstone kept, audited, unreferenced blobs removed).
+
+mod admin;
+mod api;
+pub mod attachments;
+pub mod blobs;
+pub mod fhir;
+mod group;
+mod intake;
+mod intake_api;
+pub mod model;
+mod read_api;
+mod repo;
+mod ui;
+mod views;
+
+pub use admin::{create_api_key, purge, review_expired};
+
+use crate::auth::Role;
+use crate::db::{Backend, Tx};
+use crate::state::AppState;
+use crate::web::{Access, Routes};
+
+/// Begins a write transaction of this domain. On SQLite its writers queue in-process first:
+/// SQLite's busy handler makes a waiting writer sleep (1, 2, 5 … ms), which under a stream of
+/// submissions costs far more than the writes; a queue hands the lock on at once. Keep the guard
+/// alive until the transaction ends (`let (_w, mut tx) = records::begin(&state).await?`).
+pub(crate) async fn begin(
+    state: &AppState,
+) -> sqlx::Result<(Option<tokio::sync::MutexGuard<'static, ()>>, Tx)> {
+    static WRITERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let guard = match state.db.backend() {
+        Backend::Sqlite => Some(WRITERS.lock().await),
+        Backend::Postgres => None,
+    };
+    Ok((guard, state.db.begin().await?))
+}
+
+/// People of facilities, who read their patients' documents.
+pub const READERS: &[Role] = &[Role::User, Role::FacilityManager];
+const MANAGERS: &[Role] = &[Role::FacilityManager];
+const ADMINS: &[Role] = &[Role::SystemAdmin];
+
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/api/fhir/Bundle", Access::ApiKey, intake_api::post_bundle)
+        .post("/api/fhir", Access::ApiKey, intake_api::post_batch)
+        .post(
+            "/api/fhir/Consent",
+            Access::ApiKey,
+            intake_api::post_consent,
+        )
+        .get(
+            "/api/fhir/Bundle/{id}",
+            Access::ApiKey,
+            read_api::get_bundle,
+        )
+        .get("/api/fhir/Bundle", Access::ApiKey, read_api::search)
+        .get("/api/openapi.json", Access::Public, read_api::openapi)
+        .get("/records", Access::Roles(READERS), ui::index)
+        .get(
+            "/records/patients/new",
+            Access::Roles(MANAGERS),
+            ui::register_form,
+        )
+        .post("/records/patients", Access::Roles(MANAGERS), ui::register)
+        .get(
+            "/records/patients/{id}",
+            Access::Roles(READERS),
+            ui::timeline,
+        )
+        .get(
+            "/records/patients/{id}/consent/scan",
+            Access::Roles(READERS),
+            ui::consent_scan,
+        )
+        .post(
+            "/records/patients/{id}/consent/withdraw",
+            Access::Roles(MANAGERS),
+            ui::withdraw,
+        )
+        .get(
+            "/records/documents/{id}",
+            Access::Roles(READERS),
+            ui::document,
+        )
+        .get(
+            "/records/documents/{id}/attachments/{n}",
+            Access::Roles(READERS),
+            ui::attachment,
+        )
+        .get(
+            "/records/access-log",
+            Access::Roles(MANAGERS),
+            ui::access_log,
+        )
+        .get("/admin/api-keys", Access::Roles(ADMINS), admin::api_keys)
+        .post("/admin/api-keys", Access::Roles(ADMINS), admin::create_key)
+        .post(
+            "/admin/api-keys/{id}/revoke",
+            Access::Roles(ADMINS),
+            admin::revoke_key,
+        )
+        .get(
+            "/admin/records/retention",
+            Access::Roles(ADMINS),
+            admin::retention,
+        )
+        .post(
+            "/admin/records/purge",
+            Access::Roles(ADMINS),
+            admin::purge_confirmed,
+        )
+}

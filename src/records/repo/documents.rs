@@ -1,0 +1,410 @@
+//! SQL of documents, attachments, tombstones, and the read events of the audit log.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::readable;
+use crate::db::{Conn, Timestamp};
+
+// ---- documents ----
+
+pub async fn find_by_identifier(
+    conn: &mut Conn,
+    facility_id: i64,
+    system: &str,
+    value: &str,
+) -> sqlx::Result<Option<(i64, String)>> {
+    sqlx::query(
+        "SELECT id, content_hash FROM documents
+         WHERE facility_id = $1 AND identifier_system = $2 AND identifier_value = $3",
+    )
+    .bind(facility_id)
+    .bind(system)
+    .bind(value)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| Ok((r.try_get("id")?, r.try_get("content_hash")?)))
+    .transpose()
+}
+
+pub struct NewDocument<'a> {
+    pub patient_id: i64,
+    pub facility_id: i64,
+    pub bundle_type: &'a str,
+    pub identifier_system: &'a str,
+    pub identifier_value: &'a str,
+    pub type_code: &'a str,
+    pub type_label: &'a str,
+    pub title: &'a str,
+    pub doc_date: &'a str,
+    pub content_hash: &'a str,
+    pub content: &'a str,
+    pub sent_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Inserts a document; None when the sender already used its identifier (nothing inserted).
+pub async fn insert_document(conn: &mut Conn, d: &NewDocument<'_>) -> sqlx::Result<Option<i64>> {
+    sqlx::query(
+        "INSERT INTO documents (patient_id, facility_id, bundle_type, identifier_system,
+            identifier_value, type_code, type_label, title, doc_date, content_hash, content,
+            size_bytes, sent_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(d.patient_id)
+    .bind(d.facility_id)
+    .bind(d.bundle_type)
+    .bind(d.identifier_system)
+    .bind(d.identifier_value)
+    .bind(d.type_code)
+    .bind(d.type_label)
+    .bind(d.title)
+    .bind(d.doc_date)
+    .bind(d.content_hash)
+    .bind(d.content)
+    .bind(d.content.len() as i64)
+    .bind(d.sent_at)
+    .bind(d.expires_at)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| r.try_get("id"))
+    .transpose()
+}
+
+/// Inserts many documents in one statement; returns (id, identifier system, value) of those
+/// inserted (an identifier the sender already used is skipped).
+pub async fn insert_documents(
+    conn: &mut Conn,
+    docs: &[NewDocument<'_>],
+) -> sqlx::Result<Vec<(i64, String, String)>> {
+    if docs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = String::from(
+        "INSERT INTO documents (patient_id, facility_id, bundle_type, identifier_system,
+            identifier_value, type_code, type_label, title, doc_date, content_hash, content,
+            size_bytes, sent_at, expires_at) VALUES ",
+    );
+    for i in 0..docs.len() {
+        let b = i * 14;
+        let params: Vec<String> = (1..=14).map(|k| format!("${}", b + k)).collect();
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("({})", params.join(", ")));
+    }
+    sql.push_str(" ON CONFLICT DO NOTHING RETURNING id, identifier_system, identifier_value");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for d in docs {
+        q = q
+            .bind(d.patient_id)
+            .bind(d.facility_id)
+            .bind(d.bundle_type)
+            .bind(d.identifier_system)
+            .bind(d.identifier_value)
+            .bind(d.type_code)
+            .bind(d.type_label)
+            .bind(d.title)
+            .bind(d.doc_date)
+            .bind(d.content_hash)
+            .bind(d.content)
+            .bind(d.content.len() as i64)
+            .bind(d.sent_at)
+            .bind(d.expires_at);
+    }
+    q.fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("identifier_system")?,
+                r.try_get("identifier_value")?,
+            ))
+        })
+        .collect()
+}
+
+pub async fn insert_attachment(
+    conn: &mut Conn,
+    document_id: i64,
+    ordinal: i64,
+    a: &crate::records::attachments::Attachment,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO document_attachments (document_id, ordinal, blob_hash, content_type, title, size_bytes)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(document_id)
+    .bind(ordinal)
+    .bind(&a.hash)
+    .bind(&a.content_type)
+    .bind(&a.title)
+    .bind(a.bytes.len() as i64)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub struct DocumentRow {
+    pub id: i64,
+    pub patient_id: i64,
+    pub facility_name: String,
+    pub type_label: String,
+    pub title: String,
+    pub doc_date: String,
+    pub sent_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub content: String,
+}
+
+const DOC_COLUMNS: &str = "d.id, d.patient_id, f.name AS facility_name, d.type_label, d.title, d.doc_date, d.sent_at, d.expires_at, d.content";
+
+fn document_from(r: &AnyRow) -> sqlx::Result<DocumentRow> {
+    Ok(DocumentRow {
+        id: r.try_get("id")?,
+        patient_id: r.try_get("patient_id")?,
+        facility_name: r.try_get("facility_name")?,
+        type_label: r.try_get("type_label")?,
+        title: r.try_get("title")?,
+        doc_date: r.try_get("doc_date")?,
+        sent_at: r.try_get("sent_at")?,
+        expires_at: r.try_get("expires_at")?,
+        content: r.try_get("content")?,
+    })
+}
+
+/// A document and whether `facility_id` may read it.
+pub async fn find_document(
+    conn: &mut Conn,
+    id: i64,
+    facility_id: i64,
+) -> sqlx::Result<Option<(DocumentRow, bool)>> {
+    let sql = format!(
+        "SELECT {DOC_COLUMNS}, CASE WHEN {} THEN 1 ELSE 0 END AS may_read
+         FROM documents d JOIN facilities f ON f.id = d.facility_id WHERE d.id = $2",
+        readable("$1", "d.patient_id", "d.facility_id")
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(facility_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| Ok((document_from(&r)?, r.try_get::<i64, _>("may_read")? == 1)))
+        .transpose()
+}
+
+#[derive(Default)]
+pub struct Search {
+    pub patient_id: Option<i64>,
+    pub type_code: Option<String>,
+    /// (operator, YYYY-MM-DD) pairs: `=`, `>=`, `<=`, `>`, `<`.
+    pub dates: Vec<(&'static str, String)>,
+    pub limit: i64,
+}
+
+/// Documents `facility_id` may read, newest first.
+pub async fn search(
+    conn: &mut Conn,
+    facility_id: i64,
+    s: &Search,
+) -> sqlx::Result<Vec<DocumentRow>> {
+    let mut sql = format!(
+        "SELECT {DOC_COLUMNS} FROM documents d JOIN facilities f ON f.id = d.facility_id WHERE {}",
+        readable("$1", "d.patient_id", "d.facility_id")
+    );
+    let mut n = 1;
+    if s.patient_id.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND d.patient_id = ${n}"));
+    }
+    if s.type_code.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND d.type_code = ${n}"));
+    }
+    for (op, _) in &s.dates {
+        n += 1;
+        sql.push_str(&format!(" AND d.doc_date {op} ${n}"));
+    }
+    sql.push_str(&format!(
+        " ORDER BY d.doc_date DESC, d.id DESC LIMIT {}",
+        s.limit.clamp(1, 500)
+    ));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(facility_id);
+    if let Some(p) = s.patient_id {
+        q = q.bind(p);
+    }
+    if let Some(t) = &s.type_code {
+        q = q.bind(t.clone());
+    }
+    for (_, d) in &s.dates {
+        q = q.bind(d.clone());
+    }
+    q.fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(document_from)
+        .collect()
+}
+
+pub struct AttachmentRow {
+    pub ordinal: i64,
+    pub blob_hash: String,
+    pub content_type: String,
+    pub title: String,
+    pub size_bytes: i64,
+}
+
+pub async fn attachments(conn: &mut Conn, document_id: i64) -> sqlx::Result<Vec<AttachmentRow>> {
+    sqlx::query(
+        "SELECT ordinal, blob_hash, content_type, title, size_bytes FROM document_attachments
+         WHERE document_id = $1 ORDER BY ordinal",
+    )
+    .bind(document_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(AttachmentRow {
+            ordinal: r.try_get("ordinal")?,
+            blob_hash: r.try_get("blob_hash")?,
+            content_type: r.try_get("content_type")?,
+            title: r.try_get("title")?,
+            size_bytes: r.try_get("size_bytes")?,
+        })
+    })
+    .collect()
+}
+
+// ---- retention ----
+
+pub struct ExpiredLine {
+    pub id: i64,
+    pub facility_name: String,
+    pub type_label: String,
+    pub sent_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub size_bytes: i64,
+}
+
+pub async fn expired(
+    conn: &mut Conn,
+    now: Timestamp,
+    limit: i64,
+) -> sqlx::Result<Vec<ExpiredLine>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT d.id, f.name, d.type_label, d.sent_at, d.expires_at, d.size_bytes
+         FROM documents d JOIN facilities f ON f.id = d.facility_id
+         WHERE d.expires_at <= $1 ORDER BY d.expires_at, d.id LIMIT {}",
+        limit.clamp(1, 10_000)
+    )))
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(ExpiredLine {
+            id: r.try_get("id")?,
+            facility_name: r.try_get("name")?,
+            type_label: r.try_get("type_label")?,
+            sent_at: r.try_get("sent_at")?,
+            expires_at: r.try_get("expires_at")?,
+            size_bytes: r.try_get("size_bytes")?,
+        })
+    })
+    .collect()
+}
+
+/// Replaces an expired document by its tombstone; returns its attachments' blob hashes, or
+/// None when the document is gone or not expired.
+pub async fn purge_document(
+    conn: &mut Conn,
+    id: i64,
+    by: &str,
+    now: Timestamp,
+) -> sqlx::Result<Option<Vec<String>>> {
+    let inserted = sqlx::query(
+        "INSERT INTO document_tombstones (document_id, facility_id, content_hash, sent_at, expires_at, purged_at, purged_by)
+         SELECT id, facility_id, content_hash, sent_at, expires_at, $1, $2 FROM documents
+         WHERE id = $3 AND expires_at <= $1",
+    )
+    .bind(now)
+    .bind(by)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let hashes = attachments(conn, id)
+        .await?
+        .into_iter()
+        .map(|a| a.blob_hash)
+        .collect();
+    sqlx::query("DELETE FROM document_attachments WHERE document_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM documents WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(hashes))
+}
+
+pub async fn blob_referenced(conn: &mut Conn, hash: &str) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "SELECT 1 AS x FROM document_attachments WHERE blob_hash = $1
+         UNION ALL SELECT 1 AS x FROM consents WHERE scan_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some())
+}
+
+// ---- access log ----
+
+pub struct AccessLine {
+    pub at: Timestamp,
+    pub login: String,
+    pub role: String,
+    pub action: String,
+    pub target: String,
+    pub details: String,
+}
+
+/// Read events (`records.*read*`, searches) on the patients linked to `facility_id`. Reads the
+/// audit table directly: the audit chain is where reads are recorded, and there is no copy.
+pub async fn access_log(
+    conn: &mut Conn,
+    facility_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<AccessLine>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT a.at, a.actor_login, a.actor_role, a.action, a.target, a.details FROM audit_events a
+         WHERE a.action IN ('records.document_read', 'records.timeline_read', 'records.attachment_read',
+                            'records.consent_scan_read')
+           AND a.target IN (SELECT 'patient:' || CAST(l.patient_id AS TEXT) FROM patient_links l
+                            WHERE l.facility_id = $1)
+         ORDER BY a.id DESC LIMIT {}",
+        limit.clamp(1, 1000)
+    )))
+    .bind(facility_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(AccessLine {
+            at: r.try_get("at")?,
+            login: r.try_get("actor_login")?,
+            role: r.try_get("actor_role")?,
+            action: r.try_get("action")?,
+            target: r.try_get("target")?,
+            details: r.try_get("details")?,
+        })
+    })
+    .collect()
+}

@@ -1,0 +1,427 @@
+//! SQL of API keys, patients, their local IDs and consents.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::readable;
+use crate::db::{Conn, Timestamp};
+use crate::records::fhir::PatientInfo;
+
+// ---- API keys ----
+
+pub struct ApiKeyOwner {
+    pub key_id: i64,
+    pub facility_id: i64,
+    pub facility_code: String,
+}
+
+pub async fn find_api_key(conn: &mut Conn, key_hash: &str) -> sqlx::Result<Option<ApiKeyOwner>> {
+    let row = sqlx::query(
+        "SELECT k.id, k.facility_id, f.code FROM api_keys k JOIN facilities f ON f.id = k.facility_id
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND f.withdrawn_at IS NULL",
+    )
+    .bind(key_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(ApiKeyOwner {
+            key_id: r.try_get("id")?,
+            facility_id: r.try_get("facility_id")?,
+            facility_code: r.try_get("code")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn insert_api_key(
+    conn: &mut Conn,
+    facility_id: i64,
+    label: &str,
+    prefix: &str,
+    key_hash: &str,
+    by: &str,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO api_keys (facility_id, label, key_prefix, key_hash, created_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(facility_id)
+    .bind(label)
+    .bind(prefix)
+    .bind(key_hash)
+    .bind(now)
+    .bind(by)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")
+}
+
+pub struct ApiKeyLine {
+    pub id: i64,
+    pub facility_code: String,
+    pub facility_name: String,
+    pub label: String,
+    pub prefix: String,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub revoked_at: Option<Timestamp>,
+}
+
+pub async fn list_api_keys(conn: &mut Conn) -> sqlx::Result<Vec<ApiKeyLine>> {
+    sqlx::query(
+        "SELECT k.id, f.code, f.name, k.label, k.key_prefix, k.created_at, k.created_by, k.revoked_at
+         FROM api_keys k JOIN facilities f ON f.id = k.facility_id ORDER BY k.id DESC",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(ApiKeyLine {
+            id: r.try_get("id")?,
+            facility_code: r.try_get("code")?,
+            facility_name: r.try_get("name")?,
+            label: r.try_get("label")?,
+            prefix: r.try_get("key_prefix")?,
+            created_at: r.try_get("created_at")?,
+            created_by: r.try_get("created_by")?,
+            revoked_at: r.try_get("revoked_at")?,
+        })
+    })
+    .collect()
+}
+
+pub async fn revoke_api_key(
+    conn: &mut Conn,
+    id: i64,
+    by: &str,
+    now: Timestamp,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE api_keys SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(by)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// A participating (not withdrawn) facility's id and name by its code.
+pub async fn facility_by_code(conn: &mut Conn, code: &str) -> sqlx::Result<Option<(i64, String)>> {
+    sqlx::query("SELECT id, name FROM facilities WHERE code = $1 AND withdrawn_at IS NULL")
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+        .transpose()
+}
+
+// ---- patients and consent ----
+
+pub async fn find_link(
+    conn: &mut Conn,
+    facility_id: i64,
+    local_id: &str,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query("SELECT patient_id FROM patient_links WHERE facility_id = $1 AND local_id = $2")
+        .bind(facility_id)
+        .bind(local_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get("patient_id"))
+        .transpose()
+}
+
+pub async fn insert_patient(
+    conn: &mut Conn,
+    network_id: &str,
+    p: &PatientInfo,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO patients (network_id, name, kana, birth_date, gender, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(network_id)
+    .bind(&p.name)
+    .bind(&p.kana)
+    .bind(&p.birth_date)
+    .bind(&p.gender)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")
+}
+
+pub async fn insert_link(
+    conn: &mut Conn,
+    patient_id: i64,
+    facility_id: i64,
+    local_id: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO patient_links (patient_id, facility_id, local_id, created_at)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(patient_id)
+    .bind(facility_id)
+    .bind(local_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub struct PatientRow {
+    pub id: i64,
+    pub network_id: String,
+    pub name: String,
+    pub kana: String,
+    pub birth_date: String,
+    pub gender: String,
+}
+
+fn patient_from(r: &AnyRow) -> sqlx::Result<PatientRow> {
+    Ok(PatientRow {
+        id: r.try_get("id")?,
+        network_id: r.try_get("network_id")?,
+        name: r.try_get("name")?,
+        kana: r.try_get("kana")?,
+        birth_date: r.try_get("birth_date")?,
+        gender: r.try_get("gender")?,
+    })
+}
+
+pub async fn find_patient(conn: &mut Conn, id: i64) -> sqlx::Result<Option<PatientRow>> {
+    sqlx::query("SELECT id, network_id, name, kana, birth_date, gender FROM patients WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(patient_from)
+        .transpose()
+}
+
+pub async fn patient_by_network_id(conn: &mut Conn, network_id: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query("SELECT id FROM patients WHERE network_id = $1")
+        .bind(network_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get("id"))
+        .transpose()
+}
+
+/// Patients a facility cares for (linked) or may read under consent.
+pub async fn visible_patients(
+    conn: &mut Conn,
+    facility_id: i64,
+) -> sqlx::Result<Vec<(PatientRow, Option<String>)>> {
+    let sql = format!(
+        "SELECT p.id, p.network_id, p.name, p.kana, p.birth_date, p.gender,
+                (SELECT l.local_id FROM patient_links l WHERE l.patient_id = p.id AND l.facility_id = $1) AS local_id
+         FROM patients p
+         WHERE EXISTS (SELECT 1 FROM patient_links l WHERE l.patient_id = p.id AND l.facility_id = $1)
+            OR {}
+         ORDER BY p.kana, p.id LIMIT 500",
+        readable("$1", "p.id", "-1")
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(facility_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((patient_from(r)?, r.try_get("local_id")?)))
+        .collect()
+}
+
+pub async fn is_linked(conn: &mut Conn, patient_id: i64, facility_id: i64) -> sqlx::Result<bool> {
+    Ok(
+        sqlx::query("SELECT 1 AS x FROM patient_links WHERE patient_id = $1 AND facility_id = $2")
+            .bind(patient_id)
+            .bind(facility_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some(),
+    )
+}
+
+pub struct NewConsent<'a> {
+    pub patient_id: i64,
+    pub facility_id: i64,
+    pub signed_on: &'a str,
+    pub scope: &'a str,
+    pub scan_hash: Option<&'a str>,
+    pub scan_content_type: Option<&'a str>,
+    pub by: &'a str,
+}
+
+pub async fn insert_consent(
+    conn: &mut Conn,
+    c: &NewConsent<'_>,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO consents (patient_id, facility_id, signed_on, scope, scan_hash,
+                               scan_content_type, recorded_at, recorded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(c.patient_id)
+    .bind(c.facility_id)
+    .bind(c.signed_on)
+    .bind(c.scope)
+    .bind(c.scan_hash)
+    .bind(c.scan_content_type)
+    .bind(now)
+    .bind(c.by)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")
+}
+
+pub async fn insert_consent_facility(
+    conn: &mut Conn,
+    consent_id: i64,
+    facility_id: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO consent_facilities (consent_id, facility_id) VALUES ($1, $2)")
+        .bind(consent_id)
+        .bind(facility_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub struct ConsentRow {
+    pub id: i64,
+    pub signed_on: String,
+    pub scope: String,
+    pub scan_hash: Option<String>,
+    pub scan_content_type: Option<String>,
+    pub recorded_at: Timestamp,
+    pub recorded_by: String,
+    pub withdrawn_at: Option<Timestamp>,
+    pub facilities: Vec<String>,
+}
+
+/// The patient's latest consent (the one in force unless withdrawn).
+pub async fn current_consent(conn: &mut Conn, patient_id: i64) -> sqlx::Result<Option<ConsentRow>> {
+    let Some(r) = sqlx::query(
+        "SELECT id, signed_on, scope, scan_hash, scan_content_type, recorded_at, recorded_by, withdrawn_at
+         FROM consents WHERE patient_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(patient_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let id: i64 = r.try_get("id")?;
+    let facilities = sqlx::query(
+        "SELECT f.name FROM consent_facilities cf JOIN facilities f ON f.id = cf.facility_id
+         WHERE cf.consent_id = $1 ORDER BY f.code",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| r.try_get("name"))
+    .collect::<sqlx::Result<_>>()?;
+    Ok(Some(ConsentRow {
+        id,
+        signed_on: r.try_get("signed_on")?,
+        scope: r.try_get("scope")?,
+        scan_hash: r.try_get("scan_hash")?,
+        scan_content_type: r.try_get("scan_content_type")?,
+        recorded_at: r.try_get("recorded_at")?,
+        recorded_by: r.try_get("recorded_by")?,
+        withdrawn_at: r.try_get("withdrawn_at")?,
+        facilities,
+    }))
+}
+
+pub async fn withdraw_consent(
+    conn: &mut Conn,
+    consent_id: i64,
+    by: &str,
+    now: Timestamp,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE consents SET withdrawn_at = $1, withdrawn_by = $2 WHERE id = $3 AND withdrawn_at IS NULL",
+    )
+    .bind(now)
+    .bind(by)
+    .bind(consent_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// Whether a facility may see a patient at all: it holds a local ID for them, or the consent
+/// in force covers it.
+pub async fn may_see_patient(
+    conn: &mut Conn,
+    patient_id: i64,
+    facility_id: i64,
+) -> sqlx::Result<bool> {
+    let sql = format!(
+        "SELECT 1 AS x FROM patients p WHERE p.id = $2 AND (EXISTS (SELECT 1 FROM patient_links l
+           WHERE l.patient_id = p.id AND l.facility_id = $1) OR {})",
+        readable("$1", "p.id", "-1")
+    );
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(facility_id)
+        .bind(patient_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
+}
+
+pub async fn local_id(
+    conn: &mut Conn,
+    patient_id: i64,
+    facility_id: i64,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query("SELECT local_id FROM patient_links WHERE patient_id = $1 AND facility_id = $2")
+        .bind(patient_id)
+        .bind(facility_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get("local_id"))
+        .transpose()
+}
+
+/// Whether the patient's latest consent is in force (recorded and not withdrawn).
+pub async fn consent_in_force(conn: &mut Conn, patient_id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "SELECT 1 AS x FROM consents WHERE id = (SELECT MAX(id) FROM consents WHERE patient_id = $1)
+           AND withdrawn_at IS NULL",
+    )
+    .bind(patient_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some())
+}
+
+/// The network patient of a facility's local ID, and whether their consent is in force.
+pub async fn patient_for(
+    conn: &mut Conn,
+    facility_id: i64,
+    local_id: &str,
+) -> sqlx::Result<Option<(i64, bool)>> {
+    sqlx::query(
+        "SELECT l.patient_id,
+                CASE WHEN EXISTS (SELECT 1 FROM consents c
+                    WHERE c.id = (SELECT MAX(c2.id) FROM consents c2 WHERE c2.patient_id = l.patient_id)
+                      AND c.withdrawn_at IS NULL) THEN 1 ELSE 0 END AS in_force
+         FROM patient_links l WHERE l.facility_id = $1 AND l.local_id = $2",
+    )
+    .bind(facility_id)
+    .bind(local_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| Ok((r.try_get("patient_id")?, r.try_get::<i64, _>("in_force")? == 1)))
+    .transpose()
+}

@@ -1,0 +1,575 @@
+//! Pages for the people of facilities (利用者, 利用施設管理者): the patients their facility may
+//! see, a patient's timeline, each document in Japanese with its attachments, patient
+//! registration with consent, consent withdrawal, and the access log of their patients.
+//! Every page that shows a patient's data writes the read to the audit chain first.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::blobs::BlobStore;
+use super::fhir::PatientInfo;
+use super::intake;
+use super::model::{self, ConsentInfo, Scope};
+use super::read_api::{Read, log_read};
+use super::repo;
+use super::views::*;
+use crate::audit::{self, Actor};
+use crate::auth::{Principal, Role};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::web::{ClientAddr, Page, flash_redirect};
+
+fn render(t: impl Template, status: StatusCode) -> AppResult<Response> {
+    Ok((status, Html(t.render()?)).into_response())
+}
+
+fn facility_of(p: &Principal) -> AppResult<i64> {
+    p.facility_id.ok_or(AppError::Forbidden)
+}
+
+fn patient_line(p: repo::PatientRow, local_id: Option<String>) -> PatientLine {
+    PatientLine {
+        id: p.id,
+        network_id: p.network_id,
+        local_id: local_id.unwrap_or_else(|| "—".into()),
+        name: p.name,
+        kana: p.kana,
+        birth_date: p.birth_date,
+        gender: model::gender_label(&p.gender),
+    }
+}
+
+fn doc_line(d: &repo::DocumentRow) -> DocumentLine {
+    DocumentLine {
+        id: d.id,
+        date: d.doc_date.clone(),
+        type_label: d.type_label.clone(),
+        title: d.title.clone(),
+        facility: d.facility_name.clone(),
+        sent: d.sent_at.jst(),
+    }
+}
+
+pub async fn index(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
+    page: Page,
+) -> AppResult<Response> {
+    let facility = facility_of(&p)?;
+    let (_w, mut tx) = super::begin(&state).await?;
+    let patients: Vec<PatientLine> = repo::visible_patients(&mut tx, facility)
+        .await?
+        .into_iter()
+        .map(|(p, l)| patient_line(p, l))
+        .collect();
+    // The list shows names and birth dates: a read of application data too.
+    audit::record(
+        &mut tx,
+        state.now(),
+        &Actor::of(&p, &addr),
+        "records.patients_listed",
+        &format!("facility:{facility}"),
+        json!({"facility_id": facility, "patients": patients.len(), "channel": "ui"}),
+    )
+    .await?;
+    tx.commit().await?;
+    render(
+        PatientsPage {
+            page: page.titled("患者の診療情報"),
+            patients,
+            can_register: p.role == Role::FacilityManager,
+        },
+        StatusCode::OK,
+    )
+}
+
+pub async fn timeline(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
+    page: Page,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let facility = facility_of(&p)?;
+    let (_w, mut tx) = super::begin(&state).await?;
+    let patient = repo::find_patient(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !repo::may_see_patient(&mut tx, id, facility).await? {
+        return Err(AppError::Forbidden);
+    }
+    let search = repo::Search {
+        patient_id: Some(id),
+        limit: 500,
+        ..Default::default()
+    };
+    let documents: Vec<DocumentLine> = repo::search(&mut tx, facility, &search)
+        .await?
+        .iter()
+        .map(doc_line)
+        .collect();
+    let consent = repo::current_consent(&mut tx, id)
+        .await?
+        .map(|c| ConsentView {
+            signed_on: c.signed_on,
+            scope: if c.scope == "all" {
+                "参加施設すべて".into()
+            } else {
+                c.facilities.join("、")
+            },
+            recorded: format!("{}（{}）", c.recorded_at.jst(), c.recorded_by),
+            withdrawn: c.withdrawn_at.map(|t| t.jst()),
+            has_scan: c.scan_hash.is_some(),
+        });
+    let local = repo::local_id(&mut tx, id, facility).await?;
+    log_read(
+        &mut tx,
+        now,
+        &Actor::of(&p, &addr),
+        "records.timeline_read",
+        Read {
+            patient_id: id,
+            document_id: None,
+            facility_id: facility,
+            channel: "ui",
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let can_withdraw = p.role == Role::FacilityManager
+        && local.is_some()
+        && consent.as_ref().is_some_and(|c| c.withdrawn.is_none());
+    render(
+        TimelinePage {
+            page: page.titled(format!("{} さんの診療情報", patient.name)),
+            patient: patient_line(patient, local),
+            consent,
+            documents,
+            can_withdraw,
+        },
+        StatusCode::OK,
+    )
+}
+
+/// Loads a document the user's facility may read (403, audited, otherwise).
+async fn readable_document(
+    state: &AppState,
+    tx: &mut crate::db::Tx,
+    p: &Principal,
+    addr: &str,
+    id: i64,
+) -> AppResult<repo::DocumentRow> {
+    let facility = facility_of(p)?;
+    let (doc, may_read) = repo::find_document(tx, id, facility)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !may_read {
+        audit::record(
+            tx,
+            state.now(),
+            &Actor::of(p, addr),
+            "records.read_denied",
+            &format!("patient:{}", doc.patient_id),
+            json!({"document_id": id, "facility_id": facility, "channel": "ui"}),
+        )
+        .await?;
+        return Err(AppError::Forbidden);
+    }
+    Ok(doc)
+}
+
+pub async fn document(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
+    page: Page,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let (_w, mut tx) = super::begin(&state).await?;
+    let doc = match readable_document(&state, &mut tx, &p, &addr, id).await {
+        Ok(d) => d,
+        Err(AppError::Forbidden) => {
+            tx.commit().await?;
+            return Err(AppError::Forbidden);
+        }
+        Err(e) => return Err(e),
+    };
+    let facility = facility_of(&p)?;
+    let patient = repo::find_patient(&mut tx, doc.patient_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let local = repo::local_id(&mut tx, doc.patient_id, facility).await?;
+    let attachments = repo::attachments(&mut tx, id)
+        .await?
+        .into_iter()
+        .map(|a| AttachmentLine {
+            ordinal: a.ordinal,
+            title: a.title,
+            content_type: a.content_type,
+            size: size_text(a.size_bytes),
+        })
+        .collect();
+    log_read(
+        &mut tx,
+        now,
+        &Actor::of(&p, &addr),
+        "records.document_read",
+        Read {
+            patient_id: doc.patient_id,
+            document_id: Some(id),
+            facility_id: facility,
+            channel: "ui",
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let (sections, resources) = render_bundle(&doc.content);
+    render(
+        DocumentPage {
+            page: page.titled(doc.title.clone()),
+            patient: patient_line(patient, local),
+            expires: doc.expires_at.jst(),
+            doc: doc_line(&doc),
+            sections,
+            resources,
+            attachments,
+        },
+        StatusCode::OK,
+    )
+}
+
+pub async fn attachment(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
+    Path((id, n)): Path<(i64, i64)>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let (_w, mut tx) = super::begin(&state).await?;
+    let doc = match readable_document(&state, &mut tx, &p, &addr, id).await {
+        Ok(d) => d,
+        Err(AppError::Forbidden) => {
+            tx.commit().await?;
+            return Err(AppError::Forbidden);
+        }
+        Err(e) => return Err(e),
+    };
+    let a = repo::attachments(&mut tx, id)
+        .await?
+        .into_iter()
+        .find(|a| a.ordinal == n)
+        .ok_or(AppError::NotFound)?;
+    let bytes = BlobStore::new(&state.settings.paths.data_dir)
+        .get(&a.blob_hash)
+        .await
+        .map_err(AppError::Internal)?;
+    let facility = facility_of(&p)?;
+    log_read(
+        &mut tx,
+        now,
+        &Actor::of(&p, &addr),
+        "records.attachment_read",
+        Read {
+            patient_id: doc.patient_id,
+            document_id: Some(id),
+            facility_id: facility,
+            channel: "ui",
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let ext = match a.content_type.as_str() {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        _ => "bin",
+    };
+    let mut res = bytes.into_response();
+    let ct = HeaderValue::from_str(&a.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    res.headers_mut().insert(CONTENT_TYPE, ct);
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("attachment; filename=\"document-{id}-{n}.{ext}\""))
+    {
+        res.headers_mut().insert(CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+pub async fn register_form(page: Page) -> AppResult<Response> {
+    render(
+        RegisterPage {
+            page: page.titled("患者の登録と同意の記録"),
+            form: RegisterValues {
+                scope: "all".into(),
+                ..Default::default()
+            },
+            errors: Vec::new(),
+        },
+        StatusCode::OK,
+    )
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
+    page: Page,
+    Form(form): Form<RegisterValues>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let facility = facility_of(&p)?;
+    let mut errors = Vec::new();
+    let local_id = form.local_id.trim();
+    if local_id.is_empty() || local_id.chars().count() > 64 {
+        errors.push("自施設の患者ID を入力してください（64文字以内）。".to_string());
+    }
+    if form.name.trim().is_empty() || form.kana.trim().is_empty() {
+        errors.push("氏名（漢字）とフリガナを入力してください。".into());
+    }
+    if model::date_part(form.birth_date.trim()).is_none() {
+        errors.push("生年月日を YYYY-MM-DD で入力してください。".into());
+    }
+    let signed_on = model::date_part(form.signed_on.trim());
+    if signed_on.is_none() {
+        errors.push("同意書の署名日を YYYY-MM-DD で入力してください。".into());
+    }
+    let scope = match form.scope.as_str() {
+        "all" => Some(Scope::All),
+        "listed" => {
+            let codes: Vec<String> = form
+                .facilities
+                .split([',', '、', ' ', '\n'])
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect();
+            if codes.is_empty() {
+                errors.push("同意の対象施設のコードを入力してください。".into());
+            }
+            Some(Scope::Listed(codes))
+        }
+        _ => {
+            errors.push("同意の範囲を選んでください。".into());
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return render(
+            RegisterPage {
+                page: page.titled("患者の登録と同意の記録"),
+                form,
+                errors,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    let info = ConsentInfo {
+        active: true,
+        signed_on: signed_on.unwrap_or_default(),
+        scope: scope.unwrap_or(Scope::All),
+        scan: None,
+    };
+    let patient = PatientInfo {
+        local_id: local_id.to_string(),
+        name: form.name.trim().chars().take(100).collect(),
+        kana: form.kana.trim().chars().take(100).collect(),
+        birth_date: form.birth_date.trim().to_string(),
+        gender: match form.gender.as_str() {
+            g @ ("male" | "female" | "other") => g.to_string(),
+            _ => "unknown".into(),
+        },
+    };
+    let actor = Actor::of(&p, &addr);
+    let (_w, mut tx) = super::begin(&state).await?;
+    if repo::find_link(&mut tx, facility, local_id)
+        .await?
+        .is_some()
+    {
+        let errors = vec![format!("患者ID {local_id} はすでに登録されています。")];
+        return render(
+            RegisterPage {
+                page: page.titled("患者の登録と同意の記録"),
+                form,
+                errors,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    match intake::resolve_patient(&mut tx, facility, &patient, Some(&info), &actor, now).await {
+        Ok(id) => {
+            tx.commit().await?;
+            Ok(flash_redirect(
+                &format!("/records/patients/{id}"),
+                "患者を登録し、同意を記録しました。",
+                state.settings.server.secure_cookies,
+            ))
+        }
+        Err(e) if e.status < 500 => render(
+            RegisterPage {
+                page: page.titled("患者の登録と同意の記録"),
+                form,
+                errors: vec![e.message],
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e) => Err(AppError::Internal(anyhow::anyhow!(e.message))),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct WithdrawForm {
+    confirm: String,
+}
+
+pub async fn withdraw(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
+    Path(id): Path<i64>,
+    Form(form): Form<WithdrawForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let facility = facility_of(&p)?;
+    if form.confirm != "yes" {
+        return Err(AppError::BadRequest(
+            "撤回の確認にチェックを入れてから送信してください。".into(),
+        ));
+    }
+    let (_w, mut tx) = super::begin(&state).await?;
+    if !repo::is_linked(&mut tx, id, facility).await? {
+        return Err(AppError::NotFound);
+    }
+    let current = repo::current_consent(&mut tx, id)
+        .await?
+        .filter(|c| c.withdrawn_at.is_none())
+        .ok_or_else(|| AppError::Conflict("この患者の同意はすでに撤回されています。".into()))?;
+    let actor = Actor::of(&p, &addr);
+    repo::withdraw_consent(&mut tx, current.id, &actor.login, now).await?;
+    audit::record(
+        &mut tx,
+        now,
+        &actor,
+        "records.consent_withdrawn",
+        &format!("patient:{id}"),
+        json!({"consent_id": current.id, "channel": "ui", "facility_id": facility}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(flash_redirect(
+        &format!("/records/patients/{id}"),
+        "同意の撤回を記録しました。以後、他の施設はこの患者の文書を閲覧できません。",
+        state.settings.server.secure_cookies,
+    ))
+}
+
+pub async fn access_log(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    page: Page,
+) -> AppResult<Response> {
+    let facility = facility_of(&p)?;
+    let mut conn = state.db.pool().acquire().await?;
+    let lines = repo::access_log(&mut conn, facility, 500)
+        .await?
+        .into_iter()
+        .map(|l| {
+            let d: serde_json::Value = serde_json::from_str(&l.details).unwrap_or_default();
+            AccessLogLine {
+                at: l.at.jst_seconds(),
+                who: l.login,
+                role: l
+                    .role
+                    .parse::<Role>()
+                    .map(|r| r.label().to_string())
+                    .unwrap_or(l.role),
+                action: match l.action.as_str() {
+                    "records.document_read" => "文書の閲覧",
+                    "records.timeline_read" => "経過一覧の閲覧",
+                    "records.consent_scan_read" => "同意書の閲覧",
+                    _ => "添付ファイルの取得",
+                },
+                patient: l.target.trim_start_matches("patient:").to_string(),
+                detail: format!(
+                    "文書 {} ／ 施設 {} ／ {}",
+                    d["document_id"]
+                        .as_i64()
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "—".into()),
+                    d["facility_id"],
+                    d["channel"].as_str().unwrap_or("")
+                ),
+            }
+        })
+        .collect();
+    render(
+        AccessLogPage {
+            page: page.titled("診療情報のアクセスログ"),
+            lines,
+        },
+        StatusCode::OK,
+    )
+}
+
+/// The scan of the consent form in force (or last withdrawn), for facilities that may see the
+/// patient; audited like any read.
+pub async fn consent_scan(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let facility = facility_of(&p)?;
+    let (_w, mut tx) = super::begin(&state).await?;
+    if repo::find_patient(&mut tx, id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    if !repo::may_see_patient(&mut tx, id, facility).await? {
+        return Err(AppError::Forbidden);
+    }
+    let consent = repo::current_consent(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let hash = consent.scan_hash.ok_or(AppError::NotFound)?;
+    let bytes = BlobStore::new(&state.settings.paths.data_dir)
+        .get(&hash)
+        .await
+        .map_err(AppError::Internal)?;
+    let read = Read {
+        patient_id: id,
+        document_id: None,
+        facility_id: facility,
+        channel: "ui",
+    };
+    log_read(
+        &mut tx,
+        now,
+        &Actor::of(&p, &addr),
+        "records.consent_scan_read",
+        read,
+    )
+    .await?;
+    tx.commit().await?;
+    let mut res = bytes.into_response();
+    let ct = consent
+        .scan_content_type
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    res.headers_mut().insert(CONTENT_TYPE, ct);
+    res.headers_mut().insert(
+        CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"consent-scan\""),
+    );
+    Ok(res)
+}

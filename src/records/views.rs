@@ -1,0 +1,263 @@
+//! Templates of application data, and the rendering of a stored Bundle into Japanese sections
+//! (narrative XHTML is sanitised with `ammonia`: no script, no style, no event handlers).
+
+use askama::Template;
+use serde_json::Value;
+
+use super::fhir::{resource_type, str_at};
+use super::model;
+use crate::web::Page;
+
+pub struct PatientLine {
+    pub id: i64,
+    pub network_id: String,
+    pub local_id: String,
+    pub name: String,
+    pub kana: String,
+    pub birth_date: String,
+    pub gender: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "records/patients.html")]
+pub struct PatientsPage {
+    pub page: Page,
+    pub patients: Vec<PatientLine>,
+    pub can_register: bool,
+}
+
+pub struct ConsentView {
+    pub signed_on: String,
+    pub scope: String,
+    pub recorded: String,
+    pub withdrawn: Option<String>,
+    pub has_scan: bool,
+}
+
+pub struct DocumentLine {
+    pub id: i64,
+    pub date: String,
+    pub type_label: String,
+    pub title: String,
+    pub facility: String,
+    pub sent: String,
+}
+
+#[derive(Template)]
+#[template(path = "records/timeline.html")]
+pub struct TimelinePage {
+    pub page: Page,
+    pub patient: PatientLine,
+    pub consent: Option<ConsentView>,
+    pub documents: Vec<DocumentLine>,
+    pub can_withdraw: bool,
+}
+
+pub struct Section {
+    pub depth: usize,
+    pub title: String,
+    pub html: String,
+}
+
+pub struct ResourceView {
+    pub label: String,
+    pub summary: String,
+    pub html: String,
+}
+
+pub struct AttachmentLine {
+    pub ordinal: i64,
+    pub title: String,
+    pub content_type: String,
+    pub size: String,
+}
+
+#[derive(Template)]
+#[template(path = "records/document.html")]
+pub struct DocumentPage {
+    pub page: Page,
+    pub patient: PatientLine,
+    pub doc: DocumentLine,
+    pub expires: String,
+    pub sections: Vec<Section>,
+    pub resources: Vec<ResourceView>,
+    pub attachments: Vec<AttachmentLine>,
+}
+
+#[derive(Template)]
+#[template(path = "records/register.html")]
+pub struct RegisterPage {
+    pub page: Page,
+    pub form: RegisterValues,
+    pub errors: Vec<String>,
+}
+
+#[derive(Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct RegisterValues {
+    pub local_id: String,
+    pub name: String,
+    pub kana: String,
+    pub birth_date: String,
+    pub gender: String,
+    pub signed_on: String,
+    pub scope: String,
+    pub facilities: String,
+}
+
+pub struct AccessLogLine {
+    pub at: String,
+    pub who: String,
+    pub role: String,
+    pub action: &'static str,
+    pub patient: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "records/access_log.html")]
+pub struct AccessLogPage {
+    pub page: Page,
+    pub lines: Vec<AccessLogLine>,
+}
+
+pub fn sanitize(html: &str) -> String {
+    ammonia::clean(html)
+}
+
+pub fn size_text(bytes: i64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+    } else if bytes >= 1024 {
+        format!("{:.1} KB", bytes as f64 / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+fn narrative(r: &Value) -> String {
+    str_at(r, &["text", "div"])
+        .map(sanitize)
+        .unwrap_or_default()
+}
+
+fn push_sections(sections: &Value, depth: usize, out: &mut Vec<Section>) {
+    for s in sections.as_array().into_iter().flatten() {
+        let title = str_at(s, &["title"])
+            .or_else(|| str_at(s, &["code", "text"]))
+            .unwrap_or("（無題の節）");
+        out.push(Section {
+            depth: depth.min(3),
+            title: title.chars().take(200).collect(),
+            html: narrative(s),
+        });
+        if let Some(sub) = s.get("section") {
+            push_sections(sub, depth + 1, out);
+        }
+    }
+}
+
+fn codeable(v: Option<&Value>) -> Option<String> {
+    let v = v?;
+    v.get("text")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            v.get("coding")?
+                .as_array()?
+                .iter()
+                .find_map(|c| c.get("display")?.as_str())
+        })
+        .map(str::to_string)
+}
+
+fn summary(r: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) =
+        codeable(r.get("code")).or_else(|| codeable(r.get("medicationCodeableConcept")))
+    {
+        parts.push(c);
+    }
+    if let Some(q) = r.get("valueQuantity") {
+        let value = q.get("value").map(|v| v.to_string()).unwrap_or_default();
+        let unit = q.get("unit").and_then(Value::as_str).unwrap_or("");
+        parts.push(format!("{value} {unit}").trim().to_string());
+    } else if let Some(s) = r.get("valueString").and_then(Value::as_str) {
+        parts.push(s.to_string());
+    } else if let Some(c) = codeable(r.get("valueCodeableConcept")) {
+        parts.push(c);
+    }
+    if let Some(t) = str_at(r, &["dosageInstruction"]).or_else(|| {
+        r.get("dosageInstruction")?
+            .as_array()?
+            .first()?
+            .get("text")?
+            .as_str()
+    }) {
+        parts.push(t.to_string());
+    }
+    if let Some(d) = str_at(r, &["description"]) {
+        parts.push(d.to_string());
+    }
+    parts.join("　")
+}
+
+/// The Composition's sections and the other clinical resources of a stored Bundle.
+pub fn render_bundle(content: &str) -> (Vec<Section>, Vec<ResourceView>) {
+    let Ok(v) = serde_json::from_str::<Value>(content) else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut sections = Vec::new();
+    let mut resources = Vec::new();
+    for e in v
+        .get("entry")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(r) = e.get("resource") else { continue };
+        match resource_type(r) {
+            Some("Composition") => {
+                if let Some(s) = r.get("section") {
+                    push_sections(s, 0, &mut sections);
+                }
+            }
+            Some("Patient" | "Organization" | "Practitioner" | "PractitionerRole" | "Binary") => {}
+            Some(t) => resources.push(ResourceView {
+                label: model::resource_label(t).to_string(),
+                summary: summary(r),
+                html: narrative(r),
+            }),
+            None => {}
+        }
+    }
+    (sections, resources)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrative_loses_scripts_styles_and_handlers() {
+        let dirty = r#"<div xmlns="http://www.w3.org/1999/xhtml"><p style="color:red" onclick="x()">所見</p><script>alert(1)</script></div>"#;
+        let clean = sanitize(dirty);
+        assert!(clean.contains("所見"));
+        assert!(!clean.contains("script"));
+        assert!(!clean.contains("style"));
+        assert!(!clean.contains("onclick"));
+    }
+
+    #[test]
+    fn sections_nest_and_keep_their_titles() {
+        let content = serde_json::json!({"resourceType": "Bundle", "entry": [{"resource": {
+            "resourceType": "Composition", "section": [{"title": "構造情報", "section": [
+                {"title": "紹介目的", "text": {"div": "<div>精査依頼</div>"}}]}]}},
+            {"resource": {"resourceType": "Condition", "code": {"text": "2型糖尿病"}}}]});
+        let (sections, resources) = render_bundle(&content.to_string());
+        assert_eq!(sections.len(), 2);
+        assert_eq!(sections[1].depth, 1);
+        assert!(sections[1].html.contains("精査依頼"));
+        assert_eq!(resources[0].label, "傷病名");
+        assert_eq!(resources[0].summary, "2型糖尿病");
+    }
+}
