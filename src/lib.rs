@@ -2,7 +2,8 @@
 //! information network of Kiyosu City. See README.md for use and ARCHITECTURE.md for the layout.
 //!
 //! Shared core (imports no domain): [`config`], [`clock`], [`db`], [`error`], [`auth`], [`audit`],
-//! [`web`]. [`pdf`]. Domains: [`accounts`], [`facilities`], [`requests`], [`dashboard`]. Wiring: [`startup`], [`jobs`], [`cli`].
+//! [`web`], [`pdf`]. Domains: [`accounts`], [`facilities`], [`requests`], [`portal`], [`records`],
+//! [`dashboard`]. Wiring: [`startup`], [`jobs`], [`cli`].
 
 pub mod accounts;
 pub mod audit;
