@@ -27,6 +27,8 @@ pub fn routes() -> Routes {
         .merge(crate::accounts::router())
         .merge(crate::audit::router())
         .merge(crate::jobs::router())
+        .merge(crate::calendar::router())
+        .merge(crate::helpdesk::router())
 }
 
 pub struct Application {

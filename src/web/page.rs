@@ -21,6 +21,9 @@ const NAV: &[(&str, &str)] = &[
     ("/audit", "監査ログ"),
     ("/audit/sessions", "アクセスログ"),
     ("/admin/jobs", "定期ジョブ"),
+    ("/helpdesk", "ヘルプデスク"),
+    ("/support", "問い合わせ"),
+    ("/admin/calendar", "営業日カレンダー"),
     ("/account/password", "パスワード変更"),
 ];
 

@@ -21,6 +21,8 @@ enum Expect {
 const AUDIT_READERS: &[Role] = &[SystemAdmin, OpsManager, ServiceOperator];
 const ACCOUNT_MANAGERS: &[Role] = &[SystemAdmin, SystemOperator];
 const ADMINS: &[Role] = &[SystemAdmin];
+const HELPDESK_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
+const REQUESTERS: &[Role] = &[User, FacilityManager];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -49,6 +51,27 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("GET", "/audit/verify", Only(AUDIT_READERS)),
         ("GET", "/admin/jobs", Only(ADMINS)),
         ("POST", "/admin/jobs/{name}/run", Only(ADMINS)),
+        ("GET", "/admin/calendar", Only(HELPDESK_STAFF)),
+        ("POST", "/admin/calendar/days", Only(HELPDESK_STAFF)),
+        (
+            "POST",
+            "/admin/calendar/days/{id}/withdraw",
+            Only(HELPDESK_STAFF),
+        ),
+        ("GET", "/helpdesk", Only(HELPDESK_STAFF)),
+        ("GET", "/helpdesk/new", Only(HELPDESK_STAFF)),
+        ("POST", "/helpdesk", Only(HELPDESK_STAFF)),
+        ("GET", "/helpdesk/reports", Only(HELPDESK_STAFF)),
+        ("GET", "/helpdesk/reports/export.csv", Only(HELPDESK_STAFF)),
+        ("GET", "/helpdesk/reports/export.xlsx", Only(HELPDESK_STAFF)),
+        ("GET", "/helpdesk/{id}", Only(HELPDESK_STAFF)),
+        ("POST", "/helpdesk/{id}/responses", Only(HELPDESK_STAFF)),
+        ("POST", "/helpdesk/{id}/corrections", Only(HELPDESK_STAFF)),
+        ("GET", "/support", Only(REQUESTERS)),
+        ("GET", "/support/new", Only(REQUESTERS)),
+        ("POST", "/support", Only(REQUESTERS)),
+        ("GET", "/support/{id}", Only(REQUESTERS)),
+        ("POST", "/support/{id}/reply", Only(REQUESTERS)),
     ]
 }
 
