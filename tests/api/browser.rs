@@ -17,7 +17,7 @@ use crate::helpers::*;
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
     _profile: tempfile::TempDir,
@@ -30,7 +30,7 @@ impl Drop for Driver {
     }
 }
 
-fn browser_available() -> bool {
+pub(crate) fn browser_available() -> bool {
     let present =
         std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists();
     if !present {
@@ -44,7 +44,7 @@ fn browser_available() -> bool {
     present
 }
 
-async fn start_driver() -> Driver {
+pub(crate) async fn start_driver() -> Driver {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -74,7 +74,7 @@ async fn start_driver() -> Driver {
     panic!("chromedriver did not start");
 }
 
-async fn browser(driver: &Driver) -> Client {
+pub(crate) async fn browser(driver: &Driver) -> Client {
     let profile = driver._profile.path().display().to_string();
     let caps = serde_json::json!({
         "browserName": "chrome",
@@ -94,7 +94,7 @@ async fn browser(driver: &Driver) -> Client {
         .expect("browser session")
 }
 
-async fn fill(b: &Client, css: &str, text: &str) {
+pub(crate) async fn fill(b: &Client, css: &str, text: &str) {
     let el = b
         .find(Locator::Css(css))
         .await
@@ -105,7 +105,7 @@ async fn fill(b: &Client, css: &str, text: &str) {
 
 /// Clicks and waits until the browser has loaded the next page (the old page's root element
 /// has gone stale), so that URL and content are read from the new page.
-async fn click_and_wait(b: &Client, css: &str) {
+pub(crate) async fn click_and_wait(b: &Client, css: &str) {
     let old_root = b.find(Locator::Css("html")).await.unwrap();
     b.find(Locator::Css(css))
         .await
@@ -122,11 +122,11 @@ async fn click_and_wait(b: &Client, css: &str) {
     panic!("no new page after clicking {css}");
 }
 
-async fn submit(b: &Client) {
+pub(crate) async fn submit(b: &Client) {
     click_and_wait(b, "main button[type=submit]").await;
 }
 
-async fn path(b: &Client) -> String {
+pub(crate) async fn path(b: &Client) -> String {
     let url = b.current_url().await.unwrap();
     match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
@@ -134,7 +134,7 @@ async fn path(b: &Client) -> String {
     }
 }
 
-async fn screenshot(b: &Client, name: &str) {
+pub(crate) async fn screenshot(b: &Client, name: &str) {
     if let Ok(png) = b.screenshot().await {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         let _ = std::fs::create_dir_all(&dir);

@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod helpdesk;
+mod helpdesk_browser;
 mod helpers;
 mod jobs;
 mod platform;
