@@ -247,10 +247,10 @@ pub async fn update_state(
 
 /// The facility's name, for the requester fields of a portal inquiry.
 pub async fn facility_name(conn: &mut Conn, facility_id: i64) -> sqlx::Result<Option<String>> {
-    Ok(sqlx::query("SELECT name FROM facilities WHERE id = $1")
+    sqlx::query("SELECT name FROM facilities WHERE id = $1")
         .bind(facility_id)
         .fetch_optional(&mut *conn)
         .await?
         .map(|r| r.try_get("name"))
-        .transpose()?)
+        .transpose()
 }

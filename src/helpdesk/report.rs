@@ -179,7 +179,7 @@ impl MonthReport {
         for r in self.rows() {
             w.write_record(&r)?;
         }
-        Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+        w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     pub fn xlsx(&self) -> anyhow::Result<Vec<u8>> {
