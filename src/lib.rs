@@ -1,8 +1,8 @@
 //! rainbownet — the operations and security system of きよすレインボーネット, the regional medical
 //! information network of Kiyosu City. See README.md for use and ARCHITECTURE.md for the layout.
 //!
-//! Shared core (imports no domain): [`config`], [`clock`], [`db`], [`error`], [`auth`], [`audit`],
-//! [`web`]. Domains: [`accounts`], [`dashboard`]. Wiring: [`startup`], [`jobs`], [`cli`].
+//! Shared core (imports no domain): [`config`], [`clock`], [`db`], [`error`], [`auth`], [`audit`], [`calendar`],
+//! [`web`]. Domains: [`accounts`], [`dashboard`], [`helpdesk`]. Wiring: [`startup`], [`jobs`], [`cli`].
 
 pub mod accounts;
 pub mod audit;
