@@ -15,7 +15,7 @@ use super::service::{self, Author};
 use super::views::*;
 use crate::audit::Actor;
 use crate::auth::Principal;
-use crate::calendar::{BusinessCalendar, Openness};
+use crate::calendar::{BusinessCalendar, Closed, Openness};
 use crate::db::{Conn, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -27,8 +27,11 @@ fn closed_notice(cal: &BusinessCalendar, now: Timestamp) -> Option<String> {
         Openness::Open => None,
         Openness::Closed(reason) => Some(match cal.next_opening(now.as_jiff()) {
             Some(t) => format!(
-                "ただいまヘルプデスクは営業時間外です（{}）。お問い合わせは受け付けますが、回答は次の営業開始 {} 以降になります。",
-                reason.label(),
+                "ただいまヘルプデスクは営業時間外です{}。お問い合わせは受け付けますが、回答は次の営業開始 {} 以降になります。",
+                match reason {
+                    Closed::OutsideHours => String::new(),
+                    other => format!("（{}）", other.label()),
+                },
                 cal.describe(t)
             ),
             None => "ただいまヘルプデスクは営業時間外です。".into(),
