@@ -50,6 +50,7 @@ pub async fn prepare(db: &Db, now: Timestamp) -> anyhow::Result<Vec<DemoLogin>> 
         for (code, name, kind) in FACILITIES {
             accounts::add_facility(db, code, name, kind, &actor, now).await?;
         }
+        crate::helpdesk::seed_demo(db, now).await?;
     }
     let mut out = Vec::new();
     for (login_id, name, role, facility) in ACCOUNTS {

@@ -73,3 +73,56 @@ pub async fn open_and_overdue(
     }
     Ok((open.len(), overdue))
 }
+
+/// A few inquiries for `rainbownet demo`, so the pages and the report are not empty.
+pub async fn seed_demo(db: &crate::db::Db, now: Timestamp) -> crate::error::AppResult<()> {
+    let actor = crate::audit::Actor::system("demo");
+    let samples = [
+        (
+            "電話",
+            "利用開始時",
+            "清須 花子",
+            "初回ログインの方法",
+            "初期パスワードでログインできません。",
+        ),
+        (
+            "メール",
+            "障害対応・復旧時間",
+            "西 一郎",
+            "画像が表示されない",
+            "今朝から画像が表示されません。復旧の見込みを教えてください。",
+        ),
+        (
+            "FAX",
+            "参加医療施設の案内",
+            "東 次郎",
+            "参加施設の一覧",
+            "市内の参加医療施設の一覧を送ってください。",
+        ),
+    ];
+    for (i, (channel, category, name, subject, content)) in samples.into_iter().enumerate() {
+        let received = now.minus(jiff::SignedDuration::from_hours(30 * (i as i64 + 1)));
+        service::create(
+            db,
+            &repo::NewInquiry {
+                received_at: received,
+                channel,
+                category,
+                requester_account_id: None,
+                requester_name: name,
+                facility_id: None,
+                facility_name: "デモ診療所",
+                contact: "",
+                subject,
+                content,
+                account_request_id: None,
+                incident_id: None,
+                created_by: None,
+            },
+            &actor,
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}

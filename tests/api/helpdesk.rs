@@ -491,3 +491,13 @@ async fn r15_1_an_operator_adds_a_closed_day_that_the_whole_system_uses() {
         "withdrawn, not deleted"
     );
 }
+
+#[tokio::test]
+async fn r15_3_the_demo_network_comes_with_sample_inquiries() {
+    let app = spawn_app().await;
+    rainbownet::demo::prepare(app.db(), app.now())
+        .await
+        .unwrap();
+    assert_eq!(app.count("helpdesk_inquiries").await, 3);
+    assert_eq!(app.audit_count("helpdesk.inquiry_received").await, 3);
+}
