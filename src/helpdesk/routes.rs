@@ -150,6 +150,24 @@ fn optional_id(
     }
 }
 
+/// When a phone call or FAX came in, typed afterwards (Japan time); not in the future.
+fn received_time(s: &str, now: Timestamp) -> Result<Timestamp, &'static str> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(now);
+    }
+    let t = s
+        .parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|d| d.to_zoned(crate::db::tokyo()).ok())
+        .map(|z| Timestamp::from(z.timestamp()))
+        .ok_or("受付日時は 2026-11-30T10:00 の形で入力してください。")?;
+    if t > now {
+        return Err("受付日時に未来の日時は入力できません。");
+    }
+    Ok(t)
+}
+
 /// Checks the fields both forms share.
 pub(super) fn check_common(f: &InquiryForm, errors: &mut Vec<(&'static str, String)>) {
     if !CATEGORIES.contains(&f.category.as_str()) {
@@ -182,6 +200,13 @@ pub async fn create(
             "問い合わせ者の氏名を入力してください。".into(),
         ));
     }
+    let received_at = match received_time(&f.received_at, now) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(("received_at", e.into()));
+            now
+        }
+    };
     let account_request_id = optional_id(&f.account_request_id, "account_request_id", &mut errors);
     let incident_id = optional_id(&f.incident_id, "incident_id", &mut errors);
     if !errors.is_empty() {
@@ -196,7 +221,7 @@ pub async fn create(
     let id = service::create(
         &state.db,
         &NewInquiry {
-            received_at: now,
+            received_at,
             channel: &f.channel,
             category: &f.category,
             requester_account_id: None,

@@ -40,6 +40,8 @@ pub struct InquiryForm {
     pub content: String,
     pub account_request_id: String,
     pub incident_id: String,
+    /// `YYYY-MM-DDTHH:MM` in Japan time (staff form only); empty means now.
+    pub received_at: String,
 }
 
 #[derive(Template)]

@@ -167,6 +167,25 @@ async fn r15_2_phone_inquiries_keep_every_entry_and_corrections_are_new_entries(
                 ("subject", "画像が表示されない"),
                 ("content", "朝から表示されません。"),
                 ("incident_id", "42"),
+                ("received_at", "2026-11-26T10:30"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422, "a call cannot come in the future");
+    assert!(res.text().await.unwrap().contains("未来の日時"));
+    let res = op
+        .client
+        .post_form(
+            "/helpdesk",
+            &[
+                ("channel", "FAX"),
+                ("category", "障害対応・復旧時間"),
+                ("requester_name", "清須 花子"),
+                ("facility_name", "きよす診療所"),
+                ("subject", "画像が表示されない"),
+                ("content", "朝から表示されません。"),
+                ("incident_id", "42"),
+                ("received_at", "2026-11-26T09:30"),
             ],
         )
         .await;
@@ -196,6 +215,11 @@ async fn r15_2_phone_inquiries_keep_every_entry_and_corrections_are_new_entries(
     assert!(page.contains("復旧見込みは13時の誤り。"));
     assert!(page.contains(&format!("記録 #{entry} の訂正")));
     assert!(page.contains("関連する障害</dt><dd>#42"));
+    assert!(
+        page.contains("<dd>2026-11-26 09:30</dd>"),
+        "received when the FAX came"
+    );
+    assert!(page.contains("<dd id=\"clock-first\">30分</dd>"), "{page}");
     assert_eq!(app.count("helpdesk_entries").await, 2);
     assert_eq!(app.audit_count("helpdesk.correction_added").await, 1);
     // An empty response is refused with the message on the page.
