@@ -400,7 +400,12 @@ async fn build_report(state: &AppState, q: &MonthQuery) -> AppResult<report::Mon
         (d.year(), d.month())
     } else {
         crate::calendar::parse_month_text(&q.month)
-            .ok_or_else(|| AppError::BadRequest("月は YYYY-MM の形で指定してください。".into()))?
+            .filter(|(y, _)| (2000..=2199).contains(y))
+            .ok_or_else(|| {
+                AppError::BadRequest(
+                    "月は 2026-11 のように YYYY-MM の形で指定してください。".into(),
+                )
+            })?
     };
     let cal = calendar(state).await?;
     let mut conn = state.db.pool().acquire().await?;

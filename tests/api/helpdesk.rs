@@ -384,6 +384,13 @@ async fn r15_3_the_monthly_report_matches_the_inquiries_entered() {
     let summary = xlsx_sheet(&bytes, "xl/worksheets/sheet1.xml");
     assert!(summary.contains("<v>5</v>"), "the total as a number");
     // A bad month is a clear 400, not a crash.
+    for bad in ["9999-12", "2026-1x", "-1-01"] {
+        let res = op
+            .client
+            .get(&format!("/helpdesk/reports/export.csv?month={bad}"))
+            .await;
+        assert_eq!(res.status(), 400, "{bad}");
+    }
     assert_eq!(
         op.client
             .get("/helpdesk/reports?month=2026-13")
