@@ -22,6 +22,8 @@ pub struct Settings {
     pub pdf: PdfSettings,
     pub portal: PortalSettings,
     pub records: RecordsSettings,
+    pub calendar: CalendarSettings,
+    pub helpdesk: HelpdeskSettings,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -190,6 +192,27 @@ impl Default for AccountSettings {
     }
 }
 
+/// Business hours (R15.1); holidays and the year-end closure are rules, not settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarSettings {
+    pub open_weekdays: Vec<String>,
+    pub opens_at: String,
+    pub closes_at: String,
+}
+
+impl Default for CalendarSettings {
+    fn default() -> Self {
+        Self {
+            open_weekdays: ["mon", "tue", "wed", "thu", "fri"]
+                .map(String::from)
+                .to_vec(),
+            opens_at: "09:00".into(),
+            closes_at: "18:00".into(),
+        }
+    }
+}
+
 /// Application data intake (`[records]`): limits checked before anything is stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -205,6 +228,49 @@ impl Default for RecordsSettings {
         Self {
             max_body_bytes: 20 * 1024 * 1024,
             max_entries: 1000,
+        }
+    }
+}
+
+impl CalendarSettings {
+    pub fn weekly_hours(&self) -> anyhow::Result<crate::calendar::WeeklyHours> {
+        let mut days = Vec::new();
+        for d in &self.open_weekdays {
+            days.push(crate::calendar::parse_weekday(d).ok_or_else(|| {
+                anyhow::anyhow!("calendar.open_weekdays: 曜日 {d:?} は mon…sun で指定してください")
+            })?);
+        }
+        let time = |key: &str, v: &str| {
+            v.parse::<jiff::civil::Time>().map_err(|_| {
+                anyhow::anyhow!("calendar.{key}: 時刻 {v:?} は HH:MM で指定してください")
+            })
+        };
+        let opens = time("opens_at", &self.opens_at)?;
+        let closes = time("closes_at", &self.closes_at)?;
+        if opens >= closes {
+            anyhow::bail!("calendar: opens_at は closes_at より前にしてください");
+        }
+        Ok(crate::calendar::WeeklyHours {
+            days,
+            opens,
+            closes,
+        })
+    }
+}
+
+/// Helpdesk response targets (R15.3), in business hours.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HelpdeskSettings {
+    pub first_response_hours: i64,
+    pub resolution_hours: i64,
+}
+
+impl Default for HelpdeskSettings {
+    fn default() -> Self {
+        Self {
+            first_response_hours: 4,
+            resolution_hours: 27,
         }
     }
 }

@@ -85,6 +85,7 @@ pub async fn prepare(db: &Db, now: Timestamp) -> anyhow::Result<Vec<DemoLogin>> 
             };
             facilities::add(db, &f, &actor, now).await?;
         }
+        crate::helpdesk::seed_demo(db, now).await?;
     }
     if empty {
         seed_requests(db, &actor, now).await?;

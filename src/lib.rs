@@ -2,12 +2,13 @@
 //! information network of Kiyosu City. See README.md for use and ARCHITECTURE.md for the layout.
 //!
 //! Shared core (imports no domain): [`config`], [`clock`], [`db`], [`error`], [`auth`], [`audit`],
-//! [`web`], [`pdf`]. Domains: [`accounts`], [`facilities`], [`requests`], [`portal`], [`records`],
-//! [`dashboard`]. Wiring: [`startup`], [`jobs`], [`cli`].
+//! [`calendar`], [`web`], [`pdf`]. Domains: [`accounts`], [`facilities`], [`requests`], [`portal`],
+//! [`records`], [`helpdesk`], [`dashboard`]. Wiring: [`startup`], [`jobs`], [`cli`].
 
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod facilities;
+pub mod helpdesk;
 pub mod jobs;
 pub mod pdf;
 pub mod portal;

@@ -31,6 +31,8 @@ pub fn routes() -> Routes {
         .merge(crate::jobs::router())
         .merge(crate::portal::router())
         .merge(crate::records::router())
+        .merge(crate::calendar::router())
+        .merge(crate::helpdesk::router())
 }
 
 pub struct Application {

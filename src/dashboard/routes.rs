@@ -113,6 +113,31 @@ pub async fn index(
             href,
         });
     }
+    if crate::helpdesk::STAFF.contains(&p.role) {
+        let mut conn = state.db.pool().acquire().await?;
+        let cal = crate::calendar::load(&mut conn, &state.settings.calendar).await?;
+        let (open, overdue) =
+            crate::helpdesk::open_and_overdue(&mut conn, &cal, &state.settings.helpdesk, now)
+                .await?;
+        drop(conn);
+        cards.push(Card {
+            title: "ヘルプデスクの未完了",
+            value: format!("{open} 件"),
+            note: if overdue > 0 {
+                format!("うち {overdue} 件が目標時間を超えています")
+            } else {
+                "目標時間を超えたものはありません".into()
+            },
+            tone: if overdue > 0 {
+                "alert"
+            } else if open > 0 {
+                "warn"
+            } else {
+                "ok"
+            },
+            href: "/helpdesk",
+        });
+    }
     let upcoming: Vec<&'static str> = match p.role {
         Role::SystemAdmin => vec![
             "死活監視（5分ごと）・応答監視（15分ごと）",

@@ -35,6 +35,9 @@ const NAV: &[(&str, &str)] = &[
     ("/records/access-log", "診療情報アクセスログ"),
     ("/admin/api-keys", "API キー"),
     ("/admin/records/retention", "診療情報の保存期間"),
+    ("/helpdesk", "ヘルプデスク"),
+    ("/support", "問い合わせ"),
+    ("/admin/calendar", "営業日カレンダー"),
     ("/account/password", "パスワード変更"),
 ];
 

@@ -7,6 +7,8 @@ mod auth;
 mod bad_input;
 mod browser;
 mod browser_requests;
+mod helpdesk;
+mod helpdesk_browser;
 mod helpers;
 mod jobs;
 mod platform;

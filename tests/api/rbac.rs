@@ -30,6 +30,8 @@ const CITY: &[Role] = &[ServiceOperator];
 const PORTAL_STAFF: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator, OpsManager];
 const REQUEST_PARTIES: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator];
 const RECORD_READERS: &[Role] = &[User, FacilityManager];
+const HELPDESK_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
+const REQUESTERS: &[Role] = &[User, FacilityManager];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -169,6 +171,27 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/admin/api-keys/{id}/revoke", Only(ADMINS)),
         ("GET", "/admin/records/retention", Only(ADMINS)),
         ("POST", "/admin/records/purge", Only(ADMINS)),
+        ("GET", "/admin/calendar", Only(HELPDESK_STAFF)),
+        ("POST", "/admin/calendar/days", Only(HELPDESK_STAFF)),
+        (
+            "POST",
+            "/admin/calendar/days/{id}/withdraw",
+            Only(HELPDESK_STAFF),
+        ),
+        ("GET", "/helpdesk", Only(HELPDESK_STAFF)),
+        ("GET", "/helpdesk/new", Only(HELPDESK_STAFF)),
+        ("POST", "/helpdesk", Only(HELPDESK_STAFF)),
+        ("GET", "/helpdesk/reports", Only(HELPDESK_STAFF)),
+        ("GET", "/helpdesk/reports/export.csv", Only(HELPDESK_STAFF)),
+        ("GET", "/helpdesk/reports/export.xlsx", Only(HELPDESK_STAFF)),
+        ("GET", "/helpdesk/{id}", Only(HELPDESK_STAFF)),
+        ("POST", "/helpdesk/{id}/responses", Only(HELPDESK_STAFF)),
+        ("POST", "/helpdesk/{id}/corrections", Only(HELPDESK_STAFF)),
+        ("GET", "/support", Only(REQUESTERS)),
+        ("GET", "/support/new", Only(REQUESTERS)),
+        ("POST", "/support", Only(REQUESTERS)),
+        ("GET", "/support/{id}", Only(REQUESTERS)),
+        ("POST", "/support/{id}/reply", Only(REQUESTERS)),
     ]
 }
 

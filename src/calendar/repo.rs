@@ -1,0 +1,78 @@
+//! All SQL of the calendar: the operators' extra closed and open days.
+
+use sqlx::Row;
+
+use crate::db::{Conn, Timestamp};
+
+#[derive(Clone, Debug)]
+pub struct ExtraDay {
+    pub id: i64,
+    /// `YYYY-MM-DD` (Japan).
+    pub day: String,
+    /// `closed` or `open`.
+    pub kind: String,
+    pub reason: String,
+    pub created_at: Timestamp,
+}
+
+/// Days in force (not withdrawn); a later row for the same day wins.
+pub async fn list_active(conn: &mut Conn) -> sqlx::Result<Vec<ExtraDay>> {
+    let rows = sqlx::query(
+        "SELECT id, day, kind, reason, created_at FROM calendar_days
+         WHERE withdrawn_at IS NULL ORDER BY day, id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ExtraDay {
+                id: r.try_get("id")?,
+                day: r.try_get("day")?,
+                kind: r.try_get("kind")?,
+                reason: r.try_get("reason")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn insert(
+    conn: &mut Conn,
+    day: &str,
+    kind: &str,
+    reason: &str,
+    by: Option<i64>,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO calendar_days (day, kind, reason, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(day)
+    .bind(kind)
+    .bind(reason)
+    .bind(by)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")
+}
+
+/// Withdraws a day; false if it was already withdrawn or does not exist.
+pub async fn withdraw(
+    conn: &mut Conn,
+    id: i64,
+    by: Option<i64>,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE calendar_days SET withdrawn_at = $1, withdrawn_by = $2
+         WHERE id = $3 AND withdrawn_at IS NULL",
+    )
+    .bind(now)
+    .bind(by)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

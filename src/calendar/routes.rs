@@ -1,0 +1,201 @@
+//! The calendar page: a month with closed days marked, and the operators' extra days.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Form};
+use jiff::civil::Date;
+use serde::Deserialize;
+
+use super::repo::{self, ExtraDay};
+use crate::audit::{self, Actor};
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::web::{ClientAddr, Page, flash_redirect};
+
+pub struct DayCell {
+    pub date: String,
+    pub weekday: &'static str,
+    pub closed: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "calendar/index.html")]
+pub struct CalendarPage {
+    pub page: Page,
+    pub month: String,
+    pub prev: String,
+    pub next: String,
+    pub hours: String,
+    pub days: Vec<DayCell>,
+    pub extra: Vec<ExtraDay>,
+    pub form: DayForm,
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct MonthQuery {
+    month: String,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct DayForm {
+    pub day: String,
+    pub kind: String,
+    pub reason: String,
+}
+
+use super::parse_month_text as parse_month;
+
+async fn render(
+    state: &AppState,
+    page: Page,
+    month: Option<(i16, i8)>,
+    form: DayForm,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let today = state.now().as_jiff().to_zoned(crate::db::tokyo()).date();
+    let (y, m) = month.unwrap_or((today.year(), today.month()));
+    let mut conn = state.db.pool().acquire().await?;
+    let cal = super::load(&mut conn, &state.settings.calendar).await?;
+    let extra = repo::list_active(&mut conn).await?;
+    let first = Date::new(y, m, 1).map_err(|_| AppError::BadRequest("月が範囲外です。".into()))?;
+    let ym = |d: Option<Date>| {
+        d.map(|d| d.strftime("%Y-%m").to_string())
+            .unwrap_or_default()
+    };
+    let days = cal
+        .month(y, m)
+        .into_iter()
+        .map(|(d, s)| DayCell {
+            date: d.strftime("%-m/%-d").to_string(),
+            weekday: super::weekday_ja(d.weekday()),
+            closed: s.err().map(|c| c.label()),
+        })
+        .collect();
+    let h = cal.hours();
+    let view = CalendarPage {
+        page: page.titled("営業日カレンダー"),
+        month: first.strftime("%Y年%-m月").to_string(),
+        prev: ym(first.yesterday().ok()),
+        next: ym(first.last_of_month().tomorrow().ok()),
+        hours: format!(
+            "{} {}–{}",
+            h.days
+                .iter()
+                .map(|w| super::weekday_ja(*w))
+                .collect::<Vec<_>>()
+                .join("・"),
+            h.opens.strftime("%-H:%M"),
+            h.closes.strftime("%-H:%M")
+        ),
+        days,
+        extra,
+        form,
+        error: error.clone(),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Html(view.render()?)).into_response())
+}
+
+pub async fn index(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<MonthQuery>,
+) -> AppResult<Response> {
+    let month =
+        if q.month.trim().is_empty() {
+            None
+        } else {
+            Some(parse_month(&q.month).ok_or_else(|| {
+                AppError::BadRequest("月は YYYY-MM の形で指定してください。".into())
+            })?)
+        };
+    render(&state, page, month, DayForm::default(), None).await
+}
+
+pub async fn add_day(
+    State(state): State<AppState>,
+    page: Page,
+    ClientAddr(addr): ClientAddr,
+    Extension(p): Extension<Principal>,
+    Form(form): Form<DayForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let day = form.day.trim().parse::<Date>();
+    let reason: String = form.reason.trim().chars().take(200).collect();
+    let error = match (&day, form.kind.as_str()) {
+        (Err(_), _) => Some("日付を YYYY-MM-DD の形で入力してください。"),
+        (_, "closed" | "open") if reason.is_empty() => Some("理由を入力してください。"),
+        (_, "closed" | "open") => None,
+        _ => Some("休業日か営業日かを選んでください。"),
+    };
+    let Ok(day) = day else {
+        return render(&state, page, None, form, error.map(String::from)).await;
+    };
+    if let Some(e) = error {
+        return render(&state, page, None, form, Some(e.into())).await;
+    }
+    let mut tx = state.db.begin().await?;
+    let day_text = day.to_string();
+    let id = repo::insert(
+        &mut tx,
+        &day_text,
+        &form.kind,
+        &reason,
+        Some(p.account_id),
+        now,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        &Actor::of(&p, &addr),
+        "calendar.day_added",
+        &format!("calendar_day:{id}"),
+        serde_json::json!({"day": day_text, "kind": form.kind, "reason": reason}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(flash_redirect(
+        &format!("/admin/calendar?month={}", day.strftime("%Y-%m")),
+        "カレンダーに登録しました。",
+        state.settings.server.secure_cookies,
+    ))
+}
+
+pub async fn withdraw_day(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    if !repo::withdraw(&mut tx, id, Some(p.account_id), now).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        now,
+        &Actor::of(&p, &addr),
+        "calendar.day_withdrawn",
+        &format!("calendar_day:{id}"),
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(flash_redirect(
+        "/admin/calendar",
+        "登録を取り消しました。",
+        state.settings.server.secure_cookies,
+    ))
+}

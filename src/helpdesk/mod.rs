@@ -1,0 +1,128 @@
+//! The helpdesk (R15.1–R15.3): every inquiry and every response is recorded.
+//!
+//! Rules:
+//! - An inquiry comes in by 電話 / メール / FAX / Webフォーム / 窓口, has one of the eight
+//!   categories of R15.2, the person and facility, the content, and optionally the id of an
+//!   account request or an incident it concerns (plain ids for now: those tables come with
+//!   their own issues, so the columns carry no foreign key yet).
+//! - Status 受付 → 対応中 → 回答待ち → 完了. Staff responses record who, when, how and what and
+//!   set the status; a requester's reply ends 回答待ち (and reopens 完了). Nothing is deleted or
+//!   edited: a correction is a new entry that names the entry it corrects.
+//! - Users and facility managers ask through the portal (`/support`) and see only their own
+//!   inquiries and the public answers. Outside business hours the form says when the helpdesk
+//!   next opens ([`crate::calendar`]).
+//! - System operators and administrators handle inquiries (`/helpdesk`).
+//! - The response clock counts business time only and pauses while 回答待ち; targets come from
+//!   `[helpdesk]`; overdue inquiries are highlighted in the list and counted on the dashboard.
+//! - The monthly report is a page (printable), CSV (UTF-8 with BOM) and Excel.
+//! - Every change writes its audit event in the same transaction.
+
+pub mod model;
+mod portal;
+mod repo;
+pub mod report;
+mod routes;
+pub mod service;
+mod views;
+
+use crate::auth::Role;
+use crate::calendar::BusinessCalendar;
+use crate::config::HelpdeskSettings;
+use crate::db::{Conn, Timestamp};
+use crate::web::{Access, Routes};
+
+/// Who handles inquiries.
+pub const STAFF: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
+/// Who asks through the portal.
+pub const REQUESTERS: &[Role] = &[Role::User, Role::FacilityManager];
+
+pub fn router() -> Routes {
+    let staff = Access::Roles(STAFF);
+    let req = Access::Roles(REQUESTERS);
+    Routes::new()
+        .get("/helpdesk", staff, routes::index)
+        .get("/helpdesk/new", staff, routes::new_form)
+        .post("/helpdesk", staff, routes::create)
+        .get("/helpdesk/reports", staff, routes::report)
+        .get("/helpdesk/reports/export.csv", staff, routes::report_csv)
+        .get("/helpdesk/reports/export.xlsx", staff, routes::report_xlsx)
+        .get("/helpdesk/{id}", staff, routes::show)
+        .post("/helpdesk/{id}/responses", staff, routes::respond)
+        .post("/helpdesk/{id}/corrections", staff, routes::correct)
+        .get("/support", req, portal::index)
+        .get("/support/new", req, portal::new_form)
+        .post("/support", req, portal::create)
+        .get("/support/{id}", req, portal::show)
+        .post("/support/{id}/reply", req, portal::reply)
+}
+
+/// Unfinished and overdue inquiries, for the dashboard.
+pub async fn open_and_overdue(
+    conn: &mut Conn,
+    cal: &BusinessCalendar,
+    settings: &HelpdeskSettings,
+    now: Timestamp,
+) -> anyhow::Result<(usize, usize)> {
+    let open = repo::list(conn, None, true, 10_000).await?;
+    let mut overdue = 0;
+    for inq in &open {
+        let entries = repo::entries(conn, inq.id).await?;
+        if service::overdue(&service::clock(cal, inq, &entries, now), settings) {
+            overdue += 1;
+        }
+    }
+    Ok((open.len(), overdue))
+}
+
+/// A few inquiries for `rainbownet demo`, so the pages and the report are not empty.
+pub async fn seed_demo(db: &crate::db::Db, now: Timestamp) -> crate::error::AppResult<()> {
+    let actor = crate::audit::Actor::system("demo");
+    let samples = [
+        (
+            "電話",
+            "利用開始時",
+            "清須 花子",
+            "初回ログインの方法",
+            "初期パスワードでログインできません。",
+        ),
+        (
+            "メール",
+            "障害対応・復旧時間",
+            "西 一郎",
+            "画像が表示されない",
+            "今朝から画像が表示されません。復旧の見込みを教えてください。",
+        ),
+        (
+            "FAX",
+            "参加医療施設の案内",
+            "東 次郎",
+            "参加施設の一覧",
+            "市内の参加医療施設の一覧を送ってください。",
+        ),
+    ];
+    for (i, (channel, category, name, subject, content)) in samples.into_iter().enumerate() {
+        let received = now.minus(jiff::SignedDuration::from_hours(30 * (i as i64 + 1)));
+        service::create(
+            db,
+            &repo::NewInquiry {
+                received_at: received,
+                channel,
+                category,
+                requester_account_id: None,
+                requester_name: name,
+                facility_id: None,
+                facility_name: "デモ診療所",
+                contact: "",
+                subject,
+                content,
+                account_request_id: None,
+                incident_id: None,
+                created_by: None,
+            },
+            &actor,
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The requesters' side (`/support`): users and facility managers ask, and see their own
+//! inquiries with the public answers. Outside business hours the form says when the helpdesk
+//! next opens.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Extension, Form};
+use serde::Deserialize;
+
+use super::model::CATEGORIES;
+use super::repo::{self, Inquiry, NewInquiry};
+use super::routes::{calendar, check_common, clip, entry_view, render, row};
+use super::service::{self, Author};
+use super::views::*;
+use crate::audit::Actor;
+use crate::auth::Principal;
+use crate::calendar::{BusinessCalendar, Closed, Openness};
+use crate::db::{Conn, Timestamp};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::web::{ClientAddr, Page, flash_redirect};
+
+/// The "closed now, open again at …" notice, or None while open.
+fn closed_notice(cal: &BusinessCalendar, now: Timestamp) -> Option<String> {
+    match cal.is_open(now.as_jiff()) {
+        Openness::Open => None,
+        Openness::Closed(reason) => Some(match cal.next_opening(now.as_jiff()) {
+            Some(t) => format!(
+                "ただいまヘルプデスクは営業時間外です{}。お問い合わせは受け付けますが、回答は次の営業開始 {} 以降になります。",
+                match reason {
+                    Closed::OutsideHours => String::new(),
+                    other => format!("（{}）", other.label()),
+                },
+                cal.describe(t)
+            ),
+            None => "ただいまヘルプデスクは営業時間外です。".into(),
+        }),
+    }
+}
+
+fn hours_text(cal: &BusinessCalendar) -> String {
+    let h = cal.hours();
+    format!(
+        "{} {}〜{}（祝日・年末年始を除く）",
+        h.days
+            .iter()
+            .map(|w| crate::calendar::weekday_ja(*w))
+            .collect::<Vec<_>>()
+            .join("・"),
+        h.opens.strftime("%-H:%M"),
+        h.closes.strftime("%-H:%M")
+    )
+}
+
+/// The inquiry if it is the requester's own; otherwise not found (no hint that it exists).
+async fn own(conn: &mut Conn, p: &Principal, id: i64) -> AppResult<Inquiry> {
+    let inq = repo::find(conn, id).await?;
+    if inq.requester_account_id != Some(p.account_id) {
+        return Err(AppError::NotFound);
+    }
+    Ok(inq)
+}
+
+pub async fn index(
+    State(state): State<AppState>,
+    page: Page,
+    Extension(p): Extension<Principal>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let cal = calendar(&state).await?;
+    let mut conn = state.db.pool().acquire().await?;
+    let mut rows = Vec::new();
+    for inq in repo::list(&mut conn, Some(p.account_id), false, 500).await? {
+        let entries = repo::entries(&mut conn, inq.id).await?;
+        rows.push(row(&state, &cal, &inq, &entries, now));
+    }
+    render(
+        PortalIndexPage {
+            page: page.titled("ヘルプデスクへの問い合わせ"),
+            rows,
+            notice: closed_notice(&cal, now),
+        },
+        StatusCode::OK,
+    )
+}
+
+async fn new_page(
+    state: &AppState,
+    page: Page,
+    form: InquiryForm,
+    errors: Vec<(&'static str, String)>,
+) -> AppResult<PortalNewPage> {
+    let cal = calendar(state).await?;
+    Ok(PortalNewPage {
+        page: page.titled("問い合わせる"),
+        form,
+        errors,
+        categories: CATEGORIES,
+        notice: closed_notice(&cal, state.now()),
+        hours: hours_text(&cal),
+    })
+}
+
+pub async fn new_form(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+    let view = new_page(&state, page, InquiryForm::default(), Vec::new()).await?;
+    render(view, StatusCode::OK)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    page: Page,
+    ClientAddr(addr): ClientAddr,
+    Extension(p): Extension<Principal>,
+    Form(f): Form<InquiryForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let mut errors = Vec::new();
+    check_common(&f, &mut errors);
+    if !errors.is_empty() {
+        let view = new_page(&state, page, f, errors).await?;
+        return render(view, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let mut conn = state.db.pool().acquire().await?;
+    let facility = match p.facility_id {
+        Some(fid) => repo::facility_name(&mut conn, fid)
+            .await?
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    drop(conn);
+    let (subject, content, contact) = (
+        clip(&f.subject, 200),
+        clip(&f.content, 10_000),
+        clip(&f.contact, 200),
+    );
+    let id = service::create(
+        &state.db,
+        &NewInquiry {
+            received_at: now,
+            channel: "Webフォーム",
+            category: &f.category,
+            requester_account_id: Some(p.account_id),
+            requester_name: &p.display_name,
+            facility_id: p.facility_id,
+            facility_name: &facility,
+            contact: &contact,
+            subject: &subject,
+            content: &content,
+            account_request_id: None,
+            incident_id: None,
+            created_by: Some(p.account_id),
+        },
+        &Actor::of(&p, &addr),
+        now,
+    )
+    .await?;
+    let cal = calendar(&state).await?;
+    let msg = match closed_notice(&cal, now) {
+        None => format!("問い合わせ #{id} を受け付けました。"),
+        Some(_) => format!(
+            "問い合わせ #{id} を受け付けました。回答は次の営業開始 {} 以降になります。",
+            cal.next_opening(now.as_jiff())
+                .map(|t| cal.describe(t))
+                .unwrap_or_default()
+        ),
+    };
+    Ok(flash_redirect(
+        &format!("/support/{id}"),
+        &msg,
+        state.settings.server.secure_cookies,
+    ))
+}
+
+async fn show_page(
+    state: &AppState,
+    page: Page,
+    p: &Principal,
+    id: i64,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let mut conn = state.db.pool().acquire().await?;
+    let inq = own(&mut conn, p, id).await?;
+    let entries = repo::entries(&mut conn, id).await?;
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        PortalShowPage {
+            page: page.titled(format!("問い合わせ #{id}")),
+            received: inq.received_at.jst(),
+            inq,
+            entries: entries
+                .iter()
+                .filter(|e| e.public)
+                .map(entry_view)
+                .collect(),
+            error,
+        },
+        status,
+    )
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    page: Page,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    show_page(&state, page, &p, id, None).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ReplyForm {
+    content: String,
+}
+
+pub async fn reply(
+    State(state): State<AppState>,
+    page: Page,
+    ClientAddr(addr): ClientAddr,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    Form(f): Form<ReplyForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    {
+        let mut conn = state.db.pool().acquire().await?;
+        own(&mut conn, &p, id).await?;
+    }
+    if f.content.trim().is_empty() {
+        return show_page(
+            &state,
+            page,
+            &p,
+            id,
+            Some("返信内容を入力してください。".into()),
+        )
+        .await;
+    }
+    service::add_entry(
+        &state.db,
+        id,
+        Author::Requester {
+            account_id: p.account_id,
+            name: &p.display_name,
+        },
+        &clip(&f.content, 10_000),
+        &Actor::of(&p, &addr),
+        now,
+    )
+    .await?;
+    Ok(flash_redirect(
+        &format!("/support/{id}"),
+        "返信を送りました。",
+        state.settings.server.secure_cookies,
+    ))
+}

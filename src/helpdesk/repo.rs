@@ -1,0 +1,256 @@
+//! All SQL of the helpdesk. Inquiries are never deleted; entries are only appended. The one
+//! UPDATE keeps the inquiry row's status and clock columns in step with its newest entry.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::db::{Conn, Timestamp};
+
+#[derive(Clone, Debug)]
+pub struct Inquiry {
+    pub id: i64,
+    pub received_at: Timestamp,
+    pub channel: String,
+    pub category: String,
+    pub requester_account_id: Option<i64>,
+    pub requester_name: String,
+    pub facility_id: Option<i64>,
+    pub facility_name: String,
+    pub contact: String,
+    pub subject: String,
+    pub content: String,
+    pub status: String,
+    pub first_response_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub account_request_id: Option<i64>,
+    pub incident_id: Option<i64>,
+}
+
+pub struct NewInquiry<'a> {
+    pub received_at: Timestamp,
+    pub channel: &'a str,
+    pub category: &'a str,
+    pub requester_account_id: Option<i64>,
+    pub requester_name: &'a str,
+    pub facility_id: Option<i64>,
+    pub facility_name: &'a str,
+    pub contact: &'a str,
+    pub subject: &'a str,
+    pub content: &'a str,
+    pub account_request_id: Option<i64>,
+    pub incident_id: Option<i64>,
+    pub created_by: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub id: i64,
+    pub inquiry_id: i64,
+    pub kind: String,
+    pub at: Timestamp,
+    pub actor_name: String,
+    pub method: String,
+    pub content: String,
+    pub status_after: String,
+    pub public: bool,
+    pub corrects_entry_id: Option<i64>,
+}
+
+pub struct NewEntry<'a> {
+    pub inquiry_id: i64,
+    pub kind: &'a str,
+    pub at: Timestamp,
+    pub actor_account_id: Option<i64>,
+    pub actor_name: &'a str,
+    pub method: &'a str,
+    pub content: &'a str,
+    pub status_after: &'a str,
+    pub public: bool,
+    pub corrects_entry_id: Option<i64>,
+}
+
+const INQUIRY_COLUMNS: &str = "id, received_at, channel, category, requester_account_id,
+    requester_name, facility_id, facility_name, contact, subject, content, status,
+    first_response_at, completed_at, account_request_id, incident_id";
+
+fn inquiry_from(r: &AnyRow) -> sqlx::Result<Inquiry> {
+    Ok(Inquiry {
+        id: r.try_get("id")?,
+        received_at: r.try_get("received_at")?,
+        channel: r.try_get("channel")?,
+        category: r.try_get("category")?,
+        requester_account_id: r.try_get("requester_account_id")?,
+        requester_name: r.try_get("requester_name")?,
+        facility_id: r.try_get("facility_id")?,
+        facility_name: r.try_get("facility_name")?,
+        contact: r.try_get("contact")?,
+        subject: r.try_get("subject")?,
+        content: r.try_get("content")?,
+        status: r.try_get("status")?,
+        first_response_at: r.try_get("first_response_at")?,
+        completed_at: r.try_get("completed_at")?,
+        account_request_id: r.try_get("account_request_id")?,
+        incident_id: r.try_get("incident_id")?,
+    })
+}
+
+fn entry_from(r: &AnyRow) -> sqlx::Result<Entry> {
+    Ok(Entry {
+        id: r.try_get("id")?,
+        inquiry_id: r.try_get("inquiry_id")?,
+        kind: r.try_get("kind")?,
+        at: r.try_get("at")?,
+        actor_name: r.try_get("actor_name")?,
+        method: r.try_get("method")?,
+        content: r.try_get("content")?,
+        status_after: r.try_get("status_after")?,
+        public: r.try_get::<i64, _>("public")? != 0,
+        corrects_entry_id: r.try_get("corrects_entry_id")?,
+    })
+}
+
+pub async fn insert_inquiry(
+    conn: &mut Conn,
+    n: &NewInquiry<'_>,
+    status: &str,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO helpdesk_inquiries (received_at, channel, category, requester_account_id,
+            requester_name, facility_id, facility_name, contact, subject, content, status,
+            account_request_id, incident_id, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+    )
+    .bind(n.received_at)
+    .bind(n.channel)
+    .bind(n.category)
+    .bind(n.requester_account_id)
+    .bind(n.requester_name)
+    .bind(n.facility_id)
+    .bind(n.facility_name)
+    .bind(n.contact)
+    .bind(n.subject)
+    .bind(n.content)
+    .bind(status)
+    .bind(n.account_request_id)
+    .bind(n.incident_id)
+    .bind(n.created_by)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")
+}
+
+pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Inquiry> {
+    let sql = format!("SELECT {INQUIRY_COLUMNS} FROM helpdesk_inquiries WHERE id = $1");
+    inquiry_from(
+        &sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+/// Newest first; only one requester's when `requester` is given; only unfinished when `open`.
+pub async fn list(
+    conn: &mut Conn,
+    requester: Option<i64>,
+    open: bool,
+    limit: i64,
+) -> sqlx::Result<Vec<Inquiry>> {
+    let sql = format!(
+        "SELECT {INQUIRY_COLUMNS} FROM helpdesk_inquiries
+         WHERE ($1 IS NULL OR requester_account_id = $1) AND ($2 = 0 OR status <> '完了')
+         ORDER BY received_at DESC, id DESC LIMIT $3"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(requester)
+        .bind(i64::from(open))
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(inquiry_from).collect()
+}
+
+/// Inquiries received before `to` that were not finished at `from` (so: received in
+/// [from, to), or still open at `from`). The report picks from these.
+pub async fn list_relevant(
+    conn: &mut Conn,
+    from: Timestamp,
+    to: Timestamp,
+) -> sqlx::Result<Vec<Inquiry>> {
+    let sql = format!(
+        "SELECT {INQUIRY_COLUMNS} FROM helpdesk_inquiries
+         WHERE received_at < $2 AND (received_at >= $1 OR completed_at IS NULL OR completed_at >= $1)
+         ORDER BY received_at, id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(inquiry_from).collect()
+}
+
+pub async fn entries(conn: &mut Conn, inquiry_id: i64) -> sqlx::Result<Vec<Entry>> {
+    let rows = sqlx::query(
+        "SELECT id, inquiry_id, kind, at, actor_name, method, content, status_after, public,
+                corrects_entry_id
+         FROM helpdesk_entries WHERE inquiry_id = $1 ORDER BY id",
+    )
+    .bind(inquiry_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(entry_from).collect()
+}
+
+pub async fn insert_entry(conn: &mut Conn, e: &NewEntry<'_>) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO helpdesk_entries (inquiry_id, kind, at, actor_account_id, actor_name, method,
+            content, status_after, public, corrects_entry_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(e.inquiry_id)
+    .bind(e.kind)
+    .bind(e.at)
+    .bind(e.actor_account_id)
+    .bind(e.actor_name)
+    .bind(e.method)
+    .bind(e.content)
+    .bind(e.status_after)
+    .bind(i64::from(e.public))
+    .bind(e.corrects_entry_id)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")
+}
+
+pub async fn update_state(
+    conn: &mut Conn,
+    id: i64,
+    status: &str,
+    first_response_at: Option<Timestamp>,
+    completed_at: Option<Timestamp>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE helpdesk_inquiries SET status = $1, first_response_at = $2, completed_at = $3
+         WHERE id = $4",
+    )
+    .bind(status)
+    .bind(first_response_at)
+    .bind(completed_at)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The facility's name, for the requester fields of a portal inquiry.
+pub async fn facility_name(conn: &mut Conn, facility_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query("SELECT name FROM facilities WHERE id = $1")
+        .bind(facility_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get("name"))
+        .transpose()
+}

@@ -1,0 +1,489 @@
+//! Staff handlers: the inquiry list, recording an inquiry, responses, corrections, reports.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Form};
+use serde::Deserialize;
+
+use super::model::{CATEGORIES, CHANNELS, METHODS, Status};
+use super::repo::{self, Entry, Inquiry, NewInquiry};
+use super::service::{self, Author};
+use super::views::*;
+use super::{report, service::overdue};
+use crate::audit::Actor;
+use crate::auth::Principal;
+use crate::calendar::{BusinessCalendar, format_hours};
+use crate::db::Timestamp;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::web::{ClientAddr, Page, flash_redirect};
+
+pub(super) fn render(t: impl Template, status: StatusCode) -> AppResult<Response> {
+    Ok((status, Html(t.render()?)).into_response())
+}
+
+pub(super) async fn calendar(state: &AppState) -> AppResult<BusinessCalendar> {
+    let mut conn = state.db.pool().acquire().await?;
+    Ok(crate::calendar::load(&mut conn, &state.settings.calendar).await?)
+}
+
+pub(super) fn clip(s: &str, max: usize) -> String {
+    s.trim().chars().take(max).collect()
+}
+
+pub(super) fn row(
+    state: &AppState,
+    cal: &BusinessCalendar,
+    inq: &Inquiry,
+    entries: &[Entry],
+    now: Timestamp,
+) -> Row {
+    let clock = service::clock(cal, inq, entries, now);
+    Row {
+        id: inq.id,
+        received: inq.received_at.jst(),
+        channel: inq.channel.clone(),
+        category: inq.category.clone(),
+        requester: format!("{}（{}）", inq.requester_name, inq.facility_name),
+        subject: inq.subject.clone(),
+        status: inq.status.clone(),
+        first_response: format!(
+            "{}{}",
+            format_hours(clock.first_response),
+            if clock.responded { "" } else { "経過" }
+        ),
+        resolution: format_hours(clock.resolution),
+        overdue: overdue(&clock, &state.settings.helpdesk),
+    }
+}
+
+pub(super) fn entry_view(e: &Entry) -> EntryView {
+    EntryView {
+        id: e.id,
+        kind: match e.kind.as_str() {
+            "response" => "対応",
+            "requester" => "問い合わせ者からの返信",
+            "correction" => "訂正",
+            _ => "記録",
+        },
+        at: e.at.jst(),
+        who: e.actor_name.clone(),
+        method: e.method.clone(),
+        content: e.content.clone(),
+        status_after: e.status_after.clone(),
+        public: e.public,
+        corrects: e.corrects_entry_id,
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ListQuery {
+    all: String,
+}
+
+pub async fn index(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let cal = calendar(&state).await?;
+    let open_only = q.all.is_empty();
+    let mut conn = state.db.pool().acquire().await?;
+    let mut rows = Vec::new();
+    for inq in repo::list(&mut conn, None, open_only, 500).await? {
+        let entries = repo::entries(&mut conn, inq.id).await?;
+        rows.push(row(&state, &cal, &inq, &entries, now));
+    }
+    let h = &state.settings.helpdesk;
+    render(
+        IndexPage {
+            page: page.titled("ヘルプデスク"),
+            rows,
+            open_only,
+            targets: format!(
+                "初回応答 {} 営業時間以内、解決 {} 営業時間以内（回答待ちの時間を除く）",
+                h.first_response_hours, h.resolution_hours
+            ),
+        },
+        StatusCode::OK,
+    )
+}
+
+fn new_page(page: Page, form: InquiryForm, errors: Vec<(&'static str, String)>) -> NewPage {
+    NewPage {
+        page: page.titled("問い合わせの記録"),
+        form,
+        errors,
+        channels: CHANNELS,
+        categories: CATEGORIES,
+    }
+}
+
+pub async fn new_form(page: Page) -> AppResult<Response> {
+    let form = InquiryForm {
+        channel: "電話".into(),
+        ..InquiryForm::default()
+    };
+    render(new_page(page, form, Vec::new()), StatusCode::OK)
+}
+
+fn optional_id(
+    s: &str,
+    field: &'static str,
+    errors: &mut Vec<(&'static str, String)>,
+) -> Option<i64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    match s.trim_start_matches('#').parse::<i64>() {
+        Ok(v) if v > 0 => Some(v),
+        _ => {
+            errors.push((field, "番号は正の整数で入力してください。".into()));
+            None
+        }
+    }
+}
+
+/// When a phone call or FAX came in, typed afterwards (Japan time); not in the future.
+fn received_time(s: &str, now: Timestamp) -> Result<Timestamp, &'static str> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(now);
+    }
+    let t = s
+        .parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|d| d.to_zoned(crate::db::tokyo()).ok())
+        .map(|z| Timestamp::from(z.timestamp()))
+        .ok_or("受付日時は 2026-11-30T10:00 の形で入力してください。")?;
+    if t > now {
+        return Err("受付日時に未来の日時は入力できません。");
+    }
+    Ok(t)
+}
+
+/// Checks the fields both forms share.
+pub(super) fn check_common(f: &InquiryForm, errors: &mut Vec<(&'static str, String)>) {
+    if !CATEGORIES.contains(&f.category.as_str()) {
+        errors.push(("category", "分類を選んでください。".into()));
+    }
+    if f.subject.trim().is_empty() {
+        errors.push(("subject", "件名を入力してください。".into()));
+    }
+    if f.content.trim().is_empty() {
+        errors.push(("content", "内容を入力してください。".into()));
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    page: Page,
+    ClientAddr(addr): ClientAddr,
+    Extension(p): Extension<Principal>,
+    Form(f): Form<InquiryForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let mut errors = Vec::new();
+    if !CHANNELS.contains(&f.channel.as_str()) {
+        errors.push(("channel", "受付方法を選んでください。".into()));
+    }
+    check_common(&f, &mut errors);
+    if f.requester_name.trim().is_empty() {
+        errors.push((
+            "requester_name",
+            "問い合わせ者の氏名を入力してください。".into(),
+        ));
+    }
+    let received_at = match received_time(&f.received_at, now) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(("received_at", e.into()));
+            now
+        }
+    };
+    let account_request_id = optional_id(&f.account_request_id, "account_request_id", &mut errors);
+    let incident_id = optional_id(&f.incident_id, "incident_id", &mut errors);
+    if !errors.is_empty() {
+        return render(new_page(page, f, errors), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let (name, facility, contact) = (
+        clip(&f.requester_name, 100),
+        clip(&f.facility_name, 200),
+        clip(&f.contact, 200),
+    );
+    let (subject, content) = (clip(&f.subject, 200), clip(&f.content, 10_000));
+    let id = service::create(
+        &state.db,
+        &NewInquiry {
+            received_at,
+            channel: &f.channel,
+            category: &f.category,
+            requester_account_id: None,
+            requester_name: &name,
+            facility_id: None,
+            facility_name: &facility,
+            contact: &contact,
+            subject: &subject,
+            content: &content,
+            account_request_id,
+            incident_id,
+            created_by: Some(p.account_id),
+        },
+        &Actor::of(&p, &addr),
+        now,
+    )
+    .await?;
+    Ok(flash_redirect(
+        &format!("/helpdesk/{id}"),
+        &format!("問い合わせ #{id} を受け付けました。"),
+        state.settings.server.secure_cookies,
+    ))
+}
+
+async fn show_page(
+    state: &AppState,
+    page: Page,
+    id: i64,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let cal = calendar(state).await?;
+    let mut conn = state.db.pool().acquire().await?;
+    let inq = repo::find(&mut conn, id).await?;
+    let entries = repo::entries(&mut conn, id).await?;
+    let r = row(state, &cal, &inq, &entries, now);
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        ShowPage {
+            page: page.titled(format!("問い合わせ #{id}")),
+            received: inq.received_at.jst(),
+            inq,
+            entries: entries.iter().map(entry_view).collect(),
+            first_response: r.first_response,
+            resolution: r.resolution,
+            overdue: r.overdue,
+            methods: METHODS,
+            statuses: Status::ALL[1..].iter().map(|s| s.label()).collect(),
+            error,
+        },
+        status,
+    )
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    show_page(&state, page, id, None).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ResponseForm {
+    method: String,
+    status: String,
+    content: String,
+    internal: String,
+    corrects: String,
+}
+
+pub async fn respond(
+    State(state): State<AppState>,
+    page: Page,
+    ClientAddr(addr): ClientAddr,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    Form(f): Form<ResponseForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let status = Status::parse(&f.status).filter(|s| *s != Status::Received);
+    let error = if !METHODS.contains(&f.method.as_str()) {
+        Some("対応方法を選んでください。")
+    } else if status.is_none() {
+        Some("対応後の状態を選んでください。")
+    } else if f.content.trim().is_empty() {
+        Some("対応内容を入力してください。")
+    } else {
+        None
+    };
+    let (Some(status), None) = (status, error) else {
+        return show_page(&state, page, id, error.map(String::from)).await;
+    };
+    service::add_entry(
+        &state.db,
+        id,
+        Author::Staff {
+            account_id: p.account_id,
+            name: &p.display_name,
+            method: &f.method,
+            status,
+            public: f.internal.is_empty(),
+        },
+        &clip(&f.content, 10_000),
+        &Actor::of(&p, &addr),
+        now,
+    )
+    .await?;
+    Ok(flash_redirect(
+        &format!("/helpdesk/{id}"),
+        "対応を記録しました。",
+        state.settings.server.secure_cookies,
+    ))
+}
+
+pub async fn correct(
+    State(state): State<AppState>,
+    page: Page,
+    ClientAddr(addr): ClientAddr,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    Form(f): Form<ResponseForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    if f.content.trim().is_empty() {
+        return show_page(
+            &state,
+            page,
+            id,
+            Some("訂正内容を入力してください。".into()),
+        )
+        .await;
+    }
+    let corrects =
+        match f.corrects.trim() {
+            "" => None,
+            s => Some(s.trim_start_matches('#').parse::<i64>().map_err(|_| {
+                AppError::BadRequest("訂正する記録の番号が正しくありません。".into())
+            })?),
+        };
+    service::add_entry(
+        &state.db,
+        id,
+        Author::Correction {
+            account_id: p.account_id,
+            name: &p.display_name,
+            corrects,
+        },
+        &clip(&f.content, 10_000),
+        &Actor::of(&p, &addr),
+        now,
+    )
+    .await?;
+    Ok(flash_redirect(
+        &format!("/helpdesk/{id}"),
+        "訂正を記録しました（元の記録はそのまま残ります）。",
+        state.settings.server.secure_cookies,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct MonthQuery {
+    month: String,
+}
+
+async fn build_report(state: &AppState, q: &MonthQuery) -> AppResult<report::MonthReport> {
+    let now = state.now();
+    let (y, m) = if q.month.trim().is_empty() {
+        let d = now.as_jiff().to_zoned(crate::db::tokyo()).date();
+        (d.year(), d.month())
+    } else {
+        crate::calendar::parse_month_text(&q.month)
+            .filter(|(y, _)| (2000..=2199).contains(y))
+            .ok_or_else(|| {
+                AppError::BadRequest(
+                    "月は 2026-11 のように YYYY-MM の形で指定してください。".into(),
+                )
+            })?
+    };
+    let cal = calendar(state).await?;
+    let mut conn = state.db.pool().acquire().await?;
+    Ok(report::build(&mut conn, &cal, y, m, now).await?)
+}
+
+pub async fn report(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<MonthQuery>,
+) -> AppResult<Response> {
+    let r = build_report(&state, &q).await?;
+    let shift = |delta: i32| {
+        crate::calendar::parse_month_text(&r.month)
+            .and_then(|(y, m)| jiff::civil::Date::new(y, m, 1).ok())
+            .and_then(|d| d.checked_add(jiff::Span::new().months(delta)).ok())
+            .map(|d| d.strftime("%Y-%m").to_string())
+            .unwrap_or_default()
+    };
+    let (prev, next) = (shift(-1), shift(1));
+    render(
+        ReportPage {
+            page: page.titled(r.title.clone()),
+            times: r
+                .times
+                .iter()
+                .map(|s| {
+                    (
+                        s.label,
+                        s.count,
+                        report::hours_text(s.median),
+                        report::hours_text(s.p90),
+                    )
+                })
+                .collect(),
+            backlog_at: r.backlog_at.jst(),
+            prev,
+            next,
+            r,
+        },
+        StatusCode::OK,
+    )
+}
+
+fn download(body: Vec<u8>, content_type: &str, name: &str) -> Response {
+    (
+        [
+            (CONTENT_TYPE, content_type.to_string()),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn report_csv(
+    State(state): State<AppState>,
+    Query(q): Query<MonthQuery>,
+) -> AppResult<Response> {
+    let r = build_report(&state, &q).await?;
+    Ok(download(
+        r.csv()?,
+        "text/csv; charset=utf-8",
+        &format!("helpdesk-{}.csv", r.month),
+    ))
+}
+
+pub async fn report_xlsx(
+    State(state): State<AppState>,
+    Query(q): Query<MonthQuery>,
+) -> AppResult<Response> {
+    let r = build_report(&state, &q).await?;
+    Ok(download(
+        r.xlsx()?,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &format!("helpdesk-{}.xlsx", r.month),
+    ))
+}

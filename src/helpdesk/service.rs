@@ -1,0 +1,201 @@
+//! Operations that change an inquiry: each is one transaction with its audit event.
+
+use super::model::{self, Change, ClockReading, Status};
+use super::repo::{self, Entry, Inquiry, NewEntry, NewInquiry};
+use crate::audit::{self, Actor};
+use crate::calendar::BusinessCalendar;
+use crate::db::{Db, Timestamp};
+use crate::error::{AppError, AppResult};
+
+pub async fn create(db: &Db, n: &NewInquiry<'_>, actor: &Actor, now: Timestamp) -> AppResult<i64> {
+    let mut tx = db.begin().await?;
+    let id = repo::insert_inquiry(&mut tx, n, Status::Received.label(), now).await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        "helpdesk.inquiry_received",
+        &format!("inquiry:{id}"),
+        serde_json::json!({
+            "channel": n.channel, "category": n.category, "requester": n.requester_name,
+            "facility": n.facility_name, "subject": n.subject,
+            "account_request_id": n.account_request_id, "incident_id": n.incident_id,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Who wrote an entry and in which role.
+pub enum Author<'a> {
+    Staff {
+        account_id: i64,
+        name: &'a str,
+        method: &'a str,
+        status: Status,
+        public: bool,
+    },
+    Requester {
+        account_id: i64,
+        name: &'a str,
+    },
+    Correction {
+        account_id: i64,
+        name: &'a str,
+        corrects: Option<i64>,
+    },
+}
+
+/// Appends an entry and moves the inquiry's status and clock columns with it.
+pub async fn add_entry(
+    db: &Db,
+    inquiry_id: i64,
+    author: Author<'_>,
+    content: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> AppResult<i64> {
+    let mut tx = db.begin().await?;
+    let inq = repo::find(&mut tx, inquiry_id).await?;
+    let current = Status::parse(&inq.status).unwrap_or(Status::Received);
+    let mut first = inq.first_response_at;
+    let (kind, actor_id, name, method, status, public, corrects) = match author {
+        Author::Staff {
+            account_id,
+            name,
+            method,
+            status,
+            public,
+        } => {
+            if !current.may_become(status) {
+                return Err(AppError::BadRequest("その状態には変更できません。".into()));
+            }
+            first = first.or(Some(now));
+            ("response", account_id, name, method, status, public, None)
+        }
+        Author::Requester { account_id, name } => {
+            // The requester's reply ends the wait (and reopens a finished inquiry).
+            let status = match current {
+                Status::Waiting | Status::Done => Status::InProgress,
+                s => s,
+            };
+            (
+                "requester",
+                account_id,
+                name,
+                "Webフォーム",
+                status,
+                true,
+                None,
+            )
+        }
+        Author::Correction {
+            account_id,
+            name,
+            corrects,
+        } => {
+            if let Some(c) = corrects {
+                let ok = repo::entries(&mut tx, inquiry_id)
+                    .await?
+                    .iter()
+                    .any(|e| e.id == c);
+                if !ok {
+                    return Err(AppError::BadRequest(
+                        "訂正する記録が見つかりません。".into(),
+                    ));
+                }
+            }
+            (
+                "correction",
+                account_id,
+                name,
+                "訂正",
+                current,
+                true,
+                corrects,
+            )
+        }
+    };
+    let completed = if status == Status::Done {
+        if current == Status::Done {
+            inq.completed_at
+        } else {
+            Some(now)
+        }
+    } else {
+        None
+    };
+    let entry_id = repo::insert_entry(
+        &mut tx,
+        &NewEntry {
+            inquiry_id,
+            kind,
+            at: now,
+            actor_account_id: Some(actor_id),
+            actor_name: name,
+            method,
+            content,
+            status_after: status.label(),
+            public,
+            corrects_entry_id: corrects,
+        },
+    )
+    .await?;
+    repo::update_state(&mut tx, inquiry_id, status.label(), first, completed).await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        &format!("helpdesk.{kind}_added"),
+        &format!("inquiry:{inquiry_id}"),
+        serde_json::json!({
+            "entry_id": entry_id, "method": method, "status_from": current.label(),
+            "status_to": status.label(), "corrects_entry_id": corrects,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(entry_id)
+}
+
+/// The status changes recorded in an inquiry's entries, in order.
+pub fn changes(entries: &[Entry]) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut last = Status::Received;
+    for e in entries {
+        if let Some(s) = Status::parse(&e.status_after)
+            && s != last
+        {
+            out.push(Change {
+                at: e.at.as_jiff(),
+                to: s,
+            });
+            last = s;
+        }
+    }
+    out
+}
+
+pub fn clock(
+    cal: &BusinessCalendar,
+    inq: &Inquiry,
+    entries: &[Entry],
+    now: Timestamp,
+) -> ClockReading {
+    model::read_clock(
+        cal,
+        inq.received_at.as_jiff(),
+        inq.first_response_at.map(|t| t.as_jiff()),
+        &changes(entries),
+        now.as_jiff(),
+    )
+}
+
+/// Whether an unfinished inquiry is past one of its targets.
+pub fn overdue(r: &ClockReading, settings: &crate::config::HelpdeskSettings) -> bool {
+    let hours = |h: i64| jiff::SignedDuration::from_hours(h);
+    !r.done
+        && ((!r.responded && r.first_response > hours(settings.first_response_hours))
+            || r.resolution > hours(settings.resolution_hours))
+}
