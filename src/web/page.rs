@@ -13,32 +13,31 @@ use super::{CsrfToken, cookies};
 use crate::auth::{Principal, Stage};
 use crate::state::AppState;
 
-/// Navigation entries, in order. Each is shown to a role only if that role may open its page,
-/// which is read from the route rules: there is no second list of roles to keep in step.
-const NAV: &[(&str, &str)] = &[
-    ("/", "ダッシュボード"),
-    ("/portal", "ポータル"),
-    ("/requests", "利用者の申請"),
-    ("/admin/requests", "利用者申請の処理"),
-    ("/portal/manage", "お知らせ管理"),
-    ("/portal/requests", "変更依頼"),
-    ("/portal/schedules", "停止・保守予定"),
-    ("/portal/runbooks", "運転手順書"),
-    ("/admin/accounts", "アカウント管理"),
-    ("/admin/inventory", "アカウント棚卸し"),
-    ("/admin/facilities", "施設の管理"),
-    ("/facilities", "参加医療施設"),
-    ("/audit", "監査ログ"),
-    ("/audit/sessions", "アクセスログ"),
-    ("/admin/jobs", "定期ジョブ"),
-    ("/records", "診療情報"),
-    ("/records/access-log", "診療情報アクセスログ"),
-    ("/admin/api-keys", "API キー"),
-    ("/admin/records/retention", "診療情報の保存期間"),
-    ("/helpdesk", "ヘルプデスク"),
-    ("/support", "問い合わせ"),
-    ("/admin/calendar", "営業日カレンダー"),
-    ("/account/password", "パスワード変更"),
+/// Navigation entries, in order, in groups. Each is shown to a role only if that role may open its
+/// page, which is read from the route rules: there is no second list of roles to keep in step.
+const NAV: &[(&str, &str, &str)] = &[
+    ("", "/", "ダッシュボード"),
+    ("", "/portal", "ポータル"),
+    ("", "/support", "問い合わせ"),
+    ("", "/records", "診療情報"),
+    ("", "/facilities", "参加医療施設"),
+    ("利用者", "/requests", "利用者の申請"),
+    ("利用者", "/admin/requests", "利用者申請の処理"),
+    ("利用者", "/admin/accounts", "アカウント管理"),
+    ("利用者", "/admin/inventory", "アカウント棚卸し"),
+    ("利用者", "/admin/facilities", "施設の管理"),
+    ("利用者", "/records/access-log", "診療情報アクセスログ"),
+    ("ポータル運用", "/portal/manage", "お知らせ管理"),
+    ("ポータル運用", "/portal/requests", "変更依頼"),
+    ("ポータル運用", "/portal/schedules", "停止・保守予定"),
+    ("ポータル運用", "/portal/runbooks", "運転手順書"),
+    ("ヘルプデスク", "/helpdesk", "ヘルプデスク"),
+    ("ヘルプデスク", "/admin/calendar", "営業日カレンダー"),
+    ("診療情報の管理", "/admin/api-keys", "API キー"),
+    ("診療情報の管理", "/admin/records/retention", "保存期間"),
+    ("監査", "/audit", "監査ログ"),
+    ("監査", "/audit/sessions", "アクセスログ"),
+    ("監査", "/admin/jobs", "定期ジョブ"),
 ];
 
 #[derive(Clone, Debug)]
@@ -46,6 +45,8 @@ pub struct NavLink {
     pub href: &'static str,
     pub label: &'static str,
     pub current: bool,
+    /// Set on the first visible link of a named group: the group's label goes before it.
+    pub group_label: Option<&'static str>,
 }
 
 #[derive(Clone, Debug)]
@@ -83,21 +84,28 @@ impl FromRequestParts<AppState> for Page {
         // The longest matching entry is the current one (/portal/manage, not also /portal).
         let current = NAV
             .iter()
-            .map(|(href, _)| *href)
+            .map(|(_, href, _)| *href)
             .filter(|href| path == *href || (*href != "/" && path.starts_with(&format!("{href}/"))))
             .max_by_key(|href| href.len());
         let nav = match principal {
             Some(p) if p.stage == Stage::Complete => {
+                let mut last_group = "";
                 NAV.iter()
-                    .filter(|(href, _)| {
+                    .filter(|(_, href, _)| {
                         state.rules.iter().any(|r| {
                             r.method == "GET" && r.path == *href && r.access.allows(p.role)
                         })
                     })
-                    .map(|(href, label)| NavLink {
-                        href,
-                        label,
-                        current: current == Some(*href),
+                    .map(|(group, href, label)| {
+                        let group_label =
+                            (!group.is_empty() && *group != last_group).then_some(*group);
+                        last_group = group;
+                        NavLink {
+                            href,
+                            label,
+                            current: current == Some(*href),
+                            group_label,
+                        }
                     })
                     .collect()
             }
