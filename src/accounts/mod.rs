@@ -15,6 +15,7 @@
 //! - Log-in, failure, lockout, unlock, log-out, password change, enrolment: all audited.
 
 mod inventory;
+mod lifecycle;
 pub mod model;
 mod repo;
 mod routes;
