@@ -1,6 +1,9 @@
 //! The command line: `serve`, `migrate`, `demo`, `account …`, `audit verify`, `job …`. Every
 //! command that touches data takes `--config FILE` and `--data-dir DIR`, before or after its name.
 
+mod calendar;
+mod paper;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -322,7 +325,7 @@ pub async fn main() -> anyhow::Result<ExitCode> {
                     paper_date,
                     letter,
                 } => {
-                    issue_from_paper(
+                    paper::issue_from_paper(
                         &db,
                         &settings,
                         &facility,
@@ -424,7 +427,7 @@ pub async fn main() -> anyhow::Result<ExitCode> {
             let cal = crate::calendar::load(&mut conn, &settings.calendar).await?;
             drop(conn);
             db.close().await;
-            return calendar_command(&cal, cmd);
+            return calendar::calendar_command(&cal, cmd);
         }
         Command::Job(cmd) => {
             let db = connect(&settings).await?;
@@ -465,63 +468,6 @@ pub async fn main() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn calendar_command(
-    cal: &crate::calendar::BusinessCalendar,
-    cmd: CalendarCommand,
-) -> anyhow::Result<ExitCode> {
-    use crate::calendar::{Openness, weekday_ja};
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    match cmd {
-        CalendarCommand::Check { at } => {
-            let t = parse_instant(&at).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "日時は 2026-05-06T10:00+09:00 の形（時差つき）で指定してください: {at}"
-                )
-            })?;
-            match cal.is_open(t) {
-                Openness::Open => out.push_str("open\n"),
-                Openness::Closed(r) => {
-                    let _ = writeln!(out, "closed {}", r.label());
-                }
-            }
-        }
-        CalendarCommand::Month { month } => {
-            let (y, m) = crate::calendar::parse_month_text(&month)
-                .ok_or_else(|| anyhow::anyhow!("月は YYYY-MM の形で指定してください: {month}"))?;
-            let h = cal.hours();
-            let _ = writeln!(
-                out,
-                "{y}年{m}月  営業時間 {}–{}（* は休業日）",
-                h.opens.strftime("%-H:%M"),
-                h.closes.strftime("%-H:%M")
-            );
-            for (d, status) in cal.month(y, m) {
-                let w = weekday_ja(d.weekday());
-                let _ = match status {
-                    Ok(()) => writeln!(out, "  {d} ({w})  営業"),
-                    Err(r) => writeln!(out, "* {d} ({w})  休業 {}", r.label()),
-                };
-            }
-        }
-    }
-    // A closed pipe (`| head`) is not an error worth a panic.
-    let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
-    Ok(ExitCode::SUCCESS)
-}
-
-/// An RFC 3339 instant; seconds may be left out (`2026-05-06T10:00+09:00`).
-fn parse_instant(s: &str) -> Option<jiff::Timestamp> {
-    let s = s.trim();
-    s.parse::<jiff::Timestamp>().ok().or_else(|| {
-        let t = s.find('T')?;
-        let rest = &s[t + 1..];
-        let cut = rest.find(['+', '-', 'Z'])?;
-        let with_secs = format!("{}T{}:00{}", &s[..t], &rest[..cut], &rest[cut..]);
-        with_secs.parse().ok()
-    })
-}
-
 fn user_error(e: crate::error::AppError) -> anyhow::Error {
     match e {
         crate::error::AppError::Internal(e) => e,
@@ -531,77 +477,6 @@ fn user_error(e: crate::error::AppError) -> anyhow::Error {
             o => o.to_string(),
         }),
     }
-}
-
-/// `account issue`: a paper add request, processed at once, with its letter written to a file.
-#[allow(clippy::too_many_arguments)]
-async fn issue_from_paper(
-    db: &Db,
-    settings: &Settings,
-    facility: &str,
-    name: &str,
-    kana: &str,
-    job_type: &str,
-    contact: &str,
-    paper_date: Option<&str>,
-    letter: &std::path::Path,
-    now: crate::db::Timestamp,
-) -> anyhow::Result<()> {
-    use crate::requests::model::{Channel, PersonData, RequestKind, parse_paper_date};
-    use crate::requests::service::{self, Handler, Submission};
-    let font = crate::requests::letter::font(settings)?;
-    // Make sure the letter can be written before any credentials exist.
-    std::fs::File::create(letter)
-        .map_err(|e| anyhow::anyhow!("封書を書き込めません（{}）: {e}", letter.display()))?;
-    let today = now.as_jiff().to_zoned(crate::db::tokyo()).date();
-    let paper_date = match paper_date {
-        Some(d) => parse_paper_date(d, today).map_err(anyhow::Error::msg)?,
-        None => today,
-    };
-    let person = PersonData::parse(name, kana, job_type, contact)
-        .map_err(|e| anyhow::anyhow!(e.messages().join(" ")))?;
-    let mut conn = db.pool().acquire().await?;
-    let facility_id = crate::facilities::id_by_code(&mut conn, facility)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("施設コード {facility} の施設は登録されていません。"))?;
-    drop(conn);
-    let actor = Actor::cli();
-    let submission = Submission {
-        facility_id,
-        kind: RequestKind::Add,
-        person: Some(person),
-        target_account_id: None,
-        reason: "コマンドラインから登録".into(),
-        channel: Channel::Paper,
-        paper_date: Some(paper_date),
-    };
-    let id = service::submit(db, &submission, None, &actor, now)
-        .await
-        .map_err(user_error)?;
-    let handler = Handler {
-        account_id: None,
-        actor,
-    };
-    let letters = service::issue(
-        db,
-        &[id],
-        &handler,
-        settings.accounts.one_time_password_days,
-        now,
-    )
-    .await
-    .map_err(user_error)?;
-    let bytes = crate::requests::letter::render(&font, &letters, &settings.server.public_url);
-    std::fs::write(letter, bytes)
-        .map_err(|e| anyhow::anyhow!("封書を書き込めません（{}）: {e}", letter.display()))?;
-    for l in &letters {
-        println!("利用者ID: {}", l.login_id);
-    }
-    println!(
-        "封書: {}（初期パスワードは封書にのみ記載されています）",
-        letter.display()
-    );
-    Ok(())
 }
 
 /// Pads for a terminal, counting East Asian characters as two columns.
