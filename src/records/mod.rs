@@ -5,7 +5,9 @@
 //! Rules:
 //! - A network patient (地域連携ID, `KR…`) is linked to each facility's local patient ID. A patient
 //!   is registered on the first send that carries their written consent (FHIR Consent), through
-//!   `POST /api/fhir/Consent`, or in the UI by a facility manager.
+//!   `POST /api/fhir/Consent`, or in the UI by a facility manager. Another facility in the
+//!   consent scope links its own local ID ([`link`]: `POST /api/fhir/Patient/$link` or the
+//!   patient page) and then sends by it.
 //! - The consent in force is the patient's latest, unless withdrawn. Its scope is every
 //!   participating facility or listed ones. Only facilities in the scope may read the patient's
 //!   documents; the sending facility always can. Anything else is 403, and the refusal is audited.
@@ -30,6 +32,7 @@ pub mod fhir;
 mod group;
 mod intake;
 mod intake_api;
+mod link;
 pub mod model;
 mod read_api;
 mod repo;
@@ -72,6 +75,7 @@ pub fn router() -> Routes {
             Access::ApiKey,
             intake_api::post_consent,
         )
+        .post("/api/fhir/Patient/$link", Access::ApiKey, link::post_link)
         .get(
             "/api/fhir/Bundle/{id}",
             Access::ApiKey,
@@ -100,6 +104,11 @@ pub fn router() -> Routes {
             "/records/patients/{id}/consent/withdraw",
             Access::Roles(MANAGERS),
             ui::withdraw,
+        )
+        .post(
+            "/records/patients/{id}/link",
+            Access::Roles(MANAGERS),
+            link::link,
         )
         .get(
             "/records/documents/{id}",

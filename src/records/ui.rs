@@ -147,6 +147,7 @@ pub async fn timeline(
     let can_withdraw = p.role == Role::FacilityManager
         && local.is_some()
         && consent.as_ref().is_some_and(|c| c.withdrawn.is_none());
+    let can_link = p.role == Role::FacilityManager && local.is_none();
     render(
         TimelinePage {
             page: page.titled(format!("{} さんの診療情報", patient.name)),
@@ -154,6 +155,7 @@ pub async fn timeline(
             consent,
             documents,
             can_withdraw,
+            can_link,
         },
         StatusCode::OK,
     )

@@ -51,6 +51,7 @@ pub struct TimelinePage {
     pub consent: Option<ConsentView>,
     pub documents: Vec<DocumentLine>,
     pub can_withdraw: bool,
+    pub can_link: bool,
 }
 
 pub struct Section {
@@ -260,4 +261,15 @@ mod tests {
         assert_eq!(resources[0].label, "傷病名");
         assert_eq!(resources[0].summary, "2型糖尿病");
     }
+}
+
+#[derive(Template)]
+#[template(path = "records/link.html")]
+pub struct LinkPage {
+    pub page: Page,
+    pub patient_id: i64,
+    pub patient_name: String,
+    pub network_id: String,
+    pub local_id: String,
+    pub error: String,
 }

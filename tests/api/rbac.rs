@@ -142,6 +142,7 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/api/fhir/Bundle", ApiKey),
         ("POST", "/api/fhir", ApiKey),
         ("POST", "/api/fhir/Consent", ApiKey),
+        ("POST", "/api/fhir/Patient/$link", ApiKey),
         ("GET", "/api/fhir/Bundle/{id}", ApiKey),
         ("GET", "/api/fhir/Bundle", ApiKey),
         ("GET", "/api/openapi.json", Public),
@@ -157,6 +158,11 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         (
             "POST",
             "/records/patients/{id}/consent/withdraw",
+            Only(FACILITY_MANAGERS),
+        ),
+        (
+            "POST",
+            "/records/patients/{id}/link",
             Only(FACILITY_MANAGERS),
         ),
         ("GET", "/records/documents/{id}", Only(RECORD_READERS)),

@@ -425,3 +425,21 @@ pub async fn patient_for(
     .map(|r| Ok((r.try_get("patient_id")?, r.try_get::<i64, _>("in_force")? == 1)))
     .transpose()
 }
+
+/// Whether the consent in force covers a facility (links and sent documents aside).
+pub async fn in_consent_scope(
+    conn: &mut Conn,
+    patient_id: i64,
+    facility_id: i64,
+) -> sqlx::Result<bool> {
+    let sql = format!(
+        "SELECT 1 AS x FROM patients p WHERE p.id = $2 AND {}",
+        readable("$1", "p.id", "-1")
+    );
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(facility_id)
+        .bind(patient_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
+}

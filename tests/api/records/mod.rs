@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 mod intake;
+mod link;
 mod reading;
 
 pub const A: &str = "2310000011";

@@ -1,0 +1,231 @@
+//! Linking a facility's own local patient ID to an existing network patient (地域連携ID), so
+//! that a second facility caring for the patient can send by its own ID (R21.1, X.3).
+//!
+//! Rules: the patient's consent in force must cover the facility; a local ID names one network
+//! patient per facility, and a facility holds one local ID per patient. A refusal stores
+//! nothing; a link is audited (`records.patient_linked`) in its transaction. Through the API
+//! (`POST /api/fhir/Patient/$link`, a Patient with both identifiers) or, for a facility
+//! manager, from the patient page.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::api::{ApiClient, FhirBody, fhir};
+use super::fhir as fhirck;
+use super::model::Rejection;
+use super::repo;
+use super::views::LinkPage;
+use crate::audit::{self, Actor};
+use crate::auth::Principal;
+use crate::db::{Conn, Timestamp};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::web::{ClientAddr, Page, flash_redirect};
+
+/// The identifier system of the network patient ID (地域連携ID, `KR…`) in FHIR Patients.
+pub const NETWORK_ID_SYSTEM: &str = "urn:rainbownet:network-patient-id";
+
+/// Links `local_id` of a facility to a network patient. `Ok(false)`: the same link existed.
+pub async fn link_patient(
+    conn: &mut Conn,
+    patient_id: i64,
+    facility_id: i64,
+    local_id: &str,
+    actor: &Actor,
+    channel: &str,
+    now: Timestamp,
+) -> Result<bool, Rejection> {
+    if let Some(other) = repo::find_link(conn, facility_id, local_id).await? {
+        if other == patient_id {
+            return Ok(false);
+        }
+        return Err(Rejection::new(
+            409,
+            "conflict",
+            format!(
+                "患者ID {local_id} は自施設ですでに別の患者に連携されています。何も保存されていません。"
+            ),
+        ));
+    }
+    if let Some(own) = repo::local_id(conn, patient_id, facility_id).await? {
+        return Err(Rejection::new(
+            409,
+            "conflict",
+            format!(
+                "この患者は自施設の患者ID {own} ですでに連携されています。何も保存されていません。"
+            ),
+        ));
+    }
+    if !repo::in_consent_scope(conn, patient_id, facility_id).await? {
+        return Err(Rejection::new(
+            403,
+            "forbidden",
+            "この患者の同意の範囲に自施設が含まれていないため、連携できません。",
+        ));
+    }
+    repo::insert_link(conn, patient_id, facility_id, local_id, now).await?;
+    audit::record(
+        conn,
+        now,
+        actor,
+        "records.patient_linked",
+        &format!("patient:{patient_id}"),
+        json!({"facility_id": facility_id, "local_id": local_id, "channel": channel}),
+    )
+    .await?;
+    Ok(true)
+}
+
+fn unknown_network_id(network_id: &str) -> Rejection {
+    Rejection::new(
+        404,
+        "not-found",
+        format!("地域連携ID {network_id} の患者は登録されていません。"),
+    )
+}
+
+/// `POST /api/fhir/Patient/$link`: a Patient carrying the network ID (system
+/// [`NETWORK_ID_SYSTEM`]) and the sender's own local ID.
+pub async fn post_link(
+    State(state): State<AppState>,
+    client: ApiClient,
+    FhirBody(body): FhirBody,
+) -> Result<Response, Rejection> {
+    let now = state.now();
+    let v = fhirck::parse_json(&body)?;
+    if fhirck::resource_type(&v) != Some("Patient") {
+        return Err(Rejection::new(
+            422,
+            "invalid",
+            "resourceType は Patient を指定してください。",
+        ));
+    }
+    let network_id = v
+        .get("identifier")
+        .and_then(Value::as_array)
+        .and_then(|a| {
+            a.iter()
+                .find(|i| i.get("system").and_then(Value::as_str) == Some(NETWORK_ID_SYSTEM))
+        })
+        .and_then(|i| i.get("value").and_then(Value::as_str))
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= 64)
+        .ok_or_else(|| {
+            Rejection::new(
+                422,
+                "invalid",
+                format!(
+                    "Patient.identifier に地域連携ID（system {NETWORK_ID_SYSTEM}）がありません。"
+                ),
+            )
+        })?
+        .to_string();
+    let local_id = fhirck::patient_info(&v, &client.facility_code)?.local_id;
+    let (_w, mut tx) = super::begin(&state).await?;
+    let patient_id = repo::patient_by_network_id(&mut tx, &network_id)
+        .await?
+        .ok_or_else(|| unknown_network_id(&network_id))?;
+    let created = link_patient(
+        &mut tx,
+        patient_id,
+        client.facility_id,
+        &local_id,
+        &client.actor(),
+        "api",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let (status, msg) = if created {
+        (
+            StatusCode::CREATED,
+            format!("患者ID {local_id} を地域連携ID {network_id} に連携しました。"),
+        )
+    } else {
+        (
+            StatusCode::OK,
+            format!("患者ID {local_id} はすでに地域連携ID {network_id} に連携されています。"),
+        )
+    };
+    let body = json!({"resourceType": "OperationOutcome", "issue": [{"severity": "information",
+        "code": "informational", "diagnostics": msg}]});
+    Ok(fhir(status, &body))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct LinkForm {
+    pub local_id: String,
+}
+
+/// The facility manager's link from the patient page; errors re-render the form (422).
+pub async fn link(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ClientAddr(addr): ClientAddr,
+    page: Page,
+    Path(id): Path<i64>,
+    Form(form): Form<LinkForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let facility = p.facility_id.ok_or(AppError::Forbidden)?;
+    let local_id = form.local_id.trim().to_string();
+    let (_w, mut tx) = super::begin(&state).await?;
+    let patient = repo::find_patient(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !repo::may_see_patient(&mut tx, id, facility).await? {
+        return Err(AppError::Forbidden);
+    }
+    let result = if local_id.is_empty() || local_id.chars().count() > 64 {
+        Err(Rejection::new(
+            422,
+            "invalid",
+            "自施設の患者ID を 1〜64 文字で入力してください。",
+        ))
+    } else {
+        link_patient(
+            &mut tx,
+            id,
+            facility,
+            &local_id,
+            &Actor::of(&p, &addr),
+            "ui",
+            now,
+        )
+        .await
+    };
+    match result {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(flash_redirect(
+                &format!("/records/patients/{id}"),
+                &format!(
+                    "自施設の患者ID {local_id} を連携しました。以後、この患者ID で送信できます。"
+                ),
+                state.settings.server.secure_cookies,
+            ))
+        }
+        Err(e) if e.status == 500 => Err(AppError::Internal(anyhow::anyhow!(e.message))),
+        Err(e) => {
+            drop(tx);
+            let t = LinkPage {
+                page: page.titled(format!("{} さんの患者ID 連携", patient.name)),
+                patient_id: id,
+                patient_name: patient.name,
+                network_id: patient.network_id,
+                local_id,
+                error: e.message,
+            };
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Html(askama::Template::render(&t)?),
+            )
+                .into_response())
+        }
+    }
+}
