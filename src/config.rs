@@ -2,6 +2,7 @@
 //! environment variables. Unknown keys are an error (`deny_unknown_fields`), so a typo never falls
 //! back silently. Secrets (the database password) are redacted wherever settings are printed.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -9,8 +10,14 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use crate::calendar::CalendarSettings;
+pub use crate::pdf::PdfSettings;
+
+/// The core sections are fields; each domain's section (`[helpdesk]`, `[portal]` …) is kept as
+/// read in `sections` and parsed into the domain's own type when the domains are assembled
+/// (`domain::assemble`), which also refuses a section that no domain owns.
 #[derive(Clone, Debug, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
@@ -18,12 +25,32 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub jobs: JobSettings,
     pub log: LogSettings,
-    pub accounts: AccountSettings,
     pub pdf: PdfSettings,
-    pub portal: PortalSettings,
-    pub records: RecordsSettings,
     pub calendar: CalendarSettings,
-    pub helpdesk: HelpdeskSettings,
+    pub metrics: MetricsSettings,
+    #[serde(flatten)]
+    pub sections: BTreeMap<String, serde_json::Value>,
+}
+
+/// `GET /metrics` (Prometheus text): system administrators may read it in the browser; a scraper
+/// sends `Authorization: Bearer <token>` when a token is set here.
+#[derive(Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    pub bearer_token: String,
+}
+
+impl fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = if self.bearer_token.is_empty() {
+            ""
+        } else {
+            "***"
+        };
+        f.debug_struct("MetricsSettings")
+            .field("bearer_token", &shown)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -176,133 +203,6 @@ impl Default for LogSettings {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AccountSettings {
-    pub one_time_password_days: i64,
-    pub inactive_days: i64,
-}
-
-impl Default for AccountSettings {
-    fn default() -> Self {
-        Self {
-            one_time_password_days: 30,
-            inactive_days: 90,
-        }
-    }
-}
-
-/// Business hours (R15.1); holidays and the year-end closure are rules, not settings.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CalendarSettings {
-    pub open_weekdays: Vec<String>,
-    pub opens_at: String,
-    pub closes_at: String,
-}
-
-impl Default for CalendarSettings {
-    fn default() -> Self {
-        Self {
-            open_weekdays: ["mon", "tue", "wed", "thu", "fri"]
-                .map(String::from)
-                .to_vec(),
-            opens_at: "09:00".into(),
-            closes_at: "18:00".into(),
-        }
-    }
-}
-
-/// Application data intake (`[records]`): limits checked before anything is stored.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RecordsSettings {
-    /// Largest FHIR request body accepted by the API (413 above it).
-    pub max_body_bytes: usize,
-    /// Most entries in one Bundle (document, collection or batch).
-    pub max_entries: usize,
-}
-
-impl Default for RecordsSettings {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: 20 * 1024 * 1024,
-            max_entries: 1000,
-        }
-    }
-}
-
-impl CalendarSettings {
-    pub fn weekly_hours(&self) -> anyhow::Result<crate::calendar::WeeklyHours> {
-        let mut days = Vec::new();
-        for d in &self.open_weekdays {
-            days.push(crate::calendar::parse_weekday(d).ok_or_else(|| {
-                anyhow::anyhow!("calendar.open_weekdays: 曜日 {d:?} は mon…sun で指定してください")
-            })?);
-        }
-        let time = |key: &str, v: &str| {
-            v.parse::<jiff::civil::Time>().map_err(|_| {
-                anyhow::anyhow!("calendar.{key}: 時刻 {v:?} は HH:MM で指定してください")
-            })
-        };
-        let opens = time("opens_at", &self.opens_at)?;
-        let closes = time("closes_at", &self.closes_at)?;
-        if opens >= closes {
-            anyhow::bail!("calendar: opens_at は closes_at より前にしてください");
-        }
-        Ok(crate::calendar::WeeklyHours {
-            days,
-            opens,
-            closes,
-        })
-    }
-}
-
-/// Helpdesk response targets (R15.3), in business hours.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HelpdeskSettings {
-    pub first_response_hours: i64,
-    pub resolution_hours: i64,
-}
-
-impl Default for HelpdeskSettings {
-    fn default() -> Self {
-        Self {
-            first_response_hours: 4,
-            resolution_hours: 27,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PdfSettings {
-    pub font_path: PathBuf,
-}
-
-impl Default for PdfSettings {
-    fn default() -> Self {
-        Self {
-            font_path: PathBuf::from("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"),
-        }
-    }
-}
-
-/// The portal (R13.4).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PortalSettings {
-    /// 新着 / 更新 badges mark items published or changed within this many days.
-    pub new_badge_days: i64,
-}
-
-impl Default for PortalSettings {
-    fn default() -> Self {
-        Self { new_badge_days: 7 }
-    }
-}
-
 impl Settings {
     /// Defaults, then `file` (if given), then `RAINBOWNET__…` variables.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
@@ -317,6 +217,29 @@ impl Settings {
         figment
             .extract()
             .map_err(|e| anyhow::anyhow!("設定の誤り (configuration error): {e}"))
+    }
+
+    /// Whether `name` is one of the core sections above (not a domain's).
+    pub fn is_core_section(&self, name: &str) -> bool {
+        matches!(
+            name,
+            "server"
+                | "database"
+                | "paths"
+                | "security"
+                | "jobs"
+                | "log"
+                | "pdf"
+                | "calendar"
+                | "metrics"
+        )
+    }
+
+    /// Sets a domain's section (tests and tools; the file and environment do this on load).
+    pub fn set_section<T: Serialize>(&mut self, name: &str, value: &T) {
+        if let Ok(v) = serde_json::to_value(value) {
+            self.sections.insert(name.to_string(), v);
+        }
     }
 
     /// The database URL in effect: the configured one, or SQLite under the data directory.

@@ -1,9 +1,11 @@
-//! `AppError`: what a handler can fail with. Internal text never reaches the user: it is logged
-//! once (with the request path in the span) and the person sees a calm Japanese page.
+//! Errors. [`DomainError`] is what a service function fails with: a kind (not found, forbidden,
+//! conflict, invalid field) and a message written for the person. [`AppError`] is what a handler
+//! fails with; `From<DomainError>` is the one mapping between them, so no handler reads an error's
+//! text. Internal text never reaches the user: it is logged once (with the request id in the span)
+//! and the person sees a calm Japanese page (rendered by `web`, which knows the request).
 
-use askama::Template;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -23,6 +25,60 @@ pub enum AppError {
     Internal(#[from] anyhow::Error),
 }
 
+/// What a service (a state change of a domain) fails with. Messages are Japanese, for the person.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("見つかりません。")]
+    NotFound,
+    #[error("この操作を行う権限がありません。")]
+    Forbidden,
+    /// The state does not allow it (already applied, withdrawn, a duplicate …).
+    #[error("{0}")]
+    Conflict(String),
+    /// A value the person entered; `field` names the form field it belongs to.
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl DomainError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        DomainError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        DomainError::Conflict(message.into())
+    }
+}
+
+impl From<sqlx::Error> for DomainError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => DomainError::NotFound,
+            other => DomainError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound => AppError::NotFound,
+            DomainError::Forbidden => AppError::Forbidden,
+            DomainError::Conflict(m) => AppError::Conflict(m),
+            DomainError::Invalid { message, .. } => AppError::BadRequest(message),
+            DomainError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {
@@ -40,13 +96,13 @@ impl From<askama::Error> for AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
-#[derive(Template)]
-#[template(path = "error.html")]
+/// The page an error shows: status, title and message. `AppError::into_response` attaches it to
+/// the response; `web`'s error-page layer renders it with the request id and the site banner.
+#[derive(Clone, Debug)]
 pub struct ErrorPage {
-    pub status: u16,
+    pub status: StatusCode,
     pub title: &'static str,
     pub message: String,
-    pub banner: Option<String>,
 }
 
 impl ErrorPage {
@@ -56,15 +112,13 @@ impl ErrorPage {
         message: impl Into<String>,
     ) -> Response {
         let page = ErrorPage {
-            status: status.as_u16(),
+            status,
             title,
             message: message.into(),
-            banner: crate::web::current_banner(),
         };
-        match page.render() {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(_) => (status, title).into_response(),
-        }
+        let mut res = (status, page.title).into_response();
+        res.extensions_mut().insert(page);
+        res
     }
 }
 

@@ -7,16 +7,20 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod audit_ui;
 pub mod auth;
 pub mod calendar;
+pub mod calendar_admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod db;
 pub mod demo;
+pub mod domain;
 pub mod error;
 pub mod facilities;
+pub mod health;
 pub mod helpdesk;
 pub mod jobs;
 pub mod pdf;

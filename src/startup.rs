@@ -1,5 +1,5 @@
-//! Builds the application: connects and migrates the database, merges every domain's routes (the
-//! only place that does), wraps them in the shared layers, binds the listener. `run_until_stopped`
+//! Builds the application: connects and migrates the database, assembles the domains of
+//! [`domains`] (the only list of them), wraps their routes in the shared layers, binds the listener. `run_until_stopped`
 //! serves until Ctrl-C or SIGTERM and runs the job scheduler when it is enabled.
 
 use std::net::SocketAddr;
@@ -15,24 +15,40 @@ use tower_http::trace::TraceLayer;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::domain::{Domain, assemble};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::state::{AppState, Registry};
 use crate::web::{self, Routes, csrf, headers, session};
+
+/// Every domain of the product: the ONE list. Navigation, jobs, dashboard cards, settings
+/// sections, the demo network, CLI commands and the route × role test are built from it.
+pub fn domains() -> Vec<Domain> {
+    vec![
+        Domain::new("web").routes(web::static_router()),
+        crate::health::domain(),
+        crate::dashboard::domain(),
+        crate::accounts::domain(),
+        crate::facilities::domain(),
+        crate::requests::domain(),
+        crate::portal::domain(),
+        crate::helpdesk::domain(),
+        crate::calendar_admin::domain(),
+        crate::records::domain(),
+        crate::audit_ui::domain(),
+        crate::jobs::domain(),
+    ]
+}
 
 /// Every route of the product, with its access rule.
 pub fn routes() -> Routes {
-    Routes::new()
-        .merge(web::static_router())
-        .merge(crate::dashboard::router())
-        .merge(crate::accounts::router())
-        .merge(crate::facilities::router())
-        .merge(crate::requests::router())
-        .merge(crate::audit::router())
-        .merge(crate::jobs::router())
-        .merge(crate::portal::router())
-        .merge(crate::records::router())
-        .merge(crate::calendar::router())
-        .merge(crate::helpdesk::router())
+    domains()
+        .into_iter()
+        .fold(Routes::new(), |all, d| all.merge(d.routes))
+}
+
+/// The registry of every domain under `settings` (what the CLI's commands get too).
+pub fn registry(settings: &Settings) -> anyhow::Result<Registry> {
+    Ok(assemble(domains(), settings)?.1)
 }
 
 pub struct Application {
@@ -53,16 +69,28 @@ impl Application {
         clock: Arc<dyn Clock>,
         db: Db,
     ) -> anyhow::Result<Application> {
-        let (router, rules) = routes().into_parts();
+        Self::build_with_domains(settings, clock, db, domains()).await
+    }
+
+    /// The application of exactly these domains (tests add a throwaway domain this way).
+    pub async fn build_with_domains(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        db: Db,
+        domains: Vec<Domain>,
+    ) -> anyhow::Result<Application> {
+        let (router, registry, layers) = assemble(domains, &settings)?;
         let state = AppState {
             db,
             settings: Arc::new(settings),
             clock,
-            rules: Arc::new(rules),
+            registry: Arc::new(registry),
         };
-        let router = router
-            .fallback(not_found)
-            .layer(from_fn_with_state(state.clone(), crate::portal::banner))
+        let router = layers
+            .into_iter()
+            .fold(router.fallback(not_found), |r, layer| {
+                layer(r, state.clone())
+            })
             .layer(from_fn_with_state(state.clone(), web::clear_flash))
             .layer(from_fn_with_state(state.clone(), session::load))
             .layer(from_fn_with_state(state.clone(), csrf::protect))
@@ -73,6 +101,7 @@ impl Application {
                 AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
             }))
             .layer(TraceLayer::new_for_http())
+            .layer(from_fn(web::observe::request_id))
             .with_state(state.clone());
         let listener = TcpListener::bind(&state.settings.server.bind)
             .await

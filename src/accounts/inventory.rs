@@ -125,7 +125,11 @@ async fn page_view(
 ) -> AppResult<InventoryPage> {
     let mut conn = state.db.pool().acquire().await?;
     let rows = repo::inventory(&mut conn).await?;
-    let sections = classify(&rows, state.now(), state.settings.accounts.inactive_days);
+    let sections = classify(
+        &rows,
+        state.now(),
+        state.section::<super::AccountSettings>().inactive_days,
+    );
     let reviews = repo::reviews(&mut conn, 20)
         .await?
         .into_iter()
@@ -169,7 +173,11 @@ pub async fn review(
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let rows = repo::inventory(&mut tx).await?;
-    let sections = classify(&rows, now, state.settings.accounts.inactive_days);
+    let sections = classify(
+        &rows,
+        now,
+        state.section::<super::AccountSettings>().inactive_days,
+    );
     let summary = sections
         .iter()
         .map(|s| format!("{} {}件", s.title, s.lines.len()))

@@ -14,6 +14,8 @@
 //! - Changing the password ends the account's other sessions.
 //! - Log-in, failure, lockout, unlock, log-out, password change, enrolment: all audited.
 
+mod cli;
+mod demo;
 mod inventory;
 mod lifecycle;
 pub mod model;
@@ -22,16 +24,21 @@ mod routes;
 pub mod service;
 mod views;
 
-pub use model::LoginId;
+pub use cli::{ABOUT as CLI_ABOUT, GROUP as CLI_GROUP};
+pub use model::{AccountSettings, LoginId};
 
-use crate::auth::Role;
+use jiff::SignedDuration;
+
+use crate::auth::{Principal, Role};
 use crate::db::{Conn, Timestamp};
+use crate::domain::Domain;
+use crate::state::{AppState, Card};
 use crate::web::{Access, Routes};
 
 /// Who manages accounts (list, unlock).
 pub const MANAGERS: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
 
-pub fn router() -> Routes {
+fn routes() -> Routes {
     Routes::new()
         .get("/login", Access::Public, routes::login_form)
         .post("/login", Access::Public, routes::login)
@@ -74,6 +81,59 @@ pub fn router() -> Routes {
             Access::Roles(MANAGERS),
             inventory::review,
         )
+}
+
+pub fn domain() -> Domain {
+    Domain::new("accounts")
+        .routes(routes())
+        .nav("利用者", 130, "/admin/accounts", "アカウント管理")
+        .nav("利用者", 140, "/admin/inventory", "アカウント棚卸し")
+        .settings::<AccountSettings>()
+        .job(
+            "sessions.expire",
+            "期限切れセッションの終了",
+            SignedDuration::from_mins(5),
+            |s, now| Box::pin(service::expire_sessions(s, now)),
+        )
+        .cards(|s, p, now| Box::pin(cards(s, p, now)))
+        .demo(20, |db, now, _fresh| Box::pin(demo::accounts(db, now)))
+        .cli(cli::create())
+        .cli(cli::unlock())
+        .cli(cli::reset_password())
+}
+
+/// Locked accounts (for those who unlock them) and open sessions (for those who read the access
+/// log).
+async fn cards(state: &AppState, p: &Principal, now: Timestamp) -> anyhow::Result<Vec<Card>> {
+    let mut cards = Vec::new();
+    let mut conn = state.db.pool().acquire().await?;
+    if state.may_open(p.role, "/admin/accounts") {
+        let locked = repo::count_locked(&mut conn, now).await?;
+        cards.push(Card {
+            title: "ロック中のアカウント".into(),
+            value: format!("{locked} 件"),
+            note: if locked > 0 {
+                "本人確認のうえ解除してください".into()
+            } else {
+                "ありません".into()
+            },
+            tone: if locked > 0 { "warn" } else { "ok" },
+            href: "/admin/accounts".into(),
+        });
+    }
+    if state.may_open(p.role, "/audit/sessions") {
+        let minutes = state.settings.security.session_idle_minutes;
+        let idle = SignedDuration::from_mins(minutes);
+        let open = crate::auth::repo::count_open(&mut conn, now.minus(idle)).await?;
+        cards.push(Card {
+            title: "ログイン中のセッション".into(),
+            value: format!("{open} 件"),
+            note: format!("無操作 {minutes} 分で自動ログアウト"),
+            tone: "idle",
+            href: "/audit/sessions".into(),
+        });
+    }
+    Ok(cards)
 }
 
 /// Accounts locked right now (for dashboards).

@@ -80,6 +80,23 @@ pub struct AccountSummary {
     pub last_login_at: Option<Timestamp>,
 }
 
+/// The `[accounts]` settings section.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountSettings {
+    pub one_time_password_days: i64,
+    pub inactive_days: i64,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            one_time_password_days: 30,
+            inactive_days: 90,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,35 +8,14 @@
 //!   and names the first row that was altered, removed or cut off (`rainbownet audit verify`).
 //! - Log-in, failed log-in, lockout, unlock, log-out and session expiry are events (see `auth`).
 //! - Nothing in the application updates or deletes audit rows.
-//! - Who may read: system administrators, the operations manager and the service operator (the
-//!   city). The list can be filtered and exported as CSV; the access log shows sessions (log-in
-//!   time, length, how they ended).
+//! - Its pages (list, CSV, access log, chain check) are the `audit_ui` domain.
 
 pub mod model;
 pub mod repo;
-mod routes;
-mod views;
 
 pub use model::{Actor, Broken, VerifyReport};
 
-use crate::auth::Role;
-use crate::db::{Conn, Timestamp};
-use crate::web::{Access, Routes};
-
-/// The roles that may read the audit and access logs.
-pub const READERS: &[Role] = &[Role::SystemAdmin, Role::OpsManager, Role::ServiceOperator];
-
-pub fn router() -> Routes {
-    Routes::new()
-        .get("/audit", Access::Roles(READERS), routes::index)
-        .get(
-            "/audit/export.csv",
-            Access::Roles(READERS),
-            routes::export_csv,
-        )
-        .get("/audit/sessions", Access::Roles(READERS), routes::sessions)
-        .get("/audit/verify", Access::Roles(READERS), routes::verify_page)
-}
+use crate::db::{Conn, Db, Timestamp};
 
 /// Appends one event. Call it on the transaction that makes the change.
 pub async fn record(
@@ -94,11 +73,8 @@ pub async fn verify(conn: &mut Conn) -> sqlx::Result<VerifyReport> {
 }
 
 /// The `audit.verify` job: checks the chain and records the result as an event of its own.
-pub async fn verify_and_record(
-    state: &crate::state::AppState,
-    now: Timestamp,
-) -> anyhow::Result<String> {
-    let mut tx = state.db.begin().await?;
+pub async fn verify_and_record(db: &Db, now: Timestamp) -> anyhow::Result<String> {
+    let mut tx = db.begin().await?;
     let report = verify(&mut tx).await?;
     let details = match &report.broken {
         None => serde_json::json!({"ok": true, "rows": report.rows}),

@@ -11,12 +11,14 @@
 //! - [`Stage`] orders what a fresh session must do before anything else: verify TOTP (if enrolled),
 //!   change a one-time password, enrol TOTP (staff roles, when `require_totp`).
 
+mod access;
 pub mod credentials;
 pub mod password;
 pub mod repo;
 mod role;
 pub mod totp;
 
+pub use access::{Access, RouteRule, may_open};
 pub use password::Password;
 pub use role::{Role, UnknownRole};
 

@@ -14,34 +14,15 @@
 
 pub mod holidays;
 pub mod repo;
-mod routes;
+mod settings;
+
+pub use settings::CalendarSettings;
 
 use std::collections::BTreeMap;
 
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, Zoned};
-
-use crate::auth::Role;
-use crate::web::{Access, Routes};
-
-/// Who maintains the extra closed/open days.
-pub const EDITORS: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
-
-pub fn router() -> Routes {
-    Routes::new()
-        .get("/admin/calendar", Access::Roles(EDITORS), routes::index)
-        .post(
-            "/admin/calendar/days",
-            Access::Roles(EDITORS),
-            routes::add_day,
-        )
-        .post(
-            "/admin/calendar/days/{id}/withdraw",
-            Access::Roles(EDITORS),
-            routes::withdraw_day,
-        )
-}
 
 /// An operator's exception for one date.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -317,7 +298,7 @@ pub fn format_hours(d: SignedDuration) -> String {
 /// Builds the calendar from the settings and the operators' extra days.
 pub async fn load(
     conn: &mut crate::db::Conn,
-    settings: &crate::config::CalendarSettings,
+    settings: &CalendarSettings,
 ) -> anyhow::Result<BusinessCalendar> {
     let hours = settings.weekly_hours()?;
     let mut overrides = BTreeMap::new();
@@ -332,6 +313,81 @@ pub async fn load(
         }
     }
     Ok(BusinessCalendar::new(crate::db::tokyo(), hours, overrides))
+}
+
+/// What an operator may register for a day.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DayError {
+    #[error("日付を YYYY-MM-DD の形で入力してください。")]
+    Date,
+    #[error("休業日か営業日かを選んでください。")]
+    Kind,
+    #[error("理由を入力してください。")]
+    Reason,
+}
+
+/// A checked extra day: a date, `closed` or `open`, and a reason of at most 200 characters.
+pub fn parse_day(
+    day: &str,
+    kind: &str,
+    reason: &str,
+) -> Result<(Date, &'static str, String), DayError> {
+    let day = day.trim().parse::<Date>().map_err(|_| DayError::Date)?;
+    let kind = match kind {
+        "closed" => "closed",
+        "open" => "open",
+        _ => return Err(DayError::Kind),
+    };
+    let reason: String = reason.trim().chars().take(200).collect();
+    if reason.is_empty() {
+        return Err(DayError::Reason);
+    }
+    Ok((day, kind, reason))
+}
+
+/// Registers an extra day, with its audit event, on the caller's transaction.
+pub async fn add_day(
+    conn: &mut crate::db::Conn,
+    day: Date,
+    kind: &str,
+    reason: &str,
+    actor: &crate::audit::Actor,
+    now: crate::db::Timestamp,
+) -> Result<i64, crate::error::DomainError> {
+    let day_text = day.to_string();
+    let id = repo::insert(conn, &day_text, kind, reason, actor.account_id, now).await?;
+    crate::audit::record(
+        conn,
+        now,
+        actor,
+        "calendar.day_added",
+        &format!("calendar_day:{id}"),
+        serde_json::json!({"day": day_text, "kind": kind, "reason": reason}),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Withdraws an extra day (NotFound if it is not in force), with its audit event.
+pub async fn withdraw_day(
+    conn: &mut crate::db::Conn,
+    id: i64,
+    actor: &crate::audit::Actor,
+    now: crate::db::Timestamp,
+) -> Result<(), crate::error::DomainError> {
+    if !repo::withdraw(conn, id, actor.account_id, now).await? {
+        return Err(crate::error::DomainError::NotFound);
+    }
+    crate::audit::record(
+        conn,
+        now,
+        actor,
+        "calendar.day_withdrawn",
+        &format!("calendar_day:{id}"),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

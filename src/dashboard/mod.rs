@@ -1,15 +1,20 @@
-//! The dashboard: the first page after log-in, one per role. It shows what needs attention now
-//! (locked accounts, the last audit-chain check, open sessions) and, as the other domains land,
-//! their cards (monitoring, backups, inquiries, keys, inspections).
+//! The dashboard: the first page after log-in, one per role. It shows the cards every domain
+//! registered (`Domain::cards`: locked accounts, open sessions, the last audit-chain check,
+//! requests, inquiries …), the newest announcements and what the role is responsible for.
+//!
+//! Rules:
+//! - A card links only to a page the role may open: a card whose link the role's rules do not
+//!   allow is dropped (and logged as a defect of its domain).
+//! - A domain whose cards fail to load does not take the dashboard down: the failure is logged
+//!   and the other cards are shown.
 
 mod routes;
 
+use crate::domain::Domain;
 use crate::web::{Access, Routes};
 
-pub fn router() -> Routes {
-    Routes::new().get("/", Access::AnyRole, routes::index).get(
-        "/healthz",
-        Access::Public,
-        routes::health,
-    )
+pub fn domain() -> Domain {
+    Domain::new("dashboard")
+        .routes(Routes::new().get("/", Access::AnyRole, routes::index))
+        .nav("", 10, "/", "ダッシュボード")
 }

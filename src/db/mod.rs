@@ -6,6 +6,7 @@
 //! by [`constraint`] (kind), never by constraint name. Migrations live in `migrations/sqlite` and
 //! `migrations/postgres`, paired by name, and run at start-up and by `rainbownet migrate`.
 
+mod ready;
 mod timestamp;
 
 use std::sync::Once;

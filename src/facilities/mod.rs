@@ -11,6 +11,8 @@
 //!   in the account inventory for review.
 //! - Every change is audited.
 
+mod cli;
+mod demo;
 pub mod model;
 mod repo;
 mod routes;
@@ -21,12 +23,22 @@ pub use model::{Facility, FacilityCode, FacilityKind};
 use crate::audit::{self, Actor};
 use crate::auth::Role;
 use crate::db::{Conn, Constraint, Db, Timestamp, constraint};
+use crate::domain::Domain;
 use crate::error::AppError;
 use crate::web::{Access, Routes};
 
 pub const MANAGERS: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
 
-pub fn router() -> Routes {
+pub fn domain() -> Domain {
+    Domain::new("facilities")
+        .routes(routes())
+        .nav("", 50, "/facilities", "参加医療施設")
+        .nav("利用者", 150, "/admin/facilities", "施設の管理")
+        .demo(10, |db, now, fresh| Box::pin(demo::seed(db, now, fresh)))
+        .cli(cli::add())
+}
+
+fn routes() -> Routes {
     Routes::new()
         .get("/facilities", Access::AnyRole, routes::directory)
         .get(

@@ -25,18 +25,69 @@ mod routes;
 pub mod service;
 mod views;
 
+use crate::auth::Principal;
 use crate::auth::Role;
 use crate::calendar::BusinessCalendar;
-use crate::config::HelpdeskSettings;
 use crate::db::{Conn, Timestamp};
+use crate::domain::Domain;
+use crate::state::{AppState, Card};
 use crate::web::{Access, Routes};
+
+pub use model::HelpdeskSettings;
 
 /// Who handles inquiries.
 pub const STAFF: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
 /// Who asks through the portal.
 pub const REQUESTERS: &[Role] = &[Role::User, Role::FacilityManager];
 
-pub fn router() -> Routes {
+pub fn domain() -> Domain {
+    Domain::new("helpdesk")
+        .routes(routes())
+        .nav("", 30, "/support", "問い合わせ")
+        .nav("ヘルプデスク", 300, "/helpdesk", "ヘルプデスク")
+        .settings::<HelpdeskSettings>()
+        .cards(|s, p, now| Box::pin(cards(s, p, now)))
+        .demo(40, |db, now, fresh| {
+            Box::pin(async move {
+                if fresh {
+                    seed_demo(db, now)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                }
+                Ok(Vec::new())
+            })
+        })
+}
+
+/// Unfinished inquiries and how many are past their target, for the staff.
+async fn cards(state: &AppState, p: &Principal, now: Timestamp) -> anyhow::Result<Vec<Card>> {
+    if !STAFF.contains(&p.role) {
+        return Ok(Vec::new());
+    }
+    let mut conn = state.db.pool().acquire().await?;
+    let cal = crate::calendar::load(&mut conn, &state.settings.calendar).await?;
+    let settings = state.section::<HelpdeskSettings>();
+    let (open, overdue) = open_and_overdue(&mut conn, &cal, &settings, now).await?;
+    Ok(vec![Card {
+        title: "ヘルプデスクの未完了".into(),
+        value: format!("{open} 件"),
+        note: if overdue > 0 {
+            format!("うち {overdue} 件が目標時間を超えています")
+        } else {
+            "目標時間を超えたものはありません".into()
+        },
+        tone: if overdue > 0 {
+            "alert"
+        } else if open > 0 {
+            "warn"
+        } else {
+            "ok"
+        },
+        href: "/helpdesk".into(),
+    }])
+}
+
+fn routes() -> Routes {
     let staff = Access::Roles(STAFF);
     let req = Access::Roles(REQUESTERS);
     Routes::new()

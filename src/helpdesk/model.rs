@@ -129,6 +129,23 @@ pub fn percentiles(mut xs: Vec<SignedDuration>) -> Option<(SignedDuration, Signe
     Some((median, rank(0.9)))
 }
 
+/// Helpdesk response targets (R15.3), in business hours.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HelpdeskSettings {
+    pub first_response_hours: i64,
+    pub resolution_hours: i64,
+}
+
+impl Default for HelpdeskSettings {
+    fn default() -> Self {
+        Self {
+            first_response_hours: 4,
+            resolution_hours: 27,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

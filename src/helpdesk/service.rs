@@ -193,7 +193,7 @@ pub fn clock(
 }
 
 /// Whether an unfinished inquiry is past one of its targets.
-pub fn overdue(r: &ClockReading, settings: &crate::config::HelpdeskSettings) -> bool {
+pub fn overdue(r: &ClockReading, settings: &super::model::HelpdeskSettings) -> bool {
     let hours = |h: i64| jiff::SignedDuration::from_hours(h);
     !r.done
         && ((!r.responded && r.first_response > hours(settings.first_response_hours))

@@ -1,4 +1,4 @@
-//! Background jobs: a table of named jobs with their intervals, a scheduler loop inside `serve`,
+//! Background jobs: the jobs the domains registered (`Domain::job`) with their intervals, a scheduler loop inside `serve`,
 //! and `rainbownet job run NAME` for cron-style operation. A job's logic is an ordinary function of
 //! its domain that takes `now`; this module only decides when to call it.
 //!
@@ -6,65 +6,38 @@
 //! once: a runner first takes the job's lease row (`job_leases`), which another runner can take
 //! over only after it has lapsed (`lease_seconds`). Every run is kept in `job_runs`.
 
+mod cli;
 mod repo;
 mod routes;
 
 pub use repo::JobStatus;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use jiff::SignedDuration;
 use rand::RngCore;
 
 use crate::auth::Role;
-use crate::db::Timestamp;
+use crate::domain::Domain;
 use crate::state::AppState;
 use crate::web::{Access, Routes};
 
-type JobFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<String>> + Send + 'a>>;
-
-pub struct Job {
-    pub name: &'static str,
-    pub label: &'static str,
-    pub every: SignedDuration,
-    run: for<'a> fn(&'a AppState, Timestamp) -> JobFuture<'a>,
-}
-
-/// Every job there is. Domains add theirs here.
-pub fn all() -> Vec<Job> {
-    vec![
-        Job {
-            name: "sessions.expire",
-            label: "期限切れセッションの終了",
-            every: SignedDuration::from_mins(5),
-            run: |s, now| Box::pin(crate::accounts::service::expire_sessions(s, now)),
-        },
-        Job {
-            name: "audit.verify",
-            label: "監査ログの改ざん検査",
-            every: SignedDuration::from_hours(24),
-            run: |s, now| Box::pin(crate::audit::verify_and_record(s, now)),
-        },
-        Job {
-            name: "records.retention",
-            label: "保存期間を過ぎた診療情報の一覧（削除は手動）",
-            every: SignedDuration::from_hours(24),
-            run: |s, now| Box::pin(crate::records::review_expired(s, now)),
-        },
-    ]
-}
-
-pub fn router() -> Routes {
+/// The page of jobs and their last runs, with a button to run one now.
+pub fn domain() -> Domain {
     const ADMINS: &[Role] = &[Role::SystemAdmin];
-    Routes::new()
-        .get("/admin/jobs", Access::Roles(ADMINS), routes::index)
-        .post(
-            "/admin/jobs/{name}/run",
-            Access::Roles(ADMINS),
-            routes::run_now,
+    Domain::new("jobs")
+        .routes(
+            Routes::new()
+                .get("/admin/jobs", Access::Roles(ADMINS), routes::index)
+                .post(
+                    "/admin/jobs/{name}/run",
+                    Access::Roles(ADMINS),
+                    routes::run_now,
+                ),
         )
+        .nav("監査", 530, "/admin/jobs", "定期ジョブ")
+        .cli(cli::run())
+        .cli(cli::list())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +63,10 @@ pub fn holder_id() -> String {
 
 /// Runs one job once under its lease; returns the job's message.
 pub async fn run(state: &AppState, name: &str, holder: &str) -> Result<String, RunError> {
-    let job = all()
-        .into_iter()
+    let job = state
+        .registry
+        .jobs
+        .iter()
         .find(|j| j.name == name)
         .ok_or_else(|| RunError::Unknown(name.into()))?;
     let now = state.now();
@@ -141,7 +116,7 @@ pub async fn status(state: &AppState, name: &str) -> anyhow::Result<JobStatus> {
 /// Runs every job that is due (its last start is `every` ago or more), once.
 pub async fn run_due(state: &AppState, holder: &str) {
     let now = state.now();
-    for job in all() {
+    for job in &state.registry.jobs {
         let due = match status(state, job.name).await {
             Ok(s) => s.last_started_at.is_none_or(|t| now.since(t) >= job.every),
             Err(e) => {

@@ -38,7 +38,7 @@ fn every_text(d: jiff::SignedDuration) -> String {
 
 pub async fn index(State(state): State<AppState>, page: Page) -> AppResult<Response> {
     let mut jobs = Vec::new();
-    for job in super::all() {
+    for job in &state.registry.jobs {
         let s = super::status(&state, job.name).await?;
         jobs.push(JobLine {
             name: job.name,

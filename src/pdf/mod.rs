@@ -6,11 +6,30 @@
 
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 use jiff::civil::Date;
 use printpdf::{
     Color, FontId, Line, LinePoint, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle,
     PdfPage, PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem,
 };
+
+/// The `[pdf]` settings section: the font to embed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PdfSettings {
+    pub font_path: std::path::PathBuf,
+}
+
+impl Default for PdfSettings {
+    fn default() -> Self {
+        Self {
+            font_path: std::path::PathBuf::from(
+                "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+            ),
+        }
+    }
+}
 
 pub const A4_WIDTH: f32 = 210.0;
 pub const A4_HEIGHT: f32 = 297.0;

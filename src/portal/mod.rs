@@ -36,7 +36,7 @@ mod routes_runbooks;
 mod routes_schedules;
 mod views;
 
-pub use model::{Category, WindowKind};
+pub use model::{Category, PortalSettings, WindowKind};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -45,8 +45,9 @@ use axum::response::Response;
 use crate::audit::Actor;
 use crate::auth::Role;
 use crate::db::{Conn, Timestamp};
+use crate::domain::Domain;
 use crate::state::AppState;
-use crate::web::{Access, CURRENT_BANNER, Routes, SiteBanner};
+use crate::web::{Access, Routes, SiteBanner};
 
 /// Who writes announcements, classifies and completes change requests, proposes windows.
 pub const EDITORS: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
@@ -68,7 +69,19 @@ pub const PARTIES: &[Role] = &[
 /// Who read and edit runbooks (R22.3).
 pub const RUNBOOK_READERS: &[Role] = &[Role::SystemAdmin];
 
-pub fn router() -> Routes {
+pub fn domain() -> Domain {
+    Domain::new("portal")
+        .routes(routes())
+        .nav("", 20, "/portal", "ポータル")
+        .nav("ポータル運用", 210, "/portal/manage", "お知らせ管理")
+        .nav("ポータル運用", 220, "/portal/requests", "変更依頼")
+        .nav("ポータル運用", 230, "/portal/schedules", "停止・保守予定")
+        .nav("ポータル運用", 240, "/portal/runbooks", "運転手順書")
+        .settings::<PortalSettings>()
+        .layer(|router, state| router.layer(axum::middleware::from_fn_with_state(state, banner)))
+}
+
+fn routes() -> Routes {
     let editors = Access::Roles(EDITORS);
     Routes::new()
         .get("/portal", Access::AnyRole, routes::index)
@@ -247,8 +260,12 @@ pub async fn banner(State(state): State<AppState>, mut req: Request, next: Next)
             text = Some(t);
         }
     }
-    // Error pages are rendered without the request: they read the banner from this scope.
-    CURRENT_BANNER.scope(text, next.run(req)).await
+    let mut res = next.run(req).await;
+    // Error pages are rendered outside this layer: they read the banner from the response.
+    if let Some(t) = text {
+        res.extensions_mut().insert(SiteBanner(t));
+    }
+    res
 }
 
 /// An announcement as a short line (dashboard, log-in page).
@@ -258,7 +275,7 @@ pub use views::NoticeLine;
 pub async fn latest(state: &AppState, now: Timestamp, limit: i64) -> sqlx::Result<Vec<NoticeLine>> {
     let mut conn = state.db.pool().acquire().await?;
     let items = repo::list_visible(&mut conn, now, false, limit).await?;
-    let days = state.settings.portal.new_badge_days;
+    let days = state.section::<PortalSettings>().new_badge_days;
     Ok(items
         .iter()
         .map(|a| views::notice_line(a, now, days))
@@ -273,7 +290,7 @@ pub async fn public_notices(
 ) -> sqlx::Result<Vec<NoticeLine>> {
     let mut conn = state.db.pool().acquire().await?;
     let items = repo::list_visible(&mut conn, now, true, limit).await?;
-    let days = state.settings.portal.new_badge_days;
+    let days = state.section::<PortalSettings>().new_badge_days;
     Ok(items
         .iter()
         .map(|a| views::notice_line(a, now, days))

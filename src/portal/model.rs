@@ -267,6 +267,20 @@ pub fn to_local(t: Timestamp) -> String {
         .to_string()
 }
 
+/// The portal (R13.4).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalSettings {
+    /// 新着 / 更新 badges mark items published or changed within this many days.
+    pub new_badge_days: i64,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        Self { new_badge_days: 7 }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

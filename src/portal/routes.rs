@@ -31,7 +31,7 @@ pub async fn index(
     Extension(p): Extension<Principal>,
 ) -> AppResult<Response> {
     let now = state.now();
-    let days = state.settings.portal.new_badge_days;
+    let days = state.section::<super::PortalSettings>().new_badge_days;
     let mut conn = state.db.pool().acquire().await?;
     let items = repo::list_visible(&mut conn, now, false, 500).await?;
     let windows = repo_requests::approved_not_ended(&mut conn, now).await?;
@@ -73,7 +73,11 @@ pub async fn show(
     if !visible && !can_edit {
         return Err(AppError::NotFound);
     }
-    let item = notice_line(&a, now, state.settings.portal.new_badge_days);
+    let item = notice_line(
+        &a,
+        now,
+        state.section::<super::PortalSettings>().new_badge_days,
+    );
     render(
         ShowPage {
             page: page.titled(a.title.clone()),

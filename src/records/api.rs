@@ -130,7 +130,7 @@ impl FromRequest<AppState> for FhirBody {
     type Rejection = Rejection;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Rejection> {
-        let limit = state.settings.records.max_body_bytes;
+        let limit = state.section::<super::RecordsSettings>().max_body_bytes;
         let too_large = || {
             Rejection::new(
                 413,

@@ -46,7 +46,11 @@ pub async fn post_bundle(
 ) -> Result<Response, Rejection> {
     let now = state.now();
     let v = fhirck::parse_json(&body)?;
-    let d = fhirck::parse_bundle(v, &client.facility_code, state.settings.records.max_entries)?;
+    let d = fhirck::parse_bundle(
+        v,
+        &client.facility_code,
+        state.section::<super::RecordsSettings>().max_entries,
+    )?;
     let s = ingest_one(&state, &client, d, now).await?;
     Ok(accepted(s.id, s.created))
 }
@@ -57,7 +61,7 @@ pub async fn post_batch(
     FhirBody(body): FhirBody,
 ) -> Result<Response, Rejection> {
     let now = state.now();
-    let max = state.settings.records.max_entries;
+    let max = state.section::<super::RecordsSettings>().max_entries;
     let v = fhirck::parse_json(&body)?;
     let docs: Vec<Result<ParsedDocument, Rejection>> = fhirck::batch_entries(v, max)?
         .into_iter()

@@ -28,6 +28,7 @@ mod admin;
 mod api;
 pub mod attachments;
 pub mod blobs;
+mod cli;
 pub mod fhir;
 mod group;
 mod intake;
@@ -40,9 +41,11 @@ mod ui;
 mod views;
 
 pub use admin::{create_api_key, purge, review_expired};
+pub use model::RecordsSettings;
 
 use crate::auth::Role;
 use crate::db::{Backend, Tx};
+use crate::domain::Domain;
 use crate::state::AppState;
 use crate::web::{Access, Routes};
 
@@ -66,7 +69,29 @@ pub const READERS: &[Role] = &[Role::User, Role::FacilityManager];
 const MANAGERS: &[Role] = &[Role::FacilityManager];
 const ADMINS: &[Role] = &[Role::SystemAdmin];
 
-pub fn router() -> Routes {
+pub fn domain() -> Domain {
+    Domain::new("records")
+        .routes(routes())
+        .nav("", 40, "/records", "診療情報")
+        .nav("利用者", 160, "/records/access-log", "診療情報アクセスログ")
+        .nav("診療情報の管理", 410, "/admin/api-keys", "API キー")
+        .nav(
+            "診療情報の管理",
+            420,
+            "/admin/records/retention",
+            "保存期間",
+        )
+        .settings::<RecordsSettings>()
+        .job(
+            "records.retention",
+            "保存期間を過ぎた診療情報の一覧（削除は手動）",
+            jiff::SignedDuration::from_hours(24),
+            |s, now| Box::pin(review_expired(s, now)),
+        )
+        .cli(cli::create_key())
+}
+
+fn routes() -> Routes {
     Routes::new()
         .post("/api/fhir/Bundle", Access::ApiKey, intake_api::post_bundle)
         .post("/api/fhir", Access::ApiKey, intake_api::post_batch)

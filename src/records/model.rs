@@ -228,6 +228,25 @@ pub fn patient_names(p: &Value) -> (Option<String>, Option<String>) {
     (kanji, kana)
 }
 
+/// Application data intake (`[records]`): limits checked before anything is stored.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordsSettings {
+    /// Largest FHIR request body accepted by the API (413 above it).
+    pub max_body_bytes: usize,
+    /// Most entries in one Bundle (document, collection or batch).
+    pub max_entries: usize,
+}
+
+impl Default for RecordsSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 20 * 1024 * 1024,
+            max_entries: 1000,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,7 +141,9 @@ pub async fn issue(
         &state.db,
         &ids,
         &handler(&p, &addr),
-        state.settings.accounts.one_time_password_days,
+        state
+            .section::<crate::accounts::AccountSettings>()
+            .one_time_password_days,
         now,
     )
     .await
@@ -171,7 +173,9 @@ pub async fn reissue(
         &state.db,
         account_id,
         &handler(&p, &addr),
-        state.settings.accounts.one_time_password_days,
+        state
+            .section::<crate::accounts::AccountSettings>()
+            .one_time_password_days,
         now,
     )
     .await?;

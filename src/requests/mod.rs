@@ -19,7 +19,9 @@
 //! - Everything is audited (`request.*`, `account.*`).
 
 mod admin_routes;
+mod cli;
 mod csv_import;
+mod demo;
 pub mod letter;
 pub mod model;
 mod repo;
@@ -27,7 +29,10 @@ mod routes;
 pub mod service;
 mod views;
 
-use crate::auth::Role;
+use crate::auth::{Principal, Role};
+use crate::db::Timestamp;
+use crate::domain::Domain;
+use crate::state::{AppState, Card};
 use crate::web::{Access, Routes};
 
 const FACILITY_MANAGERS: &[Role] = &[Role::FacilityManager];
@@ -38,7 +43,44 @@ const EITHER: &[Role] = &[
     Role::SystemOperator,
 ];
 
-pub fn router() -> Routes {
+pub fn domain() -> Domain {
+    Domain::new("requests")
+        .routes(routes())
+        .nav("利用者", 110, "/requests", "利用者の申請")
+        .nav("利用者", 120, "/admin/requests", "利用者申請の処理")
+        .cards(|s, p, now| Box::pin(cards(s, p, now)))
+        .demo(30, |db, now, fresh| Box::pin(demo::seed(db, now, fresh)))
+        .cli(cli::issue())
+}
+
+/// Requests waiting: a facility manager sees their own facility's, operators all.
+async fn cards(state: &AppState, p: &Principal, _now: Timestamp) -> anyhow::Result<Vec<Card>> {
+    let own = match p.role {
+        Role::FacilityManager => p.facility_id,
+        Role::SystemOperator | Role::SystemAdmin => None,
+        _ => return Ok(Vec::new()),
+    };
+    let mut conn = state.db.pool().acquire().await?;
+    let open = count_open(&mut conn, own).await?;
+    let (title, href) = if own.is_some() {
+        ("処理待ちの申請", "/requests")
+    } else {
+        ("未処理の利用者申請", "/admin/requests?state=received")
+    };
+    Ok(vec![Card {
+        title: title.into(),
+        value: format!("{open} 件"),
+        note: match (open, own) {
+            (0, _) => "ありません".into(),
+            (_, Some(_)) => "システム運用者が順に処理します".into(),
+            (_, None) => "受付順に処理してください".into(),
+        },
+        tone: if open > 0 { "warn" } else { "ok" },
+        href: href.into(),
+    }])
+}
+
+fn routes() -> Routes {
     Routes::new()
         .get("/requests", Access::Roles(FACILITY_MANAGERS), routes::mine)
         .get("/requests/new", Access::Roles(EITHER), routes::new_form)

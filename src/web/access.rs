@@ -10,43 +10,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 
-use crate::auth::{Principal, Role, Stage};
+pub use crate::auth::{Access, RouteRule};
+use crate::auth::{Principal, Stage};
 use crate::error::AppError;
 use crate::state::AppState;
-
-/// Who may use a route.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone, logged in or not (log-in page, static files, health check).
-    Public,
-    /// Any session, even one that must still change its password or set up TOTP.
-    Onboarding,
-    /// Any fully logged-in account.
-    AnyRole,
-    /// Fully logged-in accounts of these roles only.
-    Roles(&'static [Role]),
-    /// Facility systems: no session; the handler's extractor checks the `Authorization: Bearer`
-    /// API key and answers 401 itself (see `records`).
-    ApiKey,
-}
-
-impl Access {
-    /// Whether a fully logged-in account of `role` may use the route.
-    pub fn allows(&self, role: Role) -> bool {
-        match self {
-            Access::Public | Access::Onboarding | Access::AnyRole => true,
-            Access::Roles(list) => list.contains(&role),
-            Access::ApiKey => false,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct RouteRule {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub access: Access,
-}
 
 /// Marks a request whose session just expired, so the log-in page can say so.
 #[derive(Clone, Copy, Debug)]

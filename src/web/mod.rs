@@ -5,6 +5,7 @@ mod access;
 pub mod cookies;
 pub mod csrf;
 pub mod headers;
+pub mod observe;
 mod page;
 pub mod rejections;
 pub mod session;
@@ -12,6 +13,7 @@ mod statics;
 
 pub use access::{Access, RouteRule, Routes, SessionExpired};
 pub use csrf::CsrfToken;
+pub use observe::RequestId;
 pub use page::{NavLink, Page, clear_flash, flash_redirect};
 pub use statics::router as static_router;
 
@@ -24,20 +26,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// A notice every page shows at its top (e.g. a maintenance window in progress). A domain's
-/// middleware inserts it as a request extension; `Page` reads it, so `web` stays domain-free.
+/// middleware inserts it as a request extension (`Page` reads it) and as a response extension
+/// (the error page reads it), so `web` stays domain-free.
 #[derive(Clone, Debug)]
 pub struct SiteBanner(pub String);
-
-tokio::task_local! {
-    /// The same banner for pages rendered without a request (error pages): the middleware that
-    /// inserts [`SiteBanner`] also runs the rest of the request inside this scope.
-    pub static CURRENT_BANNER: Option<String>;
-}
-
-/// The banner of the request being handled, if any (see [`CURRENT_BANNER`]).
-pub fn current_banner() -> Option<String> {
-    CURRENT_BANNER.try_with(|b| b.clone()).ok().flatten()
-}
 
 /// The client's address as text, for the audit log.
 #[derive(Clone, Debug)]

@@ -13,33 +13,6 @@ use super::{CsrfToken, cookies};
 use crate::auth::{Principal, Stage};
 use crate::state::AppState;
 
-/// Navigation entries, in order, in groups. Each is shown to a role only if that role may open its
-/// page, which is read from the route rules: there is no second list of roles to keep in step.
-const NAV: &[(&str, &str, &str)] = &[
-    ("", "/", "ダッシュボード"),
-    ("", "/portal", "ポータル"),
-    ("", "/support", "問い合わせ"),
-    ("", "/records", "診療情報"),
-    ("", "/facilities", "参加医療施設"),
-    ("利用者", "/requests", "利用者の申請"),
-    ("利用者", "/admin/requests", "利用者申請の処理"),
-    ("利用者", "/admin/accounts", "アカウント管理"),
-    ("利用者", "/admin/inventory", "アカウント棚卸し"),
-    ("利用者", "/admin/facilities", "施設の管理"),
-    ("利用者", "/records/access-log", "診療情報アクセスログ"),
-    ("ポータル運用", "/portal/manage", "お知らせ管理"),
-    ("ポータル運用", "/portal/requests", "変更依頼"),
-    ("ポータル運用", "/portal/schedules", "停止・保守予定"),
-    ("ポータル運用", "/portal/runbooks", "運転手順書"),
-    ("ヘルプデスク", "/helpdesk", "ヘルプデスク"),
-    ("ヘルプデスク", "/admin/calendar", "営業日カレンダー"),
-    ("診療情報の管理", "/admin/api-keys", "API キー"),
-    ("診療情報の管理", "/admin/records/retention", "保存期間"),
-    ("監査", "/audit", "監査ログ"),
-    ("監査", "/audit/sessions", "アクセスログ"),
-    ("監査", "/admin/jobs", "定期ジョブ"),
-];
-
 #[derive(Clone, Debug)]
 pub struct NavLink {
     pub href: &'static str,
@@ -81,29 +54,29 @@ impl FromRequestParts<AppState> for Page {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
         let principal = parts.extensions.get::<Principal>();
         let path = parts.uri.path();
+        // Each entry is shown to a role only if that role may open its page, which is read from
+        // the route rules: there is no second list of roles to keep in step.
+        let entries = &state.registry.nav;
         // The longest matching entry is the current one (/portal/manage, not also /portal).
-        let current = NAV
+        let current = entries
             .iter()
-            .map(|(_, href, _)| *href)
+            .map(|n| n.href)
             .filter(|href| path == *href || (*href != "/" && path.starts_with(&format!("{href}/"))))
             .max_by_key(|href| href.len());
         let nav = match principal {
             Some(p) if p.stage == Stage::Complete => {
                 let mut last_group = "";
-                NAV.iter()
-                    .filter(|(_, href, _)| {
-                        state.rules.iter().any(|r| {
-                            r.method == "GET" && r.path == *href && r.access.allows(p.role)
-                        })
-                    })
-                    .map(|(group, href, label)| {
+                entries
+                    .iter()
+                    .filter(|n| state.may_open(p.role, n.href))
+                    .map(|n| {
                         let group_label =
-                            (!group.is_empty() && *group != last_group).then_some(*group);
-                        last_group = group;
+                            (!n.group.is_empty() && n.group != last_group).then_some(n.group);
+                        last_group = n.group;
                         NavLink {
-                            href,
-                            label,
-                            current: current == Some(*href),
+                            href: n.href,
+                            label: n.label,
+                            current: current == Some(n.href),
                             group_label,
                         }
                     })

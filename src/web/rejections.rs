@@ -20,7 +20,8 @@ pub async fn japanese_errors(req: Request, next: Next) -> Response {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v.starts_with("text/plain"));
-    if api || !status.is_client_error() || !plain || status == StatusCode::UNAUTHORIZED {
+    let ours = res.extensions().get::<ErrorPage>().is_some();
+    if api || ours || !status.is_client_error() || !plain || status == StatusCode::UNAUTHORIZED {
         return res;
     }
     let (title, message) = match status {
@@ -64,7 +65,8 @@ mod tests {
         }
         let app = Router::new()
             .route("/x", post(handler))
-            .layer(axum::middleware::from_fn(japanese_errors));
+            .layer(axum::middleware::from_fn(japanese_errors))
+            .layer(axum::middleware::from_fn(crate::web::observe::request_id));
         let req = Request::post("/x")
             .header(CONTENT_TYPE, "application/json")
             .body(axum::body::Body::from("{}"))
@@ -76,5 +78,10 @@ mod tests {
             .expect("body");
         let text = String::from_utf8(body.to_vec()).expect("utf8");
         assert!(text.contains("送信の形式が正しくありません"), "{text}");
+        assert!(
+            text.contains("画面のフォームから送信してください"),
+            "{text}"
+        );
+        assert!(text.contains("問い合わせ番号"), "{text}");
     }
 }

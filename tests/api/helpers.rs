@@ -29,6 +29,14 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_of(configure, rainbownet::startup::domains()).await
+}
+
+/// The application of exactly these domains (the product's list plus a throwaway one, say).
+pub async fn spawn_app_of(
+    configure: impl FnOnce(&mut Settings),
+    domains: Vec<rainbownet::domain::Domain>,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::default();
     settings.server.bind = "127.0.0.1:0".into();
@@ -42,7 +50,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     configure(&mut settings);
     let database_url = settings.database_url();
     let clock = TestClock::at_system_time();
-    let app = Application::build(settings, Arc::new(clock.clone()))
+    let db = Db::connect(&settings).await.expect("database");
+    db.migrate().await.expect("migrations");
+    let app = Application::build_with_domains(settings, Arc::new(clock.clone()), db, domains)
         .await
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());

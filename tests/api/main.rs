@@ -10,6 +10,7 @@ mod browser_requests;
 mod helpdesk;
 mod helpdesk_browser;
 mod helpers;
+mod house;
 mod jobs;
 mod platform;
 mod portal;

@@ -112,7 +112,10 @@ async fn r13_4_a_new_item_is_marked_new_and_an_edited_one_updated_with_its_date(
 #[tokio::test]
 async fn r13_4_new_badge_days_are_configurable() {
     let app = spawn_app_with(|s| {
-        s.portal.new_badge_days = 1;
+        s.set_section(
+            "portal",
+            &rainbownet::portal::PortalSettings { new_badge_days: 1 },
+        );
         s.security.session_idle_minutes = 60 * 24 * 30;
         s.security.session_absolute_hours = 24 * 30;
     })

@@ -1,34 +1,70 @@
 //! `rainbownet account issue`: a paper request processed at once, its letter written to a file.
 
-use super::*;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, FromArgMatches};
+
+use crate::accounts::AccountSettings;
+use crate::audit::Actor;
+use crate::domain::{CliCommand, CliContext, cli_error};
+
+/// Register a user of a facility from a paper request and write the sealed letter (PDF).
+/// Prints the new user ID; the password is only in the letter.
+#[derive(Args, Debug)]
+struct IssueArgs {
+    /// Facility code.
+    #[arg(long)]
+    facility: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    kana: String,
+    #[arg(long, default_value = "その他")]
+    job_type: String,
+    #[arg(long, default_value = "")]
+    contact: String,
+    /// The date written on the paper request (YYYY-MM-DD; default today).
+    #[arg(long)]
+    paper_date: Option<String>,
+    /// Where to write the sealed letter.
+    #[arg(long, value_name = "FILE.pdf")]
+    letter: PathBuf,
+}
+
+pub fn issue() -> CliCommand {
+    CliCommand {
+        group: crate::accounts::CLI_GROUP,
+        group_about: crate::accounts::CLI_ABOUT,
+        command: || {
+            IssueArgs::augment_args(clap::Command::new("issue").about(
+                "Register a user of a facility from a paper request and write the sealed letter \
+                 (PDF). Prints the new user ID; the password is only in the letter.",
+            ))
+        },
+        run: |ctx, m| Box::pin(run_issue(ctx, m)),
+    }
+}
 
 /// `account issue`: a paper add request, processed at once, with its letter written to a file.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn issue_from_paper(
-    db: &Db,
-    settings: &Settings,
-    facility: &str,
-    name: &str,
-    kana: &str,
-    job_type: &str,
-    contact: &str,
-    paper_date: Option<&str>,
-    letter: &std::path::Path,
-    now: crate::db::Timestamp,
-) -> anyhow::Result<()> {
+async fn run_issue(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     use crate::requests::model::{Channel, PersonData, RequestKind, parse_paper_date};
     use crate::requests::service::{self, Handler, Submission};
+    let a = IssueArgs::from_arg_matches(m)?;
+    let (facility, letter, now) = (a.facility.as_str(), a.letter.as_path(), ctx.now);
+    let settings = &ctx.settings;
     let font = crate::requests::letter::font(settings)?;
     // Make sure the letter can be written before any credentials exist.
     std::fs::File::create(letter)
         .map_err(|e| anyhow::anyhow!("封書を書き込めません（{}）: {e}", letter.display()))?;
     let today = now.as_jiff().to_zoned(crate::db::tokyo()).date();
-    let paper_date = match paper_date {
+    let paper_date = match a.paper_date.as_deref() {
         Some(d) => parse_paper_date(d, today).map_err(anyhow::Error::msg)?,
         None => today,
     };
-    let person = PersonData::parse(name, kana, job_type, contact)
+    let person = PersonData::parse(&a.name, &a.kana, &a.job_type, &a.contact)
         .map_err(|e| anyhow::anyhow!(e.messages().join(" ")))?;
+    let db = ctx.db().await?;
     let mut conn = db.pool().acquire().await?;
     let facility_id = crate::facilities::id_by_code(&mut conn, facility)
         .await?
@@ -44,22 +80,22 @@ pub(super) async fn issue_from_paper(
         channel: Channel::Paper,
         paper_date: Some(paper_date),
     };
-    let id = service::submit(db, &submission, None, &actor, now)
+    let id = service::submit(&db, &submission, None, &actor, now)
         .await
-        .map_err(user_error)?;
+        .map_err(cli_error)?;
     let handler = Handler {
         account_id: None,
         actor,
     };
     let letters = service::issue(
-        db,
+        &db,
         &[id],
         &handler,
-        settings.accounts.one_time_password_days,
+        ctx.section::<AccountSettings>().one_time_password_days,
         now,
     )
     .await
-    .map_err(user_error)?;
+    .map_err(cli_error)?;
     let bytes = crate::requests::letter::render(&font, &letters, &settings.server.public_url);
     std::fs::write(letter, bytes)
         .map_err(|e| anyhow::anyhow!("封書を書き込めません（{}）: {e}", letter.display()))?;
@@ -70,5 +106,6 @@ pub(super) async fn issue_from_paper(
         "封書: {}（初期パスワードは封書にのみ記載されています）",
         letter.display()
     );
-    Ok(())
+    db.close().await;
+    Ok(ExitCode::SUCCESS)
 }

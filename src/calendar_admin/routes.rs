@@ -8,9 +8,10 @@ use axum::{Extension, Form};
 use jiff::civil::Date;
 use serde::Deserialize;
 
-use super::repo::{self, ExtraDay};
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
 use crate::auth::Principal;
+use crate::calendar;
+use crate::calendar::repo::{self, ExtraDay};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect};
@@ -22,7 +23,7 @@ pub struct DayCell {
 }
 
 #[derive(Template)]
-#[template(path = "calendar/index.html")]
+#[template(path = "calendar_admin/index.html")]
 pub struct CalendarPage {
     pub page: Page,
     pub month: String,
@@ -49,7 +50,7 @@ pub struct DayForm {
     pub reason: String,
 }
 
-use super::parse_month_text as parse_month;
+use crate::calendar::parse_month_text as parse_month;
 
 async fn render(
     state: &AppState,
@@ -61,7 +62,7 @@ async fn render(
     let today = state.now().as_jiff().to_zoned(crate::db::tokyo()).date();
     let (y, m) = month.unwrap_or((today.year(), today.month()));
     let mut conn = state.db.pool().acquire().await?;
-    let cal = super::load(&mut conn, &state.settings.calendar).await?;
+    let cal = crate::calendar::load(&mut conn, &state.settings.calendar).await?;
     let extra = repo::list_active(&mut conn).await?;
     let first = Date::new(y, m, 1).map_err(|_| AppError::BadRequest("月が範囲外です。".into()))?;
     let ym = |d: Option<Date>| {
@@ -73,7 +74,7 @@ async fn render(
         .into_iter()
         .map(|(d, s)| DayCell {
             date: d.strftime("%-m/%-d").to_string(),
-            weekday: super::weekday_ja(d.weekday()),
+            weekday: crate::calendar::weekday_ja(d.weekday()),
             closed: s.err().map(|c| c.label()),
         })
         .collect();
@@ -87,7 +88,7 @@ async fn render(
             "{} {}–{}",
             h.days
                 .iter()
-                .map(|w| super::weekday_ja(*w))
+                .map(|w| crate::calendar::weekday_ja(*w))
                 .collect::<Vec<_>>()
                 .join("・"),
             h.opens.strftime("%-H:%M"),
@@ -130,40 +131,12 @@ pub async fn add_day(
     Form(form): Form<DayForm>,
 ) -> AppResult<Response> {
     let now = state.now();
-    let day = form.day.trim().parse::<Date>();
-    let reason: String = form.reason.trim().chars().take(200).collect();
-    let error = match (&day, form.kind.as_str()) {
-        (Err(_), _) => Some("日付を YYYY-MM-DD の形で入力してください。"),
-        (_, "closed" | "open") if reason.is_empty() => Some("理由を入力してください。"),
-        (_, "closed" | "open") => None,
-        _ => Some("休業日か営業日かを選んでください。"),
+    let (day, kind, reason) = match calendar::parse_day(&form.day, &form.kind, &form.reason) {
+        Ok(v) => v,
+        Err(e) => return render(&state, page, None, form, Some(e.to_string())).await,
     };
-    let Ok(day) = day else {
-        return render(&state, page, None, form, error.map(String::from)).await;
-    };
-    if let Some(e) = error {
-        return render(&state, page, None, form, Some(e.into())).await;
-    }
     let mut tx = state.db.begin().await?;
-    let day_text = day.to_string();
-    let id = repo::insert(
-        &mut tx,
-        &day_text,
-        &form.kind,
-        &reason,
-        Some(p.account_id),
-        now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        &Actor::of(&p, &addr),
-        "calendar.day_added",
-        &format!("calendar_day:{id}"),
-        serde_json::json!({"day": day_text, "kind": form.kind, "reason": reason}),
-    )
-    .await?;
+    calendar::add_day(&mut tx, day, kind, &reason, &Actor::of(&p, &addr), now).await?;
     tx.commit().await?;
     Ok(flash_redirect(
         &format!("/admin/calendar?month={}", day.strftime("%Y-%m")),
@@ -180,18 +153,7 @@ pub async fn withdraw_day(
 ) -> AppResult<Response> {
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    if !repo::withdraw(&mut tx, id, Some(p.account_id), now).await? {
-        return Err(AppError::NotFound);
-    }
-    audit::record(
-        &mut tx,
-        now,
-        &Actor::of(&p, &addr),
-        "calendar.day_withdrawn",
-        &format!("calendar_day:{id}"),
-        serde_json::json!({}),
-    )
-    .await?;
+    calendar::withdraw_day(&mut tx, id, &Actor::of(&p, &addr), now).await?;
     tx.commit().await?;
     Ok(flash_redirect(
         "/admin/calendar",

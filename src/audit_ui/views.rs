@@ -1,6 +1,6 @@
 use askama::Template;
 
-use super::repo::Filter;
+use crate::audit::repo::Filter;
 use crate::web::Page;
 
 pub struct EventLine {
@@ -15,7 +15,7 @@ pub struct EventLine {
 }
 
 #[derive(Template)]
-#[template(path = "audit/index.html")]
+#[template(path = "audit_ui/index.html")]
 pub struct AuditPage {
     pub page: Page,
     pub filter: Filter,
@@ -39,7 +39,7 @@ pub struct SessionLine {
 }
 
 #[derive(Template)]
-#[template(path = "audit/sessions.html")]
+#[template(path = "audit_ui/sessions.html")]
 pub struct SessionsPage {
     pub page: Page,
     pub login_id: String,
@@ -49,7 +49,7 @@ pub struct SessionsPage {
 }
 
 #[derive(Template)]
-#[template(path = "audit/verify.html")]
+#[template(path = "audit_ui/verify.html")]
 pub struct VerifyPage {
     pub page: Page,
     pub rows: i64,

@@ -7,8 +7,8 @@ use axum::response::{Html, IntoResponse, Response};
 use jiff::civil::Date;
 use serde::Deserialize;
 
-use super::repo::{self, Filter, Range};
 use super::views::*;
+use crate::audit::repo::{self, Filter, Range};
 use crate::auth::{Role, repo as sessions};
 use crate::db::{Timestamp, tokyo};
 use crate::error::{AppError, AppResult};
@@ -53,7 +53,7 @@ pub struct ListQuery {
     page: String,
 }
 
-fn line(r: super::model::AuditRow) -> EventLine {
+fn line(r: crate::audit::model::AuditRow) -> EventLine {
     EventLine {
         id: r.id,
         at: r.at.jst_seconds(),
@@ -262,7 +262,7 @@ pub async fn sessions(
 
 pub async fn verify_page(State(state): State<AppState>, page: Page) -> AppResult<Response> {
     let mut conn = state.db.pool().acquire().await?;
-    let report = super::verify(&mut conn).await?;
+    let report = crate::audit::verify(&mut conn).await?;
     let view = VerifyPage {
         page: page.titled("監査ログの改ざん検査"),
         rows: report.rows,

@@ -1,8 +1,76 @@
 //! `rainbownet calendar check|month`.
 
-use super::*;
+use std::process::ExitCode;
 
-pub(super) fn calendar_command(
+use clap::{Args, FromArgMatches};
+
+use crate::domain::{CliCommand, CliContext};
+
+const GROUP: &str = "calendar";
+const ABOUT: &str = "The business calendar (R15.1).";
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    at: String,
+}
+
+#[derive(Args, Debug)]
+struct MonthArgs {
+    month: String,
+}
+
+enum CalendarCommand {
+    Check { at: String },
+    Month { month: String },
+}
+
+pub fn check() -> CliCommand {
+    CliCommand {
+        group: GROUP,
+        group_about: ABOUT,
+        command: || {
+            CheckArgs::augment_args(clap::Command::new("check").about(
+                "Prints `open` or `closed <reason>` for an instant, e.g. 2026-05-06T10:00+09:00.",
+            ))
+        },
+        run: |ctx, m| {
+            Box::pin(async move {
+                let at = CheckArgs::from_arg_matches(m)?.at;
+                run(ctx, CalendarCommand::Check { at }).await
+            })
+        },
+    }
+}
+
+pub fn month() -> CliCommand {
+    CliCommand {
+        group: GROUP,
+        group_about: ABOUT,
+        command: || {
+            MonthArgs::augment_args(
+                clap::Command::new("month")
+                    .about("Prints a month (YYYY-MM) with closed days marked."),
+            )
+        },
+        run: |ctx, m| {
+            Box::pin(async move {
+                let month = MonthArgs::from_arg_matches(m)?.month;
+                run(ctx, CalendarCommand::Month { month }).await
+            })
+        },
+    }
+}
+
+async fn run(ctx: &CliContext, cmd: CalendarCommand) -> anyhow::Result<ExitCode> {
+    let db = ctx.db().await?;
+    let mut conn = db.pool().acquire().await?;
+    let cal = crate::calendar::load(&mut conn, &ctx.settings.calendar).await?;
+    drop(conn);
+    db.close().await;
+    calendar_command(&cal, cmd)
+}
+
+fn calendar_command(
     cal: &crate::calendar::BusinessCalendar,
     cmd: CalendarCommand,
 ) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,128 @@
+//! `rainbownet account create | unlock | reset-password`.
+
+use std::process::ExitCode;
+
+use clap::{Args, FromArgMatches};
+
+use super::LoginId;
+use super::service::{self as accounts, AccountSpec};
+use crate::audit::Actor;
+use crate::auth::Role;
+use crate::domain::{CliCommand, CliContext, cli_error};
+
+pub const GROUP: &str = "account";
+pub const ABOUT: &str = "Accounts.";
+
+#[derive(Args, Debug)]
+struct CreateArgs {
+    #[arg(long)]
+    role: String,
+    #[arg(long)]
+    login_id: String,
+    #[arg(long)]
+    name: Option<String>,
+    /// Facility code (required for facility_manager and user).
+    #[arg(long)]
+    facility: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct LoginIdArgs {
+    #[arg(long)]
+    login_id: String,
+}
+
+pub fn create() -> CliCommand {
+    CliCommand {
+        group: GROUP,
+        group_about: ABOUT,
+        command: || {
+            CreateArgs::augment_args(
+                clap::Command::new("create")
+                    .about("Create an account and print its one-time password."),
+            )
+        },
+        run: |ctx, m| Box::pin(run_create(ctx, m)),
+    }
+}
+
+pub fn unlock() -> CliCommand {
+    CliCommand {
+        group: GROUP,
+        group_about: ABOUT,
+        command: || LoginIdArgs::augment_args(clap::Command::new("unlock").about("Lift a lock.")),
+        run: |ctx, m| Box::pin(run_unlock(ctx, m)),
+    }
+}
+
+pub fn reset_password() -> CliCommand {
+    CliCommand {
+        group: GROUP,
+        group_about: ABOUT,
+        command: || {
+            LoginIdArgs::augment_args(
+                clap::Command::new("reset-password")
+                    .about("Issue a new one-time password (prints it once)."),
+            )
+        },
+        run: |ctx, m| Box::pin(run_reset(ctx, m)),
+    }
+}
+
+async fn run_create(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let a = CreateArgs::from_arg_matches(m)?;
+    let db = ctx.db().await?;
+    let role: Role = a.role.parse()?;
+    let login_id = LoginId::parse(&a.login_id).map_err(anyhow::Error::msg)?;
+    let display = a.name.unwrap_or_else(|| login_id.to_string());
+    let mut spec = AccountSpec::new(Some(login_id), &display, role, a.facility.as_deref());
+    spec.otp_days = ctx
+        .section::<super::AccountSettings>()
+        .one_time_password_days;
+    let created = accounts::create_account(&db, &spec, &Actor::cli(), ctx.now)
+        .await
+        .map_err(cli_error)?;
+    db.close().await;
+    println!("ログインID: {}", created.login_id);
+    println!("初期パスワード: {}", created.one_time_password);
+    println!(
+        "有効期限: {}（初回ログイン時に変更が必要です）",
+        created.expires_at.jst()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_unlock(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let a = LoginIdArgs::from_arg_matches(m)?;
+    let db = ctx.db().await?;
+    let done = accounts::unlock_by_login_id(&db, &a.login_id, &Actor::cli(), ctx.now)
+        .await
+        .map_err(cli_error)?;
+    db.close().await;
+    println!(
+        "{}",
+        if done {
+            "ロックを解除しました。"
+        } else {
+            "このアカウントはロックされていません。"
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_reset(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let a = LoginIdArgs::from_arg_matches(m)?;
+    let login_id = a.login_id;
+    let db = ctx.db().await?;
+    let id = accounts::id_by_login_id(&db, &login_id)
+        .await
+        .map_err(cli_error)?
+        .ok_or_else(|| anyhow::anyhow!("ログインID {login_id} は見つかりません"))?;
+    let (otp, expires) = accounts::reset_password(&db, id, &Actor::cli(), ctx.now)
+        .await
+        .map_err(cli_error)?;
+    db.close().await;
+    println!("新しい初期パスワード: {otp}");
+    println!("有効期限: {}", expires.jst());
+    Ok(ExitCode::SUCCESS)
+}

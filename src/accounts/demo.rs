@@ -1,0 +1,54 @@
+//! The demo network's accounts: one per role. Each demo start issues fresh one-time passwords
+//! (printed by `rainbownet demo`).
+
+use super::LoginId;
+use super::service::{self, AccountSpec};
+use crate::audit::Actor;
+use crate::auth::Role;
+use crate::db::{Db, Timestamp};
+use crate::domain::DemoLogin;
+
+pub const ACCOUNTS: &[(&str, &str, Role, Option<&str>)] = &[
+    (
+        "demo-city",
+        "清須 市子（健康福祉課）",
+        Role::ServiceOperator,
+        None,
+    ),
+    ("demo-committee", "委員 一郎", Role::Committee, None),
+    ("demo-opsmgr", "運用 責任", Role::OpsManager, None),
+    ("demo-admin", "管理 太郎", Role::SystemAdmin, None),
+    ("demo-operator", "運用 花子", Role::SystemOperator, None),
+    ("demo-keys", "鍵 守", Role::KeyManager, None),
+    (
+        "demo-facility",
+        "青葉 院長",
+        Role::FacilityManager,
+        Some("2310000002"),
+    ),
+    ("demo-user", "青葉 看護師", Role::User, Some("2310000002")),
+];
+
+/// Creates the demo accounts, or issues them new one-time passwords.
+pub async fn accounts(db: &Db, now: Timestamp) -> anyhow::Result<Vec<DemoLogin>> {
+    let actor = Actor::system("demo");
+    let mut out = Vec::new();
+    for (login_id, name, role, facility) in ACCOUNTS {
+        let password = match service::id_by_login_id(db, login_id).await? {
+            Some(id) => service::reset_password(db, id, &actor, now).await?.0,
+            None => {
+                let id = LoginId::parse(login_id).map_err(anyhow::Error::msg)?;
+                let spec = AccountSpec::new(Some(id), name, *role, *facility);
+                service::create_account(db, &spec, &actor, now)
+                    .await?
+                    .one_time_password
+            }
+        };
+        out.push(DemoLogin {
+            login_id: login_id.to_string(),
+            role: *role,
+            password,
+        });
+    }
+    Ok(out)
+}
