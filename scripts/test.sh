@@ -26,6 +26,10 @@ if ((${#missing[@]})); then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The Prometheus project's own text parser checks /metrics (tests/api/observe.rs).
+python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install -q prometheus-client
+export RAINBOWNET_REQUIRE_PROMETHEUS_PARSER=1
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -208,6 +208,7 @@ impl CliContext {
             settings: Arc::new(self.settings.clone()),
             clock: Arc::new(crate::clock::SystemClock),
             registry: self.registry.clone(),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod facilities;
 pub mod health;
 pub mod helpdesk;
 pub mod jobs;
+pub mod metrics;
 pub mod pdf;
 pub mod portal;
 pub mod records;

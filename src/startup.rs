@@ -10,7 +10,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -85,12 +85,14 @@ impl Application {
             settings: Arc::new(settings),
             clock,
             registry: Arc::new(registry),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         };
         let router = layers
             .into_iter()
             .fold(router.fallback(not_found), |r, layer| {
                 layer(r, state.clone())
             })
+            .layer(from_fn_with_state(state.clone(), web::observe::measure))
             .layer(from_fn_with_state(state.clone(), web::clear_flash))
             .layer(from_fn_with_state(state.clone(), session::load))
             .layer(from_fn_with_state(state.clone(), csrf::protect))
@@ -100,7 +102,11 @@ impl Application {
             .layer(CatchPanicLayer::custom(|_| {
                 AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
             }))
-            .layer(TraceLayer::new_for_http())
+            .layer(
+                // One line per request at info (the access log), inside the request's span.
+                TraceLayer::new_for_http()
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+            )
             .layer(from_fn(web::observe::request_id))
             .with_state(state.clone());
         let listener = TcpListener::bind(&state.settings.server.bind)

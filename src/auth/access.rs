@@ -14,6 +14,9 @@ pub enum Access {
     AnyRole,
     /// Fully logged-in accounts of these roles only.
     Roles(&'static [Role]),
+    /// Fully logged-in accounts of these roles, or a machine that sends `Authorization: Bearer`
+    /// (the handler checks the token and answers 401 itself; e.g. a metrics scraper).
+    RolesOrBearer(&'static [Role]),
     /// Facility systems: no session; the handler's extractor checks the `Authorization: Bearer`
     /// API key and answers 401 itself (see `records`).
     ApiKey,
@@ -24,7 +27,7 @@ impl Access {
     pub fn allows(&self, role: Role) -> bool {
         match self {
             Access::Public | Access::Onboarding | Access::AnyRole => true,
-            Access::Roles(list) => list.contains(&role),
+            Access::Roles(list) | Access::RolesOrBearer(list) => list.contains(&role),
             Access::ApiKey => false,
         }
     }

@@ -6,13 +6,22 @@
 
 mod routes;
 
+use crate::auth::Role;
 use crate::domain::Domain;
 use crate::web::{Access, Routes};
+
+/// Who reads `/metrics` in the browser (scrapers use the bearer token).
+pub const METRICS_READERS: &[Role] = &[Role::SystemAdmin];
 
 pub fn domain() -> Domain {
     Domain::new("health").routes(
         Routes::new()
             .get("/healthz", Access::Public, routes::health)
-            .get("/readyz", Access::Public, routes::ready),
+            .get("/readyz", Access::Public, routes::ready)
+            .get(
+                "/metrics",
+                Access::RolesOrBearer(METRICS_READERS),
+                routes::metrics,
+            ),
     )
 }

@@ -92,6 +92,11 @@ pub async fn run(state: &AppState, name: &str, holder: &str) -> Result<String, R
         Ok(m) => ("ok", m.clone()),
         Err(e) => ("error", format!("{e:#}")),
     };
+    state
+        .metrics
+        .job_runs
+        .with_label_values(&[name, status])
+        .inc();
     let finished = state.now();
     let mut conn = state
         .db

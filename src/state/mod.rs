@@ -13,6 +13,7 @@ use crate::auth::RouteRule;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{Db, Timestamp};
+use crate::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,6 +22,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// What the domains registered (drives navigation, jobs, the dashboard and the RBAC test).
     pub registry: Arc<Registry>,
+    /// Counters and histograms for `GET /metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {

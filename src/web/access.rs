@@ -90,6 +90,16 @@ async fn guard(State(access): State<Access>, req: Request, next: Next) -> Respon
     if access == Access::Public || access == Access::ApiKey {
         return next.run(req).await;
     }
+    if matches!(access, Access::RolesOrBearer(_))
+        && req.extensions().get::<Principal>().is_none()
+        && req
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("bearer")))
+    {
+        return next.run(req).await;
+    }
     let Some(p) = req.extensions().get::<Principal>().cloned() else {
         if req.uri().path().starts_with("/api/") {
             let body =

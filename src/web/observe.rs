@@ -57,6 +57,31 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
     res
 }
 
+/// Counts the request and its latency under its route pattern (`/admin/requests/{id}`); a
+/// request that matched no route counts as `unmatched`.
+pub async fn measure(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().as_str().to_string();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let res = next.run(req).await;
+    let m = &state.metrics;
+    m.requests
+        .with_label_values(&[method.as_str(), route.as_str(), res.status().as_str()])
+        .inc();
+    m.latency
+        .with_label_values(&[method.as_str(), route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    res
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorView<'a> {

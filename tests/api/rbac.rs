@@ -41,6 +41,7 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("GET", "/static/{file}", Public),
         ("GET", "/healthz", Public),
         ("GET", "/readyz", Public),
+        ("GET", "/metrics", Only(ADMINS)),
         ("GET", "/login", Public),
         ("POST", "/login", Public),
         ("GET", "/", AnyRole),
@@ -223,7 +224,7 @@ fn expect_of(access: Access) -> Expect {
         Access::Public => Expect::Public,
         Access::Onboarding => Expect::Onboarding,
         Access::AnyRole => Expect::AnyRole,
-        Access::Roles(r) => Expect::Only(r),
+        Access::Roles(r) | Access::RolesOrBearer(r) => Expect::Only(r),
         Access::ApiKey => Expect::ApiKey,
     }
 }
