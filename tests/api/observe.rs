@@ -202,10 +202,11 @@ fn parse_prometheus(text: &str) -> Vec<(String, String)> {
         let (series, value) = line.rsplit_once(' ').expect("sample value");
         assert!(value.parse::<f64>().is_ok() || value == "+Inf", "{line}");
         let name = series.split('{').next().unwrap();
-        if let Some(labels) = series.strip_prefix(name) {
-            if !labels.is_empty() {
-                assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
-            }
+        if let Some(labels) = series.strip_prefix(name)
+            && !labels.is_empty()
+        {
+            assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+        }
         }
         let (family, kind) = families.last().expect("sample before TYPE");
         let ok = name == family
