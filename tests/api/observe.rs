@@ -207,7 +207,6 @@ fn parse_prometheus(text: &str) -> Vec<(String, String)> {
         {
             assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
         }
-        }
         let (family, kind) = families.last().expect("sample before TYPE");
         let ok = name == family
             || (kind == "histogram"
