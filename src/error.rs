@@ -130,7 +130,7 @@ impl IntoResponse for AppError {
                 "ページが見つかりません",
                 "お探しのページは見つかりませんでした。URL をご確認のうえ、トップページからお進みください。",
             ),
-            AppError::Unauthenticated => Redirect::to("/login").into_response(),
+            AppError::Unauthenticated => Redirect::to(crate::auth::LOGIN_PATH).into_response(),
             AppError::Forbidden => ErrorPage::response(
                 StatusCode::FORBIDDEN,
                 "アクセス権限がありません",

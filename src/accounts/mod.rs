@@ -40,8 +40,8 @@ pub const MANAGERS: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
 
 fn routes() -> Routes {
     Routes::new()
-        .get("/login", Access::Public, routes::login_form)
-        .post("/login", Access::Public, routes::login)
+        .get(crate::auth::LOGIN_PATH, Access::Public, routes::login_form)
+        .post(crate::auth::LOGIN_PATH, Access::Public, routes::login)
         .get("/login/totp", Access::Onboarding, routes::totp_form)
         .post("/login/totp", Access::Onboarding, routes::totp_verify)
         .post("/logout", Access::Onboarding, routes::logout)

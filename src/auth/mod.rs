@@ -27,6 +27,12 @@ use sha2::{Digest, Sha256};
 
 use crate::db::Timestamp;
 
+/// Where a request without a session is sent. The log-in pages (the `accounts` domain) are
+/// registered at this path and at [`Stage::path`]; `web` and `error` only refer to these.
+pub const LOGIN_PATH: &str = "/login";
+/// The log-in page that says the session has expired.
+pub const LOGIN_EXPIRED_PATH: &str = "/login?expired=1";
+
 /// The logged-in person behind a request.
 #[derive(Clone, Debug)]
 pub struct Principal {

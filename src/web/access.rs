@@ -108,9 +108,9 @@ async fn guard(State(access): State<Access>, req: Request, next: Next) -> Respon
         }
         let expired = req.extensions().get::<SessionExpired>().is_some();
         return Redirect::to(if expired {
-            "/login?expired=1"
+            crate::auth::LOGIN_EXPIRED_PATH
         } else {
-            "/login"
+            crate::auth::LOGIN_PATH
         })
         .into_response();
     };

@@ -2,6 +2,7 @@
 //! CSRF, cookies, security headers, the page context for the layout, flash messages.
 
 mod access;
+mod banner;
 pub mod cookies;
 pub mod csrf;
 pub mod headers;
@@ -12,6 +13,7 @@ pub mod session;
 mod statics;
 
 pub use access::{Access, RouteRule, Routes, SessionExpired};
+pub use banner::SiteBanner;
 pub use csrf::CsrfToken;
 pub use observe::RequestId;
 pub use page::{NavLink, Page, clear_flash, flash_redirect};
@@ -24,12 +26,6 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-
-/// A notice every page shows at its top (e.g. a maintenance window in progress). A domain's
-/// middleware inserts it as a request extension (`Page` reads it) and as a response extension
-/// (the error page reads it), so `web` stays domain-free.
-#[derive(Clone, Debug)]
-pub struct SiteBanner(pub String);
 
 /// The client's address as text, for the audit log.
 #[derive(Clone, Debug)]

@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use rand::RngCore;
 use tracing::Instrument;
 
-use super::SiteBanner;
+use super::banner::SiteBanner;
 use crate::error::ErrorPage;
 
 pub const REQUEST_ID: &str = "x-request-id";

@@ -9,7 +9,9 @@ use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{CsrfToken, cookies};
+use super::banner::SiteBanner;
+use super::cookies;
+use super::csrf::CsrfToken;
 use crate::auth::{Principal, Stage};
 use crate::state::AppState;
 
@@ -37,7 +39,7 @@ pub struct Page {
     pub csrf: String,
     pub demo_banner: bool,
     pub flash: Option<String>,
-    /// Site-wide notice (see [`super::SiteBanner`]).
+    /// Site-wide notice (see [`SiteBanner`]).
     pub banner: Option<String>,
 }
 
@@ -102,10 +104,7 @@ impl FromRequestParts<AppState> for Page {
                 .unwrap_or_default(),
             demo_banner: !state.settings.security.require_totp,
             flash,
-            banner: parts
-                .extensions
-                .get::<super::SiteBanner>()
-                .map(|b| b.0.clone()),
+            banner: parts.extensions.get::<SiteBanner>().map(|b| b.0.clone()),
         })
     }
 }

@@ -4,7 +4,7 @@ use axum::extract::Path;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 
-use super::{Access, Routes};
+use super::access::{Access, Routes};
 use crate::error::AppError;
 
 const FILES: &[(&str, &str, &str)] = &[
