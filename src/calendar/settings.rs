@@ -22,29 +22,3 @@ impl Default for CalendarSettings {
         }
     }
 }
-
-impl CalendarSettings {
-    pub fn weekly_hours(&self) -> anyhow::Result<super::WeeklyHours> {
-        let mut days = Vec::new();
-        for d in &self.open_weekdays {
-            days.push(super::parse_weekday(d).ok_or_else(|| {
-                anyhow::anyhow!("calendar.open_weekdays: 曜日 {d:?} は mon…sun で指定してください")
-            })?);
-        }
-        let time = |key: &str, v: &str| {
-            v.parse::<jiff::civil::Time>().map_err(|_| {
-                anyhow::anyhow!("calendar.{key}: 時刻 {v:?} は HH:MM で指定してください")
-            })
-        };
-        let opens = time("opens_at", &self.opens_at)?;
-        let closes = time("closes_at", &self.closes_at)?;
-        if opens >= closes {
-            anyhow::bail!("calendar: opens_at は closes_at より前にしてください");
-        }
-        Ok(super::WeeklyHours {
-            days,
-            opens,
-            closes,
-        })
-    }
-}

@@ -39,7 +39,7 @@ pub fn list() -> CliCommand {
 async fn run_one(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     let name = RunArgs::from_arg_matches(m)?.name;
     let state = ctx.state(ctx.db().await?);
-    let result = super::run(&state, &name, &super::holder_id()).await;
+    let result = super::runner::run(&state, &name, &super::runner::holder_id()).await;
     state.db.close().await;
     Ok(match result {
         Ok(msg) => {
@@ -56,7 +56,7 @@ async fn run_one(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitC
 async fn list_all(ctx: &CliContext) -> anyhow::Result<ExitCode> {
     let state = ctx.state(ctx.db().await?);
     for job in &state.registry.jobs {
-        let s = super::status(&state, job.name).await?;
+        let s = super::runner::status(&state, job.name).await?;
         println!(
             "{:<18} {:<24} last: {} {}",
             job.name,

@@ -1,5 +1,5 @@
-//! Background jobs: the jobs the domains registered (`Domain::job`) with their intervals, a scheduler loop inside `serve`,
-//! and `rainbownet job run NAME` for cron-style operation. A job's logic is an ordinary function of
+//! Background jobs: the jobs the domains registered (`Domain::job`) with their intervals, a
+//! scheduler loop inside `serve`, and `rainbownet job run NAME` for cron-style operation. A job's logic is an ordinary function of
 //! its domain that takes `now`; this module only decides when to call it.
 //!
 //! Two runners (two `serve` processes, or `serve` and a cron `job run`) never run the same job at
@@ -9,17 +9,14 @@
 mod cli;
 mod repo;
 mod routes;
+mod runner;
+
+pub use runner::{RunError, holder_id, run, run_due, scheduler, status};
 
 pub use repo::JobStatus;
 
-use std::time::Duration;
-
-use jiff::SignedDuration;
-use rand::RngCore;
-
 use crate::auth::Role;
 use crate::domain::Domain;
-use crate::state::AppState;
 use crate::web::{Access, Routes};
 
 /// The page of jobs and their last runs, with a button to run one now.
@@ -38,114 +35,4 @@ pub fn domain() -> Domain {
         .nav("監査", 530, "/admin/jobs", "定期ジョブ")
         .cli(cli::run())
         .cli(cli::list())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("不明なジョブです: {0}")]
-    Unknown(String),
-    #[error("ジョブ {0} は別の実行者が実行中です")]
-    Busy(String),
-    #[error(transparent)]
-    Failed(#[from] anyhow::Error),
-}
-
-/// An id for this runner: host, process and a random part.
-pub fn holder_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-    format!(
-        "{}:{}:{:08x}",
-        host.trim(),
-        std::process::id(),
-        rand::rngs::OsRng.next_u32()
-    )
-}
-
-/// Runs one job once under its lease; returns the job's message.
-pub async fn run(state: &AppState, name: &str, holder: &str) -> Result<String, RunError> {
-    let job = state
-        .registry
-        .jobs
-        .iter()
-        .find(|j| j.name == name)
-        .ok_or_else(|| RunError::Unknown(name.into()))?;
-    let now = state.now();
-    let lease = now.plus(SignedDuration::from_secs(state.settings.jobs.lease_seconds));
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(anyhow::Error::from)?;
-    if !repo::acquire(&mut conn, name, holder, lease, now)
-        .await
-        .map_err(anyhow::Error::from)?
-    {
-        return Err(RunError::Busy(name.into()));
-    }
-    let run_id = repo::insert_run(&mut conn, name, holder, now)
-        .await
-        .map_err(anyhow::Error::from)?;
-    drop(conn);
-    let result = (job.run)(state, now).await;
-    let (status, message) = match &result {
-        Ok(m) => ("ok", m.clone()),
-        Err(e) => ("error", format!("{e:#}")),
-    };
-    state
-        .metrics
-        .job_runs
-        .with_label_values(&[name, status])
-        .inc();
-    let finished = state.now();
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(anyhow::Error::from)?;
-    repo::finish_run(&mut conn, run_id, finished, status, &message)
-        .await
-        .map_err(anyhow::Error::from)?;
-    repo::release(&mut conn, name, holder, finished, status, &message)
-        .await
-        .map_err(anyhow::Error::from)?;
-    result.map_err(RunError::Failed)
-}
-
-pub async fn status(state: &AppState, name: &str) -> anyhow::Result<JobStatus> {
-    let mut conn = state.db.pool().acquire().await?;
-    Ok(repo::status(&mut conn, name).await?)
-}
-
-/// Runs every job that is due (its last start is `every` ago or more), once.
-pub async fn run_due(state: &AppState, holder: &str) {
-    let now = state.now();
-    for job in &state.registry.jobs {
-        let due = match status(state, job.name).await {
-            Ok(s) => s.last_started_at.is_none_or(|t| now.since(t) >= job.every),
-            Err(e) => {
-                tracing::error!(job = job.name, error = %e, "cannot read job status");
-                false
-            }
-        };
-        if !due {
-            continue;
-        }
-        match run(state, job.name, holder).await {
-            Ok(msg) => tracing::info!(job = job.name, %msg, "job done"),
-            Err(RunError::Busy(_)) => tracing::debug!(job = job.name, "held by another runner"),
-            Err(e) => tracing::error!(job = job.name, error = %e, "job failed"),
-        }
-    }
-}
-
-/// The scheduler loop of `serve`.
-pub async fn scheduler(state: AppState) {
-    let holder = holder_id();
-    let tick = Duration::from_secs(state.settings.jobs.tick_seconds.max(1));
-    loop {
-        run_due(&state, &holder).await;
-        tokio::time::sleep(tick).await;
-    }
 }

@@ -2,7 +2,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::{RunError, holder_id};
+use super::runner::{RunError, holder_id};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::{Page, flash_redirect};
@@ -39,7 +39,7 @@ fn every_text(d: jiff::SignedDuration) -> String {
 pub async fn index(State(state): State<AppState>, page: Page) -> AppResult<Response> {
     let mut jobs = Vec::new();
     for job in &state.registry.jobs {
-        let s = super::status(&state, job.name).await?;
+        let s = super::runner::status(&state, job.name).await?;
         jobs.push(JobLine {
             name: job.name,
             label: job.label,
@@ -77,7 +77,7 @@ pub async fn run_now(
     Path(name): Path<String>,
 ) -> AppResult<Response> {
     let secure = state.settings.server.secure_cookies;
-    match super::run(&state, &name, &holder_id()).await {
+    match super::runner::run(&state, &name, &holder_id()).await {
         Ok(msg) => Ok(flash_redirect(
             "/admin/jobs",
             &format!("{name} を実行しました: {msg}"),
