@@ -37,14 +37,16 @@ impl fmt::Display for LoginId {
 }
 
 /// What the log-in logic needs to know about an account.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Account {
     pub id: i64,
     pub login_id: String,
     pub display_name: String,
+    #[sqlx(try_from = "String")]
     pub role: Role,
     pub facility_id: Option<i64>,
     pub password_hash: String,
+    #[sqlx(try_from = "super::repo::Flag")]
     pub must_change_password: bool,
     pub password_expires_at: Option<Timestamp>,
     pub totp_secret: Option<String>,
@@ -65,17 +67,20 @@ impl Account {
 }
 
 /// A line of the administrators' account list.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct AccountSummary {
     pub id: i64,
     pub login_id: String,
     pub display_name: String,
+    #[sqlx(try_from = "String")]
     pub role: Role,
     pub facility_name: Option<String>,
     pub locked_at: Option<Timestamp>,
     pub locked_until: Option<Timestamp>,
     pub disabled_at: Option<Timestamp>,
+    #[sqlx(try_from = "super::repo::Flag")]
     pub must_change_password: bool,
+    #[sqlx(rename = "totp_enabled_at", try_from = "super::repo::SetAt")]
     pub totp_enabled: bool,
     pub last_login_at: Option<Timestamp>,
 }

@@ -1,8 +1,5 @@
 //! All SQL of accounts, log-in attempts, recovery codes and (for now) facilities.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
 use super::model::{Account, AccountSummary};
 use crate::auth::Role;
 use crate::db::{Conn, Timestamp};
@@ -11,52 +8,68 @@ const ACCOUNT_COLUMNS: &str = "id, login_id, display_name, role, facility_id, pa
     must_change_password, password_expires_at, totp_secret, totp_enabled_at, totp_last_step,
     locked_at, locked_until, failures_since, disabled_at, last_login_at, created_at";
 
-fn role_of(row: &AnyRow, col: &str) -> sqlx::Result<Role> {
-    let key: String = row.try_get(col)?;
-    key.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))
+/// A 0/1 integer column read as `bool` (there are no boolean columns: see ARCHITECTURE.md).
+pub(super) struct Flag(i64);
+
+impl sqlx::Type<sqlx::Any> for Flag {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
 }
 
-fn account_from(row: &AnyRow) -> sqlx::Result<Account> {
-    Ok(Account {
-        id: row.try_get("id")?,
-        login_id: row.try_get("login_id")?,
-        display_name: row.try_get("display_name")?,
-        role: role_of(row, "role")?,
-        facility_id: row.try_get("facility_id")?,
-        password_hash: row.try_get("password_hash")?,
-        must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
-        password_expires_at: row.try_get("password_expires_at")?,
-        totp_secret: row.try_get("totp_secret")?,
-        totp_enabled_at: row.try_get("totp_enabled_at")?,
-        totp_last_step: row.try_get("totp_last_step")?,
-        locked_at: row.try_get("locked_at")?,
-        locked_until: row.try_get("locked_until")?,
-        failures_since: row.try_get("failures_since")?,
-        disabled_at: row.try_get("disabled_at")?,
-        last_login_at: row.try_get("last_login_at")?,
-        created_at: row.try_get("created_at")?,
-    })
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(Flag)
+    }
+}
+
+impl From<Flag> for bool {
+    fn from(f: Flag) -> bool {
+        f.0 != 0
+    }
+}
+
+/// A nullable timestamp column read as "has it happened" (`totp_enabled_at` → `totp_enabled`).
+pub(super) struct SetAt(Option<Timestamp>);
+
+impl sqlx::Type<sqlx::Any> for SetAt {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <Timestamp as sqlx::Type<sqlx::Any>>::type_info()
+    }
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <Timestamp as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for SetAt {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <Option<Timestamp> as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(SetAt)
+    }
+}
+
+impl From<SetAt> for bool {
+    fn from(s: SetAt) -> bool {
+        s.0.is_some()
+    }
 }
 
 pub async fn find_by_login_id(conn: &mut Conn, login_id: &str) -> sqlx::Result<Option<Account>> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE login_id = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(login_id)
         .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(account_from)
-        .transpose()
+        .await
 }
 
 pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Account> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
-    account_from(
-        &sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?,
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 pub struct NewAccount<'a> {
@@ -73,7 +86,7 @@ pub struct NewAccount<'a> {
 }
 
 pub async fn insert(conn: &mut Conn, a: &NewAccount<'_>, now: Timestamp) -> sqlx::Result<i64> {
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO accounts (login_id, display_name, role, facility_id, password_hash,
                                must_change_password, password_expires_at, created_at,
                                name_kana, job_type, contact)
@@ -91,8 +104,7 @@ pub async fn insert(conn: &mut Conn, a: &NewAccount<'_>, now: Timestamp) -> sqlx
     .bind(a.job_type)
     .bind(a.contact)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")
+    .await
 }
 
 pub async fn record_attempt(
@@ -122,14 +134,13 @@ pub async fn count_failures_since(
     account_id: i64,
     since: Timestamp,
 ) -> sqlx::Result<i64> {
-    sqlx::query(
+    sqlx::query_scalar(
         "SELECT COUNT(*) AS n FROM login_attempts WHERE account_id = $1 AND succeeded = 0 AND at >= $2",
     )
     .bind(account_id)
     .bind(since)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("n")
+    .await
 }
 
 pub async fn lock(conn: &mut Conn, id: i64, now: Timestamp, until: Timestamp) -> sqlx::Result<()> {
@@ -275,7 +286,7 @@ pub async fn use_recovery_code(
 }
 
 pub async fn list(conn: &mut Conn) -> sqlx::Result<Vec<AccountSummary>> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT a.id, a.login_id, a.display_name, a.role, f.name AS facility_name, a.locked_at,
                 a.locked_until, a.disabled_at, a.must_change_password, a.totp_enabled_at,
                 a.last_login_at
@@ -283,41 +294,20 @@ pub async fn list(conn: &mut Conn) -> sqlx::Result<Vec<AccountSummary>> {
           ORDER BY a.role, a.login_id",
     )
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(AccountSummary {
-            id: r.try_get("id")?,
-            login_id: r.try_get("login_id")?,
-            display_name: r.try_get("display_name")?,
-            role: role_of(r, "role")?,
-            facility_name: r.try_get("facility_name")?,
-            locked_at: r.try_get("locked_at")?,
-            locked_until: r.try_get("locked_until")?,
-            disabled_at: r.try_get("disabled_at")?,
-            must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
-            totp_enabled: r
-                .try_get::<Option<Timestamp>, _>("totp_enabled_at")?
-                .is_some(),
-            last_login_at: r.try_get("last_login_at")?,
-        })
-    })
-    .collect()
+    .await
 }
 
 pub async fn count_locked(conn: &mut Conn, now: Timestamp) -> sqlx::Result<i64> {
-    sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE locked_until > $1")
+    sqlx::query_scalar("SELECT COUNT(*) AS n FROM accounts WHERE locked_until > $1")
         .bind(now)
         .fetch_one(&mut *conn)
-        .await?
-        .try_get("n")
+        .await
 }
 
 pub async fn count(conn: &mut Conn) -> sqlx::Result<i64> {
-    sqlx::query("SELECT COUNT(*) AS n FROM accounts")
+    sqlx::query_scalar("SELECT COUNT(*) AS n FROM accounts")
         .fetch_one(&mut *conn)
-        .await?
-        .try_get("n")
+        .await
 }
 
 pub async fn login_id_exists(conn: &mut Conn, login_id: &str) -> sqlx::Result<bool> {
@@ -369,7 +359,7 @@ pub async fn mark_letter_issued(conn: &mut Conn, id: i64, now: Timestamp) -> sql
 }
 
 /// Attributes of a person as kept on the account (for requests and letters).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Person {
     pub id: i64,
     pub login_id: String,
@@ -384,34 +374,16 @@ pub struct Person {
     pub created_at: Timestamp,
 }
 
-fn person_from(r: &AnyRow) -> sqlx::Result<Person> {
-    Ok(Person {
-        id: r.try_get("id")?,
-        login_id: r.try_get("login_id")?,
-        display_name: r.try_get("display_name")?,
-        name_kana: r.try_get("name_kana")?,
-        job_type: r.try_get("job_type")?,
-        contact: r.try_get("contact")?,
-        role: r.try_get("role")?,
-        facility_id: r.try_get("facility_id")?,
-        disabled_at: r.try_get("disabled_at")?,
-        last_login_at: r.try_get("last_login_at")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
 const PERSON: &str =
     "SELECT id, login_id, display_name, name_kana, job_type, contact, role, facility_id,
         disabled_at, last_login_at, created_at FROM accounts";
 
 pub async fn person(conn: &mut Conn, id: i64) -> sqlx::Result<Person> {
     let sql = format!("{PERSON} WHERE id = $1");
-    person_from(
-        &sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?,
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 /// The accounts of one facility, active first.
@@ -420,17 +392,14 @@ pub async fn people_of_facility(conn: &mut Conn, facility_id: i64) -> sqlx::Resu
         "{PERSON} WHERE facility_id = $1
          ORDER BY CASE WHEN disabled_at IS NULL THEN 0 ELSE 1 END, name_kana, id"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(facility_id)
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(person_from)
-        .collect()
+        .await
 }
 
 /// A line of the account inventory.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct InventoryRow {
     pub login_id: String,
     pub display_name: String,
@@ -447,7 +416,7 @@ pub struct InventoryRow {
 
 /// Every active account with what the inventory needs to classify it.
 pub async fn inventory(conn: &mut Conn) -> sqlx::Result<Vec<InventoryRow>> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT a.id, a.login_id, a.display_name, a.role, f.name AS facility_name,
                 f.withdrawn_at AS facility_withdrawn_at, a.last_login_at, a.created_at, a.locked_at,
                 a.locked_until, a.must_change_password, a.password_expires_at
@@ -456,24 +425,7 @@ pub async fn inventory(conn: &mut Conn) -> sqlx::Result<Vec<InventoryRow>> {
           ORDER BY a.id",
     )
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(InventoryRow {
-            login_id: r.try_get("login_id")?,
-            display_name: r.try_get("display_name")?,
-            role: r.try_get("role")?,
-            facility_name: r.try_get("facility_name")?,
-            facility_withdrawn_at: r.try_get("facility_withdrawn_at")?,
-            last_login_at: r.try_get("last_login_at")?,
-            created_at: r.try_get("created_at")?,
-            locked_at: r.try_get("locked_at")?,
-            locked_until: r.try_get("locked_until")?,
-            must_change_password: r.try_get("must_change_password")?,
-            password_expires_at: r.try_get("password_expires_at")?,
-        })
-    })
-    .collect()
+    .await
 }
 
 pub async fn insert_review(
@@ -483,14 +435,13 @@ pub async fn insert_review(
     outcome: &str,
     summary: &str,
 ) -> sqlx::Result<i64> {
-    sqlx::query("INSERT INTO account_reviews (reviewed_by, reviewed_at, outcome, summary) VALUES ($1, $2, $3, $4) RETURNING id")
+    sqlx::query_scalar("INSERT INTO account_reviews (reviewed_by, reviewed_at, outcome, summary) VALUES ($1, $2, $3, $4) RETURNING id")
         .bind(by)
         .bind(now)
         .bind(outcome)
         .bind(summary)
         .fetch_one(&mut *conn)
-        .await?
-        .try_get("id")
+        .await
 }
 
 /// Past reviews, newest first: (time, reviewer's name, outcome, summary).
@@ -498,22 +449,12 @@ pub async fn reviews(
     conn: &mut Conn,
     limit: i64,
 ) -> sqlx::Result<Vec<(Timestamp, String, String, String)>> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT r.reviewed_at, a.display_name, r.outcome, r.summary
            FROM account_reviews r JOIN accounts a ON a.id = r.reviewed_by
           ORDER BY r.id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok((
-            r.try_get("reviewed_at")?,
-            r.try_get("display_name")?,
-            r.try_get("outcome")?,
-            r.try_get("summary")?,
-        ))
-    })
-    .collect()
+    .await
 }

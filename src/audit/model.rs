@@ -63,7 +63,7 @@ impl Actor {
 }
 
 /// A stored audit row.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct AuditRow {
     pub id: i64,
     pub at: Timestamp,

@@ -1,19 +1,14 @@
 //! All SQL of the audit log.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
 use super::model::AuditRow;
 use crate::db::{Conn, Timestamp};
 
 /// Claims the next sequence number. Updating the head row first is what serialises writers:
 /// PostgreSQL holds its row lock, SQLite its write lock, until the transaction ends.
 pub async fn claim_next(conn: &mut Conn) -> sqlx::Result<(i64, String)> {
-    let row =
-        sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
-            .fetch_one(&mut *conn)
-            .await?;
-    Ok((row.try_get("seq")?, row.try_get("last_hash")?))
+    sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
+        .fetch_one(&mut *conn)
+        .await
 }
 
 pub async fn insert(conn: &mut Conn, r: &AuditRow) -> sqlx::Result<()> {
@@ -43,42 +38,22 @@ pub async fn insert(conn: &mut Conn, r: &AuditRow) -> sqlx::Result<()> {
 }
 
 pub async fn head(conn: &mut Conn) -> sqlx::Result<(i64, String)> {
-    let row = sqlx::query("SELECT seq, last_hash FROM audit_head WHERE id = 1")
+    sqlx::query_as("SELECT seq, last_hash FROM audit_head WHERE id = 1")
         .fetch_one(&mut *conn)
-        .await?;
-    Ok((row.try_get("seq")?, row.try_get("last_hash")?))
+        .await
 }
 
 const COLUMNS: &str = "id, at, actor_account_id, actor_login, actor_role, action, target, details,
                        client_addr, prev_hash, hash";
 
-fn from_row(row: &AnyRow) -> sqlx::Result<AuditRow> {
-    Ok(AuditRow {
-        id: row.try_get("id")?,
-        at: row.try_get("at")?,
-        actor_account_id: row.try_get("actor_account_id")?,
-        actor_login: row.try_get("actor_login")?,
-        actor_role: row.try_get("actor_role")?,
-        action: row.try_get("action")?,
-        target: row.try_get("target")?,
-        details: row.try_get("details")?,
-        client_addr: row.try_get("client_addr")?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
-}
-
 /// Rows with `id > after`, in id order, at most `limit` (for walking the chain in pages).
 pub async fn page_after(conn: &mut Conn, after: i64, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
     let sql = format!("SELECT {COLUMNS} FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(after)
         .bind(limit)
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+        .await
 }
 
 /// Filters of the audit page and CSV export. Empty strings mean "any".
@@ -112,7 +87,7 @@ pub async fn search(
            AND ($5 = '' OR target LIKE '%' || $5 || '%')
          ORDER BY id DESC LIMIT $6 OFFSET $7"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(range.from.map(|t| t.to_db()).unwrap_or_default())
         .bind(range.to.map(|t| t.to_db()).unwrap_or_default())
         .bind(f.action.trim())
@@ -121,24 +96,18 @@ pub async fn search(
         .bind(limit)
         .bind(offset)
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+        .await
 }
 
 /// Events of one kind for one target, newest first (used by dashboards).
 pub async fn latest_of(conn: &mut Conn, action: &str, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
     let sql =
         format!("SELECT {COLUMNS} FROM audit_events WHERE action = $1 ORDER BY id DESC LIMIT $2");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(action)
         .bind(limit)
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+        .await
 }
 
 /// The log-in before the current one (time and address), shown on the dashboard so that people
@@ -147,14 +116,12 @@ pub async fn previous_login(
     conn: &mut Conn,
     account_id: i64,
 ) -> sqlx::Result<Option<(Timestamp, String)>> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT at, client_addr FROM audit_events
           WHERE actor_account_id = $1 AND action = 'auth.login'
           ORDER BY id DESC LIMIT 1 OFFSET 1",
     )
     .bind(account_id)
     .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| Ok((r.try_get("at")?, r.try_get("client_addr")?)))
-        .transpose()
+    .await
 }

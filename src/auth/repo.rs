@@ -1,12 +1,18 @@
 //! All SQL of the session store (and the access log, which is read from it).
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
+use super::{Role, UnknownRole};
 use crate::db::{Conn, Timestamp};
 
+/// A role column (`accounts.role`) read as a [`Role`], with `#[sqlx(try_from = "String")]`.
+impl TryFrom<String> for Role {
+    type Error = UnknownRole;
+    fn try_from(key: String) -> Result<Self, UnknownRole> {
+        key.parse()
+    }
+}
+
 /// A session joined with what the request needs to know about its account.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SessionRow {
     pub id: i64,
     pub account_id: i64,
@@ -23,24 +29,6 @@ pub struct SessionRow {
     pub disabled_at: Option<Timestamp>,
 }
 
-fn session_from(row: &AnyRow) -> sqlx::Result<SessionRow> {
-    Ok(SessionRow {
-        id: row.try_get("id")?,
-        account_id: row.try_get("account_id")?,
-        created_at: row.try_get("created_at")?,
-        last_seen_at: row.try_get("last_seen_at")?,
-        mfa_at: row.try_get("mfa_at")?,
-        ended_at: row.try_get("ended_at")?,
-        login_id: row.try_get("login_id")?,
-        display_name: row.try_get("display_name")?,
-        role: row.try_get("role")?,
-        facility_id: row.try_get("facility_id")?,
-        must_change_password: row.try_get("must_change_password")?,
-        totp_enabled_at: row.try_get("totp_enabled_at")?,
-        disabled_at: row.try_get("disabled_at")?,
-    })
-}
-
 const SESSION_SELECT: &str =
     "SELECT s.id, s.account_id, s.created_at, s.last_seen_at, s.mfa_at, s.ended_at,
         a.login_id, a.display_name, a.role, a.facility_id, a.must_change_password,
@@ -49,13 +37,10 @@ const SESSION_SELECT: &str =
 
 pub async fn find_by_token_hash(conn: &mut Conn, hash: &str) -> sqlx::Result<Option<SessionRow>> {
     let sql = format!("{SESSION_SELECT} WHERE s.token_hash = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(hash)
         .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(session_from)
-        .transpose()
+        .await
 }
 
 pub async fn insert(
@@ -66,7 +51,7 @@ pub async fn insert(
     client_addr: &str,
     user_agent: &str,
 ) -> sqlx::Result<i64> {
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, client_addr, user_agent)
          VALUES ($1, $2, $3, $3, $4, $5) RETURNING id",
     )
@@ -76,8 +61,7 @@ pub async fn insert(
     .bind(client_addr)
     .bind(user_agent)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")
+    .await
 }
 
 pub async fn touch(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<()> {
@@ -119,7 +103,7 @@ pub async fn end_all_for_account(
     now: Timestamp,
     reason: &str,
 ) -> sqlx::Result<Vec<i64>> {
-    let rows = sqlx::query(
+    sqlx::query_scalar(
         "UPDATE sessions SET ended_at = $1, end_reason = $2
           WHERE account_id = $3 AND ended_at IS NULL AND id <> $4 RETURNING id",
     )
@@ -128,8 +112,7 @@ pub async fn end_all_for_account(
     .bind(account_id)
     .bind(keep.unwrap_or(-1))
     .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|r| r.try_get("id")).collect()
+    .await
 }
 
 /// Open sessions idle since before `idle_before` or started before `started_before`.
@@ -142,27 +125,26 @@ pub async fn list_expired(
         "{SESSION_SELECT} WHERE s.ended_at IS NULL AND (s.last_seen_at < $1 OR s.created_at < $2)
          ORDER BY s.id"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(idle_before)
         .bind(started_before)
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(session_from)
-        .collect()
+        .await
 }
 
 pub async fn count_open(conn: &mut Conn, idle_after: Timestamp) -> sqlx::Result<i64> {
-    sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE ended_at IS NULL AND last_seen_at >= $1")
-        .bind(idle_after)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get("n")
+    sqlx::query_scalar(
+        "SELECT COUNT(*) AS n FROM sessions WHERE ended_at IS NULL AND last_seen_at >= $1",
+    )
+    .bind(idle_after)
+    .fetch_one(&mut *conn)
+    .await
 }
 
 /// One line of the access log (アクセスログ): who logged in when, for how long, how it ended.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct AccessLogRow {
+    #[sqlx(rename = "id")]
     pub session_id: i64,
     pub login_id: String,
     pub display_name: String,
@@ -183,7 +165,7 @@ pub async fn access_log(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<AccessLogRow>> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT s.id, a.login_id, a.display_name, a.role, s.created_at, s.last_seen_at, s.ended_at,
                 s.end_reason, s.client_addr, s.user_agent
            FROM sessions s JOIN accounts a ON a.id = s.account_id
@@ -197,21 +179,5 @@ pub async fn access_log(
     .bind(limit)
     .bind(offset)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(AccessLogRow {
-            session_id: r.try_get("id")?,
-            login_id: r.try_get("login_id")?,
-            display_name: r.try_get("display_name")?,
-            role: r.try_get("role")?,
-            created_at: r.try_get("created_at")?,
-            last_seen_at: r.try_get("last_seen_at")?,
-            ended_at: r.try_get("ended_at")?,
-            end_reason: r.try_get("end_reason")?,
-            client_addr: r.try_get("client_addr")?,
-            user_agent: r.try_get("user_agent")?,
-        })
-    })
-    .collect()
+    .await
 }

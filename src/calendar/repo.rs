@@ -1,10 +1,8 @@
 //! All SQL of the calendar: the operators' extra closed and open days.
 
-use sqlx::Row;
-
 use crate::db::{Conn, Timestamp};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ExtraDay {
     pub id: i64,
     /// `YYYY-MM-DD` (Japan).
@@ -17,23 +15,12 @@ pub struct ExtraDay {
 
 /// Days in force (not withdrawn); a later row for the same day wins.
 pub async fn list_active(conn: &mut Conn) -> sqlx::Result<Vec<ExtraDay>> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT id, day, kind, reason, created_at FROM calendar_days
          WHERE withdrawn_at IS NULL ORDER BY day, id",
     )
     .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ExtraDay {
-                id: r.try_get("id")?,
-                day: r.try_get("day")?,
-                kind: r.try_get("kind")?,
-                reason: r.try_get("reason")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 pub async fn insert(
@@ -44,7 +31,7 @@ pub async fn insert(
     by: Option<i64>,
     now: Timestamp,
 ) -> sqlx::Result<i64> {
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO calendar_days (day, kind, reason, created_by, created_at)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -54,8 +41,7 @@ pub async fn insert(
     .bind(by)
     .bind(now)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")
+    .await
 }
 
 /// Withdraws a day; false if it was already withdrawn or does not exist.

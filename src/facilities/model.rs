@@ -89,7 +89,7 @@ impl FacilityKind {
 }
 
 /// A facility as listed and shown.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Facility {
     pub id: i64,
     pub code: String,

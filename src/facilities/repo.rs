@@ -1,8 +1,5 @@
 //! All SQL of facilities.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
 use super::model::Facility;
 use crate::db::{Conn, Timestamp};
 
@@ -17,7 +14,7 @@ pub struct FacilityFields<'a> {
 }
 
 pub async fn insert(conn: &mut Conn, f: &FacilityFields<'_>, now: Timestamp) -> sqlx::Result<i64> {
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO facilities (code, name, kind, postal_code, address, phone, fax, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
@@ -30,8 +27,7 @@ pub async fn insert(conn: &mut Conn, f: &FacilityFields<'_>, now: Timestamp) -> 
     .bind(f.fax)
     .bind(now)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")
+    .await
 }
 
 pub async fn update(conn: &mut Conn, id: i64, f: &FacilityFields<'_>) -> sqlx::Result<u64> {
@@ -64,12 +60,10 @@ pub async fn withdraw(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<
 }
 
 pub async fn id_by_code(conn: &mut Conn, code: &str) -> sqlx::Result<Option<i64>> {
-    sqlx::query("SELECT id FROM facilities WHERE code = $1")
+    sqlx::query_scalar("SELECT id FROM facilities WHERE code = $1")
         .bind(code)
         .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| r.try_get("id"))
-        .transpose()
+        .await
 }
 
 const SELECT: &str = "SELECT f.id, f.code, f.name, f.kind, f.postal_code, f.address, f.phone, f.fax, f.withdrawn_at,
@@ -77,29 +71,12 @@ const SELECT: &str = "SELECT f.id, f.code, f.name, f.kind, f.postal_code, f.addr
                    WHERE a.facility_id = f.id AND a.role = 'facility_manager' AND a.disabled_at IS NULL), '') AS managers
    FROM facilities f";
 
-fn from_row(r: &AnyRow) -> sqlx::Result<Facility> {
-    Ok(Facility {
-        id: r.try_get("id")?,
-        code: r.try_get("code")?,
-        name: r.try_get("name")?,
-        kind: r.try_get("kind")?,
-        postal_code: r.try_get("postal_code")?,
-        address: r.try_get("address")?,
-        phone: r.try_get("phone")?,
-        fax: r.try_get("fax")?,
-        withdrawn_at: r.try_get("withdrawn_at")?,
-        managers: r.try_get("managers")?,
-    })
-}
-
 pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Facility> {
     let sql = format!("{SELECT} WHERE f.id = $1");
-    from_row(
-        &sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?,
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 /// All facilities (withdrawn last), or only active ones.
@@ -108,11 +85,8 @@ pub async fn list(conn: &mut Conn, active_only: bool) -> sqlx::Result<Vec<Facili
         "{SELECT} WHERE ($1 = 0 OR f.withdrawn_at IS NULL)
          ORDER BY CASE WHEN f.withdrawn_at IS NULL THEN 0 ELSE 1 END, f.kind, f.code"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(i64::from(active_only))
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+        .await
 }

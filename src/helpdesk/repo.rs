@@ -1,12 +1,9 @@
 //! All SQL of the helpdesk. Inquiries are never deleted; entries are only appended. The one
 //! UPDATE keeps the inquiry row's status and clock columns in step with its newest entry.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
 use crate::db::{Conn, Timestamp};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Inquiry {
     pub id: i64,
     pub received_at: Timestamp,
@@ -42,7 +39,7 @@ pub struct NewInquiry<'a> {
     pub created_by: Option<i64>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Entry {
     pub id: i64,
     pub inquiry_id: i64,
@@ -52,8 +49,33 @@ pub struct Entry {
     pub method: String,
     pub content: String,
     pub status_after: String,
+    #[sqlx(try_from = "Flag")]
     pub public: bool,
     pub corrects_entry_id: Option<i64>,
+}
+
+/// A 0/1 integer column read as `bool` (there are no boolean columns: see ARCHITECTURE.md).
+struct Flag(i64);
+
+impl sqlx::Type<sqlx::Any> for Flag {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(Flag)
+    }
+}
+
+impl From<Flag> for bool {
+    fn from(f: Flag) -> bool {
+        f.0 != 0
+    }
 }
 
 pub struct NewEntry<'a> {
@@ -73,49 +95,13 @@ const INQUIRY_COLUMNS: &str = "id, received_at, channel, category, requester_acc
     requester_name, facility_id, facility_name, contact, subject, content, status,
     first_response_at, completed_at, account_request_id, incident_id";
 
-fn inquiry_from(r: &AnyRow) -> sqlx::Result<Inquiry> {
-    Ok(Inquiry {
-        id: r.try_get("id")?,
-        received_at: r.try_get("received_at")?,
-        channel: r.try_get("channel")?,
-        category: r.try_get("category")?,
-        requester_account_id: r.try_get("requester_account_id")?,
-        requester_name: r.try_get("requester_name")?,
-        facility_id: r.try_get("facility_id")?,
-        facility_name: r.try_get("facility_name")?,
-        contact: r.try_get("contact")?,
-        subject: r.try_get("subject")?,
-        content: r.try_get("content")?,
-        status: r.try_get("status")?,
-        first_response_at: r.try_get("first_response_at")?,
-        completed_at: r.try_get("completed_at")?,
-        account_request_id: r.try_get("account_request_id")?,
-        incident_id: r.try_get("incident_id")?,
-    })
-}
-
-fn entry_from(r: &AnyRow) -> sqlx::Result<Entry> {
-    Ok(Entry {
-        id: r.try_get("id")?,
-        inquiry_id: r.try_get("inquiry_id")?,
-        kind: r.try_get("kind")?,
-        at: r.try_get("at")?,
-        actor_name: r.try_get("actor_name")?,
-        method: r.try_get("method")?,
-        content: r.try_get("content")?,
-        status_after: r.try_get("status_after")?,
-        public: r.try_get::<i64, _>("public")? != 0,
-        corrects_entry_id: r.try_get("corrects_entry_id")?,
-    })
-}
-
 pub async fn insert_inquiry(
     conn: &mut Conn,
     n: &NewInquiry<'_>,
     status: &str,
     now: Timestamp,
 ) -> sqlx::Result<i64> {
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO helpdesk_inquiries (received_at, channel, category, requester_account_id,
             requester_name, facility_id, facility_name, contact, subject, content, status,
             account_request_id, incident_id, created_by, created_at)
@@ -137,18 +123,15 @@ pub async fn insert_inquiry(
     .bind(n.created_by)
     .bind(now)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")
+    .await
 }
 
 pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Inquiry> {
     let sql = format!("SELECT {INQUIRY_COLUMNS} FROM helpdesk_inquiries WHERE id = $1");
-    inquiry_from(
-        &sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?,
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 /// Newest first; only one requester's when `requester` is given; only unfinished when `open`.
@@ -163,13 +146,12 @@ pub async fn list(
          WHERE ($1 IS NULL OR requester_account_id = $1) AND ($2 = 0 OR status <> '完了')
          ORDER BY received_at DESC, id DESC LIMIT $3"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(requester)
         .bind(i64::from(open))
         .bind(limit)
         .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(inquiry_from).collect()
+        .await
 }
 
 /// Inquiries received before `to` that were not finished at `from` (so: received in
@@ -184,28 +166,26 @@ pub async fn list_relevant(
          WHERE received_at < $2 AND (received_at >= $1 OR completed_at IS NULL OR completed_at >= $1)
          ORDER BY received_at, id"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(from)
         .bind(to)
         .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(inquiry_from).collect()
+        .await
 }
 
 pub async fn entries(conn: &mut Conn, inquiry_id: i64) -> sqlx::Result<Vec<Entry>> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT id, inquiry_id, kind, at, actor_name, method, content, status_after, public,
                 corrects_entry_id
          FROM helpdesk_entries WHERE inquiry_id = $1 ORDER BY id",
     )
     .bind(inquiry_id)
     .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(entry_from).collect()
+    .await
 }
 
 pub async fn insert_entry(conn: &mut Conn, e: &NewEntry<'_>) -> sqlx::Result<i64> {
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO helpdesk_entries (inquiry_id, kind, at, actor_account_id, actor_name, method,
             content, status_after, public, corrects_entry_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -221,8 +201,7 @@ pub async fn insert_entry(conn: &mut Conn, e: &NewEntry<'_>) -> sqlx::Result<i64
     .bind(i64::from(e.public))
     .bind(e.corrects_entry_id)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")
+    .await
 }
 
 pub async fn update_state(
@@ -247,10 +226,8 @@ pub async fn update_state(
 
 /// The facility's name, for the requester fields of a portal inquiry.
 pub async fn facility_name(conn: &mut Conn, facility_id: i64) -> sqlx::Result<Option<String>> {
-    sqlx::query("SELECT name FROM facilities WHERE id = $1")
+    sqlx::query_scalar("SELECT name FROM facilities WHERE id = $1")
         .bind(facility_id)
         .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| r.try_get("name"))
-        .transpose()
+        .await
 }

@@ -1,7 +1,5 @@
 //! All SQL of job leases and runs.
 
-use sqlx::Row;
-
 use crate::db::{Conn, Timestamp};
 
 /// Takes the lease of `name` for `holder` unless another runner holds an unexpired one.
@@ -57,13 +55,12 @@ pub async fn insert_run(
     holder: &str,
     now: Timestamp,
 ) -> sqlx::Result<i64> {
-    sqlx::query("INSERT INTO job_runs (name, holder, started_at, status) VALUES ($1, $2, $3, 'running') RETURNING id")
+    sqlx::query_scalar("INSERT INTO job_runs (name, holder, started_at, status) VALUES ($1, $2, $3, 'running') RETURNING id")
         .bind(name)
         .bind(holder)
         .bind(now)
         .fetch_one(&mut *conn)
-        .await?
-        .try_get("id")
+        .await
 }
 
 pub async fn finish_run(
@@ -83,7 +80,7 @@ pub async fn finish_run(
     Ok(())
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
 pub struct JobStatus {
     pub holder: Option<String>,
     pub lease_until: Option<Timestamp>,
@@ -94,22 +91,12 @@ pub struct JobStatus {
 }
 
 pub async fn status(conn: &mut Conn, name: &str) -> sqlx::Result<JobStatus> {
-    let row = sqlx::query(
+    let row = sqlx::query_as(
         "SELECT holder, lease_until, last_started_at, last_finished_at, last_status, last_message
            FROM job_leases WHERE name = $1",
     )
     .bind(name)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(r) = row else {
-        return Ok(JobStatus::default());
-    };
-    Ok(JobStatus {
-        holder: r.try_get("holder")?,
-        lease_until: r.try_get("lease_until")?,
-        last_started_at: r.try_get("last_started_at")?,
-        last_finished_at: r.try_get("last_finished_at")?,
-        last_status: r.try_get("last_status")?,
-        last_message: r.try_get("last_message")?,
-    })
+    Ok(row.unwrap_or_default())
 }

@@ -1,22 +1,45 @@
 //! All SQL of the portal.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
 use crate::db::{Conn, Timestamp};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Announcement {
     pub id: i64,
     pub category: String,
     pub title: String,
     pub body_md: String,
+    #[sqlx(try_from = "Flag")]
     pub is_public: bool,
+    #[sqlx(try_from = "Flag")]
     pub pinned: bool,
     pub publish_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub content_updated_at: Option<Timestamp>,
     pub revision: i64,
+}
+
+/// A 0/1 integer column read as `bool` (there are no boolean columns: see ARCHITECTURE.md).
+struct Flag(i64);
+
+impl sqlx::Type<sqlx::Any> for Flag {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(Flag)
+    }
+}
+
+impl From<Flag> for bool {
+    fn from(f: Flag) -> bool {
+        f.0 != 0
+    }
 }
 
 /// What an editor sets on an announcement.
@@ -33,28 +56,13 @@ pub struct AnnouncementFields<'a> {
 const ANN_COLUMNS: &str = "id, category, title, body_md, is_public, pinned, publish_at,
     expires_at, content_updated_at, revision";
 
-fn announcement_from(row: &AnyRow) -> sqlx::Result<Announcement> {
-    Ok(Announcement {
-        id: row.try_get("id")?,
-        category: row.try_get("category")?,
-        title: row.try_get("title")?,
-        body_md: row.try_get("body_md")?,
-        is_public: row.try_get::<i64, _>("is_public")? != 0,
-        pinned: row.try_get::<i64, _>("pinned")? != 0,
-        publish_at: row.try_get("publish_at")?,
-        expires_at: row.try_get("expires_at")?,
-        content_updated_at: row.try_get("content_updated_at")?,
-        revision: row.try_get("revision")?,
-    })
-}
-
 pub async fn insert_announcement(
     conn: &mut Conn,
     f: &AnnouncementFields<'_>,
     by: &str,
     now: Timestamp,
 ) -> sqlx::Result<i64> {
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO portal_announcements (category, title, body_md, is_public, pinned,
             publish_at, expires_at, revision, created_by, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9) RETURNING id",
@@ -69,8 +77,7 @@ pub async fn insert_announcement(
     .bind(by)
     .bind(now)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")
+    .await
 }
 
 /// Updates only if the row is still at `base_revision`; false when someone saved in between.
@@ -106,12 +113,10 @@ pub async fn update_announcement(
 
 pub async fn find_announcement(conn: &mut Conn, id: i64) -> sqlx::Result<Announcement> {
     let sql = format!("SELECT {ANN_COLUMNS} FROM portal_announcements WHERE id = $1");
-    announcement_from(
-        &sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?,
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 /// Published and unexpired at `now`, pinned first, newest first; `public_only` for the log-in
@@ -128,30 +133,24 @@ pub async fn list_visible(
            AND ($2 = 0 OR is_public = 1)
          ORDER BY pinned DESC, publish_at DESC, id DESC LIMIT $3"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(now)
         .bind(i64::from(public_only))
         .bind(limit)
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(announcement_from)
-        .collect()
+        .await
 }
 
 pub async fn list_all_announcements(conn: &mut Conn) -> sqlx::Result<Vec<Announcement>> {
     let sql = format!(
         "SELECT {ANN_COLUMNS} FROM portal_announcements ORDER BY publish_at DESC, id DESC LIMIT 500"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(announcement_from)
-        .collect()
+        .await
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Revision {
     pub revision: i64,
     pub title: String,
@@ -197,34 +196,19 @@ pub async fn insert_revision(
     Ok(())
 }
 
-fn revision_from(row: &AnyRow) -> sqlx::Result<Revision> {
-    Ok(Revision {
-        revision: row.try_get("revision")?,
-        title: row.try_get("title")?,
-        body_md: row.try_get("body_md")?,
-        author_login: row.try_get("author_login")?,
-        author_name: row.try_get("author_name")?,
-        note: row.try_get("note")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
 pub async fn list_revisions(
     conn: &mut Conn,
     doc_kind: &str,
     doc_id: i64,
 ) -> sqlx::Result<Vec<Revision>> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT revision, title, body_md, author_login, author_name, note, created_at
          FROM portal_revisions WHERE doc_kind = $1 AND doc_id = $2 ORDER BY revision DESC",
     )
     .bind(doc_kind)
     .bind(doc_id)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(revision_from)
-    .collect()
+    .await
 }
 
 pub async fn find_revision(
@@ -233,20 +217,18 @@ pub async fn find_revision(
     doc_id: i64,
     revision: i64,
 ) -> sqlx::Result<Revision> {
-    revision_from(
-        &sqlx::query(
-            "SELECT revision, title, body_md, author_login, author_name, note, created_at
+    sqlx::query_as(
+        "SELECT revision, title, body_md, author_login, author_name, note, created_at
              FROM portal_revisions WHERE doc_kind = $1 AND doc_id = $2 AND revision = $3",
-        )
-        .bind(doc_kind)
-        .bind(doc_id)
-        .bind(revision)
-        .fetch_one(&mut *conn)
-        .await?,
     )
+    .bind(doc_kind)
+    .bind(doc_id)
+    .bind(revision)
+    .fetch_one(&mut *conn)
+    .await
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Runbook {
     pub id: i64,
     pub title: String,
@@ -256,17 +238,6 @@ pub struct Runbook {
     pub updated_by: String,
 }
 
-fn runbook_from(row: &AnyRow) -> sqlx::Result<Runbook> {
-    Ok(Runbook {
-        id: row.try_get("id")?,
-        title: row.try_get("title")?,
-        body_md: row.try_get("body_md")?,
-        revision: row.try_get("revision")?,
-        updated_at: row.try_get("updated_at")?,
-        updated_by: row.try_get("updated_by")?,
-    })
-}
-
 pub async fn insert_runbook(
     conn: &mut Conn,
     title: &str,
@@ -274,7 +245,7 @@ pub async fn insert_runbook(
     by: &str,
     now: Timestamp,
 ) -> sqlx::Result<i64> {
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO portal_runbooks (title, body_md, revision, created_at, updated_at, updated_by)
          VALUES ($1, $2, 1, $3, $3, $4) RETURNING id",
     )
@@ -283,8 +254,7 @@ pub async fn insert_runbook(
     .bind(now)
     .bind(by)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")
+    .await
 }
 
 /// Updates only if the row is still at `base_revision`.
@@ -314,25 +284,20 @@ pub async fn update_runbook(
 }
 
 pub async fn find_runbook(conn: &mut Conn, id: i64) -> sqlx::Result<Runbook> {
-    runbook_from(
-        &sqlx::query(
-            "SELECT id, title, body_md, revision, updated_at, updated_by
+    sqlx::query_as(
+        "SELECT id, title, body_md, revision, updated_at, updated_by
              FROM portal_runbooks WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?,
     )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
 }
 
 pub async fn list_runbooks(conn: &mut Conn) -> sqlx::Result<Vec<Runbook>> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT id, title, body_md, revision, updated_at, updated_by
          FROM portal_runbooks ORDER BY title, id",
     )
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(runbook_from)
-    .collect()
+    .await
 }

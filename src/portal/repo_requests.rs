@@ -2,11 +2,10 @@
 //! Split from `repo.rs` only to keep files short.
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::db::{Conn, Timestamp};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ChangeRequest {
     pub id: i64,
     pub title: String,
@@ -22,20 +21,6 @@ pub struct ChangeRequest {
 const REQ_COLUMNS: &str =
     "id, title, body, state, kind, requested_by_name, requested_at, done_at, lead_minutes";
 
-fn request_from(row: &AnyRow) -> sqlx::Result<ChangeRequest> {
-    Ok(ChangeRequest {
-        id: row.try_get("id")?,
-        title: row.try_get("title")?,
-        body: row.try_get("body")?,
-        state: row.try_get("state")?,
-        kind: row.try_get("kind")?,
-        requested_by_name: row.try_get("requested_by_name")?,
-        requested_at: row.try_get("requested_at")?,
-        done_at: row.try_get("done_at")?,
-        lead_minutes: row.try_get("lead_minutes")?,
-    })
-}
-
 pub async fn insert_request(
     conn: &mut Conn,
     title: &str,
@@ -44,7 +29,7 @@ pub async fn insert_request(
     by_name: &str,
     now: Timestamp,
 ) -> sqlx::Result<i64> {
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO portal_change_requests (title, body, state, requested_by_login,
             requested_by_name, requested_at)
          VALUES ($1, $2, 'submitted', $3, $4, $5) RETURNING id",
@@ -55,30 +40,24 @@ pub async fn insert_request(
     .bind(by_name)
     .bind(now)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")
+    .await
 }
 
 pub async fn find_request(conn: &mut Conn, id: i64) -> sqlx::Result<ChangeRequest> {
     let sql = format!("SELECT {REQ_COLUMNS} FROM portal_change_requests WHERE id = $1");
-    request_from(
-        &sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?,
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 pub async fn list_requests(conn: &mut Conn) -> sqlx::Result<Vec<ChangeRequest>> {
     let sql = format!(
         "SELECT {REQ_COLUMNS} FROM portal_change_requests ORDER BY requested_at DESC, id DESC LIMIT 500"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(request_from)
-        .collect()
+        .await
 }
 
 /// Moves a request from `from` to `to` (false if it is no longer in `from`), setting the
@@ -112,11 +91,14 @@ pub async fn transition(
     Ok(done.rows_affected() == 1)
 }
 
+#[derive(sqlx::FromRow)]
 pub struct Entry {
     pub at: Timestamp,
+    #[sqlx(rename = "actor_name")]
     pub who: String,
     pub from_state: Option<String>,
     pub to_state: String,
+    #[sqlx(rename = "note")]
     pub text: String,
 }
 
@@ -149,24 +131,13 @@ pub async fn insert_event(
 }
 
 pub async fn list_events(conn: &mut Conn, request_id: i64) -> sqlx::Result<Vec<Entry>> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT at, actor_name, from_state, to_state, note FROM portal_change_request_events
          WHERE request_id = $1 ORDER BY id",
     )
     .bind(request_id)
     .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Entry {
-                at: r.try_get("at")?,
-                who: r.try_get("actor_name")?,
-                from_state: r.try_get("from_state")?,
-                to_state: r.try_get("to_state")?,
-                text: r.try_get("note")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 pub async fn insert_message(
@@ -199,6 +170,7 @@ pub async fn list_messages(
     conn: &mut Conn,
     request_id: i64,
 ) -> sqlx::Result<Vec<(Timestamp, String, String)>> {
+    // Hand-written: the second value is composed from two columns.
     let rows = sqlx::query(
         "SELECT at, author_name, author_role, body FROM portal_change_request_messages
          WHERE request_id = $1 ORDER BY id",
@@ -219,7 +191,7 @@ pub async fn list_messages(
         .collect()
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Window {
     pub id: i64,
     pub kind: String,
@@ -235,22 +207,6 @@ pub struct Window {
 }
 
 const WIN_COLUMNS: &str = "id, kind, title, starts_at, ends_at, services, reason, state, source, approved_by, approved_at";
-
-fn window_from(row: &AnyRow) -> sqlx::Result<Window> {
-    Ok(Window {
-        id: row.try_get("id")?,
-        kind: row.try_get("kind")?,
-        title: row.try_get("title")?,
-        starts_at: row.try_get("starts_at")?,
-        ends_at: row.try_get("ends_at")?,
-        services: row.try_get("services")?,
-        reason: row.try_get("reason")?,
-        state: row.try_get("state")?,
-        source: row.try_get("source")?,
-        approved_by: row.try_get("approved_by")?,
-        approved_at: row.try_get("approved_at")?,
-    })
-}
 
 pub struct NewWindowRow<'a> {
     pub kind: &'a str,
@@ -268,7 +224,7 @@ pub async fn insert_window(
     w: &NewWindowRow<'_>,
     now: Timestamp,
 ) -> sqlx::Result<i64> {
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO portal_schedules (kind, title, starts_at, ends_at, services, reason, state,
             source, created_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, 'proposed', $7, $8, $9) RETURNING id",
@@ -283,30 +239,24 @@ pub async fn insert_window(
     .bind(w.created_by)
     .bind(now)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")
+    .await
 }
 
 pub async fn find_window(conn: &mut Conn, id: i64) -> sqlx::Result<Window> {
     let sql = format!("SELECT {WIN_COLUMNS} FROM portal_schedules WHERE id = $1");
-    window_from(
-        &sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?,
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 pub async fn list_windows(conn: &mut Conn) -> sqlx::Result<Vec<Window>> {
     let sql = format!(
         "SELECT {WIN_COLUMNS} FROM portal_schedules ORDER BY starts_at DESC, id DESC LIMIT 500"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(window_from)
-        .collect()
+        .await
 }
 
 /// Approved windows that have not ended at `now`, soonest first.
@@ -315,13 +265,10 @@ pub async fn approved_not_ended(conn: &mut Conn, now: Timestamp) -> sqlx::Result
         "SELECT {WIN_COLUMNS} FROM portal_schedules
          WHERE state = 'approved' AND ends_at > $1 ORDER BY starts_at, id LIMIT 50"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(now)
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(window_from)
-        .collect()
+        .await
 }
 
 /// Approved windows in progress at `now`.
@@ -330,13 +277,10 @@ pub async fn active_windows(conn: &mut Conn, now: Timestamp) -> sqlx::Result<Vec
         "SELECT {WIN_COLUMNS} FROM portal_schedules
          WHERE state = 'approved' AND starts_at <= $1 AND ends_at > $1 ORDER BY starts_at, id"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(now)
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(window_from)
-        .collect()
+        .await
 }
 
 pub async fn approve_window(

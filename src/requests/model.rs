@@ -80,9 +80,11 @@ pub const JOB_TYPES: &[&str] = &[
 ];
 
 /// A person's data as requested, parsed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct PersonData {
+    #[sqlx(rename = "person_name")]
     pub name: String,
+    #[sqlx(rename = "person_kana")]
     pub kana: String,
     pub job_type: String,
     pub contact: String,
@@ -167,17 +169,21 @@ pub fn parse_paper_date(s: &str, today: Date) -> Result<Date, String> {
 }
 
 /// A request as listed and shown.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Request {
     pub id: i64,
     pub facility_id: i64,
     pub facility_name: String,
+    #[sqlx(try_from = "super::repo::Key")]
     pub kind: RequestKind,
+    #[sqlx(try_from = "super::repo::Key")]
     pub state: RequestState,
+    #[sqlx(try_from = "super::repo::Key")]
     pub channel: Channel,
     pub paper_date: Option<String>,
     pub submitted_by_name: Option<String>,
     pub received_at: Timestamp,
+    #[sqlx(flatten)]
     pub person: PersonData,
     pub target_account_id: Option<i64>,
     pub target_login_id: Option<String>,
@@ -188,6 +194,7 @@ pub struct Request {
     pub rejection_reason: Option<String>,
     pub result_account_id: Option<i64>,
     pub result_login_id: Option<String>,
+    #[sqlx(try_from = "super::repo::Key")]
     pub verification_method: Option<VerificationMethod>,
     pub verified_by_name: Option<String>,
     pub verified_at: Option<Timestamp>,

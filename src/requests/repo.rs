@@ -1,8 +1,5 @@
 //! All SQL of account requests.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
 use super::model::{Channel, PersonData, Request, RequestKind, RequestState, VerificationMethod};
 use crate::db::{Conn, Timestamp};
 
@@ -25,7 +22,7 @@ pub async fn insert(conn: &mut Conn, r: &NewRequest<'_>, now: Timestamp) -> sqlx
         contact: String::new(),
     };
     let p = r.person.unwrap_or(&empty);
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO account_requests (facility_id, kind, state, channel, paper_date, submitted_by, received_at,
                                        person_name, person_kana, job_type, contact, target_account_id, reason)
          VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
@@ -43,8 +40,7 @@ pub async fn insert(conn: &mut Conn, r: &NewRequest<'_>, now: Timestamp) -> sqlx
     .bind(r.target_account_id)
     .bind(r.reason)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")
+    .await
 }
 
 const SELECT: &str = "SELECT r.id, r.facility_id, f.name AS facility_name, r.kind, r.state, r.channel, r.paper_date,
@@ -61,55 +57,51 @@ const SELECT: &str = "SELECT r.id, r.facility_id, f.name AS facility_name, r.kin
    LEFT JOIN accounts ra ON ra.id = r.result_account_id
    LEFT JOIN accounts vb ON vb.id = r.verified_by";
 
-fn bad(what: &str, v: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("unknown {what} {v}").into())
+/// A key column (`kind`, `state`, `channel`, `verification_method`) as stored: NULL or a key.
+pub(super) struct Key(Option<String>);
+
+impl sqlx::Type<sqlx::Any> for Key {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<sqlx::Any>>::type_info()
+    }
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
 }
 
-fn from_row(r: &AnyRow) -> sqlx::Result<Request> {
-    let kind: String = r.try_get("kind")?;
-    let state: String = r.try_get("state")?;
-    let channel: String = r.try_get("channel")?;
-    let method: Option<String> = r.try_get("verification_method")?;
-    Ok(Request {
-        id: r.try_get("id")?,
-        facility_id: r.try_get("facility_id")?,
-        facility_name: r.try_get("facility_name")?,
-        kind: RequestKind::from_key(&kind).ok_or_else(|| bad("kind", &kind))?,
-        state: RequestState::from_key(&state).ok_or_else(|| bad("state", &state))?,
-        channel: Channel::from_key(&channel).ok_or_else(|| bad("channel", &channel))?,
-        paper_date: r.try_get("paper_date")?,
-        submitted_by_name: r.try_get("submitted_by_name")?,
-        received_at: r.try_get("received_at")?,
-        person: PersonData {
-            name: r.try_get("person_name")?,
-            kana: r.try_get("person_kana")?,
-            job_type: r.try_get("job_type")?,
-            contact: r.try_get("contact")?,
-        },
-        target_account_id: r.try_get("target_account_id")?,
-        target_login_id: r.try_get("target_login_id")?,
-        target_name: r.try_get("target_name")?,
-        reason: r.try_get("reason")?,
-        handled_by_name: r.try_get("handled_by_name")?,
-        handled_at: r.try_get("handled_at")?,
-        rejection_reason: r.try_get("rejection_reason")?,
-        result_account_id: r.try_get("result_account_id")?,
-        result_login_id: r.try_get("result_login_id")?,
-        verification_method: method.as_deref().and_then(VerificationMethod::from_key),
-        verified_by_name: r.try_get("verified_by_name")?,
-        verified_at: r.try_get("verified_at")?,
-        verification_note: r.try_get("verification_note")?,
-    })
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Key {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <Option<String> as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(Key)
+    }
+}
+
+macro_rules! required_key {
+    ($($what:literal => $t:ty),+) => {$(
+        impl TryFrom<Key> for $t {
+            type Error = String;
+            fn try_from(k: Key) -> Result<Self, String> {
+                let key = k.0.unwrap_or_default();
+                <$t>::from_key(&key).ok_or_else(|| format!("unknown {} {key}", $what))
+            }
+        }
+    )+};
+}
+
+required_key!("kind" => RequestKind, "state" => RequestState, "channel" => Channel);
+
+/// An unknown verification method reads as none.
+impl From<Key> for Option<VerificationMethod> {
+    fn from(k: Key) -> Self {
+        k.0.as_deref().and_then(VerificationMethod::from_key)
+    }
 }
 
 pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Request> {
     let sql = format!("{SELECT} WHERE r.id = $1");
-    from_row(
-        &sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?,
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 /// Requests, newest first; `facility_id` 0 means every facility, `state` "" every state.
@@ -123,15 +115,12 @@ pub async fn list(
         "{SELECT} WHERE ($1 = 0 OR r.facility_id = $1) AND ($2 = '' OR r.state = $2)
          ORDER BY CASE WHEN r.state = 'received' THEN 0 ELSE 1 END, r.id DESC LIMIT $3"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(facility_id)
         .bind(state)
         .bind(limit)
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+        .await
 }
 
 /// Moves a received request to processed; false if it was not in `received` any more.
@@ -199,18 +188,16 @@ pub async fn set_verification(
 
 /// Open requests on one account (a second delete request for the same person is a duplicate).
 pub async fn open_for_target(conn: &mut Conn, account_id: i64) -> sqlx::Result<i64> {
-    sqlx::query("SELECT COUNT(*) AS n FROM account_requests WHERE target_account_id = $1 AND state = 'received'")
+    sqlx::query_scalar("SELECT COUNT(*) AS n FROM account_requests WHERE target_account_id = $1 AND state = 'received'")
         .bind(account_id)
         .fetch_one(&mut *conn)
-        .await?
-        .try_get("n")
+        .await
 }
 
 /// Requests still waiting (all facilities when `facility_id` is 0).
 pub async fn count_open(conn: &mut Conn, facility_id: i64) -> sqlx::Result<i64> {
-    sqlx::query("SELECT COUNT(*) AS n FROM account_requests WHERE state = 'received' AND ($1 = 0 OR facility_id = $1)")
+    sqlx::query_scalar("SELECT COUNT(*) AS n FROM account_requests WHERE state = 'received' AND ($1 = 0 OR facility_id = $1)")
         .bind(facility_id)
         .fetch_one(&mut *conn)
-        .await?
-        .try_get("n")
+        .await
 }

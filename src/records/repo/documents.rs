@@ -1,7 +1,6 @@
 //! SQL of documents, attachments, tombstones, and the read events of the audit log.
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::readable;
 use crate::db::{Conn, Timestamp};
@@ -147,6 +146,7 @@ pub async fn insert_attachment(
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
 pub struct DocumentRow {
     pub id: i64,
     pub patient_id: i64,
@@ -161,18 +161,11 @@ pub struct DocumentRow {
 
 const DOC_COLUMNS: &str = "d.id, d.patient_id, f.name AS facility_name, d.type_label, d.title, d.doc_date, d.sent_at, d.expires_at, d.content";
 
-fn document_from(r: &AnyRow) -> sqlx::Result<DocumentRow> {
-    Ok(DocumentRow {
-        id: r.try_get("id")?,
-        patient_id: r.try_get("patient_id")?,
-        facility_name: r.try_get("facility_name")?,
-        type_label: r.try_get("type_label")?,
-        title: r.try_get("title")?,
-        doc_date: r.try_get("doc_date")?,
-        sent_at: r.try_get("sent_at")?,
-        expires_at: r.try_get("expires_at")?,
-        content: r.try_get("content")?,
-    })
+#[derive(sqlx::FromRow)]
+struct DocumentWithAccess {
+    #[sqlx(flatten)]
+    document: DocumentRow,
+    may_read: i64,
 }
 
 /// A document and whether `facility_id` may read it.
@@ -186,13 +179,14 @@ pub async fn find_document(
          FROM documents d JOIN facilities f ON f.id = d.facility_id WHERE d.id = $2",
         readable("$1", "d.patient_id", "d.facility_id")
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(facility_id)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| Ok((document_from(&r)?, r.try_get::<i64, _>("may_read")? == 1)))
-        .transpose()
+    Ok(
+        sqlx::query_as::<_, DocumentWithAccess>(sqlx::AssertSqlSafe(sql))
+            .bind(facility_id)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| (r.document, r.may_read == 1)),
+    )
 }
 
 #[derive(Default)]
@@ -231,7 +225,7 @@ pub async fn search(
         " ORDER BY d.doc_date DESC, d.id DESC LIMIT {}",
         s.limit.clamp(1, 500)
     ));
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(facility_id);
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(facility_id);
     if let Some(p) = s.patient_id {
         q = q.bind(p);
     }
@@ -241,13 +235,10 @@ pub async fn search(
     for (_, d) in &s.dates {
         q = q.bind(d.clone());
     }
-    q.fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(document_from)
-        .collect()
+    q.fetch_all(&mut *conn).await
 }
 
+#[derive(sqlx::FromRow)]
 pub struct AttachmentRow {
     pub ordinal: i64,
     pub blob_hash: String,
@@ -257,30 +248,21 @@ pub struct AttachmentRow {
 }
 
 pub async fn attachments(conn: &mut Conn, document_id: i64) -> sqlx::Result<Vec<AttachmentRow>> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT ordinal, blob_hash, content_type, title, size_bytes FROM document_attachments
          WHERE document_id = $1 ORDER BY ordinal",
     )
     .bind(document_id)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(AttachmentRow {
-            ordinal: r.try_get("ordinal")?,
-            blob_hash: r.try_get("blob_hash")?,
-            content_type: r.try_get("content_type")?,
-            title: r.try_get("title")?,
-            size_bytes: r.try_get("size_bytes")?,
-        })
-    })
-    .collect()
+    .await
 }
 
 // ---- retention ----
 
+#[derive(sqlx::FromRow)]
 pub struct ExpiredLine {
     pub id: i64,
+    #[sqlx(rename = "name")]
     pub facility_name: String,
     pub type_label: String,
     pub sent_at: Timestamp,
@@ -293,7 +275,7 @@ pub async fn expired(
     now: Timestamp,
     limit: i64,
 ) -> sqlx::Result<Vec<ExpiredLine>> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT d.id, f.name, d.type_label, d.sent_at, d.expires_at, d.size_bytes
          FROM documents d JOIN facilities f ON f.id = d.facility_id
          WHERE d.expires_at <= $1 ORDER BY d.expires_at, d.id LIMIT {}",
@@ -301,19 +283,7 @@ pub async fn expired(
     )))
     .bind(now)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(ExpiredLine {
-            id: r.try_get("id")?,
-            facility_name: r.try_get("name")?,
-            type_label: r.try_get("type_label")?,
-            sent_at: r.try_get("sent_at")?,
-            expires_at: r.try_get("expires_at")?,
-            size_bytes: r.try_get("size_bytes")?,
-        })
-    })
-    .collect()
+    .await
 }
 
 /// Replaces an expired document by its tombstone; returns its attachments' blob hashes, or
@@ -367,9 +337,12 @@ pub async fn blob_referenced(conn: &mut Conn, hash: &str) -> sqlx::Result<bool> 
 
 // ---- access log ----
 
+#[derive(sqlx::FromRow)]
 pub struct AccessLine {
     pub at: Timestamp,
+    #[sqlx(rename = "actor_login")]
     pub login: String,
+    #[sqlx(rename = "actor_role")]
     pub role: String,
     pub action: String,
     pub target: String,
@@ -383,7 +356,7 @@ pub async fn access_log(
     facility_id: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<AccessLine>> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT a.at, a.actor_login, a.actor_role, a.action, a.target, a.details FROM audit_events a
          WHERE a.action IN ('records.document_read', 'records.timeline_read', 'records.attachment_read',
                             'records.consent_scan_read')
@@ -394,17 +367,5 @@ pub async fn access_log(
     )))
     .bind(facility_id)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(AccessLine {
-            at: r.try_get("at")?,
-            login: r.try_get("actor_login")?,
-            role: r.try_get("actor_role")?,
-            action: r.try_get("action")?,
-            target: r.try_get("target")?,
-            details: r.try_get("details")?,
-        })
-    })
-    .collect()
+    .await
 }

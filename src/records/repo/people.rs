@@ -1,7 +1,6 @@
 //! SQL of API keys, patients, their local IDs and consents.
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::readable;
 use crate::db::{Conn, Timestamp};
@@ -9,28 +8,23 @@ use crate::records::fhir::PatientInfo;
 
 // ---- API keys ----
 
+#[derive(sqlx::FromRow)]
 pub struct ApiKeyOwner {
+    #[sqlx(rename = "id")]
     pub key_id: i64,
     pub facility_id: i64,
+    #[sqlx(rename = "code")]
     pub facility_code: String,
 }
 
 pub async fn find_api_key(conn: &mut Conn, key_hash: &str) -> sqlx::Result<Option<ApiKeyOwner>> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT k.id, k.facility_id, f.code FROM api_keys k JOIN facilities f ON f.id = k.facility_id
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND f.withdrawn_at IS NULL",
     )
     .bind(key_hash)
     .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| {
-        Ok(ApiKeyOwner {
-            key_id: r.try_get("id")?,
-            facility_id: r.try_get("facility_id")?,
-            facility_code: r.try_get("code")?,
-        })
-    })
-    .transpose()
+    .await
 }
 
 pub async fn insert_api_key(
@@ -42,7 +36,7 @@ pub async fn insert_api_key(
     by: &str,
     now: Timestamp,
 ) -> sqlx::Result<i64> {
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO api_keys (facility_id, label, key_prefix, key_hash, created_at, created_by)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -53,15 +47,18 @@ pub async fn insert_api_key(
     .bind(now)
     .bind(by)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")
+    .await
 }
 
+#[derive(sqlx::FromRow)]
 pub struct ApiKeyLine {
     pub id: i64,
+    #[sqlx(rename = "code")]
     pub facility_code: String,
+    #[sqlx(rename = "name")]
     pub facility_name: String,
     pub label: String,
+    #[sqlx(rename = "key_prefix")]
     pub prefix: String,
     pub created_at: Timestamp,
     pub created_by: String,
@@ -69,26 +66,12 @@ pub struct ApiKeyLine {
 }
 
 pub async fn list_api_keys(conn: &mut Conn) -> sqlx::Result<Vec<ApiKeyLine>> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT k.id, f.code, f.name, k.label, k.key_prefix, k.created_at, k.created_by, k.revoked_at
          FROM api_keys k JOIN facilities f ON f.id = k.facility_id ORDER BY k.id DESC",
     )
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(ApiKeyLine {
-            id: r.try_get("id")?,
-            facility_code: r.try_get("code")?,
-            facility_name: r.try_get("name")?,
-            label: r.try_get("label")?,
-            prefix: r.try_get("key_prefix")?,
-            created_at: r.try_get("created_at")?,
-            created_by: r.try_get("created_by")?,
-            revoked_at: r.try_get("revoked_at")?,
-        })
-    })
-    .collect()
+    .await
 }
 
 pub async fn revoke_api_key(
@@ -175,6 +158,7 @@ pub async fn insert_link(
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
 pub struct PatientRow {
     pub id: i64,
     pub network_id: String,
@@ -184,25 +168,13 @@ pub struct PatientRow {
     pub gender: String,
 }
 
-fn patient_from(r: &AnyRow) -> sqlx::Result<PatientRow> {
-    Ok(PatientRow {
-        id: r.try_get("id")?,
-        network_id: r.try_get("network_id")?,
-        name: r.try_get("name")?,
-        kana: r.try_get("kana")?,
-        birth_date: r.try_get("birth_date")?,
-        gender: r.try_get("gender")?,
-    })
-}
-
 pub async fn find_patient(conn: &mut Conn, id: i64) -> sqlx::Result<Option<PatientRow>> {
-    sqlx::query("SELECT id, network_id, name, kana, birth_date, gender FROM patients WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(patient_from)
-        .transpose()
+    sqlx::query_as(
+        "SELECT id, network_id, name, kana, birth_date, gender FROM patients WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
 }
 
 pub async fn patient_by_network_id(conn: &mut Conn, network_id: &str) -> sqlx::Result<Option<i64>> {
@@ -212,6 +184,13 @@ pub async fn patient_by_network_id(conn: &mut Conn, network_id: &str) -> sqlx::R
         .await?
         .map(|r| r.try_get("id"))
         .transpose()
+}
+
+#[derive(sqlx::FromRow)]
+struct VisiblePatient {
+    #[sqlx(flatten)]
+    patient: PatientRow,
+    local_id: Option<String>,
 }
 
 /// Patients a facility cares for (linked) or may read under consent.
@@ -228,13 +207,15 @@ pub async fn visible_patients(
          ORDER BY p.kana, p.id LIMIT 500",
         readable("$1", "p.id", "-1")
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(facility_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| Ok((patient_from(r)?, r.try_get("local_id")?)))
-        .collect()
+    Ok(
+        sqlx::query_as::<_, VisiblePatient>(sqlx::AssertSqlSafe(sql))
+            .bind(facility_id)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|r| (r.patient, r.local_id))
+            .collect(),
+    )
 }
 
 pub async fn is_linked(conn: &mut Conn, patient_id: i64, facility_id: i64) -> sqlx::Result<bool> {
@@ -294,6 +275,7 @@ pub async fn insert_consent_facility(
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
 pub struct ConsentRow {
     pub id: i64,
     pub signed_on: String,
@@ -303,12 +285,14 @@ pub struct ConsentRow {
     pub recorded_at: Timestamp,
     pub recorded_by: String,
     pub withdrawn_at: Option<Timestamp>,
+    /// Filled by a second query.
+    #[sqlx(skip)]
     pub facilities: Vec<String>,
 }
 
 /// The patient's latest consent (the one in force unless withdrawn).
 pub async fn current_consent(conn: &mut Conn, patient_id: i64) -> sqlx::Result<Option<ConsentRow>> {
-    let Some(r) = sqlx::query(
+    let Some(mut consent) = sqlx::query_as::<_, ConsentRow>(
         "SELECT id, signed_on, scope, scan_hash, scan_content_type, recorded_at, recorded_by, withdrawn_at
          FROM consents WHERE patient_id = $1 ORDER BY id DESC LIMIT 1",
     )
@@ -318,28 +302,14 @@ pub async fn current_consent(conn: &mut Conn, patient_id: i64) -> sqlx::Result<O
     else {
         return Ok(None);
     };
-    let id: i64 = r.try_get("id")?;
-    let facilities = sqlx::query(
+    consent.facilities = sqlx::query_scalar(
         "SELECT f.name FROM consent_facilities cf JOIN facilities f ON f.id = cf.facility_id
          WHERE cf.consent_id = $1 ORDER BY f.code",
     )
-    .bind(id)
+    .bind(consent.id)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| r.try_get("name"))
-    .collect::<sqlx::Result<_>>()?;
-    Ok(Some(ConsentRow {
-        id,
-        signed_on: r.try_get("signed_on")?,
-        scope: r.try_get("scope")?,
-        scan_hash: r.try_get("scan_hash")?,
-        scan_content_type: r.try_get("scan_content_type")?,
-        recorded_at: r.try_get("recorded_at")?,
-        recorded_by: r.try_get("recorded_by")?,
-        withdrawn_at: r.try_get("withdrawn_at")?,
-        facilities,
-    }))
+    .await?;
+    Ok(Some(consent))
 }
 
 pub async fn withdraw_consent(
@@ -384,13 +354,13 @@ pub async fn local_id(
     patient_id: i64,
     facility_id: i64,
 ) -> sqlx::Result<Option<String>> {
-    sqlx::query("SELECT local_id FROM patient_links WHERE patient_id = $1 AND facility_id = $2")
-        .bind(patient_id)
-        .bind(facility_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| r.try_get("local_id"))
-        .transpose()
+    sqlx::query_scalar(
+        "SELECT local_id FROM patient_links WHERE patient_id = $1 AND facility_id = $2",
+    )
+    .bind(patient_id)
+    .bind(facility_id)
+    .fetch_optional(&mut *conn)
+    .await
 }
 
 /// Whether the patient's latest consent is in force (recorded and not withdrawn).
