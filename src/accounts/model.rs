@@ -46,7 +46,7 @@ pub struct Account {
     pub role: Role,
     pub facility_id: Option<i64>,
     pub password_hash: String,
-    #[sqlx(try_from = "super::repo::Flag")]
+    #[sqlx(try_from = "crate::db::Flag")]
     pub must_change_password: bool,
     pub password_expires_at: Option<Timestamp>,
     pub totp_secret: Option<String>,
@@ -78,9 +78,9 @@ pub struct AccountSummary {
     pub locked_at: Option<Timestamp>,
     pub locked_until: Option<Timestamp>,
     pub disabled_at: Option<Timestamp>,
-    #[sqlx(try_from = "super::repo::Flag")]
+    #[sqlx(try_from = "crate::db::Flag")]
     pub must_change_password: bool,
-    #[sqlx(rename = "totp_enabled_at", try_from = "super::repo::SetAt")]
+    #[sqlx(rename = "totp_enabled_at", try_from = "crate::db::SetAt")]
     pub totp_enabled: bool,
     pub last_login_at: Option<Timestamp>,
 }

@@ -8,54 +8,6 @@ const ACCOUNT_COLUMNS: &str = "id, login_id, display_name, role, facility_id, pa
     must_change_password, password_expires_at, totp_secret, totp_enabled_at, totp_last_step,
     locked_at, locked_until, failures_since, disabled_at, last_login_at, created_at";
 
-/// A 0/1 integer column read as `bool` (there are no boolean columns: see ARCHITECTURE.md).
-pub(super) struct Flag(i64);
-
-impl sqlx::Type<sqlx::Any> for Flag {
-    fn type_info() -> sqlx::any::AnyTypeInfo {
-        <i64 as sqlx::Type<sqlx::Any>>::type_info()
-    }
-    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
-        <i64 as sqlx::Type<sqlx::Any>>::compatible(ty)
-    }
-}
-
-impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
-    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        <i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(Flag)
-    }
-}
-
-impl From<Flag> for bool {
-    fn from(f: Flag) -> bool {
-        f.0 != 0
-    }
-}
-
-/// A nullable timestamp column read as "has it happened" (`totp_enabled_at` → `totp_enabled`).
-pub(super) struct SetAt(Option<Timestamp>);
-
-impl sqlx::Type<sqlx::Any> for SetAt {
-    fn type_info() -> sqlx::any::AnyTypeInfo {
-        <Timestamp as sqlx::Type<sqlx::Any>>::type_info()
-    }
-    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
-        <Timestamp as sqlx::Type<sqlx::Any>>::compatible(ty)
-    }
-}
-
-impl<'r> sqlx::Decode<'r, sqlx::Any> for SetAt {
-    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        <Option<Timestamp> as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(SetAt)
-    }
-}
-
-impl From<SetAt> for bool {
-    fn from(s: SetAt) -> bool {
-        s.0.is_some()
-    }
-}
-
 pub async fn find_by_login_id(conn: &mut Conn, login_id: &str) -> sqlx::Result<Option<Account>> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE login_id = $1");
     sqlx::query_as(sqlx::AssertSqlSafe(sql))

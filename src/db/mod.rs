@@ -6,6 +6,7 @@
 //! by [`constraint`] (kind), never by constraint name. Migrations live in `migrations/sqlite` and
 //! `migrations/postgres`, paired by name, and run at start-up and by `rainbownet migrate`.
 
+mod decode;
 mod ready;
 mod timestamp;
 
@@ -17,6 +18,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::error::ErrorKind;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
+pub use decode::{Flag, SetAt, TextKey};
 pub use timestamp::{Timestamp, tokyo};
 
 use crate::config::{Settings, redact_url};

@@ -49,33 +49,9 @@ pub struct Entry {
     pub method: String,
     pub content: String,
     pub status_after: String,
-    #[sqlx(try_from = "Flag")]
+    #[sqlx(try_from = "crate::db::Flag")]
     pub public: bool,
     pub corrects_entry_id: Option<i64>,
-}
-
-/// A 0/1 integer column read as `bool` (there are no boolean columns: see ARCHITECTURE.md).
-struct Flag(i64);
-
-impl sqlx::Type<sqlx::Any> for Flag {
-    fn type_info() -> sqlx::any::AnyTypeInfo {
-        <i64 as sqlx::Type<sqlx::Any>>::type_info()
-    }
-    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
-        <i64 as sqlx::Type<sqlx::Any>>::compatible(ty)
-    }
-}
-
-impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
-    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        <i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(Flag)
-    }
-}
-
-impl From<Flag> for bool {
-    fn from(f: Flag) -> bool {
-        f.0 != 0
-    }
 }
 
 pub struct NewEntry<'a> {

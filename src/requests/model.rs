@@ -174,11 +174,11 @@ pub struct Request {
     pub id: i64,
     pub facility_id: i64,
     pub facility_name: String,
-    #[sqlx(try_from = "super::repo::Key")]
+    #[sqlx(try_from = "crate::db::TextKey")]
     pub kind: RequestKind,
-    #[sqlx(try_from = "super::repo::Key")]
+    #[sqlx(try_from = "crate::db::TextKey")]
     pub state: RequestState,
-    #[sqlx(try_from = "super::repo::Key")]
+    #[sqlx(try_from = "crate::db::TextKey")]
     pub channel: Channel,
     pub paper_date: Option<String>,
     pub submitted_by_name: Option<String>,
@@ -194,7 +194,7 @@ pub struct Request {
     pub rejection_reason: Option<String>,
     pub result_account_id: Option<i64>,
     pub result_login_id: Option<String>,
-    #[sqlx(try_from = "super::repo::Key")]
+    #[sqlx(try_from = "crate::db::TextKey")]
     pub verification_method: Option<VerificationMethod>,
     pub verified_by_name: Option<String>,
     pub verified_at: Option<Timestamp>,
@@ -223,6 +223,27 @@ pub fn duration_text(d: jiff::SignedDuration) -> String {
         (0, 0) => format!("{m}分"),
         (0, h) => format!("{h}時間{m}分"),
         (d, h) => format!("{d}日{h}時間"),
+    }
+}
+
+macro_rules! required_key {
+    ($($what:literal => $t:ty),+) => {$(
+        impl TryFrom<crate::db::TextKey> for $t {
+            type Error = String;
+            fn try_from(k: crate::db::TextKey) -> Result<Self, String> {
+                let key = k.0.unwrap_or_default();
+                <$t>::from_key(&key).ok_or_else(|| format!("unknown {} {key}", $what))
+            }
+        }
+    )+};
+}
+
+required_key!("kind" => RequestKind, "state" => RequestState, "channel" => Channel);
+
+/// An unknown verification method reads as none.
+impl From<crate::db::TextKey> for Option<VerificationMethod> {
+    fn from(k: crate::db::TextKey) -> Self {
+        k.0.as_deref().and_then(VerificationMethod::from_key)
     }
 }
 

@@ -1,6 +1,6 @@
 //! All SQL of account requests.
 
-use super::model::{Channel, PersonData, Request, RequestKind, RequestState, VerificationMethod};
+use super::model::{Channel, PersonData, Request, RequestKind, VerificationMethod};
 use crate::db::{Conn, Timestamp};
 
 pub struct NewRequest<'a> {
@@ -56,45 +56,6 @@ const SELECT: &str = "SELECT r.id, r.facility_id, f.name AS facility_name, r.kin
    LEFT JOIN accounts hb ON hb.id = r.handled_by
    LEFT JOIN accounts ra ON ra.id = r.result_account_id
    LEFT JOIN accounts vb ON vb.id = r.verified_by";
-
-/// A key column (`kind`, `state`, `channel`, `verification_method`) as stored: NULL or a key.
-pub(super) struct Key(Option<String>);
-
-impl sqlx::Type<sqlx::Any> for Key {
-    fn type_info() -> sqlx::any::AnyTypeInfo {
-        <String as sqlx::Type<sqlx::Any>>::type_info()
-    }
-    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
-        <String as sqlx::Type<sqlx::Any>>::compatible(ty)
-    }
-}
-
-impl<'r> sqlx::Decode<'r, sqlx::Any> for Key {
-    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        <Option<String> as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(Key)
-    }
-}
-
-macro_rules! required_key {
-    ($($what:literal => $t:ty),+) => {$(
-        impl TryFrom<Key> for $t {
-            type Error = String;
-            fn try_from(k: Key) -> Result<Self, String> {
-                let key = k.0.unwrap_or_default();
-                <$t>::from_key(&key).ok_or_else(|| format!("unknown {} {key}", $what))
-            }
-        }
-    )+};
-}
-
-required_key!("kind" => RequestKind, "state" => RequestState, "channel" => Channel);
-
-/// An unknown verification method reads as none.
-impl From<Key> for Option<VerificationMethod> {
-    fn from(k: Key) -> Self {
-        k.0.as_deref().and_then(VerificationMethod::from_key)
-    }
-}
 
 pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Request> {
     let sql = format!("{SELECT} WHERE r.id = $1");

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::readable;
+use super::scope::readable;
 use crate::db::{Conn, Timestamp};
 use crate::records::fhir::PatientInfo;
 
