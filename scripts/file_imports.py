@@ -27,6 +27,7 @@ def resolve(path):
 def strip_tests(text):
     text = re.sub(r"#\[cfg\(test\)\]\s*mod\s+tests\s*\{.*", "", text, flags=re.S)
     text = re.sub(r"//[^\n]*", "", text)
+    text = re.sub(r"pub\(in crate(::\w+)*\)", "pub", text)
     return text
 
 edges = {f: set() for f in files}
@@ -48,8 +49,10 @@ for mod, path in files.items():
     if re.search(r"\bsuper::\*", text):
         targets.add(resolve(sup) if sup else None)
     for m in re.finditer(r"\bsuper::\{([^;]*)\}", text, flags=re.S):
-        for n in re.finditer(r"(" + ident + r")", m.group(1)):
-            targets.add(resolve(sup + (n.group(1),)))
+        for item in m.group(1).replace("{", ",").replace("}", ",").split(","):
+            path = re.match(r"\s*(" + ident + r"(?:::" + ident + r")*)", item)
+            if path:
+                targets.add(resolve(sup + tuple(path.group(1).split("::"))))
     # children used by name: `routes::index`, `self::x::`
     children = {k[-1] for k in files if len(k) == len(mod) + 1 and k[:-1] == mod} if is_dir_mod else set()
     for c in children:

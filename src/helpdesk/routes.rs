@@ -56,7 +56,7 @@ pub(super) fn row(
             if clock.responded { "" } else { "経過" }
         ),
         resolution: format_hours(clock.resolution),
-        overdue: overdue(&clock, &state.section::<super::HelpdeskSettings>()),
+        overdue: overdue(&clock, &state.section::<super::model::HelpdeskSettings>()),
     }
 }
 
@@ -99,7 +99,7 @@ pub async fn index(
         let entries = repo::entries(&mut conn, inq.id).await?;
         rows.push(row(&state, &cal, &inq, &entries, now));
     }
-    let h = &*state.section::<super::HelpdeskSettings>();
+    let h = &*state.section::<super::model::HelpdeskSettings>();
     render(
         IndexPage {
             page: page.titled("ヘルプデスク"),
