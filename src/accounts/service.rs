@@ -8,8 +8,9 @@ use serde_json::json;
 use super::model::Account;
 use super::repo;
 use crate::audit::{self, Actor};
-use crate::auth::{self, Password, Principal, Role, password, repo as sessions, totp};
-use crate::config::SecuritySettings;
+use crate::auth::{
+    self, Password, Principal, Role, SecuritySettings, password, repo as sessions, totp,
+};
 use crate::db::{Db, Timestamp};
 use crate::error::AppError;
 

@@ -7,7 +7,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::config::PasswordSettings;
+use super::PasswordSettings;
 
 /// A password in clear, only while it is being checked or hashed.
 #[derive(Clone)]
