@@ -388,6 +388,7 @@ async fn main() {
     .await
     .expect("account");
     let alone_before = single(&full.base, &full.key, docs(4), 8).await;
+    let rss_before_flood = peak_rss_kb();
     let (stop, attempts) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicU64::new(0)),
@@ -472,7 +473,7 @@ async fn main() {
     row(
         "FULL   1 doc/request, alone (before the flood)",
         alone_before,
-        rss_flood,
+        rss_before_flood,
     );
     row(
         "FULL   1 doc/request, while 20 clients post wrong passwords",
