@@ -1,17 +1,22 @@
-//! Ingest benchmark (issue 6): JP-CLINS-style document Bundles of 2–4 KB through the full HTTP
-//! path of the real application on SQLite (API key, checks, storage, audit chain), one document
-//! per request and in batches, beside a baseline measured in the same run: raw inserts of the
-//! same JSON into a SQLite WAL database, 1,000 per transaction, through the same driver (sqlx).
+//! Ingest benchmark (issues 6 and 9): JP-CLINS-style document Bundles of 2–4 KB through the full
+//! HTTP path of the real application on SQLite (API key, checks, storage, audit chain), one
+//! document per request and in batches, with `synchronous = FULL` (the default: every 201 is on
+//! disk) and `NORMAL`, beside a baseline measured in the same run: raw inserts of the same JSON
+//! into a SQLite WAL database, 1,000 per transaction, through the same driver (sqlx). Then
+//! single-document intake (FULL) again while 20 clients post wrong passwords to `/login`
+//! (argon2 verifications, failed-log-in rows and audit events), against intake alone measured
+//! just before and after.
 //!
 //! Run: `cargo bench --bench ingest` (release build). Counts can be changed with
 //! `INGEST_DOCS` (default 10000). Peak RSS is the whole process's (server and client share it).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use rainbownet::audit::Actor;
 use rainbownet::clock::{Clock, SystemClock};
-use rainbownet::config::Settings;
+use rainbownet::config::{Settings, Synchronous};
 use rainbownet::startup::Application;
 use serde_json::{Value, json};
 use sqlx::Executor;
@@ -217,34 +222,22 @@ async fn batch(base: &str, key: &str, docs: &[String], size: usize, concurrency:
     docs.len() as f64 / start.elapsed().as_secs_f64()
 }
 
-#[tokio::main]
-async fn main() {
-    let n: usize = std::env::var("INGEST_DOCS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    let summary = trim(fixture("patient_summary_60591-5.json"));
-    let collection = trim(fixture("collection_clins.json"));
-    let bodies: Vec<String> = (0..n).map(|i| document(i, &summary, &collection)).collect();
-    let docs_batch: Vec<String> = (n..2 * n)
-        .map(|i| document(i, &summary, &collection))
-        .collect();
-    let avg = bodies.iter().map(String::len).sum::<usize>() / bodies.len().max(1);
-    let (min, max) = (
-        bodies.iter().map(String::len).min().unwrap_or(0),
-        bodies.iter().map(String::len).max().unwrap_or(0),
-    );
+/// A running application on a SQLite database of its own, with the sending facility, its API
+/// key and the patient's consent in place.
+struct App {
+    base: String,
+    key: String,
+    state: rainbownet::state::AppState,
+}
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let base_rate = baseline(dir.path(), &bodies).await;
-    let rss_baseline = peak_rss_kb();
-
-    let app_dir = dir.path().join("app");
+async fn start(dir: &std::path::Path, synchronous: Synchronous) -> App {
     let mut settings = Settings::default();
     settings.server.bind = "127.0.0.1:0".into();
-    settings.paths.data_dir = app_dir.clone();
+    settings.paths.data_dir = dir.to_path_buf();
     settings.jobs.enabled = false;
-    settings.database.url = format!("sqlite://{}/rainbownet.db?mode=rwc", app_dir.display());
+    settings.log.filter = "error".into();
+    settings.database.url = format!("sqlite://{}/rainbownet.db?mode=rwc", dir.display());
+    settings.database.synchronous = synchronous;
     let app = Application::build(settings, Arc::new(SystemClock))
         .await
         .expect("app");
@@ -278,24 +271,156 @@ async fn main() {
         .await
         .expect("consent");
     assert_eq!(res.status(), 201);
+    App { base, key, state }
+}
 
-    let single_rate = single(&base, &key, bodies.clone(), 8).await;
+impl App {
+    async fn stored(&self) -> usize {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents")
+            .fetch_one(self.state.db.pool())
+            .await
+            .expect("count");
+        n as usize
+    }
+}
+
+/// `clients` clients posting a wrong password to `/login` (with the CSRF cookie and field, as a
+/// browser would) until `stop`; each answer must be the refusal (401).
+fn flood_logins(
+    base: &str,
+    login_id: &str,
+    clients: usize,
+    stop: Arc<AtomicBool>,
+    attempts: Arc<AtomicU64>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..clients)
+        .map(|_| {
+            let (base, login_id) = (base.to_string(), login_id.to_string());
+            let (stop, attempts) = (stop.clone(), attempts.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .expect("client");
+                let res = client
+                    .get(format!("{base}/login"))
+                    .send()
+                    .await
+                    .expect("login page");
+                let token = res
+                    .cookies()
+                    .find(|c| c.name() == "rn_csrf")
+                    .map(|c| c.value().to_string())
+                    .expect("csrf cookie");
+                while !stop.load(Ordering::Relaxed) {
+                    let res = client
+                        .post(format!("{base}/login"))
+                        .header("cookie", format!("rn_csrf={token}"))
+                        .form(&[
+                            ("login_id", login_id.as_str()),
+                            ("password", "Wrong2026pass"),
+                            ("csrf_token", token.as_str()),
+                        ])
+                        .send()
+                        .await
+                        .expect("login");
+                    assert_eq!(res.status(), 401, "a wrong password is refused");
+                    attempts.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect()
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::var("INGEST_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let summary = trim(fixture("patient_summary_60591-5.json"));
+    let collection = trim(fixture("collection_clins.json"));
+    // Run k gets documents k·n … (k+1)·n − 1, so that no two runs send the same identifier.
+    let docs = |k: usize| -> Vec<String> {
+        (k * n..(k + 1) * n)
+            .map(|i| document(i, &summary, &collection))
+            .collect()
+    };
+    let bodies = docs(0);
+    let avg = bodies.iter().map(String::len).sum::<usize>() / bodies.len().max(1);
+    let (min, max) = (
+        bodies.iter().map(String::len).min().unwrap_or(0),
+        bodies.iter().map(String::len).max().unwrap_or(0),
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base_rate = baseline(dir.path(), &bodies).await;
+    let rss_baseline = peak_rss_kb();
+
+    let full = start(&dir.path().join("full"), Synchronous::Full).await;
+    let full_single = single(&full.base, &full.key, bodies, 8).await;
     let rss_single = peak_rss_kb();
-    let batch_rate = batch(&base, &key, &docs_batch, 100, 2).await;
+    let full_batch = batch(&full.base, &full.key, &docs(1), 100, 2).await;
     let rss_batch = peak_rss_kb();
-    // The machine is shared: measure the baseline again after the HTTP runs and compare with the
-    // faster of the two, so that a quiet moment for the baseline is not lost.
-    let base_rate_after = baseline(&dir.path().join("again"), &bodies).await;
-    let base_best = base_rate.max(base_rate_after);
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents")
-        .fetch_one(state.db.pool())
-        .await
-        .expect("count");
+
+    let normal = start(&dir.path().join("normal"), Synchronous::Normal).await;
+    let normal_single = single(&normal.base, &normal.key, docs(2), 8).await;
+    let normal_batch = batch(&normal.base, &normal.key, &docs(3), 100, 2).await;
     assert_eq!(
-        stored as usize,
+        normal.stored().await,
         2 * n,
         "every acknowledged document is stored"
     );
+
+    // Intake (FULL, one document per request) alone, under a log-in flood, alone again.
+    let spec = rainbownet::accounts::service::AccountSpec::new(
+        None,
+        "総当たり 対象",
+        rainbownet::auth::Role::User,
+        Some(FACILITY),
+    );
+    let victim = rainbownet::accounts::service::create_account(
+        &full.state.db,
+        &spec,
+        &Actor::system("bench"),
+        SystemClock.now(),
+    )
+    .await
+    .expect("account");
+    let alone_before = single(&full.base, &full.key, docs(4), 8).await;
+    let rss_before_flood = peak_rss_kb();
+    let (stop, attempts) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let flood = flood_logins(
+        &full.base,
+        &victim.login_id,
+        20,
+        stop.clone(),
+        attempts.clone(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let flood_start = (Instant::now(), attempts.load(Ordering::Relaxed));
+    let flooded = single(&full.base, &full.key, docs(5), 8).await;
+    let login_rate = (attempts.load(Ordering::Relaxed) - flood_start.1) as f64
+        / flood_start.0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for t in flood {
+        t.await.expect("flood client");
+    }
+    let alone_after = single(&full.base, &full.key, docs(6), 8).await;
+    let rss_flood = peak_rss_kb();
+    assert_eq!(
+        full.stored().await,
+        5 * n,
+        "every acknowledged document is stored"
+    );
+
+    // The machine is shared: measure the baseline again after the HTTP runs and compare with the
+    // faster of the two, so that a quiet moment for the baseline is not lost.
+    let base_rate_after = baseline(&dir.path().join("again"), &docs(0)).await;
+    let base_best = base_rate.max(base_rate_after);
 
     println!();
     println!(
@@ -305,35 +430,67 @@ async fn main() {
             .unwrap_or(1)
     );
     println!(
-        "{:<58} {:>12} {:>10} {:>14}",
+        "{:<64} {:>10} {:>8} {:>14}",
         "path", "docs/s", "× base", "peak RSS (MB)"
     );
     let row = |name: &str, rate: f64, rss: u64| {
         println!(
-            "{name:<58} {rate:>12.0} {:>10.2} {:>14.1}",
+            "{name:<64} {rate:>10.0} {:>8.2} {:>14.1}",
             rate / base_best,
             rss as f64 / 1024.0
         );
     };
     row(
-        "baseline: raw INSERT, 1,000 per transaction (sqlx Any)",
+        "baseline: raw INSERT, 1,000 per transaction (sqlx Any, NORMAL)",
         base_rate,
         rss_baseline,
     );
     row(
         "baseline again, after the HTTP runs",
         base_rate_after,
-        rss_batch,
+        rss_flood,
     );
     row(
-        "HTTP POST /api/fhir/Bundle, 1 doc/request, 8 clients",
-        single_rate,
+        "FULL   POST /api/fhir/Bundle, 1 doc/request, 8 clients",
+        full_single,
         rss_single,
     );
     row(
-        "HTTP POST /api/fhir batch, 100 docs/request, 2 clients",
-        batch_rate,
+        "FULL   POST /api/fhir batch, 100 docs/request, 2 clients",
+        full_batch,
         rss_batch,
     );
-    println!("targets: batch ≥ 0.5× baseline; single ≥ 2,000 docs/s");
+    row(
+        "NORMAL POST /api/fhir/Bundle, 1 doc/request, 8 clients",
+        normal_single,
+        rss_batch,
+    );
+    row(
+        "NORMAL POST /api/fhir batch, 100 docs/request, 2 clients",
+        normal_batch,
+        rss_batch,
+    );
+    row(
+        "FULL   1 doc/request, alone (before the flood)",
+        alone_before,
+        rss_before_flood,
+    );
+    row(
+        "FULL   1 doc/request, while 20 clients post wrong passwords",
+        flooded,
+        rss_flood,
+    );
+    row(
+        "FULL   1 doc/request, alone (after the flood)",
+        alone_after,
+        rss_flood,
+    );
+    let alone = (alone_before + alone_after) / 2.0;
+    println!(
+        "log-in flood: {login_rate:.0} wrong-password log-ins/s refused; intake under it {flooded:.0} docs/s = {:.2}× its rate alone ({alone:.0} docs/s, mean of before and after)",
+        flooded / alone
+    );
+    println!(
+        "targets: batch ≥ 0.5× baseline; single ≥ 2,000 docs/s; intake under the log-in flood > 0.5× alone"
+    );
 }

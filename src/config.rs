@@ -16,6 +16,9 @@ pub use crate::pdf::PdfSettings;
 /// The core sections are fields; each domain's section (`[helpdesk]`, `[portal]` …) is kept as
 /// read in `sections` and parsed into the domain's own type when the domains are assembled
 /// (`domain::assemble`), which also refuses a section that no domain owns.
+pub use crate::auth::{PasswordSettings, SecuritySettings};
+pub use crate::db::{DatabaseSettings, Synchronous, redact_url};
+
 #[derive(Clone, Debug, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct Settings {
@@ -75,42 +78,6 @@ impl Default for ServerSettings {
     }
 }
 
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DatabaseSettings {
-    pub url: String,
-    pub max_connections: u32,
-}
-
-impl Default for DatabaseSettings {
-    fn default() -> Self {
-        Self {
-            url: String::new(),
-            max_connections: 8,
-        }
-    }
-}
-
-impl fmt::Debug for DatabaseSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseSettings")
-            .field("url", &redact_url(&self.url))
-            .field("max_connections", &self.max_connections)
-            .finish()
-    }
-}
-
-/// Replaces the password of a `scheme://user:password@host/...` URL with `***`.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PathSettings {
@@ -121,52 +88,6 @@ impl Default for PathSettings {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("data"),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SecuritySettings {
-    pub require_totp: bool,
-    pub session_idle_minutes: i64,
-    pub session_absolute_hours: i64,
-    pub lockout_threshold: i64,
-    pub lockout_window_minutes: i64,
-    pub lockout_minutes: i64,
-    pub totp_issuer: String,
-    pub password: PasswordSettings,
-}
-
-impl Default for SecuritySettings {
-    fn default() -> Self {
-        Self {
-            require_totp: true,
-            session_idle_minutes: 30,
-            session_absolute_hours: 12,
-            lockout_threshold: 5,
-            lockout_window_minutes: 15,
-            lockout_minutes: 15,
-            totp_issuer: "きよすレインボーネット".into(),
-            password: PasswordSettings::default(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PasswordSettings {
-    pub min_length: usize,
-    pub max_length: usize,
-    pub require_letter_and_digit: bool,
-}
-
-impl Default for PasswordSettings {
-    fn default() -> Self {
-        Self {
-            min_length: 8,
-            max_length: 128,
-            require_letter_and_digit: true,
         }
     }
 }
@@ -244,29 +165,13 @@ impl Settings {
 
     /// The database URL in effect: the configured one, or SQLite under the data directory.
     pub fn database_url(&self) -> String {
-        if self.database.url.trim().is_empty() {
-            let path = self.paths.data_dir.join("rainbownet.db");
-            format!("sqlite://{}?mode=rwc", path.display())
-        } else {
-            self.database.url.trim().to_string()
-        }
+        self.database.url_in(&self.paths.data_dir)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_password_of_a_database_url_is_redacted() {
-        let s = DatabaseSettings {
-            url: "postgres://rn:secret@db:5432/rn".into(),
-            max_connections: 1,
-        };
-        let shown = format!("{s:?}");
-        assert!(!shown.contains("secret"), "{shown}");
-        assert!(shown.contains("***"));
-    }
 
     #[test]
     fn the_example_file_documents_every_key_and_loads() {

@@ -187,7 +187,7 @@ pub struct CliContext {
 impl CliContext {
     /// The database, migrated.
     pub async fn db(&self) -> anyhow::Result<Db> {
-        let db = Db::connect(&self.settings).await?;
+        let db = Db::connect(&self.settings.database, &self.settings.paths.data_dir).await?;
         db.migrate().await?;
         Ok(db)
     }

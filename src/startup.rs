@@ -59,7 +59,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
-        let db = Db::connect(&settings).await?;
+        let db = Db::connect(&settings.database, &settings.paths.data_dir).await?;
         db.migrate().await?;
         Self::build_with_db(settings, clock, db).await
     }

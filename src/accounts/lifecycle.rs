@@ -57,6 +57,34 @@ impl<'a> AccountSpec<'a> {
     }
 }
 
+/// A fresh one-time password and its hash. It is made before the transaction that stores it:
+/// hashing costs ~20 ms of CPU, which must not be spent holding the writer lock.
+pub struct OneTimePassword {
+    clear: String,
+    hash: String,
+}
+
+impl OneTimePassword {
+    pub async fn generate() -> Result<OneTimePassword, AppError> {
+        let clear = credentials::generate_password(&mut rand::rngs::OsRng);
+        let hash = password::hash_async(&Password::new(clear.clone())).await?;
+        Ok(OneTimePassword { clear, hash })
+    }
+
+    /// `n` of them, hashed side by side (as many at once as there are cores).
+    pub async fn generate_many(n: usize) -> Result<Vec<OneTimePassword>, AppError> {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            set.spawn(OneTimePassword::generate());
+        }
+        let mut all = Vec::with_capacity(n);
+        while let Some(done) = set.join_next().await {
+            all.push(done.map_err(|e| AppError::Internal(e.into()))??);
+        }
+        Ok(all)
+    }
+}
+
 /// Creates an account with a one-time password (must be changed at first log-in).
 pub async fn create_account(
     db: &Db,
@@ -64,16 +92,19 @@ pub async fn create_account(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Created, AppError> {
+    let otp = OneTimePassword::generate().await?;
     let mut tx = db.begin().await?;
-    let created = create_account_in(&mut tx, spec, actor, now).await?;
+    let created = create_account_in(&mut tx, spec, otp, actor, now).await?;
     tx.commit().await?;
     Ok(created)
 }
 
-/// [`create_account`] inside the caller's transaction (e.g. processing a request).
+/// [`create_account`] inside the caller's transaction (e.g. processing a request), with a
+/// one-time password made beforehand.
 pub async fn create_account_in(
     conn: &mut Conn,
     spec: &AccountSpec<'_>,
+    otp: OneTimePassword,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Created, AppError> {
@@ -113,8 +144,6 @@ pub async fn create_account_in(
             }
         },
     };
-    let otp = credentials::generate_password(&mut rng);
-    let hash = password::hash(&Password::new(otp.clone()))?;
     let expires = now.plus(SignedDuration::from_hours(24 * spec.otp_days.max(1)));
     let new = NewAccount {
         login_id: &login_id,
@@ -124,7 +153,7 @@ pub async fn create_account_in(
         contact: spec.contact,
         role: spec.role,
         facility_id,
-        password_hash: &hash,
+        password_hash: &otp.hash,
         must_change_password: true,
         password_expires_at: Some(expires),
     };
@@ -151,7 +180,7 @@ pub async fn create_account_in(
     Ok(Created {
         account_id: id,
         login_id,
-        one_time_password: otp,
+        one_time_password: otp.clear,
         expires_at: expires,
     })
 }
@@ -266,16 +295,20 @@ pub async fn reset_password(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<(String, Timestamp), AppError> {
+    let otp = OneTimePassword::generate().await?;
     let mut tx = db.begin().await?;
-    let result = reset_password_in(&mut tx, account_id, ONE_TIME_PASSWORD_DAYS, actor, now).await?;
+    let result =
+        reset_password_in(&mut tx, account_id, otp, ONE_TIME_PASSWORD_DAYS, actor, now).await?;
     tx.commit().await?;
     Ok(result)
 }
 
-/// [`reset_password`] inside the caller's transaction (re-issuing a lost letter).
+/// [`reset_password`] inside the caller's transaction (re-issuing a lost letter), with a
+/// one-time password made beforehand.
 pub async fn reset_password_in(
     conn: &mut Conn,
     account_id: i64,
+    otp: OneTimePassword,
     otp_days: i64,
     actor: &Actor,
     now: Timestamp,
@@ -286,10 +319,8 @@ pub async fn reset_password_in(
             "利用停止中のアカウントには再発行できません。".into(),
         ));
     }
-    let otp = credentials::generate_password(&mut rand::rngs::OsRng);
-    let hash = password::hash(&Password::new(otp.clone()))?;
     let expires = now.plus(SignedDuration::from_hours(24 * otp_days.max(1)));
-    repo::reset_password(conn, account_id, &hash, expires, now).await?;
+    repo::reset_password(conn, account_id, &otp.hash, expires, now).await?;
     let ended =
         sessions::end_all_for_account(conn, account_id, None, now, "password_reset").await?;
     let details = json!({"login_id": account.login_id, "sessions_ended": ended.len(), "expires_at": expires.to_db()});
@@ -302,7 +333,7 @@ pub async fn reset_password_in(
         details,
     )
     .await?;
-    Ok((otp, expires))
+    Ok((otp.clear, expires))
 }
 
 /// The id of an account by log-in ID.

@@ -16,6 +16,25 @@ pub async fn find_by_login_id(conn: &mut Conn, login_id: &str) -> sqlx::Result<O
         .await
 }
 
+/// [`find_by_login_id`] in a write transaction that goes on to count the account's failures.
+/// PostgreSQL locks the row, so that concurrent log-ins of one account count one after the
+/// other (on SQLite the database's writer lock already does).
+pub async fn find_by_login_id_for_update(
+    conn: &mut Conn,
+    login_id: &str,
+) -> sqlx::Result<Option<Account>> {
+    // Non-portable: SQLite has no FOR UPDATE.
+    let lock = match conn.backend_name() {
+        "PostgreSQL" => " FOR UPDATE",
+        _ => "",
+    };
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE login_id = $1{lock}");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(login_id)
+        .fetch_optional(&mut *conn)
+        .await
+}
+
 pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Account> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
     sqlx::query_as(sqlx::AssertSqlSafe(sql))

@@ -8,15 +8,16 @@ use serde_json::json;
 use super::model::Account;
 use super::repo;
 use crate::audit::{self, Actor};
-use crate::auth::{self, Password, Principal, Role, password, repo as sessions, totp};
-use crate::config::SecuritySettings;
+use crate::auth::{
+    self, Password, Principal, Role, SecuritySettings, password, repo as sessions, totp,
+};
 use crate::db::{Db, Timestamp};
 use crate::error::AppError;
 
 pub use super::lifecycle::{
-    AccountSpec, Created, ONE_TIME_PASSWORD_DAYS, Person, PersonAttributes, create_account,
-    create_account_in, disable_in, id_by_login_id, mark_letter_issued_in, people_of_facility,
-    person, reset_password, reset_password_in, update_attributes_in,
+    AccountSpec, Created, ONE_TIME_PASSWORD_DAYS, OneTimePassword, Person, PersonAttributes,
+    create_account, create_account_in, disable_in, id_by_login_id, mark_letter_issued_in,
+    people_of_facility, person, reset_password, reset_password_in, update_attributes_in,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,12 @@ pub struct Client<'a> {
 }
 
 /// Checks an ID and password; on success opens a session and returns its cookie token.
+///
+/// The password is verified first, outside any transaction (it costs ~20 ms of CPU, and on
+/// SQLite a transaction holds the database's one writer lock); unknown, disabled and locked
+/// accounts spend the same time on a dummy verification. The transaction that records the
+/// result then reads the account again: a lock, a disabling or a new password that came in
+/// meanwhile wins, and failures are counted against the account as it is now.
 pub async fn login(
     db: &Db,
     sec: &SecuritySettings,
@@ -51,13 +58,65 @@ pub async fn login(
     now: Timestamp,
 ) -> Result<String, LoginError> {
     let login_id = login_id.trim();
-    let mut tx = db.begin().await?;
-    let Some(account) = repo::find_by_login_id(&mut tx, login_id).await? else {
-        password::verify_dummy(pw);
-        repo::record_attempt(&mut tx, None, login_id, now, false, client.addr).await?;
+    let mut retried = false;
+    loop {
+        let seen = {
+            let mut conn = db.pool().acquire().await?;
+            repo::find_by_login_id(&mut conn, login_id).await?
+        };
+        let verified_hash = match &seen {
+            Some(a) if a.disabled_at.is_none() && !a.is_locked(now) => {
+                password::verify_async(pw, &a.password_hash)
+                    .await
+                    .then(|| a.password_hash.clone())
+            }
+            _ => {
+                password::verify_dummy_async(pw).await;
+                None
+            }
+        };
+        let mut tx = db.begin().await?;
+        let account = repo::find_by_login_id_for_update(&mut tx, login_id).await?;
+        let changed = match (&seen, &account) {
+            (Some(s), Some(a)) => s.id != a.id || s.password_hash != a.password_hash,
+            (None, None) => false,
+            _ => true,
+        };
+        if changed && !retried {
+            // The password was changed or reset while it was being checked: check again.
+            tx.rollback().await?;
+            retried = true;
+            continue;
+        }
+        let verified = match (&account, &verified_hash) {
+            (Some(a), Some(h)) => !changed && a.password_hash == *h,
+            _ => false,
+        };
+        let result = finish_login(&mut tx, sec, login_id, account, verified, client, now).await;
+        // A refusal is recorded too; only an internal error leaves nothing behind.
+        if !matches!(result, Err(LoginError::Other(_))) {
+            tx.commit().await?;
+        }
+        return result;
+    }
+}
+
+/// Records a log-in whose password check is done: `verified` says whether the password matched
+/// the account as read in this transaction.
+async fn finish_login(
+    tx: &mut crate::db::Tx,
+    sec: &SecuritySettings,
+    login_id: &str,
+    account: Option<Account>,
+    verified: bool,
+    client: &Client<'_>,
+    now: Timestamp,
+) -> Result<String, LoginError> {
+    let Some(account) = account else {
+        repo::record_attempt(tx, None, login_id, now, false, client.addr).await?;
         let actor = Actor::anonymous(login_id, client.addr);
         audit::record(
-            &mut tx,
+            tx,
             now,
             &actor,
             "auth.login_failed",
@@ -65,7 +124,6 @@ pub async fn login(
             json!({"reason": "unknown_id"}),
         )
         .await?;
-        tx.commit().await?;
         return Err(LoginError::Invalid);
     };
     let actor = Actor {
@@ -76,20 +134,18 @@ pub async fn login(
     };
     let target = format!("account:{}", account.id);
     let refused = if account.disabled_at.is_some() {
-        password::verify_dummy(pw);
         Some("disabled")
     } else if account.is_locked(now) {
-        password::verify_dummy(pw);
         Some("locked")
-    } else if !password::verify(pw, &account.password_hash) {
+    } else if !verified {
         Some("wrong_password")
     } else {
         None
     };
     if let Some(reason) = refused {
-        repo::record_attempt(&mut tx, Some(account.id), login_id, now, false, client.addr).await?;
+        repo::record_attempt(tx, Some(account.id), login_id, now, false, client.addr).await?;
         audit::record(
-            &mut tx,
+            tx,
             now,
             &actor,
             "auth.login_failed",
@@ -98,14 +154,13 @@ pub async fn login(
         )
         .await?;
         if reason == "wrong_password" {
-            lock_if_too_many(&mut tx, sec, &account, &actor, now).await?;
+            lock_if_too_many(tx, sec, &account, &actor, now).await?;
         }
-        tx.commit().await?;
         return Err(LoginError::Invalid);
     }
     if account.must_change_password && account.password_expires_at.is_some_and(|e| e <= now) {
         audit::record(
-            &mut tx,
+            tx,
             now,
             &actor,
             "auth.login_failed",
@@ -113,23 +168,15 @@ pub async fn login(
             json!({"reason": "one_time_password_expired"}),
         )
         .await?;
-        tx.commit().await?;
         return Err(LoginError::OneTimePasswordExpired);
     }
     let (token, hash) = auth::new_token();
-    let session_id = sessions::insert(
-        &mut tx,
-        &hash,
-        account.id,
-        now,
-        client.addr,
-        client.user_agent,
-    )
-    .await?;
-    repo::record_attempt(&mut tx, Some(account.id), login_id, now, true, client.addr).await?;
-    repo::mark_login(&mut tx, account.id, now).await?;
+    let session_id =
+        sessions::insert(tx, &hash, account.id, now, client.addr, client.user_agent).await?;
+    repo::record_attempt(tx, Some(account.id), login_id, now, true, client.addr).await?;
+    repo::mark_login(tx, account.id, now).await?;
     audit::record(
-        &mut tx,
+        tx,
         now,
         &actor,
         "auth.login",
@@ -137,7 +184,6 @@ pub async fn login(
         json!({"session_id": session_id}),
     )
     .await?;
-    tx.commit().await?;
     Ok(token)
 }
 
@@ -253,20 +299,31 @@ pub async fn change_password(
     now: Timestamp,
 ) -> Result<Result<(), String>, AppError> {
     let (current, new, confirmation) = (&change.current, &change.new, change.confirmation.as_str());
-    let mut tx = db.begin().await?;
-    let account = repo::find(&mut tx, p.account_id).await?;
-    if !password::verify(current, &account.password_hash) {
+    // Verify and hash first, outside the transaction (see `login`).
+    let seen = {
+        let mut conn = db.pool().acquire().await?;
+        repo::find(&mut conn, p.account_id).await?
+    };
+    if !password::verify_async(current, &seen.password_hash).await {
         return Ok(Err("現在のパスワードが正しくありません。".into()));
     }
     if let Err(e) =
-        password::check_policy(&sec.password, &account.login_id, new.expose(), confirmation)
+        password::check_policy(&sec.password, &seen.login_id, new.expose(), confirmation)
     {
         return Ok(Err(e.to_string()));
     }
     if new.expose() == current.expose() {
         return Ok(Err(password::PolicyError::SameAsCurrent.to_string()));
     }
-    let hash = password::hash(new)?;
+    let hash = password::hash_async(new).await?;
+    let mut tx = db.begin().await?;
+    let account = repo::find(&mut tx, p.account_id).await?;
+    if account.password_hash != seen.password_hash {
+        // Changed or reset meanwhile: the current password that was checked is no longer it.
+        return Ok(Err(
+            "パスワードが他の操作で変更されました。もう一度お試しください。".into(),
+        ));
+    }
     repo::set_password(&mut tx, account.id, &hash, now).await?;
     let ended = sessions::end_all_for_account(
         &mut tx,

@@ -16,11 +16,13 @@ pub mod credentials;
 pub mod password;
 pub mod repo;
 mod role;
+mod settings;
 pub mod totp;
 
 pub use access::{Access, RouteRule, may_open};
 pub use password::Password;
 pub use role::{Role, UnknownRole};
+pub use settings::{PasswordSettings, SecuritySettings};
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};

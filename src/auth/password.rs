@@ -1,5 +1,11 @@
 //! Passwords: argon2id hashes (OWASP parameters), and the policy for passwords people choose.
 //! A password value never appears in `Debug` output or logs.
+//!
+//! A hash or verification costs ~20 ms of CPU. Request paths use the `_async` forms: they run on
+//! tokio's blocking pool, at most [`hash_slots`] (half the cores) at a time (the rest wait for a
+//! slot without holding a thread), so that log-ins never stall the async workers and a flood of
+//! wrong passwords cannot take more than half the CPU. Callers hash and verify before they open a
+//! transaction, never inside one: on SQLite a transaction holds the one writer lock.
 
 use std::fmt;
 
@@ -7,7 +13,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::config::PasswordSettings;
+use super::PasswordSettings;
 
 /// A password in clear, only while it is being checked or hashed.
 #[derive(Clone)]
@@ -57,6 +63,64 @@ pub fn verify_dummy(password: &Password) {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let stored = DUMMY.get_or_init(|| hash(&Password::new("dummy-password-0")).unwrap_or_default());
     let _ = verify(password, stored);
+}
+
+/// How many password hashes may run at once: half the cores (at least one). A flood of log-ins
+/// (wrong passwords cost as much as right ones) then leaves the other half to everything else —
+/// measured on 2 cores: one slot keeps FHIR intake at about half its rate under 20 clients posting
+/// wrong passwords, two slots cut it to 0.3–0.45 (README, benchmark). Log-ins queue fairly.
+pub fn hash_slots() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).max(1)
+}
+
+/// Slots for password work, for the whole process (the cores are the process's).
+fn slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(hash_slots()))
+}
+
+/// Runs `work` on the blocking pool once a slot is free. The slot goes with the work, so it is
+/// held until the work ends even if the caller stops waiting.
+async fn in_slot<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let slot = slots()
+        .acquire()
+        .await
+        .map_err(|e| anyhow::anyhow!("password slots: {e}"))?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        work()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("password worker: {e}"))
+}
+
+/// [`hash`] off the async workers (see the module docs).
+pub async fn hash_async(password: &Password) -> anyhow::Result<String> {
+    let password = password.clone();
+    in_slot(move || hash(&password)).await?
+}
+
+/// [`verify`] off the async workers; a failure of the worker counts as a wrong password.
+pub async fn verify_async(password: &Password, stored: &str) -> bool {
+    let (password, stored) = (password.clone(), stored.to_string());
+    match in_slot(move || verify(&password, &stored)).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::error!("password verification failed to run: {e:#}");
+            false
+        }
+    }
+}
+
+/// [`verify_dummy`] off the async workers.
+pub async fn verify_dummy_async(password: &Password) {
+    let password = password.clone();
+    if let Err(e) = in_slot(move || verify_dummy(&password)).await {
+        tracing::error!("dummy verification failed to run: {e:#}");
+    }
 }
 
 /// Why a chosen password was refused; the message is shown next to the field.
@@ -137,6 +201,44 @@ mod tests {
             Err(PolicyError::SameAsLoginId)
         );
         assert_eq!(check_policy(&p, "u1", "abcd1234", "abcd1234"), Ok(()));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_async_forms_agree_with_the_sync_ones() {
+        let h = hash_async(&Password::new("correct horse 1"))
+            .await
+            .expect("hash");
+        assert!(verify(&Password::new("correct horse 1"), &h));
+        assert!(verify_async(&Password::new("correct horse 1"), &h).await);
+        assert!(!verify_async(&Password::new("correct horse 2"), &h).await);
+        verify_dummy_async(&Password::new("x")).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_password_jobs_run_at_once_than_half_the_cores() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let cores = hash_slots();
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..4 * cores + 2)
+            .map(|_| {
+                let (running, most) = (running.clone(), most.clone());
+                tokio::spawn(in_slot(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task").expect("ran");
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(
+            most >= 1 && most <= cores,
+            "{most} at once with {cores} slots"
+        );
     }
 
     #[test]

@@ -75,7 +75,7 @@ fn init_tracing(settings: &Settings) {
 }
 
 async fn connect(settings: &Settings) -> anyhow::Result<Db> {
-    let db = Db::connect(settings).await?;
+    let db = Db::connect(&settings.database, &settings.paths.data_dir).await?;
     db.migrate().await?;
     Ok(db)
 }

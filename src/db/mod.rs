@@ -7,24 +7,60 @@
 //! `migrations/postgres`, paired by name, and run at start-up and by `rainbownet migrate`.
 
 mod decode;
+mod group;
 mod ready;
+mod settings;
 mod timestamp;
 
-use std::sync::Once;
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::error::ErrorKind;
 use sqlx::{Any, AnyPool, Executor, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use decode::{Flag, SetAt, TextKey};
+pub use group::GroupCommit;
+pub use settings::{DatabaseSettings, Synchronous, redact_url};
 pub use timestamp::{Timestamp, tokyo};
 
-use crate::config::{Settings, redact_url};
-
-pub type Tx = Transaction<'static, Any>;
 pub type Conn = sqlx::AnyConnection;
+
+/// A write transaction from [`Db::begin`]. On SQLite it holds the database's writer lock until
+/// it commits, rolls back or is dropped. It dereferences to the connection, so `&mut tx` (or
+/// `&mut *tx`) goes wherever a `&mut Conn` is taken.
+pub struct Tx {
+    inner: Transaction<'static, Any>,
+    // Dropped after `inner` (fields drop in order), so the rollback is queued first.
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        self.inner.rollback().await
+    }
+}
+
+impl Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.inner
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -32,10 +68,25 @@ pub enum Backend {
     Postgres,
 }
 
-#[derive(Clone, Debug)]
+/// The database of one application. Clones share the pool, the SQLite writer lock and the
+/// group-commit queues; all of them end with the last clone.
+#[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite admits one writer at a time. Its busy handler makes a waiting writer sleep
+    /// (1, 2, 5 … ms), which under a stream of writes costs far more than the writes; writers of
+    /// every domain queue here instead, and the lock is handed on at once.
+    writer: Arc<Mutex<()>>,
+    groups: Arc<group::Groups>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What kind of constraint a failed statement broke, if any.
@@ -58,9 +109,11 @@ pub fn constraint(err: &sqlx::Error) -> Option<Constraint> {
 static DRIVERS: Once = Once::new();
 
 impl Db {
-    pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
+    /// Opens the database of `settings`; the default SQLite file lives in `data_dir`, which is
+    /// created if needed.
+    pub async fn connect(settings: &DatabaseSettings, data_dir: &Path) -> anyhow::Result<Db> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
-        let url = settings.database_url();
+        let url = settings.url_in(data_dir);
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -72,26 +125,24 @@ impl Db {
             );
         };
         if backend == Backend::Sqlite {
-            std::fs::create_dir_all(&settings.paths.data_dir).with_context(|| {
-                format!(
-                    "cannot create data directory {}",
-                    settings.paths.data_dir.display()
-                )
-            })?;
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
         }
         let options: AnyConnectOptions = url
             .parse()
             .with_context(|| format!("invalid database url {}", redact_url(&url)))?;
+        let synchronous = settings.synchronous;
         let pool = AnyPoolOptions::new()
-            .max_connections(settings.database.max_connections.max(1))
+            .max_connections(settings.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers work while one writer commits; NORMAL is durable
-                        // across application crashes and is the WAL recommendation.
+                        // WAL lets readers work while one writer commits. FULL (the default)
+                        // syncs every commit, so an acknowledged write survives a power loss;
+                        // NORMAL survives application crashes only (`database.synchronous`).
                         conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute(synchronous.pragma()).await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                     }
@@ -101,7 +152,12 @@ impl Db {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot connect to {}", redact_url(&url)))?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            writer: Arc::new(Mutex::new(())),
+            groups: Arc::default(),
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -112,14 +168,32 @@ impl Db {
         self.backend
     }
 
-    /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`):
+    /// A write transaction. On SQLite it first queues for this database's writer lock (held
+    /// by the [`Tx`] until it ends), then takes SQLite's write lock up front (`BEGIN IMMEDIATE`):
     /// a deferred transaction that reads before it writes fails with a busy-snapshot error when
     /// another connection commits in between, and the audit chain reads its head before writing.
+    /// PostgreSQL takes no lock here. Never call it while holding another `Tx` of the same
+    /// database: on SQLite that waits for itself.
     pub async fn begin(&self) -> sqlx::Result<Tx> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let writer = Arc::clone(&self.writer).lock_owned().await;
+                Ok(Tx {
+                    inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _writer: Some(writer),
+                })
+            }
+            Backend::Postgres => Ok(Tx {
+                inner: self.pool.begin().await?,
+                _writer: None,
+            }),
         }
+    }
+
+    /// This database's group-commit queue for items of type `T` answered with `R`
+    /// (see [`GroupCommit`]).
+    pub fn group<T: Send + 'static, R: Send + 'static>(&self) -> Arc<GroupCommit<T, R>> {
+        self.groups.get()
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

@@ -223,7 +223,7 @@ pub async fn revoke_key(
         ));
     }
     let actor = Actor::of(&p, &addr);
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     if repo::revoke_api_key(&mut tx, id, &actor.login, now).await? == 0 {
         return Err(AppError::NotFound);
     }
@@ -249,7 +249,7 @@ pub async fn revoke_key(
 /// The daily `records.retention` job: lists expired documents in the audit chain and its
 /// result; deletes nothing (R22.1: deletion is a manual operation).
 pub async fn review_expired(state: &AppState, now: Timestamp) -> anyhow::Result<String> {
-    let (_w, mut tx) = super::begin(state).await?;
+    let mut tx = state.db.begin().await?;
     let expired = repo::expired(&mut tx, now, 10_000).await?;
     let ids: Vec<i64> = expired.iter().map(|e| e.id).collect();
     audit::record(
@@ -339,7 +339,7 @@ pub async fn purge(
 ) -> anyhow::Result<(usize, usize)> {
     let store = BlobStore::new(&state.settings.paths.data_dir);
     let _gate = store.collecting().await;
-    let (_w, mut tx) = super::begin(state).await?;
+    let mut tx = state.db.begin().await?;
     let mut purged = Vec::new();
     let mut hashes = Vec::new();
     for id in ids {

@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 use super::api::{ApiClient, internal};
 use super::blobs::BlobStore;
 use super::fhir::{ParsedDocument, PatientInfo};
-use super::group;
 use super::model::{self, ConsentInfo, Rejection, Scope};
 use super::repo;
 use crate::audit::{self, Actor};
@@ -299,42 +298,48 @@ fn details(client: &ApiClient, d: &ParsedDocument, id: i64) -> Value {
            "sha256": d.content_hash, "attachments": d.attachments.len()})
 }
 
+/// A single document waiting for the group commit.
+struct Pending {
+    client: ApiClient,
+    doc: ParsedDocument,
+    now: Timestamp,
+}
+
+type Answer = Result<Stored, Rejection>;
+
 /// One document, committed together with whatever other single documents are waiting (group
-/// commit): each request queues its document and spawns a committer; the first committer to get
-/// the leader lock stores every queued document in one transaction, one audit event each, and
-/// answers each request after the commit. A committer runs in its own task, so a client that
-/// hangs up cannot cut a commit short or leave the others without their answer.
+/// commit, [`crate::db::GroupCommit`]): the first committer stores every queued document in one
+/// transaction, one audit event each, and each request is answered after the commit.
 pub async fn ingest_one(
     state: &AppState,
     client: &ApiClient,
     d: ParsedDocument,
     now: Timestamp,
 ) -> Result<Stored, Rejection> {
-    let url = state.settings.database_url();
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    group::queue(&url)
-        .lock()
-        .map_err(|_| internal("queue poisoned"))?
-        .push(group::Pending {
-            client: client.clone(),
-            doc: d,
-            now,
-            reply,
-        });
-    tokio::spawn(group::commit_waiting(state.clone(), url));
-    answer
+    let pending = Pending {
+        client: client.clone(),
+        doc: d,
+        now,
+    };
+    let committer = state.clone();
+    state
+        .db
+        .group::<Pending, Answer>()
+        .submit(pending, move |group| async move {
+            match commit_group(&committer, &group).await {
+                Ok(results) => results,
+                Err(e) => group.iter().map(|_| Err(e.clone())).collect(),
+            }
+        })
         .await
-        .unwrap_or_else(|_| Err(internal("group commit ended without an answer")))
+        .unwrap_or_else(|| Err(internal("group commit ended without an answer")))
 }
 
 /// Stores a group of single documents in one transaction (see [`ingest_one`]).
-pub(super) async fn commit_group(
-    state: &AppState,
-    group: &[group::Pending],
-) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
+async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>, Rejection> {
     let store = BlobStore::new(&state.settings.paths.data_dir);
     let _gate = store.writing().await;
-    let (_w, mut tx) = super::begin(state).await?;
+    let mut tx = state.db.begin().await?;
     let mut known: HashMap<i64, HashMap<String, i64>> = HashMap::new();
     let mut results = Vec::with_capacity(group.len());
     for p in group {
@@ -374,7 +379,7 @@ pub async fn ingest_many(
     let store = BlobStore::new(&state.settings.paths.data_dir);
     let _gate = store.writing().await;
     let mut known = HashMap::new();
-    let (_w, mut tx) = super::begin(state).await?;
+    let mut tx = state.db.begin().await?;
     let mut results: Vec<Option<Result<Stored, Rejection>>> = Vec::with_capacity(docs.len());
     // First every entry's patient (and the early answers), then the documents in multi-row
     // inserts: one statement per chunk instead of one per document.

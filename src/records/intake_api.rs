@@ -136,7 +136,7 @@ pub async fn post_consent(
     let actor = client.actor();
     let store = BlobStore::new(&state.settings.paths.data_dir);
     let _gate = store.writing().await;
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     let known = repo::find_link(&mut tx, client.facility_id, &patient.local_id).await?;
     if !info.active {
         let id = known.ok_or_else(|| {

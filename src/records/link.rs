@@ -125,7 +125,7 @@ pub async fn post_link(
         })?
         .to_string();
     let local_id = fhirck::patient_info(&v, &client.facility_code)?.local_id;
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     let patient_id = repo::patient_by_network_id(&mut tx, &network_id)
         .await?
         .ok_or_else(|| unknown_network_id(&network_id))?;
@@ -174,7 +174,7 @@ pub async fn link(
     let now = state.now();
     let facility = p.facility_id.ok_or(AppError::Forbidden)?;
     let local_id = form.local_id.trim().to_string();
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     let patient = repo::find_patient(&mut tx, id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -30,7 +30,6 @@ pub mod attachments;
 pub mod blobs;
 mod cli;
 pub mod fhir;
-mod group;
 mod intake;
 mod intake_api;
 mod link;
@@ -44,25 +43,8 @@ pub use admin::{create_api_key, purge, review_expired};
 pub use model::RecordsSettings;
 
 use crate::auth::Role;
-use crate::db::{Backend, Tx};
 use crate::domain::Domain;
-use crate::state::AppState;
 use crate::web::{Access, Routes};
-
-/// Begins a write transaction of this domain. On SQLite its writers queue in-process first:
-/// SQLite's busy handler makes a waiting writer sleep (1, 2, 5 … ms), which under a stream of
-/// submissions costs far more than the writes; a queue hands the lock on at once. Keep the guard
-/// alive until the transaction ends (`let (_w, mut tx) = records::begin(&state).await?`).
-pub(crate) async fn begin(
-    state: &AppState,
-) -> sqlx::Result<(Option<tokio::sync::MutexGuard<'static, ()>>, Tx)> {
-    static WRITERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let guard = match state.db.backend() {
-        Backend::Sqlite => Some(WRITERS.lock().await),
-        Backend::Postgres => None,
-    };
-    Ok((guard, state.db.begin().await?))
-}
 
 /// People of facilities, who read their patients' documents.
 pub const READERS: &[Role] = &[Role::User, Role::FacilityManager];

@@ -80,7 +80,7 @@ pub async fn get_bundle(
     let now = state.now();
     let not_found = || Rejection::new(404, "not-found", format!("Bundle/{id} はありません。"));
     let id: i64 = id.parse().map_err(|_| not_found())?;
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     let (doc, may_read) = repo::find_document(&mut tx, id, client.facility_id)
         .await?
         .ok_or_else(not_found)?;
@@ -151,7 +151,7 @@ pub async fn search(
         limit: q.count.unwrap_or(50).clamp(1, 100),
         ..Search::default()
     };
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     if let Some(p) = q
         .patient
         .as_deref()

@@ -63,7 +63,7 @@ pub async fn index(
     page: Page,
 ) -> AppResult<Response> {
     let facility = facility_of(&p)?;
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     let patients: Vec<PatientLine> = repo::visible_patients(&mut tx, facility)
         .await?
         .into_iter()
@@ -99,7 +99,7 @@ pub async fn timeline(
 ) -> AppResult<Response> {
     let now = state.now();
     let facility = facility_of(&p)?;
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     let patient = repo::find_patient(&mut tx, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -196,7 +196,7 @@ pub async fn document(
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let now = state.now();
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     let doc = match readable_document(&state, &mut tx, &p, &addr, id).await {
         Ok(d) => d,
         Err(AppError::Forbidden) => {
@@ -256,7 +256,7 @@ pub async fn attachment(
     Path((id, n)): Path<(i64, i64)>,
 ) -> AppResult<Response> {
     let now = state.now();
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     let doc = match readable_document(&state, &mut tx, &p, &addr, id).await {
         Ok(d) => d,
         Err(AppError::Forbidden) => {
@@ -392,7 +392,7 @@ pub async fn register(
         },
     };
     let actor = Actor::of(&p, &addr);
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     if repo::find_link(&mut tx, facility, local_id)
         .await?
         .is_some()
@@ -448,7 +448,7 @@ pub async fn withdraw(
             "撤回の確認にチェックを入れてから送信してください。".into(),
         ));
     }
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     if !repo::is_linked(&mut tx, id, facility).await? {
         return Err(AppError::NotFound);
     }
@@ -533,7 +533,7 @@ pub async fn consent_scan(
 ) -> AppResult<Response> {
     let now = state.now();
     let facility = facility_of(&p)?;
-    let (_w, mut tx) = super::begin(&state).await?;
+    let mut tx = state.db.begin().await?;
     if repo::find_patient(&mut tx, id).await?.is_none() {
         return Err(AppError::NotFound);
     }

@@ -157,10 +157,12 @@ pub async fn issue(
             "発行する申請を選んでください。".into(),
         ));
     }
+    // One-time passwords are hashed before the transaction (CPU work holds no lock).
+    let otps = accounts::OneTimePassword::generate_many(ids.len()).await?;
     let mut tx = db.begin().await?;
     let mut letters = Vec::new();
-    for id in ids {
-        letters.push(issue_one(&mut tx, *id, h, otp_days, now).await?);
+    for (id, otp) in ids.iter().zip(otps) {
+        letters.push(issue_one(&mut tx, *id, otp, h, otp_days, now).await?);
     }
     tx.commit().await?;
     Ok(letters)
@@ -169,6 +171,7 @@ pub async fn issue(
 async fn issue_one(
     conn: &mut Conn,
     id: i64,
+    otp: accounts::OneTimePassword,
     h: &Handler,
     otp_days: i64,
     now: Timestamp,
@@ -206,7 +209,7 @@ async fn issue_one(
         contact: &r.person.contact,
         otp_days,
     };
-    let created = accounts::create_account_in(conn, &spec, &h.actor, now).await?;
+    let created = accounts::create_account_in(conn, &spec, otp, &h.actor, now).await?;
     if !repo::mark_processed(conn, id, h.account_id, now, Some(created.account_id)).await? {
         return Err(AppError::Conflict(format!(
             "申請 #{id} は他の担当者が処理しました。"
@@ -249,6 +252,7 @@ pub async fn reissue(
     otp_days: i64,
     now: Timestamp,
 ) -> Result<LetterData, AppError> {
+    let otp = accounts::OneTimePassword::generate().await?;
     let mut tx = db.begin().await?;
     let person = accounts::person(&mut tx, account_id).await?;
     let facility_id = person.facility_id.ok_or_else(|| {
@@ -256,7 +260,7 @@ pub async fn reissue(
     })?;
     let facility = crate::facilities::find(&mut tx, facility_id).await?;
     let (password, expires_at) =
-        accounts::reset_password_in(&mut tx, account_id, otp_days, &h.actor, now).await?;
+        accounts::reset_password_in(&mut tx, account_id, otp, otp_days, &h.actor, now).await?;
     accounts::mark_letter_issued_in(&mut tx, account_id, &h.actor, now).await?;
     tx.commit().await?;
     Ok(LetterData {

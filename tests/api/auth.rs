@@ -504,3 +504,67 @@ async fn x1_demo_mode_waives_totp_and_says_so_on_every_page() {
             .contains("デモモード")
     );
 }
+
+#[tokio::test]
+async fn x1_passwords_are_checked_outside_the_write_lock_and_lockout_still_counts() {
+    let app = spawn_app().await;
+    let (victim, _) = app.create_account(Role::User, "u-flooded").await;
+    let (other, other_otp) = app.create_account(Role::User, "u-bystander").await;
+    let mut logins = Vec::new();
+    for _ in 0..10 {
+        let (c, id) = (app.client(), victim.clone());
+        let _ = c.csrf().await;
+        logins.push(tokio::spawn(async move {
+            c.login(&id, "Wrong2026pass").await.status()
+        }));
+    }
+    // Once the first refusal is in, the others are being verified (each ~20 ms of CPU, as many
+    // at once as there are cores). A write of another task gets the lock meanwhile: it does not
+    // queue behind the verifications.
+    while app.audit_count("auth.login_failed").await == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let started = std::time::Instant::now();
+    let mut tx = app.db().begin().await.unwrap();
+    let failed_so_far: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'auth.login_failed'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    rainbownet::audit::record(
+        &mut tx,
+        app.now(),
+        &rainbownet::audit::Actor::system("test"),
+        "test.write",
+        "test:1",
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        failed_so_far < 10,
+        "the write waited for all {failed_so_far} log-ins ({waited:?})"
+    );
+    for t in logins {
+        assert_eq!(t.await.unwrap(), 401);
+    }
+    // Failures are counted against the account as it is in each transaction: one lock, at the
+    // fifth, and the later attempts are refused as locked.
+    assert_eq!(app.audit_count("auth.login_failed").await, 10);
+    assert_eq!(app.audit_count("auth.account_locked").await, 1);
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT details FROM audit_events WHERE action = 'auth.login_failed' ORDER BY id",
+    )
+    .fetch_all(app.db().pool())
+    .await
+    .unwrap();
+    let wrong = reasons
+        .iter()
+        .filter(|d| d.contains("wrong_password"))
+        .count();
+    assert_eq!(wrong, 5, "{reasons:?}");
+    // Log-in itself still works.
+    assert_eq!(app.client().login(&other, &other_otp).await.status(), 303);
+}

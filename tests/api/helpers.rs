@@ -50,7 +50,9 @@ pub async fn spawn_app_of(
     configure(&mut settings);
     let database_url = settings.database_url();
     let clock = TestClock::at_system_time();
-    let db = Db::connect(&settings).await.expect("database");
+    let db = Db::connect(&settings.database, &settings.paths.data_dir)
+        .await
+        .expect("database");
     db.migrate().await.expect("migrations");
     let app = Application::build_with_domains(settings, Arc::new(clock.clone()), db, domains)
         .await

@@ -211,3 +211,112 @@ async fn x5_the_suite_runs_on_the_database_it_was_given() {
     };
     eprintln!("database: {version}");
 }
+
+fn sqlite(app: &TestApp) -> bool {
+    app.db().backend() == rainbownet::db::Backend::Sqlite
+}
+
+/// One audit event in a transaction of its own, optionally held open for `hold`.
+async fn audit_write(db: &rainbownet::db::Db, now: rainbownet::db::Timestamp, hold_ms: u64) {
+    let mut tx = db.begin().await.unwrap();
+    rainbownet::audit::record(
+        &mut tx,
+        now,
+        &Actor::system("test"),
+        "test.write",
+        "test:1",
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(hold_ms)).await;
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn x5_writers_of_every_domain_queue_for_the_one_sqlite_writer() {
+    let app = spawn_app().await;
+    let now = app.now();
+    if sqlite(&app) {
+        // A second writer waits in-process while a transaction is open, and gets in once it ends,
+        // whether it was committed or dropped.
+        let held = app.db().begin().await.unwrap();
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(200), app.db().begin());
+        assert!(waiting.await.is_err(), "the writer lock is held by the Tx");
+        drop(held);
+        let next = tokio::time::timeout(std::time::Duration::from_secs(5), app.db().begin());
+        next.await
+            .expect("dropping a Tx releases the lock")
+            .unwrap();
+    }
+    // Writers of four domains at once, each transaction reading before it writes (the audit
+    // head, ID checks): none fails with SQLITE_BUSY, and the chain stays whole.
+    let mut tasks = Vec::new();
+    for i in 0..8u32 {
+        let db = app.db().clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..5 {
+                audit_write(&db, now, 2).await;
+            }
+            i
+        }));
+        let db = app.db().clone();
+        tasks.push(tokio::spawn(async move {
+            let code = format!("99100000{i:02}");
+            let f = rainbownet::facilities::NewFacility::minimal(
+                rainbownet::facilities::FacilityCode::parse(&code).unwrap(),
+                &format!("並行施設{i}"),
+                rainbownet::facilities::FacilityKind::Clinic,
+            );
+            rainbownet::facilities::add(&db, &f, &Actor::system("test"), now)
+                .await
+                .unwrap();
+            rainbownet::records::create_api_key(&db, &code, "k", &Actor::system("test"), now)
+                .await
+                .unwrap();
+            i
+        }));
+        let db = app.db().clone();
+        tasks.push(tokio::spawn(async move {
+            let login = LoginId::parse(&format!("u-par-{i}")).unwrap();
+            let spec = AccountSpec::new(Some(login), "並行", Role::SystemOperator, None);
+            create_account(&db, &spec, &Actor::cli(), now)
+                .await
+                .unwrap();
+            i
+        }));
+    }
+    for t in tasks {
+        t.await.expect("no writer failed");
+    }
+    assert_eq!(app.audit_count("test.write").await, 40);
+    let mut conn = app.db().pool().acquire().await.unwrap();
+    let report = rainbownet::audit::verify(&mut conn).await.unwrap();
+    assert_eq!(report.broken, None);
+}
+
+#[tokio::test]
+async fn x5_sqlite_syncs_every_commit_unless_configured_normal() {
+    let app = spawn_app().await;
+    if !sqlite(&app) {
+        return;
+    }
+    let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(app.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(level, 2, "FULL by default");
+    let app =
+        spawn_app_with(|s| s.database.synchronous = rainbownet::config::Synchronous::Normal).await;
+    // Every connection of the pool, not only the first.
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        let mut c = app.db().pool().acquire().await.unwrap();
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        assert_eq!(level, 1, "NORMAL when configured");
+        conns.push(c);
+    }
+}

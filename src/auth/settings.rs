@@ -1,0 +1,49 @@
+//! `[security]` settings (re-exported by `config`, which reads them with the rest).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    pub require_totp: bool,
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    pub lockout_threshold: i64,
+    pub lockout_window_minutes: i64,
+    pub lockout_minutes: i64,
+    pub totp_issuer: String,
+    pub password: PasswordSettings,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            require_totp: true,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            lockout_threshold: 5,
+            lockout_window_minutes: 15,
+            lockout_minutes: 15,
+            totp_issuer: "きよすレインボーネット".into(),
+            password: PasswordSettings::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordSettings {
+    pub min_length: usize,
+    pub max_length: usize,
+    pub require_letter_and_digit: bool,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 128,
+            require_letter_and_digit: true,
+        }
+    }
+}
