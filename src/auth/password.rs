@@ -81,8 +81,9 @@ fn slots() -> &'static tokio::sync::Semaphore {
 }
 
 /// Runs `work` on the blocking pool once a slot is free. The slot goes with the work, so it is
-/// held until the work ends even if the caller stops waiting.
-async fn in_slot<T: Send + 'static>(
+/// held until the work ends even if the caller stops waiting. Other CPU-heavy work that should
+/// not crowd out request handling may use the same slots.
+pub async fn in_slot<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> anyhow::Result<T> {
     let slot = slots()

@@ -510,6 +510,26 @@ async fn x1_passwords_are_checked_outside_the_write_lock_and_lockout_still_count
     let app = spawn_app().await;
     let (victim, _) = app.create_account(Role::User, "u-flooded").await;
     let (other, other_otp) = app.create_account(Role::User, "u-bystander").await;
+    // Hold every password slot, so that the log-ins below wait for verification. While they
+    // wait, a write of another task must get the one SQLite writer lock at once: a log-in opens
+    // its transaction only after the verification.
+    let slots = rainbownet::auth::password::hash_slots();
+    let (held_tx, mut held_rx) = tokio::sync::mpsc::channel::<()>(slots);
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = std::sync::Arc::new(std::sync::Mutex::new(release_rx));
+    let mut holders = Vec::new();
+    for _ in 0..slots {
+        let (held, release) = (held_tx.clone(), release_rx.clone());
+        holders.push(tokio::spawn(rainbownet::auth::password::in_slot(
+            move || {
+                let _ = held.blocking_send(());
+                let _ = release.lock().unwrap().recv();
+            },
+        )));
+    }
+    for _ in 0..slots {
+        held_rx.recv().await.unwrap();
+    }
     let mut logins = Vec::new();
     for _ in 0..10 {
         let (c, id) = (app.client(), victim.clone());
@@ -518,35 +538,35 @@ async fn x1_passwords_are_checked_outside_the_write_lock_and_lockout_still_count
             c.login(&id, "Wrong2026pass").await.status()
         }));
     }
-    // Once the first refusal is in, the others are being verified (each ~20 ms of CPU, as many
-    // at once as there are cores). A write of another task gets the lock meanwhile: it does not
-    // queue behind the verifications.
-    while app.audit_count("auth.login_failed").await == 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
-    let started = std::time::Instant::now();
-    let mut tx = app.db().begin().await.unwrap();
-    let failed_so_far: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'auth.login_failed'")
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
-    rainbownet::audit::record(
-        &mut tx,
-        app.now(),
-        &rainbownet::audit::Actor::system("test"),
-        "test.write",
-        "test:1",
-        serde_json::json!({}),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let waited = started.elapsed();
-    assert!(
-        failed_so_far < 10,
-        "the write waited for all {failed_so_far} log-ins ({waited:?})"
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let write = async {
+        let mut tx = app.db().begin().await.unwrap();
+        rainbownet::audit::record(
+            &mut tx,
+            app.now(),
+            &rainbownet::audit::Actor::system("test"),
+            "test.write",
+            "test:1",
+            serde_json::json!({}),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), write)
+        .await
+        .expect("the write got the lock while log-ins waited for verification");
+    assert_eq!(
+        app.audit_count("auth.login_failed").await,
+        0,
+        "no log-in is decided while its verification waits"
     );
+    for _ in 0..slots {
+        release_tx.send(()).unwrap();
+    }
+    for h in holders {
+        h.await.unwrap().unwrap();
+    }
     for t in logins {
         assert_eq!(t.await.unwrap(), 401);
     }
