@@ -10,7 +10,7 @@ use super::repo::{self, NewAccount};
 use crate::audit::{self, Actor};
 use crate::auth::{Password, Role, credentials, password, repo as sessions};
 use crate::db::{Conn, Constraint, Db, Timestamp, constraint};
-use crate::error::AppError;
+use crate::error::DomainError;
 
 /// How long a one-time password stays valid unused (R12.1: 30 days by default).
 pub const ONE_TIME_PASSWORD_DAYS: i64 = 30;
@@ -63,7 +63,7 @@ pub async fn create_account(
     spec: &AccountSpec<'_>,
     actor: &Actor,
     now: Timestamp,
-) -> Result<Created, AppError> {
+) -> Result<Created, DomainError> {
     let mut tx = db.begin().await?;
     let created = create_account_in(&mut tx, spec, actor, now).await?;
     tx.commit().await?;
@@ -76,28 +76,31 @@ pub async fn create_account_in(
     spec: &AccountSpec<'_>,
     actor: &Actor,
     now: Timestamp,
-) -> Result<Created, AppError> {
+) -> Result<Created, DomainError> {
     let mut rng = rand::rngs::OsRng;
     let facility_id = match spec.facility_code {
         Some(code) => Some(
             crate::facilities::id_by_code(conn, code)
                 .await?
                 .ok_or_else(|| {
-                    AppError::BadRequest(format!("施設コード {code} の施設が見つかりません。"))
+                    DomainError::invalid(
+                        "facility_code",
+                        format!("施設コード {code} の施設が見つかりません。"),
+                    )
                 })?,
         ),
         None => None,
     };
     if spec.role.needs_facility() && facility_id.is_none() {
-        return Err(AppError::BadRequest(format!(
-            "{}には所属施設が必要です。",
-            spec.role.label()
-        )));
+        return Err(DomainError::invalid(
+            "facility_code",
+            format!("{}には所属施設が必要です。", spec.role.label()),
+        ));
     }
     let login_id = match &spec.login_id {
         Some(id) => {
             if repo::login_id_exists(conn, id.as_str()).await? {
-                return Err(AppError::Conflict(format!(
+                return Err(DomainError::Conflict(format!(
                     "ログインID {id} はすでに使われています。"
                 )));
             }
@@ -131,7 +134,7 @@ pub async fn create_account_in(
     let id = match repo::insert(conn, &new, now).await {
         Ok(id) => id,
         Err(e) if constraint(&e) == Some(Constraint::Unique) => {
-            return Err(AppError::Conflict(format!(
+            return Err(DomainError::Conflict(format!(
                 "ログインID {login_id} はすでに使われています。"
             )));
         }
@@ -163,7 +166,7 @@ pub async fn disable_in(
     actor: &Actor,
     now: Timestamp,
     reason: &str,
-) -> Result<bool, AppError> {
+) -> Result<bool, DomainError> {
     let account = repo::find(conn, account_id).await?;
     if !repo::disable(conn, account_id, now, reason).await? {
         return Ok(false);
@@ -198,7 +201,7 @@ pub async fn update_attributes_in(
     person: &PersonAttributes<'_>,
     actor: &Actor,
     now: Timestamp,
-) -> Result<(), AppError> {
+) -> Result<(), DomainError> {
     let before = repo::person(conn, account_id).await?;
     repo::update_attributes(
         conn,
@@ -231,7 +234,7 @@ pub async fn mark_letter_issued_in(
     account_id: i64,
     actor: &Actor,
     now: Timestamp,
-) -> Result<(), AppError> {
+) -> Result<(), DomainError> {
     repo::mark_letter_issued(conn, account_id, now).await?;
     audit::record(
         conn,
@@ -247,14 +250,14 @@ pub async fn mark_letter_issued_in(
 
 pub use repo::Person;
 
-pub async fn person(conn: &mut Conn, account_id: i64) -> Result<Person, AppError> {
+pub async fn person(conn: &mut Conn, account_id: i64) -> Result<Person, DomainError> {
     Ok(repo::person(conn, account_id).await?)
 }
 
 pub async fn people_of_facility(
     conn: &mut Conn,
     facility_id: i64,
-) -> Result<Vec<Person>, AppError> {
+) -> Result<Vec<Person>, DomainError> {
     Ok(repo::people_of_facility(conn, facility_id).await?)
 }
 
@@ -265,7 +268,7 @@ pub async fn reset_password(
     account_id: i64,
     actor: &Actor,
     now: Timestamp,
-) -> Result<(String, Timestamp), AppError> {
+) -> Result<(String, Timestamp), DomainError> {
     let mut tx = db.begin().await?;
     let result = reset_password_in(&mut tx, account_id, ONE_TIME_PASSWORD_DAYS, actor, now).await?;
     tx.commit().await?;
@@ -279,10 +282,10 @@ pub async fn reset_password_in(
     otp_days: i64,
     actor: &Actor,
     now: Timestamp,
-) -> Result<(String, Timestamp), AppError> {
+) -> Result<(String, Timestamp), DomainError> {
     let account = repo::find(conn, account_id).await?;
     if account.disabled_at.is_some() {
-        return Err(AppError::Conflict(
+        return Err(DomainError::Conflict(
             "利用停止中のアカウントには再発行できません。".into(),
         ));
     }
@@ -306,7 +309,7 @@ pub async fn reset_password_in(
 }
 
 /// The id of an account by log-in ID.
-pub async fn id_by_login_id(db: &Db, login_id: &str) -> Result<Option<i64>, AppError> {
+pub async fn id_by_login_id(db: &Db, login_id: &str) -> Result<Option<i64>, DomainError> {
     let mut conn = db.pool().acquire().await?;
     Ok(repo::find_by_login_id(&mut conn, login_id)
         .await?
