@@ -161,14 +161,15 @@ pub async fn timeline(
     )
 }
 
-/// Loads a document the user's facility may read (403, audited, otherwise).
+/// Loads a document the user's facility may read; `None` when it may not (the refusal is
+/// audited on `tx`: commit it, then answer 403).
 async fn readable_document(
     state: &AppState,
     tx: &mut crate::db::Tx,
     p: &Principal,
     addr: &str,
     id: i64,
-) -> AppResult<repo::DocumentRow> {
+) -> AppResult<Option<repo::DocumentRow>> {
     let facility = facility_of(p)?;
     let (doc, may_read) = repo::find_document(tx, id, facility)
         .await?
@@ -183,9 +184,9 @@ async fn readable_document(
             json!({"document_id": id, "facility_id": facility, "channel": "ui"}),
         )
         .await?;
-        return Err(AppError::Forbidden);
+        return Ok(None);
     }
-    Ok(doc)
+    Ok(Some(doc))
 }
 
 pub async fn document(
@@ -197,13 +198,9 @@ pub async fn document(
 ) -> AppResult<Response> {
     let now = state.now();
     let (_w, mut tx) = super::begin(&state).await?;
-    let doc = match readable_document(&state, &mut tx, &p, &addr, id).await {
-        Ok(d) => d,
-        Err(AppError::Forbidden) => {
-            tx.commit().await?;
-            return Err(AppError::Forbidden);
-        }
-        Err(e) => return Err(e),
+    let Some(doc) = readable_document(&state, &mut tx, &p, &addr, id).await? else {
+        tx.commit().await?;
+        return Err(AppError::Forbidden);
     };
     let facility = facility_of(&p)?;
     let patient = repo::find_patient(&mut tx, doc.patient_id)
@@ -257,13 +254,9 @@ pub async fn attachment(
 ) -> AppResult<Response> {
     let now = state.now();
     let (_w, mut tx) = super::begin(&state).await?;
-    let doc = match readable_document(&state, &mut tx, &p, &addr, id).await {
-        Ok(d) => d,
-        Err(AppError::Forbidden) => {
-            tx.commit().await?;
-            return Err(AppError::Forbidden);
-        }
-        Err(e) => return Err(e),
+    let Some(doc) = readable_document(&state, &mut tx, &p, &addr, id).await? else {
+        tx.commit().await?;
+        return Err(AppError::Forbidden);
     };
     let a = repo::attachments(&mut tx, id)
         .await?
