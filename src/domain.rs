@@ -265,9 +265,9 @@ pub fn assemble(
 }
 
 /// A handler error as a line for the terminal: the person's message, or the internal error.
-pub fn cli_error(e: crate::error::AppError) -> anyhow::Error {
+pub fn cli_error(e: impl Into<crate::error::AppError>) -> anyhow::Error {
     use crate::error::AppError;
-    match e {
+    match e.into() {
         AppError::Internal(e) => e,
         AppError::BadRequest(m) | AppError::Conflict(m) => anyhow::anyhow!(m),
         AppError::NotFound => anyhow::anyhow!("見つかりません"),

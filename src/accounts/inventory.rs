@@ -10,10 +10,10 @@ use axum::response::{Html, IntoResponse, Response};
 use jiff::SignedDuration;
 
 use super::repo::{self, InventoryRow};
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
 use crate::auth::{Principal, Role};
 use crate::db::Timestamp;
-use crate::error::AppResult;
+use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
@@ -165,39 +165,25 @@ pub async fn review(
     page: Page,
     Form(form): Form<ReviewForm>,
 ) -> AppResult<Response> {
-    let outcome: String = form.outcome.trim().chars().take(1000).collect();
-    if outcome.is_empty() {
-        let view = page_view(&state, page, Some("確認の結果を入力してください。".into())).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(view.render()?)).into_response());
-    }
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    let rows = repo::inventory(&mut tx).await?;
-    let sections = classify(
-        &rows,
-        now,
+    let result = super::service::review_inventory(
+        &state.db,
+        &form.outcome,
         state.section::<super::AccountSettings>().inactive_days,
-    );
-    let summary = sections
-        .iter()
-        .map(|s| format!("{} {}件", s.title, s.lines.len()))
-        .collect::<Vec<_>>()
-        .join("、");
-    let id = repo::insert_review(&mut tx, p.account_id, now, &outcome, &summary).await?;
-    let details = serde_json::json!({"outcome": outcome, "summary": summary});
-    audit::record(
-        &mut tx,
-        now,
+        p.account_id,
         &Actor::of(&p, &addr),
-        "account.inventory_reviewed",
-        &format!("review:{id}"),
-        details,
+        state.now(),
     )
-    .await?;
-    tx.commit().await?;
-    Ok(flash_redirect(
-        "/admin/inventory",
-        "棚卸しの結果を記録しました。",
-        state.settings.server.secure_cookies,
-    ))
+    .await;
+    match result {
+        Ok(_) => Ok(flash_redirect(
+            "/admin/inventory",
+            "棚卸しの結果を記録しました。",
+            state.settings.server.secure_cookies,
+        )),
+        Err(DomainError::Invalid { message, .. }) => {
+            let view = page_view(&state, page, Some(message)).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(view.render()?)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }

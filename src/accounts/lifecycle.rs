@@ -10,7 +10,7 @@ use super::repo::{self, NewAccount};
 use crate::audit::{self, Actor};
 use crate::auth::{Password, Role, credentials, password, repo as sessions};
 use crate::db::{Conn, Constraint, Db, Timestamp, constraint};
-use crate::error::AppError;
+use crate::error::DomainError;
 
 /// How long a one-time password stays valid unused (R12.1: 30 days by default).
 pub const ONE_TIME_PASSWORD_DAYS: i64 = 30;
@@ -65,21 +65,21 @@ pub struct OneTimePassword {
 }
 
 impl OneTimePassword {
-    pub async fn generate() -> Result<OneTimePassword, AppError> {
+    pub async fn generate() -> Result<OneTimePassword, DomainError> {
         let clear = credentials::generate_password(&mut rand::rngs::OsRng);
         let hash = password::hash_async(&Password::new(clear.clone())).await?;
         Ok(OneTimePassword { clear, hash })
     }
 
     /// `n` of them, hashed side by side (as many at once as there are cores).
-    pub async fn generate_many(n: usize) -> Result<Vec<OneTimePassword>, AppError> {
+    pub async fn generate_many(n: usize) -> Result<Vec<OneTimePassword>, DomainError> {
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..n {
             set.spawn(OneTimePassword::generate());
         }
         let mut all = Vec::with_capacity(n);
         while let Some(done) = set.join_next().await {
-            all.push(done.map_err(|e| AppError::Internal(e.into()))??);
+            all.push(done.map_err(|e| DomainError::Internal(e.into()))??);
         }
         Ok(all)
     }
@@ -91,7 +91,7 @@ pub async fn create_account(
     spec: &AccountSpec<'_>,
     actor: &Actor,
     now: Timestamp,
-) -> Result<Created, AppError> {
+) -> Result<Created, DomainError> {
     let otp = OneTimePassword::generate().await?;
     let mut tx = db.begin().await?;
     let created = create_account_in(&mut tx, spec, otp, actor, now).await?;
@@ -107,28 +107,31 @@ pub async fn create_account_in(
     otp: OneTimePassword,
     actor: &Actor,
     now: Timestamp,
-) -> Result<Created, AppError> {
+) -> Result<Created, DomainError> {
     let mut rng = rand::rngs::OsRng;
     let facility_id = match spec.facility_code {
         Some(code) => Some(
             crate::facilities::id_by_code(conn, code)
                 .await?
                 .ok_or_else(|| {
-                    AppError::BadRequest(format!("施設コード {code} の施設が見つかりません。"))
+                    DomainError::invalid(
+                        "facility_code",
+                        format!("施設コード {code} の施設が見つかりません。"),
+                    )
                 })?,
         ),
         None => None,
     };
     if spec.role.needs_facility() && facility_id.is_none() {
-        return Err(AppError::BadRequest(format!(
-            "{}には所属施設が必要です。",
-            spec.role.label()
-        )));
+        return Err(DomainError::invalid(
+            "facility_code",
+            format!("{}には所属施設が必要です。", spec.role.label()),
+        ));
     }
     let login_id = match &spec.login_id {
         Some(id) => {
             if repo::login_id_exists(conn, id.as_str()).await? {
-                return Err(AppError::Conflict(format!(
+                return Err(DomainError::Conflict(format!(
                     "ログインID {id} はすでに使われています。"
                 )));
             }
@@ -160,7 +163,7 @@ pub async fn create_account_in(
     let id = match repo::insert(conn, &new, now).await {
         Ok(id) => id,
         Err(e) if constraint(&e) == Some(Constraint::Unique) => {
-            return Err(AppError::Conflict(format!(
+            return Err(DomainError::Conflict(format!(
                 "ログインID {login_id} はすでに使われています。"
             )));
         }
@@ -192,7 +195,7 @@ pub async fn disable_in(
     actor: &Actor,
     now: Timestamp,
     reason: &str,
-) -> Result<bool, AppError> {
+) -> Result<bool, DomainError> {
     let account = repo::find(conn, account_id).await?;
     if !repo::disable(conn, account_id, now, reason).await? {
         return Ok(false);
@@ -227,7 +230,7 @@ pub async fn update_attributes_in(
     person: &PersonAttributes<'_>,
     actor: &Actor,
     now: Timestamp,
-) -> Result<(), AppError> {
+) -> Result<(), DomainError> {
     let before = repo::person(conn, account_id).await?;
     repo::update_attributes(
         conn,
@@ -260,7 +263,7 @@ pub async fn mark_letter_issued_in(
     account_id: i64,
     actor: &Actor,
     now: Timestamp,
-) -> Result<(), AppError> {
+) -> Result<(), DomainError> {
     repo::mark_letter_issued(conn, account_id, now).await?;
     audit::record(
         conn,
@@ -276,14 +279,14 @@ pub async fn mark_letter_issued_in(
 
 pub use repo::Person;
 
-pub async fn person(conn: &mut Conn, account_id: i64) -> Result<Person, AppError> {
+pub async fn person(conn: &mut Conn, account_id: i64) -> Result<Person, DomainError> {
     Ok(repo::person(conn, account_id).await?)
 }
 
 pub async fn people_of_facility(
     conn: &mut Conn,
     facility_id: i64,
-) -> Result<Vec<Person>, AppError> {
+) -> Result<Vec<Person>, DomainError> {
     Ok(repo::people_of_facility(conn, facility_id).await?)
 }
 
@@ -294,7 +297,7 @@ pub async fn reset_password(
     account_id: i64,
     actor: &Actor,
     now: Timestamp,
-) -> Result<(String, Timestamp), AppError> {
+) -> Result<(String, Timestamp), DomainError> {
     let otp = OneTimePassword::generate().await?;
     let mut tx = db.begin().await?;
     let result =
@@ -312,10 +315,10 @@ pub async fn reset_password_in(
     otp_days: i64,
     actor: &Actor,
     now: Timestamp,
-) -> Result<(String, Timestamp), AppError> {
+) -> Result<(String, Timestamp), DomainError> {
     let account = repo::find(conn, account_id).await?;
     if account.disabled_at.is_some() {
-        return Err(AppError::Conflict(
+        return Err(DomainError::Conflict(
             "利用停止中のアカウントには再発行できません。".into(),
         ));
     }
@@ -337,7 +340,7 @@ pub async fn reset_password_in(
 }
 
 /// The id of an account by log-in ID.
-pub async fn id_by_login_id(db: &Db, login_id: &str) -> Result<Option<i64>, AppError> {
+pub async fn id_by_login_id(db: &Db, login_id: &str) -> Result<Option<i64>, DomainError> {
     let mut conn = db.pool().acquire().await?;
     Ok(repo::find_by_login_id(&mut conn, login_id)
         .await?

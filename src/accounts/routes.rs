@@ -13,7 +13,7 @@ use super::service::{self, Client, LoginError};
 use super::views::*;
 use crate::audit::Actor;
 use crate::auth::{Password, Principal, Stage, totp};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, cookies, csrf, flash_redirect, user_agent};
 
@@ -130,7 +130,7 @@ pub async fn login(
             },
             StatusCode::UNAUTHORIZED,
         ),
-        Err(LoginError::Other(e)) => Err(e),
+        Err(LoginError::Other(e)) => Err(e.into()),
     }
 }
 
@@ -255,22 +255,23 @@ pub async fn change_password(
         &addr,
         state.now(),
     )
-    .await?;
+    .await;
     match result {
         Ok(()) => Ok(flash_redirect(
             "/",
             "パスワードを変更しました。",
             state.settings.server.secure_cookies,
         )),
-        Err(msg) => {
+        Err(DomainError::Invalid { field, message }) => {
             let mut view = password_page(&state, page, &p);
-            if msg.starts_with("現在の") {
-                view.error_current = Some(msg);
+            if field == "current_password" {
+                view.error_current = Some(message);
             } else {
-                view.error_new = Some(msg);
+                view.error_new = Some(message);
             }
             render(view, StatusCode::UNPROCESSABLE_ENTITY)
         }
+        Err(e) => Err(e.into()),
     }
 }
 

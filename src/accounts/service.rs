@@ -12,7 +12,7 @@ use crate::auth::{
     self, Password, Principal, Role, SecuritySettings, password, repo as sessions, totp,
 };
 use crate::db::{Db, Timestamp};
-use crate::error::AppError;
+use crate::error::DomainError;
 
 pub use super::lifecycle::{
     AccountSpec, Created, ONE_TIME_PASSWORD_DAYS, OneTimePassword, Person, PersonAttributes,
@@ -28,7 +28,7 @@ pub enum LoginError {
     #[error("one-time password expired")]
     OneTimePasswordExpired,
     #[error(transparent)]
-    Other(#[from] AppError),
+    Other(#[from] DomainError),
 }
 
 impl From<sqlx::Error> for LoginError {
@@ -224,7 +224,7 @@ pub async fn verify_second_factor(
     code: &str,
     client: &str,
     now: Timestamp,
-) -> Result<bool, AppError> {
+) -> Result<bool, DomainError> {
     let mut tx = db.begin().await?;
     let account = repo::find(&mut tx, p.account_id).await?;
     let actor = Actor::of(p, client);
@@ -289,7 +289,7 @@ pub struct PasswordChange {
 }
 
 /// Changes the password of the logged-in person; other sessions of the account are ended.
-/// `Ok(Err(message))` is a refusal to show next to the form.
+/// A refusal is `Invalid` on `current_password` or `new_password`, to show next to that field.
 pub async fn change_password(
     db: &Db,
     sec: &SecuritySettings,
@@ -297,7 +297,7 @@ pub async fn change_password(
     change: &PasswordChange,
     client: &str,
     now: Timestamp,
-) -> Result<Result<(), String>, AppError> {
+) -> Result<(), DomainError> {
     let (current, new, confirmation) = (&change.current, &change.new, change.confirmation.as_str());
     // Verify and hash first, outside the transaction (see `login`).
     let seen = {
@@ -305,23 +305,31 @@ pub async fn change_password(
         repo::find(&mut conn, p.account_id).await?
     };
     if !password::verify_async(current, &seen.password_hash).await {
-        return Ok(Err("現在のパスワードが正しくありません。".into()));
+        return Err(DomainError::invalid(
+            "current_password",
+            "現在のパスワードが正しくありません。",
+        ));
     }
     if let Err(e) =
         password::check_policy(&sec.password, &seen.login_id, new.expose(), confirmation)
     {
-        return Ok(Err(e.to_string()));
+        return Err(DomainError::invalid("new_password", e.to_string()));
     }
     if new.expose() == current.expose() {
-        return Ok(Err(password::PolicyError::SameAsCurrent.to_string()));
+        return Err(DomainError::invalid(
+            "new_password",
+            password::PolicyError::SameAsCurrent.to_string(),
+        ));
     }
-    let hash = password::hash_async(new).await?;
+    let hash = password::hash_async(new)
+        .await
+        .map_err(DomainError::Internal)?;
     let mut tx = db.begin().await?;
     let account = repo::find(&mut tx, p.account_id).await?;
     if account.password_hash != seen.password_hash {
         // Changed or reset meanwhile: the current password that was checked is no longer it.
-        return Ok(Err(
-            "パスワードが他の操作で変更されました。もう一度お試しください。".into(),
+        return Err(DomainError::conflict(
+            "パスワードが他の操作で変更されました。もう一度お試しください。",
         ));
     }
     repo::set_password(&mut tx, account.id, &hash, now).await?;
@@ -346,12 +354,12 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// The pending TOTP secret to show on the enrolment page: the one already stored (so that a
 /// reload does not invalidate a code that was just scanned) or a fresh one.
-pub async fn start_totp_enrolment(db: &Db, p: &Principal) -> Result<String, AppError> {
+pub async fn start_totp_enrolment(db: &Db, p: &Principal) -> Result<String, DomainError> {
     let mut conn = db.pool().acquire().await?;
     let account = repo::find(&mut conn, p.account_id).await?;
     if let Some(pending) = account
@@ -372,11 +380,11 @@ pub async fn finish_totp_enrolment(
     code: &str,
     client: &str,
     now: Timestamp,
-) -> Result<Option<Vec<String>>, AppError> {
+) -> Result<Option<Vec<String>>, DomainError> {
     let mut tx = db.begin().await?;
     let account = repo::find(&mut tx, p.account_id).await?;
     if account.totp_enabled_at.is_some() {
-        return Err(AppError::Conflict(
+        return Err(DomainError::Conflict(
             "二要素認証はすでに設定されています。".into(),
         ));
     }
@@ -405,7 +413,12 @@ pub async fn finish_totp_enrolment(
     Ok(Some(codes.into_iter().map(|(c, _)| c).collect()))
 }
 
-pub async fn logout(db: &Db, p: &Principal, client: &str, now: Timestamp) -> Result<(), AppError> {
+pub async fn logout(
+    db: &Db,
+    p: &Principal,
+    client: &str,
+    now: Timestamp,
+) -> Result<(), DomainError> {
     let mut tx = db.begin().await?;
     if sessions::end(&mut tx, p.session_id, now, "logout").await? {
         let details = json!({"session_id": p.session_id, "duration_seconds": now.since(p.session_started).as_secs()});
@@ -429,7 +442,7 @@ pub async fn unlock(
     account_id: i64,
     actor: &Actor,
     now: Timestamp,
-) -> Result<bool, AppError> {
+) -> Result<bool, DomainError> {
     let mut tx = db.begin().await?;
     let account = repo::find(&mut tx, account_id).await?;
     let done = repo::unlock(&mut tx, account_id, now).await?;
@@ -454,13 +467,53 @@ pub async fn unlock_by_login_id(
     login_id: &str,
     actor: &Actor,
     now: Timestamp,
-) -> Result<bool, AppError> {
+) -> Result<bool, DomainError> {
     let mut conn = db.pool().acquire().await?;
     let account = repo::find_by_login_id(&mut conn, login_id)
         .await?
-        .ok_or(AppError::NotFound)?;
+        .ok_or(DomainError::NotFound)?;
     drop(conn);
     unlock(db, account.id, actor, now).await
+}
+
+/// Records an account inventory review (棚卸し): the outcome the administrator wrote and a
+/// summary of the sections as they stand now.
+pub async fn review_inventory(
+    db: &Db,
+    outcome: &str,
+    inactive_days: i64,
+    reviewer_id: i64,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<i64, DomainError> {
+    let outcome: String = outcome.trim().chars().take(1000).collect();
+    if outcome.is_empty() {
+        return Err(DomainError::invalid(
+            "outcome",
+            "確認の結果を入力してください。",
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let rows = repo::inventory(&mut tx).await?;
+    let sections = super::inventory::classify(&rows, now, inactive_days);
+    let summary = sections
+        .iter()
+        .map(|s| format!("{} {}件", s.title, s.lines.len()))
+        .collect::<Vec<_>>()
+        .join("、");
+    let id = repo::insert_review(&mut tx, reviewer_id, now, &outcome, &summary).await?;
+    let details = json!({"outcome": outcome, "summary": summary});
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        "account.inventory_reviewed",
+        &format!("review:{id}"),
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// The `sessions.expire` job: ends sessions past their idle or absolute limit, each with its

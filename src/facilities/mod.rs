@@ -16,15 +16,15 @@ mod demo;
 pub mod model;
 mod repo;
 mod routes;
+pub mod service;
 mod views;
 
 pub use model::{Facility, FacilityCode, FacilityKind};
+pub use service::add;
 
-use crate::audit::{self, Actor};
 use crate::auth::Role;
-use crate::db::{Conn, Constraint, Db, Timestamp, constraint};
+use crate::db::Conn;
 use crate::domain::Domain;
-use crate::error::AppError;
 use crate::web::{Access, Routes};
 
 pub const MANAGERS: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
@@ -99,34 +99,6 @@ impl NewFacility {
             fax: &self.fax,
         }
     }
-}
-
-/// Adds a facility; a code already in use is a conflict.
-pub async fn add(db: &Db, f: &NewFacility, actor: &Actor, now: Timestamp) -> Result<i64, AppError> {
-    let mut tx = db.begin().await?;
-    let id = match repo::insert(&mut tx, &f.fields(), now).await {
-        Ok(id) => id,
-        Err(e) if constraint(&e) == Some(Constraint::Unique) => {
-            return Err(AppError::Conflict(format!(
-                "施設コード {} はすでに登録されています。",
-                f.code
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let details =
-        serde_json::json!({"code": f.code.as_str(), "name": f.name, "kind": f.kind.label()});
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "facility.created",
-        &format!("facility:{id}"),
-        details,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(id)
 }
 
 pub async fn id_by_code(conn: &mut Conn, code: &str) -> sqlx::Result<Option<i64>> {

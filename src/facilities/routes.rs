@@ -6,11 +6,10 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::model::{FacilityCode, FacilityKind};
 use super::views::*;
-use super::{NewFacility, repo};
-use crate::audit::{self, Actor};
+use super::{NewFacility, repo, service};
+use crate::audit::Actor;
 use crate::auth::Principal;
-use crate::db::{Constraint, constraint};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
@@ -100,21 +99,21 @@ pub async fn create(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(view.render()?)).into_response());
         }
     };
-    match super::add(&state.db, &new, &Actor::of(&p, &addr), state.now()).await {
+    match service::add(&state.db, &new, &Actor::of(&p, &addr), state.now()).await {
         Ok(_) => Ok(flash_redirect(
             "/admin/facilities",
             &format!("{} を登録しました。", new.name),
             state.settings.server.secure_cookies,
         )),
-        Err(AppError::Conflict(msg)) => {
+        Err(DomainError::Invalid { message, .. }) => {
             let errors = FacilityErrors {
-                code: Some(msg),
+                code: Some(message),
                 ..Default::default()
             };
             let view = admin_page(&state, page, form, errors).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(view.render()?)).into_response())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -169,42 +168,21 @@ pub async fn update(
         Ok(n) => n,
         Err(errors) => return invalid(errors, form, page),
     };
-    let mut tx = state.db.begin().await?;
-    let before = repo::find(&mut tx, id).await?;
-    match repo::update(&mut tx, id, &new.fields()).await {
-        Ok(_) => {}
-        Err(e) if constraint(&e) == Some(Constraint::Unique) => {
-            drop(tx);
+    match service::update(&state.db, id, &new, &Actor::of(&p, &addr), now).await {
+        Ok(()) => Ok(flash_redirect(
+            "/admin/facilities",
+            "施設の情報を更新しました。",
+            state.settings.server.secure_cookies,
+        )),
+        Err(DomainError::Invalid { message, .. }) => {
             let errors = FacilityErrors {
-                code: Some(format!(
-                    "施設コード {} はすでに登録されています。",
-                    new.code
-                )),
+                code: Some(message),
                 ..Default::default()
             };
-            return invalid(errors, form, page);
+            invalid(errors, form, page)
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
     }
-    let details = serde_json::json!({
-        "before": {"code": before.code, "name": before.name, "kind": before.kind, "address": before.address, "phone": before.phone, "fax": before.fax},
-        "after": {"code": new.code.as_str(), "name": new.name, "kind": new.kind.label(), "address": new.address, "phone": new.phone, "fax": new.fax},
-    });
-    audit::record(
-        &mut tx,
-        now,
-        &Actor::of(&p, &addr),
-        "facility.updated",
-        &format!("facility:{id}"),
-        details,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(flash_redirect(
-        "/admin/facilities",
-        "施設の情報を更新しました。",
-        state.settings.server.secure_cookies,
-    ))
 }
 
 pub async fn withdraw(
@@ -213,27 +191,13 @@ pub async fn withdraw(
     axum::Extension(p): axum::Extension<Principal>,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    let f = repo::find(&mut tx, id).await?;
-    let msg = if repo::withdraw(&mut tx, id, now).await? {
-        audit::record(
-            &mut tx,
-            now,
-            &Actor::of(&p, &addr),
-            "facility.withdrawn",
-            &format!("facility:{id}"),
-            serde_json::json!({"code": f.code, "name": f.name}),
-        )
-        .await?;
-        format!(
-            "{} の脱退を記録しました。所属アカウントはアカウント棚卸しで確認してください。",
-            f.name
-        )
-    } else {
-        "この施設はすでに脱退しています。".to_string()
+    let actor = Actor::of(&p, &addr);
+    let msg = match service::withdraw(&state.db, id, &actor, state.now()).await? {
+        Some(name) => format!(
+            "{name} の脱退を記録しました。所属アカウントはアカウント棚卸しで確認してください。"
+        ),
+        None => "この施設はすでに脱退しています。".to_string(),
     };
-    tx.commit().await?;
     Ok(flash_redirect(
         "/admin/facilities",
         &msg,

@@ -5,9 +5,14 @@ use super::repo::{self, Entry, Inquiry, NewEntry, NewInquiry};
 use crate::audit::{self, Actor};
 use crate::calendar::BusinessCalendar;
 use crate::db::{Db, Timestamp};
-use crate::error::{AppError, AppResult};
+use crate::error::DomainError;
 
-pub async fn create(db: &Db, n: &NewInquiry<'_>, actor: &Actor, now: Timestamp) -> AppResult<i64> {
+pub async fn create(
+    db: &Db,
+    n: &NewInquiry<'_>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<i64, DomainError> {
     let mut tx = db.begin().await?;
     let id = repo::insert_inquiry(&mut tx, n, Status::Received.label(), now).await?;
     audit::record(
@@ -55,7 +60,7 @@ pub async fn add_entry(
     content: &str,
     actor: &Actor,
     now: Timestamp,
-) -> AppResult<i64> {
+) -> Result<i64, DomainError> {
     let mut tx = db.begin().await?;
     let inq = repo::find(&mut tx, inquiry_id).await?;
     let current = Status::parse(&inq.status).unwrap_or(Status::Received);
@@ -69,7 +74,10 @@ pub async fn add_entry(
             public,
         } => {
             if !current.may_become(status) {
-                return Err(AppError::BadRequest("その状態には変更できません。".into()));
+                return Err(DomainError::invalid(
+                    "status",
+                    "その状態には変更できません。",
+                ));
             }
             first = first.or(Some(now));
             ("response", account_id, name, method, status, public, None)
@@ -101,8 +109,9 @@ pub async fn add_entry(
                     .iter()
                     .any(|e| e.id == c);
                 if !ok {
-                    return Err(AppError::BadRequest(
-                        "訂正する記録が見つかりません。".into(),
+                    return Err(DomainError::invalid(
+                        "corrects",
+                        "訂正する記録が見つかりません。",
                     ));
                 }
             }

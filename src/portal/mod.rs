@@ -34,17 +34,18 @@ mod routes;
 mod routes_requests;
 mod routes_runbooks;
 mod routes_schedules;
+pub mod service;
 mod views;
 
 pub use model::{Category, PortalSettings, WindowKind};
+pub use service::schedule_window;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::audit::Actor;
 use crate::auth::Role;
-use crate::db::{Conn, Timestamp};
+use crate::db::Timestamp;
 use crate::domain::Domain;
 use crate::state::AppState;
 use crate::web::{Access, Routes, SiteBanner};
@@ -192,53 +193,6 @@ pub enum WindowError {
     EndsBeforeStart,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-/// Proposes a schedule window (state 提案中; published once the service operator approves it).
-/// Call it on the caller's transaction, so that the window and the caller's own change are kept
-/// together; the audit event is written here.
-pub async fn schedule_window(
-    conn: &mut Conn,
-    w: &NewWindow<'_>,
-    actor: &Actor,
-    now: Timestamp,
-) -> Result<i64, WindowError> {
-    let title = w.title.trim();
-    if title.is_empty() {
-        return Err(WindowError::NoTitle);
-    }
-    if w.ends_at <= w.starts_at {
-        return Err(WindowError::EndsBeforeStart);
-    }
-    let id = repo_requests::insert_window(
-        conn,
-        &repo_requests::NewWindowRow {
-            kind: w.kind.key(),
-            title,
-            starts_at: w.starts_at,
-            ends_at: w.ends_at,
-            services: w.services.trim(),
-            reason: w.reason.trim(),
-            source: w.source,
-            created_by: &actor.login,
-        },
-        now,
-    )
-    .await?;
-    let details = serde_json::json!({
-        "kind": w.kind.key(), "title": title, "starts_at": w.starts_at.to_db(),
-        "ends_at": w.ends_at.to_db(), "services": w.services, "source": w.source,
-    });
-    crate::audit::record(
-        conn,
-        now,
-        actor,
-        "portal.window_proposed",
-        &format!("portal_schedule:{id}"),
-        details,
-    )
-    .await?;
-    Ok(id)
 }
 
 /// Middleware: during an approved window, puts its banner text into the request so that

@@ -9,17 +9,17 @@ use serde::Deserialize;
 
 use super::EDITORS;
 use super::model::{self, Category};
-use super::repo::{self, AnnouncementFields, NewRevision};
+use super::repo::{self, AnnouncementFields};
 use super::repo_requests;
+use super::service::{self, Editor};
 use super::views::*;
-use crate::audit::{self, Actor};
 use crate::auth::Principal;
 use crate::db::Timestamp;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
-pub(super) const DOC_ANNOUNCEMENT: &str = "announcement";
+use super::service::DOC_ANNOUNCEMENT;
 
 pub(super) fn render(t: impl Template, status: StatusCode) -> AppResult<Response> {
     Ok((status, Html(t.render()?)).into_response())
@@ -289,10 +289,6 @@ pub async fn edit_form(
     render(view, StatusCode::OK)
 }
 
-pub(super) fn actor(p: &Principal, addr: &str) -> Actor {
-    Actor::of(p, addr)
-}
-
 pub async fn create(
     State(state): State<AppState>,
     page: Page,
@@ -354,76 +350,21 @@ async fn save(
         publish_at,
         expires_at,
     };
-    let actor = actor(&p, &addr);
-    let mut tx = state.db.begin().await?;
-    let (id, revision, action) = match id {
-        None => {
-            let id = repo::insert_announcement(&mut tx, &fields, &p.login_id, now).await?;
-            (id, 1, "portal.announcement_created")
+    let editor = Editor::of(&p, &addr);
+    let saved =
+        service::save_announcement(&state.db, id, &fields, form.base_revision, &editor, now).await;
+    let (id, revision) = match saved {
+        Ok(saved) => saved,
+        Err(DomainError::Conflict(message)) => {
+            let errors = FormErrors {
+                general: Some(message),
+                ..Default::default()
+            };
+            let view = edit_page(&state, page, id, form, errors, None).await?;
+            return render(view, StatusCode::CONFLICT);
         }
-        Some(id) => {
-            let old = repo::find_announcement(&mut tx, id).await?;
-            let content_changed = old.title != form.title || old.body_md != form.body;
-            let content_updated_at =
-                if content_changed && model::is_change_after_publication(old.publish_at, now) {
-                    Some(now)
-                } else {
-                    old.content_updated_at
-                };
-            let ok = repo::update_announcement(
-                &mut tx,
-                id,
-                form.base_revision,
-                &fields,
-                content_updated_at,
-                now,
-            )
-            .await?;
-            if !ok {
-                drop(tx);
-                let errors = FormErrors {
-                    general: Some(format!(
-                        "編集中に他の人が保存しました（現在の版は第{}版です）。下の履歴で最新の内容を確認してから、もう一度保存してください。",
-                        old.revision
-                    )),
-                    ..Default::default()
-                };
-                let view = edit_page(&state, page, Some(id), form, errors, None).await?;
-                return render(view, StatusCode::CONFLICT);
-            }
-            (id, old.revision + 1, "portal.announcement_updated")
-        }
+        Err(e) => return Err(e.into()),
     };
-    repo::insert_revision(
-        &mut tx,
-        &NewRevision {
-            doc_kind: DOC_ANNOUNCEMENT,
-            doc_id: id,
-            revision,
-            title: &form.title,
-            body_md: &form.body,
-            author_login: &p.login_id,
-            author_name: &p.display_name,
-            note: if revision == 1 { "作成" } else { "編集" },
-        },
-        now,
-    )
-    .await?;
-    let details = serde_json::json!({
-        "revision": revision, "title": form.title, "category": category.key(),
-        "public": form.is_public, "pinned": form.pinned,
-        "publish_at": publish_at.to_db(), "expires_at": expires_at.map(|t| t.to_db()),
-    });
-    audit::record(
-        &mut tx,
-        now,
-        &actor,
-        action,
-        &format!("portal_announcement:{id}"),
-        details,
-    )
-    .await?;
-    tx.commit().await?;
     Ok(flash_redirect(
         &format!("/portal/manage/{id}/edit"),
         &format!("お知らせを保存しました（第{revision}版）。"),
@@ -449,57 +390,8 @@ pub async fn restore(
     let Ok(from) = input.revision.trim().parse::<i64>() else {
         return Err(AppError::BadRequest("復元する版を選んでください。".into()));
     };
-    let mut tx = state.db.begin().await?;
-    let a = repo::find_announcement(&mut tx, id).await?;
-    let old = repo::find_revision(&mut tx, DOC_ANNOUNCEMENT, id, from).await?;
-    let fields = AnnouncementFields {
-        category: &a.category,
-        title: &old.title,
-        body_md: &old.body_md,
-        is_public: a.is_public,
-        pinned: a.pinned,
-        publish_at: a.publish_at,
-        expires_at: a.expires_at,
-    };
-    let changed = old.title != a.title || old.body_md != a.body_md;
-    let content_updated_at = if changed && model::is_change_after_publication(a.publish_at, now) {
-        Some(now)
-    } else {
-        a.content_updated_at
-    };
-    if !repo::update_announcement(&mut tx, id, a.revision, &fields, content_updated_at, now).await?
-    {
-        return Err(AppError::Conflict(
-            "他の人が同時に保存しました。もう一度お試しください。".into(),
-        ));
-    }
-    let revision = a.revision + 1;
-    let note = format!("第{from}版から復元");
-    repo::insert_revision(
-        &mut tx,
-        &NewRevision {
-            doc_kind: DOC_ANNOUNCEMENT,
-            doc_id: id,
-            revision,
-            title: &old.title,
-            body_md: &old.body_md,
-            author_login: &p.login_id,
-            author_name: &p.display_name,
-            note: &note,
-        },
-        now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        &actor(&p, &addr),
-        "portal.announcement_restored",
-        &format!("portal_announcement:{id}"),
-        serde_json::json!({"from_revision": from, "revision": revision}),
-    )
-    .await?;
-    tx.commit().await?;
+    let editor = Editor::of(&p, &addr);
+    let revision = service::restore_announcement(&state.db, id, from, &editor, now).await?;
     Ok(flash_redirect(
         &format!("/portal/manage/{id}/edit"),
         &format!("第{from}版の内容を第{revision}版として復元しました。"),

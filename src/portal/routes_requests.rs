@@ -8,13 +8,12 @@ use serde::Deserialize;
 
 use super::model::{self, RequestKind, RequestState};
 use super::repo_requests as repo;
-use super::routes::{actor, render};
+use super::routes::render;
+use super::service::{self, Editor};
 use super::views::*;
 use super::{CITY, EDITORS, PARTIES};
-use crate::audit;
 use crate::auth::Principal;
-use crate::db::Timestamp;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
@@ -87,30 +86,8 @@ pub async fn create(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
-    let mut tx = state.db.begin().await?;
-    let id =
-        repo::insert_request(&mut tx, &title, &body, &p.login_id, &p.display_name, now).await?;
-    repo::insert_event(
-        &mut tx,
-        id,
-        &p.login_id,
-        &p.display_name,
-        None,
-        RequestState::Submitted.key(),
-        "依頼を受け付けました",
-        now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        &actor(&p, &addr),
-        "portal.change_requested",
-        &format!("portal_change_request:{id}"),
-        serde_json::json!({"title": title}),
-    )
-    .await?;
-    tx.commit().await?;
+    let editor = Editor::of(&p, &addr);
+    let id = service::submit_change_request(&state.db, &title, &body, &editor, now).await?;
     Ok(flash_redirect(
         &format!("/portal/requests/{id}"),
         "変更依頼を受け付けました。",
@@ -183,62 +160,6 @@ async fn show_with(
     )
 }
 
-/// One state change: checks the expected state, records the event and the audit entry.
-#[allow(clippy::too_many_arguments)]
-async fn change_state(
-    state: &AppState,
-    p: &Principal,
-    addr: &str,
-    id: i64,
-    from: RequestState,
-    to: RequestState,
-    kind: Option<RequestKind>,
-    note: &str,
-    now: Timestamp,
-) -> AppResult<bool> {
-    let mut tx = state.db.begin().await?;
-    let r = repo::find_request(&mut tx, id).await?;
-    let lead = (to == RequestState::Done).then(|| now.since(r.requested_at).as_mins());
-    if !repo::transition(
-        &mut tx,
-        id,
-        from.key(),
-        to.key(),
-        kind.map(RequestKind::key),
-        lead,
-        now,
-    )
-    .await?
-    {
-        return Ok(false);
-    }
-    repo::insert_event(
-        &mut tx,
-        id,
-        &p.login_id,
-        &p.display_name,
-        Some(from.key()),
-        to.key(),
-        note,
-        now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        &actor(p, addr),
-        &format!("portal.change_request_{}", to.key()),
-        &format!("portal_change_request:{id}"),
-        serde_json::json!({
-            "from": from.key(), "to": to.key(), "kind": kind.map(RequestKind::key),
-            "lead_minutes": lead, "note": note,
-        }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(true)
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ClassifyInput {
@@ -254,44 +175,19 @@ pub async fn classify(
     Path(id): Path<i64>,
     Form(input): Form<ClassifyInput>,
 ) -> AppResult<Response> {
-    let now = state.now();
-    let mut conn = state.db.pool().acquire().await?;
-    repo::find_request(&mut conn, id).await?;
-    drop(conn);
-    let Some(kind) = RequestKind::parse(&input.kind) else {
-        let msg = "「内容のみ」か「画面設計を伴う」かを選んでください。".to_string();
-        return show_with(
-            &state,
-            page,
-            &p,
-            id,
-            Some(msg),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    let kind = RequestKind::parse(&input.kind);
+    let editor = Editor::of(&p, &addr);
+    let classified =
+        service::classify_change_request(&state.db, id, kind, &input.note, &editor, state.now())
+            .await;
+    let kind = match classified {
+        Ok(kind) => kind,
+        Err(DomainError::Invalid { message, .. }) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return show_with(&state, page, &p, id, Some(message), status).await;
+        }
+        Err(e) => return Err(e.into()),
     };
-    let note = match input.note.trim() {
-        "" => kind.label().to_string(),
-        n => format!("{}：{n}", kind.label()),
-    };
-    let to = kind.next_state();
-    if !change_state(
-        &state,
-        &p,
-        &addr,
-        id,
-        RequestState::Submitted,
-        to,
-        Some(kind),
-        &note,
-        now,
-    )
-    .await?
-    {
-        return Err(AppError::Conflict(
-            "この依頼はすでに分類されています。".into(),
-        ));
-    }
     let msg = match kind {
         RequestKind::Content => "内容のみの変更として対応を開始しました。",
         RequestKind::Design => "画面設計を伴う変更として協議を開始しました。",
@@ -317,49 +213,18 @@ pub async fn message(
     Path(id): Path<i64>,
     Form(input): Form<MessageInput>,
 ) -> AppResult<Response> {
-    let now = state.now();
-    let body = input.body.trim();
-    let mut tx = state.db.begin().await?;
-    let r = repo::find_request(&mut tx, id).await?;
-    let st = RequestState::parse(&r.state).unwrap_or(RequestState::Done);
-    if body.is_empty() || body.chars().count() > 10_000 {
-        drop(tx);
-        let msg = "メッセージを入力してください（10,000文字以内）。".to_string();
-        return show_with(
-            &state,
-            page,
-            &p,
-            id,
-            Some(msg),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    let editor = Editor::of(&p, &addr);
+    let posted =
+        service::post_change_request_message(&state.db, id, &input.body, &editor, state.now())
+            .await;
+    match posted {
+        Ok(()) => {}
+        Err(DomainError::Invalid { message, .. }) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return show_with(&state, page, &p, id, Some(message), status).await;
+        }
+        Err(e) => return Err(e.into()),
     }
-    if !model::may_discuss(st) {
-        return Err(AppError::Conflict(
-            "完了した依頼にはメッセージを送れません。".into(),
-        ));
-    }
-    repo::insert_message(
-        &mut tx,
-        id,
-        &p.login_id,
-        &p.display_name,
-        p.role.label(),
-        body,
-        now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        &actor(&p, &addr),
-        "portal.change_request_message",
-        &format!("portal_change_request:{id}"),
-        serde_json::json!({"chars": body.chars().count()}),
-    )
-    .await?;
-    tx.commit().await?;
     Ok(flash_redirect(
         &format!("/portal/requests/{id}"),
         "メッセージを送信しました。",
@@ -381,26 +246,8 @@ pub async fn agree(
     Path(id): Path<i64>,
     Form(input): Form<NoteInput>,
 ) -> AppResult<Response> {
-    let now = state.now();
-    let note = match input.note.trim() {
-        "" => "設計内容に合意しました",
-        n => n,
-    };
-    if !change_state(
-        &state,
-        &p,
-        &addr,
-        id,
-        RequestState::Consulting,
-        RequestState::Agreed,
-        None,
-        note,
-        now,
-    )
-    .await?
-    {
-        return Err(AppError::Conflict("協議中の依頼ではありません。".into()));
-    }
+    let editor = Editor::of(&p, &addr);
+    service::agree_change_request(&state.db, id, &input.note, &editor, state.now()).await?;
     Ok(flash_redirect(
         &format!("/portal/requests/{id}"),
         "合意を記録しました。",
@@ -416,37 +263,8 @@ pub async fn complete(
     Path(id): Path<i64>,
     Form(input): Form<NoteInput>,
 ) -> AppResult<Response> {
-    let now = state.now();
-    let mut conn = state.db.pool().acquire().await?;
-    let r = repo::find_request(&mut conn, id).await?;
-    drop(conn);
-    let from = RequestState::parse(&r.state).unwrap_or(RequestState::Done);
-    if !model::may_complete(from) {
-        return Err(AppError::Conflict(
-            "この依頼はまだ完了にできません（分類・合意が必要です）。".into(),
-        ));
-    }
-    let note = match input.note.trim() {
-        "" => "変更を反映しました",
-        n => n,
-    };
-    if !change_state(
-        &state,
-        &p,
-        &addr,
-        id,
-        from,
-        RequestState::Done,
-        None,
-        note,
-        now,
-    )
-    .await?
-    {
-        return Err(AppError::Conflict(
-            "依頼の状態が変わりました。再読み込みしてください。".into(),
-        ));
-    }
+    let editor = Editor::of(&p, &addr);
+    service::complete_change_request(&state.db, id, &input.note, &editor, state.now()).await?;
     Ok(flash_redirect(
         &format!("/portal/requests/{id}"),
         "完了として記録しました。",

@@ -7,16 +7,16 @@ use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::model;
-use super::repo::{self, NewRevision};
-use super::routes::{actor, render};
+use super::repo;
+use super::routes::render;
+use super::service::{self, Editor};
 use super::views::*;
-use crate::audit;
 use crate::auth::Principal;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
-const DOC_RUNBOOK: &str = "runbook";
+use super::service::DOC_RUNBOOK;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -85,33 +85,8 @@ pub async fn create(
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return list_page(&state, page, title, input.body, Some(e), status).await;
     }
-    let mut tx = state.db.begin().await?;
-    let id = repo::insert_runbook(&mut tx, &title, &input.body, &p.login_id, now).await?;
-    repo::insert_revision(
-        &mut tx,
-        &NewRevision {
-            doc_kind: DOC_RUNBOOK,
-            doc_id: id,
-            revision: 1,
-            title: &title,
-            body_md: &input.body,
-            author_login: &p.login_id,
-            author_name: &p.display_name,
-            note: "作成",
-        },
-        now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        &actor(&p, &addr),
-        "portal.runbook_created",
-        &format!("portal_runbook:{id}"),
-        serde_json::json!({"title": title}),
-    )
-    .await?;
-    tx.commit().await?;
+    let editor = Editor::of(&p, &addr);
+    let id = service::create_runbook(&state.db, &title, &input.body, &editor, now).await?;
     Ok(flash_redirect(
         &format!("/portal/runbooks/{id}"),
         "運転手順書を登録しました（第1版）。",
@@ -182,49 +157,25 @@ pub async fn update(
         let preview = Some(model::render_markdown(&input.body));
         return show_page(&state, page, id, edit, preview, None, StatusCode::OK).await;
     }
-    let mut tx = state.db.begin().await?;
-    let updated = repo::update_runbook(
-        &mut tx,
+    let editor = Editor::of(&p, &addr);
+    let saved = service::update_runbook(
+        &state.db,
         id,
         base_revision,
         &title,
         &input.body,
-        &p.login_id,
+        &editor,
         now,
     )
-    .await?;
-    if !updated {
-        drop(tx);
-        let e = "編集中に他の人が保存しました。履歴で最新の内容を確認してから、もう一度保存してください。";
-        let status = StatusCode::CONFLICT;
-        return show_page(&state, page, id, edit, None, Some(e.into()), status).await;
-    }
-    let revision = base_revision + 1;
-    repo::insert_revision(
-        &mut tx,
-        &NewRevision {
-            doc_kind: DOC_RUNBOOK,
-            doc_id: id,
-            revision,
-            title: &title,
-            body_md: &input.body,
-            author_login: &p.login_id,
-            author_name: &p.display_name,
-            note: "編集",
-        },
-        now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        &actor(&p, &addr),
-        "portal.runbook_updated",
-        &format!("portal_runbook:{id}"),
-        serde_json::json!({"title": title, "revision": revision}),
-    )
-    .await?;
-    tx.commit().await?;
+    .await;
+    let revision = match saved {
+        Ok(revision) => revision,
+        Err(DomainError::Conflict(message)) => {
+            let status = StatusCode::CONFLICT;
+            return show_page(&state, page, id, edit, None, Some(message), status).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(flash_redirect(
         &format!("/portal/runbooks/{id}"),
         &format!("運転手順書を保存しました（第{revision}版）。"),
@@ -249,51 +200,8 @@ pub async fn restore(
     let Ok(from) = input.revision.trim().parse::<i64>() else {
         return Err(AppError::BadRequest("復元する版を選んでください。".into()));
     };
-    let mut tx = state.db.begin().await?;
-    let r = repo::find_runbook(&mut tx, id).await?;
-    let old = repo::find_revision(&mut tx, DOC_RUNBOOK, id, from).await?;
-    let ok = repo::update_runbook(
-        &mut tx,
-        id,
-        r.revision,
-        &old.title,
-        &old.body_md,
-        &p.login_id,
-        now,
-    )
-    .await?;
-    if !ok {
-        return Err(AppError::Conflict(
-            "他の人が同時に保存しました。もう一度お試しください。".into(),
-        ));
-    }
-    let revision = r.revision + 1;
-    let note = format!("第{from}版から復元");
-    repo::insert_revision(
-        &mut tx,
-        &NewRevision {
-            doc_kind: DOC_RUNBOOK,
-            doc_id: id,
-            revision,
-            title: &old.title,
-            body_md: &old.body_md,
-            author_login: &p.login_id,
-            author_name: &p.display_name,
-            note: &note,
-        },
-        now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        &actor(&p, &addr),
-        "portal.runbook_restored",
-        &format!("portal_runbook:{id}"),
-        serde_json::json!({"from_revision": from, "revision": revision}),
-    )
-    .await?;
-    tx.commit().await?;
+    let editor = Editor::of(&p, &addr);
+    let revision = service::restore_runbook(&state.db, id, from, &editor, now).await?;
     Ok(flash_redirect(
         &format!("/portal/runbooks/{id}"),
         &format!("第{from}版の内容を第{revision}版として復元しました。"),

@@ -7,12 +7,13 @@ use axum::{Extension, Form};
 
 use super::model::{self, WindowKind};
 use super::repo_requests as repo;
-use super::routes::{actor, render};
+use super::routes::render;
+use super::service::{self, Editor};
 use super::views::*;
-use super::{CITY, EDITORS, NewWindow, WindowError, schedule_window};
-use crate::audit;
+use super::{CITY, EDITORS, NewWindow};
+use crate::audit::Actor;
 use crate::auth::Principal;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
@@ -97,25 +98,21 @@ pub async fn create(
         reason: &form.reason,
         source: "portal",
     };
-    let mut tx = state.db.begin().await?;
-    match schedule_window(&mut tx, &w, &actor(&p, &addr), now).await {
+    match service::propose_window(&state.db, &w, &Actor::of(&p, &addr), now).await {
         Ok(_) => {}
-        Err(WindowError::Db(e)) => return Err(e.into()),
-        Err(e) => {
-            drop(tx);
-            let msg = e.to_string();
+        Err(DomainError::Invalid { message, .. }) => {
             return page_with(
                 &state,
                 page,
                 &p,
                 form,
-                Some(msg),
+                Some(message),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
         }
+        Err(e) => return Err(e.into()),
     }
-    tx.commit().await?;
     Ok(flash_redirect(
         "/portal/schedules",
         "予定を登録しました。サービス運用者の承認後にポータルへ掲載されます。",
@@ -130,26 +127,7 @@ pub async fn approve(
     ClientAddr(addr): ClientAddr,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    let w = repo::find_window(&mut tx, id).await?;
-    let who = format!("{}（{}）", p.display_name, p.login_id);
-    if !repo::approve_window(&mut tx, id, &who, now).await? {
-        return Err(AppError::Conflict(
-            "この予定はすでに承認されています。".into(),
-        ));
-    }
-    audit::record(
-        &mut tx,
-        now,
-        &actor(&p, &addr),
-        "portal.window_approved",
-        &format!("portal_schedule:{id}"),
-        serde_json::json!({"title": w.title, "kind": w.kind,
-            "starts_at": w.starts_at.to_db(), "ends_at": w.ends_at.to_db()}),
-    )
-    .await?;
-    tx.commit().await?;
+    service::approve_window(&state.db, id, &Editor::of(&p, &addr), state.now()).await?;
     Ok(flash_redirect(
         "/portal/schedules",
         "予定を承認しました。ポータルに掲載されます。",

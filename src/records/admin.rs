@@ -7,70 +7,18 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use rand::RngCore;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::blobs::BlobStore;
 use super::repo;
+use super::service;
 use super::views::size_text;
 use crate::audit::{self, Actor};
 use crate::auth::Principal;
-use crate::db::{Db, Timestamp};
-use crate::error::{AppError, AppResult};
+use crate::db::Timestamp;
+use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect};
-
-/// Issues an API key for a facility; returns (key id, the key — shown once, never stored).
-pub async fn create_api_key(
-    db: &Db,
-    facility_code: &str,
-    label: &str,
-    actor: &Actor,
-    now: Timestamp,
-) -> AppResult<(i64, String)> {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let key = format!(
-        "rnk_{}",
-        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
-    );
-    let mut tx = db.begin().await?;
-    let (facility_id, _) = repo::facility_by_code(&mut tx, facility_code.trim())
-        .await?
-        .ok_or_else(|| {
-            AppError::BadRequest(format!(
-                "施設コード {facility_code} の参加施設はありません。"
-            ))
-        })?;
-    let label = if label.trim().is_empty() {
-        "連携システム"
-    } else {
-        label.trim()
-    };
-    let prefix: String = key.chars().take(10).collect();
-    let id = repo::insert_api_key(
-        &mut tx,
-        facility_id,
-        label,
-        &prefix,
-        &crate::auth::token_hash(&key),
-        &actor.login,
-        now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "records.api_key_created",
-        &format!("api_key:{id}"),
-        json!({"facility": facility_code, "label": label, "prefix": prefix}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((id, key))
-}
 
 pub struct KeyLine {
     pub id: i64,
@@ -152,28 +100,8 @@ pub async fn create_key(
     page: Page,
     Form(f): Form<KeyForm>,
 ) -> AppResult<Response> {
-    let now = state.now();
-    if f.facility_code.trim().is_empty() {
-        let e = Some("施設コードを入力してください。".to_string());
-        return keys_page(
-            &state,
-            page,
-            None,
-            e,
-            f.facility_code,
-            f.label,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    match create_api_key(
-        &state.db,
-        &f.facility_code,
-        &f.label,
-        &Actor::of(&p, &addr),
-        now,
-    )
-    .await
+    let actor = Actor::of(&p, &addr);
+    match service::create_api_key(&state.db, &f.facility_code, &f.label, &actor, state.now()).await
     {
         Ok((_, key)) => {
             keys_page(
@@ -187,19 +115,19 @@ pub async fn create_key(
             )
             .await
         }
-        Err(AppError::BadRequest(m)) => {
+        Err(DomainError::Invalid { message, .. }) => {
             keys_page(
                 &state,
                 page,
                 None,
-                Some(m),
+                Some(message),
                 f.facility_code,
                 f.label,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -222,20 +150,8 @@ pub async fn revoke_key(
             "失効の確認にチェックを入れてください。".into(),
         ));
     }
-    let actor = Actor::of(&p, &addr);
     let mut tx = state.db.begin().await?;
-    if repo::revoke_api_key(&mut tx, id, &actor.login, now).await? == 0 {
-        return Err(AppError::NotFound);
-    }
-    audit::record(
-        &mut tx,
-        now,
-        &actor,
-        "records.api_key_revoked",
-        &format!("api_key:{id}"),
-        json!({}),
-    )
-    .await?;
+    service::revoke_api_key(&mut tx, id, &Actor::of(&p, &addr), now).await?;
     tx.commit().await?;
     Ok(flash_redirect(
         "/admin/api-keys",
@@ -330,48 +246,6 @@ pub struct PurgeForm {
     confirm: String,
 }
 
-/// Purges the reviewed documents that are still expired; returns (documents, blobs removed).
-pub async fn purge(
-    state: &AppState,
-    ids: &[i64],
-    actor: &Actor,
-    now: Timestamp,
-) -> anyhow::Result<(usize, usize)> {
-    let store = BlobStore::new(&state.settings.paths.data_dir);
-    let _gate = store.collecting().await;
-    let mut tx = state.db.begin().await?;
-    let mut purged = Vec::new();
-    let mut hashes = Vec::new();
-    for id in ids {
-        if let Some(h) = repo::purge_document(&mut tx, *id, &actor.login, now).await? {
-            purged.push(*id);
-            hashes.extend(h);
-        }
-    }
-    hashes.sort();
-    hashes.dedup();
-    if !purged.is_empty() {
-        audit::record(
-            &mut tx,
-            now,
-            actor,
-            "records.purged",
-            "documents",
-            json!({"document_ids": purged, "blobs": hashes}),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    let mut removed = 0;
-    let mut conn = state.db.pool().acquire().await?;
-    for h in &hashes {
-        if !repo::blob_referenced(&mut conn, h).await? && store.remove(h).await? {
-            removed += 1;
-        }
-    }
-    Ok((purged.len(), removed))
-}
-
 pub async fn purge_confirmed(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
@@ -391,7 +265,7 @@ pub async fn purge_confirmed(
         );
         return retention_page(&state, page, e, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    let (docs, blobs) = purge(&state, &ids, &Actor::of(&p, &addr), state.now()).await?;
+    let (docs, blobs) = service::purge(&state, &ids, &Actor::of(&p, &addr), state.now()).await?;
     Ok(flash_redirect(
         "/admin/records/retention",
         &format!(

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::model::Rejection;
 use super::repo;
 use crate::audit::Actor;
+use crate::error::DomainError;
 use crate::state::AppState;
 use crate::web::ClientAddr;
 
@@ -61,6 +62,20 @@ impl From<sqlx::Error> for Rejection {
             );
         }
         internal(e)
+    }
+}
+
+/// The one mapping of a records service error to an `OperationOutcome`: the API and the UI call
+/// the same service functions, the UI maps their errors to pages (`AppError`), the API to this.
+impl From<DomainError> for Rejection {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound => Rejection::new(404, "not-found", e.to_string()),
+            DomainError::Forbidden => Rejection::new(403, "forbidden", e.to_string()),
+            DomainError::Conflict(m) => Rejection::new(409, "conflict", m),
+            DomainError::Invalid { message, .. } => Rejection::new(422, "invalid", message),
+            DomainError::Internal(e) => internal(e),
+        }
     }
 }
 
@@ -169,5 +184,34 @@ impl FromRequest<AppState> for FhirBody {
             ));
         }
         Ok(FhirBody(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_domain_error_becomes_the_operation_outcome_of_its_kind() {
+        let cases = [
+            (DomainError::NotFound, 404, "not-found"),
+            (DomainError::Forbidden, 403, "forbidden"),
+            (DomainError::conflict("すでにあります。"), 409, "conflict"),
+            (
+                DomainError::invalid("local_id", "入力してください。"),
+                422,
+                "invalid",
+            ),
+            (
+                DomainError::Internal(anyhow::anyhow!("disk")),
+                500,
+                "exception",
+            ),
+        ];
+        for (e, status, code) in cases {
+            let r = Rejection::from(e);
+            assert_eq!((r.status, r.code), (status, code), "{}", r.message);
+            assert!(!r.message.contains("disk"), "internal text stays inside");
+        }
     }
 }

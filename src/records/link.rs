@@ -18,67 +18,16 @@ use super::api::{ApiClient, FhirBody, fhir};
 use super::fhir as fhirck;
 use super::model::Rejection;
 use super::repo;
+use super::service::{LinkError, link_patient};
 use super::views::LinkPage;
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
 use crate::auth::Principal;
-use crate::db::{Conn, Timestamp};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
 /// The identifier system of the network patient ID (地域連携ID, `KR…`) in FHIR Patients.
 pub const NETWORK_ID_SYSTEM: &str = "urn:rainbownet:network-patient-id";
-
-/// Links `local_id` of a facility to a network patient. `Ok(false)`: the same link existed.
-pub async fn link_patient(
-    conn: &mut Conn,
-    patient_id: i64,
-    facility_id: i64,
-    local_id: &str,
-    actor: &Actor,
-    channel: &str,
-    now: Timestamp,
-) -> Result<bool, Rejection> {
-    if let Some(other) = repo::find_link(conn, facility_id, local_id).await? {
-        if other == patient_id {
-            return Ok(false);
-        }
-        return Err(Rejection::new(
-            409,
-            "conflict",
-            format!(
-                "患者ID {local_id} は自施設ですでに別の患者に連携されています。何も保存されていません。"
-            ),
-        ));
-    }
-    if let Some(own) = repo::local_id(conn, patient_id, facility_id).await? {
-        return Err(Rejection::new(
-            409,
-            "conflict",
-            format!(
-                "この患者は自施設の患者ID {own} ですでに連携されています。何も保存されていません。"
-            ),
-        ));
-    }
-    if !repo::in_consent_scope(conn, patient_id, facility_id).await? {
-        return Err(Rejection::new(
-            403,
-            "forbidden",
-            "この患者の同意の範囲に自施設が含まれていないため、連携できません。",
-        ));
-    }
-    repo::insert_link(conn, patient_id, facility_id, local_id, now).await?;
-    audit::record(
-        conn,
-        now,
-        actor,
-        "records.patient_linked",
-        &format!("patient:{patient_id}"),
-        json!({"facility_id": facility_id, "local_id": local_id, "channel": channel}),
-    )
-    .await?;
-    Ok(true)
-}
 
 fn unknown_network_id(network_id: &str) -> Rejection {
     Rejection::new(
@@ -181,51 +130,39 @@ pub async fn link(
     if !repo::may_see_patient(&mut tx, id, facility).await? {
         return Err(AppError::Forbidden);
     }
-    let result = if local_id.is_empty() || local_id.chars().count() > 64 {
-        Err(Rejection::new(
-            422,
-            "invalid",
-            "自施設の患者ID を 1〜64 文字で入力してください。",
-        ))
-    } else {
-        link_patient(
-            &mut tx,
-            id,
-            facility,
-            &local_id,
-            &Actor::of(&p, &addr),
-            "ui",
-            now,
-        )
-        .await
-    };
-    match result {
+    let actor = Actor::of(&p, &addr);
+    let result = link_patient(&mut tx, id, facility, &local_id, &actor, "ui", now).await;
+    let error = match result {
         Ok(_) => {
             tx.commit().await?;
-            Ok(flash_redirect(
+            return Ok(flash_redirect(
                 &format!("/records/patients/{id}"),
                 &format!(
                     "自施設の患者ID {local_id} を連携しました。以後、この患者ID で送信できます。"
                 ),
                 state.settings.server.secure_cookies,
-            ))
+            ));
         }
-        Err(e) if e.status == 500 => Err(AppError::Internal(anyhow::anyhow!(e.message))),
-        Err(e) => {
-            drop(tx);
-            let t = LinkPage {
-                page: page.titled(format!("{} さんの患者ID 連携", patient.name)),
-                patient_id: id,
-                patient_name: patient.name,
-                network_id: patient.network_id,
-                local_id,
-                error: e.message,
-            };
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Html(askama::Template::render(&t)?),
-            )
-                .into_response())
-        }
-    }
+        Err(
+            e @ (LinkError::LocalIdTaken(_)
+            | LinkError::AlreadyLinked(_)
+            | LinkError::OutsideConsent),
+        ) => e.to_string(),
+        Err(LinkError::Other(DomainError::Invalid { message, .. })) => message,
+        Err(LinkError::Other(e)) => return Err(e.into()),
+    };
+    drop(tx);
+    let t = LinkPage {
+        page: page.titled(format!("{} さんの患者ID 連携", patient.name)),
+        patient_id: id,
+        patient_name: patient.name,
+        network_id: patient.network_id,
+        local_id,
+        error,
+    };
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Html(askama::Template::render(&t)?),
+    )
+        .into_response())
 }

@@ -36,11 +36,13 @@ mod link;
 pub mod model;
 mod read_api;
 mod repo;
+mod service;
 mod ui;
 mod views;
 
-pub use admin::{create_api_key, purge, review_expired};
+pub use admin::review_expired;
 pub use model::RecordsSettings;
+pub use service::{create_api_key, purge};
 
 use crate::auth::Role;
 use crate::domain::Domain;

@@ -14,14 +14,14 @@ use serde_json::json;
 
 use super::blobs::BlobStore;
 use super::fhir::PatientInfo;
-use super::intake;
 use super::model::{self, ConsentInfo, Scope};
 use super::read_api::{Read, log_read};
 use super::repo;
+use super::service;
 use super::views::*;
 use crate::audit::{self, Actor};
 use crate::auth::{Principal, Role};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
@@ -161,14 +161,15 @@ pub async fn timeline(
     )
 }
 
-/// Loads a document the user's facility may read (403, audited, otherwise).
+/// Loads a document the user's facility may read; `None` when it may not (the refusal is
+/// audited on `tx`: commit it, then answer 403).
 async fn readable_document(
     state: &AppState,
     tx: &mut crate::db::Tx,
     p: &Principal,
     addr: &str,
     id: i64,
-) -> AppResult<repo::DocumentRow> {
+) -> AppResult<Option<repo::DocumentRow>> {
     let facility = facility_of(p)?;
     let (doc, may_read) = repo::find_document(tx, id, facility)
         .await?
@@ -183,9 +184,9 @@ async fn readable_document(
             json!({"document_id": id, "facility_id": facility, "channel": "ui"}),
         )
         .await?;
-        return Err(AppError::Forbidden);
+        return Ok(None);
     }
-    Ok(doc)
+    Ok(Some(doc))
 }
 
 pub async fn document(
@@ -197,13 +198,9 @@ pub async fn document(
 ) -> AppResult<Response> {
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    let doc = match readable_document(&state, &mut tx, &p, &addr, id).await {
-        Ok(d) => d,
-        Err(AppError::Forbidden) => {
-            tx.commit().await?;
-            return Err(AppError::Forbidden);
-        }
-        Err(e) => return Err(e),
+    let Some(doc) = readable_document(&state, &mut tx, &p, &addr, id).await? else {
+        tx.commit().await?;
+        return Err(AppError::Forbidden);
     };
     let facility = facility_of(&p)?;
     let patient = repo::find_patient(&mut tx, doc.patient_id)
@@ -257,13 +254,9 @@ pub async fn attachment(
 ) -> AppResult<Response> {
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    let doc = match readable_document(&state, &mut tx, &p, &addr, id).await {
-        Ok(d) => d,
-        Err(AppError::Forbidden) => {
-            tx.commit().await?;
-            return Err(AppError::Forbidden);
-        }
-        Err(e) => return Err(e),
+    let Some(doc) = readable_document(&state, &mut tx, &p, &addr, id).await? else {
+        tx.commit().await?;
+        return Err(AppError::Forbidden);
     };
     let a = repo::attachments(&mut tx, id)
         .await?
@@ -393,21 +386,7 @@ pub async fn register(
     };
     let actor = Actor::of(&p, &addr);
     let mut tx = state.db.begin().await?;
-    if repo::find_link(&mut tx, facility, local_id)
-        .await?
-        .is_some()
-    {
-        let errors = vec![format!("患者ID {local_id} はすでに登録されています。")];
-        return render(
-            RegisterPage {
-                page: page.titled("患者の登録と同意の記録"),
-                form,
-                errors,
-            },
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
-    }
-    match intake::resolve_patient(&mut tx, facility, &patient, Some(&info), &actor, now).await {
+    match service::register_patient(&mut tx, facility, &patient, &info, &actor, now).await {
         Ok(id) => {
             tx.commit().await?;
             Ok(flash_redirect(
@@ -416,15 +395,15 @@ pub async fn register(
                 state.settings.server.secure_cookies,
             ))
         }
-        Err(e) if e.status < 500 => render(
+        Err(DomainError::Invalid { message, .. }) => render(
             RegisterPage {
                 page: page.titled("患者の登録と同意の記録"),
                 form,
-                errors: vec![e.message],
+                errors: vec![message],
             },
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        Err(e) => Err(AppError::Internal(anyhow::anyhow!(e.message))),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -449,24 +428,7 @@ pub async fn withdraw(
         ));
     }
     let mut tx = state.db.begin().await?;
-    if !repo::is_linked(&mut tx, id, facility).await? {
-        return Err(AppError::NotFound);
-    }
-    let current = repo::current_consent(&mut tx, id)
-        .await?
-        .filter(|c| c.withdrawn_at.is_none())
-        .ok_or_else(|| AppError::Conflict("この患者の同意はすでに撤回されています。".into()))?;
-    let actor = Actor::of(&p, &addr);
-    repo::withdraw_consent(&mut tx, current.id, &actor.login, now).await?;
-    audit::record(
-        &mut tx,
-        now,
-        &actor,
-        "records.consent_withdrawn",
-        &format!("patient:{id}"),
-        json!({"consent_id": current.id, "channel": "ui", "facility_id": facility}),
-    )
-    .await?;
+    service::withdraw_consent(&mut tx, id, facility, &Actor::of(&p, &addr), now).await?;
     tx.commit().await?;
     Ok(flash_redirect(
         &format!("/records/patients/{id}"),

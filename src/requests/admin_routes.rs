@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 
 use super::model::VerificationMethod;
 use super::routes::{html, submit_common};
-use super::service::{self, Handler, LetterData, Submission};
+use super::service::{self, Handler, ImportError, LetterData};
 use super::views::*;
 use super::{csv_import, letter, repo};
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
 use crate::auth::Principal;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
@@ -153,11 +153,11 @@ pub async fn issue(
             &letters,
             &format!("letters-{}.pdf", now.as_jiff().strftime("%Y%m%d-%H%M%S")),
         ),
-        Err(AppError::BadRequest(msg)) | Err(AppError::Conflict(msg)) => html(
-            list_page(&state, page, "received".into(), Some(msg)).await?,
+        Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => html(
+            list_page(&state, page, "received".into(), Some(message)).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -188,7 +188,7 @@ async fn on_request(
     state: &AppState,
     page: Page,
     id: i64,
-    result: Result<(), AppError>,
+    result: Result<(), DomainError>,
     done: &str,
 ) -> AppResult<Response> {
     match result {
@@ -197,11 +197,11 @@ async fn on_request(
             done,
             state.settings.server.secure_cookies,
         )),
-        Err(AppError::BadRequest(msg)) | Err(AppError::Conflict(msg)) => html(
-            show_page(state, page, id, Some(msg)).await?,
+        Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => html(
+            show_page(state, page, id, Some(message)).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -241,8 +241,9 @@ pub async fn verify(
     Form(form): Form<VerifyForm>,
 ) -> AppResult<Response> {
     let result = match VerificationMethod::from_key(&form.method) {
-        None => Err(AppError::BadRequest(
-            "本人確認の方法を選んでください。".into(),
+        None => Err(DomainError::invalid(
+            "method",
+            "本人確認の方法を選んでください。",
         )),
         Some(m) => {
             let note: String = form.note.trim().chars().take(500).collect();
@@ -335,55 +336,11 @@ pub async fn import(
         Ok(rows) => rows,
         Err(errors) => return refuse(page, errors),
     };
-    let now = state.now();
-    let actor = Actor::of(&p, &addr);
-    let mut tx = state.db.begin().await?;
-    let mut errors = Vec::new();
-    let mut submissions = Vec::new();
-    for row in rows {
-        match crate::facilities::id_by_code(&mut tx, &row.facility_code).await? {
-            None => errors.push(format!(
-                "{}行目: 施設コード {} の施設は登録されていません。",
-                row.line, row.facility_code
-            )),
-            Some(facility_id) => submissions.push((
-                row.line,
-                Submission {
-                    facility_id,
-                    kind: super::model::RequestKind::Add,
-                    person: Some(row.person),
-                    target_account_id: None,
-                    reason: "CSV取込".into(),
-                    channel: super::model::Channel::Csv,
-                    paper_date: None,
-                },
-            )),
-        }
-    }
-    if !errors.is_empty() {
-        return refuse(page, errors);
-    }
-    let count = submissions.len();
-    for (line, s) in &submissions {
-        if let Err(e) = service::submit_in(&mut tx, s, Some(p.account_id), &actor, now).await {
-            // Nothing is half-imported: dropping the transaction rolls back every line.
-            let msg = match e {
-                AppError::BadRequest(m) | AppError::Conflict(m) => m,
-                other => return Err(other),
-            };
-            return refuse(page, vec![format!("{line}行目: {msg}")]);
-        }
-    }
-    audit::record(
-        &mut tx,
-        now,
-        &actor,
-        "request.csv_imported",
-        "account_requests",
-        serde_json::json!({"rows": count}),
-    )
-    .await?;
-    tx.commit().await?;
+    let count = match service::import_csv(&state.db, rows, &handler(&p, &addr), state.now()).await {
+        Ok(count) => count,
+        Err(ImportError::Lines(errors)) => return refuse(page, errors),
+        Err(ImportError::Other(e)) => return Err(e.into()),
+    };
     Ok(flash_redirect(
         "/admin/requests?state=received",
         &format!("{count} 件の追加申請を取り込みました。"),

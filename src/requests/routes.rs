@@ -15,7 +15,7 @@ use crate::accounts::service as accounts;
 use crate::audit::Actor;
 use crate::auth::{Principal, Role};
 use crate::db::tokyo;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
@@ -237,9 +237,9 @@ pub async fn submit_common(
                 state.settings.server.secure_cookies,
             ))
         }
-        Err(AppError::BadRequest(msg)) | Err(AppError::Conflict(msg)) => {
+        Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => {
             let errors = FormErrors {
-                general: Some(msg),
+                general: Some(message),
                 ..Default::default()
             };
             html(
@@ -247,7 +247,7 @@ pub async fn submit_common(
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::accounts::service::{self as accounts, AccountSpec, PersonAttributes};
 use crate::audit::{self, Actor};
 use crate::auth::Role;
 use crate::db::{Conn, Db, Timestamp};
-use crate::error::AppError;
+use crate::error::DomainError;
 
 /// Who handles a request: the operator's account (none for the CLI) and the audit actor.
 pub struct Handler {
@@ -34,7 +34,7 @@ pub async fn submit(
     submitted_by: Option<i64>,
     actor: &Actor,
     now: Timestamp,
-) -> Result<i64, AppError> {
+) -> Result<i64, DomainError> {
     let mut tx = db.begin().await?;
     let id = submit_in(&mut tx, s, submitted_by, actor, now).await?;
     tx.commit().await?;
@@ -48,40 +48,43 @@ pub async fn submit_in(
     submitted_by: Option<i64>,
     actor: &Actor,
     now: Timestamp,
-) -> Result<i64, AppError> {
+) -> Result<i64, DomainError> {
     let facility = crate::facilities::find(conn, s.facility_id).await?;
     if facility.withdrawn_at.is_some() {
-        return Err(AppError::BadRequest(format!(
-            "{} は脱退済みのため申請できません。",
-            facility.name
-        )));
+        return Err(DomainError::invalid(
+            "facility",
+            format!("{} は脱退済みのため申請できません。", facility.name),
+        ));
     }
     if s.kind.needs_person() && s.person.is_none() {
-        return Err(AppError::BadRequest(
-            "利用者の情報を入力してください。".into(),
+        return Err(DomainError::invalid(
+            "person",
+            "利用者の情報を入力してください。",
         ));
     }
     if s.kind.needs_target() {
         let target = s
             .target_account_id
-            .ok_or_else(|| AppError::BadRequest("対象の利用者を選んでください。".into()))?;
+            .ok_or_else(|| DomainError::invalid("target", "対象の利用者を選んでください。"))?;
         let person = accounts::person(conn, target)
             .await
-            .map_err(|_| AppError::BadRequest("対象の利用者が見つかりません。".into()))?;
+            .map_err(|_| DomainError::invalid("target", "対象の利用者が見つかりません。"))?;
         if person.facility_id != Some(s.facility_id)
             || !matches!(person.role.as_str(), "user" | "facility_manager")
         {
-            return Err(AppError::BadRequest(
-                "対象の利用者はこの施設に所属していません。".into(),
+            return Err(DomainError::invalid(
+                "target",
+                "対象の利用者はこの施設に所属していません。",
             ));
         }
         if person.disabled_at.is_some() {
-            return Err(AppError::BadRequest(
-                "対象の利用者はすでに利用停止されています。".into(),
+            return Err(DomainError::invalid(
+                "target",
+                "対象の利用者はすでに利用停止されています。",
             ));
         }
         if repo::open_for_target(conn, target).await? > 0 {
-            return Err(AppError::Conflict(
+            return Err(DomainError::Conflict(
                 "この利用者には処理中の申請があります。処理が終わってから申請してください。".into(),
             ));
         }
@@ -133,9 +136,9 @@ pub struct LetterData {
     pub reissue: bool,
 }
 
-fn received(r: &Request) -> Result<(), AppError> {
+fn received(r: &Request) -> Result<(), DomainError> {
     if r.state != RequestState::Received {
-        return Err(AppError::Conflict(format!(
+        return Err(DomainError::Conflict(format!(
             "申請 #{} はすでに{}です。",
             r.id,
             r.state.label()
@@ -151,10 +154,11 @@ pub async fn issue(
     h: &Handler,
     otp_days: i64,
     now: Timestamp,
-) -> Result<Vec<LetterData>, AppError> {
+) -> Result<Vec<LetterData>, DomainError> {
     if ids.is_empty() {
-        return Err(AppError::BadRequest(
-            "発行する申請を選んでください。".into(),
+        return Err(DomainError::invalid(
+            "ids",
+            "発行する申請を選んでください。",
         ));
     }
     // One-time passwords are hashed before the transaction (CPU work holds no lock).
@@ -175,16 +179,19 @@ async fn issue_one(
     h: &Handler,
     otp_days: i64,
     now: Timestamp,
-) -> Result<LetterData, AppError> {
+) -> Result<LetterData, DomainError> {
     let r = repo::find(conn, id)
         .await
-        .map_err(|_| AppError::BadRequest(format!("申請 #{id} が見つかりません。")))?;
+        .map_err(|_| DomainError::invalid("ids", format!("申請 #{id} が見つかりません。")))?;
     received(&r)?;
     if !r.kind.issues_account() {
-        return Err(AppError::BadRequest(format!(
-            "申請 #{id} は{}の申請です。ID発行の対象ではありません。",
-            r.kind.label()
-        )));
+        return Err(DomainError::invalid(
+            "ids",
+            format!(
+                "申請 #{id} は{}の申請です。ID発行の対象ではありません。",
+                r.kind.label()
+            ),
+        ));
     }
     let facility = crate::facilities::find(conn, r.facility_id).await?;
     if r.kind == RequestKind::Change
@@ -211,7 +218,7 @@ async fn issue_one(
     };
     let created = accounts::create_account_in(conn, &spec, otp, &h.actor, now).await?;
     if !repo::mark_processed(conn, id, h.account_id, now, Some(created.account_id)).await? {
-        return Err(AppError::Conflict(format!(
+        return Err(DomainError::Conflict(format!(
             "申請 #{id} は他の担当者が処理しました。"
         )));
     }
@@ -251,12 +258,15 @@ pub async fn reissue(
     h: &Handler,
     otp_days: i64,
     now: Timestamp,
-) -> Result<LetterData, AppError> {
+) -> Result<LetterData, DomainError> {
     let otp = accounts::OneTimePassword::generate().await?;
     let mut tx = db.begin().await?;
     let person = accounts::person(&mut tx, account_id).await?;
     let facility_id = person.facility_id.ok_or_else(|| {
-        AppError::BadRequest("施設に所属しないアカウントには封書を発行しません。".into())
+        DomainError::invalid(
+            "account",
+            "施設に所属しないアカウントには封書を発行しません。",
+        )
     })?;
     let facility = crate::facilities::find(&mut tx, facility_id).await?;
     let (password, expires_at) =
@@ -289,7 +299,7 @@ pub async fn process_delete(
     id: i64,
     h: &Handler,
     now: Timestamp,
-) -> Result<Request, AppError> {
+) -> Result<Request, DomainError> {
     let mut tx = db.begin().await?;
     let (r, target) = open_with_target(&mut tx, id, RequestKind::Delete).await?;
     accounts::disable_in(&mut tx, target, &h.actor, now, &format!("削除申請 #{id}")).await?;
@@ -307,9 +317,12 @@ pub async fn verify_identity(
     note: &str,
     h: &Handler,
     now: Timestamp,
-) -> Result<(), AppError> {
+) -> Result<(), DomainError> {
     let by = h.account_id.ok_or_else(|| {
-        AppError::BadRequest("本人確認は担当者のアカウントで記録してください。".into())
+        DomainError::invalid(
+            "account",
+            "本人確認は担当者のアカウントで記録してください。",
+        )
     })?;
     let mut tx = db.begin().await?;
     let r = repo::find(&mut tx, id).await?;
@@ -335,11 +348,11 @@ pub async fn apply_attributes(
     id: i64,
     h: &Handler,
     now: Timestamp,
-) -> Result<(), AppError> {
+) -> Result<(), DomainError> {
     let mut tx = db.begin().await?;
     let (r, target) = open_with_target(&mut tx, id, RequestKind::Attributes).await?;
     if r.verified_at.is_none() {
-        return Err(AppError::Conflict(
+        return Err(DomainError::Conflict(
             "本人確認の記録がないため、属性を変更できません。先に本人確認を記録してください。"
                 .into(),
         ));
@@ -363,11 +376,12 @@ pub async fn reject(
     reason: &str,
     h: &Handler,
     now: Timestamp,
-) -> Result<(), AppError> {
+) -> Result<(), DomainError> {
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(AppError::BadRequest(
-            "却下の理由を入力してください。".into(),
+        return Err(DomainError::invalid(
+            "reason",
+            "却下の理由を入力してください。",
         ));
     }
     let mut tx = db.begin().await?;
@@ -392,18 +406,18 @@ async fn open_with_target(
     conn: &mut Conn,
     id: i64,
     kind: RequestKind,
-) -> Result<(Request, i64), AppError> {
+) -> Result<(Request, i64), DomainError> {
     let r = repo::find(conn, id).await?;
     received(&r)?;
     if r.kind != kind {
-        return Err(AppError::BadRequest(format!(
-            "{}の申請ではありません。",
-            kind.label()
-        )));
+        return Err(DomainError::invalid(
+            "kind",
+            format!("{}の申請ではありません。", kind.label()),
+        ));
     }
     let target = r
         .target_account_id
-        .ok_or_else(|| AppError::BadRequest("対象の利用者がありません。".into()))?;
+        .ok_or_else(|| DomainError::invalid("target", "対象の利用者がありません。"))?;
     Ok((r, target))
 }
 
@@ -414,7 +428,7 @@ async fn mark_done(
     account_id: i64,
     h: &Handler,
     now: Timestamp,
-) -> Result<(), AppError> {
+) -> Result<(), DomainError> {
     repo::mark_processed(conn, r.id, h.account_id, now, None).await?;
     let details = json!({"kind": r.kind.key(), "account_id": account_id, "turnaround_seconds": now.since(r.received_at).as_secs()});
     audit::record(
@@ -427,4 +441,86 @@ async fn mark_done(
     )
     .await?;
     Ok(())
+}
+
+/// Why a CSV import was refused: the lines to show next to the upload, or another failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{}", .0.join("\n"))]
+    Lines(Vec<String>),
+    #[error(transparent)]
+    Other(#[from] DomainError),
+}
+
+impl From<sqlx::Error> for ImportError {
+    fn from(e: sqlx::Error) -> Self {
+        ImportError::Other(e.into())
+    }
+}
+
+impl From<ImportError> for DomainError {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::Lines(lines) => DomainError::invalid("file", lines.join("\n")),
+            ImportError::Other(e) => e,
+        }
+    }
+}
+
+/// Imports add requests from parsed CSV rows: all of them in one transaction, or none (a line
+/// refused names its line number). Returns how many were imported.
+pub(crate) async fn import_csv(
+    db: &Db,
+    rows: Vec<super::csv_import::Row>,
+    h: &Handler,
+    now: Timestamp,
+) -> Result<usize, ImportError> {
+    let mut tx = db.begin().await?;
+    let mut errors = Vec::new();
+    let mut submissions = Vec::new();
+    for row in rows {
+        match crate::facilities::id_by_code(&mut tx, &row.facility_code).await? {
+            None => errors.push(format!(
+                "{}行目: 施設コード {} の施設は登録されていません。",
+                row.line, row.facility_code
+            )),
+            Some(facility_id) => submissions.push((
+                row.line,
+                Submission {
+                    facility_id,
+                    kind: RequestKind::Add,
+                    person: Some(row.person),
+                    target_account_id: None,
+                    reason: "CSV取込".into(),
+                    channel: Channel::Csv,
+                    paper_date: None,
+                },
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ImportError::Lines(errors));
+    }
+    let count = submissions.len();
+    for (line, s) in &submissions {
+        // Nothing is half-imported: returning drops the transaction and rolls back every line.
+        match submit_in(&mut tx, s, h.account_id, &h.actor, now).await {
+            Ok(_) => {}
+            Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => {
+                return Err(ImportError::Lines(vec![format!("{line}行目: {message}")]));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    audit::record(
+        &mut tx,
+        now,
+        &h.actor,
+        "request.csv_imported",
+        "account_requests",
+        json!({"rows": count}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(count)
 }

@@ -58,6 +58,7 @@ async fn x5_a_duplicate_login_id_is_a_conflict_not_a_crash() {
     let before = app.count("audit_events").await;
     let err = create_account(app.db(), &spec, &Actor::cli(), app.now())
         .await
+        .map_err(AppError::from)
         .err()
         .unwrap();
     assert!(matches!(err, AppError::Conflict(_)), "{err:?}");
@@ -78,7 +79,9 @@ async fn x5_facility_roles_need_a_facility() {
         None,
     );
     assert!(matches!(
-        create_account(app.db(), &spec, &Actor::cli(), app.now()).await,
+        create_account(app.db(), &spec, &Actor::cli(), app.now())
+            .await
+            .map_err(AppError::from),
         Err(AppError::BadRequest(_))
     ));
     let spec = AccountSpec {
@@ -86,7 +89,9 @@ async fn x5_facility_roles_need_a_facility() {
         ..spec
     };
     assert!(matches!(
-        create_account(app.db(), &spec, &Actor::cli(), app.now()).await,
+        create_account(app.db(), &spec, &Actor::cli(), app.now())
+            .await
+            .map_err(AppError::from),
         Err(AppError::BadRequest(_))
     ));
 }
