@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""File-level import graph of src/: which .rs file uses an item of which other .rs file, through
+"""File-level import graph of src/ (run by scripts/test.sh): which .rs file uses an item of which other .rs file, through
 `crate::a::b`, `super::x` or a child module `x::` named in the file. Prints the circles (strongly
 connected components of more than one file) and exits 1 if there is any. A `pub use` re-export
 counts as an edge from the re-exporting file; `mod x;` declarations alone do not."""
@@ -80,12 +80,23 @@ sys.setrecursionlimit(10000)
 for v in sorted(files):
     if v not in index: visit(v)
 name = lambda x: "/".join(x) or "lib"
+# The core (ARCHITECTURE.md) imports only the core: no web, no state, no domain.
+CORE = {"db", "audit", "calendar", "auth", "clock", "error", "pdf"}
+bad = sorted(
+    f"{name(a)} -> {name(b)}"
+    for a, targets in edges.items()
+    if a and a[0] in CORE
+    for b in targets
+    if b and b[0] not in CORE
+)
+for line in bad:
+    print("core imports non-core: " + line)
 for c in sccs:
     print("circle: " + " <-> ".join(name(x) for x in c))
     if "-v" in sys.argv:
         for a in c:
             for b in sorted(edges[a] & set(c)):
                 print(f"    {name(a)} -> {name(b)}")
-if sccs:
+if sccs or bad:
     sys.exit(1)
-print(f"file imports ok: {len(files)} files, no circle")
+print(f"file imports ok: {len(files)} files, no circle, the core imports only the core")

@@ -30,6 +30,9 @@ fi
 python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install -q prometheus-client
 export RAINBOWNET_REQUIRE_PROMETHEUS_PARSER=1
 
+log "import rules: no circle between files, the core imports only the core"
+python3 scripts/file_imports.py src
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -20,6 +20,7 @@ mod inventory;
 mod lifecycle;
 pub mod model;
 mod repo;
+mod review;
 mod routes;
 pub mod service;
 mod views;

@@ -495,7 +495,7 @@ pub async fn review_inventory(
     }
     let mut tx = db.begin().await?;
     let rows = repo::inventory(&mut tx).await?;
-    let sections = super::inventory::classify(&rows, now, inactive_days);
+    let sections = super::review::classify(&rows, now, inactive_days);
     let summary = sections
         .iter()
         .map(|s| format!("{} {}件", s.title, s.lines.len()))

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Args, FromArgMatches};
 
-use super::{FacilityCode, FacilityKind, NewFacility};
+use super::model::{FacilityCode, FacilityKind, NewFacility};
 use crate::audit::Actor;
 use crate::domain::{CliCommand, CliContext, cli_error};
 
@@ -52,7 +52,7 @@ async fn run_add(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitC
         anyhow::bail!("施設名を指定してください。");
     }
     let db = ctx.db().await?;
-    super::add(&db, &f, &Actor::cli(), ctx.now)
+    super::service::add(&db, &f, &Actor::cli(), ctx.now)
         .await
         .map_err(cli_error)?;
     db.close().await;

@@ -1,6 +1,6 @@
 //! The demo network's three facilities.
 
-use super::{FacilityCode, FacilityKind, NewFacility};
+use super::model::{FacilityCode, FacilityKind, NewFacility};
 use crate::audit::Actor;
 use crate::db::{Db, Timestamp};
 use crate::domain::DemoLogin;
@@ -51,7 +51,7 @@ pub async fn seed(db: &Db, now: Timestamp, fresh: bool) -> anyhow::Result<Vec<De
             phone: phone.to_string(),
             fax: fax.to_string(),
         };
-        super::add(db, &f, &actor, now).await?;
+        super::service::add(db, &f, &actor, now).await?;
     }
     Ok(Vec::new())
 }

@@ -19,7 +19,7 @@ mod routes;
 pub mod service;
 mod views;
 
-pub use model::{Facility, FacilityCode, FacilityKind};
+pub use model::{Facility, FacilityCode, FacilityKind, NewFacility};
 pub use service::add;
 
 use crate::auth::Role;
@@ -62,43 +62,6 @@ fn routes() -> Routes {
             Access::Roles(MANAGERS),
             routes::withdraw,
         )
-}
-
-/// A facility to add, already parsed.
-pub struct NewFacility {
-    pub code: FacilityCode,
-    pub name: String,
-    pub kind: FacilityKind,
-    pub postal_code: String,
-    pub address: String,
-    pub phone: String,
-    pub fax: String,
-}
-
-impl NewFacility {
-    pub fn minimal(code: FacilityCode, name: &str, kind: FacilityKind) -> NewFacility {
-        NewFacility {
-            code,
-            name: name.to_string(),
-            kind,
-            postal_code: String::new(),
-            address: String::new(),
-            phone: String::new(),
-            fax: String::new(),
-        }
-    }
-
-    fn fields(&self) -> repo::FacilityFields<'_> {
-        repo::FacilityFields {
-            code: self.code.as_str(),
-            name: &self.name,
-            kind: self.kind.label(),
-            postal_code: &self.postal_code,
-            address: &self.address,
-            phone: &self.phone,
-            fax: &self.fax,
-        }
-    }
 }
 
 pub async fn id_by_code(conn: &mut Conn, code: &str) -> sqlx::Result<Option<i64>> {

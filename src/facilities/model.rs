@@ -104,6 +104,31 @@ pub struct Facility {
     pub managers: String,
 }
 
+/// A facility to add, already parsed.
+pub struct NewFacility {
+    pub code: FacilityCode,
+    pub name: String,
+    pub kind: FacilityKind,
+    pub postal_code: String,
+    pub address: String,
+    pub phone: String,
+    pub fax: String,
+}
+
+impl NewFacility {
+    pub fn minimal(code: FacilityCode, name: &str, kind: FacilityKind) -> NewFacility {
+        NewFacility {
+            code,
+            name: name.to_string(),
+            kind,
+            postal_code: String::new(),
+            address: String::new(),
+            phone: String::new(),
+            fax: String::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

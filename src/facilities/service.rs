@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::NewFacility;
+use super::model::NewFacility;
 use super::repo;
 use crate::audit::{self, Actor};
 use crate::db::{Constraint, Db, Timestamp, constraint};
@@ -24,7 +24,7 @@ pub async fn add(
     now: Timestamp,
 ) -> Result<i64, DomainError> {
     let mut tx = db.begin().await?;
-    let id = match repo::insert(&mut tx, &f.fields(), now).await {
+    let id = match repo::insert(&mut tx, &fields(f), now).await {
         Ok(id) => id,
         Err(e) if constraint(&e) == Some(Constraint::Unique) => return Err(code_in_use(f)),
         Err(e) => return Err(e.into()),
@@ -53,7 +53,7 @@ pub async fn update(
 ) -> Result<(), DomainError> {
     let mut tx = db.begin().await?;
     let before = repo::find(&mut tx, id).await?;
-    match repo::update(&mut tx, id, &f.fields()).await {
+    match repo::update(&mut tx, id, &fields(f)).await {
         Ok(_) => {}
         Err(e) if constraint(&e) == Some(Constraint::Unique) => return Err(code_in_use(f)),
         Err(e) => return Err(e.into()),
@@ -98,4 +98,17 @@ pub async fn withdraw(
     .await?;
     tx.commit().await?;
     Ok(Some(f.name))
+}
+
+/// The columns of a facility to add or update.
+fn fields(f: &NewFacility) -> repo::FacilityFields<'_> {
+    repo::FacilityFields {
+        code: f.code.as_str(),
+        name: &f.name,
+        kind: f.kind.label(),
+        postal_code: &f.postal_code,
+        address: &f.address,
+        phone: &f.phone,
+        fax: &f.fax,
+    }
 }

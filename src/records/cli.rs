@@ -32,9 +32,10 @@ pub fn create_key() -> CliCommand {
 async fn run_create(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     let a = CreateArgs::from_arg_matches(m)?;
     let db = ctx.db().await?;
-    let (id, key) = super::create_api_key(&db, &a.facility, &a.label, &Actor::cli(), ctx.now)
-        .await
-        .map_err(cli_error)?;
+    let (id, key) =
+        super::service::create_api_key(&db, &a.facility, &a.label, &Actor::cli(), ctx.now)
+            .await
+            .map_err(cli_error)?;
     db.close().await;
     println!("API キー（ID {id}、施設 {}）: {key}", a.facility);
     println!("このキーは再表示できません。安全な方法で施設の連携システムに設定してください。");
