@@ -14,7 +14,7 @@ use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect};
+use crate::web::{ClientAddr, Page, flash_redirect, render};
 
 pub struct Review {
     pub at: String,
@@ -94,13 +94,13 @@ pub async fn review(
     .await;
     match result {
         Ok(_) => Ok(flash_redirect(
+            &state,
             "/admin/inventory",
             "棚卸しの結果を記録しました。",
-            state.settings.server.secure_cookies,
         )),
         Err(DomainError::Invalid { message, .. }) => {
             let view = page_view(&state, page, Some(message)).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(view.render()?)).into_response())
+            render(view, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => Err(e.into()),
     }

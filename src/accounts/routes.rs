@@ -1,11 +1,10 @@
 //! Handlers: extract → parse → service (transaction + audit) → render or redirect.
 
-use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::repo;
@@ -15,13 +14,9 @@ use crate::audit::Actor;
 use crate::auth::{Password, Principal, Stage, totp};
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, cookies, csrf, flash_redirect, user_agent};
+use crate::web::{ClientAddr, Page, cookies, csrf, flash_redirect, render, user_agent};
 
 const LOGIN_FAILED: &str = "ログインIDまたはパスワードが正しくありません。続けて失敗すると、一定時間ログインできなくなります。";
-
-fn render(t: impl Template, status: StatusCode) -> AppResult<Response> {
-    Ok((status, Html(t.render()?)).into_response())
-}
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -257,11 +252,7 @@ pub async fn change_password(
     )
     .await;
     match result {
-        Ok(()) => Ok(flash_redirect(
-            "/",
-            "パスワードを変更しました。",
-            state.settings.server.secure_cookies,
-        )),
+        Ok(()) => Ok(flash_redirect(&state, "/", "パスワードを変更しました。")),
         Err(DomainError::Invalid { field, message }) => {
             let mut view = password_page(&state, page, &p);
             if field == "current_password" {
@@ -424,9 +415,5 @@ pub async fn unlock(
     } else {
         "このアカウントはロックされていません。"
     };
-    Ok(flash_redirect(
-        "/admin/accounts",
-        msg,
-        state.settings.server.secure_cookies,
-    ))
+    Ok(flash_redirect(&state, "/admin/accounts", msg))
 }

@@ -1,9 +1,8 @@
 //! Audit pages: the event list with filters, CSV export, the access log, a chain check.
 
-use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
 use serde::Deserialize;
 
@@ -13,7 +12,7 @@ use crate::auth::{Role, repo as sessions};
 use crate::db::{Timestamp, tokyo};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::Page;
+use crate::web::{Page, render};
 
 const PAGE_SIZE: i64 = 100;
 
@@ -103,7 +102,7 @@ pub async fn index(
         has_next,
         query,
     };
-    Ok(Html(view.render()?).into_response())
+    render(view, axum::http::StatusCode::OK)
 }
 
 impl ListQuery {
@@ -257,7 +256,7 @@ pub async fn sessions(
         to: q.to,
         sessions,
     };
-    Ok(Html(view.render()?).into_response())
+    render(view, axum::http::StatusCode::OK)
 }
 
 pub async fn verify_page(State(state): State<AppState>, page: Page) -> AppResult<Response> {
@@ -271,5 +270,5 @@ pub async fn verify_page(State(state): State<AppState>, page: Page) -> AppResult
         reason: report.broken.map(|b| b.reason).unwrap_or_default(),
         checked_at: state.now().jst_seconds(),
     };
-    Ok(Html(view.render()?).into_response())
+    render(view, axum::http::StatusCode::OK)
 }

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Form};
 use jiff::civil::Date;
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use crate::calendar;
 use crate::calendar::repo::{self, ExtraDay};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect};
+use crate::web::{ClientAddr, Page, flash_redirect, render};
 
 pub struct DayCell {
     pub date: String,
@@ -52,7 +52,7 @@ pub struct DayForm {
 
 use crate::calendar::parse_month_text as parse_month;
 
-async fn render(
+async fn show(
     state: &AppState,
     page: Page,
     month: Option<(i16, i8)>,
@@ -104,7 +104,7 @@ async fn render(
     } else {
         StatusCode::OK
     };
-    Ok((status, Html(view.render()?)).into_response())
+    render(view, status)
 }
 
 pub async fn index(
@@ -120,7 +120,7 @@ pub async fn index(
                 AppError::BadRequest("月は YYYY-MM の形で指定してください。".into())
             })?)
         };
-    render(&state, page, month, DayForm::default(), None).await
+    show(&state, page, month, DayForm::default(), None).await
 }
 
 pub async fn add_day(
@@ -133,15 +133,15 @@ pub async fn add_day(
     let now = state.now();
     let (day, kind, reason) = match calendar::parse_day(&form.day, &form.kind, &form.reason) {
         Ok(v) => v,
-        Err(e) => return render(&state, page, None, form, Some(e.to_string())).await,
+        Err(e) => return show(&state, page, None, form, Some(e.to_string())).await,
     };
     let mut tx = state.db.begin().await?;
     calendar::add_day(&mut tx, day, kind, &reason, &Actor::of(&p, &addr), now).await?;
     tx.commit().await?;
     Ok(flash_redirect(
+        &state,
         &format!("/admin/calendar?month={}", day.strftime("%Y-%m")),
         "カレンダーに登録しました。",
-        state.settings.server.secure_cookies,
     ))
 }
 
@@ -156,8 +156,8 @@ pub async fn withdraw_day(
     calendar::withdraw_day(&mut tx, id, &Actor::of(&p, &addr), now).await?;
     tx.commit().await?;
     Ok(flash_redirect(
+        &state,
         "/admin/calendar",
         "登録を取り消しました。",
-        state.settings.server.secure_cookies,
     ))
 }

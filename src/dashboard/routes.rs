@@ -1,12 +1,12 @@
 use askama::Template;
 use axum::Extension;
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 
 use crate::auth::{Principal, Role};
 use crate::error::AppResult;
 use crate::state::{AppState, Card};
-use crate::web::Page;
+use crate::web::{Page, render};
 
 #[derive(Template)]
 #[template(path = "dashboard/index.html")]
@@ -79,5 +79,5 @@ pub async fn index(
         upcoming,
         notices: crate::portal::latest(&state, now, 5).await?,
     };
-    Ok(Html(view.render()?).into_response())
+    render(view, axum::http::StatusCode::OK)
 }

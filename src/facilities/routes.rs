@@ -11,7 +11,7 @@ use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect};
+use crate::web::{ClientAddr, Page, flash_redirect, render};
 
 fn kinds() -> Vec<&'static str> {
     FacilityKind::ALL.iter().map(|k| k.label()).collect()
@@ -82,7 +82,7 @@ pub async fn admin_index(State(state): State<AppState>, page: Page) -> AppResult
         FacilityErrors::default(),
     )
     .await?;
-    Ok(Html(view.render()?).into_response())
+    render(view, StatusCode::OK)
 }
 
 pub async fn create(
@@ -96,14 +96,14 @@ pub async fn create(
         Ok(n) => n,
         Err(errors) => {
             let view = admin_page(&state, page, form, errors).await?;
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(view.render()?)).into_response());
+            return render(view, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
     match service::add(&state.db, &new, &Actor::of(&p, &addr), state.now()).await {
         Ok(_) => Ok(flash_redirect(
+            &state,
             "/admin/facilities",
             &format!("{} を登録しました。", new.name),
-            state.settings.server.secure_cookies,
         )),
         Err(DomainError::Invalid { message, .. }) => {
             let errors = FacilityErrors {
@@ -111,7 +111,7 @@ pub async fn create(
                 ..Default::default()
             };
             let view = admin_page(&state, page, form, errors).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(view.render()?)).into_response())
+            render(view, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => Err(e.into()),
     }
@@ -141,7 +141,7 @@ pub async fn edit_form(
         errors: FacilityErrors::default(),
         kinds: kinds(),
     };
-    Ok(Html(view.render()?).into_response())
+    render(view, StatusCode::OK)
 }
 
 pub async fn update(
@@ -162,7 +162,7 @@ pub async fn update(
             errors,
             kinds: kinds(),
         };
-        Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(view.render()?)).into_response())
+        render(view, StatusCode::UNPROCESSABLE_ENTITY)
     };
     let new = match parse(&form) {
         Ok(n) => n,
@@ -170,9 +170,9 @@ pub async fn update(
     };
     match service::update(&state.db, id, &new, &Actor::of(&p, &addr), now).await {
         Ok(()) => Ok(flash_redirect(
+            &state,
             "/admin/facilities",
             "施設の情報を更新しました。",
-            state.settings.server.secure_cookies,
         )),
         Err(DomainError::Invalid { message, .. }) => {
             let errors = FacilityErrors {
@@ -198,9 +198,5 @@ pub async fn withdraw(
         ),
         None => "この施設はすでに脱退しています。".to_string(),
     };
-    Ok(flash_redirect(
-        "/admin/facilities",
-        &msg,
-        state.settings.server.secure_cookies,
-    ))
+    Ok(flash_redirect(&state, "/admin/facilities", &msg))
 }

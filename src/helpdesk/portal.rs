@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::model::CATEGORIES;
 use super::repo::{self, Inquiry, NewInquiry};
-use super::routes::{calendar, check_common, clip, entry_view, render, row};
+use super::routes::{calendar, check_common, clip, entry_view, row};
 use super::service::{self, Author};
 use super::views::*;
 use crate::audit::Actor;
@@ -19,6 +19,7 @@ use crate::calendar::{BusinessCalendar, Closed, Openness};
 use crate::db::{Conn, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::web::render;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
 /// The "closed now, open again at …" notice, or None while open.
@@ -165,11 +166,7 @@ pub async fn create(
                 .unwrap_or_default()
         ),
     };
-    Ok(flash_redirect(
-        &format!("/support/{id}"),
-        &msg,
-        state.settings.server.secure_cookies,
-    ))
+    Ok(flash_redirect(&state, &format!("/support/{id}"), &msg))
 }
 
 async fn show_page(
@@ -254,8 +251,8 @@ pub async fn reply(
     )
     .await?;
     Ok(flash_redirect(
+        &state,
         &format!("/support/{id}"),
         "返信を送りました。",
-        state.settings.server.secure_cookies,
     ))
 }

@@ -1,10 +1,9 @@
 //! Staff handlers: the inquiry list, recording an inquiry, responses, corrections, reports.
 
-use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 
@@ -19,11 +18,7 @@ use crate::calendar::{BusinessCalendar, format_hours};
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect};
-
-pub(super) fn render(t: impl Template, status: StatusCode) -> AppResult<Response> {
-    Ok((status, Html(t.render()?)).into_response())
-}
+use crate::web::{ClientAddr, Page, flash_redirect, render};
 
 pub(super) async fn calendar(state: &AppState) -> AppResult<BusinessCalendar> {
     let mut conn = state.db.pool().acquire().await?;
@@ -240,9 +235,9 @@ pub async fn create(
     )
     .await?;
     Ok(flash_redirect(
+        &state,
         &format!("/helpdesk/{id}"),
         &format!("問い合わせ #{id} を受け付けました。"),
-        state.settings.server.secure_cookies,
     ))
 }
 
@@ -336,9 +331,9 @@ pub async fn respond(
     )
     .await?;
     Ok(flash_redirect(
+        &state,
         &format!("/helpdesk/{id}"),
         "対応を記録しました。",
-        state.settings.server.secure_cookies,
     ))
 }
 
@@ -381,9 +376,9 @@ pub async fn correct(
     )
     .await?;
     Ok(flash_redirect(
+        &state,
         &format!("/helpdesk/{id}"),
         "訂正を記録しました（元の記録はそのまま残ります）。",
-        state.settings.server.secure_cookies,
     ))
 }
 

@@ -76,25 +76,24 @@ pub async fn run_now(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> AppResult<Response> {
-    let secure = state.settings.server.secure_cookies;
     match super::runner::run(&state, &name, &holder_id()).await {
         Ok(msg) => Ok(flash_redirect(
+            &state,
             "/admin/jobs",
             &format!("{name} を実行しました: {msg}"),
-            secure,
         )),
         Err(RunError::Unknown(_)) => Err(AppError::NotFound),
         Err(RunError::Busy(_)) => Ok(flash_redirect(
+            &state,
             "/admin/jobs",
             "このジョブは別の実行者が実行中です。",
-            secure,
         )),
         Err(RunError::Failed(e)) => {
             tracing::error!(error = %e, job = %name, "job failed");
             Ok(flash_redirect(
+                &state,
                 "/admin/jobs",
                 &format!("{name} は失敗しました。ログを確認してください。"),
-                secure,
             ))
         }
     }

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 
@@ -17,13 +17,9 @@ use crate::auth::Principal;
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect};
+use crate::web::{ClientAddr, Page, flash_redirect, render};
 
 use super::service::DOC_ANNOUNCEMENT;
-
-pub(super) fn render(t: impl Template, status: StatusCode) -> AppResult<Response> {
-    Ok((status, Html(t.render()?)).into_response())
-}
 
 pub async fn index(
     State(state): State<AppState>,
@@ -366,9 +362,9 @@ async fn save(
         Err(e) => return Err(e.into()),
     };
     Ok(flash_redirect(
+        &state,
         &format!("/portal/manage/{id}/edit"),
         &format!("お知らせを保存しました（第{revision}版）。"),
-        state.settings.server.secure_cookies,
     ))
 }
 
@@ -393,8 +389,8 @@ pub async fn restore(
     let editor = Editor::of(&p, &addr);
     let revision = service::restore_announcement(&state.db, id, from, &editor, now).await?;
     Ok(flash_redirect(
+        &state,
         &format!("/portal/manage/{id}/edit"),
         &format!("第{from}版の内容を第{revision}版として復元しました。"),
-        state.settings.server.secure_cookies,
     ))
 }

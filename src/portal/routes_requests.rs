@@ -8,13 +8,13 @@ use serde::Deserialize;
 
 use super::model::{self, RequestKind, RequestState};
 use super::repo_requests as repo;
-use super::routes::render;
 use super::service::{self, Editor};
 use super::views::*;
 use super::{CITY, EDITORS, PARTIES};
 use crate::auth::Principal;
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
+use crate::web::render;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
 pub async fn index(
@@ -89,9 +89,9 @@ pub async fn create(
     let editor = Editor::of(&p, &addr);
     let id = service::submit_change_request(&state.db, &title, &body, &editor, now).await?;
     Ok(flash_redirect(
+        &state,
         &format!("/portal/requests/{id}"),
         "変更依頼を受け付けました。",
-        state.settings.server.secure_cookies,
     ))
 }
 
@@ -193,9 +193,9 @@ pub async fn classify(
         RequestKind::Design => "画面設計を伴う変更として協議を開始しました。",
     };
     Ok(flash_redirect(
+        &state,
         &format!("/portal/requests/{id}"),
         msg,
-        state.settings.server.secure_cookies,
     ))
 }
 
@@ -226,9 +226,9 @@ pub async fn message(
         Err(e) => return Err(e.into()),
     }
     Ok(flash_redirect(
+        &state,
         &format!("/portal/requests/{id}"),
         "メッセージを送信しました。",
-        state.settings.server.secure_cookies,
     ))
 }
 
@@ -249,9 +249,9 @@ pub async fn agree(
     let editor = Editor::of(&p, &addr);
     service::agree_change_request(&state.db, id, &input.note, &editor, state.now()).await?;
     Ok(flash_redirect(
+        &state,
         &format!("/portal/requests/{id}"),
         "合意を記録しました。",
-        state.settings.server.secure_cookies,
     ))
 }
 
@@ -266,8 +266,8 @@ pub async fn complete(
     let editor = Editor::of(&p, &addr);
     service::complete_change_request(&state.db, id, &input.note, &editor, state.now()).await?;
     Ok(flash_redirect(
+        &state,
         &format!("/portal/requests/{id}"),
         "完了として記録しました。",
-        state.settings.server.secure_cookies,
     ))
 }

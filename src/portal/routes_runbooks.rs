@@ -8,12 +8,12 @@ use serde::Deserialize;
 
 use super::model;
 use super::repo;
-use super::routes::render;
 use super::service::{self, Editor};
 use super::views::*;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
+use crate::web::render;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
 use super::service::DOC_RUNBOOK;
@@ -88,9 +88,9 @@ pub async fn create(
     let editor = Editor::of(&p, &addr);
     let id = service::create_runbook(&state.db, &title, &input.body, &editor, now).await?;
     Ok(flash_redirect(
+        &state,
         &format!("/portal/runbooks/{id}"),
         "運転手順書を登録しました（第1版）。",
-        state.settings.server.secure_cookies,
     ))
 }
 
@@ -177,9 +177,9 @@ pub async fn update(
         Err(e) => return Err(e.into()),
     };
     Ok(flash_redirect(
+        &state,
         &format!("/portal/runbooks/{id}"),
         &format!("運転手順書を保存しました（第{revision}版）。"),
-        state.settings.server.secure_cookies,
     ))
 }
 
@@ -203,8 +203,8 @@ pub async fn restore(
     let editor = Editor::of(&p, &addr);
     let revision = service::restore_runbook(&state.db, id, from, &editor, now).await?;
     Ok(flash_redirect(
+        &state,
         &format!("/portal/runbooks/{id}"),
         &format!("第{from}版の内容を第{revision}版として復元しました。"),
-        state.settings.server.secure_cookies,
     ))
 }

@@ -7,7 +7,6 @@ use axum::{Extension, Form};
 
 use super::model::{self, WindowKind};
 use super::repo_requests as repo;
-use super::routes::render;
 use super::service::{self, Editor};
 use super::views::*;
 use super::{CITY, EDITORS, NewWindow};
@@ -15,6 +14,7 @@ use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
+use crate::web::render;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
 async fn page_with(
@@ -114,9 +114,9 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     }
     Ok(flash_redirect(
+        &state,
         "/portal/schedules",
         "予定を登録しました。サービス運用者の承認後にポータルへ掲載されます。",
-        state.settings.server.secure_cookies,
     ))
 }
 
@@ -129,8 +129,8 @@ pub async fn approve(
 ) -> AppResult<Response> {
     service::approve_window(&state.db, id, &Editor::of(&p, &addr), state.now()).await?;
     Ok(flash_redirect(
+        &state,
         "/portal/schedules",
         "予定を承認しました。ポータルに掲載されます。",
-        state.settings.server.secure_cookies,
     ))
 }

@@ -45,35 +45,72 @@ impl From<WindowError> for DomainError {
     }
 }
 
-/// A revision of an announcement or a runbook, as the editor saved it.
-struct Revision<'a> {
-    doc_kind: &'a str,
-    doc_id: i64,
+/// The two kinds of documents that keep revisions.
+#[derive(Clone, Copy)]
+enum Doc {
+    Announcement,
+    Runbook,
+}
+
+impl Doc {
+    fn key(self) -> &'static str {
+        match self {
+            Doc::Announcement => DOC_ANNOUNCEMENT,
+            Doc::Runbook => DOC_RUNBOOK,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Doc::Announcement => "announcement",
+            Doc::Runbook => "runbook",
+        }
+    }
+}
+
+/// One saved state of a document: its revision number, content and why it was made.
+struct Saved<'a> {
     revision: i64,
     title: &'a str,
     body_md: &'a str,
     note: &'a str,
 }
 
-async fn insert_revision(
+/// Keeps a revision of a document and the audit event `portal.<doc>_<verb>` of the change, on
+/// the caller's transaction: every save, restore and creation goes through here.
+#[allow(clippy::too_many_arguments)]
+async fn record_revision(
     conn: &mut Conn,
-    r: &Revision<'_>,
+    doc: Doc,
+    id: i64,
+    saved: &Saved<'_>,
+    verb: &str,
+    details: serde_json::Value,
     e: &Editor<'_>,
     now: Timestamp,
 ) -> Result<(), DomainError> {
     repo::insert_revision(
         conn,
         &NewRevision {
-            doc_kind: r.doc_kind,
-            doc_id: r.doc_id,
-            revision: r.revision,
-            title: r.title,
-            body_md: r.body_md,
+            doc_kind: doc.key(),
+            doc_id: id,
+            revision: saved.revision,
+            title: saved.title,
+            body_md: saved.body_md,
             author_login: e.login_id,
             author_name: e.name,
-            note: r.note,
+            note: saved.note,
         },
         now,
+    )
+    .await?;
+    audit::record(
+        conn,
+        now,
+        &e.actor,
+        &format!("portal.{}_{verb}", doc.name()),
+        &format!("portal_{}:{id}", doc.name()),
+        details,
     )
     .await?;
     Ok(())
@@ -94,10 +131,10 @@ pub async fn save_announcement(
     now: Timestamp,
 ) -> Result<(i64, i64), DomainError> {
     let mut tx = db.begin().await?;
-    let (id, revision, action) = match id {
+    let (id, revision, verb) = match id {
         None => {
             let id = repo::insert_announcement(&mut tx, fields, e.login_id, now).await?;
-            (id, 1, "portal.announcement_created")
+            (id, 1, "created")
         }
         Some(id) => {
             let old = repo::find_announcement(&mut tx, id).await?;
@@ -123,30 +160,29 @@ pub async fn save_announcement(
                     old.revision
                 )));
             }
-            (id, old.revision + 1, "portal.announcement_updated")
+            (id, old.revision + 1, "updated")
         }
     };
-    let rev = Revision {
-        doc_kind: DOC_ANNOUNCEMENT,
-        doc_id: id,
+    let saved = Saved {
         revision,
         title: fields.title,
         body_md: fields.body_md,
         note: if revision == 1 { "作成" } else { "編集" },
     };
-    insert_revision(&mut tx, &rev, e, now).await?;
     let details = json!({
         "revision": revision, "title": fields.title, "category": fields.category,
         "public": fields.is_public, "pinned": fields.pinned,
         "publish_at": fields.publish_at.to_db(), "expires_at": fields.expires_at.map(|t| t.to_db()),
     });
-    audit::record(
+    record_revision(
         &mut tx,
-        now,
-        &e.actor,
-        action,
-        &format!("portal_announcement:{id}"),
+        Doc::Announcement,
+        id,
+        &saved,
+        verb,
         details,
+        e,
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -185,22 +221,22 @@ pub async fn restore_announcement(
     }
     let revision = a.revision + 1;
     let note = format!("第{from}版から復元");
-    let rev = Revision {
-        doc_kind: DOC_ANNOUNCEMENT,
-        doc_id: id,
+    let saved = Saved {
         revision,
         title: &old.title,
         body_md: &old.body_md,
         note: &note,
     };
-    insert_revision(&mut tx, &rev, e, now).await?;
-    audit::record(
+    let details = json!({"from_revision": from, "revision": revision});
+    record_revision(
         &mut tx,
+        Doc::Announcement,
+        id,
+        &saved,
+        "restored",
+        details,
+        e,
         now,
-        &e.actor,
-        "portal.announcement_restored",
-        &format!("portal_announcement:{id}"),
-        json!({"from_revision": from, "revision": revision}),
     )
     .await?;
     tx.commit().await?;
@@ -217,22 +253,22 @@ pub async fn create_runbook(
 ) -> Result<i64, DomainError> {
     let mut tx = db.begin().await?;
     let id = repo::insert_runbook(&mut tx, title, body, e.login_id, now).await?;
-    let rev = Revision {
-        doc_kind: DOC_RUNBOOK,
-        doc_id: id,
+    let saved = Saved {
         revision: 1,
         title,
         body_md: body,
         note: "作成",
     };
-    insert_revision(&mut tx, &rev, e, now).await?;
-    audit::record(
+    let details = json!({"title": title});
+    record_revision(
         &mut tx,
+        Doc::Runbook,
+        id,
+        &saved,
+        "created",
+        details,
+        e,
         now,
-        &e.actor,
-        "portal.runbook_created",
-        &format!("portal_runbook:{id}"),
-        json!({"title": title}),
     )
     .await?;
     tx.commit().await?;
@@ -258,22 +294,22 @@ pub async fn update_runbook(
         ));
     }
     let revision = base_revision + 1;
-    let rev = Revision {
-        doc_kind: DOC_RUNBOOK,
-        doc_id: id,
+    let saved = Saved {
         revision,
         title,
         body_md: body,
         note: "編集",
     };
-    insert_revision(&mut tx, &rev, e, now).await?;
-    audit::record(
+    let details = json!({"title": title, "revision": revision});
+    record_revision(
         &mut tx,
+        Doc::Runbook,
+        id,
+        &saved,
+        "updated",
+        details,
+        e,
         now,
-        &e.actor,
-        "portal.runbook_updated",
-        &format!("portal_runbook:{id}"),
-        json!({"title": title, "revision": revision}),
     )
     .await?;
     tx.commit().await?;
@@ -306,22 +342,22 @@ pub async fn restore_runbook(
     }
     let revision = r.revision + 1;
     let note = format!("第{from}版から復元");
-    let rev = Revision {
-        doc_kind: DOC_RUNBOOK,
-        doc_id: id,
+    let saved = Saved {
         revision,
         title: &old.title,
         body_md: &old.body_md,
         note: &note,
     };
-    insert_revision(&mut tx, &rev, e, now).await?;
-    audit::record(
+    let details = json!({"from_revision": from, "revision": revision});
+    record_revision(
         &mut tx,
+        Doc::Runbook,
+        id,
+        &saved,
+        "restored",
+        details,
+        e,
         now,
-        &e.actor,
-        "portal.runbook_restored",
-        &format!("portal_runbook:{id}"),
-        json!({"from_revision": from, "revision": revision}),
     )
     .await?;
     tx.commit().await?;

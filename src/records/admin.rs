@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -18,7 +18,7 @@ use crate::auth::Principal;
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect};
+use crate::web::{ClientAddr, Page, flash_redirect, render};
 
 pub struct KeyLine {
     pub id: i64,
@@ -70,7 +70,7 @@ async fn keys_page(
         facility_code,
         label,
     };
-    Ok((status, Html(t.render()?)).into_response())
+    render(t, status)
 }
 
 pub async fn api_keys(State(state): State<AppState>, page: Page) -> AppResult<Response> {
@@ -154,9 +154,9 @@ pub async fn revoke_key(
     service::revoke_api_key(&mut tx, id, &Actor::of(&p, &addr), now).await?;
     tx.commit().await?;
     Ok(flash_redirect(
+        &state,
         "/admin/api-keys",
         "API キーを失効させました。",
-        state.settings.server.secure_cookies,
     ))
 }
 
@@ -232,7 +232,7 @@ async fn retention_page(
         ids,
         error,
     };
-    Ok((status, Html(t.render()?)).into_response())
+    render(t, status)
 }
 
 pub async fn retention(State(state): State<AppState>, page: Page) -> AppResult<Response> {
@@ -267,10 +267,10 @@ pub async fn purge_confirmed(
     }
     let (docs, blobs) = service::purge(&state, &ids, &Actor::of(&p, &addr), state.now()).await?;
     Ok(flash_redirect(
+        &state,
         "/admin/records/retention",
         &format!(
             "{docs} 件の文書を削除しました（添付ファイル {blobs} 件を削除、記録は墓標として保持）。"
         ),
-        state.settings.server.secure_cookies,
     ))
 }

@@ -136,11 +136,11 @@ pub async fn link(
         Ok(_) => {
             tx.commit().await?;
             return Ok(flash_redirect(
+                &state,
                 &format!("/records/patients/{id}"),
                 &format!(
                     "自施設の患者ID {local_id} を連携しました。以後、この患者ID で送信できます。"
                 ),
-                state.settings.server.secure_cookies,
             ));
         }
         Err(

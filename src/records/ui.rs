@@ -3,12 +3,11 @@
 //! registration with consent, consent withdrawal, and the access log of their patients.
 //! Every page that shows a patient's data writes the read to the audit chain first.
 
-use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -23,11 +22,7 @@ use crate::audit::{self, Actor};
 use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect};
-
-fn render(t: impl Template, status: StatusCode) -> AppResult<Response> {
-    Ok((status, Html(t.render()?)).into_response())
-}
+use crate::web::{ClientAddr, Page, flash_redirect, render};
 
 fn facility_of(p: &Principal) -> AppResult<i64> {
     p.facility_id.ok_or(AppError::Forbidden)
@@ -390,9 +385,9 @@ pub async fn register(
         Ok(id) => {
             tx.commit().await?;
             Ok(flash_redirect(
+                &state,
                 &format!("/records/patients/{id}"),
                 "患者を登録し、同意を記録しました。",
-                state.settings.server.secure_cookies,
             ))
         }
         Err(DomainError::Invalid { message, .. }) => render(
@@ -431,9 +426,9 @@ pub async fn withdraw(
     service::withdraw_consent(&mut tx, id, facility, &Actor::of(&p, &addr), now).await?;
     tx.commit().await?;
     Ok(flash_redirect(
+        &state,
         &format!("/records/patients/{id}"),
         "同意の撤回を記録しました。以後、他の施設はこの患者の文書を閲覧できません。",
-        state.settings.server.secure_cookies,
     ))
 }
 

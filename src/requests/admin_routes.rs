@@ -8,7 +8,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 
 use super::model::VerificationMethod;
-use super::routes::{html, submit_common};
+use super::routes::submit_common;
 use super::service::{self, Handler, ImportError, LetterData};
 use super::views::*;
 use super::{csv_import, letter, repo};
@@ -16,6 +16,7 @@ use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
+use crate::web::render;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
 fn handler(p: &Principal, addr: &str) -> Handler {
@@ -57,7 +58,7 @@ pub async fn index(
     } else {
         String::new()
     };
-    html(list_page(&state, page, filter, None).await?, StatusCode::OK)
+    render(list_page(&state, page, filter, None).await?, StatusCode::OK)
 }
 
 pub async fn create(
@@ -91,7 +92,7 @@ pub async fn show(
     page: Page,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    html(show_page(&state, page, id, None).await?, StatusCode::OK)
+    render(show_page(&state, page, id, None).await?, StatusCode::OK)
 }
 
 /// The sealed letters as one PDF, sent once and kept nowhere.
@@ -132,7 +133,7 @@ pub async fn issue(
         let msg =
             "封書のフォントが見つからないため発行できません。システム管理者に連絡してください。"
                 .to_string();
-        return html(
+        return render(
             list_page(&state, page, "received".into(), Some(msg)).await?,
             StatusCode::SERVICE_UNAVAILABLE,
         );
@@ -153,7 +154,7 @@ pub async fn issue(
             &letters,
             &format!("letters-{}.pdf", now.as_jiff().strftime("%Y%m%d-%H%M%S")),
         ),
-        Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => html(
+        Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => render(
             list_page(&state, page, "received".into(), Some(message)).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
@@ -193,11 +194,11 @@ async fn on_request(
 ) -> AppResult<Response> {
     match result {
         Ok(()) => Ok(flash_redirect(
+            state,
             &format!("/admin/requests/{id}"),
             done,
-            state.settings.server.secure_cookies,
         )),
-        Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => html(
+        Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => render(
             show_page(state, page, id, Some(message)).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
@@ -291,7 +292,7 @@ pub async fn reject(
 }
 
 pub async fn import_form(page: Page) -> AppResult<Response> {
-    html(
+    render(
         ImportPage {
             page: page.titled("申請のCSV取込"),
             errors: Vec::new(),
@@ -309,7 +310,7 @@ pub async fn import(
 ) -> AppResult<Response> {
     let page = page.titled("申請のCSV取込");
     let refuse = |page: Page, errors: Vec<String>| {
-        html(
+        render(
             ImportPage { page, errors },
             StatusCode::UNPROCESSABLE_ENTITY,
         )
@@ -342,8 +343,8 @@ pub async fn import(
         Err(ImportError::Other(e)) => return Err(e.into()),
     };
     Ok(flash_redirect(
+        &state,
         "/admin/requests?state=received",
         &format!("{count} 件の追加申請を取り込みました。"),
-        state.settings.server.secure_cookies,
     ))
 }

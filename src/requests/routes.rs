@@ -1,10 +1,9 @@
 //! Pages of facility managers (their facility's users and requests) and the shared request form.
 
-use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use jiff::civil::Date;
 
 use super::model::{Channel, PersonData, RequestKind, parse_paper_date};
@@ -17,11 +16,7 @@ use crate::auth::{Principal, Role};
 use crate::db::tokyo;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect};
-
-pub fn html(t: impl Template, status: StatusCode) -> AppResult<Response> {
-    Ok((status, Html(t.render()?)).into_response())
-}
+use crate::web::{ClientAddr, Page, flash_redirect, render};
 
 fn own_facility(p: &Principal) -> AppResult<i64> {
     p.facility_id.ok_or(AppError::Forbidden)
@@ -43,7 +38,7 @@ pub async fn mine(
         people,
         requests,
     };
-    html(view, StatusCode::OK)
+    render(view, StatusCode::OK)
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -122,7 +117,7 @@ pub async fn new_form(
             form.contact = person.contact;
         }
     }
-    html(
+    render(
         form_page(&state, page, &p, paper, form, FormErrors::default()).await?,
         StatusCode::OK,
     )
@@ -210,7 +205,7 @@ pub async fn submit_common(
     let submission = match parse_form(&state, &p, &form, paper, today).await? {
         Ok(s) => s,
         Err(errors) => {
-            return html(
+            return render(
                 form_page(&state, page, &p, paper, form, errors).await?,
                 StatusCode::UNPROCESSABLE_ENTITY,
             );
@@ -232,9 +227,9 @@ pub async fn submit_common(
                 "/requests".to_string()
             };
             Ok(flash_redirect(
+                &state,
                 &to,
                 &format!("申請 #{id} を受け付けました。"),
-                state.settings.server.secure_cookies,
             ))
         }
         Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => {
@@ -242,7 +237,7 @@ pub async fn submit_common(
                 general: Some(message),
                 ..Default::default()
             };
-            html(
+            render(
                 form_page(&state, page, &p, paper, form, errors).await?,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )

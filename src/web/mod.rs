@@ -16,7 +16,7 @@ pub use access::{Access, RouteRule, Routes, SessionExpired};
 pub use banner::SiteBanner;
 pub use csrf::CsrfToken;
 pub use observe::RequestId;
-pub use page::{NavLink, Page, clear_flash, flash_redirect};
+pub use page::{NavLink, Page, clear_flash, flash_redirect, render};
 pub use statics::router as static_router;
 
 use std::convert::Infallible;

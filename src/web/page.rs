@@ -109,8 +109,9 @@ impl FromRequestParts<AppState> for Page {
     }
 }
 
-/// 303 to `to`, with a message shown once on the next page.
-pub fn flash_redirect(to: &str, message: &str, secure: bool) -> Response {
+/// 303 to `to`, with a message shown once on the next page (its cookie is `Secure` behind TLS).
+pub fn flash_redirect(state: &AppState, to: &str, message: &str) -> Response {
+    let secure = state.settings.server.secure_cookies;
     let mut res = Redirect::to(to).into_response();
     let value: String = url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
     if let Ok(v) = HeaderValue::from_str(&cookies::set(cookies::FLASH, &value, secure, Some(60))) {
@@ -140,4 +141,12 @@ pub async fn clear_flash(
         }
     }
     res
+}
+
+/// A page rendered with its status: the one way handlers answer with HTML.
+pub fn render(
+    t: impl askama::Template,
+    status: axum::http::StatusCode,
+) -> crate::error::AppResult<Response> {
+    Ok((status, axum::response::Html(t.render()?)).into_response())
 }
