@@ -10,11 +10,9 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::repo;
 use super::review::{Section, classify};
-use crate::audit::Actor;
-use crate::auth::Principal;
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect, render};
+use crate::web::{Caller, Page, flash_redirect, render};
 
 pub struct Review {
     pub at: String,
@@ -76,8 +74,7 @@ pub struct ReviewForm {
 
 pub async fn review(
     State(state): State<AppState>,
-    ClientAddr(addr): ClientAddr,
-    axum::Extension(p): axum::Extension<Principal>,
+    Caller { p, actor }: Caller,
     page: Page,
     Form(form): Form<ReviewForm>,
 ) -> AppResult<Response> {
@@ -88,7 +85,7 @@ pub async fn review(
             .section::<super::model::AccountSettings>()
             .inactive_days,
         p.account_id,
-        &Actor::of(&p, &addr),
+        &actor,
         state.now(),
     )
     .await;

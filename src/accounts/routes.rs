@@ -10,11 +10,10 @@ use serde::Deserialize;
 use super::repo;
 use super::service::{self, Client, LoginError};
 use super::views::*;
-use crate::audit::Actor;
 use crate::auth::{Password, Principal, Stage, totp};
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, cookies, csrf, flash_redirect, render, user_agent};
+use crate::web::{Caller, ClientAddr, Page, cookies, csrf, flash_redirect, render, user_agent};
 
 const LOGIN_FAILED: &str = "ログインIDまたはパスワードが正しくありません。続けて失敗すると、一定時間ログインできなくなります。";
 
@@ -404,11 +403,9 @@ pub async fn admin_list(State(state): State<AppState>, page: Page) -> AppResult<
 
 pub async fn unlock(
     State(state): State<AppState>,
-    ClientAddr(addr): ClientAddr,
-    axum::Extension(p): axum::Extension<Principal>,
+    Caller { p: _, actor }: Caller,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let actor = Actor::of(&p, &addr);
     let done = service::unlock(&state.db, id, &actor, state.now()).await?;
     let msg = if done {
         "アカウントのロックを解除しました。"

@@ -1,20 +1,18 @@
 //! The calendar page: a month with closed days marked, and the operators' extra days.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::{Extension, Form};
 use jiff::civil::Date;
 use serde::Deserialize;
 
-use crate::audit::Actor;
-use crate::auth::Principal;
 use crate::calendar;
 use crate::calendar::repo::{self, ExtraDay};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect, render};
+use crate::web::{Caller, Page, flash_redirect, render};
 
 pub struct DayCell {
     pub date: String,
@@ -126,8 +124,7 @@ pub async fn index(
 pub async fn add_day(
     State(state): State<AppState>,
     page: Page,
-    ClientAddr(addr): ClientAddr,
-    Extension(p): Extension<Principal>,
+    Caller { p: _, actor }: Caller,
     Form(form): Form<DayForm>,
 ) -> AppResult<Response> {
     let now = state.now();
@@ -136,7 +133,7 @@ pub async fn add_day(
         Err(e) => return show(&state, page, None, form, Some(e.to_string())).await,
     };
     let mut tx = state.db.begin().await?;
-    calendar::add_day(&mut tx, day, kind, &reason, &Actor::of(&p, &addr), now).await?;
+    calendar::add_day(&mut tx, day, kind, &reason, &actor, now).await?;
     tx.commit().await?;
     Ok(flash_redirect(
         &state,
@@ -147,13 +144,12 @@ pub async fn add_day(
 
 pub async fn withdraw_day(
     State(state): State<AppState>,
-    ClientAddr(addr): ClientAddr,
-    Extension(p): Extension<Principal>,
+    Caller { p: _, actor }: Caller,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    calendar::withdraw_day(&mut tx, id, &Actor::of(&p, &addr), now).await?;
+    calendar::withdraw_day(&mut tx, id, &actor, now).await?;
     tx.commit().await?;
     Ok(flash_redirect(
         &state,

@@ -7,11 +7,9 @@ use axum::response::{Html, IntoResponse, Response};
 use super::model::{FacilityCode, FacilityKind};
 use super::views::*;
 use super::{NewFacility, repo, service};
-use crate::audit::Actor;
-use crate::auth::Principal;
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect, render};
+use crate::web::{Caller, Page, flash_redirect, render};
 
 fn kinds() -> Vec<&'static str> {
     FacilityKind::ALL.iter().map(|k| k.label()).collect()
@@ -87,8 +85,7 @@ pub async fn admin_index(State(state): State<AppState>, page: Page) -> AppResult
 
 pub async fn create(
     State(state): State<AppState>,
-    ClientAddr(addr): ClientAddr,
-    axum::Extension(p): axum::Extension<Principal>,
+    Caller { p: _, actor }: Caller,
     page: Page,
     Form(form): Form<FacilityForm>,
 ) -> AppResult<Response> {
@@ -99,7 +96,7 @@ pub async fn create(
             return render(view, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    match service::add(&state.db, &new, &Actor::of(&p, &addr), state.now()).await {
+    match service::add(&state.db, &new, &actor, state.now()).await {
         Ok(_) => Ok(flash_redirect(
             &state,
             "/admin/facilities",
@@ -146,8 +143,7 @@ pub async fn edit_form(
 
 pub async fn update(
     State(state): State<AppState>,
-    ClientAddr(addr): ClientAddr,
-    axum::Extension(p): axum::Extension<Principal>,
+    Caller { p: _, actor }: Caller,
     page: Page,
     Path(id): Path<i64>,
     Form(form): Form<FacilityForm>,
@@ -168,7 +164,7 @@ pub async fn update(
         Ok(n) => n,
         Err(errors) => return invalid(errors, form, page),
     };
-    match service::update(&state.db, id, &new, &Actor::of(&p, &addr), now).await {
+    match service::update(&state.db, id, &new, &actor, now).await {
         Ok(()) => Ok(flash_redirect(
             &state,
             "/admin/facilities",
@@ -187,11 +183,9 @@ pub async fn update(
 
 pub async fn withdraw(
     State(state): State<AppState>,
-    ClientAddr(addr): ClientAddr,
-    axum::Extension(p): axum::Extension<Principal>,
+    Caller { p: _, actor }: Caller,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let actor = Actor::of(&p, &addr);
     let msg = match service::withdraw(&state.db, id, &actor, state.now()).await? {
         Some(name) => format!(
             "{name} の脱退を記録しました。所属アカウントはアカウント棚卸しで確認してください。"

@@ -13,14 +13,13 @@ use super::repo::{self, Inquiry, NewInquiry};
 use super::routes::{calendar, check_common, clip, entry_view, row};
 use super::service::{self, Author};
 use super::views::*;
-use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::calendar::{BusinessCalendar, Closed, Openness};
 use crate::db::{Conn, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::render;
-use crate::web::{ClientAddr, Page, flash_redirect};
+use crate::web::{Caller, Page, flash_redirect};
 
 /// The "closed now, open again at …" notice, or None while open.
 fn closed_notice(cal: &BusinessCalendar, now: Timestamp) -> Option<String> {
@@ -111,8 +110,7 @@ pub async fn new_form(State(state): State<AppState>, page: Page) -> AppResult<Re
 pub async fn create(
     State(state): State<AppState>,
     page: Page,
-    ClientAddr(addr): ClientAddr,
-    Extension(p): Extension<Principal>,
+    Caller { p, actor }: Caller,
     Form(f): Form<InquiryForm>,
 ) -> AppResult<Response> {
     let now = state.now();
@@ -152,7 +150,7 @@ pub async fn create(
             incident_id: None,
             created_by: Some(p.account_id),
         },
-        &Actor::of(&p, &addr),
+        &actor,
         now,
     )
     .await?;
@@ -218,8 +216,7 @@ pub struct ReplyForm {
 pub async fn reply(
     State(state): State<AppState>,
     page: Page,
-    ClientAddr(addr): ClientAddr,
-    Extension(p): Extension<Principal>,
+    Caller { p, actor }: Caller,
     Path(id): Path<i64>,
     Form(f): Form<ReplyForm>,
 ) -> AppResult<Response> {
@@ -246,7 +243,7 @@ pub async fn reply(
             name: &p.display_name,
         },
         &clip(&f.content, 10_000),
-        &Actor::of(&p, &addr),
+        &actor,
         now,
     )
     .await?;

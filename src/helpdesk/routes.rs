@@ -1,10 +1,10 @@
 //! Staff handlers: the inquiry list, recording an inquiry, responses, corrections, reports.
 
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::model::{CATEGORIES, CHANNELS, METHODS, Status};
@@ -12,13 +12,11 @@ use super::repo::{self, Entry, Inquiry, NewInquiry};
 use super::service::{self, Author};
 use super::views::*;
 use super::{report, service::overdue};
-use crate::audit::Actor;
-use crate::auth::Principal;
 use crate::calendar::{BusinessCalendar, format_hours};
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect, render};
+use crate::web::{Caller, Page, flash_redirect, render};
 
 pub(super) async fn calendar(state: &AppState) -> AppResult<BusinessCalendar> {
     let mut conn = state.db.pool().acquire().await?;
@@ -179,8 +177,7 @@ pub(super) fn check_common(f: &InquiryForm, errors: &mut Vec<(&'static str, Stri
 pub async fn create(
     State(state): State<AppState>,
     page: Page,
-    ClientAddr(addr): ClientAddr,
-    Extension(p): Extension<Principal>,
+    Caller { p, actor }: Caller,
     Form(f): Form<InquiryForm>,
 ) -> AppResult<Response> {
     let now = state.now();
@@ -230,7 +227,7 @@ pub async fn create(
             incident_id,
             created_by: Some(p.account_id),
         },
-        &Actor::of(&p, &addr),
+        &actor,
         now,
     )
     .await?;
@@ -296,8 +293,7 @@ pub struct ResponseForm {
 pub async fn respond(
     State(state): State<AppState>,
     page: Page,
-    ClientAddr(addr): ClientAddr,
-    Extension(p): Extension<Principal>,
+    Caller { p, actor }: Caller,
     Path(id): Path<i64>,
     Form(f): Form<ResponseForm>,
 ) -> AppResult<Response> {
@@ -326,7 +322,7 @@ pub async fn respond(
             public: f.internal.is_empty(),
         },
         &clip(&f.content, 10_000),
-        &Actor::of(&p, &addr),
+        &actor,
         now,
     )
     .await?;
@@ -340,8 +336,7 @@ pub async fn respond(
 pub async fn correct(
     State(state): State<AppState>,
     page: Page,
-    ClientAddr(addr): ClientAddr,
-    Extension(p): Extension<Principal>,
+    Caller { p, actor }: Caller,
     Path(id): Path<i64>,
     Form(f): Form<ResponseForm>,
 ) -> AppResult<Response> {
@@ -371,7 +366,7 @@ pub async fn correct(
             corrects,
         },
         &clip(&f.content, 10_000),
-        &Actor::of(&p, &addr),
+        &actor,
         now,
     )
     .await?;

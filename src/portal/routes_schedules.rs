@@ -10,12 +10,11 @@ use super::repo_requests as repo;
 use super::service::{self, Editor};
 use super::views::*;
 use super::{CITY, EDITORS, NewWindow};
-use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::render;
-use crate::web::{ClientAddr, Page, flash_redirect};
+use crate::web::{Caller, ClientAddr, Page, flash_redirect};
 
 async fn page_with(
     state: &AppState,
@@ -64,8 +63,7 @@ pub async fn index(
 pub async fn create(
     State(state): State<AppState>,
     page: Page,
-    Extension(p): Extension<Principal>,
-    ClientAddr(addr): ClientAddr,
+    Caller { p, actor }: Caller,
     Form(form): Form<WindowForm>,
 ) -> AppResult<Response> {
     let now = state.now();
@@ -98,7 +96,7 @@ pub async fn create(
         reason: &form.reason,
         source: "portal",
     };
-    match service::propose_window(&state.db, &w, &Actor::of(&p, &addr), now).await {
+    match service::propose_window(&state.db, &w, &actor, now).await {
         Ok(_) => {}
         Err(DomainError::Invalid { message, .. }) => {
             return page_with(

@@ -14,11 +14,10 @@ use super::repo;
 use super::service;
 use super::views::size_text;
 use crate::audit::{self, Actor};
-use crate::auth::Principal;
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect, render};
+use crate::web::{Caller, Page, flash_redirect, render};
 
 pub struct KeyLine {
     pub id: i64,
@@ -95,12 +94,10 @@ pub struct KeyForm {
 
 pub async fn create_key(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
-    ClientAddr(addr): ClientAddr,
+    Caller { p: _, actor }: Caller,
     page: Page,
     Form(f): Form<KeyForm>,
 ) -> AppResult<Response> {
-    let actor = Actor::of(&p, &addr);
     match service::create_api_key(&state.db, &f.facility_code, &f.label, &actor, state.now()).await
     {
         Ok((_, key)) => {
@@ -139,8 +136,7 @@ pub struct ConfirmForm {
 
 pub async fn revoke_key(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
-    ClientAddr(addr): ClientAddr,
+    Caller { p: _, actor }: Caller,
     Path(id): Path<i64>,
     Form(f): Form<ConfirmForm>,
 ) -> AppResult<Response> {
@@ -151,7 +147,7 @@ pub async fn revoke_key(
         ));
     }
     let mut tx = state.db.begin().await?;
-    service::revoke_api_key(&mut tx, id, &Actor::of(&p, &addr), now).await?;
+    service::revoke_api_key(&mut tx, id, &actor, now).await?;
     tx.commit().await?;
     Ok(flash_redirect(
         &state,
@@ -248,8 +244,7 @@ pub struct PurgeForm {
 
 pub async fn purge_confirmed(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
-    ClientAddr(addr): ClientAddr,
+    Caller { p: _, actor }: Caller,
     page: Page,
     Form(f): Form<PurgeForm>,
 ) -> AppResult<Response> {
@@ -265,7 +260,7 @@ pub async fn purge_confirmed(
         );
         return retention_page(&state, page, e, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    let (docs, blobs) = service::purge(&state, &ids, &Actor::of(&p, &addr), state.now()).await?;
+    let (docs, blobs) = service::purge(&state, &ids, &actor, state.now()).await?;
     Ok(flash_redirect(
         &state,
         "/admin/records/retention",

@@ -20,11 +20,9 @@ use super::model::Rejection;
 use super::repo;
 use super::service::{LinkError, link_patient};
 use super::views::LinkPage;
-use crate::audit::Actor;
-use crate::auth::Principal;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect};
+use crate::web::{Caller, Page, flash_redirect};
 
 /// The identifier system of the network patient ID (地域連携ID, `KR…`) in FHIR Patients.
 pub const NETWORK_ID_SYSTEM: &str = "urn:rainbownet:network-patient-id";
@@ -114,8 +112,7 @@ pub struct LinkForm {
 /// The facility manager's link from the patient page; errors re-render the form (422).
 pub async fn link(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
-    ClientAddr(addr): ClientAddr,
+    Caller { p, actor }: Caller,
     page: Page,
     Path(id): Path<i64>,
     Form(form): Form<LinkForm>,
@@ -130,7 +127,6 @@ pub async fn link(
     if !repo::may_see_patient(&mut tx, id, facility).await? {
         return Err(AppError::Forbidden);
     }
-    let actor = Actor::of(&p, &addr);
     let result = link_patient(&mut tx, id, facility, &local_id, &actor, "ui", now).await;
     let error = match result {
         Ok(_) => {

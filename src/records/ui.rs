@@ -22,7 +22,7 @@ use crate::audit::{self, Actor};
 use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect, render};
+use crate::web::{Caller, ClientAddr, Page, flash_redirect, render};
 
 fn facility_of(p: &Principal) -> AppResult<i64> {
     p.facility_id.ok_or(AppError::Forbidden)
@@ -53,8 +53,7 @@ fn doc_line(d: &repo::DocumentRow) -> DocumentLine {
 
 pub async fn index(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
-    ClientAddr(addr): ClientAddr,
+    Caller { p, actor }: Caller,
     page: Page,
 ) -> AppResult<Response> {
     let facility = facility_of(&p)?;
@@ -68,7 +67,7 @@ pub async fn index(
     audit::record(
         &mut tx,
         state.now(),
-        &Actor::of(&p, &addr),
+        &actor,
         "records.patients_listed",
         &format!("facility:{facility}"),
         json!({"facility_id": facility, "patients": patients.len(), "channel": "ui"}),
@@ -87,8 +86,7 @@ pub async fn index(
 
 pub async fn timeline(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
-    ClientAddr(addr): ClientAddr,
+    Caller { p, actor }: Caller,
     page: Page,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
@@ -128,7 +126,7 @@ pub async fn timeline(
     log_read(
         &mut tx,
         now,
-        &Actor::of(&p, &addr),
+        &actor,
         "records.timeline_read",
         Read {
             patient_id: id,
@@ -311,8 +309,7 @@ pub async fn register_form(page: Page) -> AppResult<Response> {
 
 pub async fn register(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
-    ClientAddr(addr): ClientAddr,
+    Caller { p, actor }: Caller,
     page: Page,
     Form(form): Form<RegisterValues>,
 ) -> AppResult<Response> {
@@ -379,7 +376,6 @@ pub async fn register(
             _ => "unknown".into(),
         },
     };
-    let actor = Actor::of(&p, &addr);
     let mut tx = state.db.begin().await?;
     match service::register_patient(&mut tx, facility, &patient, &info, &actor, now).await {
         Ok(id) => {
@@ -410,8 +406,7 @@ pub struct WithdrawForm {
 
 pub async fn withdraw(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
-    ClientAddr(addr): ClientAddr,
+    Caller { p, actor }: Caller,
     Path(id): Path<i64>,
     Form(form): Form<WithdrawForm>,
 ) -> AppResult<Response> {
@@ -423,7 +418,7 @@ pub async fn withdraw(
         ));
     }
     let mut tx = state.db.begin().await?;
-    service::withdraw_consent(&mut tx, id, facility, &Actor::of(&p, &addr), now).await?;
+    service::withdraw_consent(&mut tx, id, facility, &actor, now).await?;
     tx.commit().await?;
     Ok(flash_redirect(
         &state,
@@ -484,8 +479,7 @@ pub async fn access_log(
 /// patient; audited like any read.
 pub async fn consent_scan(
     State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
-    ClientAddr(addr): ClientAddr,
+    Caller { p, actor }: Caller,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let now = state.now();
@@ -511,14 +505,7 @@ pub async fn consent_scan(
         facility_id: facility,
         channel: "ui",
     };
-    log_read(
-        &mut tx,
-        now,
-        &Actor::of(&p, &addr),
-        "records.consent_scan_read",
-        read,
-    )
-    .await?;
+    log_read(&mut tx, now, &actor, "records.consent_scan_read", read).await?;
     tx.commit().await?;
     let mut res = bytes.into_response();
     let ct = consent

@@ -69,3 +69,28 @@ pub fn user_agent(headers: &axum::http::HeaderMap) -> String {
         .take(200)
         .collect()
 }
+
+/// The logged-in person behind a request and the audit actor for what they do (who, role,
+/// client address): `Caller { p, actor }: Caller` in a handler's arguments.
+pub struct Caller {
+    pub p: crate::auth::Principal,
+    pub actor: crate::audit::Actor,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = crate::error::AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let p = parts
+            .extensions
+            .get::<crate::auth::Principal>()
+            .cloned()
+            .ok_or(crate::error::AppError::Unauthenticated)?;
+        let addr = parts
+            .extensions
+            .get::<ClientAddr>()
+            .cloned()
+            .unwrap_or_default();
+        let actor = crate::audit::Actor::of(&p, &addr.0);
+        Ok(Caller { p, actor })
+    }
+}
