@@ -111,6 +111,8 @@ pub async fn main() -> anyhow::Result<ExitCode> {
     let common = Common::from_arg_matches(&matches)?;
     let mut settings = load_settings(&common)?;
     init_tracing(&settings);
+    // Every command refuses a settings section that is malformed or that no domain owns.
+    let registry = Arc::new(crate::startup::registry(&settings)?);
     let now = SystemClock.now();
     if let Some((group, sub)) = matches.subcommand()
         && let Some((leaf, args)) = sub.subcommand()
@@ -118,11 +120,10 @@ pub async fn main() -> anyhow::Result<ExitCode> {
             .iter()
             .find(|c| c.group == group && (c.command)().get_name() == leaf)
     {
-        let registry = crate::startup::registry(&settings)?;
         let ctx = CliContext {
             settings,
             now,
-            registry: Arc::new(registry),
+            registry,
         };
         return (c.run)(&ctx, args).await;
     }

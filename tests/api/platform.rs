@@ -177,6 +177,27 @@ async fn x5_unknown_configuration_keys_are_refused_at_start() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bindd"));
+    // A domain's section: a section no domain owns, and a key its domain does not know.
+    for (var, word) in [
+        ("RAINBOWNET__HELPDESKK__FIRST_RESPONSE_HOURS", "helpdeskk"),
+        (
+            "RAINBOWNET__HELPDESK__FIRST_RESPONSE_HOURZ",
+            "first_response_hourz",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rainbownet"))
+            .args(["migrate"])
+            .env(var, "4")
+            .env("RAINBOWNET__PATHS__DATA_DIR", app.dir.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{var}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(word),
+            "{var}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let out = app.cli(&["migrate"]);
     assert!(
         out.status.success(),
