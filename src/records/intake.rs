@@ -365,6 +365,15 @@ async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>
         results.push(r);
     }
     tx.commit().await?;
+    let stored = results
+        .iter()
+        .filter(|r| matches!(r, Ok(s) if s.created))
+        .count();
+    state
+        .metrics
+        .intake_documents
+        .with_label_values(&["single"])
+        .inc_by(stored as u64);
     Ok(results)
 }
 
@@ -466,6 +475,11 @@ pub async fn ingest_many(
         .await?;
     }
     tx.commit().await?;
+    state
+        .metrics
+        .intake_documents
+        .with_label_values(&["batch"])
+        .inc_by(created.len() as u64);
     Ok(results
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(internal("entry without an answer"))))

@@ -476,3 +476,20 @@ async fn r21_1_no_acknowledged_document_is_lost_when_the_server_is_killed() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[tokio::test]
+async fn x5_stored_documents_are_counted_for_the_metrics_and_a_retry_is_not() {
+    let net = network().await;
+    let res = net.send(A, "/api/fhir/Consent", consent_for(&[])).await;
+    assert_eq!(res.status(), 201);
+    net.accept(A, fixture("referral_57133-1.json")).await;
+    let again = net
+        .send(A, "/api/fhir/Bundle", fixture("referral_57133-1.json"))
+        .await;
+    assert_eq!(again.status(), 200, "a retry answers with the original");
+    let text = net.app.state.metrics.render();
+    assert!(
+        text.contains("rainbownet_intake_documents_total{channel=\"single\"} 1"),
+        "{text}"
+    );
+}
