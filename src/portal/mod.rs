@@ -35,10 +35,11 @@ mod routes_requests;
 mod routes_runbooks;
 mod routes_schedules;
 pub mod service;
+mod service_requests;
 mod views;
 
 pub use model::{Category, PortalSettings, WindowKind};
-pub use service::schedule_window;
+pub use service_requests::schedule_window;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;

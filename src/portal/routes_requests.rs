@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use super::model::{self, RequestKind, RequestState};
 use super::repo_requests as repo;
-use super::service::{self, Editor};
+use super::service::Editor;
+use super::service_requests as service;
 use super::views::*;
 use super::{CITY, EDITORS, PARTIES};
 use crate::auth::Principal;

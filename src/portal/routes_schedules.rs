@@ -7,7 +7,8 @@ use axum::{Extension, Form};
 
 use super::model::{self, WindowKind};
 use super::repo_requests as repo;
-use super::service::{self, Editor};
+use super::service::Editor;
+use super::service_requests as service;
 use super::views::*;
 use super::{CITY, EDITORS, NewWindow};
 use crate::auth::Principal;

@@ -1,5 +1,5 @@
-//! The house (issue 9): a domain is one registration value. A throwaway domain, added to the
-//! product's list here exactly as a new folder would be added to `startup::domains()`, appears in
+//! The house (issue 9; X.3 access on every page, X.5 one binary and its configuration): a domain
+//! is one registration value. A throwaway domain, added to the product's list here exactly as a new folder would be added to `startup::domains()`, appears in
 //! the navigation, the jobs, the dashboard, the settings and the route × role rules, with nothing
 //! else edited. Also: every domain's settings section is documented in the example file.
 
@@ -87,7 +87,7 @@ async fn spawn_with_notes() -> TestApp {
 }
 
 #[tokio::test]
-async fn house_a_new_domain_is_in_the_navigation_for_the_roles_that_may_open_it() {
+async fn x3_a_new_domain_is_in_the_navigation_for_the_roles_that_may_open_it() {
     let app = spawn_with_notes().await;
     let keys = app.login_as(Role::KeyManager).await;
     let body = keys.client.get("/").await.text().await.unwrap();
@@ -98,7 +98,7 @@ async fn house_a_new_domain_is_in_the_navigation_for_the_roles_that_may_open_it(
 }
 
 #[tokio::test]
-async fn house_a_new_domain_s_route_rules_are_enforced_and_its_settings_read() {
+async fn x3_a_new_domain_s_route_rules_are_enforced_and_its_settings_read() {
     let app = spawn_with_notes().await;
     assert!(
         app.state
@@ -119,7 +119,7 @@ async fn house_a_new_domain_s_route_rules_are_enforced_and_its_settings_read() {
 }
 
 #[tokio::test]
-async fn house_a_new_domain_s_job_is_listed_and_runs() {
+async fn x5_a_new_domain_s_job_is_listed_and_runs() {
     let app = spawn_with_notes().await;
     let msg = rainbownet::jobs::run(&app.state, "notes.tidy", "test")
         .await
@@ -131,7 +131,7 @@ async fn house_a_new_domain_s_job_is_listed_and_runs() {
 }
 
 #[tokio::test]
-async fn house_a_new_domain_s_cards_are_on_the_dashboard_only_with_links_the_role_may_open() {
+async fn x3_a_new_domain_s_cards_are_on_the_dashboard_only_with_links_the_role_may_open() {
     let app = spawn_with_notes().await;
     let keys = app.login_as(Role::KeyManager).await;
     let body = keys.client.get("/").await.text().await.unwrap();
@@ -140,7 +140,7 @@ async fn house_a_new_domain_s_cards_are_on_the_dashboard_only_with_links_the_rol
 }
 
 #[tokio::test]
-async fn house_every_dashboard_card_links_to_a_page_its_role_may_open() {
+async fn x3_every_dashboard_card_links_to_a_page_its_role_may_open() {
     let app = spawn_app().await;
     let doc = |html: &str| scraper::Html::parse_document(html);
     let cards = scraper::Selector::parse("a.card").unwrap();
@@ -159,7 +159,7 @@ async fn house_every_dashboard_card_links_to_a_page_its_role_may_open() {
 }
 
 #[tokio::test]
-async fn house_a_settings_section_that_no_domain_owns_is_refused() {
+async fn x5_a_settings_section_that_no_domain_owns_is_refused() {
     let mut settings = Settings::default();
     settings.set_section("helpdeskk", &serde_json::json!({"first_response_hours": 4}));
     let err = rainbownet::startup::registry(&settings).err().unwrap();
@@ -171,7 +171,7 @@ async fn house_a_settings_section_that_no_domain_owns_is_refused() {
 }
 
 #[test]
-fn house_the_example_file_documents_every_domain_s_settings_and_loads() {
+fn x5_the_example_file_documents_every_domain_s_settings_and_loads() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/rainbownet.example.toml");
     let loaded = Settings::load(Some(&path)).expect("example config loads");
@@ -197,7 +197,7 @@ fn house_the_example_file_documents_every_domain_s_settings_and_loads() {
 
 #[test]
 #[allow(clippy::result_large_err)] // figment::Jail's own signature
-fn house_a_domain_section_can_be_set_from_the_environment() {
+fn x5_a_domain_section_can_be_set_from_the_environment() {
     // figment reads RAINBOWNET__SECTION__KEY; the value reaches the domain's typed section.
     figment::Jail::expect_with(|jail| {
         jail.set_env("RAINBOWNET__HELPDESK__FIRST_RESPONSE_HOURS", "6");
