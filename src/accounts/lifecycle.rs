@@ -9,7 +9,7 @@ use super::model::LoginId;
 use super::repo::{self, NewAccount};
 use crate::audit::{self, Actor};
 use crate::auth::{Password, Role, credentials, password, repo as sessions};
-use crate::db::{Conn, Constraint, Db, Timestamp, constraint};
+use crate::db::{Conn, Constraint, Db, Timestamp, Tx, constraint};
 use crate::error::DomainError;
 
 /// How long a one-time password stays valid unused (R12.1: 30 days by default).
@@ -102,7 +102,7 @@ pub async fn create_account(
 /// [`create_account`] inside the caller's transaction (e.g. processing a request), with a
 /// one-time password made beforehand.
 pub async fn create_account_in(
-    conn: &mut Conn,
+    conn: &mut Tx,
     spec: &AccountSpec<'_>,
     otp: OneTimePassword,
     actor: &Actor,
@@ -190,7 +190,7 @@ pub async fn create_account_in(
 
 /// Disables an account at once: its sessions end and log-in is refused; nothing is deleted (R12.2).
 pub async fn disable_in(
-    conn: &mut Conn,
+    conn: &mut Tx,
     account_id: i64,
     actor: &Actor,
     now: Timestamp,
@@ -225,7 +225,7 @@ pub struct PersonAttributes<'a> {
 
 /// Changes name, kana, job type and contact (R12.4; the caller has checked identity verification).
 pub async fn update_attributes_in(
-    conn: &mut Conn,
+    conn: &mut Tx,
     account_id: i64,
     person: &PersonAttributes<'_>,
     actor: &Actor,
@@ -259,7 +259,7 @@ pub async fn update_attributes_in(
 
 /// Records that the sealed letter of an account was produced (never its content).
 pub async fn mark_letter_issued_in(
-    conn: &mut Conn,
+    conn: &mut Tx,
     account_id: i64,
     actor: &Actor,
     now: Timestamp,
@@ -309,7 +309,7 @@ pub async fn reset_password(
 /// [`reset_password`] inside the caller's transaction (re-issuing a lost letter), with a
 /// one-time password made beforehand.
 pub async fn reset_password_in(
-    conn: &mut Conn,
+    conn: &mut Tx,
     account_id: i64,
     otp: OneTimePassword,
     otp_days: i64,

@@ -11,7 +11,7 @@ use crate::audit::{self, Actor};
 use crate::auth::{
     self, Password, Principal, Role, SecuritySettings, password, repo as sessions, totp,
 };
-use crate::db::{Db, Timestamp};
+use crate::db::{Db, Timestamp, Tx};
 use crate::error::DomainError;
 
 pub use super::lifecycle::{
@@ -104,7 +104,7 @@ pub async fn login(
 /// Records a log-in whose password check is done: `verified` says whether the password matched
 /// the account as read in this transaction.
 async fn finish_login(
-    tx: &mut crate::db::Tx,
+    tx: &mut Tx,
     sec: &SecuritySettings,
     login_id: &str,
     account: Option<Account>,
@@ -189,7 +189,7 @@ async fn finish_login(
 
 /// Counts failures inside the window (since the last success or unlock) and locks at the threshold.
 async fn lock_if_too_many(
-    conn: &mut crate::db::Conn,
+    conn: &mut Tx,
     sec: &SecuritySettings,
     account: &Account,
     actor: &Actor,

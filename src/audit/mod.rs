@@ -15,11 +15,12 @@ pub mod repo;
 
 pub use model::{Actor, Broken, VerifyReport};
 
-use crate::db::{Conn, Db, Timestamp};
+use crate::db::{Conn, Db, Timestamp, Tx};
 
-/// Appends one event. Call it on the transaction that makes the change.
+/// Appends one event, on the write transaction that makes the change (a [`Tx`], so an event
+/// cannot be written outside one).
 pub async fn record(
-    conn: &mut Conn,
+    conn: &mut Tx,
     now: Timestamp,
     actor: &Actor,
     action: &str,

@@ -373,7 +373,7 @@ pub fn parse_day(
 
 /// Registers an extra day, with its audit event, on the caller's transaction.
 pub async fn add_day(
-    conn: &mut crate::db::Conn,
+    conn: &mut crate::db::Tx,
     day: Date,
     kind: &str,
     reason: &str,
@@ -396,7 +396,7 @@ pub async fn add_day(
 
 /// Withdraws an extra day (NotFound if it is not in force), with its audit event.
 pub async fn withdraw_day(
-    conn: &mut crate::db::Conn,
+    conn: &mut crate::db::Tx,
     id: i64,
     actor: &crate::audit::Actor,
     now: crate::db::Timestamp,

@@ -8,6 +8,7 @@
 
 mod decode;
 mod group;
+pub mod keys;
 mod ready;
 mod settings;
 mod timestamp;
@@ -25,6 +26,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use decode::{Flag, SetAt, TextKey};
 pub use group::GroupCommit;
+pub use keys::{Key, KeyRing, KeySet};
 pub use settings::{DatabaseSettings, Synchronous, redact_url};
 pub use timestamp::{Timestamp, tokyo};
 
@@ -37,6 +39,35 @@ pub struct Tx {
     inner: Transaction<'static, Any>,
     // Dropped after `inner` (fields drop in order), so the rollback is queued first.
     _writer: Option<OwnedMutexGuard<()>>,
+    keys: Arc<KeyRing>,
+}
+
+impl Tx {
+    /// The keys kept outside the database (the audit seal is written with them).
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// Marks a point this transaction can return to ([`Tx::rollback_to_savepoint`]) without
+    /// ending; savepoints nest, the innermost is the one released or rolled back.
+    pub async fn savepoint(&mut self) -> sqlx::Result<()> {
+        self.inner.execute("SAVEPOINT rn_sp").await.map(drop)
+    }
+
+    pub async fn release_savepoint(&mut self) -> sqlx::Result<()> {
+        self.inner
+            .execute("RELEASE SAVEPOINT rn_sp")
+            .await
+            .map(drop)
+    }
+
+    pub async fn rollback_to_savepoint(&mut self) -> sqlx::Result<()> {
+        self.inner.execute("ROLLBACK TO SAVEPOINT rn_sp").await?;
+        self.inner
+            .execute("RELEASE SAVEPOINT rn_sp")
+            .await
+            .map(drop)
+    }
 }
 
 impl Tx {
@@ -79,6 +110,8 @@ pub struct Db {
     /// every domain queue here instead, and the lock is handed on at once.
     writer: Arc<Mutex<()>>,
     groups: Arc<group::Groups>,
+    /// Keys kept outside the database, under `data_dir/keys` (see [`keys`]).
+    keys: Arc<KeyRing>,
 }
 
 impl std::fmt::Debug for Db {
@@ -124,10 +157,9 @@ impl Db {
                 redact_url(&url)
             );
         };
-        if backend == Backend::Sqlite {
-            std::fs::create_dir_all(data_dir)
-                .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
-        }
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+        let keys = Arc::new(KeyRing::open(data_dir)?);
         let options: AnyConnectOptions = url
             .parse()
             .with_context(|| format!("invalid database url {}", redact_url(&url)))?;
@@ -157,6 +189,7 @@ impl Db {
             backend,
             writer: Arc::new(Mutex::new(())),
             groups: Arc::default(),
+            keys,
         })
     }
 
@@ -166,6 +199,11 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The keys kept outside the database (TOTP secrets, the audit seal).
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
     }
 
     /// A write transaction. On SQLite it first queues for this database's writer lock (held
@@ -181,11 +219,13 @@ impl Db {
                 Ok(Tx {
                     inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
                     _writer: Some(writer),
+                    keys: Arc::clone(&self.keys),
                 })
             }
             Backend::Postgres => Ok(Tx {
                 inner: self.pool.begin().await?,
                 _writer: None,
+                keys: Arc::clone(&self.keys),
             }),
         }
     }

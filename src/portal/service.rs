@@ -9,7 +9,7 @@ use super::model;
 use super::repo::{self, AnnouncementFields, NewRevision};
 use crate::audit::{self, Actor};
 use crate::auth::Principal;
-use crate::db::{Conn, Db, Timestamp};
+use crate::db::{Db, Timestamp, Tx};
 use crate::error::DomainError;
 
 pub(super) const DOC_ANNOUNCEMENT: &str = "announcement";
@@ -69,7 +69,7 @@ struct Saved<'a> {
 /// the caller's transaction: every save, restore and creation goes through here.
 #[allow(clippy::too_many_arguments)]
 async fn record_revision(
-    conn: &mut Conn,
+    conn: &mut Tx,
     doc: Doc,
     id: i64,
     saved: &Saved<'_>,
@@ -108,7 +108,7 @@ async fn record_revision(
 /// The revision and event of a restore: the old revision's content saved again as `revision`.
 #[allow(clippy::too_many_arguments)]
 async fn record_restore(
-    conn: &mut Conn,
+    conn: &mut Tx,
     doc: Doc,
     id: i64,
     from: i64,

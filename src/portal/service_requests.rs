@@ -8,7 +8,7 @@ use super::model::{self, RequestKind, RequestState};
 use super::service::Editor;
 use super::{NewWindow, WindowError, repo_requests};
 use crate::audit::{self, Actor};
-use crate::db::{Conn, Db, Timestamp};
+use crate::db::{Db, Timestamp, Tx};
 use crate::error::DomainError;
 
 impl From<WindowError> for DomainError {
@@ -227,7 +227,7 @@ pub async fn complete_change_request(
 /// Call it on the caller's transaction, so that the window and the caller's own change are kept
 /// together; the audit event is written here.
 pub async fn schedule_window(
-    conn: &mut Conn,
+    conn: &mut Tx,
     w: &NewWindow<'_>,
     actor: &Actor,
     now: Timestamp,

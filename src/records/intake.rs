@@ -15,7 +15,7 @@ use super::fhir::{ParsedDocument, PatientInfo};
 use super::model::{self, ConsentInfo, Rejection, Scope};
 use super::repo;
 use crate::audit::{self, Actor};
-use crate::db::{Conn, Timestamp};
+use crate::db::{Conn, Timestamp, Tx};
 use crate::state::AppState;
 
 pub struct Stored {
@@ -31,7 +31,7 @@ fn new_network_id() -> String {
 
 /// Records a consent for a patient (listed facilities must be participating facilities).
 pub async fn record_consent(
-    conn: &mut Conn,
+    conn: &mut Tx,
     patient_id: i64,
     facility_id: i64,
     info: &ConsentInfo,
@@ -85,7 +85,7 @@ pub async fn record_consent(
 
 /// The network patient of a local ID, registered now when a consent comes with it.
 pub async fn resolve_patient(
-    conn: &mut Conn,
+    conn: &mut Tx,
     facility_id: i64,
     patient: &PatientInfo,
     consent: Option<&ConsentInfo>,
@@ -177,7 +177,7 @@ async fn existing(
 /// statement or none; a retry is otherwise recognised by the insert finding the identifier
 /// taken, and it is checked before any patient is registered.
 async fn patient_step(
-    conn: &mut Conn,
+    conn: &mut Tx,
     client: &ApiClient,
     d: &ParsedDocument,
     known: &mut HashMap<String, i64>,
@@ -201,9 +201,9 @@ async fn patient_step(
             }
             // Registration writes several rows before it can fail (an unknown facility in the
             // consent): a savepoint keeps a failed entry of a batch from leaving any behind.
-            let mut sp = sqlx::Connection::begin(&mut *conn).await?;
+            conn.savepoint().await?;
             let r = resolve_patient(
-                &mut sp,
+                conn,
                 client.facility_id,
                 &d.patient,
                 d.consent.as_ref(),
@@ -213,11 +213,11 @@ async fn patient_step(
             .await;
             match r {
                 Ok(id) => {
-                    sp.commit().await?;
+                    conn.release_savepoint().await?;
                     id
                 }
                 Err(e) => {
-                    sp.rollback().await?;
+                    conn.rollback_to_savepoint().await?;
                     return Err(e);
                 }
             }
@@ -259,7 +259,7 @@ async fn insert_attachments(conn: &mut Conn, id: i64, d: &ParsedDocument) -> Res
 
 /// Stores one checked document inside the caller's transaction.
 async fn store_in(
-    conn: &mut Conn,
+    conn: &mut Tx,
     client: &ApiClient,
     d: &ParsedDocument,
     known: &mut HashMap<String, i64>,

@@ -14,7 +14,7 @@ use super::blobs::BlobStore;
 use super::model::Rejection;
 use super::repo::{self, DocumentRow, Search};
 use crate::audit::{self, Actor};
-use crate::db::{Conn, Timestamp};
+use crate::db::{Timestamp, Tx};
 use crate::state::AppState;
 
 /// What was read, by which facility, through which channel (`ui`, `api`, `api-search`).
@@ -28,7 +28,7 @@ pub struct Read {
 /// Writes the read of a patient's data to the audit chain (who, facility, patient, document,
 /// channel); call it on the transaction that reads.
 pub async fn log_read(
-    conn: &mut Conn,
+    conn: &mut Tx,
     now: Timestamp,
     actor: &Actor,
     action: &str,

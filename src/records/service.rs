@@ -15,7 +15,7 @@ use super::intake;
 use super::model::{ConsentInfo, Rejection};
 use super::repo;
 use crate::audit::{self, Actor};
-use crate::db::{Conn, Constraint, Db, Timestamp, constraint};
+use crate::db::{Constraint, Db, Timestamp, Tx, constraint};
 use crate::error::DomainError;
 use crate::state::AppState;
 
@@ -34,7 +34,7 @@ fn db_error(e: sqlx::Error) -> DomainError {
 /// Registers a patient of the facility with the consent the facility manager recorded.
 /// A local ID already registered, or patient data the intake rules refuse, is `Invalid`.
 pub async fn register_patient(
-    conn: &mut Conn,
+    conn: &mut Tx,
     facility_id: i64,
     patient: &PatientInfo,
     consent: &ConsentInfo,
@@ -69,7 +69,7 @@ fn refused_patient(r: Rejection) -> DomainError {
 /// Withdraws the consent in force of a patient linked to the facility; from then on other
 /// facilities cannot read the patient's documents.
 pub async fn withdraw_consent(
-    conn: &mut Conn,
+    conn: &mut Tx,
     patient_id: i64,
     facility_id: i64,
     actor: &Actor,
@@ -141,7 +141,7 @@ impl From<LinkError> for Rejection {
 
 /// Links `local_id` of a facility to a network patient. `Ok(false)`: the same link existed.
 pub async fn link_patient(
-    conn: &mut Conn,
+    conn: &mut Tx,
     patient_id: i64,
     facility_id: i64,
     local_id: &str,
@@ -241,7 +241,7 @@ pub async fn create_api_key(
 
 /// Revokes an API key; from then on requests with it are answered 401.
 pub async fn revoke_api_key(
-    conn: &mut Conn,
+    conn: &mut Tx,
     id: i64,
     actor: &Actor,
     now: Timestamp,

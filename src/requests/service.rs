@@ -9,7 +9,7 @@ use super::repo::{self, NewRequest};
 use crate::accounts::service::{self as accounts, AccountSpec, PersonAttributes};
 use crate::audit::{self, Actor};
 use crate::auth::Role;
-use crate::db::{Conn, Db, Timestamp};
+use crate::db::{Conn, Db, Timestamp, Tx};
 use crate::error::DomainError;
 
 /// Who handles a request: the operator's account (none for the CLI) and the audit actor.
@@ -43,7 +43,7 @@ pub async fn submit(
 
 /// Checks a submission against the facility and its accounts, stores it, audits it.
 pub async fn submit_in(
-    conn: &mut Conn,
+    conn: &mut Tx,
     s: &Submission,
     submitted_by: Option<i64>,
     actor: &Actor,
@@ -173,7 +173,7 @@ pub async fn issue(
 }
 
 async fn issue_one(
-    conn: &mut Conn,
+    conn: &mut Tx,
     id: i64,
     otp: accounts::OneTimePassword,
     h: &Handler,
@@ -423,7 +423,7 @@ async fn open_with_target(
 
 /// Marks a request processed and records it with the time from receipt to execution (R12.2).
 async fn mark_done(
-    conn: &mut Conn,
+    conn: &mut Tx,
     r: &Request,
     account_id: i64,
     h: &Handler,

@@ -115,7 +115,7 @@ async fn resolve(state: &AppState, token: &str, client: &str) -> Result<Resolved
 
 /// Ends an expired session and records why (shared with the `sessions.expire` job).
 pub async fn expire(
-    conn: &mut crate::db::Conn,
+    conn: &mut crate::db::Tx,
     s: &repo::SessionRow,
     role: Role,
     now: crate::db::Timestamp,
