@@ -16,12 +16,14 @@ pub mod credentials;
 pub mod password;
 pub mod repo;
 mod role;
+mod scope;
 mod settings;
 pub mod totp;
 
 pub use access::{Access, RouteRule, may_open};
 pub use password::Password;
 pub use role::{Role, UnknownRole};
+pub use scope::{Owned, Owner, Scope};
 pub use settings::{PasswordSettings, SecuritySettings};
 
 use rand::RngCore;

@@ -10,7 +10,12 @@
 //!   patient page) and then sends by it.
 //! - The consent in force is the patient's latest, unless withdrawn. Its scope is every
 //!   participating facility or listed ones. Only facilities in the scope may read the patient's
-//!   documents; the sending facility always can. Anything else is 403, and the refusal is audited.
+//!   documents; the sending facility always can. Anything else is answered like a patient or
+//!   document that does not exist (404, UI and API: no hint that it exists), and the refusal is
+//!   audited (`access.denied`, through `web::ObjectGuard`; see [`objects`]), also in the owning
+//!   facility's access log.
+//! - Attachments are served only with an allow-listed content type, else as
+//!   `application/octet-stream`, always as a download ([`objects::download`]).
 //! - Intake (facility systems, `Authorization: Bearer <API key>`; keys are issued, listed and
 //!   revoked by system administrators or `rainbownet apikey create`, stored as SHA-256):
 //!   FHIR R4 JSON document/collection Bundles, batches, Consents. Everything is checked first
@@ -34,6 +39,7 @@ mod intake;
 mod intake_api;
 mod link;
 pub mod model;
+pub mod objects;
 mod read_api;
 mod repo;
 mod service;

@@ -12,6 +12,7 @@ mod helpdesk_browser;
 mod helpers;
 mod house;
 mod jobs;
+mod objects;
 mod observe;
 mod platform;
 mod portal;
