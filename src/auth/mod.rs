@@ -1,5 +1,6 @@
 //! Authentication core (X.1), shared by every domain: roles, password hashing, the server-side
-//! session store, one-time credential generation and TOTP. The log-in pages themselves live in the
+//! session store, one-time credential generation and TOTP; and the facts of access control
+//! (X.3): route rules ([`Access`]) and object scopes ([`Scope`], [`Owner`], [`Owned`]). The log-in pages themselves live in the
 //! `accounts` domain; the request middleware that loads a session lives in `web`.
 //!
 //! Rules:

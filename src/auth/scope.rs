@@ -102,7 +102,10 @@ mod tests {
         assert!(!m.reaches(Owner::Facility(2)));
         assert!(!m.reaches(Owner::Network), "network objects are staff's");
         assert!(m.reaches(Owner::Account(5)));
-        assert!(!m.reaches(Owner::Account(6)), "a colleague's object is not mine");
+        assert!(
+            !m.reaches(Owner::Account(6)),
+            "a colleague's object is not mine"
+        );
     }
 
     #[test]

@@ -63,7 +63,8 @@ struct Notice {
 
 impl Owned for Notice {
     fn owner(&self) -> Owner {
-        let visible = self.a.publish_at <= self.now && self.a.expires_at.is_none_or(|e| e > self.now);
+        let visible =
+            self.a.publish_at <= self.now && self.a.expires_at.is_none_or(|e| e > self.now);
         if visible {
             Owner::Anyone
         } else {

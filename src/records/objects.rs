@@ -149,7 +149,10 @@ mod tests {
 
     #[test]
     fn allowed_types_are_served_as_declared_and_everything_else_as_octet_stream() {
-        assert_eq!(served_type("application/pdf"), ("application/pdf".into(), "pdf"));
+        assert_eq!(
+            served_type("application/pdf"),
+            ("application/pdf".into(), "pdf")
+        );
         assert_eq!(served_type("IMAGE/PNG"), ("image/png".into(), "png"));
         assert_eq!(served_type("image/jpeg; q=1"), ("image/jpeg".into(), "jpg"));
         for bad in [

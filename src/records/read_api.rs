@@ -179,10 +179,7 @@ pub async fn search(
         // So does one the facility may not see, and that refused read is audited.
         if let Some(id) = found {
             let patient = objects::find_patient(&mut tx, id, client.facility_id).await?;
-            tx = match guard_of(&state, route, &client)
-                .check_in(tx, patient)
-                .await
-            {
+            tx = match guard_of(&state, route, &client).check_in(tx, patient).await {
                 Ok((tx, _)) => tx,
                 Err(DomainError::NotFound) => return Ok(searchset(Vec::new())),
                 Err(e) => return Err(e.into()),

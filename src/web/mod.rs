@@ -1,5 +1,6 @@
-//! Shared HTTP machinery that knows no domain: access rules and the route builder, sessions,
-//! CSRF, cookies, security headers, the page context for the layout, flash messages.
+//! Shared HTTP machinery that knows no domain: access rules and the route builder, the object
+//! guard ([`ObjectGuard`]: every id from a request is checked against the caller's scope),
+//! sessions, CSRF, cookies, security headers, the page context for the layout, flash messages.
 
 mod access;
 mod banner;

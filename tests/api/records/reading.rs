@@ -19,7 +19,10 @@ async fn x3_a_facility_outside_the_consent_scope_gets_the_404_of_a_missing_docum
     assert_eq!(net.get(A, &path).await.status(), 200, "the sender");
     assert_eq!(net.get(B, &path).await.status(), 200, "a facility in scope");
     let (s, msg) = outcome(net.get(C, &path).await).await;
-    assert_eq!(s, 404, "a facility outside the scope: as if there were no such document");
+    assert_eq!(
+        s, 404,
+        "a facility outside the scope: as if there were no such document"
+    );
     assert_eq!(msg, format!("Bundle/{id} はありません。"));
     let found: Value = net
         .get(C, "/api/fhir/Bundle?patient=000123")
