@@ -84,7 +84,9 @@ pub(super) async fn after_login(
     }
     let (idle_after, started_after) = live_bounds(sec, now);
     let live = sessions::list_live_for_account(tx, account_id, idle_after, started_after).await?;
-    let excess = live.len().saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
+    let excess = live
+        .len()
+        .saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
     let oldest: Vec<i64> = live
         .iter()
         .filter(|s| s.id != new_session)

@@ -82,7 +82,10 @@ fn token_ok(keys: &KeySet, anchor: Anchor<'_>, sent: &str) -> bool {
 }
 
 fn pre_mac(key: &Key, nonce: &str) -> String {
-    URL_SAFE_NO_PAD.encode(mac(key, &["rainbownet-csrf-v1", "pre-session-value", nonce]))
+    URL_SAFE_NO_PAD.encode(mac(
+        key,
+        &["rainbownet-csrf-v1", "pre-session-value", nonce],
+    ))
 }
 
 /// A fresh pre-session cookie value (`nonce.mac`) and its nonce.
@@ -90,7 +93,10 @@ fn issue_pre(keys: &KeySet) -> (String, String) {
     let mut b = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut b);
     let nonce = URL_SAFE_NO_PAD.encode(b);
-    (format!("{nonce}.{}", pre_mac(keys.current(), &nonce)), nonce)
+    (
+        format!("{nonce}.{}", pre_mac(keys.current(), &nonce)),
+        nonce,
+    )
 }
 
 /// The nonce of a pre-session cookie value the server signed (with any key of the set).
@@ -282,11 +288,22 @@ mod tests {
         let (value, nonce) = issue_pre(keys);
         assert_eq!(verify_pre(keys, &value).as_deref(), Some(nonce.as_str()));
         let forged = "A".repeat(64);
-        assert_eq!(verify_pre(keys, &forged), None, "any long value was accepted before");
-        assert_eq!(verify_pre(keys, &format!("{nonce}.{}", "B".repeat(43))), None);
+        assert_eq!(
+            verify_pre(keys, &forged),
+            None,
+            "any long value was accepted before"
+        );
+        assert_eq!(
+            verify_pre(keys, &format!("{nonce}.{}", "B".repeat(43))),
+            None
+        );
         let other = KeyRing::ephemeral();
         let (elsewhere, _) = issue_pre(other.csrf());
-        assert_eq!(verify_pre(keys, &elsewhere), None, "signed with another key");
+        assert_eq!(
+            verify_pre(keys, &elsewhere),
+            None,
+            "signed with another key"
+        );
     }
 
     #[test]
@@ -296,7 +313,10 @@ mod tests {
         let a = token_with(keys.current(), Anchor::Session("session-a"));
         assert!(token_ok(keys, Anchor::Session("session-a"), &a));
         assert!(!token_ok(keys, Anchor::Session("session-b"), &a));
-        assert!(!token_ok(keys, Anchor::PreSession("session-a"), &a), "kinds differ");
+        assert!(
+            !token_ok(keys, Anchor::PreSession("session-a"), &a),
+            "kinds differ"
+        );
         let other = KeyRing::ephemeral();
         let b = token_with(other.csrf().current(), Anchor::Session("session-a"));
         assert!(!token_ok(keys, Anchor::Session("session-a"), &b));

@@ -150,7 +150,13 @@ async fn x1_a_self_made_or_foreign_csrf_token_is_refused_on_a_logged_in_form() {
         .await
         .expect("GET");
     let pre_token = form_token(&res.text().await.expect("body")).expect("token");
-    let res = post_with(&alice.client, "/account/sessions/end-others", &pre_token, &[]).await;
+    let res = post_with(
+        &alice.client,
+        "/account/sessions/end-others",
+        &pre_token,
+        &[],
+    )
+    .await;
     assert_eq!(res.status(), 403, "the pre-session token with a session");
     assert_eq!(app.count("audit_events").await, events, "nothing written");
     let own = alice.client.csrf().await;
@@ -180,7 +186,11 @@ async fn x1_the_form_token_changes_at_log_in_and_at_log_out() {
     let during = page_token(&c, "/account/sessions").await;
     assert_ne!(during, before, "a new token after log-in");
     let res = post_with(&c, "/account/sessions/end-others", &before, &[]).await;
-    assert_eq!(res.status(), 403, "the token from before log-in is worthless");
+    assert_eq!(
+        res.status(),
+        403,
+        "the token from before log-in is worthless"
+    );
     let res = post_with(&c, "/logout", &during, &[]).await;
     assert_eq!(location(&res), "/login?logged_out=1");
     let after = page_token(&c, "/login?logged_out=1").await;
@@ -242,9 +252,11 @@ async fn x1_a_log_in_gets_a_new_session_id_and_ends_the_one_the_browser_had() {
         .expect("GET");
     assert_eq!(replay.status(), 303);
     assert_eq!(location(&replay), "/login");
-    assert!(end_reasons(&app, &user.login_id)
-        .await
-        .contains(&"replaced_by_login".to_string()));
+    assert!(
+        end_reasons(&app, &user.login_id)
+            .await
+            .contains(&"replaced_by_login".to_string())
+    );
     let ended = audit_details(&app, "auth.session_ended").await;
     assert!(
         ended.iter().any(|d| d["reason"] == "replaced_by_login"),
@@ -297,7 +309,10 @@ async fn x1_a_password_change_gives_a_new_session_id_and_the_old_one_no_longer_w
     assert_eq!(last["reason"], "password_changed");
     assert_ne!(last["old_session_id"], last["new_session_id"]);
     assert_eq!(
-        end_reasons(&app, &admin.login_id).await.last().map(String::as_str),
+        end_reasons(&app, &admin.login_id)
+            .await
+            .last()
+            .map(String::as_str),
         Some("rotated")
     );
     // One open session: the old row ended, the new one continues the same log-in.
@@ -352,9 +367,11 @@ async fn x1_my_sessions_lists_two_clients_and_ending_the_other_logs_it_out() {
     assert_eq!(location(&res), "/login");
     assert_eq!(user.client.get("/").await.status(), 200, "this one stays");
     assert_eq!(app.audit_count("auth.session_ended").await, ended + 1);
-    assert!(end_reasons(&app, &user.login_id)
-        .await
-        .contains(&"ended_by_user".to_string()));
+    assert!(
+        end_reasons(&app, &user.login_id)
+            .await
+            .contains(&"ended_by_user".to_string())
+    );
 
     // "End all others": two more clients, both logged out, this one stays.
     let (b, c) = (app.client(), app.client());
@@ -393,7 +410,11 @@ async fn x3_ending_a_session_of_another_account_is_refused_and_audited() {
             .await;
         assert_eq!(res.status(), 404, "session {id}");
     }
-    assert_eq!(victim.client.get("/").await.status(), 200, "still logged in");
+    assert_eq!(
+        victim.client.get("/").await.status(),
+        200,
+        "still logged in"
+    );
     assert_eq!(app.audit_count("auth.session_end_refused").await, 2);
     let page = mallory
         .client
@@ -402,11 +423,7 @@ async fn x3_ending_a_session_of_another_account_is_refused_and_audited() {
         .text()
         .await
         .expect("body");
-    assert_eq!(
-        page.matches("data-session=\"").count(),
-        1,
-        "only one's own"
-    );
+    assert_eq!(page.matches("data-session=\"").count(), 1, "only one's own");
     assert!(!page.contains(&format!("data-session=\"{victim_session}\"")));
 }
 
@@ -434,7 +451,10 @@ async fn x1_a_log_in_beyond_the_cap_ends_the_session_that_started_first() {
     assert_eq!(third.get("/").await.status(), 200);
     assert_eq!(session_count(&app, &user.login_id, true).await, 2);
     assert_eq!(
-        end_reasons(&app, &user.login_id).await.last().map(String::as_str),
+        end_reasons(&app, &user.login_id)
+            .await
+            .last()
+            .map(String::as_str),
         Some("session_limit")
     );
     let ended = audit_details(&app, "auth.session_ended").await;
