@@ -11,8 +11,14 @@
 //!   password follows `[security.password]`. One-time passwords expire unused after 30 days.
 //! - Staff roles enrol TOTP before reaching anything else (unless `require_totp` is off, as in
 //!   `demo`, which then shows a banner on every page). Ten recovery codes are shown once.
-//! - Changing the password ends the account's other sessions.
-//! - Log-in, failure, lockout, unlock, log-out, password change, enrolment: all audited.
+//! - Changing the password ends the account's other sessions and gives this one a new token.
+//! - A log-in always opens a session with a new token and ends the one the browser had; beyond
+//!   `max_sessions_per_account` live sessions it ends the account's session that started first.
+//!   Everyone sees their live sessions (device, address, start, last activity) on
+//!   `/account/sessions` and may end any other one, or all others; a session id of another
+//!   account is answered 404 and the attempt is audited (`service_sessions`).
+//! - Log-in, failure, lockout, unlock, log-out, password change, enrolment, session rotation and
+//!   ending: all audited.
 
 mod cli;
 mod demo;
@@ -22,7 +28,9 @@ pub mod model;
 mod repo;
 mod review;
 mod routes;
+mod routes_sessions;
 pub mod service;
+pub mod service_sessions;
 mod views;
 
 pub use cli::{ABOUT as CLI_ABOUT, GROUP as CLI_GROUP};
@@ -62,6 +70,17 @@ fn routes() -> Routes {
             routes::enroll_form,
         )
         .post("/account/totp/enroll", Access::Onboarding, routes::enroll)
+        .get("/account/sessions", Access::AnyRole, routes_sessions::index)
+        .post(
+            "/account/sessions/end-others",
+            Access::AnyRole,
+            routes_sessions::end_others,
+        )
+        .post(
+            "/account/sessions/{id}/end",
+            Access::AnyRole,
+            routes_sessions::end,
+        )
         .get(
             "/admin/accounts",
             Access::Roles(MANAGERS),

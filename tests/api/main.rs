@@ -21,3 +21,4 @@ mod portal_requests;
 mod rbac;
 mod records;
 mod requests;
+mod sessions;

@@ -30,6 +30,8 @@ enum Obj {
     Inquiry,
     Announcement,
     Account,
+    /// A log-in session: its account's own.
+    Session,
 }
 
 /// Every route that takes an id (path, query or form), with what the id names. `{id}` in the
@@ -102,6 +104,7 @@ fn id_routes() -> Vec<IdRoute> {
         r("GET", "/helpdesk/{id}", Network),
         r("POST", "/helpdesk/{id}/responses", Network),
         r("POST", "/helpdesk/{id}/corrections", Network),
+        r("POST", "/account/sessions/{id}/end", Session),
         r("GET", "/support/{id}", Inquiry),
         r("POST", "/support/{id}/reply", Inquiry),
         // Ids in the query or the form.
@@ -249,6 +252,13 @@ async fn world() -> World {
     let c_user = member(app, Role::User, C, "c-obj-user", FOREIGN_PERSON).await;
     let c_q = ask(&c_user, "他施設の問い合わせ件名").await;
     let c_account = app.account_id("c-obj-user").await;
+    let c_session: i64 = sqlx::query_scalar(
+        "SELECT MAX(id) FROM sessions WHERE account_id = $1 AND ended_at IS NULL",
+    )
+    .bind(c_account)
+    .fetch_one(app.db().pool())
+    .await
+    .unwrap();
     let a_account = app.account_id("a-obj-user").await;
     // Staff; an editor publishes one announcement now and schedules another.
     let mut people = vec![(Role::User, a_user), (Role::FacilityManager, a_mgr)];
@@ -292,6 +302,7 @@ async fn world() -> World {
             foreign_ids.insert((Obj::Announcement, k), vec![scheduled]);
         }
         own.insert((Obj::Announcement, k), vec![published]);
+        foreign_ids.insert((Obj::Session, k), vec![c_session]);
         if facility {
             s.push(FOREIGN_PERSON.into());
             s.push("他施設の問い合わせ件名".into());
