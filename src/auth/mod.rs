@@ -8,6 +8,9 @@
 //! - A session ends on log-out, after `session_idle_minutes` without a request, after
 //!   `session_absolute_hours` in any case, or when its account is disabled; start, last activity,
 //!   end and reason are kept for the access log.
+//! - Credential attempts are throttled per client address and for the whole server
+//!   ([`throttle`], `[security.throttle]`) before any hash is computed; the per-account lockout
+//!   is the `accounts` domain's.
 //! - [`Stage`] orders what a fresh session must do before anything else: verify TOTP (if enrolled),
 //!   change a one-time password, enrol TOTP (staff roles, when `require_totp`).
 
@@ -17,12 +20,14 @@ pub mod password;
 pub mod repo;
 mod role;
 mod settings;
+pub mod throttle;
 pub mod totp;
 
 pub use access::{Access, RouteRule, may_open};
 pub use password::Password;
 pub use role::{Role, UnknownRole};
 pub use settings::{PasswordSettings, SecuritySettings};
+pub use throttle::{Throttle, ThrottleSettings};
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};

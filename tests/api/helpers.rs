@@ -128,6 +128,25 @@ impl TestApp {
         }
     }
 
+    /// A client whose requests say `X-Forwarded-For: addr`: its address when the app trusts
+    /// 127.0.0.1 as a proxy (`server.trusted_proxies`), ignored otherwise.
+    pub fn client_from(&self, addr: &str) -> TestClient {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", addr.parse().expect("header value"));
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        TestClient {
+            http,
+            jar,
+            base: self.address.clone(),
+        }
+    }
+
     /// Ensures the test facility exists and returns its code.
     pub async fn facility(&self, code: &str) -> String {
         let exists = sqlx::query("SELECT id FROM facilities WHERE code = $1")
