@@ -90,8 +90,15 @@ pub async fn login(
         Ok(permit) => permit,
         Err(r) => {
             let error = Some(throttle::message(&r));
-            let view = LoginPage { page: page.titled("ログイン"), login_id, error, notice: None, notices: Vec::new() };
-            return render(view, StatusCode::TOO_MANY_REQUESTS).map(|res| throttle::too_many(res, &r));
+            let view = LoginPage {
+                page: page.titled("ログイン"),
+                login_id,
+                error,
+                notice: None,
+                notices: Vec::new(),
+            };
+            return render(view, StatusCode::TOO_MANY_REQUESTS)
+                .map(|res| throttle::too_many(res, &r));
         }
     };
     let pw = Password::new(form.password);
@@ -175,8 +182,12 @@ pub async fn totp_verify(
     let permit = match throttle::admit(&state, &addr, Attempt::SecondFactor) {
         Ok(permit) => permit,
         Err(r) => {
-            let view = TotpVerifyPage { page: page.titled("二要素認証"), error: Some(throttle::message(&r)) };
-            return render(view, StatusCode::TOO_MANY_REQUESTS).map(|res| throttle::too_many(res, &r));
+            let view = TotpVerifyPage {
+                page: page.titled("二要素認証"),
+                error: Some(throttle::message(&r)),
+            };
+            return render(view, StatusCode::TOO_MANY_REQUESTS)
+                .map(|res| throttle::too_many(res, &r));
         }
     };
     let ok = service::verify_second_factor(
@@ -262,7 +273,8 @@ pub async fn change_password(
         Err(r) => {
             let mut view = password_page(&state, page, &p);
             view.error_current = Some(throttle::message(&r));
-            return render(view, StatusCode::TOO_MANY_REQUESTS).map(|res| throttle::too_many(res, &r));
+            return render(view, StatusCode::TOO_MANY_REQUESTS)
+                .map(|res| throttle::too_many(res, &r));
         }
     };
     let result = service::change_password(
@@ -278,7 +290,13 @@ pub async fn change_password(
         state.now(),
     )
     .await;
-    if !matches!(&result, Err(DomainError::Invalid { field: "current_password", .. }) | Err(DomainError::Conflict(_))) {
+    if !matches!(
+        &result,
+        Err(DomainError::Invalid {
+            field: "current_password",
+            ..
+        }) | Err(DomainError::Conflict(_))
+    ) {
         permit.succeeded(); // the current password was right
     }
     match result {

@@ -358,9 +358,25 @@ async fn wrong_current_password(
         .ok_or(DomainError::NotFound)?;
     let actor = Actor::of(p, client);
     let target = format!("account:{}", account.id);
-    repo::record_attempt(&mut tx, Some(account.id), &account.login_id, now, false, client).await?;
+    repo::record_attempt(
+        &mut tx,
+        Some(account.id),
+        &account.login_id,
+        now,
+        false,
+        client,
+    )
+    .await?;
     let details = json!({"session_id": p.session_id});
-    audit::record(&mut tx, now, &actor, "auth.password_change_failed", &target, details).await?;
+    audit::record(
+        &mut tx,
+        now,
+        &actor,
+        "auth.password_change_failed",
+        &target,
+        details,
+    )
+    .await?;
     lock_if_too_many(&mut tx, sec, &account, &actor, now).await?;
     let locked = repo::find(&mut tx, account.id).await?.is_locked(now);
     if locked {

@@ -59,7 +59,13 @@ pub async fn client_addr(
     let addr = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| client_ip(c.0.ip(), req.headers(), &state.settings.server.trusted_proxies))
+        .map(|c| {
+            client_ip(
+                c.0.ip(),
+                req.headers(),
+                &state.settings.server.trusted_proxies,
+            )
+        })
         .map_or_else(|| "unknown".into(), |ip| ip.to_string());
     req.extensions_mut().insert(ClientAddr(addr));
     next.run(req).await

@@ -122,7 +122,8 @@ async fn x1_an_address_is_refused_with_429_and_retry_after_before_any_password_h
     );
 
     // The next window admits the address again.
-    app.clock.advance(jiff::SignedDuration::from_secs(wait as i64));
+    app.clock
+        .advance(jiff::SignedDuration::from_secs(wait as i64));
     assert_eq!(c.login(&user.login_id, &user.password).await.status(), 303);
 }
 
@@ -134,7 +135,12 @@ async fn x1_other_addresses_and_other_users_still_log_in_during_a_flood_from_one
     let attacker = app.client_from("203.0.113.66");
     let mut refused = 0;
     for _ in 0..12 {
-        if attacker.login(&user.login_id, "Wrong2026pass").await.status() == 429 {
+        if attacker
+            .login(&user.login_id, "Wrong2026pass")
+            .await
+            .status()
+            == 429
+        {
             refused += 1;
         }
     }
@@ -193,7 +199,12 @@ async fn x1_x2_twenty_clients_flooding_wrong_passwords_leave_log_in_working_and_
             let (mut failed, mut refused, mut n) = (0, 0, 0);
             while Instant::now() < stop {
                 n += 1;
-                match c.login(&format!("guess-{i}-{n}"), "Wrong2026pass").await.status().as_u16() {
+                match c
+                    .login(&format!("guess-{i}-{n}"), "Wrong2026pass")
+                    .await
+                    .status()
+                    .as_u16()
+                {
                     401 => failed += 1,
                     429 => refused += 1,
                     other => panic!("unexpected {other}"),
@@ -220,8 +231,14 @@ async fn x1_x2_twenty_clients_flooding_wrong_passwords_leave_log_in_working_and_
         failed += f;
         refused += r;
     }
-    assert!(refused > 20 * 10, "most of the flood was refused: {refused}");
-    assert!(failed <= 60 + 20, "checked at most global + one per address: {failed}");
+    assert!(
+        refused > 20 * 10,
+        "most of the flood was refused: {refused}"
+    );
+    assert!(
+        failed <= 60 + 20,
+        "checked at most global + one per address: {failed}"
+    );
     assert_eq!(attempts_from(&app, "10.9.0.%").await, failed);
 
     // During the flood: one event per address (its first failure) and the real log-in.
@@ -234,12 +251,21 @@ async fn x1_x2_twenty_clients_flooding_wrong_passwords_leave_log_in_working_and_
     report(&app).await;
     let sums = summaries(&app).await;
     assert!(sums.len() <= 20, "{} summaries", sums.len());
-    let total: i64 = sums.iter().map(|(_, d)| d["failures"].as_i64().unwrap_or(0)).sum();
+    let total: i64 = sums
+        .iter()
+        .map(|(_, d)| d["failures"].as_i64().unwrap_or(0))
+        .sum();
     assert_eq!(total, failed);
-    let throttled: i64 = sums.iter().map(|(_, d)| d["throttled"].as_i64().unwrap_or(0)).sum();
+    let throttled: i64 = sums
+        .iter()
+        .map(|(_, d)| d["throttled"].as_i64().unwrap_or(0))
+        .sum();
     assert_eq!(throttled, refused);
     let added = app.count("audit_events").await - audit_before;
-    assert!(added <= 2 * 20 + 1, "{added} audit rows for the whole flood");
+    assert!(
+        added <= 2 * 20 + 1,
+        "{added} audit rows for the whole flood"
+    );
     let mut conn = app.db().pool().acquire().await.expect("conn");
     let report = rainbownet::audit::verify(&mut conn).await.expect("verify");
     assert_eq!(report.broken, None);
@@ -289,7 +315,11 @@ async fn x2_failed_log_ins_are_summarised_once_per_address_and_window() {
 
     app.advance_minutes(6);
     report(&app).await;
-    assert_eq!(summaries(&app).await.len(), 1, "each window is reported once");
+    assert_eq!(
+        summaries(&app).await.len(),
+        1,
+        "each window is reported once"
+    );
     let mut conn = app.db().pool().acquire().await.expect("conn");
     assert_eq!(
         rainbownet::audit::verify(&mut conn)
@@ -378,12 +408,18 @@ async fn x1_wrong_current_passwords_are_audited_and_lock_the_account_ending_the_
     .fetch_one(app.db().pool())
     .await
     .expect("count");
-    assert_eq!(failures, 4, "counted toward the lockout like failed log-ins");
+    assert_eq!(
+        failures, 4,
+        "counted toward the lockout like failed log-ins"
+    );
 
     let res = change(&user.client, "Wrong2026pass", "Another2026pass").await;
     assert_eq!(res.status(), 409);
     let body = res.text().await.expect("body");
-    assert!(body.contains("ログアウトし、アカウントを15分間ロックしました"), "{body}");
+    assert!(
+        body.contains("ログアウトし、アカウントを15分間ロックしました"),
+        "{body}"
+    );
     assert_eq!(app.audit_count("auth.password_change_failed").await, 5);
     assert_eq!(app.audit_count("auth.account_locked").await, 1);
     assert_eq!(
@@ -424,9 +460,18 @@ async fn x1_password_change_attempts_are_throttled_per_address() {
     let res = change(&user.client, &user.password, "Another2026pass").await;
     assert_eq!(res.status(), 429, "refused before the password is checked");
     assert!(retry_after(&res) >= 1);
-    assert!(res.text().await.expect("body").contains("受付を一時的に止めています"));
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("受付を一時的に止めています")
+    );
     assert_eq!(app.audit_count("auth.password_change_failed").await, 2);
-    assert_eq!(app.audit_count("auth.password_changed").await, 1, "only login_as's");
+    assert_eq!(
+        app.audit_count("auth.password_changed").await,
+        1,
+        "only login_as's"
+    );
     app.advance_minutes(6);
     let res = change(&user.client, &user.password, "Another2026pass").await;
     assert_eq!(res.status(), 303);
@@ -439,12 +484,19 @@ async fn x1_totp_and_recovery_code_attempts_are_throttled() {
         s.security.lockout_threshold = 100;
     })
     .await;
-    let (login_id, otp) = app.create_account(Role::SystemOperator, "op-throttle").await;
+    let (login_id, otp) = app
+        .create_account(Role::SystemOperator, "op-throttle")
+        .await;
     let c = app.client();
     c.login(&login_id, &otp).await;
     let pw = "Operator2026ok";
     assert_eq!(change(&c, &otp, pw).await.status(), 303);
-    let page = c.get("/account/totp/enroll").await.text().await.expect("page");
+    let page = c
+        .get("/account/totp/enroll")
+        .await
+        .text()
+        .await
+        .expect("page");
     let secret = attr(&page, "data-secret").expect("secret");
     let code = totp::code_at(&secret, app.now()).expect("code");
     let body = c
@@ -471,13 +523,22 @@ async fn x1_totp_and_recovery_code_attempts_are_throttled() {
     let res = c2.post_form("/login/totp", &[("code", &code)]).await;
     assert_eq!(res.status(), 429, "even the right code waits");
     assert!(retry_after(&res) >= 1);
-    assert!(res.text().await.expect("body").contains("受付を一時的に止めています"));
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("受付を一時的に止めています")
+    );
     let res = c2.post_form("/login/totp", &[("code", &recovery)]).await;
     assert_eq!(res.status(), 429, "a recovery code too");
     assert_eq!(app.audit_count("auth.mfa_failed").await, 3);
 
     app.advance_minutes(6);
     let res = c2.post_form("/login/totp", &[("code", &recovery)]).await;
-    assert_eq!(res.status(), 303, "the recovery code was not used up by the refusal");
+    assert_eq!(
+        res.status(),
+        303,
+        "the recovery code was not used up by the refusal"
+    );
     assert_eq!(c2.get("/").await.status(), 200);
 }
