@@ -106,7 +106,7 @@ pub fn domain() -> Domain {
         .job(
             throttle::JOB,
             "ログイン失敗の集計記録",
-            SignedDuration::from_mins(1),
+            SignedDuration::from_mins(5),
             |s, now| Box::pin(throttle::report(s, now)),
         )
         .cards(|s, p, now| Box::pin(cards(s, p, now)))
