@@ -11,6 +11,9 @@
 //! - Credential attempts are throttled per client address and for the whole server
 //!   ([`throttle`], `[security.throttle]`) before any hash is computed; the per-account lockout
 //!   is the `accounts` domain's.
+//! - A token is never chosen by the client: each log-in makes a new one, and a password change
+//!   replaces it (`repo::insert_rotated`: the new row continues the same log-in, keeping its start
+//!   and second-factor time, so the absolute lifetime is not extended; the old row ends `rotated`).
 //! - [`Stage`] orders what a fresh session must do before anything else: verify TOTP (if enrolled),
 //!   change a one-time password, enrol TOTP (staff roles, when `require_totp`).
 

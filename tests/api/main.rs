@@ -20,4 +20,5 @@ mod portal_requests;
 mod rbac;
 mod records;
 mod requests;
+mod sessions;
 mod throttle;
