@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::repo;
 use super::service::{self, Client, LoginError};
+use super::throttle::{self, Attempt};
 use super::views::*;
 use crate::auth::{Password, Principal, Stage, totp};
 use crate::error::{AppError, AppResult, DomainError};
@@ -87,6 +88,21 @@ pub async fn login(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
+    let permit = match throttle::admit(&state, &addr, Attempt::Login) {
+        Ok(permit) => permit,
+        Err(r) => {
+            let error = Some(throttle::message(&r));
+            let view = LoginPage {
+                page: page.titled("ログイン"),
+                login_id,
+                error,
+                notice: None,
+                notices: Vec::new(),
+            };
+            return render(view, StatusCode::TOO_MANY_REQUESTS)
+                .map(|res| throttle::too_many(res, &r));
+        }
+    };
     let pw = Password::new(form.password);
     let result = service::login(
         &state.db,
@@ -97,6 +113,9 @@ pub async fn login(
         state.now(),
     )
     .await;
+    if matches!(result, Ok(_) | Err(LoginError::OneTimePasswordExpired)) {
+        permit.succeeded();
+    }
     match result {
         Ok(token) => {
             let mut res = Redirect::to("/").into_response();
@@ -155,6 +174,17 @@ pub async fn totp_verify(
     if p.stage != Stage::VerifyTotp {
         return Ok(Redirect::to(p.stage.path()).into_response());
     }
+    let permit = match throttle::admit(&state, &addr, Attempt::SecondFactor) {
+        Ok(permit) => permit,
+        Err(r) => {
+            let view = TotpVerifyPage {
+                page: page.titled("二要素認証"),
+                error: Some(throttle::message(&r)),
+            };
+            return render(view, StatusCode::TOO_MANY_REQUESTS)
+                .map(|res| throttle::too_many(res, &r));
+        }
+    };
     let ok = service::verify_second_factor(
         &state.db,
         &state.settings.security,
@@ -165,6 +195,7 @@ pub async fn totp_verify(
     )
     .await?;
     if ok {
+        permit.succeeded();
         return Ok(Redirect::to("/").into_response());
     }
     let error = Some(
@@ -246,6 +277,15 @@ pub async fn change_password(
     if p.stage == Stage::VerifyTotp {
         return Ok(Redirect::to(p.stage.path()).into_response());
     }
+    let permit = match throttle::admit(&state, &addr, Attempt::PasswordChange) {
+        Ok(permit) => permit,
+        Err(r) => {
+            let mut view = password_page(&state, page, &p);
+            view.error_current = Some(throttle::message(&r));
+            return render(view, StatusCode::TOO_MANY_REQUESTS)
+                .map(|res| throttle::too_many(res, &r));
+        }
+    };
     let result = service::change_password(
         &state.db,
         &state.settings.security,
@@ -259,6 +299,15 @@ pub async fn change_password(
         state.now(),
     )
     .await;
+    if !matches!(
+        &result,
+        Err(DomainError::Invalid {
+            field: "current_password",
+            ..
+        }) | Err(DomainError::Conflict(_))
+    ) {
+        permit.succeeded(); // the current password was right
+    }
     match result {
         Ok(token) => {
             let mut res = flash_redirect(&state, "/", "パスワードを変更しました。");

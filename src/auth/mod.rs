@@ -9,6 +9,9 @@
 //! - A session ends on log-out, after `session_idle_minutes` without a request, after
 //!   `session_absolute_hours` in any case, or when its account is disabled; start, last activity,
 //!   end and reason are kept for the access log.
+//! - Credential attempts are throttled per client address and for the whole server
+//!   ([`throttle`], `[security.throttle]`) before any hash is computed; the per-account lockout
+//!   is the `accounts` domain's.
 //! - A token is never chosen by the client: each log-in makes a new one, and a password change
 //!   replaces it (`repo::insert_rotated`: the new row continues the same log-in, keeping its start
 //!   and second-factor time, so the absolute lifetime is not extended; the old row ends `rotated`).
@@ -22,6 +25,7 @@ pub mod repo;
 mod role;
 mod scope;
 mod settings;
+pub mod throttle;
 pub mod totp;
 
 pub use access::{Access, RouteRule, may_open};
@@ -29,6 +33,7 @@ pub use password::Password;
 pub use role::{Role, UnknownRole};
 pub use scope::{Owned, Owner, Scope};
 pub use settings::{PasswordSettings, SecuritySettings};
+pub use throttle::{Throttle, ThrottleSettings};
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ThrottleSettings;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecuritySettings {
@@ -16,6 +18,7 @@ pub struct SecuritySettings {
     pub lockout_minutes: i64,
     pub totp_issuer: String,
     pub password: PasswordSettings,
+    pub throttle: ThrottleSettings,
 }
 
 impl Default for SecuritySettings {
@@ -30,6 +33,7 @@ impl Default for SecuritySettings {
             lockout_minutes: 15,
             totp_issuer: "きよすレインボーネット".into(),
             password: PasswordSettings::default(),
+            throttle: ThrottleSettings::default(),
         }
     }
 }

@@ -138,6 +138,14 @@ impl TestApp {
         }
     }
 
+    /// A client whose requests say `X-Forwarded-For: addr`: its address when the app trusts
+    /// 127.0.0.1 as a proxy (`server.trusted_proxies`), ignored otherwise.
+    pub fn client_from(&self, addr: &str) -> TestClient {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", addr.parse().expect("header value"));
+        self.client_with(reqwest::Client::builder().default_headers(headers))
+    }
+
     /// Ensures the test facility exists and returns its code.
     pub async fn facility(&self, code: &str) -> String {
         let exists = sqlx::query("SELECT id FROM facilities WHERE code = $1")

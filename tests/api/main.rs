@@ -22,3 +22,4 @@ mod rbac;
 mod records;
 mod requests;
 mod sessions;
+mod throttle;
