@@ -87,6 +87,9 @@ impl Application {
             registry: Arc::new(registry),
             metrics: Arc::new(crate::metrics::Metrics::new()),
         };
+        for run in &state.registry.on_start {
+            run(&state, state.now()).await?;
+        }
         let router = layers
             .into_iter()
             .fold(router.fallback(not_found), |r, layer| {

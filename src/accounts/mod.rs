@@ -10,7 +10,14 @@
 //! - An account created with a one-time password must change it before anything else; the new
 //!   password follows `[security.password]`. One-time passwords expire unused after 30 days.
 //! - Staff roles enrol TOTP before reaching anything else (unless `require_totp` is off, as in
-//!   `demo`, which then shows a banner on every page). Ten recovery codes are shown once.
+//!   `demo`, which then shows a banner on every page). Ten recovery codes are shown once; a
+//!   person may issue new ones (`/account/recovery-codes`, after a current TOTP code), and the
+//!   dashboard asks for it when none are left or older ones were invalidated.
+//! - A new password is refused when it is on the list of common and breached passwords or the
+//!   estimator finds it guessable with the log-in ID and name (`auth::strength`).
+//! - TOTP secrets are stored sealed with the `totp` key outside the database, recovery codes as
+//!   salted argon2id hashes; `second_factor` brings older ones to this at each start and
+//!   re-seals at `rainbownet keys rotate totp`.
 //! - Changing the password ends the account's other sessions.
 //! - Log-in, failure, lockout, unlock, log-out, password change, enrolment: all audited.
 
@@ -20,8 +27,10 @@ mod inventory;
 mod lifecycle;
 pub mod model;
 mod repo;
+mod recovery;
 mod review;
 mod routes;
+pub mod second_factor;
 pub mod service;
 mod views;
 
@@ -62,6 +71,12 @@ fn routes() -> Routes {
             routes::enroll_form,
         )
         .post("/account/totp/enroll", Access::Onboarding, routes::enroll)
+        .get("/account/recovery-codes", Access::AnyRole, recovery::form)
+        .post(
+            "/account/recovery-codes",
+            Access::AnyRole,
+            recovery::regenerate,
+        )
         .get(
             "/admin/accounts",
             Access::Roles(MANAGERS),
@@ -101,6 +116,8 @@ pub fn domain() -> Domain {
         .cli(cli::create())
         .cli(cli::unlock())
         .cli(cli::reset_password())
+        .cli(cli::rotate_keys())
+        .on_start(|s, now| Box::pin(second_factor::on_start(s, now)))
 }
 
 /// Locked accounts (for those who unlock them) and open sessions (for those who read the access
@@ -108,6 +125,20 @@ pub fn domain() -> Domain {
 async fn cards(state: &AppState, p: &Principal, now: Timestamp) -> anyhow::Result<Vec<Card>> {
     let mut cards = Vec::new();
     let mut conn = state.db.pool().acquire().await?;
+    let second = repo::recovery_status(&mut conn, p.account_id).await?;
+    if second.needs_new_codes() {
+        cards.push(Card {
+            title: "リカバリーコード".into(),
+            value: "再発行が必要です".into(),
+            note: if second.invalidated_at.is_some() {
+                "安全性を高めるため、以前のコードは使えなくなりました".into()
+            } else {
+                "未使用のコードが残っていません".into()
+            },
+            tone: "warn",
+            href: "/account/recovery-codes".into(),
+        });
+    }
     if state.may_open(p.role, "/admin/accounts") {
         let locked = repo::count_locked(&mut conn, now).await?;
         cards.push(Card {

@@ -17,6 +17,7 @@ pub mod password;
 pub mod repo;
 mod role;
 mod settings;
+pub mod strength;
 pub mod totp;
 
 pub use access::{Access, RouteRule, may_open};
