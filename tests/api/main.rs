@@ -20,3 +20,4 @@ mod portal_requests;
 mod rbac;
 mod records;
 mod requests;
+mod secrets;
