@@ -299,11 +299,12 @@ pub async fn invalidate_old_recovery_codes(
     current_prefix: &str,
     now: Timestamp,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1 AND code_hash NOT LIKE $2")
-        .bind(account_id)
-        .bind(format!("{current_prefix}%"))
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1 AND code_hash NOT LIKE $2")
+            .bind(account_id)
+            .bind(format!("{current_prefix}%"))
+            .execute(&mut *conn)
+            .await?;
     sqlx::query("UPDATE accounts SET recovery_codes_invalidated_at = $1 WHERE id = $2")
         .bind(now)
         .bind(account_id)
@@ -347,12 +348,13 @@ pub async fn reseal_totp_secret(
     old: &str,
     sealed: &str,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE accounts SET totp_secret = $1 WHERE id = $2 AND totp_secret = $3")
-        .bind(sealed)
-        .bind(id)
-        .bind(old)
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        sqlx::query("UPDATE accounts SET totp_secret = $1 WHERE id = $2 AND totp_secret = $3")
+            .bind(sealed)
+            .bind(id)
+            .bind(old)
+            .execute(&mut *conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

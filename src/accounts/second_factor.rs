@@ -220,8 +220,16 @@ pub async fn regenerate_recovery_codes(
         let mut tx = db.begin().await?;
         let account = repo::find(&mut tx, p.account_id).await?;
         let actor = Actor::of(p, client);
-        super::service::record_mfa_failure(&mut tx, sec, &account, &actor, p, "recovery_codes", now)
-            .await?;
+        super::service::record_mfa_failure(
+            &mut tx,
+            sec,
+            &account,
+            &actor,
+            p,
+            "recovery_codes",
+            now,
+        )
+        .await?;
         tx.commit().await?;
         return Ok(None);
     };

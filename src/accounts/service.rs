@@ -341,15 +341,13 @@ pub async fn change_password(
             "現在のパスワードが正しくありません。",
         ));
     }
-    if let Err(e) =
-        password::check_policy(
-            &sec.password,
-            &seen.login_id,
-            &[&seen.display_name],
-            new.expose(),
-            confirmation,
-        )
-    {
+    if let Err(e) = password::check_policy(
+        &sec.password,
+        &seen.login_id,
+        &[&seen.display_name],
+        new.expose(),
+        confirmation,
+    ) {
         return Err(DomainError::invalid("new_password", e.to_string()));
     }
     if new.expose() == current.expose() {

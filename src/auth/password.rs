@@ -234,7 +234,10 @@ mod tests {
         let e = check_policy(&p, login, &["山田 太郎"], "Yamada-taro26", "Yamada-taro26")
             .expect_err("the log-in ID counts against the password");
         assert!(matches!(e, PolicyError::Guessable(_)), "{e:?}");
-        assert!(e.to_string().starts_with("推測されやすいパスワードです（"), "{e}");
+        assert!(
+            e.to_string().starts_with("推測されやすいパスワードです（"),
+            "{e}"
+        );
         let lax = PasswordSettings {
             min_strength: 0,
             ..PasswordSettings::default()

@@ -97,9 +97,7 @@ fn reason(w: Warning) -> &'static str {
         Warning::StraightRowsOfKeysAreEasyToGuess => "キーボードの並び（qwerty など）です",
         Warning::ShortKeyboardPatternsAreEasyToGuess => "キーボード上の短い並びです",
         Warning::RepeatsLikeAaaAreEasyToGuess => "「aaa」のような同じ文字の繰り返しです",
-        Warning::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess => {
-            "「abcabc」のような繰り返しです"
-        }
+        Warning::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess => "「abcabc」のような繰り返しです",
         Warning::ThisIsSimilarToACommonlyUsedPassword => "よく使われるパスワードに似ています",
         Warning::SequencesLikeAbcAreEasyToGuess => "「abc」「1234」のような連続です",
         Warning::RecentYearsAreEasyToGuess => "最近の年を含んでいます",
@@ -120,7 +118,13 @@ mod tests {
     #[test]
     fn x1_the_bundled_list_holds_common_and_breached_passwords_in_any_case() {
         assert!(list().len() > 19_000, "{}", list().len());
-        for pw in ["password1", "PASSWORD1", "1q2w3e4r5t", "qwerty123", "iloveyou"] {
+        for pw in [
+            "password1",
+            "PASSWORD1",
+            "1q2w3e4r5t",
+            "qwerty123",
+            "iloveyou",
+        ] {
             assert!(is_common(pw), "{pw}");
         }
         assert!(!is_common("Tsushima-lantern-48"));

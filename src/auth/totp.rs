@@ -318,7 +318,10 @@ mod tests {
         assert!(sealed.starts_with(&format!("v1:{}:", keys.current().id())));
         assert!(!sealed.contains(&secret), "no clear secret in {sealed}");
         assert_eq!(sealed_with(&sealed), Some(keys.current().id()));
-        assert_eq!(open_secret(keys, 7, &sealed).as_deref(), Ok(secret.as_str()));
+        assert_eq!(
+            open_secret(keys, 7, &sealed).as_deref(),
+            Ok(secret.as_str())
+        );
         // Another account's row: the associated data differs.
         assert_eq!(open_secret(keys, 8, &sealed), Err(SecretError::Corrupt));
         // Another installation's key: the key id is unknown there.
@@ -329,7 +332,10 @@ mod tests {
         ));
         // A wrong key under the right id does not open either.
         let forged = sealed.replacen(keys.current().id(), other.totp().current().id(), 1);
-        assert_eq!(open_secret(other.totp(), 7, &forged), Err(SecretError::Corrupt));
+        assert_eq!(
+            open_secret(other.totp(), 7, &forged),
+            Err(SecretError::Corrupt)
+        );
         // One flipped character of the ciphertext or of the nonce.
         for at in [sealed.len() - 2, 25] {
             let mut bytes = sealed.clone().into_bytes();

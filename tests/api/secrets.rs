@@ -88,9 +88,15 @@ async fn x1_weak_new_passwords_are_refused_with_a_japanese_reason_and_a_strong_o
     assert_eq!(c.login(&login_id, &otp).await.status(), 303);
     for (new, reason) in [
         // Reproduced in issue 10: accepted before.
-        ("password1", "よく使われるパスワード（流出したパスワードの一覧"),
+        (
+            "password1",
+            "よく使われるパスワード（流出したパスワードの一覧",
+        ),
         // On the bundled list, although the estimator alone would let it pass.
-        ("Fqrg7cs493", "よく使われるパスワード（流出したパスワードの一覧"),
+        (
+            "Fqrg7cs493",
+            "よく使われるパスワード（流出したパスワードの一覧",
+        ),
         ("tanaka-clinic7", "ログインIDと同じパスワードは使えません"),
         // The log-in ID counts against the password (zxcvbn user inputs).
         (
@@ -183,7 +189,11 @@ async fn x1_a_totp_secret_is_stored_sealed_and_a_database_copied_without_the_key
     let (c, status) = log_in_with(&thief, &admin.login_id, &code).await;
     assert_eq!(status, 409, "told clearly, not a crash");
     let res = c.get("/").await;
-    assert_eq!(location(&res), "/login/totp", "still not past the second factor");
+    assert_eq!(
+        location(&res),
+        "/login/totp",
+        "still not past the second factor"
+    );
     let res = c.post_form("/login/totp", &[("code", &code)]).await;
     let body = res.text().await.expect("body");
     assert!(
@@ -213,7 +223,10 @@ async fn x1_keys_rotate_totp_reseals_every_secret_and_totp_log_in_keeps_working(
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("暗号化し直した TOTP の秘密: 2 件"), "{stdout}");
+    assert!(
+        stdout.contains("暗号化し直した TOTP の秘密: 2 件"),
+        "{stdout}"
+    );
 
     let ring = KeyRing::open(app.dir.path()).expect("keys");
     let new_id = ring.totp().current().id().to_string();
@@ -291,12 +304,11 @@ async fn x1_recovery_codes_have_120_bits_are_stored_salted_and_work_exactly_once
     assert_eq!(c.get("/").await.status(), 200);
     let (_, status) = log_in_with(&app, &a.login_id, &a.codes[3]).await;
     assert_eq!(status, 422, "a used code is refused");
-    let used: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NOT NULL",
-    )
-    .fetch_one(app.db().pool())
-    .await
-    .expect("count");
+    let used: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NOT NULL")
+            .fetch_one(app.db().pool())
+            .await
+            .expect("count");
     assert_eq!(used, 1);
 }
 
@@ -342,7 +354,9 @@ async fn x1_clear_secrets_and_old_recovery_codes_are_brought_up_at_start_and_the
     assert!(stored.starts_with("v1:") && !stored.contains(&op.secret));
     assert_eq!(restarted.audit_count("auth.totp_secrets_sealed").await, 1);
     assert_eq!(
-        restarted.audit_count("auth.recovery_codes_invalidated").await,
+        restarted
+            .audit_count("auth.recovery_codes_invalidated")
+            .await,
         1
     );
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1")
