@@ -7,6 +7,8 @@
 //! line). A missing file is created with a fresh key (directory 0700, file 0600); a file that
 //! group or others may read is refused. `RAINBOWNET_KEY_<PURPOSE>` (comma-separated keys, the
 //! first current) replaces the file, for deployments that keep secrets in the environment.
+//! [`KeySet::find`] reads the file (or variable) again for a key id the loaded set lacks, so a
+//! running server follows a rotation done by another process (`rainbownet keys rotate totp`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
