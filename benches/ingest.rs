@@ -284,8 +284,8 @@ impl App {
     }
 }
 
-/// `clients` clients posting a wrong password to `/login` (with the CSRF cookie and field, as a
-/// browser would) until `stop`; each answer must be the refusal (401).
+/// `clients` clients posting a wrong password to `/login` (with the pre-session cookie and the
+/// form token of the log-in page, as a browser would) until `stop`; each answer must be the refusal (401).
 fn flood_logins(
     base: &str,
     login_id: &str,
@@ -307,15 +307,20 @@ fn flood_logins(
                     .send()
                     .await
                     .expect("login page");
-                let token = res
+                let cookie = res
                     .cookies()
                     .find(|c| c.name() == "rn_csrf")
                     .map(|c| c.value().to_string())
                     .expect("csrf cookie");
+                // The form token is on the page (bound to the cookie the server signed).
+                let page = res.text().await.expect("login page");
+                let marker = "name=\"csrf_token\" value=\"";
+                let start = page.find(marker).expect("form token") + marker.len();
+                let token = page[start..].split('"').next().unwrap_or("").to_string();
                 while !stop.load(Ordering::Relaxed) {
                     let res = client
                         .post(format!("{base}/login"))
-                        .header("cookie", format!("rn_csrf={token}"))
+                        .header("cookie", format!("rn_csrf={cookie}"))
                         .form(&[
                             ("login_id", login_id.as_str()),
                             ("password", "Wrong2026pass"),

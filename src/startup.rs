@@ -101,7 +101,10 @@ impl Application {
             .layer(from_fn_with_state(state.clone(), csrf::protect))
             .layer(from_fn(web::rejections::japanese_errors))
             .layer(from_fn(web::client_addr))
-            .layer(from_fn(headers::security_headers))
+            .layer(from_fn_with_state(
+                state.settings.server.secure_cookies,
+                headers::security_headers,
+            ))
             .layer(CatchPanicLayer::custom(|_| {
                 AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
             }))

@@ -18,8 +18,14 @@
 //! - TOTP secrets are stored sealed with the `totp` key outside the database, recovery codes as
 //!   salted argon2id hashes; `second_factor` brings older ones to this at each start and
 //!   re-seals at `rainbownet keys rotate totp`.
-//! - Changing the password ends the account's other sessions.
-//! - Log-in, failure, lockout, unlock, log-out, password change, enrolment: all audited.
+//! - Changing the password ends the account's other sessions and gives this one a new token.
+//! - A log-in always opens a session with a new token and ends the one the browser had; beyond
+//!   `max_sessions_per_account` live sessions it ends the account's session that started first.
+//!   Everyone sees their live sessions (device, address, start, last activity) on
+//!   `/account/sessions` and may end any other one, or all others; a session id of another
+//!   account is answered 404 and the attempt is audited (`service_sessions`).
+//! - Log-in, failure, lockout, unlock, log-out, password change, enrolment, session rotation and
+//!   ending: all audited.
 
 mod cli;
 mod demo;
@@ -30,8 +36,10 @@ mod recovery;
 mod repo;
 mod review;
 mod routes;
+mod routes_sessions;
 pub mod second_factor;
 pub mod service;
+pub mod service_sessions;
 mod views;
 
 pub use cli::{ABOUT as CLI_ABOUT, GROUP as CLI_GROUP};
@@ -76,6 +84,17 @@ fn routes() -> Routes {
             "/account/recovery-codes",
             Access::AnyRole,
             recovery::regenerate,
+        )
+        .get("/account/sessions", Access::AnyRole, routes_sessions::index)
+        .post(
+            "/account/sessions/end-others",
+            Access::AnyRole,
+            routes_sessions::end_others,
+        )
+        .post(
+            "/account/sessions/{id}/end",
+            Access::AnyRole,
+            routes_sessions::end,
         )
         .get(
             "/admin/accounts",

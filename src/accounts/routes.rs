@@ -63,6 +63,7 @@ pub async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
+    principal: Option<axum::Extension<Principal>>,
     page: Page,
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
@@ -70,6 +71,7 @@ pub async fn login(
     let client = Client {
         addr: &addr,
         user_agent: &ua,
+        replaces: principal.map(|p| p.session_id),
     };
     let login_id: String = form.login_id.trim().chars().take(64).collect();
     if login_id.is_empty() || form.password.is_empty() {
@@ -97,17 +99,10 @@ pub async fn login(
     .await;
     match result {
         Ok(token) => {
-            let secure = state.settings.server.secure_cookies;
             let mut res = Redirect::to("/").into_response();
-            for c in [
-                cookies::set(cookies::SESSION, &token, secure, None),
-                // A new CSRF token after log-in, so a token planted before it is worthless.
-                cookies::set(cookies::CSRF, &csrf::new_token(), secure, None),
-            ] {
-                if let Ok(v) = HeaderValue::from_str(&c) {
-                    res.headers_mut().append(SET_COOKIE, v);
-                }
-            }
+            set_session_cookie(&state, &mut res, &token);
+            // The form token follows the new session; a token seen before log-in is worthless.
+            csrf::rotate(&mut res);
             Ok(res)
         }
         Err(LoginError::Invalid) => render(
@@ -195,7 +190,21 @@ pub async fn logout(
     if let Ok(v) = HeaderValue::from_str(&v) {
         res.headers_mut().append(SET_COOKIE, v);
     }
+    csrf::rotate(&mut res);
     Ok(res)
+}
+
+/// The session cookie (a browser-session cookie: it goes when the browser closes).
+fn set_session_cookie(state: &AppState, res: &mut Response, token: &str) {
+    let c = cookies::set(
+        cookies::SESSION,
+        token,
+        state.settings.server.secure_cookies,
+        None,
+    );
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        res.headers_mut().append(SET_COOKIE, v);
+    }
 }
 
 fn password_page(state: &AppState, page: Page, p: &Principal) -> PasswordPage {
@@ -251,7 +260,12 @@ pub async fn change_password(
     )
     .await;
     match result {
-        Ok(()) => Ok(flash_redirect(&state, "/", "パスワードを変更しました。")),
+        Ok(token) => {
+            let mut res = flash_redirect(&state, "/", "パスワードを変更しました。");
+            // A new session id after the change; the person stays logged in.
+            set_session_cookie(&state, &mut res, &token);
+            Ok(res)
+        }
         Err(DomainError::Invalid { field, message }) => {
             let mut view = password_page(&state, page, &p);
             if field == "current_password" {

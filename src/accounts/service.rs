@@ -40,6 +40,9 @@ impl From<sqlx::Error> for LoginError {
 pub struct Client<'a> {
     pub addr: &'a str,
     pub user_agent: &'a str,
+    /// The session this browser already had, if any: a log-in ends it (the new session has a
+    /// new token; a token the client brings is never taken over).
+    pub replaces: Option<i64>,
 }
 
 /// Checks an ID and password; on success opens a session and returns its cookie token.
@@ -184,6 +187,9 @@ async fn finish_login(
         json!({"session_id": session_id}),
     )
     .await?;
+    let replaces = client.replaces;
+    super::service_sessions::after_login(tx, sec, &actor, account.id, session_id, replaces, now)
+        .await?;
     Ok(token)
 }
 
@@ -319,7 +325,8 @@ pub struct PasswordChange {
     pub confirmation: String,
 }
 
-/// Changes the password of the logged-in person; other sessions of the account are ended.
+/// Changes the password of the logged-in person; other sessions of the account are ended and
+/// this one gets a new token (returned, for the cookie): the person stays logged in.
 /// A refusal is `Invalid` on `current_password` or `new_password`, to show next to that field.
 pub async fn change_password(
     db: &Db,
@@ -328,7 +335,7 @@ pub async fn change_password(
     change: &PasswordChange,
     client: &str,
     now: Timestamp,
-) -> Result<(), DomainError> {
+) -> Result<String, DomainError> {
     let (current, new, confirmation) = (&change.current, &change.new, change.confirmation.as_str());
     // Verify and hash first, outside the transaction (see `login`).
     let seen = {
@@ -388,8 +395,10 @@ pub async fn change_password(
         details,
     )
     .await?;
+    let token =
+        super::service_sessions::rotate(&mut tx, p, &actor, "password_changed", now).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(token)
 }
 
 /// The pending TOTP secret to show on the enrolment page: the one already stored (so that a

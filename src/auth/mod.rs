@@ -8,6 +8,9 @@
 //! - A session ends on log-out, after `session_idle_minutes` without a request, after
 //!   `session_absolute_hours` in any case, or when its account is disabled; start, last activity,
 //!   end and reason are kept for the access log.
+//! - A token is never chosen by the client: each log-in makes a new one, and a password change
+//!   replaces it (`repo::insert_rotated`: the new row continues the same log-in, keeping its start
+//!   and second-factor time, so the absolute lifetime is not extended; the old row ends `rotated`).
 //! - [`Stage`] orders what a fresh session must do before anything else: verify TOTP (if enrolled),
 //!   change a one-time password, enrol TOTP (staff roles, when `require_totp`).
 

@@ -8,6 +8,9 @@ pub struct SecuritySettings {
     pub require_totp: bool,
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
+    /// Open sessions one account may have at once; a log-in beyond it ends the account's
+    /// session that started first. 0 means no limit.
+    pub max_sessions_per_account: i64,
     pub lockout_threshold: i64,
     pub lockout_window_minutes: i64,
     pub lockout_minutes: i64,
@@ -21,6 +24,7 @@ impl Default for SecuritySettings {
             require_totp: true,
             session_idle_minutes: 30,
             session_absolute_hours: 12,
+            max_sessions_per_account: 3,
             lockout_threshold: 5,
             lockout_window_minutes: 15,
             lockout_minutes: 15,

@@ -362,7 +362,10 @@ async fn x1_a_session_ends_after_its_absolute_lifetime_even_when_active() {
     }
     assert_eq!(app.audit_count("auth.session_expired").await, 1);
     let reason: String =
-        sqlx::query_scalar("SELECT end_reason FROM sessions WHERE end_reason IS NOT NULL")
+        // The newest ended row: the first one ended when the one-time password was changed.
+        sqlx::query_scalar(
+            "SELECT end_reason FROM sessions WHERE end_reason IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )
             .fetch_one(app.db().pool())
             .await
             .unwrap();

@@ -21,3 +21,4 @@ mod rbac;
 mod records;
 mod requests;
 mod secrets;
+mod sessions;

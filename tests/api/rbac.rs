@@ -54,6 +54,9 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/account/totp/enroll", Onboarding),
         ("GET", "/account/recovery-codes", AnyRole),
         ("POST", "/account/recovery-codes", AnyRole),
+        ("GET", "/account/sessions", AnyRole),
+        ("POST", "/account/sessions/end-others", AnyRole),
+        ("POST", "/account/sessions/{id}/end", AnyRole),
         ("GET", "/admin/accounts", Only(ACCOUNT_MANAGERS)),
         (
             "POST",
