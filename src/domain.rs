@@ -17,7 +17,9 @@ use serde::de::DeserializeOwned;
 use crate::auth::Role;
 use crate::config::Settings;
 use crate::db::{Db, Timestamp};
-use crate::state::{AppState, BoxFuture, CardSource, Job, JobFn, NavEntry, Registry, Section};
+use crate::state::{
+    AppState, BoxFuture, CardSource, Job, JobFn, NavEntry, Registry, Section, StartFn,
+};
 use crate::web::Routes;
 
 /// What one domain contributes. Build it with the chained methods in the domain's `mod.rs`:
@@ -33,6 +35,8 @@ pub struct Domain {
     pub cli: Vec<CliCommand>,
     /// Middleware of the domain around every route (e.g. the portal's maintenance banner).
     pub layers: Vec<Layer>,
+    /// Work done once at each start of the application (see [`StartFn`]).
+    pub on_start: Vec<StartFn>,
 }
 
 pub type Layer = fn(Router<AppState>, AppState) -> Router<AppState>;
@@ -49,6 +53,7 @@ impl Domain {
             demo: None,
             cli: Vec::new(),
             layers: Vec::new(),
+            on_start: Vec::new(),
         }
     }
 
@@ -117,6 +122,12 @@ impl Domain {
 
     pub fn layer(mut self, layer: Layer) -> Self {
         self.layers.push(layer);
+        self
+    }
+
+    /// Work done once at each start of the application, after the migrations.
+    pub fn on_start(mut self, run: StartFn) -> Self {
+        self.on_start.push(run);
         self
     }
 }
@@ -240,6 +251,7 @@ pub fn assemble(
             registry.jobs.push(job);
         }
         registry.cards.extend(d.cards);
+        registry.on_start.extend(d.on_start);
         if let Some(section) = d.settings {
             if !owned.insert(section.name) || settings.is_core_section(section.name) {
                 anyhow::bail!("settings section [{}] is registered twice", section.name);

@@ -88,6 +88,9 @@ impl Application {
             throttle: crate::auth::Throttle::new(settings.security.throttle.clone()),
             settings: Arc::new(settings),
         };
+        for run in &state.registry.on_start {
+            run(&state, state.now()).await?;
+        }
         let router = layers
             .into_iter()
             .fold(router.fallback(not_found), |r, layer| {

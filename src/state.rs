@@ -63,6 +63,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A job's logic: an ordinary function of its domain that takes `now` and returns a message.
 pub type JobFn = for<'a> fn(&'a AppState, Timestamp) -> BoxFuture<'a, anyhow::Result<String>>;
 
+/// Work a domain does once each time the application starts, after the migrations and before
+/// the first request (sealing secrets of an older kind, say). An error stops the start.
+pub type StartFn = for<'a> fn(&'a AppState, Timestamp) -> BoxFuture<'a, anyhow::Result<()>>;
+
 /// A background job: `jobs` runs it every `every` under a lease.
 #[derive(Clone)]
 pub struct Job {
@@ -105,4 +109,6 @@ pub struct Registry {
     pub jobs: Vec<Job>,
     pub cards: Vec<CardSource>,
     pub sections: HashMap<TypeId, Section>,
+    /// Start-up work of the domains, in the order of `startup::domains()`.
+    pub on_start: Vec<StartFn>,
 }

@@ -1,4 +1,4 @@
-//! `rainbownet account create | unlock | reset-password`.
+//! `rainbownet account create | unlock | reset-password`, `rainbownet keys rotate totp`.
 
 use std::process::ExitCode;
 
@@ -12,6 +12,8 @@ use crate::domain::{CliCommand, CliContext, cli_error};
 
 pub const GROUP: &str = "account";
 pub const ABOUT: &str = "Accounts.";
+pub const KEYS_GROUP: &str = "keys";
+const KEYS_ABOUT: &str = "Keys kept outside the database (data_dir/keys).";
 
 #[derive(Args, Debug)]
 struct CreateArgs {
@@ -24,6 +26,13 @@ struct CreateArgs {
     /// Facility code (required for facility_manager and user).
     #[arg(long)]
     facility: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct RotateArgs {
+    /// What the key protects: `totp` (the TOTP secrets of the accounts).
+    #[arg(value_parser = ["totp"])]
+    purpose: String,
 }
 
 #[derive(Args, Debug)]
@@ -67,6 +76,55 @@ pub fn reset_password() -> CliCommand {
         },
         run: |ctx, m| Box::pin(run_reset(ctx, m)),
     }
+}
+
+pub fn rotate_keys() -> CliCommand {
+    CliCommand {
+        group: KEYS_GROUP,
+        group_about: KEYS_ABOUT,
+        command: || {
+            RotateArgs::augment_args(clap::Command::new("rotate").about(
+                "Put a new key first in data_dir/keys/<purpose>.key and re-encrypt everything \
+                 the key protects with it.",
+            ))
+        },
+        run: |ctx, m| Box::pin(run_rotate(ctx, m)),
+    }
+}
+
+async fn run_rotate(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let a = RotateArgs::from_arg_matches(m)?;
+    let data_dir = &ctx.settings.paths.data_dir;
+    // The new key goes first in the file (the old ones stay readable), then the database is
+    // opened: its key set reads the file as it is now.
+    let key = crate::db::keys::rotate(data_dir, &a.purpose)?;
+    let db = ctx.db().await?;
+    anyhow::ensure!(
+        db.keys().totp().current().id() == key.id(),
+        "the new key is not the current one after rotation"
+    );
+    let report = super::second_factor::rotate_totp_key(&db, &Actor::cli(), ctx.now)
+        .await
+        .map_err(cli_error)?;
+    db.close().await;
+    let file = crate::db::keys::key_file(data_dir, &a.purpose);
+    println!("TOTP の暗号鍵を更新しました。新しい鍵: {}", key.id());
+    println!(
+        "新しい鍵で暗号化し直した TOTP の秘密: {} 件",
+        report.resealed + report.sealed_clear
+    );
+    if !report.unreadable.is_empty() {
+        println!(
+            "注意: 次のアカウントの秘密は、鍵ファイルにない鍵で暗号化されているため読み出せませんでした（アカウントID）: {:?}",
+            report.unreadable
+        );
+    }
+    println!(
+        "古い鍵は {} の2行目以降に残しています。稼働中のサーバーは新しい鍵を読み込んで使えます。\
+         サーバーを再起動したあと（起動時に残りを新しい鍵で暗号化し直します）、古い行は削除してかまいません。",
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_create(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitCode> {

@@ -10,7 +10,14 @@
 //! - An account created with a one-time password must change it before anything else; the new
 //!   password follows `[security.password]`. One-time passwords expire unused after 30 days.
 //! - Staff roles enrol TOTP before reaching anything else (unless `require_totp` is off, as in
-//!   `demo`, which then shows a banner on every page). Ten recovery codes are shown once.
+//!   `demo`, which then shows a banner on every page). Ten recovery codes are shown once; a
+//!   person may issue new ones (`/account/recovery-codes`, after a current TOTP code), and the
+//!   dashboard asks for it when none are left or older ones were invalidated.
+//! - A new password is refused when it is on the list of common and breached passwords or the
+//!   estimator finds it guessable with the log-in ID and name (`auth::strength`).
+//! - TOTP secrets are stored sealed with the `totp` key outside the database, recovery codes as
+//!   salted argon2id hashes; `second_factor` brings older ones to this at each start and
+//!   re-seals at `rainbownet keys rotate totp`.
 //! - Changing the password ends the account's other sessions and gives this one a new token. A
 //!   wrong current password counts toward the lockout like a failed log-in
 //!   (`auth.password_change_failed`); the failure that locks the account also ends the session,
@@ -31,11 +38,13 @@ mod demo;
 mod inventory;
 mod lifecycle;
 pub mod model;
+mod recovery;
 mod repo;
 mod repo_throttle;
 mod review;
 mod routes;
 mod routes_sessions;
+pub mod second_factor;
 pub mod service;
 pub mod service_sessions;
 mod throttle;
@@ -78,6 +87,12 @@ fn routes() -> Routes {
             routes::enroll_form,
         )
         .post("/account/totp/enroll", Access::Onboarding, routes::enroll)
+        .get("/account/recovery-codes", Access::AnyRole, recovery::form)
+        .post(
+            "/account/recovery-codes",
+            Access::AnyRole,
+            recovery::regenerate,
+        )
         .get("/account/sessions", Access::AnyRole, routes_sessions::index)
         .post(
             "/account/sessions/end-others",
@@ -134,6 +149,8 @@ pub fn domain() -> Domain {
         .cli(cli::create())
         .cli(cli::unlock())
         .cli(cli::reset_password())
+        .cli(cli::rotate_keys())
+        .on_start(|s, now| Box::pin(second_factor::on_start(s, now)))
 }
 
 /// Locked accounts (for those who unlock them) and open sessions (for those who read the access
@@ -141,6 +158,20 @@ pub fn domain() -> Domain {
 async fn cards(state: &AppState, p: &Principal, now: Timestamp) -> anyhow::Result<Vec<Card>> {
     let mut cards = Vec::new();
     let mut conn = state.db.pool().acquire().await?;
+    let second = repo::recovery_status(&mut conn, p.account_id).await?;
+    if second.needs_new_codes() {
+        cards.push(Card {
+            title: "リカバリーコード".into(),
+            value: "再発行が必要です".into(),
+            note: if second.invalidated_at.is_some() {
+                "安全性を高めるため、以前のコードは使えなくなりました".into()
+            } else {
+                "未使用のコードが残っていません".into()
+            },
+            tone: "warn",
+            href: "/account/recovery-codes".into(),
+        });
+    }
     if state.may_open(p.role, "/admin/accounts") {
         let locked = repo::count_locked(&mut conn, now).await?;
         cards.push(Card {

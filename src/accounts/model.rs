@@ -85,6 +85,25 @@ pub struct AccountSummary {
     pub last_login_at: Option<Timestamp>,
 }
 
+/// A person's second factor as the dashboard and the recovery-code page show it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct RecoveryStatus {
+    #[sqlx(rename = "totp_enabled_at", try_from = "crate::db::SetAt")]
+    pub totp_enabled: bool,
+    /// When codes of an older kind were invalidated, until new ones are issued.
+    #[sqlx(rename = "recovery_codes_invalidated_at")]
+    pub invalidated_at: Option<Timestamp>,
+    /// Recovery codes not used yet.
+    pub unused: i64,
+}
+
+impl RecoveryStatus {
+    /// Whether the person should issue new recovery codes (none left, or old ones invalidated).
+    pub fn needs_new_codes(&self) -> bool {
+        self.totp_enabled && (self.invalidated_at.is_some() || self.unused == 0)
+    }
+}
+
 /// The `[accounts]` settings section.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]

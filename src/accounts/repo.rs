@@ -1,6 +1,6 @@
 //! All SQL of accounts, log-in attempts, recovery codes and (for now) facilities.
 
-use super::model::{Account, AccountSummary};
+use super::model::{Account, AccountSummary, RecoveryStatus};
 use crate::auth::Role;
 use crate::db::{Conn, Timestamp};
 
@@ -218,6 +218,8 @@ pub async fn set_totp_step(conn: &mut Conn, id: i64, step: i64) -> sqlx::Result<
     Ok(())
 }
 
+/// Replaces the account's recovery codes with these hashes; a notice that old codes were
+/// invalidated is cleared with it.
 pub async fn replace_recovery_codes(
     conn: &mut Conn,
     account_id: i64,
@@ -234,26 +236,126 @@ pub async fn replace_recovery_codes(
             .execute(&mut *conn)
             .await?;
     }
+    sqlx::query("UPDATE accounts SET recovery_codes_invalidated_at = NULL WHERE id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
-/// Marks an unused recovery code as used; returns whether there was one.
+/// The account's unused recovery codes: (row id, stored hash).
+pub async fn unused_recovery_codes(
+    conn: &mut Conn,
+    account_id: i64,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as(
+        "SELECT id, code_hash FROM recovery_codes
+          WHERE account_id = $1 AND used_at IS NULL ORDER BY id",
+    )
+    .bind(account_id)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Marks one unused recovery code as used; returns whether it was still unused.
 pub async fn use_recovery_code(
     conn: &mut Conn,
     account_id: i64,
-    hash: &str,
+    code_id: i64,
     now: Timestamp,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE recovery_codes SET used_at = $1
-          WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL",
+          WHERE id = $2 AND account_id = $3 AND used_at IS NULL",
     )
     .bind(now)
+    .bind(code_id)
     .bind(account_id)
-    .bind(hash)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() >= 1)
+}
+
+/// Accounts holding recovery codes whose stored hash does not start with `current_prefix`
+/// (codes of an older, weaker kind).
+pub async fn accounts_with_old_recovery_codes(
+    conn: &mut Conn,
+    current_prefix: &str,
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT account_id FROM recovery_codes
+          WHERE code_hash NOT LIKE $1 ORDER BY account_id",
+    )
+    .bind(format!("{current_prefix}%"))
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Deletes the account's recovery codes of an older kind and notes when, so that the person
+/// is asked to issue new ones; returns how many were deleted.
+pub async fn invalidate_old_recovery_codes(
+    conn: &mut Conn,
+    account_id: i64,
+    current_prefix: &str,
+    now: Timestamp,
+) -> sqlx::Result<u64> {
+    let done =
+        sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1 AND code_hash NOT LIKE $2")
+            .bind(account_id)
+            .bind(format!("{current_prefix}%"))
+            .execute(&mut *conn)
+            .await?;
+    sqlx::query("UPDATE accounts SET recovery_codes_invalidated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// What a person's second factor looks like now (the dashboard and the recovery-code page).
+pub async fn recovery_status(conn: &mut Conn, account_id: i64) -> sqlx::Result<RecoveryStatus> {
+    sqlx::query_as(
+        "SELECT a.totp_enabled_at, a.recovery_codes_invalidated_at,
+                (SELECT COUNT(*) FROM recovery_codes r
+                  WHERE r.account_id = a.id AND r.used_at IS NULL) AS unused
+           FROM accounts a WHERE a.id = $1",
+    )
+    .bind(account_id)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// TOTP secrets that are not sealed with the key whose values start with `sealed_prefix`
+/// (clear secrets, or secrets sealed with an older key): (account id, stored value).
+pub async fn totp_secrets_not_sealed_with(
+    conn: &mut Conn,
+    sealed_prefix: &str,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as(
+        "SELECT id, totp_secret FROM accounts
+          WHERE totp_secret IS NOT NULL AND totp_secret NOT LIKE $1 ORDER BY id",
+    )
+    .bind(format!("{sealed_prefix}%"))
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Replaces a stored TOTP secret (re-sealed with another key) as long as it is still `old`.
+pub async fn reseal_totp_secret(
+    conn: &mut Conn,
+    id: i64,
+    old: &str,
+    sealed: &str,
+) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE accounts SET totp_secret = $1 WHERE id = $2 AND totp_secret = $3")
+            .bind(sealed)
+            .bind(id)
+            .bind(old)
+            .execute(&mut *conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn list(conn: &mut Conn) -> sqlx::Result<Vec<AccountSummary>> {

@@ -182,7 +182,7 @@ async fn finish_login(
 }
 
 /// Counts failures inside the window (since the last success or unlock) and locks at the threshold.
-async fn lock_if_too_many(
+pub(super) async fn lock_if_too_many(
     conn: &mut Tx,
     sec: &SecuritySettings,
     account: &Account,
@@ -211,6 +211,10 @@ async fn lock_if_too_many(
 }
 
 /// A second-factor code (TOTP or a recovery code) for a session at the `VerifyTotp` stage.
+///
+/// A recovery code is checked against the account's unused codes (argon2, in the password
+/// slots) before the transaction; a TOTP code is checked inside it (the secret is opened with
+/// the `totp` key, `second_factor::totp_secret`).
 pub async fn verify_second_factor(
     db: &Db,
     sec: &SecuritySettings,
@@ -219,60 +223,87 @@ pub async fn verify_second_factor(
     client: &str,
     now: Timestamp,
 ) -> Result<bool, DomainError> {
+    let recovery = if totp::normalise_recovery_code(code).is_some() {
+        let stored = {
+            let mut conn = db.pool().acquire().await?;
+            repo::unused_recovery_codes(&mut conn, p.account_id).await?
+        };
+        totp::match_recovery_code(code, stored).await
+    } else {
+        None
+    };
     let mut tx = db.begin().await?;
     let account = repo::find(&mut tx, p.account_id).await?;
     let actor = Actor::of(p, client);
     let target = format!("account:{}", account.id);
-    let secret = account.totp_secret.clone().unwrap_or_default();
-    let ok = if let Some(step) = totp::check(&secret, code, now, account.totp_last_step) {
-        repo::set_totp_step(&mut tx, account.id, step).await?;
-        audit::record(
-            &mut tx,
-            now,
-            &actor,
-            "auth.mfa_verified",
-            &target,
-            json!({"method": "totp"}),
-        )
-        .await?;
-        true
-    } else if code.trim().len() >= 8
-        && repo::use_recovery_code(&mut tx, account.id, &totp::recovery_hash(code), now).await?
-    {
-        audit::record(
-            &mut tx,
-            now,
-            &actor,
-            "auth.mfa_verified",
-            &target,
-            json!({"method": "recovery_code"}),
-        )
-        .await?;
-        true
-    } else {
-        false
+    let method = match recovery {
+        Some(code_id) => repo::use_recovery_code(&mut tx, account.id, code_id, now)
+            .await?
+            .then_some("recovery_code"),
+        None if totp::normalise_recovery_code(code).is_none() => {
+            let secret = super::second_factor::totp_secret(tx.keys().totp(), &account)?;
+            match secret.and_then(|s| totp::check(&s, code, now, account.totp_last_step)) {
+                Some(step) => {
+                    repo::set_totp_step(&mut tx, account.id, step).await?;
+                    Some("totp")
+                }
+                None => None,
+            }
+        }
+        None => None,
     };
-    if ok {
+    let ok = method.is_some();
+    if let Some(method) = method {
+        audit::record(
+            &mut tx,
+            now,
+            &actor,
+            "auth.mfa_verified",
+            &target,
+            json!({"method": method}),
+        )
+        .await?;
         sessions::mark_mfa(&mut tx, p.session_id, now).await?;
     } else {
-        repo::record_attempt(
-            &mut tx,
-            Some(account.id),
-            &account.login_id,
-            now,
-            false,
-            client,
-        )
-        .await?;
-        audit::record(&mut tx, now, &actor, "auth.mfa_failed", &target, json!({})).await?;
-        lock_if_too_many(&mut tx, sec, &account, &actor, now).await?;
-        let locked = repo::find(&mut tx, account.id).await?.is_locked(now);
-        if locked {
-            sessions::end(&mut tx, p.session_id, now, "locked").await?;
-        }
+        record_mfa_failure(&mut tx, sec, &account, &actor, p, "login", now).await?;
     }
     tx.commit().await?;
     Ok(ok)
+}
+
+/// A wrong second-factor code: recorded as a failed attempt, audited `auth.mfa_failed`, counted
+/// towards the lock; the session ends if the account is now locked.
+pub(super) async fn record_mfa_failure(
+    tx: &mut Tx,
+    sec: &SecuritySettings,
+    account: &Account,
+    actor: &Actor,
+    p: &Principal,
+    context: &str,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    let target = format!("account:{}", account.id);
+    repo::record_attempt(
+        tx,
+        Some(account.id),
+        &account.login_id,
+        now,
+        false,
+        &actor.client_addr,
+    )
+    .await?;
+    let details = if context == "login" {
+        json!({})
+    } else {
+        json!({"context": context})
+    };
+    audit::record(tx, now, actor, "auth.mfa_failed", &target, details).await?;
+    lock_if_too_many(tx, sec, account, actor, now).await?;
+    let locked = repo::find(tx, account.id).await?.is_locked(now);
+    if locked {
+        sessions::end(tx, p.session_id, now, "locked").await?;
+    }
+    Ok(())
 }
 
 /// A password change as typed into the form.
@@ -302,9 +333,13 @@ pub async fn change_password(
     if !password::verify_async(current, &seen.password_hash).await {
         return Err(wrong_current_password(db, sec, p, client, now).await?);
     }
-    if let Err(e) =
-        password::check_policy(&sec.password, &seen.login_id, new.expose(), confirmation)
-    {
+    if let Err(e) = password::check_policy(
+        &sec.password,
+        &seen.login_id,
+        &[&seen.display_name],
+        new.expose(),
+        confirmation,
+    ) {
         return Err(DomainError::invalid("new_password", e.to_string()));
     }
     if new.expose() == current.expose() {
@@ -404,22 +439,25 @@ async fn wrong_current_password(
 }
 
 /// The pending TOTP secret to show on the enrolment page: the one already stored (so that a
-/// reload does not invalidate a code that was just scanned) or a fresh one.
+/// reload does not invalidate a code that was just scanned) or a fresh one. It is stored sealed
+/// with the `totp` key (`auth::totp`), never in clear.
 pub async fn start_totp_enrolment(db: &Db, p: &Principal) -> Result<String, DomainError> {
     let mut conn = db.pool().acquire().await?;
     let account = repo::find(&mut conn, p.account_id).await?;
-    if let Some(pending) = account
-        .totp_secret
-        .filter(|_| account.totp_enabled_at.is_none())
+    if account.totp_enabled_at.is_none()
+        && let Some(pending) = super::second_factor::pending_secret(db.keys().totp(), &account)
     {
         return Ok(pending);
     }
     let secret = totp::encode_secret(&totp::new_secret());
-    repo::set_pending_totp(&mut conn, p.account_id, &secret).await?;
+    let sealed = totp::seal_secret(db.keys().totp().current(), account.id, &secret)
+        .map_err(DomainError::Internal)?;
+    repo::set_pending_totp(&mut conn, p.account_id, &sealed).await?;
     Ok(secret)
 }
 
-/// Confirms enrolment with a first code; returns the recovery codes to show once.
+/// Confirms enrolment with a first code; returns the recovery codes to show once. The code is
+/// checked and the recovery codes hashed (argon2) before the transaction.
 pub async fn finish_totp_enrolment(
     db: &Db,
     p: &Principal,
@@ -427,21 +465,33 @@ pub async fn finish_totp_enrolment(
     client: &str,
     now: Timestamp,
 ) -> Result<Option<Vec<String>>, DomainError> {
-    let mut tx = db.begin().await?;
-    let account = repo::find(&mut tx, p.account_id).await?;
-    if account.totp_enabled_at.is_some() {
-        return Err(DomainError::Conflict(
-            "二要素認証はすでに設定されています。".into(),
-        ));
+    let already = || DomainError::Conflict("二要素認証はすでに設定されています。".into());
+    let seen = {
+        let mut conn = db.pool().acquire().await?;
+        repo::find(&mut conn, p.account_id).await?
+    };
+    if seen.totp_enabled_at.is_some() {
+        return Err(already());
     }
-    let Some(secret) = account.totp_secret.clone() else {
+    let Some(secret) = super::second_factor::pending_secret(db.keys().totp(), &seen) else {
         return Ok(None);
     };
     let Some(step) = totp::check(&secret, code, now, None) else {
         return Ok(None);
     };
+    let codes = totp::new_recovery_codes()
+        .await
+        .map_err(DomainError::Internal)?;
+    let mut tx = db.begin().await?;
+    let account = repo::find(&mut tx, p.account_id).await?;
+    if account.totp_enabled_at.is_some() {
+        return Err(already());
+    }
+    if account.totp_secret != seen.totp_secret {
+        // A new pending secret was shown meanwhile (another tab): this code is for the old one.
+        return Ok(None);
+    }
     repo::enable_totp(&mut tx, account.id, step, now).await?;
-    let codes = totp::new_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|(_, h)| h.clone()).collect();
     repo::replace_recovery_codes(&mut tx, account.id, &hashes).await?;
     sessions::mark_mfa(&mut tx, p.session_id, now).await?;

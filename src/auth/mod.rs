@@ -25,6 +25,7 @@ pub mod repo;
 mod role;
 mod scope;
 mod settings;
+pub mod strength;
 pub mod throttle;
 pub mod totp;
 

@@ -1,4 +1,7 @@
-//! Passwords: argon2id hashes (OWASP parameters), and the policy for passwords people choose.
+//! Passwords: argon2id hashes (OWASP parameters), and the policy for passwords people choose
+//! (length, letters and digits, not the log-in ID, and — `auth::strength` — not on the list of
+//! common and breached passwords nor guessable by the estimator; ASVS 2.1.7). The one-time
+//! passwords the system issues (`credentials`) are not put through the policy.
 //! A password value never appears in `Debug` output or logs.
 //!
 //! A hash or verification costs ~20 ms of CPU. Request paths use the `_async` forms: they run on
@@ -139,12 +142,20 @@ pub enum PolicyError {
     SameAsCurrent,
     #[error("確認用のパスワードが一致しません。")]
     ConfirmationMismatch,
+    #[error("よく使われるパスワード（流出したパスワードの一覧に載っているもの）のため使えません。")]
+    Common,
+    #[error(
+        "推測されやすいパスワードです（{0}）。関係のない単語をいくつか組み合わせるなど、長く推測しにくいものにしてください。"
+    )]
+    Guessable(&'static str),
 }
 
-/// Checks a new password against the configured policy.
+/// Checks a new password against the configured policy. `personal` are the person's other words
+/// (the name) that, like the log-in ID, count against the password.
 pub fn check_policy(
     policy: &PasswordSettings,
     login_id: &str,
+    personal: &[&str],
     new: &str,
     confirmation: &str,
 ) -> Result<(), PolicyError> {
@@ -166,7 +177,14 @@ pub fn check_policy(
     if new != confirmation {
         return Err(PolicyError::ConfirmationMismatch);
     }
-    Ok(())
+    let words: Vec<&str> = std::iter::once(login_id)
+        .chain(personal.iter().copied())
+        .collect();
+    match super::strength::weakness(new, &words, policy.min_strength) {
+        None => Ok(()),
+        Some(super::strength::Weakness::Common) => Err(PolicyError::Common),
+        Some(super::strength::Weakness::Guessable(why)) => Err(PolicyError::Guessable(why)),
+    }
 }
 
 #[cfg(test)]
@@ -186,22 +204,48 @@ mod tests {
     fn the_policy_asks_for_eight_characters_with_letters_and_digits() {
         let p = PasswordSettings::default();
         assert_eq!(
-            check_policy(&p, "u1", "abc123", "abc123"),
+            check_policy(&p, "u1", &[], "abc123", "abc123"),
             Err(PolicyError::TooShort(8))
         );
         assert_eq!(
-            check_policy(&p, "u1", "abcdefgh", "abcdefgh"),
+            check_policy(&p, "u1", &[], "abcdefgh", "abcdefgh"),
             Err(PolicyError::NeedsLetterAndDigit)
         );
         assert_eq!(
-            check_policy(&p, "u1", "abcd1234", "abcd1235"),
+            check_policy(&p, "u1", &[], "abcd1234", "abcd1235"),
             Err(PolicyError::ConfirmationMismatch)
         );
         assert_eq!(
-            check_policy(&p, "abcd1234", "ABCD1234", "ABCD1234"),
+            check_policy(&p, "abcd1234", &[], "ABCD1234", "ABCD1234"),
             Err(PolicyError::SameAsLoginId)
         );
-        assert_eq!(check_policy(&p, "u1", "abcd1234", "abcd1234"), Ok(()));
+        let strong = "Tsushima-lantern-48";
+        assert_eq!(check_policy(&p, "u1", &[], strong, strong), Ok(()));
+    }
+
+    #[test]
+    fn x1_common_and_guessable_new_passwords_are_refused_with_a_japanese_reason() {
+        let p = PasswordSettings::default();
+        let refused = check_policy(&p, "u1", &[], "password1", "password1");
+        assert_eq!(refused, Err(PolicyError::Common));
+        let text = refused.expect_err("refused").to_string();
+        assert!(text.contains("よく使われるパスワード"), "{text}");
+        let login = "yamada-taro";
+        let e = check_policy(&p, login, &["山田 太郎"], "Yamada-taro26", "Yamada-taro26")
+            .expect_err("the log-in ID counts against the password");
+        assert!(matches!(e, PolicyError::Guessable(_)), "{e:?}");
+        assert!(
+            e.to_string().starts_with("推測されやすいパスワードです（"),
+            "{e}"
+        );
+        let lax = PasswordSettings {
+            min_strength: 0,
+            ..PasswordSettings::default()
+        };
+        assert_eq!(
+            check_policy(&lax, login, &[], "Yamada-taro26", "Yamada-taro26"),
+            Ok(())
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,6 +44,9 @@ pub struct PasswordSettings {
     pub min_length: usize,
     pub max_length: usize,
     pub require_letter_and_digit: bool,
+    /// The least zxcvbn score (0–4) a new password must reach; 0 turns the estimator off (the
+    /// list of common and breached passwords still applies). See `auth::strength`.
+    pub min_strength: u8,
 }
 
 impl Default for PasswordSettings {
@@ -52,6 +55,7 @@ impl Default for PasswordSettings {
             min_length: 8,
             max_length: 128,
             require_letter_and_digit: true,
+            min_strength: 3,
         }
     }
 }

@@ -8,6 +8,8 @@
 //! line). A missing file is created with a fresh key (directory 0700, file 0600); a file that
 //! group or others may read is refused. `RAINBOWNET_KEY_<PURPOSE>` (comma-separated keys, the
 //! first current) replaces the file, for deployments that keep secrets in the environment.
+//! [`KeySet::find`] reads the file (or variable) again for a key id the loaded set lacks, so a
+//! running server follows a rotation done by another process (`rainbownet keys rotate totp`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -77,6 +79,15 @@ pub struct KeySet {
     keys: Vec<Key>,
     /// Where the set came from (a file path, or the environment variable's name).
     pub source: String,
+    origin: Origin,
+}
+
+/// Where a key set can be read again (see [`KeySet::find`]).
+#[derive(Clone, Debug)]
+enum Origin {
+    File(PathBuf),
+    Env(String),
+    Memory,
 }
 
 impl KeySet {
@@ -92,6 +103,36 @@ impl KeySet {
         &self.keys
     }
 
+    /// The key `id`, reading the set's file (or variable) again when this copy does not hold
+    /// it: a key rotated in by `rainbownet keys rotate` while the server runs is found without
+    /// a restart.
+    pub fn find(&self, id: &str) -> Option<Key> {
+        if let Some(k) = self.by_id(id) {
+            return Some(k.clone());
+        }
+        let fresh = match &self.origin {
+            Origin::File(path) => check_private(path)
+                .and_then(|()| Ok(std::fs::read_to_string(path)?))
+                .and_then(|text| KeySet::parse(&text, self.source.clone())),
+            Origin::Env(var) => std::env::var(var)
+                .map_err(anyhow::Error::from)
+                .and_then(|text| KeySet::parse(&text, self.source.clone())),
+            Origin::Memory => return None,
+        };
+        match fresh {
+            Ok(set) => set.by_id(id).cloned(),
+            Err(e) => {
+                tracing::error!(source = %self.source, "cannot read the keys again: {e:#}");
+                None
+            }
+        }
+    }
+
+    fn from(mut self, origin: Origin) -> KeySet {
+        self.origin = origin;
+        self
+    }
+
     fn parse(text: &str, source: String) -> anyhow::Result<KeySet> {
         let keys = text
             .split([',', '\n'])
@@ -103,7 +144,11 @@ impl KeySet {
         if keys.is_empty() {
             bail!("{source} holds no key");
         }
-        Ok(KeySet { keys, source })
+        Ok(KeySet {
+            keys,
+            source,
+            origin: Origin::Memory,
+        })
     }
 }
 
@@ -121,7 +166,9 @@ impl KeyRing {
         for purpose in PURPOSES {
             let var = env_var(purpose);
             let set = match std::env::var(&var) {
-                Ok(text) if !text.trim().is_empty() => KeySet::parse(&text, var)?,
+                Ok(text) if !text.trim().is_empty() => {
+                    KeySet::parse(&text, var.clone())?.from(Origin::Env(var))
+                }
                 _ => load_or_create(&dir, purpose)?,
             };
             sets.insert(purpose, set);
@@ -137,6 +184,7 @@ impl KeyRing {
                 let set = KeySet {
                     keys: vec![Key::generate()],
                     source: "memory".into(),
+                    origin: Origin::Memory,
                 };
                 (p, set)
             })
@@ -176,7 +224,15 @@ pub fn key_file(data_dir: &Path, purpose: &str) -> PathBuf {
 
 /// Puts a fresh key first in the file of `purpose`, keeping the older ones after it, and returns
 /// it. The caller re-encrypts or re-seals what the old key protected, then may drop the old line.
+/// Refused when the keys of `purpose` come from the environment (the file would not be read).
 pub fn rotate(data_dir: &Path, purpose: &str) -> anyhow::Result<Key> {
+    let var = env_var(purpose);
+    if std::env::var(&var).is_ok_and(|v| !v.trim().is_empty()) {
+        bail!(
+            "the {purpose} keys come from {var}: put a new key first in it (comma-separated), \
+             restart, then re-encrypt"
+        );
+    }
     let dir = data_dir.join("keys");
     let old = load_or_create(&dir, purpose)?;
     let key = Key::generate();
@@ -202,7 +258,7 @@ fn load_or_create(dir: &Path, purpose: &str) -> anyhow::Result<KeySet> {
     check_private(&path)?;
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read key file {}", path.display()))?;
-    KeySet::parse(&text, path.display().to_string())
+    Ok(KeySet::parse(&text, path.display().to_string())?.from(Origin::File(path)))
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -309,6 +365,18 @@ mod tests {
         assert_eq!(ring.totp().current().id(), new.id());
         assert!(ring.totp().by_id(old.id()).is_some());
         assert_eq!(ring.totp().all().len(), 2);
+    }
+
+    #[test]
+    fn x1_a_key_rotated_in_after_loading_is_found_by_reading_the_file_again() {
+        let dir = tempfile::tempdir().expect("ok");
+        let loaded = KeyRing::open(dir.path()).expect("ok");
+        let new = rotate(dir.path(), "totp").expect("ok");
+        assert!(loaded.totp().by_id(new.id()).is_none());
+        let found = loaded.totp().find(new.id()).expect("read again");
+        assert_eq!(found.bytes(), new.bytes());
+        assert!(loaded.totp().find("0000000000000000").is_none());
+        assert!(KeyRing::ephemeral().totp().find(new.id()).is_none());
     }
 
     #[test]

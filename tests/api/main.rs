@@ -21,5 +21,6 @@ mod portal_requests;
 mod rbac;
 mod records;
 mod requests;
+mod secrets;
 mod sessions;
 mod throttle;

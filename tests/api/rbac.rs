@@ -52,6 +52,8 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/account/password", Onboarding),
         ("GET", "/account/totp/enroll", Onboarding),
         ("POST", "/account/totp/enroll", Onboarding),
+        ("GET", "/account/recovery-codes", AnyRole),
+        ("POST", "/account/recovery-codes", AnyRole),
         ("GET", "/account/sessions", AnyRole),
         ("POST", "/account/sessions/end-others", AnyRole),
         ("POST", "/account/sessions/{id}/end", AnyRole),
