@@ -10,6 +10,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::second_factor;
+use super::throttle::{self, Attempt};
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -76,6 +77,15 @@ pub async fn regenerate(
         let view = form_view(&state, page, &p, error).await?;
         return render(view, StatusCode::UNPROCESSABLE_ENTITY);
     }
+    // A TOTP code is checked here too, so it is throttled like the log-in's second step.
+    let permit = match throttle::admit(&state, &addr, Attempt::SecondFactor) {
+        Ok(permit) => permit,
+        Err(r) => {
+            let view = form_view(&state, page, &p, Some(throttle::message(&r))).await?;
+            return render(view, StatusCode::TOO_MANY_REQUESTS)
+                .map(|res| throttle::too_many(res, &r));
+        }
+    };
     let issued = second_factor::regenerate_recovery_codes(
         &state.db,
         &state.settings.security,
@@ -86,13 +96,16 @@ pub async fn regenerate(
     )
     .await?;
     match issued {
-        Some(codes) => render(
-            RegeneratedPage {
-                page: page.titled("新しいリカバリーコード"),
-                codes,
-            },
-            StatusCode::OK,
-        ),
+        Some(codes) => {
+            permit.succeeded();
+            render(
+                RegeneratedPage {
+                    page: page.titled("新しいリカバリーコード"),
+                    codes,
+                },
+                StatusCode::OK,
+            )
+        }
         None => {
             let error = Some(
                 "コードが正しくありません。認証アプリに表示されている最新の6桁を入力してください。"

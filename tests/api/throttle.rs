@@ -553,4 +553,18 @@ async fn x1_totp_and_recovery_code_attempts_are_throttled() {
         "the recovery code was not used up by the refusal"
     );
     assert_eq!(c2.get("/").await.status(), 200);
+
+    // Issuing new recovery codes checks a TOTP code as well: throttled the same way.
+    for _ in 0..3 {
+        let res = c2
+            .post_form("/account/recovery-codes", &[("code", "000000")])
+            .await;
+        assert_eq!(res.status(), 422);
+    }
+    let code = totp::code_at(&secret, app.now()).expect("code");
+    let res = c2
+        .post_form("/account/recovery-codes", &[("code", &code)])
+        .await;
+    assert_eq!(res.status(), 429, "the page that issues codes is throttled");
+    assert!(retry_after(&res) >= 1);
 }
