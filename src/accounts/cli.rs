@@ -78,6 +78,43 @@ pub fn reset_password() -> CliCommand {
     }
 }
 
+pub fn reset_totp() -> CliCommand {
+    CliCommand {
+        group: GROUP,
+        group_about: ABOUT,
+        command: || {
+            LoginIdArgs::augment_args(clap::Command::new("reset-totp").about(
+                "Remove an account's TOTP and recovery codes after identifying the person \
+                 (audited; staff enrol again at the next log-in).",
+            ))
+        },
+        run: |ctx, m| Box::pin(run_reset_totp(ctx, m)),
+    }
+}
+
+async fn run_reset_totp(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let a = LoginIdArgs::from_arg_matches(m)?;
+    let login_id = a.login_id;
+    let db = ctx.db().await?;
+    let id = accounts::id_by_login_id(&db, &login_id)
+        .await
+        .map_err(cli_error)?
+        .ok_or_else(|| anyhow::anyhow!("ログインID {login_id} は見つかりません"))?;
+    let removed = accounts::reset_totp(&db, id, &Actor::cli(), ctx.now)
+        .await
+        .map_err(cli_error)?;
+    db.close().await;
+    println!(
+        "{}",
+        if removed {
+            "二要素認証とリカバリーコードを削除しました。次回ログイン時に登録し直します。"
+        } else {
+            "このアカウントには二要素認証が登録されていません。"
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn rotate_keys() -> CliCommand {
     CliCommand {
         group: KEYS_GROUP,

@@ -364,6 +364,36 @@ pub async fn reset_password_in(
     Ok((otp.clear, expires))
 }
 
+/// Removes an account's second factor after the person was identified in person (a lost phone
+/// without recovery codes, or a TOTP key that was lost): ends its sessions; staff enrol again
+/// at their next log-in. Returns whether there was a second factor to remove.
+pub async fn reset_totp(
+    db: &Db,
+    account_id: i64,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<bool, DomainError> {
+    let mut tx = db.begin().await?;
+    let account = repo::find(&mut tx, account_id).await?;
+    let removed = repo::reset_totp(&mut tx, account_id).await?;
+    if !removed {
+        return Ok(false);
+    }
+    let ended = sessions::end_all_for_account(&mut tx, account_id, None, now, "totp_reset").await?;
+    let details = json!({"login_id": account.login_id, "sessions_ended": ended.len()});
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        "account.totp_reset",
+        &format!("account:{account_id}"),
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// The id of an account by log-in ID.
 pub async fn id_by_login_id(db: &Db, login_id: &str) -> Result<Option<i64>, DomainError> {
     let mut conn = db.pool().acquire().await?;

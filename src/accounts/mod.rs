@@ -149,6 +149,7 @@ pub fn domain() -> Domain {
         .cli(cli::create())
         .cli(cli::unlock())
         .cli(cli::reset_password())
+        .cli(cli::reset_totp())
         .cli(cli::rotate_keys())
         .on_start(|s, now| Box::pin(second_factor::on_start(s, now)))
 }

@@ -190,6 +190,24 @@ pub async fn reset_password(
     Ok(())
 }
 
+/// Removes the account's second factor (secret, enrolment, recovery codes); a staff account
+/// enrols again at its next log-in.
+pub async fn reset_totp(conn: &mut Conn, id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE accounts SET totp_secret = NULL, totp_enabled_at = NULL,
+                             recovery_codes_invalidated_at = NULL
+          WHERE id = $1 AND (totp_secret IS NOT NULL OR totp_enabled_at IS NOT NULL)",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub async fn set_pending_totp(conn: &mut Conn, id: i64, secret: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE accounts SET totp_secret = $1 WHERE id = $2 AND totp_enabled_at IS NULL")
         .bind(secret)

@@ -19,7 +19,7 @@ pub use super::lifecycle::{
     AccountSpec, Created, ONE_TIME_PASSWORD_DAYS, OneTimePassword, Person, PersonAttributes,
     create_account, create_account_in, disable_in, find_person, id_by_login_id,
     mark_letter_issued_in, people_of_facility, person, reset_password, reset_password_in,
-    update_attributes_in,
+    reset_totp, update_attributes_in,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -416,3 +416,50 @@ async fn x1_clear_secrets_and_old_recovery_codes_are_brought_up_at_start_and_the
     let (_, status) = log_in_with(&restarted, &op.login_id, &codes[9]).await;
     assert_eq!(status, 303, "a new code works");
 }
+
+#[tokio::test]
+async fn x1_an_administrator_resets_a_lost_second_factor_and_the_person_enrols_again() {
+    let app = spawn_app().await;
+    let who = enrol(&app, Role::SystemOperator, "op-lost-phone").await;
+    app.advance_minutes(1);
+    let code = totp::code_at(&who.secret, app.now()).expect("code");
+    let (live, status) = log_in_with(&app, &who.login_id, &code).await;
+    assert_eq!(status, 303);
+
+    let out = app.cli(&["account", "reset-totp", "--login-id", &who.login_id]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("削除しました"), "{stdout}");
+    assert_eq!(app.audit_count("account.totp_reset").await, 1);
+    let res = live.get("/").await;
+    assert_eq!(res.status(), 303);
+    assert!(
+        location(&res).starts_with("/login"),
+        "the live session was ended"
+    );
+    let c = app.client();
+    assert_eq!(c.login(&who.login_id, STRONG).await.status(), 303);
+    let res = c.get("/").await;
+    assert_eq!(
+        location(&res),
+        "/account/totp/enroll",
+        "a staff member enrols again"
+    );
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM recovery_codes r JOIN accounts a ON a.id = r.account_id
+          WHERE a.login_id = $1",
+    )
+    .bind(&who.login_id)
+    .fetch_one(app.db().pool())
+    .await
+    .expect("count");
+    assert_eq!(n, 0, "the old recovery codes are gone");
+
+    let again = app.cli(&["account", "reset-totp", "--login-id", &who.login_id]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("登録されていません"));
+    assert_eq!(
+        app.audit_count("account.totp_reset").await,
+        1,
+        "nothing to reset"
+    );
+}
