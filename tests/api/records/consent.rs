@@ -42,6 +42,27 @@ fn consent_from(
     c.to_string()
 }
 
+/// A document Bundle with a Consent entry naming `custodian` as its organization.
+fn with_consent(bundle: &str, custodian: &str) -> String {
+    let mut b: Value = serde_json::from_str(bundle).unwrap();
+    let patient = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["resource"]["resourceType"] == "Patient")
+        .and_then(|e| e["fullUrl"].as_str())
+        .unwrap()
+        .to_string();
+    let mut consent = fixture_json("consent_all.json");
+    consent.as_object_mut().unwrap().remove("contained");
+    consent["patient"] = json!({"reference": patient});
+    consent["organization"] = json!([{"identifier": {"value": custodian}}]);
+    b["entry"].as_array_mut().unwrap().push(
+        json!({"fullUrl": "urn:uuid:6e0c3c1a-0000-4000-8000-0000000c0a5e", "resource": consent}),
+    );
+    b.to_string()
+}
+
 fn referral_from(code: &str, local_id: &str) -> String {
     fixture("referral_57133-1.json")
         .replace(A, code)
@@ -222,6 +243,21 @@ async fn x3_a_second_facility_cannot_widen_narrow_or_withdraw_the_first_facility
         details[3].contains(&format!("\"consent_facility\":\"{A}\"")),
         "{details:?}"
     );
+
+    // The same through a document Bundle that carries a Consent naming A.
+    let res = net
+        .send(
+            B,
+            "/api/fhir/Bundle",
+            with_consent(&referral_from(B, "B-777"), A),
+        )
+        .await;
+    let (status, message) = outcome(res).await;
+    assert_eq!(status, 403, "{message}");
+    assert!(message.contains("他の施設の同意"), "{message}");
+    assert_eq!(net.rows().await, rows);
+    assert_eq!(app.audit_count("records.consent_refused").await, 5);
+    assert_eq!(scope_now(&net, doc).await, before);
 
     // B's own consent, for B's own documents: A's consent is unchanged.
     let b_doc = net.accept(B, referral_from(B, "B-777")).await;
@@ -630,7 +666,12 @@ async fn x3_staff_record_a_paper_consent_only_with_the_scan_of_the_signed_form()
     assert_eq!(s, 403);
     assert_eq!(net.get(B, &path).await.status(), 403);
     let out = app.cli(&["audit", "verify"]);
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
