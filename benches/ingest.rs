@@ -4,8 +4,8 @@
 //! disk) and `NORMAL`, beside a baseline measured in the same run: raw inserts of the same JSON
 //! into a SQLite WAL database, 1,000 per transaction, through the same driver (sqlx). Then
 //! single-document intake (FULL) again while 20 clients post wrong passwords to `/login`
-//! (argon2 verifications, failed-log-in rows and audit events), against intake alone measured
-//! just before and after.
+//! (argon2 verifications and failed-log-in rows; the log-in throttle is off, so that every attempt
+//! costs a verification), against intake alone measured just before and after.
 //!
 //! Run: `cargo bench --bench ingest` (release build). Counts can be changed with
 //! `INGEST_DOCS` (default 10000). Peak RSS is the whole process's (server and client share it).
@@ -238,6 +238,10 @@ async fn start(dir: &std::path::Path, synchronous: Synchronous) -> App {
     settings.log.filter = "error".into();
     settings.database.url = format!("sqlite://{}/rainbownet.db?mode=rwc", dir.display());
     settings.database.synchronous = synchronous;
+    // The log-in throttle off: every attempt of the flood below costs a full argon2
+    // verification, the worst case (a flood from many addresses, each below its limit).
+    settings.security.throttle.per_address_max = 0;
+    settings.security.throttle.global_max = 0;
     let app = Application::build(settings, Arc::new(SystemClock))
         .await
         .expect("app");
@@ -284,8 +288,8 @@ impl App {
     }
 }
 
-/// `clients` clients posting a wrong password to `/login` (with the CSRF cookie and field, as a
-/// browser would) until `stop`; each answer must be the refusal (401).
+/// `clients` clients posting a wrong password to `/login` (with the pre-session cookie and the
+/// form token of the log-in page, as a browser would) until `stop`; each answer must be the refusal (401).
 fn flood_logins(
     base: &str,
     login_id: &str,
@@ -307,15 +311,20 @@ fn flood_logins(
                     .send()
                     .await
                     .expect("login page");
-                let token = res
+                let cookie = res
                     .cookies()
                     .find(|c| c.name() == "rn_csrf")
                     .map(|c| c.value().to_string())
                     .expect("csrf cookie");
+                // The form token is on the page (bound to the cookie the server signed).
+                let page = res.text().await.expect("login page");
+                let marker = "name=\"csrf_token\" value=\"";
+                let start = page.find(marker).expect("form token") + marker.len();
+                let token = page[start..].split('"').next().unwrap_or("").to_string();
                 while !stop.load(Ordering::Relaxed) {
                     let res = client
                         .post(format!("{base}/login"))
-                        .header("cookie", format!("rn_csrf={token}"))
+                        .header("cookie", format!("rn_csrf={cookie}"))
                         .form(&[
                             ("login_id", login_id.as_str()),
                             ("password", "Wrong2026pass"),

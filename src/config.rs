@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -64,6 +66,9 @@ pub struct ServerSettings {
     pub secure_cookies: bool,
     pub max_form_bytes: usize,
     pub max_upload_bytes: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR networks).
+    /// Empty: the header is ignored and the peer address is the client.
+    pub trusted_proxies: Vec<ProxyNet>,
 }
 
 impl Default for ServerSettings {
@@ -74,7 +79,83 @@ impl Default for ServerSettings {
             secure_cookies: false,
             max_form_bytes: 64 * 1024,
             max_upload_bytes: 5 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+/// An address or a CIDR network (`192.0.2.10`, `10.0.0.0/8`, `2001:db8::/32`) in
+/// `server.trusted_proxies`; written and read as that text, so a typo fails at start-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProxyNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl ProxyNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, as a dual-stack socket reports IPv4
+/// peers) is its IPv4 address.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl FromStr for ProxyNet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("trusted_proxies: {s:?} is neither an address nor a CIDR network");
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr = canonical(addr.parse::<IpAddr>().map_err(|_| bad())?);
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(ProxyNet { addr, prefix })
+    }
+}
+
+impl fmt::Display for ProxyNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Serialize for ProxyNet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ProxyNet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -191,6 +272,25 @@ mod tests {
                 "example config lacks {key}"
             );
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let net: ProxyNet = "10.0.0.0/8".parse().expect("cidr");
+        assert!(net.contains("10.20.30.40".parse().expect("ip")));
+        assert!(!net.contains("11.0.0.1".parse().expect("ip")));
+        let one: ProxyNet = "127.0.0.1".parse().expect("address");
+        assert!(one.contains("::ffff:127.0.0.1".parse().expect("mapped")));
+        assert!(!one.contains("127.0.0.2".parse().expect("ip")));
+        let v6: ProxyNet = "2001:db8::/32".parse().expect("v6");
+        assert!(v6.contains("2001:db8:ffff::1".parse().expect("ip")));
+        assert!(!v6.contains("10.0.0.1".parse().expect("ip")));
+        let all: ProxyNet = "0.0.0.0/0".parse().expect("all");
+        assert!(all.contains("192.0.2.1".parse().expect("ip")));
+        for bad in ["10.0.0.0/33", "proxy.local", "10.0.0.1/x", ""] {
+            assert!(bad.parse::<ProxyNet>().is_err(), "{bad}");
+        }
+        assert_eq!(net.to_string(), "10.0.0.0/8");
     }
 
     #[test]

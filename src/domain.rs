@@ -209,6 +209,7 @@ impl CliContext {
             clock: Arc::new(crate::clock::SystemClock),
             registry: self.registry.clone(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            throttle: crate::auth::Throttle::new(self.settings.security.throttle.clone()),
         }
     }
 }

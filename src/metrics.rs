@@ -14,6 +14,8 @@ pub struct Metrics {
     pub intake_documents: IntCounterVec,
     pub job_runs: IntCounterVec,
     pub db_connections: IntGaugeVec,
+    /// Credential attempts refused by the throttle (429), by kind and limit.
+    pub auth_throttled: IntCounterVec,
 }
 
 impl Metrics {
@@ -55,6 +57,13 @@ impl Metrics {
             ),
             &["state"],
         );
+        let auth_throttled = IntCounterVec::new(
+            Opts::new(
+                "auth_throttled_total",
+                "Credential attempts refused by the throttle, by kind (login, second_factor, password_change) and limit (address, global)",
+            ),
+            &["kind", "limit"],
+        );
         let m = Metrics {
             registry,
             requests: requests.expect("static metric definition"),
@@ -62,6 +71,7 @@ impl Metrics {
             intake_documents: intake_documents.expect("static metric definition"),
             job_runs: job_runs.expect("static metric definition"),
             db_connections: db_connections.expect("static metric definition"),
+            auth_throttled: auth_throttled.expect("static metric definition"),
         };
         for c in [
             Box::new(m.requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -69,6 +79,7 @@ impl Metrics {
             Box::new(m.intake_documents.clone()),
             Box::new(m.job_runs.clone()),
             Box::new(m.db_connections.clone()),
+            Box::new(m.auth_throttled.clone()),
         ] {
             if let Err(e) = m.registry.register(c) {
                 tracing::error!(error = %e, "metric not registered");

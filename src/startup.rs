@@ -82,10 +82,11 @@ impl Application {
         let (router, registry, layers) = assemble(domains, &settings)?;
         let state = AppState {
             db,
-            settings: Arc::new(settings),
             clock,
             registry: Arc::new(registry),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            throttle: crate::auth::Throttle::new(settings.security.throttle.clone()),
+            settings: Arc::new(settings),
         };
         let router = layers
             .into_iter()
@@ -97,8 +98,11 @@ impl Application {
             .layer(from_fn_with_state(state.clone(), session::load))
             .layer(from_fn_with_state(state.clone(), csrf::protect))
             .layer(from_fn(web::rejections::japanese_errors))
-            .layer(from_fn(web::client_addr))
-            .layer(from_fn(headers::security_headers))
+            .layer(from_fn_with_state(state.clone(), web::client_addr))
+            .layer(from_fn_with_state(
+                state.settings.server.secure_cookies,
+                headers::security_headers,
+            ))
             .layer(CatchPanicLayer::custom(|_| {
                 AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
             }))

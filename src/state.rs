@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use jiff::SignedDuration;
 
-use crate::auth::{Principal, RouteRule};
+use crate::auth::{Principal, RouteRule, Throttle};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{Db, Timestamp};
@@ -25,6 +25,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Counters and histograms for `GET /metrics`.
     pub metrics: Arc<Metrics>,
+    /// Credential-attempt counters per client address and window (`auth::throttle`).
+    pub throttle: Arc<Throttle>,
 }
 
 impl AppState {

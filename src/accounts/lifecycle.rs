@@ -283,6 +283,31 @@ pub async fn person(conn: &mut Conn, account_id: i64) -> Result<Person, DomainEr
     Ok(repo::person(conn, account_id).await?)
 }
 
+/// The account, or None: for a handler that checks it with `web::ObjectGuard`.
+pub async fn find_person(conn: &mut Conn, account_id: i64) -> Result<Option<Person>, DomainError> {
+    match repo::person(conn, account_id).await {
+        Ok(p) => Ok(Some(p)),
+        Err(sqlx::Error::RowNotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An account of a facility (user, facility manager) is the facility's; any other account is
+/// the network's (staff).
+impl crate::auth::Owned for Person {
+    fn owner(&self) -> crate::auth::Owner {
+        let facility_role = self.role.parse::<Role>().is_ok_and(Role::needs_facility);
+        match self.facility_id {
+            Some(f) if facility_role => crate::auth::Owner::Facility(f),
+            _ => crate::auth::Owner::Network,
+        }
+    }
+
+    fn audit_target(&self) -> String {
+        format!("account:{}", self.id)
+    }
+}
+
 pub async fn people_of_facility(
     conn: &mut Conn,
     facility_id: i64,

@@ -11,8 +11,20 @@
 //!   password follows `[security.password]`. One-time passwords expire unused after 30 days.
 //! - Staff roles enrol TOTP before reaching anything else (unless `require_totp` is off, as in
 //!   `demo`, which then shows a banner on every page). Ten recovery codes are shown once.
-//! - Changing the password ends the account's other sessions.
-//! - Log-in, failure, lockout, unlock, log-out, password change, enrolment: all audited.
+//! - Changing the password ends the account's other sessions and gives this one a new token. A
+//!   wrong current password counts toward the lockout like a failed log-in
+//!   (`auth.password_change_failed`); the failure that locks the account also ends the session,
+//!   with a message that says so.
+//! - A log-in always opens a session with a new token and ends the one the browser had; beyond
+//!   `max_sessions_per_account` live sessions it ends the account's session that started first.
+//!   Everyone sees their live sessions (device, address, start, last activity) on
+//!   `/account/sessions` and may end any other one, or all others; a session id of another
+//!   account is answered 404 and the attempt is audited (`service_sessions`).
+//! - Log-in, second-factor and password-change attempts are throttled per client address and for
+//!   the server before any check (429 with `Retry-After`); failed log-ins are aggregated to at
+//!   most two audit events per address and window (`throttle.rs`).
+//! - Log-in, failure, lockout, unlock, log-out, password change, enrolment, session rotation and
+//!   ending: all audited.
 
 mod cli;
 mod demo;
@@ -20,9 +32,13 @@ mod inventory;
 mod lifecycle;
 pub mod model;
 mod repo;
+mod repo_throttle;
 mod review;
 mod routes;
+mod routes_sessions;
 pub mod service;
+pub mod service_sessions;
+mod throttle;
 mod views;
 
 pub use cli::{ABOUT as CLI_ABOUT, GROUP as CLI_GROUP};
@@ -62,6 +78,17 @@ fn routes() -> Routes {
             routes::enroll_form,
         )
         .post("/account/totp/enroll", Access::Onboarding, routes::enroll)
+        .get("/account/sessions", Access::AnyRole, routes_sessions::index)
+        .post(
+            "/account/sessions/end-others",
+            Access::AnyRole,
+            routes_sessions::end_others,
+        )
+        .post(
+            "/account/sessions/{id}/end",
+            Access::AnyRole,
+            routes_sessions::end,
+        )
         .get(
             "/admin/accounts",
             Access::Roles(MANAGERS),
@@ -95,6 +122,12 @@ pub fn domain() -> Domain {
             "期限切れセッションの終了",
             SignedDuration::from_mins(5),
             |s, now| Box::pin(service::expire_sessions(s, now)),
+        )
+        .job(
+            throttle::JOB,
+            "ログイン失敗の集計記録",
+            SignedDuration::from_mins(5),
+            |s, now| Box::pin(throttle::report(s, now)),
         )
         .cards(|s, p, now| Box::pin(cards(s, p, now)))
         .demo(20, |db, now, _fresh| Box::pin(demo::accounts(db, now)))

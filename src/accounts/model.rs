@@ -102,9 +102,71 @@ impl Default for AccountSettings {
     }
 }
 
+/// A short description of the browser and system behind a User-Agent, for the "my sessions"
+/// page ("Chrome / Windows"); an unrecognised agent is shown cut to 40 characters.
+pub fn device_of(user_agent: &str) -> String {
+    let ua = user_agent.trim();
+    if ua.is_empty() {
+        return "不明な端末".into();
+    }
+    // Order matters: Edge and Opera also say Chrome, Chrome also says Safari.
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chromium/", "Chromium"),
+        ("Chrome/", "Chrome"),
+        ("CriOS/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("Trident/", "Internet Explorer"),
+        ("curl/", "curl"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| ua.contains(marker))
+    .map(|(_, name)| name);
+    let system = [
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Android", "Android"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| ua.contains(marker))
+    .map(|(_, name)| name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} / {s}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(s)) => s.to_string(),
+        (None, None) => {
+            let cut: String = ua.chars().take(40).collect();
+            if cut.len() < ua.len() {
+                format!("{cut}…")
+            } else {
+                cut
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_user_agent_is_shortened_to_browser_and_system() {
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+        assert_eq!(device_of(chrome), "Chrome / Windows");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.51";
+        assert_eq!(device_of(edge), "Edge / Windows");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_of(iphone), "Safari / iPhone");
+        assert_eq!(device_of(""), "不明な端末");
+        assert_eq!(device_of("test-client/1"), "test-client/1");
+        assert_eq!(device_of(&"x".repeat(60)).chars().count(), 41);
+    }
 
     #[test]
     fn login_ids_are_short_plain_ascii() {

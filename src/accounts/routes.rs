@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::repo;
 use super::service::{self, Client, LoginError};
+use super::throttle::{self, Attempt};
 use super::views::*;
 use crate::auth::{Password, Principal, Stage, totp};
 use crate::error::{AppError, AppResult, DomainError};
@@ -63,6 +64,7 @@ pub async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
+    principal: Option<axum::Extension<Principal>>,
     page: Page,
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
@@ -70,6 +72,7 @@ pub async fn login(
     let client = Client {
         addr: &addr,
         user_agent: &ua,
+        replaces: principal.map(|p| p.session_id),
     };
     let login_id: String = form.login_id.trim().chars().take(64).collect();
     if login_id.is_empty() || form.password.is_empty() {
@@ -85,6 +88,21 @@ pub async fn login(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
+    let permit = match throttle::admit(&state, &addr, Attempt::Login) {
+        Ok(permit) => permit,
+        Err(r) => {
+            let error = Some(throttle::message(&r));
+            let view = LoginPage {
+                page: page.titled("ログイン"),
+                login_id,
+                error,
+                notice: None,
+                notices: Vec::new(),
+            };
+            return render(view, StatusCode::TOO_MANY_REQUESTS)
+                .map(|res| throttle::too_many(res, &r));
+        }
+    };
     let pw = Password::new(form.password);
     let result = service::login(
         &state.db,
@@ -95,19 +113,15 @@ pub async fn login(
         state.now(),
     )
     .await;
+    if matches!(result, Ok(_) | Err(LoginError::OneTimePasswordExpired)) {
+        permit.succeeded();
+    }
     match result {
         Ok(token) => {
-            let secure = state.settings.server.secure_cookies;
             let mut res = Redirect::to("/").into_response();
-            for c in [
-                cookies::set(cookies::SESSION, &token, secure, None),
-                // A new CSRF token after log-in, so a token planted before it is worthless.
-                cookies::set(cookies::CSRF, &csrf::new_token(), secure, None),
-            ] {
-                if let Ok(v) = HeaderValue::from_str(&c) {
-                    res.headers_mut().append(SET_COOKIE, v);
-                }
-            }
+            set_session_cookie(&state, &mut res, &token);
+            // The form token follows the new session; a token seen before log-in is worthless.
+            csrf::rotate(&mut res);
             Ok(res)
         }
         Err(LoginError::Invalid) => render(
@@ -160,6 +174,17 @@ pub async fn totp_verify(
     if p.stage != Stage::VerifyTotp {
         return Ok(Redirect::to(p.stage.path()).into_response());
     }
+    let permit = match throttle::admit(&state, &addr, Attempt::SecondFactor) {
+        Ok(permit) => permit,
+        Err(r) => {
+            let view = TotpVerifyPage {
+                page: page.titled("二要素認証"),
+                error: Some(throttle::message(&r)),
+            };
+            return render(view, StatusCode::TOO_MANY_REQUESTS)
+                .map(|res| throttle::too_many(res, &r));
+        }
+    };
     let ok = service::verify_second_factor(
         &state.db,
         &state.settings.security,
@@ -170,6 +195,7 @@ pub async fn totp_verify(
     )
     .await?;
     if ok {
+        permit.succeeded();
         return Ok(Redirect::to("/").into_response());
     }
     let error = Some(
@@ -195,7 +221,21 @@ pub async fn logout(
     if let Ok(v) = HeaderValue::from_str(&v) {
         res.headers_mut().append(SET_COOKIE, v);
     }
+    csrf::rotate(&mut res);
     Ok(res)
+}
+
+/// The session cookie (a browser-session cookie: it goes when the browser closes).
+fn set_session_cookie(state: &AppState, res: &mut Response, token: &str) {
+    let c = cookies::set(
+        cookies::SESSION,
+        token,
+        state.settings.server.secure_cookies,
+        None,
+    );
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        res.headers_mut().append(SET_COOKIE, v);
+    }
 }
 
 fn password_page(state: &AppState, page: Page, p: &Principal) -> PasswordPage {
@@ -237,6 +277,15 @@ pub async fn change_password(
     if p.stage == Stage::VerifyTotp {
         return Ok(Redirect::to(p.stage.path()).into_response());
     }
+    let permit = match throttle::admit(&state, &addr, Attempt::PasswordChange) {
+        Ok(permit) => permit,
+        Err(r) => {
+            let mut view = password_page(&state, page, &p);
+            view.error_current = Some(throttle::message(&r));
+            return render(view, StatusCode::TOO_MANY_REQUESTS)
+                .map(|res| throttle::too_many(res, &r));
+        }
+    };
     let result = service::change_password(
         &state.db,
         &state.settings.security,
@@ -250,8 +299,22 @@ pub async fn change_password(
         state.now(),
     )
     .await;
+    if !matches!(
+        &result,
+        Err(DomainError::Invalid {
+            field: "current_password",
+            ..
+        }) | Err(DomainError::Conflict(_))
+    ) {
+        permit.succeeded(); // the current password was right
+    }
     match result {
-        Ok(()) => Ok(flash_redirect(&state, "/", "パスワードを変更しました。")),
+        Ok(token) => {
+            let mut res = flash_redirect(&state, "/", "パスワードを変更しました。");
+            // A new session id after the change; the person stays logged in.
+            set_session_cookie(&state, &mut res, &token);
+            Ok(res)
+        }
         Err(DomainError::Invalid { field, message }) => {
             let mut view = password_page(&state, page, &p);
             if field == "current_password" {

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::model::Account;
 use super::repo;
+use super::throttle::note_login_failure;
 use crate::audit::{self, Actor};
 use crate::auth::{
     self, Password, Principal, Role, SecuritySettings, password, repo as sessions, totp,
@@ -16,8 +17,9 @@ use crate::error::DomainError;
 
 pub use super::lifecycle::{
     AccountSpec, Created, ONE_TIME_PASSWORD_DAYS, OneTimePassword, Person, PersonAttributes,
-    create_account, create_account_in, disable_in, id_by_login_id, mark_letter_issued_in,
-    people_of_facility, person, reset_password, reset_password_in, update_attributes_in,
+    create_account, create_account_in, disable_in, find_person, id_by_login_id,
+    mark_letter_issued_in, people_of_facility, person, reset_password, reset_password_in,
+    update_attributes_in,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,9 @@ impl From<sqlx::Error> for LoginError {
 pub struct Client<'a> {
     pub addr: &'a str,
     pub user_agent: &'a str,
+    /// The session this browser already had, if any: a log-in ends it (the new session has a
+    /// new token; a token the client brings is never taken over).
+    pub replaces: Option<i64>,
 }
 
 /// Checks an ID and password; on success opens a session and returns its cookie token.
@@ -115,15 +120,9 @@ async fn finish_login(
     let Some(account) = account else {
         repo::record_attempt(tx, None, login_id, now, false, client.addr).await?;
         let actor = Actor::anonymous(login_id, client.addr);
-        audit::record(
-            tx,
-            now,
-            &actor,
-            "auth.login_failed",
-            &format!("login:{login_id}"),
-            json!({"reason": "unknown_id"}),
-        )
-        .await?;
+        let target = format!("login:{login_id}");
+        let throttle = &sec.throttle;
+        note_login_failure(tx, throttle, &actor, &target, login_id, "unknown_id", now).await?;
         return Err(LoginError::Invalid);
     };
     let actor = Actor {
@@ -144,15 +143,7 @@ async fn finish_login(
     };
     if let Some(reason) = refused {
         repo::record_attempt(tx, Some(account.id), login_id, now, false, client.addr).await?;
-        audit::record(
-            tx,
-            now,
-            &actor,
-            "auth.login_failed",
-            &target,
-            json!({"reason": reason}),
-        )
-        .await?;
+        note_login_failure(tx, &sec.throttle, &actor, &target, login_id, reason, now).await?;
         if reason == "wrong_password" {
             lock_if_too_many(tx, sec, &account, &actor, now).await?;
         }
@@ -184,6 +175,9 @@ async fn finish_login(
         json!({"session_id": session_id}),
     )
     .await?;
+    let replaces = client.replaces;
+    super::service_sessions::after_login(tx, sec, &actor, account.id, session_id, replaces, now)
+        .await?;
     Ok(token)
 }
 
@@ -288,7 +282,8 @@ pub struct PasswordChange {
     pub confirmation: String,
 }
 
-/// Changes the password of the logged-in person; other sessions of the account are ended.
+/// Changes the password of the logged-in person; other sessions of the account are ended and
+/// this one gets a new token (returned, for the cookie): the person stays logged in.
 /// A refusal is `Invalid` on `current_password` or `new_password`, to show next to that field.
 pub async fn change_password(
     db: &Db,
@@ -297,7 +292,7 @@ pub async fn change_password(
     change: &PasswordChange,
     client: &str,
     now: Timestamp,
-) -> Result<(), DomainError> {
+) -> Result<String, DomainError> {
     let (current, new, confirmation) = (&change.current, &change.new, change.confirmation.as_str());
     // Verify and hash first, outside the transaction (see `login`).
     let seen = {
@@ -305,10 +300,7 @@ pub async fn change_password(
         repo::find(&mut conn, p.account_id).await?
     };
     if !password::verify_async(current, &seen.password_hash).await {
-        return Err(DomainError::invalid(
-            "current_password",
-            "現在のパスワードが正しくありません。",
-        ));
+        return Err(wrong_current_password(db, sec, p, client, now).await?);
     }
     if let Err(e) =
         password::check_policy(&sec.password, &seen.login_id, new.expose(), confirmation)
@@ -353,8 +345,62 @@ pub async fn change_password(
         details,
     )
     .await?;
+    let token =
+        super::service_sessions::rotate(&mut tx, p, &actor, "password_changed", now).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(token)
+}
+
+/// A wrong current password on the password-change form counts against the account like a
+/// failed log-in (`login_attempts`, lockout) and is recorded (`auth.password_change_failed`).
+/// When it locks the account, this session ends too (someone who has taken over a session must
+/// not go on guessing); the answer then says so. Returns the error to show.
+async fn wrong_current_password(
+    db: &Db,
+    sec: &SecuritySettings,
+    p: &Principal,
+    client: &str,
+    now: Timestamp,
+) -> Result<DomainError, DomainError> {
+    let mut tx = db.begin().await?;
+    let account = repo::find_by_login_id_for_update(&mut tx, &p.login_id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let actor = Actor::of(p, client);
+    let target = format!("account:{}", account.id);
+    repo::record_attempt(
+        &mut tx,
+        Some(account.id),
+        &account.login_id,
+        now,
+        false,
+        client,
+    )
+    .await?;
+    let details = json!({"session_id": p.session_id});
+    audit::record(
+        &mut tx,
+        now,
+        &actor,
+        "auth.password_change_failed",
+        &target,
+        details,
+    )
+    .await?;
+    lock_if_too_many(&mut tx, sec, &account, &actor, now).await?;
+    let locked = repo::find(&mut tx, account.id).await?.is_locked(now);
+    if locked {
+        sessions::end(&mut tx, p.session_id, now, "locked").await?;
+    }
+    tx.commit().await?;
+    Ok(if locked {
+        DomainError::conflict(format!(
+            "現在のパスワードの誤りが続いたため、安全のためログアウトし、アカウントを{}分間ロックしました。時間をおいてからログインし直すか、施設の管理者またはシステム管理者にロックの解除を依頼してください。",
+            sec.lockout_minutes
+        ))
+    } else {
+        DomainError::invalid("current_password", "現在のパスワードが正しくありません。")
+    })
 }
 
 /// The pending TOTP secret to show on the enrolment page: the one already stored (so that a

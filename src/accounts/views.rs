@@ -70,3 +70,26 @@ pub struct AdminListPage {
     pub page: Page,
     pub accounts: Vec<AccountLine>,
 }
+
+/// One live session on the "my sessions" page.
+pub struct SessionView {
+    pub id: i64,
+    pub device: String,
+    /// The full User-Agent (shown as the device's title).
+    pub user_agent: String,
+    pub client_addr: String,
+    pub started: String,
+    pub last_seen: String,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "accounts/sessions.html")]
+pub struct SessionsPage {
+    pub page: Page,
+    pub sessions: Vec<SessionView>,
+    pub others: usize,
+    /// `max_sessions_per_account` (0: no limit).
+    pub limit: i64,
+    pub idle_minutes: i64,
+}

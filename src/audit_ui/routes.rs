@@ -206,6 +206,10 @@ fn reason_text(r: &str) -> String {
         "password_changed" => "パスワード変更",
         "account_disabled" => "アカウント無効化",
         "locked" => "ロック",
+        "rotated" => "セッションID更新（継続）",
+        "replaced_by_login" => "同じ端末で再ログイン",
+        "session_limit" => "同時ログイン数の上限",
+        "ended_by_user" => "本人が終了",
         other => other,
     }
     .to_string()

@@ -1,5 +1,6 @@
 //! Authentication core (X.1), shared by every domain: roles, password hashing, the server-side
-//! session store, one-time credential generation and TOTP. The log-in pages themselves live in the
+//! session store, one-time credential generation and TOTP; and the facts of access control
+//! (X.3): route rules ([`Access`]) and object scopes ([`Scope`], [`Owner`], [`Owned`]). The log-in pages themselves live in the
 //! `accounts` domain; the request middleware that loads a session lives in `web`.
 //!
 //! Rules:
@@ -8,6 +9,12 @@
 //! - A session ends on log-out, after `session_idle_minutes` without a request, after
 //!   `session_absolute_hours` in any case, or when its account is disabled; start, last activity,
 //!   end and reason are kept for the access log.
+//! - Credential attempts are throttled per client address and for the whole server
+//!   ([`throttle`], `[security.throttle]`) before any hash is computed; the per-account lockout
+//!   is the `accounts` domain's.
+//! - A token is never chosen by the client: each log-in makes a new one, and a password change
+//!   replaces it (`repo::insert_rotated`: the new row continues the same log-in, keeping its start
+//!   and second-factor time, so the absolute lifetime is not extended; the old row ends `rotated`).
 //! - [`Stage`] orders what a fresh session must do before anything else: verify TOTP (if enrolled),
 //!   change a one-time password, enrol TOTP (staff roles, when `require_totp`).
 
@@ -16,13 +23,17 @@ pub mod credentials;
 pub mod password;
 pub mod repo;
 mod role;
+mod scope;
 mod settings;
+pub mod throttle;
 pub mod totp;
 
 pub use access::{Access, RouteRule, may_open};
 pub use password::Password;
 pub use role::{Role, UnknownRole};
+pub use scope::{Owned, Owner, Scope};
 pub use settings::{PasswordSettings, SecuritySettings};
+pub use throttle::{Throttle, ThrottleSettings};
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};

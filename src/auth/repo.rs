@@ -64,6 +64,74 @@ pub async fn insert(
     .await
 }
 
+/// A new session row that continues `old` under a new token (rotation): same account, the same
+/// log-in time (`created_at`, so the absolute limit is not extended) and second-factor time, the
+/// same browser; the client address of the request that rotated it. Returns the new id.
+pub async fn insert_rotated(
+    conn: &mut Conn,
+    old: i64,
+    token_hash: &str,
+    now: Timestamp,
+    client_addr: &str,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, mfa_at,
+                               client_addr, user_agent)
+         SELECT $1, account_id, created_at, $2, mfa_at, $3, user_agent
+           FROM sessions WHERE id = $4 AND ended_at IS NULL
+         RETURNING id",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .bind(client_addr)
+    .bind(old)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// One session of an account as its owner sees it (the "my sessions" page).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SessionLine {
+    pub id: i64,
+    pub account_id: i64,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub client_addr: String,
+    pub user_agent: String,
+}
+
+pub async fn find_line(conn: &mut Conn, id: i64) -> sqlx::Result<Option<SessionLine>> {
+    sqlx::query_as(
+        "SELECT id, account_id, created_at, last_seen_at, ended_at, client_addr, user_agent
+           FROM sessions WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// The open sessions of an account still within their limits (used since `idle_after`, started
+/// since `started_after`), the one that started first first.
+pub async fn list_live_for_account(
+    conn: &mut Conn,
+    account_id: i64,
+    idle_after: Timestamp,
+    started_after: Timestamp,
+) -> sqlx::Result<Vec<SessionLine>> {
+    sqlx::query_as(
+        "SELECT id, account_id, created_at, last_seen_at, ended_at, client_addr, user_agent
+           FROM sessions
+          WHERE account_id = $1 AND ended_at IS NULL AND last_seen_at >= $2 AND created_at >= $3
+          ORDER BY created_at, id",
+    )
+    .bind(account_id)
+    .bind(idle_after)
+    .bind(started_after)
+    .fetch_all(&mut *conn)
+    .await
+}
+
 pub async fn touch(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<()> {
     sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
         .bind(now)

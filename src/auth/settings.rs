@@ -2,17 +2,23 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ThrottleSettings;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecuritySettings {
     pub require_totp: bool,
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
+    /// Open sessions one account may have at once; a log-in beyond it ends the account's
+    /// session that started first. 0 means no limit.
+    pub max_sessions_per_account: i64,
     pub lockout_threshold: i64,
     pub lockout_window_minutes: i64,
     pub lockout_minutes: i64,
     pub totp_issuer: String,
     pub password: PasswordSettings,
+    pub throttle: ThrottleSettings,
 }
 
 impl Default for SecuritySettings {
@@ -21,11 +27,13 @@ impl Default for SecuritySettings {
             require_totp: true,
             session_idle_minutes: 30,
             session_absolute_hours: 12,
+            max_sessions_per_account: 3,
             lockout_threshold: 5,
             lockout_window_minutes: 15,
             lockout_minutes: 15,
             totp_issuer: "きよすレインボーネット".into(),
             password: PasswordSettings::default(),
+            throttle: ThrottleSettings::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Secret keys that must stay OUT of the database (X.1 second factors, X.2 audit seal), so that a
-//! copied or altered database alone reveals no TOTP secret and cannot re-seal the audit chain.
+//! Secret keys that must stay OUT of the database (X.1 second factors and form tokens, X.2 audit
+//! seal), so that a copied or altered database alone reveals no TOTP secret, cannot re-seal the
+//! audit chain and cannot mint form tokens.
 //!
 //! Each purpose has a key set: `<data_dir>/keys/<purpose>.key`, one URL-safe base64 key of 32
 //! bytes per line, the first line the current key and the others older keys still accepted for
@@ -19,7 +20,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// The purposes that have keys.
-pub const PURPOSES: [&str; 2] = ["totp", "audit"];
+pub const PURPOSES: [&str; 3] = ["totp", "audit", "csrf"];
 
 /// One 256-bit key. Its `id` (the first 16 hex digits of its SHA-256) is what stored data
 /// names to say which key sealed or encrypted it; the key itself is never printed.
@@ -156,6 +157,11 @@ impl KeyRing {
 
     pub fn audit(&self) -> &KeySet {
         self.set("audit")
+    }
+
+    /// Signs the pre-session value and the form tokens (`web::csrf`).
+    pub fn csrf(&self) -> &KeySet {
+        self.set("csrf")
     }
 }
 

@@ -9,7 +9,8 @@
 //!   set the status; a requester's reply ends 回答待ち (and reopens 完了). Nothing is deleted or
 //!   edited: a correction is a new entry that names the entry it corrects.
 //! - Users and facility managers ask through the portal (`/support`) and see only their own
-//!   inquiries and the public answers. Outside business hours the form says when the helpdesk
+//!   inquiries and the public answers (anyone else's reads as not found, and the attempt is
+//!   audited: `web::ObjectGuard`). Outside business hours the form says when the helpdesk
 //!   next opens ([`crate::calendar`]).
 //! - System operators and administrators handle inquiries (`/helpdesk`).
 //! - The response clock counts business time only and pauses while 回答待ち; targets come from

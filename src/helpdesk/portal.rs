@@ -13,13 +13,13 @@ use super::repo::{self, Inquiry, NewInquiry};
 use super::routes::{calendar, check_common, clip, entry_view, row};
 use super::service::{self, Author};
 use super::views::*;
-use crate::auth::Principal;
+use crate::auth::{Owned, Owner, Principal};
 use crate::calendar::{BusinessCalendar, Closed, Openness};
 use crate::db::{Conn, Timestamp};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::state::AppState;
 use crate::web::render;
-use crate::web::{Caller, Page, flash_redirect};
+use crate::web::{Caller, ObjectGuard, Page, flash_redirect};
 
 /// The "closed now, open again at …" notice, or None while open.
 fn closed_notice(cal: &BusinessCalendar, now: Timestamp) -> Option<String> {
@@ -53,13 +53,32 @@ fn hours_text(cal: &BusinessCalendar) -> String {
     )
 }
 
-/// The inquiry if it is the requester's own; otherwise not found (no hint that it exists).
-async fn own(conn: &mut Conn, p: &Principal, id: i64) -> AppResult<Inquiry> {
-    let inq = repo::find(conn, id).await?;
-    if inq.requester_account_id != Some(p.account_id) {
-        return Err(AppError::NotFound);
+/// An inquiry as the portal shows it: its requester's own (one taken by phone without an
+/// account is the helpdesk's).
+struct Asked(Inquiry);
+
+impl Owned for Asked {
+    fn owner(&self) -> Owner {
+        match self.0.requester_account_id {
+            Some(a) => Owner::Account(a),
+            None => Owner::Network,
+        }
     }
-    Ok(inq)
+
+    fn audit_target(&self) -> String {
+        format!("inquiry:{}", self.0.id)
+    }
+}
+
+/// The inquiry if it is the requester's own; otherwise not found (no hint that it exists, and
+/// the attempt is recorded).
+async fn own(conn: &mut Conn, guard: &ObjectGuard, id: i64) -> AppResult<Inquiry> {
+    let found = match repo::find(conn, id).await {
+        Ok(inq) => Some(Asked(inq)),
+        Err(sqlx::Error::RowNotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(guard.check(found).await?.0)
 }
 
 pub async fn index(
@@ -170,12 +189,12 @@ pub async fn create(
 async fn show_page(
     state: &AppState,
     page: Page,
-    p: &Principal,
+    guard: &ObjectGuard,
     id: i64,
     error: Option<String>,
 ) -> AppResult<Response> {
     let mut conn = state.db.pool().acquire().await?;
-    let inq = own(&mut conn, p, id).await?;
+    let inq = own(&mut conn, guard, id).await?;
     let entries = repo::entries(&mut conn, id).await?;
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -201,10 +220,10 @@ async fn show_page(
 pub async fn show(
     State(state): State<AppState>,
     page: Page,
-    Extension(p): Extension<Principal>,
+    guard: ObjectGuard,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    show_page(&state, page, &p, id, None).await
+    show_page(&state, page, &guard, id, None).await
 }
 
 #[derive(Deserialize, Default)]
@@ -217,19 +236,20 @@ pub async fn reply(
     State(state): State<AppState>,
     page: Page,
     Caller { p, actor }: Caller,
+    guard: ObjectGuard,
     Path(id): Path<i64>,
     Form(f): Form<ReplyForm>,
 ) -> AppResult<Response> {
     let now = state.now();
     {
         let mut conn = state.db.pool().acquire().await?;
-        own(&mut conn, &p, id).await?;
+        own(&mut conn, &guard, id).await?;
     }
     if f.content.trim().is_empty() {
         return show_page(
             &state,
             page,
-            &p,
+            &guard,
             id,
             Some("返信内容を入力してください。".into()),
         )

@@ -13,11 +13,11 @@ use super::repo::{self, AnnouncementFields};
 use super::repo_requests;
 use super::service::{self, Editor};
 use super::views::*;
-use crate::auth::Principal;
+use crate::auth::{Owned, Owner, Principal};
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect, render};
+use crate::web::{ClientAddr, ObjectGuard, Page, flash_redirect, render};
 
 use super::service::DOC_ANNOUNCEMENT;
 
@@ -54,21 +54,46 @@ pub async fn index(
     )
 }
 
+/// An announcement at `now`: published and unexpired ones are everyone's; scheduled and expired
+/// ones exist only for editors.
+struct Notice {
+    a: repo::Announcement,
+    now: Timestamp,
+}
+
+impl Owned for Notice {
+    fn owner(&self) -> Owner {
+        let visible =
+            self.a.publish_at <= self.now && self.a.expires_at.is_none_or(|e| e > self.now);
+        if visible {
+            Owner::Anyone
+        } else {
+            Owner::Roles(EDITORS)
+        }
+    }
+
+    fn audit_target(&self) -> String {
+        format!("announcement:{}", self.a.id)
+    }
+}
+
 pub async fn show(
     State(state): State<AppState>,
     page: Page,
     Extension(p): Extension<Principal>,
+    guard: ObjectGuard,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let now = state.now();
     let mut conn = state.db.pool().acquire().await?;
-    let a = repo::find_announcement(&mut conn, id).await?;
+    let found = match repo::find_announcement(&mut conn, id).await {
+        Ok(a) => Some(Notice { a, now }),
+        Err(sqlx::Error::RowNotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    drop(conn);
+    let a = guard.check(found).await?.a;
     let can_edit = EDITORS.contains(&p.role);
-    let visible = a.publish_at <= now && a.expires_at.is_none_or(|e| e > now);
-    // Scheduled and expired items exist only for editors.
-    if !visible && !can_edit {
-        return Err(AppError::NotFound);
-    }
     let item = notice_line(
         &a,
         now,

@@ -4,8 +4,8 @@
 //! and its withdrawal (extensions `urn:rainbownet:consent:*`). `status=active` leaves only the
 //! consents in force: the patient's effective scope. A facility sees the consents of patients it
 //! may see (linked, or in the scope of a consent in force); any other patient, or an unknown
-//! one, gives an empty searchset (no oracle), and the refusal of a known one is audited. A read
-//! is audited as `records.consents_read`.
+//! one, gives an empty searchset (no oracle), and the refusal of a known one is audited
+//! (`access.denied`, by `web::ObjectGuard`). A read is audited as `records.consents_read`.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -17,9 +17,13 @@ use super::api::{ApiClient, fhir};
 use super::consent::{self, Book};
 use super::link::NETWORK_ID_SYSTEM;
 use super::model::Rejection;
+use super::objects;
 use super::repo::{self, ConsentRecord};
 use crate::audit;
+use crate::auth::Scope;
+use crate::error::DomainError;
 use crate::state::AppState;
+use crate::web::{ObjectGuard, RouteName};
 
 /// The system of facility codes in `organization` and `provision.actor` (as the intake reads
 /// them: `identifier.value`).
@@ -111,6 +115,7 @@ fn resource(book: &Book, r: &ConsentRecord, network_id: &str) -> Value {
 pub async fn search(
     State(state): State<AppState>,
     client: ApiClient,
+    route: RouteName,
     Query(q): Query<ConsentQuery>,
 ) -> Result<Response, Rejection> {
     let now = state.now();
@@ -148,45 +153,48 @@ pub async fn search(
     };
     let mut entries = Vec::new();
     if let Some(id) = found {
-        if repo::may_see_patient(&mut tx, id, client.facility_id).await? {
-            let patient = repo::find_patient(&mut tx, id).await?;
-            let network_id = patient.map(|p| p.network_id).unwrap_or_default();
-            let book = Book::load(&mut tx, id).await?;
-            for r in &book.records {
-                if only_in_force && !book.is_in_force(r) {
-                    continue;
-                }
-                entries.push(
-                    json!({"fullUrl": format!("urn:rainbownet:consent:{}", r.id),
-                    "resource": resource(&book, r, &network_id), "search": {"mode": "match"}}),
-                );
+        // A patient the facility may not see answers like an unknown one (empty); the object
+        // guard audits the refusal (`access.denied`).
+        let patient = objects::find_patient(&mut tx, id, client.facility_id).await?;
+        let guard = ObjectGuard::new(
+            &state,
+            route,
+            client.actor(),
+            Scope::facility_system(client.facility_id),
+        );
+        let (t, patient) = match guard.check_in(tx, patient).await {
+            Ok(found) => found,
+            Err(DomainError::NotFound) => return Ok(searchset(Vec::new())),
+            Err(e) => return Err(e.into()),
+        };
+        tx = t;
+        let book = Book::load(&mut tx, id).await?;
+        for r in &book.records {
+            if only_in_force && !book.is_in_force(r) {
+                continue;
             }
-            audit::record(
-                &mut tx,
-                now,
-                &client.actor(),
-                "records.consents_read",
-                &format!("patient:{id}"),
-                json!({"facility_id": client.facility_id, "channel": "api",
-                       "consents": entries.len()}),
-            )
-            .await?;
-        } else {
-            audit::record(
-                &mut tx,
-                now,
-                &client.actor(),
-                "records.read_denied",
-                &format!("patient:{id}"),
-                json!({"facility_id": client.facility_id, "channel": "api", "what": "consents"}),
-            )
-            .await?;
+            entries.push(json!({"fullUrl": format!("urn:rainbownet:consent:{}", r.id),
+                "resource": resource(&book, r, &patient.row.network_id), "search": {"mode": "match"}}));
         }
+        audit::record(
+            &mut tx,
+            now,
+            &client.actor(),
+            "records.consents_read",
+            &format!("patient:{id}"),
+            json!({"facility_id": client.facility_id, "channel": "api",
+                   "consents": entries.len()}),
+        )
+        .await?;
     }
     tx.commit().await?;
-    Ok(fhir(
+    Ok(searchset(entries))
+}
+
+fn searchset(entries: Vec<Value>) -> Response {
+    fhir(
         StatusCode::OK,
         &json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(),
                 "entry": entries}),
-    ))
+    )
 }

@@ -7,9 +7,8 @@
 use axum::Form;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -17,6 +16,7 @@ use sha2::{Digest, Sha256};
 use super::blobs::BlobStore;
 use super::consent::{self, Act, Book, ConsentError, Party, ScanRef};
 use super::model::{self, ConsentChange, Scope};
+use super::objects;
 use super::read_api::{Read, log_read};
 use super::repo;
 use super::views::*;
@@ -25,7 +25,7 @@ use crate::auth::{Principal, Role};
 use crate::db::Tx;
 use crate::error::{AppError, AppResult, DomainError, ErrorPage};
 use crate::state::AppState;
-use crate::web::{Caller, Page, flash_redirect, render};
+use crate::web::{Caller, ObjectGuard, Page, flash_redirect, render};
 
 /// The 403 page of a refused attempt on a consent the caller does not own.
 pub fn refused(message: String) -> Response {
@@ -205,6 +205,7 @@ fn parse_scope(scope: &str, facilities: &str, errors: &mut Vec<String>) -> Optio
 pub async fn record(
     State(state): State<AppState>,
     Caller { p, actor }: Caller,
+    guard: ObjectGuard,
     page: Page,
     Path(id): Path<i64>,
     Form(form): Form<ConsentValues>,
@@ -212,12 +213,9 @@ pub async fn record(
     let now = state.now();
     let facility = p.facility_id.ok_or(AppError::Forbidden)?;
     let mut tx = state.db.begin().await?;
-    let patient = repo::find_patient(&mut tx, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !repo::may_see_patient(&mut tx, id, facility).await? {
-        return Err(AppError::Forbidden);
-    }
+    let found = objects::find_patient(&mut tx, id, facility).await?;
+    let (mut tx, patient) = guard.check_in(tx, found).await?;
+    let patient = patient.row;
     let target = target_facility(&mut tx, &form.facility)
         .await?
         .unwrap_or(facility);
@@ -283,23 +281,21 @@ pub struct ScanQuery {
 }
 
 /// `GET /records/patients/{id}/consents/{cid}/scan`: the scan of a consent form (or, with
-/// `?form=withdrawal`, of its withdrawal), for facilities that may see the patient; audited
-/// like any read. Served as a download, with its type only if it is a scan type.
+/// `?form=withdrawal`, of its withdrawal), for facilities that may see the patient (through the
+/// object guard: 404 otherwise, audited); the read is audited. Served as a download
+/// ([`objects::download`]).
 pub async fn scan(
     State(state): State<AppState>,
     Caller { p, actor }: Caller,
+    guard: ObjectGuard,
     Path((id, cid)): Path<(i64, i64)>,
     Query(q): Query<ScanQuery>,
 ) -> AppResult<Response> {
     let now = state.now();
     let facility = p.facility_id.ok_or(AppError::Forbidden)?;
     let mut tx = state.db.begin().await?;
-    if repo::find_patient(&mut tx, id).await?.is_none() {
-        return Err(AppError::NotFound);
-    }
-    if !repo::may_see_patient(&mut tx, id, facility).await? {
-        return Err(AppError::Forbidden);
-    }
+    let found = objects::find_patient(&mut tx, id, facility).await?;
+    let (mut tx, _) = guard.check_in(tx, found).await?;
     let book = Book::load(&mut tx, id).await?;
     let r = book
         .records
@@ -324,27 +320,11 @@ pub async fn scan(
     };
     log_read(&mut tx, now, &actor, "records.consent_scan_read", read).await?;
     tx.commit().await?;
-    let ct = content_type
-        .as_deref()
-        .filter(|c| model::scan_type(&bytes) == Some(*c))
-        .unwrap_or("application/octet-stream");
-    let mut res = bytes.into_response();
-    res.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(static_type(ct)));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"consent-{cid}\"")) {
-        res.headers_mut().insert(CONTENT_DISPOSITION, v);
-    }
-    Ok(res)
-}
-
-fn static_type(ct: &str) -> &'static str {
-    match ct {
-        "application/pdf" => "application/pdf",
-        "image/png" => "image/png",
-        "image/jpeg" => "image/jpeg",
-        "image/tiff" => "image/tiff",
-        _ => "application/octet-stream",
-    }
+    Ok(objects::download(
+        bytes,
+        content_type.as_deref(),
+        &format!("consent-{cid}"),
+    ))
 }
 
 #[derive(Deserialize, Default)]

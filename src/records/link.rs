@@ -23,7 +23,7 @@ use super::service::{LinkError, link_patient};
 use super::views::LinkPage;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{Caller, Page, flash_redirect};
+use crate::web::{Caller, ObjectGuard, Page, flash_redirect};
 
 /// The identifier system of the network patient ID (地域連携ID, `KR…`) in FHIR Patients.
 pub const NETWORK_ID_SYSTEM: &str = "urn:rainbownet:network-patient-id";
@@ -114,6 +114,7 @@ pub struct LinkForm {
 pub async fn link(
     State(state): State<AppState>,
     Caller { p, actor }: Caller,
+    guard: ObjectGuard,
     page: Page,
     Path(id): Path<i64>,
     Form(form): Form<LinkForm>,
@@ -122,12 +123,9 @@ pub async fn link(
     let facility = p.facility_id.ok_or(AppError::Forbidden)?;
     let local_id = form.local_id.trim().to_string();
     let mut tx = state.db.begin().await?;
-    let patient = repo::find_patient(&mut tx, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !repo::may_see_patient(&mut tx, id, facility).await? {
-        return Err(AppError::Forbidden);
-    }
+    let found = super::objects::find_patient(&mut tx, id, facility).await?;
+    let (mut tx, patient) = guard.check_in(tx, found).await?;
+    let patient = patient.row;
     let result = link_patient(&mut tx, id, facility, &local_id, &actor, "ui", now).await;
     let error = match result {
         Ok(_) => {

@@ -13,12 +13,18 @@
 //!   by the network's staff (system administrators and operators). The consent in force for a
 //!   facility's documents is the latest recorded for them, unless withdrawn; its scope is every
 //!   participating facility or listed ones. Only the owner widens, narrows or withdraws it;
-//!   another facility's attempt is refused with 403 and audited, and changes nothing. A second
-//!   facility records its own consent for its own documents; until then only it reads them.
+//!   another facility's attempt is refused with 403 and audited (`records.consent_refused`),
+//!   and changes nothing. A second facility records its own consent for its own documents;
+//!   until then only it reads them. The effective scope and the consent history (who, facility
+//!   and user, when, which form and scan, what changed) are on the patient page and in
+//!   `GET /api/fhir/Consent`.
 //! - Only facilities in the scope of the consent in force for a document's sender may read the
-//!   document; the sending facility always can. Anything else is 403, and the refusal is
-//!   audited. The effective scope and the consent history (who, facility and user, when, which
-//!   form and scan, what changed) are on the patient page and in `GET /api/fhir/Consent`.
+//!   document; the sending facility always can. Anything else is answered like a patient or
+//!   document that does not exist (404, UI and API: no hint that it exists), and the refusal is
+//!   audited (`access.denied`, through `web::ObjectGuard`; see [`objects`]), also in the owning
+//!   facility's access log.
+//! - Attachments are served only with an allow-listed content type, else as
+//!   `application/octet-stream`, always as a download ([`objects::download`]).
 //! - Intake (facility systems, `Authorization: Bearer <API key>`; keys are issued, listed and
 //!   revoked by system administrators or `rainbownet apikey create`, stored as SHA-256):
 //!   FHIR R4 JSON document/collection Bundles, batches, Consents. Everything is checked first
@@ -45,6 +51,7 @@ mod intake;
 mod intake_api;
 mod link;
 pub mod model;
+pub mod objects;
 mod read_api;
 mod repo;
 mod service;

@@ -1,6 +1,7 @@
 //! Reading through the FHIR API: `GET /api/fhir/Bundle/{id}` and the search
 //! `GET /api/fhir/Bundle?patient=…&type=…&date=…`. A facility reads what it sent and what the
-//! patient's consent lets it read; anything else is 403 (direct read) or left out (search).
+//! patient's consent lets it read; anything else is 404 like a missing document (direct read) or
+//! left out (search), and a refused direct read or patient search is audited (`access.denied`).
 //! Every document returned is written to the audit chain in the same transaction as the read.
 
 use axum::extract::{Path, Query, State};
@@ -12,10 +13,14 @@ use serde_json::{Value, json};
 use super::api::{ApiClient, fhir};
 use super::blobs::BlobStore;
 use super::model::Rejection;
+use super::objects;
 use super::repo::{self, DocumentRow, Search};
 use crate::audit::{self, Actor};
+use crate::auth::Scope;
 use crate::db::{Timestamp, Tx};
+use crate::error::DomainError;
 use crate::state::AppState;
+use crate::web::{ObjectGuard, RouteName};
 
 /// What was read, by which facility, through which channel (`ui`, `api`, `api-search`).
 pub struct Read {
@@ -64,39 +69,35 @@ pub async fn full_bundle(store: &BlobStore, doc: &DocumentRow) -> Result<Value, 
     Ok(v)
 }
 
-fn forbidden() -> Rejection {
-    Rejection::new(
-        403,
-        "forbidden",
-        "この文書を閲覧する権限がありません（患者の同意の範囲外です）。",
+/// The facility system's reach, through the one object guard.
+fn guard_of(state: &AppState, route: RouteName, client: &ApiClient) -> ObjectGuard {
+    ObjectGuard::new(
+        state,
+        route,
+        client.actor(),
+        Scope::facility_system(client.facility_id),
     )
 }
 
+/// A document that does not exist and one outside the consent scope answer the same 404
+/// (the refusal is audited by the guard).
 pub async fn get_bundle(
     State(state): State<AppState>,
     client: ApiClient,
+    route: RouteName,
     Path(id): Path<String>,
 ) -> Result<Response, Rejection> {
     let now = state.now();
     let not_found = || Rejection::new(404, "not-found", format!("Bundle/{id} はありません。"));
     let id: i64 = id.parse().map_err(|_| not_found())?;
+    let guard = guard_of(&state, route, &client);
     let mut tx = state.db.begin().await?;
-    let (doc, may_read) = repo::find_document(&mut tx, id, client.facility_id)
-        .await?
-        .ok_or_else(not_found)?;
-    if !may_read {
-        audit::record(
-            &mut tx,
-            now,
-            &client.actor(),
-            "records.read_denied",
-            &format!("patient:{}", doc.patient_id),
-            json!({"document_id": id, "facility_id": client.facility_id, "channel": "api"}),
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(forbidden());
-    }
+    let found = objects::find_document(&mut tx, id, client.facility_id, None).await?;
+    let (mut tx, doc) = match guard.check_in(tx, found).await {
+        Ok((tx, doc)) => (tx, doc.row),
+        Err(DomainError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    };
     let store = BlobStore::new(&state.settings.paths.data_dir);
     let body = full_bundle(&store, &doc).await?;
     log_read(
@@ -140,9 +141,17 @@ fn date_filter(v: &str) -> Option<(&'static str, String)> {
     super::model::date_part(rest).map(|d| (op, d))
 }
 
+fn searchset(entries: Vec<Value>) -> Response {
+    fhir(
+        StatusCode::OK,
+        &json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries}),
+    )
+}
+
 pub async fn search(
     State(state): State<AppState>,
     client: ApiClient,
+    route: RouteName,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, Rejection> {
     let now = state.now();
@@ -167,6 +176,15 @@ pub async fn search(
             repo::find_link(&mut tx, client.facility_id, p).await?
         };
         // An unknown patient gives an empty result rather than an error: no oracle for IDs.
+        // So does one the facility may not see, and that refused read is audited.
+        if let Some(id) = found {
+            let patient = objects::find_patient(&mut tx, id, client.facility_id).await?;
+            tx = match guard_of(&state, route, &client).check_in(tx, patient).await {
+                Ok((tx, _)) => tx,
+                Err(DomainError::NotFound) => return Ok(searchset(Vec::new())),
+                Err(e) => return Err(e.into()),
+            };
+        }
         s.patient_id = Some(found.unwrap_or(-1));
     }
     if let Some(t) = q.type_.as_deref().filter(|t| !t.is_empty()) {
@@ -203,10 +221,7 @@ pub async fn search(
         .await?;
     }
     tx.commit().await?;
-    Ok(fhir(
-        StatusCode::OK,
-        &json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries}),
-    ))
+    Ok(searchset(entries))
 }
 
 pub async fn openapi() -> Response {

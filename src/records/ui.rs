@@ -6,9 +6,8 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -17,6 +16,7 @@ use super::consent;
 use super::consent_ui;
 use super::fhir::PatientInfo;
 use super::model::{self, ConsentInfo, Scope};
+use super::objects;
 use super::read_api::{Read, log_read};
 use super::repo;
 use super::service;
@@ -25,7 +25,7 @@ use crate::audit::{self, Actor};
 use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{Caller, ClientAddr, Page, flash_redirect, render};
+use crate::web::{Caller, ClientAddr, ObjectGuard, Page, flash_redirect, render};
 
 fn facility_of(p: &Principal) -> AppResult<i64> {
     p.facility_id.ok_or(AppError::Forbidden)
@@ -90,18 +90,16 @@ pub async fn index(
 pub async fn timeline(
     State(state): State<AppState>,
     Caller { p, actor }: Caller,
+    guard: ObjectGuard,
     page: Page,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let now = state.now();
     let facility = facility_of(&p)?;
     let mut tx = state.db.begin().await?;
-    let patient = repo::find_patient(&mut tx, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !repo::may_see_patient(&mut tx, id, facility).await? {
-        return Err(AppError::Forbidden);
-    }
+    let found = objects::find_patient(&mut tx, id, facility).await?;
+    let (mut tx, patient) = guard.check_in(tx, found).await?;
+    let patient = patient.row;
     let search = repo::Search {
         patient_id: Some(id),
         limit: 500,
@@ -141,48 +139,20 @@ pub async fn timeline(
     )
 }
 
-/// Loads a document the user's facility may read; `None` when it may not (the refusal is
-/// audited on `tx`: commit it, then answer 403).
-async fn readable_document(
-    state: &AppState,
-    tx: &mut crate::db::Tx,
-    p: &Principal,
-    addr: &str,
-    id: i64,
-) -> AppResult<Option<repo::DocumentRow>> {
-    let facility = facility_of(p)?;
-    let (doc, may_read) = repo::find_document(tx, id, facility)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !may_read {
-        audit::record(
-            tx,
-            state.now(),
-            &Actor::of(p, addr),
-            "records.read_denied",
-            &format!("patient:{}", doc.patient_id),
-            json!({"document_id": id, "facility_id": facility, "channel": "ui"}),
-        )
-        .await?;
-        return Ok(None);
-    }
-    Ok(Some(doc))
-}
-
 pub async fn document(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
     ClientAddr(addr): ClientAddr,
+    guard: ObjectGuard,
     page: Page,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let now = state.now();
-    let mut tx = state.db.begin().await?;
-    let Some(doc) = readable_document(&state, &mut tx, &p, &addr, id).await? else {
-        tx.commit().await?;
-        return Err(AppError::Forbidden);
-    };
     let facility = facility_of(&p)?;
+    let mut tx = state.db.begin().await?;
+    let found = objects::find_document(&mut tx, id, facility, None).await?;
+    let (mut tx, doc) = guard.check_in(tx, found).await?;
+    let doc = doc.row;
     let patient = repo::find_patient(&mut tx, doc.patient_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -230,14 +200,15 @@ pub async fn attachment(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
     ClientAddr(addr): ClientAddr,
+    guard: ObjectGuard,
     Path((id, n)): Path<(i64, i64)>,
 ) -> AppResult<Response> {
     let now = state.now();
+    let facility = facility_of(&p)?;
     let mut tx = state.db.begin().await?;
-    let Some(doc) = readable_document(&state, &mut tx, &p, &addr, id).await? else {
-        tx.commit().await?;
-        return Err(AppError::Forbidden);
-    };
+    let found = objects::find_document(&mut tx, id, facility, Some(n)).await?;
+    let (mut tx, doc) = guard.check_in(tx, found).await?;
+    let doc = doc.row;
     let a = repo::attachments(&mut tx, id)
         .await?
         .into_iter()
@@ -247,7 +218,6 @@ pub async fn attachment(
         .get(&a.blob_hash)
         .await
         .map_err(AppError::Internal)?;
-    let facility = facility_of(&p)?;
     log_read(
         &mut tx,
         now,
@@ -262,22 +232,11 @@ pub async fn attachment(
     )
     .await?;
     tx.commit().await?;
-    let ext = match a.content_type.as_str() {
-        "application/pdf" => "pdf",
-        "image/png" => "png",
-        "image/jpeg" => "jpg",
-        _ => "bin",
-    };
-    let mut res = bytes.into_response();
-    let ct = HeaderValue::from_str(&a.content_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    res.headers_mut().insert(CONTENT_TYPE, ct);
-    if let Ok(v) =
-        HeaderValue::from_str(&format!("attachment; filename=\"document-{id}-{n}.{ext}\""))
-    {
-        res.headers_mut().insert(CONTENT_DISPOSITION, v);
-    }
-    Ok(res)
+    Ok(objects::download(
+        bytes,
+        Some(&a.content_type),
+        &format!("document-{id}-{n}"),
+    ))
 }
 
 pub async fn register_form(page: Page) -> AppResult<Response> {
@@ -399,19 +358,19 @@ pub struct WithdrawForm {
 pub async fn withdraw(
     State(state): State<AppState>,
     Caller { p, actor }: Caller,
+    guard: ObjectGuard,
     Path(id): Path<i64>,
     Form(form): Form<WithdrawForm>,
 ) -> AppResult<Response> {
     let now = state.now();
     let facility = facility_of(&p)?;
+    let mut tx = state.db.begin().await?;
+    let found = objects::find_patient(&mut tx, id, facility).await?;
+    let (mut tx, _) = guard.check_in(tx, found).await?;
     if form.confirm != "yes" {
         return Err(AppError::BadRequest(
             "撤回の確認にチェックを入れてから送信してください。".into(),
         ));
-    }
-    let mut tx = state.db.begin().await?;
-    if !repo::is_linked(&mut tx, id, facility).await? {
-        return Err(AppError::NotFound);
     }
     let target = consent_ui::target_facility(&mut tx, &form.facility).await?;
     let act = consent::Act {
@@ -464,6 +423,7 @@ pub async fn access_log(
                     "records.document_read" => "文書の閲覧",
                     "records.timeline_read" => "経過一覧の閲覧",
                     "records.consent_scan_read" => "同意書の閲覧",
+                    "access.denied" => "閲覧の拒否（同意の範囲外）",
                     _ => "添付ファイルの取得",
                 },
                 patient: l.target.trim_start_matches("patient:").to_string(),
@@ -493,17 +453,14 @@ pub async fn access_log(
 pub async fn consent_scan(
     State(state): State<AppState>,
     Caller { p, actor }: Caller,
+    guard: ObjectGuard,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let now = state.now();
     let facility = facility_of(&p)?;
     let mut tx = state.db.begin().await?;
-    if repo::find_patient(&mut tx, id).await?.is_none() {
-        return Err(AppError::NotFound);
-    }
-    if !repo::may_see_patient(&mut tx, id, facility).await? {
-        return Err(AppError::Forbidden);
-    }
+    let found = objects::find_patient(&mut tx, id, facility).await?;
+    let (mut tx, _) = guard.check_in(tx, found).await?;
     let consent = repo::current_consent(&mut tx, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -520,15 +477,9 @@ pub async fn consent_scan(
     };
     log_read(&mut tx, now, &actor, "records.consent_scan_read", read).await?;
     tx.commit().await?;
-    let mut res = bytes.into_response();
-    let ct = consent
-        .scan_content_type
-        .and_then(|c| HeaderValue::from_str(&c).ok())
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    res.headers_mut().insert(CONTENT_TYPE, ct);
-    res.headers_mut().insert(
-        CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"consent-scan\""),
-    );
-    Ok(res)
+    Ok(objects::download(
+        bytes,
+        consent.scan_content_type.as_deref(),
+        "consent-scan",
+    ))
 }

@@ -65,10 +65,11 @@ pub async fn create(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     axum::Extension(p): axum::Extension<Principal>,
+    guard: crate::web::ObjectGuard,
     page: Page,
     Form(form): Form<RequestForm>,
 ) -> AppResult<Response> {
-    submit_common(state, addr, p, page, form, true).await
+    submit_common(state, addr, (p, guard), page, form, true).await
 }
 
 async fn show_page(

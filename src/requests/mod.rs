@@ -3,7 +3,9 @@
 //! Rules:
 //! - Requests come from the facility's manager only (利用規約13条2項, R12.5): a facility manager
 //!   submits add / delete (利用停止) / change / attribute-change requests for users of their own
-//!   facility — the facility is always taken from their account, never from the form. A system
+//!   facility — the facility is always taken from their account, never from the form, and a
+//!   target account named in the form or the query (`target=`) is checked through
+//!   `web::ObjectGuard`: another facility's account reads as not found and is audited. A system
 //!   operator may enter a request received on paper (with the paper's date) or import a CSV of add
 //!   requests (every line is checked first; nothing is half-imported).
 //! - Every request is kept with its state (受付 → 処理済 / 却下), who handled it and when.

@@ -16,7 +16,7 @@ use crate::auth::{Principal, Role};
 use crate::db::tokyo;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{ClientAddr, Page, flash_redirect, render};
+use crate::web::{ClientAddr, ObjectGuard, Page, flash_redirect, render};
 
 fn own_facility(p: &Principal) -> AppResult<i64> {
     p.facility_id.ok_or(AppError::Forbidden)
@@ -97,6 +97,7 @@ pub async fn new_form(
     State(state): State<AppState>,
     page: Page,
     axum::Extension(p): axum::Extension<Principal>,
+    guard: ObjectGuard,
     Query(q): Query<NewQuery>,
 ) -> AppResult<Response> {
     let paper = p.role != Role::FacilityManager;
@@ -105,12 +106,16 @@ pub async fn new_form(
         target: q.target,
         ..Default::default()
     };
-    if let Ok(target) = form.target.parse::<i64>() {
+    if let Ok(target) = form.target.trim().parse::<i64>() {
+        // The target must be an account the person may act on (their own facility's for a
+        // facility manager): anything else is "not found", and recorded.
+        let found = {
+            let mut conn = state.db.pool().acquire().await?;
+            accounts::find_person(&mut conn, target).await?
+        };
+        let person = guard.check(found).await?;
         // An attribute change starts from the values on record.
-        let mut conn = state.db.pool().acquire().await?;
-        if form.kind == "attributes"
-            && let Ok(person) = accounts::person(&mut conn, target).await
-        {
+        if form.kind == "attributes" {
             form.name = person.display_name;
             form.kana = person.name_kana;
             form.job_type = person.job_type;
@@ -127,6 +132,7 @@ pub async fn new_form(
 pub async fn parse_form(
     state: &AppState,
     p: &Principal,
+    guard: &ObjectGuard,
     form: &RequestForm,
     paper: bool,
     today: Date,
@@ -161,9 +167,25 @@ pub async fn parse_form(
         } else {
             form.target.trim().parse::<i64>().ok()
         };
-        if target.is_none() {
-            errors.target =
-                Some("対象の利用者を選んでください（書面の場合は利用者IDを入力）。".into());
+        match target {
+            None => {
+                errors.target =
+                    Some("対象の利用者を選んでください（書面の場合は利用者IDを入力）。".into());
+            }
+            Some(id) => {
+                // Missing and out of scope read the same; an out-of-scope id is recorded.
+                let found = {
+                    let mut conn = state.db.pool().acquire().await?;
+                    accounts::find_person(&mut conn, id).await?
+                };
+                match guard.check(found).await {
+                    Ok(_) => {}
+                    Err(DomainError::NotFound) => {
+                        errors.target = Some("対象の利用者が見つかりません。".into());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
     }
     let paper_date = if paper {
@@ -195,14 +217,14 @@ pub async fn parse_form(
 pub async fn submit_common(
     state: AppState,
     addr: String,
-    p: Principal,
+    (p, guard): (Principal, ObjectGuard),
     page: Page,
     form: RequestForm,
     paper: bool,
 ) -> AppResult<Response> {
     let now = state.now();
     let today = now.as_jiff().to_zoned(tokyo()).date();
-    let submission = match parse_form(&state, &p, &form, paper, today).await? {
+    let submission = match parse_form(&state, &p, &guard, &form, paper, today).await? {
         Ok(s) => s,
         Err(errors) => {
             return render(
@@ -250,8 +272,9 @@ pub async fn submit(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     axum::Extension(p): axum::Extension<Principal>,
+    guard: ObjectGuard,
     page: Page,
     Form(form): Form<RequestForm>,
 ) -> AppResult<Response> {
-    submit_common(state, addr, p, page, form, false).await
+    submit_common(state, addr, (p, guard), page, form, false).await
 }

@@ -1,8 +1,17 @@
-//! Form bodies and CSRF. Every POST outside `/api/` must carry the token of the `rn_csrf` cookie
-//! (double-submit; the cookie is HttpOnly and SameSite=Strict) in the form field `csrf_token`, the
-//! query string or the `x-csrf-token` header. Form bodies are limited to `max_form_bytes` (uploads to
-//! `max_upload_bytes`) (413)
-//! and must be UTF-8 (400). A refused request reaches no handler, so nothing is written.
+//! Form bodies and CSRF (X.1). Every POST outside `/api/` must carry the form token in the field
+//! `csrf_token`, the query string or the `x-csrf-token` header. The token is bound to what the
+//! server issued, never to a value the client made up:
+//! - with a session cookie (`rn_session`), the token is HMAC-SHA256 over the session token, with the
+//!   `csrf` key kept outside the database ([`crate::db::keys`]); a new session (log-in, password
+//!   change) therefore means a new token, and a token is worth nothing with another session;
+//! - before log-in (the log-in form), the token is the HMAC over a pre-session value: the `rn_csrf`
+//!   cookie holds a random nonce and the server's HMAC of it (`nonce.mac`), issued by this layer
+//!   when missing or not signed by the server. A self-made cookie is refused, so a POST needs a
+//!   page load first. Log-in and log-out issue a fresh pre-session value ([`rotate`]).
+//!
+//! Both cookies are HttpOnly and SameSite=Strict. Any key of the `csrf` set is accepted (rotation).
+//! Form bodies are limited to `max_form_bytes` (uploads to `max_upload_bytes`) (413) and must be
+//! UTF-8 (400). A refused request reaches no handler, so nothing is written.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -10,10 +19,15 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::cookies;
+use crate::db::{Key, KeySet};
 use crate::error::{AppError, ErrorPage};
 use crate::state::AppState;
 
@@ -21,18 +35,102 @@ use crate::state::AppState;
 #[derive(Clone, Debug)]
 pub struct CsrfToken(pub String);
 
-pub fn new_token() -> String {
+/// The token bound to the pre-session value; the session loader puts it in place of
+/// [`CsrfToken`] when the session cookie turns out to be stale (its response clears the cookie).
+#[derive(Clone, Debug)]
+pub struct PreSessionToken(pub String);
+
+/// Put on a response (see [`rotate`]) to have a fresh pre-session value issued with it.
+#[derive(Clone, Copy, Debug)]
+struct RotatePreSession;
+
+/// Issues a fresh pre-session value with this response (log-in and log-out), so that a token
+/// seen before is worthless afterwards.
+pub fn rotate(res: &mut Response) {
+    res.extensions_mut().insert(RotatePreSession);
+}
+
+/// What a form token is bound to.
+#[derive(Clone, Copy, Debug)]
+enum Anchor<'a> {
+    Session(&'a str),
+    PreSession(&'a str),
+}
+
+fn mac(key: &Key, parts: &[&str]) -> [u8; 32] {
+    let mut m = Hmac::<Sha256>::new_from_slice(key.bytes()).expect("HMAC takes keys of any length");
+    for p in parts {
+        m.update(p.as_bytes());
+        m.update(b"\0");
+    }
+    m.finalize().into_bytes().into()
+}
+
+fn token_with(key: &Key, anchor: Anchor<'_>) -> String {
+    let parts = match anchor {
+        Anchor::Session(s) => ["rainbownet-csrf-v1", "session", s],
+        Anchor::PreSession(n) => ["rainbownet-csrf-v1", "pre-session", n],
+    };
+    URL_SAFE_NO_PAD.encode(mac(key, &parts))
+}
+
+/// Whether `sent` is the token of `anchor` under any key of the set.
+fn token_ok(keys: &KeySet, anchor: Anchor<'_>, sent: &str) -> bool {
+    keys.all().iter().fold(false, |ok, k| {
+        ok | bool::from(token_with(k, anchor).as_bytes().ct_eq(sent.as_bytes()))
+    })
+}
+
+fn pre_mac(key: &Key, nonce: &str) -> String {
+    URL_SAFE_NO_PAD.encode(mac(
+        key,
+        &["rainbownet-csrf-v1", "pre-session-value", nonce],
+    ))
+}
+
+/// A fresh pre-session cookie value (`nonce.mac`) and its nonce.
+fn issue_pre(keys: &KeySet) -> (String, String) {
     let mut b = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut b);
-    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b)
+    let nonce = URL_SAFE_NO_PAD.encode(b);
+    (
+        format!("{nonce}.{}", pre_mac(keys.current(), &nonce)),
+        nonce,
+    )
+}
+
+/// The nonce of a pre-session cookie value the server signed (with any key of the set).
+fn verify_pre(keys: &KeySet, value: &str) -> Option<String> {
+    let (nonce, sent) = value.split_once('.')?;
+    if nonce.len() < 43 {
+        return None;
+    }
+    let ok = keys.all().iter().fold(false, |ok, k| {
+        ok | bool::from(pre_mac(k, nonce).as_bytes().ct_eq(sent.as_bytes()))
+    });
+    ok.then(|| nonce.to_string())
 }
 
 pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let secure = state.settings.server.secure_cookies;
-    let existing = cookies::get(req.headers(), cookies::CSRF).filter(|t| t.len() >= 32);
-    let token = existing.clone().unwrap_or_else(new_token);
+    let keys = state.db.keys().csrf();
+    let session = cookies::get(req.headers(), cookies::SESSION).filter(|s| !s.is_empty());
+    let signed_pre = cookies::get(req.headers(), cookies::CSRF).and_then(|v| verify_pre(keys, &v));
+    let (fresh_pre, pre_nonce) = match &signed_pre {
+        Some(n) => (None, n.clone()),
+        None => {
+            let (value, nonce) = issue_pre(keys);
+            (Some(value), nonce)
+        }
+    };
+    let pre_token = token_with(keys.current(), Anchor::PreSession(&pre_nonce));
+    let token = match &session {
+        Some(s) => token_with(keys.current(), Anchor::Session(s)),
+        None => pre_token.clone(),
+    };
     let (mut parts, body) = req.into_parts();
-    parts.extensions.insert(CsrfToken(token.clone()));
+    parts.extensions.insert(CsrfToken(token));
+    parts.extensions.insert(PreSessionToken(pre_token));
 
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     let req = if unsafe_method && !parts.uri.path().starts_with("/api/") {
@@ -86,10 +184,20 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
                 sent = Some(t);
             }
         }
-        let ok = match (&existing, &sent) {
-            (Some(cookie), Some(sent)) => bool::from(cookie.as_bytes().ct_eq(sent.as_bytes())),
-            _ => false,
-        };
+        // With a session, only its token; without one, only the token of a pre-session value
+        // this server signed. The log-in form also takes the pre-session token while an older
+        // session cookie is still around (that session is ended by the log-in).
+        let is_login = parts.uri.path() == crate::auth::LOGIN_PATH;
+        let ok = sent.as_deref().is_some_and(|sent| {
+            let by_session = session
+                .as_deref()
+                .is_some_and(|s| token_ok(keys, Anchor::Session(s), sent));
+            let by_pre = (session.is_none() || is_login)
+                && signed_pre
+                    .as_deref()
+                    .is_some_and(|n| token_ok(keys, Anchor::PreSession(n), sent));
+            by_session || by_pre
+        });
         if !ok {
             tracing::warn!(path = %parts.uri.path(), "csrf token missing or wrong");
             return ErrorPage::response(
@@ -104,8 +212,13 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
     };
 
     let mut res = next.run(req).await;
-    if existing.is_none()
-        && let Ok(v) = HeaderValue::from_str(&cookies::set(cookies::CSRF, &token, secure, None))
+    let value = if res.extensions().get::<RotatePreSession>().is_some() {
+        Some(issue_pre(keys).0)
+    } else {
+        fresh_pre
+    };
+    if let Some(value) = value
+        && let Ok(v) = HeaderValue::from_str(&cookies::set(cookies::CSRF, &value, secure, None))
     {
         res.headers_mut().append(SET_COOKIE, v);
     }
@@ -166,6 +279,48 @@ fn is_utf8_form(body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::KeyRing;
+
+    #[test]
+    fn x1_a_self_made_pre_session_value_is_refused() {
+        let ring = KeyRing::ephemeral();
+        let keys = ring.csrf();
+        let (value, nonce) = issue_pre(keys);
+        assert_eq!(verify_pre(keys, &value).as_deref(), Some(nonce.as_str()));
+        let forged = "A".repeat(64);
+        assert_eq!(
+            verify_pre(keys, &forged),
+            None,
+            "any long value was accepted before"
+        );
+        assert_eq!(
+            verify_pre(keys, &format!("{nonce}.{}", "B".repeat(43))),
+            None
+        );
+        let other = KeyRing::ephemeral();
+        let (elsewhere, _) = issue_pre(other.csrf());
+        assert_eq!(
+            verify_pre(keys, &elsewhere),
+            None,
+            "signed with another key"
+        );
+    }
+
+    #[test]
+    fn x1_a_form_token_is_bound_to_its_session_or_pre_session_value() {
+        let ring = KeyRing::ephemeral();
+        let keys = ring.csrf();
+        let a = token_with(keys.current(), Anchor::Session("session-a"));
+        assert!(token_ok(keys, Anchor::Session("session-a"), &a));
+        assert!(!token_ok(keys, Anchor::Session("session-b"), &a));
+        assert!(
+            !token_ok(keys, Anchor::PreSession("session-a"), &a),
+            "kinds differ"
+        );
+        let other = KeyRing::ephemeral();
+        let b = token_with(other.csrf().current(), Anchor::Session("session-a"));
+        assert!(!token_ok(keys, Anchor::Session("session-a"), &b));
+    }
 
     #[test]
     fn form_fields_are_percent_decoded() {

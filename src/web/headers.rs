@@ -1,7 +1,8 @@
-//! Security headers on every response: a CSP without inline script, no framing, no sniffing, and
-//! no caching of pages (they may show personal information).
+//! Security headers on every response: a CSP without inline script, no framing, no sniffing, no
+//! caching of pages (they may show personal information), and behind TLS (`server.secure_cookies`)
+//! HSTS, so that a browser never again talks plain HTTP to this host or its subdomains.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::middleware::Next;
@@ -10,7 +11,11 @@ use axum::response::Response;
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// One year, with subdomains (sent only when `server.secure_cookies` says HTTPS is in use: HSTS
+/// over plain HTTP would lock browsers out of a server without TLS).
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+pub async fn security_headers(State(tls): State<bool>, req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
@@ -29,6 +34,9 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
+    if tls {
+        h.insert("strict-transport-security", HeaderValue::from_static(HSTS));
+    }
     if !is_static {
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

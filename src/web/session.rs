@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::SignedDuration;
 
 use super::access::SessionExpired;
-use super::{ClientAddr, cookies};
+use super::{ClientAddr, cookies, csrf};
 use crate::audit::{self, Actor};
 use crate::auth::{self, Principal, Role, Stage, repo};
 use crate::error::AppError;
@@ -35,16 +35,25 @@ pub async fn load(State(state): State<AppState>, mut req: Request, next: Next) -
         }
         Ok(Resolved::Expired) => {
             req.extensions_mut().insert(SessionExpired);
+            unbind_csrf(&mut req);
             let mut res = next.run(req).await;
             clear_cookie(&state, &mut res);
             res
         }
         Ok(Resolved::Unknown) => {
+            unbind_csrf(&mut req);
             let mut res = next.run(req).await;
             clear_cookie(&state, &mut res);
             res
         }
         Err(e) => e.into_response(),
+    }
+}
+
+/// The response clears a stale session cookie, so the page's forms carry the pre-session token.
+fn unbind_csrf(req: &mut Request) {
+    if let Some(pre) = req.extensions().get::<csrf::PreSessionToken>().cloned() {
+        req.extensions_mut().insert(csrf::CsrfToken(pre.0));
     }
 }
 

@@ -97,11 +97,16 @@ async fn x2_deleting_the_last_rows_is_detected_too() {
 
 #[tokio::test]
 async fn x2_concurrent_writers_keep_one_unbroken_chain() {
-    let app = spawn_app().await;
+    // Twelve client addresses (through a trusted proxy), so that each failure is the first of
+    // its address's window and writes an event.
+    let app = spawn_app_with(|s| {
+        s.server.trusted_proxies = vec!["127.0.0.1".parse().expect("proxy")];
+    })
+    .await;
     let (login_id, _) = app.create_account(Role::User, "u-concurrent").await;
     let mut tasks = Vec::new();
-    for _ in 0..12 {
-        let c = app.client();
+    for i in 0..12 {
+        let c = app.client_from(&format!("192.0.2.{}", i + 1));
         let id = login_id.clone();
         tasks.push(tokio::spawn(async move {
             c.login(&id, "Wrong2026pass").await.status()

@@ -115,8 +115,17 @@ impl TestApp {
 
     /// A browser-like client with its own cookies and no automatic redirects.
     pub fn client(&self) -> TestClient {
+        self.client_with(reqwest::Client::builder())
+    }
+
+    /// A client that says it is this browser (`User-Agent`).
+    pub fn client_with_agent(&self, user_agent: &str) -> TestClient {
+        self.client_with(reqwest::Client::builder().user_agent(user_agent.to_string()))
+    }
+
+    fn client_with(&self, builder: reqwest::ClientBuilder) -> TestClient {
         let jar = Arc::new(reqwest::cookie::Jar::default());
-        let http = reqwest::Client::builder()
+        let http = builder
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -125,7 +134,16 @@ impl TestApp {
             http,
             jar,
             base: self.address.clone(),
+            csrf_seen: Default::default(),
         }
+    }
+
+    /// A client whose requests say `X-Forwarded-For: addr`: its address when the app trusts
+    /// 127.0.0.1 as a proxy (`server.trusted_proxies`), ignored otherwise.
+    pub fn client_from(&self, addr: &str) -> TestClient {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", addr.parse().expect("header value"));
+        self.client_with(reqwest::Client::builder().default_headers(headers))
     }
 
     /// Ensures the test facility exists and returns its code.
@@ -280,6 +298,19 @@ pub struct TestClient {
     pub http: reqwest::Client,
     pub jar: Arc<reqwest::cookie::Jar>,
     pub base: String,
+    /// The last form token read from a page, with the cookies it is bound to
+    /// (`rn_session`, `rn_csrf`): it stays good while they do not change.
+    pub csrf_seen: Arc<std::sync::Mutex<Option<(CsrfCookies, String)>>>,
+}
+
+type CsrfCookies = (Option<String>, Option<String>);
+
+/// The value of the first hidden `csrf_token` field of a page.
+pub fn form_token(html: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string()).filter(|t| !t.is_empty())
 }
 
 impl TestClient {
@@ -302,12 +333,37 @@ impl TestClient {
         self.http.get(self.url(path)).send().await.expect("GET")
     }
 
-    /// The CSRF token of this client (fetching the log-in page first if there is none yet).
+    fn csrf_cookies(&self) -> CsrfCookies {
+        (self.cookie("rn_session"), self.cookie("rn_csrf"))
+    }
+
+    /// The form token of this client, read from a page as a browser would (the log-in page
+    /// without a session, else the password page or where it redirects to); read again only
+    /// when the cookies it is bound to have changed.
     pub async fn csrf(&self) -> String {
-        if self.cookie("rn_csrf").is_none() {
-            let _ = self.get("/login").await;
+        let now = self.csrf_cookies();
+        if let Some((seen, token)) = self.csrf_seen.lock().expect("lock").clone()
+            && seen == now
+        {
+            return token;
         }
-        self.cookie("rn_csrf").expect("csrf cookie")
+        let mut path = if now.0.is_some() {
+            "/account/password".to_string()
+        } else {
+            "/login".to_string()
+        };
+        for _ in 0..4 {
+            let res = self.get(&path).await;
+            if res.status().is_redirection() {
+                path = location(&res);
+                continue;
+            }
+            let page = res.text().await.expect("body");
+            let token = form_token(&page).expect("a form token on the page");
+            *self.csrf_seen.lock().expect("lock") = Some((self.csrf_cookies(), token.clone()));
+            return token;
+        }
+        panic!("no page with a form token for this client");
     }
 
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {

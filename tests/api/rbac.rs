@@ -53,6 +53,9 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/account/password", Onboarding),
         ("GET", "/account/totp/enroll", Onboarding),
         ("POST", "/account/totp/enroll", Onboarding),
+        ("GET", "/account/sessions", AnyRole),
+        ("POST", "/account/sessions/end-others", AnyRole),
+        ("POST", "/account/sessions/{id}/end", AnyRole),
         ("GET", "/admin/accounts", Only(ACCOUNT_MANAGERS)),
         (
             "POST",

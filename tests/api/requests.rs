@@ -241,7 +241,7 @@ async fn r12_5_a_facility_manager_cannot_request_for_another_facility() {
         res.text()
             .await
             .unwrap()
-            .contains("この施設に所属していません")
+            .contains("対象の利用者が見つかりません")
     );
     // A facility_id slipped into the form is ignored: the request goes to the manager's own facility.
     let res = fm

@@ -349,7 +349,8 @@ pub struct AccessLine {
     pub details: String,
 }
 
-/// Read events (`records.*read*`, searches) on the patients linked to `facility_id`. Reads the
+/// Read events (`records.*read*`, searches) and refused reads (`access.denied`) on the patients
+/// linked to `facility_id`. Reads the
 /// audit table directly: the audit chain is where reads are recorded, and there is no copy.
 pub async fn access_log(
     conn: &mut Conn,
@@ -359,7 +360,7 @@ pub async fn access_log(
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT a.at, a.actor_login, a.actor_role, a.action, a.target, a.details FROM audit_events a
          WHERE a.action IN ('records.document_read', 'records.timeline_read', 'records.attachment_read',
-                            'records.consent_scan_read')
+                            'records.consent_scan_read', 'access.denied')
            AND a.target IN (SELECT 'patient:' || CAST(l.patient_id AS TEXT) FROM patient_links l
                             WHERE l.facility_id = $1)
          ORDER BY a.id DESC LIMIT {}",

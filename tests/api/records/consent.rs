@@ -264,8 +264,8 @@ async fn x3_a_second_facility_cannot_widen_narrow_or_withdraw_the_first_facility
     let b_path = format!("/api/fhir/Bundle/{b_doc}");
     assert_eq!(
         net.get(A, &b_path).await.status(),
-        403,
-        "no consent of B yet"
+        404,
+        "no consent of B yet: outside the scope reads like missing"
     );
     let (s, m) = outcome(
         net.send(
@@ -279,7 +279,7 @@ async fn x3_a_second_facility_cannot_widen_narrow_or_withdraw_the_first_facility
     assert_eq!(s, 201, "{m}");
     assert!(m.contains("他の施設が記録した同意は変わりません"), "{m}");
     assert_eq!(net.get(A, &b_path).await.status(), 200);
-    assert_eq!(net.get(C, &b_path).await.status(), 403);
+    assert_eq!(net.get(C, &b_path).await.status(), 404);
     assert_eq!(scope_now(&net, doc).await.0, before.0);
     let seen = api_consents(&net, B, "B-777").await;
     assert_eq!(seen.len(), 2);
@@ -303,7 +303,7 @@ async fn x3_a_second_facility_cannot_widen_narrow_or_withdraw_the_first_facility
     )
     .await;
     assert_eq!(s, 200, "{m}");
-    assert_eq!(net.get(A, &b_path).await.status(), 403);
+    assert_eq!(net.get(A, &b_path).await.status(), 404);
     assert_eq!(scope_now(&net, doc).await.0, before.0);
 
     // The owner narrows, widens and withdraws its consent.
@@ -312,7 +312,7 @@ async fn x3_a_second_facility_cannot_widen_narrow_or_withdraw_the_first_facility
     let (s, m) = outcome(net.send(A, "/api/fhir/Consent", narrow).await).await;
     assert_eq!(s, 201, "{m}");
     assert!(m.contains("範囲の縮小"), "{m}");
-    assert_eq!(net.get(C, &path).await.status(), 403);
+    assert_eq!(net.get(C, &path).await.status(), 404);
     assert_eq!(net.get(B, &path).await.status(), 200);
     let (s, m) = outcome(net.send(A, "/api/fhir/Consent", consent_of_a(&[])).await).await;
     assert_eq!(s, 201, "{m}");
@@ -335,7 +335,7 @@ async fn x3_a_second_facility_cannot_widen_narrow_or_withdraw_the_first_facility
     )
     .await;
     assert_eq!(s, 200);
-    assert_eq!(net.get(B, &path).await.status(), 403);
+    assert_eq!(net.get(B, &path).await.status(), 404);
     assert_eq!(net.get(A, &path).await.status(), 200);
 
     // Only the in-force ones with status=active; C, which may no longer see the patient, gets
@@ -347,7 +347,7 @@ async fn x3_a_second_facility_cannot_widen_narrow_or_withdraw_the_first_facility
         .await
         .unwrap();
     assert_eq!(v["total"], 0, "A's withdrawn, B's withdrawn");
-    let denied = app.audit_count("records.read_denied").await;
+    let denied = app.audit_count("access.denied").await;
     let v: Value = net
         .get(C, &format!("/api/fhir/Consent?patient={nid}"))
         .await
@@ -355,7 +355,7 @@ async fn x3_a_second_facility_cannot_widen_narrow_or_withdraw_the_first_facility
         .await
         .unwrap();
     assert_eq!(v["total"], 0);
-    assert_eq!(app.audit_count("records.read_denied").await, denied + 1);
+    assert_eq!(app.audit_count("access.denied").await, denied + 1);
     assert!(app.audit_count("records.consents_read").await >= 5);
     let (s, _) = outcome(net.get(A, "/api/fhir/Consent").await).await;
     assert_eq!(s, 400, "patient is required");
@@ -493,7 +493,7 @@ async fn x3_a_second_facility_cannot_change_the_first_facilitys_consent_from_the
         .await;
     assert_eq!(res.status(), 303);
     let path = format!("/api/fhir/Bundle/{doc}");
-    assert_eq!(net.get(C, &path).await.status(), 403);
+    assert_eq!(net.get(C, &path).await.status(), 404);
     assert_eq!(net.get(B, &path).await.status(), 200);
     let page = a.get(&page_url).await.text().await.unwrap();
     assert!(page.contains("範囲の縮小"), "{page}");
@@ -502,7 +502,7 @@ async fn x3_a_second_facility_cannot_change_the_first_facilitys_consent_from_the
         .post_form(&withdraw_url, &[("facility", A), ("confirm", "yes")])
         .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(net.get(B, &path).await.status(), 403);
+    assert_eq!(net.get(B, &path).await.status(), 404);
     let page = a.get(&page_url).await.text().await.unwrap();
     assert!(page.contains("撤回（"), "{page}");
 }
@@ -599,7 +599,7 @@ async fn x3_staff_record_a_paper_consent_only_with_the_scan_of_the_signed_form()
         location(&res),
         format!("/admin/records/consents?patient={nid}")
     );
-    assert_eq!(net.get(C, &path).await.status(), 403, "narrowed to B");
+    assert_eq!(net.get(C, &path).await.status(), 404, "narrowed to B");
     assert_eq!(net.get(B, &path).await.status(), 200);
     let seen = api_consents(&net, A, "000123").await;
     assert_eq!(seen.len(), 2);
@@ -640,7 +640,7 @@ async fn x3_staff_record_a_paper_consent_only_with_the_scan_of_the_signed_form()
         app.audit_count("records.consent_refused").await,
         refused + 1
     );
-    assert_eq!(net.get(C, &path).await.status(), 403, "unchanged");
+    assert_eq!(net.get(C, &path).await.status(), 404, "unchanged");
 
     // Staff withdraw on a signed withdrawal form (scan required too).
     let withdraw = [
@@ -652,7 +652,7 @@ async fn x3_staff_record_a_paper_consent_only_with_the_scan_of_the_signed_form()
     assert_eq!(net.get(B, &path).await.status(), 200);
     let res = paper(&staff, &withdraw, Some(("application/pdf", PDF))).await;
     assert_eq!(res.status(), 303);
-    assert_eq!(net.get(B, &path).await.status(), 403);
+    assert_eq!(net.get(B, &path).await.status(), 404);
     let page = staff
         .client
         .get(&format!("/admin/records/consents?patient={nid}"))
@@ -664,7 +664,7 @@ async fn x3_staff_record_a_paper_consent_only_with_the_scan_of_the_signed_form()
     // A may not re-grant what staff withdrew.
     let (s, _) = outcome(net.send(A, "/api/fhir/Consent", consent_of_a(&[])).await).await;
     assert_eq!(s, 403);
-    assert_eq!(net.get(B, &path).await.status(), 403);
+    assert_eq!(net.get(B, &path).await.status(), 404);
     let out = app.cli(&["audit", "verify"]);
     assert!(
         out.status.success(),
@@ -773,10 +773,10 @@ async fn x3_consents_recorded_before_the_change_belong_to_the_facility_in_their_
     let a_path = format!("/api/fhir/Bundle/{a_doc}");
     let b_path = format!("/api/fhir/Bundle/{b_doc}");
     assert_eq!(net.get(A, &a_path).await.status(), 200);
-    assert_eq!(net.get(B, &a_path).await.status(), 403);
-    assert_eq!(net.get(C, &a_path).await.status(), 403);
+    assert_eq!(net.get(B, &a_path).await.status(), 404);
+    assert_eq!(net.get(C, &a_path).await.status(), 404);
     assert_eq!(net.get(C, &b_path).await.status(), 200);
-    assert_eq!(net.get(A, &b_path).await.status(), 403);
+    assert_eq!(net.get(A, &b_path).await.status(), 404);
     // The owner of each is the facility in its row: A records afresh, B cannot touch A's.
     let (s, m) = outcome(net.send(A, "/api/fhir/Consent", consent_of_a(&[B])).await).await;
     assert_eq!(s, 201, "{m}");

@@ -196,13 +196,13 @@ async fn r21_1_x3_a_second_facility_links_through_the_api_and_sends_by_its_own_i
     );
     assert_eq!(
         net.get(C, &format!("/api/fhir/Bundle/{id}")).await.status(),
-        403
+        404
     );
     assert_eq!(
         net.get(C, &format!("/api/fhir/Bundle/{first}"))
             .await
             .status(),
-        403
+        404
     );
     assert_eq!(
         net.get(B, &format!("/api/fhir/Bundle/{first}"))
@@ -280,7 +280,7 @@ async fn x3_a_facility_manager_links_a_local_id_from_the_patient_page() {
     assert!(body.contains("value=\"B-1\""), "the value is kept");
     assert_eq!((net.rows().await, links_audited(app).await), before);
 
-    // A patient whose consent leaves B out: 403, nothing stored.
+    // A patient whose consent leaves B out: not found (as if there were none), nothing stored.
     let res = net
         .send(
             A,
@@ -297,7 +297,7 @@ async fn x3_a_facility_manager_links_a_local_id_from_the_patient_page() {
             &[("local_id", "B-2")],
         )
         .await;
-    assert_eq!(res.status(), 403);
+    assert_eq!(res.status(), 404);
     assert_eq!((net.rows().await, links_audited(app).await), before);
 
     // B's system sends by its own ID; the document joins the same patient.

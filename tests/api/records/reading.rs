@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::*;
 
 #[tokio::test]
-async fn x3_a_facility_outside_the_consent_scope_gets_403_for_the_same_document() {
+async fn x3_a_facility_outside_the_consent_scope_gets_the_404_of_a_missing_document() {
     let net = network().await;
     assert_eq!(
         net.send(A, "/api/fhir/Consent", consent_for(&[B]))
@@ -19,8 +19,11 @@ async fn x3_a_facility_outside_the_consent_scope_gets_403_for_the_same_document(
     assert_eq!(net.get(A, &path).await.status(), 200, "the sender");
     assert_eq!(net.get(B, &path).await.status(), 200, "a facility in scope");
     let (s, msg) = outcome(net.get(C, &path).await).await;
-    assert_eq!(s, 403, "a facility outside the scope");
-    assert!(msg.contains("同意"), "{msg}");
+    assert_eq!(
+        s, 404,
+        "a facility outside the scope: as if there were no such document"
+    );
+    assert_eq!(msg, format!("Bundle/{id} はありません。"));
     let found: Value = net
         .get(C, "/api/fhir/Bundle?patient=000123")
         .await
@@ -46,7 +49,7 @@ async fn x3_a_facility_outside_the_consent_scope_gets_403_for_the_same_document(
     ] {
         assert!(html.contains(text), "{text} missing");
     }
-    assert_eq!(c_user.get(&page).await.status(), 403);
+    assert_eq!(c_user.get(&page).await.status(), 404);
     let res = b_user
         .get(&format!("/records/documents/{id}/attachments/1"))
         .await;
@@ -58,7 +61,7 @@ async fn x3_a_facility_outside_the_consent_scope_gets_403_for_the_same_document(
             .get(&format!("/records/documents/{id}/attachments/1"))
             .await
             .status(),
-        403
+        404
     );
 
     // Withdrawal: only the sender still reads.
@@ -70,10 +73,10 @@ async fn x3_a_facility_outside_the_consent_scope_gets_403_for_the_same_document(
             .status(),
         200
     );
-    assert_eq!(net.get(B, &path).await.status(), 403);
+    assert_eq!(net.get(B, &path).await.status(), 404);
     assert_eq!(net.get(A, &path).await.status(), 200);
-    assert_eq!(b_user.get(&page).await.status(), 403);
-    assert!(net.app.audit_count("records.read_denied").await >= 4);
+    assert_eq!(b_user.get(&page).await.status(), 404);
+    assert!(net.app.audit_count("access.denied").await >= 4);
 }
 
 #[tokio::test]
@@ -274,7 +277,7 @@ async fn x3_a_facility_manager_registers_a_patient_with_consent_and_records_with
     );
     assert_eq!(
         net.get(C, &format!("/api/fhir/Bundle/{id}")).await.status(),
-        403
+        404
     );
     let res = m
         .post_form(&format!("{patient}/consent/withdraw"), &[])
@@ -289,7 +292,7 @@ async fn x3_a_facility_manager_registers_a_patient_with_consent_and_records_with
     assert_eq!(res.status(), 303);
     assert_eq!(
         net.get(B, &format!("/api/fhir/Bundle/{id}")).await.status(),
-        403
+        404
     );
     let (s, _) = outcome(
         net.send(
