@@ -11,8 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::api::{ApiClient, internal};
 use super::blobs::BlobStore;
+use super::consent::{self, Act, Party, ScanRef};
 use super::fhir::{ParsedDocument, PatientInfo};
-use super::model::{self, ConsentInfo, Rejection, Scope};
+use super::model::{self, ConsentInfo, Rejection};
 use super::repo;
 use crate::audit::{self, Actor};
 use crate::db::{Conn, Timestamp, Tx};
@@ -29,7 +30,8 @@ fn new_network_id() -> String {
     format!("KR{:010}", rand::random::<u64>() % 10_000_000_000)
 }
 
-/// Records a consent for a patient (listed facilities must be participating facilities).
+/// Records a facility's own consent, for its own documents (listed facilities must be
+/// participating facilities), under the consent authority's rules ([`consent::record`]).
 pub async fn record_consent(
     conn: &mut Tx,
     patient_id: i64,
@@ -39,48 +41,54 @@ pub async fn record_consent(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<i64, Rejection> {
-    let mut listed = Vec::new();
-    if let Scope::Listed(codes) = &info.scope {
-        for code in codes {
-            let (id, _) = repo::facility_by_code(conn, code).await?.ok_or_else(|| {
-                Rejection::new(
-                    422,
-                    "invalid",
-                    format!("同意の対象施設コード {code} は参加施設にありません。"),
-                )
-            })?;
-            listed.push(id);
-        }
-    }
-    let consent_id = repo::insert_consent(
-        conn,
-        &repo::NewConsent {
-            patient_id,
-            facility_id,
-            signed_on: &info.signed_on,
-            scope: info.scope.key(),
-            scan_hash,
-            scan_content_type: info.scan.as_ref().map(|(ct, _)| ct.as_str()),
-            by: &actor.login,
-        },
+    let scan = match (scan_hash, &info.scan) {
+        (Some(hash), Some((content_type, _))) => Some(ScanRef { hash, content_type }),
+        _ => None,
+    };
+    let act = Act {
+        party: Party::Facility(facility_id),
+        patient_id,
+        actor,
+        channel: if actor.role == "api_key" { "api" } else { "ui" },
         now,
-    )
-    .await?;
-    for f in listed {
-        repo::insert_consent_facility(conn, consent_id, f).await?;
-    }
+    };
+    let (id, _) =
+        consent::record(conn, &act, facility_id, &info.signed_on, &info.scope, scan).await?;
+    Ok(id)
+}
+
+/// A Consent may name as its custodian (`organization`) only the facility that sends it: naming
+/// another is an attempt on that facility's consent, refused (403) and audited on `conn`.
+pub async fn check_custodian(
+    conn: &mut Tx,
+    client: &ApiClient,
+    info: &ConsentInfo,
+    patient_id: Option<i64>,
+    now: Timestamp,
+) -> Result<(), Rejection> {
+    let Some(other) = info.custodians.iter().find(|c| **c != client.facility_code) else {
+        return Ok(());
+    };
     audit::record(
         conn,
         now,
-        actor,
-        "records.consent_recorded",
-        &format!("patient:{patient_id}"),
-        json!({"consent_id": consent_id, "signed_on": info.signed_on, "scope": info.scope.key(),
-               "facilities": match &info.scope { Scope::Listed(c) => c.clone(), Scope::All => vec![] },
-               "scan_sha256": scan_hash, "facility_id": facility_id}),
+        &client.actor(),
+        "records.consent_refused",
+        &patient_id.map_or_else(
+            || format!("facility:{}", client.facility_id),
+            |p| format!("patient:{p}"),
+        ),
+        json!({"facility_id": client.facility_id, "consent_facility": other,
+               "attempt": if info.active { "record" } else { "withdrawn" }, "channel": "api"}),
     )
     .await?;
-    Ok(consent_id)
+    Err(Rejection::new(
+        403,
+        "forbidden",
+        format!(
+            "Consent.organization の施設（{other}）は送信元の施設ではありません。他の施設の同意は記録・拡大・縮小・撤回できません。自施設の文書を共有する範囲は、organization に自施設を指定して（または省略して）自施設の同意として送信してください。"
+        ),
+    ))
 }
 
 /// The network patient of a local ID, registered now when a consent comes with it.
@@ -96,12 +104,14 @@ pub async fn resolve_patient(
         .and_then(|c| c.scan.as_ref())
         .map(|(_, b)| hex::encode(Sha256::digest(b)));
     if let Some(id) = repo::find_link(conn, facility_id, &patient.local_id).await? {
-        let in_force = repo::consent_in_force(conn, id).await?;
+        // The sender's own consent (for its own documents) is recorded when it has none in
+        // force; another facility's consent is never touched here.
+        let (own, covered) = repo::may_send(conn, id, facility_id).await?;
         match consent {
-            Some(c) if c.active && !in_force => {
+            Some(c) if c.active && !own => {
                 record_consent(conn, id, facility_id, c, scan_hash.as_deref(), actor, now).await?;
             }
-            _ if !in_force => {
+            _ if !(own || covered) => {
                 return Err(Rejection::new(
                     422,
                     "business-rule",
@@ -193,8 +203,15 @@ async fn patient_step(
     if let Some(id) = known.get(&d.patient.local_id) {
         return Ok(Ok(*id));
     }
-    let id = match repo::patient_for(conn, client.facility_id, &d.patient.local_id).await? {
-        Some((id, true)) => id,
+    let found = repo::patient_for(conn, client.facility_id, &d.patient.local_id).await?;
+    if let Some(c) = &d.consent {
+        // Outside the savepoint below, so that the refusal stays audited.
+        check_custodian(conn, client, c, found.map(|(id, ..)| id), now).await?;
+    }
+    let id = match found {
+        // A facility sends under its own consent or one that covers it; a Consent in the Bundle
+        // is recorded (as the sender's own) only when the sender has none in force.
+        Some((id, own, covered)) if own || (covered && d.consent.is_none()) => id,
         _ => {
             if let Some(s) = existing(conn, client, d).await? {
                 return Ok(Err(s));

@@ -1,6 +1,7 @@
 //! The intake API's handlers: `POST /api/fhir/Bundle` (document or collection),
 //! `POST /api/fhir` (batch) and `POST /api/fhir/Consent`. They parse and check the body, then
-//! hand over to [`super::intake`], which stores; the answers are FHIR JSON.
+//! hand over to [`super::intake`] (documents) or [`super::consent`] (consents), which store; the
+//! answers are FHIR JSON.
 
 use axum::extract::State;
 use axum::http::header::LOCATION;
@@ -11,11 +12,12 @@ use sha2::{Digest, Sha256};
 
 use super::api::{ApiClient, FhirBody, fhir, internal, outcome_json};
 use super::blobs::BlobStore;
+use super::consent::{self, Act, ConsentError, Party, ScanRef};
 use super::fhir::{self as fhirck, ParsedDocument};
-use super::intake::{ingest_many, ingest_one, record_consent, resolve_patient};
-use super::model::{self, Rejection};
+use super::intake::{check_custodian, ingest_many, ingest_one, resolve_patient};
+use super::model::{self, ConsentChange, Rejection};
 use super::repo;
-use crate::audit;
+use crate::error::DomainError;
 use crate::state::AppState;
 
 fn accepted(id: i64, created: bool) -> Response {
@@ -86,8 +88,11 @@ pub async fn post_batch(
     ))
 }
 
-/// `POST /api/fhir/Consent`: records a consent (registering the patient from a contained
-/// Patient if needed), or withdraws the patient's consent (status inactive).
+/// `POST /api/fhir/Consent`: records the sending facility's consent for its own documents
+/// (registering the patient from a contained Patient if needed), or withdraws it (status
+/// inactive), under the consent authority's rules ([`consent`]): a Consent naming another
+/// facility as its `organization`, or a withdrawal of a consent the sender does not own, is
+/// refused with 403 and audited.
 pub async fn post_consent(
     State(state): State<AppState>,
     client: ApiClient,
@@ -134,10 +139,29 @@ pub async fn post_consent(
     };
     let patient = fhirck::patient_info(&patient_value, &client.facility_code)?;
     let actor = client.actor();
+    let scan_hash = info
+        .scan
+        .as_ref()
+        .map(|(_, b)| hex::encode(Sha256::digest(b)));
+    let scan = match (&scan_hash, &info.scan) {
+        (Some(hash), Some((content_type, _))) => Some(ScanRef { hash, content_type }),
+        _ => None,
+    };
     let store = BlobStore::new(&state.settings.paths.data_dir);
     let _gate = store.writing().await;
     let mut tx = state.db.begin().await?;
     let known = repo::find_link(&mut tx, client.facility_id, &patient.local_id).await?;
+    if let Err(refused) = check_custodian(&mut tx, &client, &info, known, now).await {
+        tx.commit().await?;
+        return Err(refused);
+    }
+    let act = |patient_id| Act {
+        party: Party::Facility(client.facility_id),
+        patient_id,
+        actor: &actor,
+        channel: "api",
+        now,
+    };
     if !info.active {
         let id = known.ok_or_else(|| {
             Rejection::new(
@@ -146,29 +170,27 @@ pub async fn post_consent(
                 format!("患者ID {} は登録されていません。", patient.local_id),
             )
         })?;
-        let current = repo::current_consent(&mut tx, id)
-            .await?
-            .filter(|c| c.withdrawn_at.is_none())
-            .ok_or_else(|| {
-                Rejection::new(
+        match consent::withdraw(&mut tx, &act(id), None, scan).await {
+            Ok(_) => {}
+            Err(e @ ConsentError::NotOwner(_)) => {
+                tx.commit().await?;
+                return Err(e.into());
+            }
+            Err(ConsentError::Other(DomainError::Conflict(_))) => {
+                return Err(Rejection::new(
                     409,
                     "business-rule",
-                    "この患者の同意はすでに撤回されています。",
-                )
-            })?;
-        repo::withdraw_consent(&mut tx, current.id, &actor.login, now).await?;
-        audit::record(
-            &mut tx,
-            now,
-            &actor,
-            "records.consent_withdrawn",
-            &format!("patient:{id}"),
-            json!({"consent_id": current.id, "channel": "api", "facility_id": client.facility_id}),
-        )
-        .await?;
+                    "この患者の自施設の同意はすでに撤回されています。",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let (Some(hash), Some((_, bytes))) = (&scan_hash, &info.scan) {
+            store.put(hash, bytes).await.map_err(internal)?;
+        }
         tx.commit().await?;
         let body = json!({"resourceType": "OperationOutcome", "issue": [{"severity": "information",
-            "code": "informational", "diagnostics": "同意の撤回を記録しました。以後、送信元以外の施設はこの患者の文書を閲覧できません。"}]});
+            "code": "informational", "diagnostics": "自施設の同意の撤回を記録しました。以後、自施設以外の施設は自施設が送信したこの患者の文書を閲覧できません（他の施設が記録した同意は変わりません）。"}]});
         return Ok(fhir(StatusCode::OK, &body));
     }
     if known.is_none() && patient_value.get("name").is_none() {
@@ -178,25 +200,27 @@ pub async fn post_consent(
             "未登録の患者です。Consent.contained に Patient（氏名・生年月日を含む）を入れて送信してください。",
         ));
     }
-    let patient_id = match known {
+    let (patient_id, change) = match known {
         Some(id) => {
-            let scan_hash = info
-                .scan
-                .as_ref()
-                .map(|(_, b)| hex::encode(Sha256::digest(b)));
-            record_consent(
+            match consent::record(
                 &mut tx,
-                id,
+                &act(id),
                 client.facility_id,
-                &info,
-                scan_hash.as_deref(),
-                &actor,
-                now,
+                &info.signed_on,
+                &info.scope,
+                scan,
             )
-            .await?;
-            id
+            .await
+            {
+                Ok((_, change)) => (id, change),
+                Err(e @ ConsentError::NotOwner(_)) => {
+                    tx.commit().await?;
+                    return Err(e.into());
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        None => {
+        None => (
             resolve_patient(
                 &mut tx,
                 client.facility_id,
@@ -205,15 +229,17 @@ pub async fn post_consent(
                 &actor,
                 now,
             )
-            .await?
-        }
+            .await?,
+            ConsentChange::Granted,
+        ),
     };
-    if let Some((_, bytes)) = &info.scan {
-        let hash = hex::encode(Sha256::digest(bytes));
-        store.put(&hash, bytes).await.map_err(internal)?;
+    if let (Some(hash), Some((_, bytes))) = (&scan_hash, &info.scan) {
+        store.put(hash, bytes).await.map_err(internal)?;
     }
     tx.commit().await?;
     let body = json!({"resourceType": "OperationOutcome", "issue": [{"severity": "information",
-        "code": "informational", "diagnostics": format!("同意を記録しました（患者 {patient_id}）。")}]});
+        "code": "informational", "diagnostics": format!(
+            "自施設の文書についての同意を記録しました（患者 {patient_id}、{}）。他の施設が記録した同意は変わりません。",
+            change.label())}]});
     Ok((StatusCode::CREATED, fhir(StatusCode::CREATED, &body)).into_response())
 }

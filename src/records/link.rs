@@ -1,11 +1,12 @@
 //! Linking a facility's own local patient ID to an existing network patient (地域連携ID), so
 //! that a second facility caring for the patient can send by its own ID (R21.1, X.3).
 //!
-//! Rules: the patient's consent in force must cover the facility; a local ID names one network
-//! patient per facility, and a facility holds one local ID per patient. A refusal stores
-//! nothing; a link is audited (`records.patient_linked`) in its transaction. Through the API
-//! (`POST /api/fhir/Patient/$link`, a Patient with both identifiers) or, for a facility
-//! manager, from the patient page.
+//! Rules: a consent in force of the patient (for any facility's documents) must cover the
+//! facility; a local ID names one network patient per facility, and a facility holds one local
+//! ID per patient. Linking gives no say over another facility's consent ([`super::consent`]).
+//! A refusal stores nothing; a link is audited (`records.patient_linked`) in its transaction.
+//! Through the API (`POST /api/fhir/Patient/$link`, a Patient with both identifiers) or, for a
+//! facility manager, from the patient page.
 
 use axum::Form;
 use axum::extract::{Path, State};

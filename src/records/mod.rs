@@ -6,11 +6,20 @@
 //! - A network patient (地域連携ID, `KR…`) is linked to each facility's local patient ID. A patient
 //!   is registered on the first send that carries their written consent (FHIR Consent), through
 //!   `POST /api/fhir/Consent`, or in the UI by a facility manager. Another facility in the
-//!   consent scope links its own local ID ([`link`]: `POST /api/fhir/Patient/$link` or the
-//!   patient page) and then sends by it.
-//! - The consent in force is the patient's latest, unless withdrawn. Its scope is every
-//!   participating facility or listed ones. Only facilities in the scope may read the patient's
-//!   documents; the sending facility always can. Anything else is answered like a patient or
+//!   scope of a consent in force links its own local ID ([`link`]: `POST /api/fhir/Patient/$link`
+//!   or the patient page) and then sends by it.
+//! - Consent authority ([`consent`]): a consent shares the documents of one facility, and is
+//!   owned by the facility that recorded it or, for a signed paper form entered with its scan,
+//!   by the network's staff (system administrators and operators). The consent in force for a
+//!   facility's documents is the latest recorded for them, unless withdrawn; its scope is every
+//!   participating facility or listed ones. Only the owner widens, narrows or withdraws it;
+//!   another facility's attempt is refused with 403 and audited (`records.consent_refused`),
+//!   and changes nothing. A second facility records its own consent for its own documents;
+//!   until then only it reads them. The effective scope and the consent history (who, facility
+//!   and user, when, which form and scan, what changed) are on the patient page and in
+//!   `GET /api/fhir/Consent`.
+//! - Only facilities in the scope of the consent in force for a document's sender may read the
+//!   document; the sending facility always can. Anything else is answered like a patient or
 //!   document that does not exist (404, UI and API: no hint that it exists), and the refusal is
 //!   audited (`access.denied`, through `web::ObjectGuard`; see [`objects`]), also in the owning
 //!   facility's access log.
@@ -34,6 +43,9 @@ mod api;
 pub mod attachments;
 pub mod blobs;
 mod cli;
+pub mod consent;
+mod consent_api;
+mod consent_ui;
 pub mod fhir;
 mod intake;
 mod intake_api;
@@ -58,6 +70,8 @@ use crate::web::{Access, Routes};
 pub const READERS: &[Role] = &[Role::User, Role::FacilityManager];
 const MANAGERS: &[Role] = &[Role::FacilityManager];
 const ADMINS: &[Role] = &[Role::SystemAdmin];
+/// Staff who enter signed paper consent forms.
+const CONSENT_STAFF: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
 
 pub fn domain() -> Domain {
     Domain::new("records")
@@ -70,6 +84,12 @@ pub fn domain() -> Domain {
             420,
             "/admin/records/retention",
             "保存期間",
+        )
+        .nav(
+            "診療情報の管理",
+            430,
+            "/admin/records/consents",
+            "紙の同意書",
         )
         .settings::<RecordsSettings>()
         .job(
@@ -90,6 +110,7 @@ fn routes() -> Routes {
             Access::ApiKey,
             intake_api::post_consent,
         )
+        .get("/api/fhir/Consent", Access::ApiKey, consent_api::search)
         .post("/api/fhir/Patient/$link", Access::ApiKey, link::post_link)
         .get(
             "/api/fhir/Bundle/{id}",
@@ -119,6 +140,16 @@ fn routes() -> Routes {
             "/records/patients/{id}/consent/withdraw",
             Access::Roles(MANAGERS),
             ui::withdraw,
+        )
+        .post(
+            "/records/patients/{id}/consent",
+            Access::Roles(MANAGERS),
+            consent_ui::record,
+        )
+        .get(
+            "/records/patients/{id}/consents/{cid}/scan",
+            Access::Roles(READERS),
+            consent_ui::scan,
         )
         .post(
             "/records/patients/{id}/link",
@@ -156,5 +187,15 @@ fn routes() -> Routes {
             "/admin/records/purge",
             Access::Roles(ADMINS),
             admin::purge_confirmed,
+        )
+        .get(
+            "/admin/records/consents",
+            Access::Roles(CONSENT_STAFF),
+            consent_ui::paper_form,
+        )
+        .post(
+            "/admin/records/consents",
+            Access::Roles(CONSENT_STAFF),
+            consent_ui::paper_record,
         )
 }

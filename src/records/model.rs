@@ -1,4 +1,5 @@
-//! Pure rules of application data: consent, retention dates, Japanese labels, rejections.
+//! Pure rules of application data: consent (and what a new consent changes), retention dates,
+//! Japanese labels, rejections.
 
 use jiff::civil::Date;
 use serde_json::Value;
@@ -40,6 +41,116 @@ impl Scope {
             Scope::Listed(_) => "listed",
         }
     }
+
+    /// Whether every facility `other` lets read is also let read by `self`.
+    fn includes(&self, other: &Scope) -> bool {
+        match (self, other) {
+            (Scope::All, _) => true,
+            (Scope::Listed(_), Scope::All) => false,
+            (Scope::Listed(mine), Scope::Listed(theirs)) => theirs.iter().all(|c| mine.contains(c)),
+        }
+    }
+}
+
+/// What a consent record did to the scope of the documents it covers, compared with the consent
+/// of the same documents that was in force before it (shown in the history, and named in the
+/// audit event of a refused attempt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsentChange {
+    /// The first consent for these documents, or the first after a withdrawal.
+    Granted,
+    /// More facilities may read than before.
+    Widened,
+    /// Fewer facilities may read than before.
+    Narrowed,
+    /// Some facilities added and others left out.
+    Changed,
+    /// The same scope on a new form (a new signature date, say).
+    Renewed,
+    Withdrawn,
+    /// Ended by the migration to per-facility consents (0011): under the old rule a later
+    /// consent of another facility had already replaced it.
+    Superseded,
+}
+
+impl ConsentChange {
+    /// Compares the scope in force before (None: nothing in force) with the new one.
+    pub fn between(before: Option<&Scope>, after: &Scope) -> Self {
+        let Some(before) = before else {
+            return ConsentChange::Granted;
+        };
+        match (after.includes(before), before.includes(after)) {
+            (true, true) => ConsentChange::Renewed,
+            (true, false) => ConsentChange::Widened,
+            (false, true) => ConsentChange::Narrowed,
+            (false, false) => ConsentChange::Changed,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            ConsentChange::Granted => "granted",
+            ConsentChange::Widened => "widened",
+            ConsentChange::Narrowed => "narrowed",
+            ConsentChange::Changed => "changed",
+            ConsentChange::Renewed => "renewed",
+            ConsentChange::Withdrawn => "withdrawn",
+            ConsentChange::Superseded => "superseded",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ConsentChange::Granted => "同意",
+            ConsentChange::Widened => "範囲の拡大",
+            ConsentChange::Narrowed => "範囲の縮小",
+            ConsentChange::Changed => "範囲の変更（追加と除外）",
+            ConsentChange::Renewed => "同じ範囲で更新",
+            ConsentChange::Withdrawn => "撤回",
+            ConsentChange::Superseded => "失効（移行時）",
+        }
+    }
+}
+
+/// Who owns a consent: the facility that recorded it, or the network's staff (system
+/// administrators and operators) who recorded it from a signed paper form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsentOwner {
+    Facility,
+    Staff,
+}
+
+impl ConsentOwner {
+    pub fn key(self) -> &'static str {
+        match self {
+            ConsentOwner::Facility => "facility",
+            ConsentOwner::Staff => "staff",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        if s == "staff" {
+            ConsentOwner::Staff
+        } else {
+            ConsentOwner::Facility
+        }
+    }
+}
+
+/// The content type of the scan of a signed form, told from its first bytes: PDF, PNG, JPEG or
+/// TIFF; anything else (or nothing) is not a scan.
+pub fn scan_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        Some("image/tiff")
+    } else {
+        None
+    }
 }
 
 /// A consent as sent (FHIR Consent) or entered in the UI.
@@ -52,6 +163,9 @@ pub struct ConsentInfo {
     pub scope: Scope,
     /// The scan of the signed form: (content type, bytes).
     pub scan: Option<(String, Vec<u8>)>,
+    /// The facility codes in Consent.organization (the custodian: the facility whose consent
+    /// this is). A facility may name only itself; empty means the sender.
+    pub custodians: Vec<String>,
 }
 
 /// Reads a FHIR Consent: status, dateTime, provision.actor (facility codes) and sourceAttachment.
@@ -121,11 +235,21 @@ pub fn parse_consent(c: &Value) -> Result<ConsentInfo, Rejection> {
         }
         None => None,
     };
+    let custodians = c
+        .get("organization")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.get("identifier")?.get("value")?.as_str())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
     Ok(ConsentInfo {
         active,
         signed_on,
         scope,
         scan,
+        custodians,
     })
 }
 
@@ -277,6 +401,51 @@ mod tests {
         );
         let c = json!({"resourceType": "Consent", "status": "inactive"});
         assert!(!parse_consent(&c).expect("withdrawal").active);
+    }
+
+    #[test]
+    fn a_consent_names_its_custodian_in_organization() {
+        let c = json!({"resourceType": "Consent", "status": "active", "dateTime": "2026-04-01",
+            "organization": [{"identifier": {"value": " 2310000011 "}, "display": "きよす内科"}]});
+        assert_eq!(
+            parse_consent(&c).expect("consent").custodians,
+            vec!["2310000011".to_string()]
+        );
+        let c = json!({"resourceType": "Consent", "status": "inactive"});
+        assert!(parse_consent(&c).expect("consent").custodians.is_empty());
+    }
+
+    #[test]
+    fn a_new_scope_widens_narrows_changes_or_renews_the_one_in_force() {
+        let listed = |c: &[&str]| Scope::Listed(c.iter().map(|s| s.to_string()).collect());
+        use ConsentChange::*;
+        let cases = [
+            (None, Scope::All, Granted),
+            (Some(listed(&["B"])), Scope::All, Widened),
+            (Some(listed(&["B"])), listed(&["B", "C"]), Widened),
+            (Some(Scope::All), listed(&["B"]), Narrowed),
+            (Some(listed(&["B", "C"])), listed(&["C"]), Narrowed),
+            (Some(listed(&["B"])), listed(&["C"]), Changed),
+            (Some(listed(&["B", "C"])), listed(&["C", "B"]), Renewed),
+            (Some(Scope::All), Scope::All, Renewed),
+        ];
+        for (before, after, change) in cases {
+            assert_eq!(
+                ConsentChange::between(before.as_ref(), &after),
+                change,
+                "{before:?} → {after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_scan_is_told_by_its_bytes_not_its_name() {
+        assert_eq!(scan_type(b"%PDF-1.7\n"), Some("application/pdf"));
+        assert_eq!(scan_type(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(scan_type(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+        assert_eq!(scan_type(b"II*\0...."), Some("image/tiff"));
+        assert_eq!(scan_type(b"<html><script>"), None);
+        assert_eq!(scan_type(b""), None);
     }
 
     #[test]

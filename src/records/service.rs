@@ -1,6 +1,6 @@
 //! State changes of records made from the UI (and, for links, shared with the API): patient
-//! registration with consent, consent withdrawal, links of local patient IDs, API keys, the
-//! retention purge. Each runs on the caller's transaction (from `Db::begin`, so that writers
+//! registration with consent, links of local patient IDs, API keys, the retention purge
+//! (consents are recorded and withdrawn by [`super::consent`]). Each runs on the caller's transaction (from `Db::begin`, so that writers
 //! queue on SQLite) or on the `Db`, writes its audit event there, and fails with a
 //! [`DomainError`] — or, for a link, a [`LinkError`] whose refusals both the UI and the FHIR API
 //! show with their own message. The API turns either into an `OperationOutcome`
@@ -64,35 +64,6 @@ fn refused_patient(r: Rejection) -> DomainError {
     } else {
         DomainError::Internal(anyhow::anyhow!(r.message))
     }
-}
-
-/// Withdraws the consent in force of a patient linked to the facility; from then on other
-/// facilities cannot read the patient's documents.
-pub async fn withdraw_consent(
-    conn: &mut Tx,
-    patient_id: i64,
-    facility_id: i64,
-    actor: &Actor,
-    now: Timestamp,
-) -> Result<(), DomainError> {
-    if !repo::is_linked(conn, patient_id, facility_id).await? {
-        return Err(DomainError::NotFound);
-    }
-    let current = repo::current_consent(conn, patient_id)
-        .await?
-        .filter(|c| c.withdrawn_at.is_none())
-        .ok_or_else(|| DomainError::conflict("この患者の同意はすでに撤回されています。"))?;
-    repo::withdraw_consent(conn, current.id, &actor.login, now).await?;
-    audit::record(
-        conn,
-        now,
-        actor,
-        "records.consent_withdrawn",
-        &format!("patient:{patient_id}"),
-        json!({"consent_id": current.id, "channel": "ui", "facility_id": facility_id}),
-    )
-    .await?;
-    Ok(())
 }
 
 /// Why a link was refused. Each refusal has its own message, for the patient page and for the

@@ -1,6 +1,7 @@
 //! Pages for the people of facilities (利用者, 利用施設管理者): the patients their facility may
-//! see, a patient's timeline, each document in Japanese with its attachments, patient
-//! registration with consent, consent withdrawal, and the access log of their patients.
+//! see, a patient's timeline (with its consents: [`super::consent_ui`]), each document in
+//! Japanese with its attachments, patient registration with consent, consent withdrawal, and the
+//! access log of their patients.
 //! Every page that shows a patient's data writes the read to the audit chain first.
 
 use axum::Form;
@@ -11,6 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::blobs::BlobStore;
+use super::consent;
+use super::consent_ui;
 use super::fhir::PatientInfo;
 use super::model::{self, ConsentInfo, Scope};
 use super::objects;
@@ -107,20 +110,8 @@ pub async fn timeline(
         .iter()
         .map(doc_line)
         .collect();
-    let consent = repo::current_consent(&mut tx, id)
-        .await?
-        .map(|c| ConsentView {
-            signed_on: c.signed_on,
-            scope: if c.scope == "all" {
-                "参加施設すべて".into()
-            } else {
-                c.facilities.join("、")
-            },
-            recorded: format!("{}（{}）", c.recorded_at.jst(), c.recorded_by),
-            withdrawn: c.withdrawn_at.map(|t| t.jst()),
-            has_scan: c.scan_hash.is_some(),
-        });
     let local = repo::local_id(&mut tx, id, facility).await?;
+    let consent = consent_ui::panel(&mut tx, id, &p, local.is_some()).await?;
     log_read(
         &mut tx,
         now,
@@ -135,9 +126,6 @@ pub async fn timeline(
     )
     .await?;
     tx.commit().await?;
-    let can_withdraw = p.role == Role::FacilityManager
-        && local.is_some()
-        && consent.as_ref().is_some_and(|c| c.withdrawn.is_none());
     let can_link = p.role == Role::FacilityManager && local.is_none();
     render(
         TimelinePage {
@@ -145,7 +133,6 @@ pub async fn timeline(
             patient: patient_line(patient, local),
             consent,
             documents,
-            can_withdraw,
             can_link,
         },
         StatusCode::OK,
@@ -324,6 +311,7 @@ pub async fn register(
         signed_on: signed_on.unwrap_or_default(),
         scope: scope.unwrap_or(Scope::All),
         scan: None,
+        custodians: Vec::new(),
     };
     let patient = PatientInfo {
         local_id: local_id.to_string(),
@@ -361,8 +349,12 @@ pub async fn register(
 #[serde(default)]
 pub struct WithdrawForm {
     confirm: String,
+    /// The code of the facility whose consent is withdrawn (empty: the caller's own).
+    facility: String,
 }
 
+/// Withdraws a consent from the patient page: only the facility's own (see [`consent`]); an
+/// attempt on another's is refused with 403 and audited.
 pub async fn withdraw(
     State(state): State<AppState>,
     Caller { p, actor }: Caller,
@@ -380,12 +372,30 @@ pub async fn withdraw(
             "撤回の確認にチェックを入れてから送信してください。".into(),
         ));
     }
-    service::withdraw_consent(&mut tx, id, facility, &actor, now).await?;
+    let target = consent_ui::target_facility(&mut tx, &form.facility).await?;
+    let act = consent::Act {
+        party: consent::Party::Facility(facility),
+        patient_id: id,
+        actor: &actor,
+        channel: "ui",
+        now,
+    };
+    match consent::withdraw(&mut tx, &act, target, None).await {
+        Ok(_) => {}
+        Err(consent::ConsentError::NotOwner(message)) => {
+            tx.commit().await?;
+            return Ok(consent_ui::refused(message));
+        }
+        Err(consent::ConsentError::Other(e)) => return Err(e.into()),
+        Err(e @ consent::ConsentError::ScanMissing) => {
+            return Err(AppError::BadRequest(e.to_string()));
+        }
+    }
     tx.commit().await?;
     Ok(flash_redirect(
         &state,
         &format!("/records/patients/{id}"),
-        "同意の撤回を記録しました。以後、他の施設はこの患者の文書を閲覧できません。",
+        "自施設の同意の撤回を記録しました。以後、他の施設は自施設が送信したこの患者の文書を閲覧できません。",
     ))
 }
 

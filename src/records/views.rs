@@ -26,14 +26,6 @@ pub struct PatientsPage {
     pub can_register: bool,
 }
 
-pub struct ConsentView {
-    pub signed_on: String,
-    pub scope: String,
-    pub recorded: String,
-    pub withdrawn: Option<String>,
-    pub has_scan: bool,
-}
-
 pub struct DocumentLine {
     pub id: i64,
     pub date: String,
@@ -48,9 +40,8 @@ pub struct DocumentLine {
 pub struct TimelinePage {
     pub page: Page,
     pub patient: PatientLine,
-    pub consent: Option<ConsentView>,
+    pub consent: ConsentPanel,
     pub documents: Vec<DocumentLine>,
-    pub can_withdraw: bool,
     pub can_link: bool,
 }
 
@@ -272,4 +263,100 @@ pub struct LinkPage {
     pub network_id: String,
     pub local_id: String,
     pub error: String,
+}
+
+/// For one facility's documents: who may read them, under which consent (the effective scope).
+pub struct ScopeLine {
+    /// The facility whose documents the consent shares: name（code）.
+    pub facility: String,
+    pub readers: String,
+    pub in_force: bool,
+    pub status: String,
+    pub signed_on: String,
+    pub owner: String,
+    pub recorded: String,
+    pub scan: Option<String>,
+}
+
+/// One line of a patient's consent history.
+pub struct HistoryLine {
+    pub at: String,
+    pub change: &'static str,
+    pub withdrawal: bool,
+    pub facility: String,
+    pub readers: String,
+    /// Who acted: the owner facility, or staff on a paper form.
+    pub owner: String,
+    pub by: String,
+    pub form: String,
+    pub scan: Option<String>,
+}
+
+/// The consents of a patient as the patient page (and the staff page) show them, with what the
+/// viewer may do.
+#[derive(Default)]
+pub struct ConsentPanel {
+    pub lines: Vec<ScopeLine>,
+    pub history: Vec<HistoryLine>,
+    /// The viewer's facility code (the hidden field of the forms).
+    pub own_code: String,
+    /// A facility manager of a linked facility that holds its own consent may record it.
+    pub can_record: bool,
+    /// … and withdraw it while it is in force.
+    pub can_withdraw: bool,
+    /// The facility's own consent is held by staff (a paper form): changes go through them.
+    pub held_by_staff: bool,
+}
+
+/// The facility manager's consent form when it has to be shown again (422).
+#[derive(Template)]
+#[template(path = "records/consent_form.html")]
+pub struct ConsentFormPage {
+    pub page: Page,
+    pub patient_id: i64,
+    pub patient_name: String,
+    pub form: ConsentValues,
+    pub errors: Vec<String>,
+}
+
+#[derive(Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct ConsentValues {
+    /// The code of the facility whose consent is recorded (empty: the caller's own).
+    pub facility: String,
+    pub signed_on: String,
+    pub scope: String,
+    pub facilities: String,
+}
+
+/// A patient as the staff see them on the paper-form page.
+pub struct PaperPatient {
+    pub network_id: String,
+    pub name: String,
+    pub kana: String,
+    pub birth_date: String,
+    pub gender: &'static str,
+    /// Facilities holding a local ID of the patient: (code, name).
+    pub linked: Vec<(String, String)>,
+}
+
+#[derive(Default, Clone)]
+pub struct PaperValues {
+    pub patient: String,
+    pub facility: String,
+    pub action: String,
+    pub signed_on: String,
+    pub scope: String,
+    pub facilities: String,
+}
+
+/// Staff entering a signed paper form (同意書・撤回書) with its scan.
+#[derive(Template)]
+#[template(path = "records/paper_consent.html")]
+pub struct PaperConsentPage {
+    pub page: Page,
+    pub patient: Option<PaperPatient>,
+    pub consent: ConsentPanel,
+    pub form: PaperValues,
+    pub errors: Vec<String>,
 }

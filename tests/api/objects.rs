@@ -96,6 +96,9 @@ fn id_routes() -> Vec<IdRoute> {
         r("GET", "/records/patients/{id}", Patient),
         r("GET", "/records/patients/{id}/consent/scan", Patient),
         r("POST", "/records/patients/{id}/consent/withdraw", Patient),
+        r("POST", "/records/patients/{id}/consent", Patient),
+        // `{cid}` is filled with the same id: patient 1's first consent is consent 1.
+        r("GET", "/records/patients/{id}/consents/{cid}/scan", Patient),
         r("POST", "/records/patients/{id}/link", Patient),
         r("GET", "/records/documents/{id}", Document),
         r("GET", "/records/documents/{id}/attachments/{n}", Document),
@@ -113,6 +116,13 @@ fn id_routes() -> Vec<IdRoute> {
             path: "/requests/new",
             extra: &[("kind", "attributes"), ("target", "{id}")],
             obj: Account,
+            refusal: 404,
+        },
+        IdRoute {
+            method: "GET",
+            path: "/admin/records/consents",
+            extra: &[("patient", "{id}")],
+            obj: Network,
             refusal: 404,
         },
         IdRoute {

@@ -34,6 +34,7 @@ const REQUEST_PARTIES: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator]
 const RECORD_READERS: &[Role] = &[User, FacilityManager];
 const HELPDESK_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
 const REQUESTERS: &[Role] = &[User, FacilityManager];
+const CONSENT_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -151,6 +152,7 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/api/fhir/Bundle", ApiKey),
         ("POST", "/api/fhir", ApiKey),
         ("POST", "/api/fhir/Consent", ApiKey),
+        ("GET", "/api/fhir/Consent", ApiKey),
         ("POST", "/api/fhir/Patient/$link", ApiKey),
         ("GET", "/api/fhir/Bundle/{id}", ApiKey),
         ("GET", "/api/fhir/Bundle", ApiKey),
@@ -171,6 +173,16 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ),
         (
             "POST",
+            "/records/patients/{id}/consent",
+            Only(FACILITY_MANAGERS),
+        ),
+        (
+            "GET",
+            "/records/patients/{id}/consents/{cid}/scan",
+            Only(RECORD_READERS),
+        ),
+        (
+            "POST",
             "/records/patients/{id}/link",
             Only(FACILITY_MANAGERS),
         ),
@@ -186,6 +198,8 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/admin/api-keys/{id}/revoke", Only(ADMINS)),
         ("GET", "/admin/records/retention", Only(ADMINS)),
         ("POST", "/admin/records/purge", Only(ADMINS)),
+        ("GET", "/admin/records/consents", Only(CONSENT_STAFF)),
+        ("POST", "/admin/records/consents", Only(CONSENT_STAFF)),
         ("GET", "/admin/calendar", Only(HELPDESK_STAFF)),
         ("POST", "/admin/calendar/days", Only(HELPDESK_STAFF)),
         (

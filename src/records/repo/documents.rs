@@ -327,7 +327,7 @@ pub async fn purge_document(
 pub async fn blob_referenced(conn: &mut Conn, hash: &str) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "SELECT 1 AS x FROM document_attachments WHERE blob_hash = $1
-         UNION ALL SELECT 1 AS x FROM consents WHERE scan_hash = $1",
+         UNION ALL SELECT 1 AS x FROM consents WHERE scan_hash = $1 OR withdrawn_scan_hash = $1",
     )
     .bind(hash)
     .fetch_optional(&mut *conn)

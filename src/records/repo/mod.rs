@@ -1,9 +1,12 @@
-//! All SQL of application data, in two files: [`people`] (API keys, patients, consents) and
-//! [`documents`] (documents, attachments, tombstones, the access log).
+//! All SQL of application data, in three files: [`people`] (API keys, patients, consents),
+//! [`consents`] (a patient's consent history, for the consent authority) and [`documents`]
+//! (documents, attachments, tombstones, the access log).
 
+mod consents;
 mod documents;
 mod people;
 mod scope;
 
+pub use consents::*;
 pub use documents::*;
 pub use people::*;

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::scope::readable;
+use super::scope::{covered, own_in_force};
 use crate::db::{Conn, Timestamp};
 use crate::records::fhir::PatientInfo;
 
@@ -205,7 +205,7 @@ pub async fn visible_patients(
          WHERE EXISTS (SELECT 1 FROM patient_links l WHERE l.patient_id = p.id AND l.facility_id = $1)
             OR {}
          ORDER BY p.kana, p.id LIMIT 500",
-        readable("$1", "p.id", "-1")
+        covered("$1", "p.id")
     );
     Ok(
         sqlx::query_as::<_, VisiblePatient>(sqlx::AssertSqlSafe(sql))
@@ -231,7 +231,11 @@ pub async fn is_linked(conn: &mut Conn, patient_id: i64, facility_id: i64) -> sq
 
 pub struct NewConsent<'a> {
     pub patient_id: i64,
+    /// The facility whose documents the consent shares (and, for a facility's own consent, its
+    /// owner).
     pub facility_id: i64,
+    /// `facility` or `staff` (a paper form entered by staff).
+    pub owner_kind: &'a str,
     pub signed_on: &'a str,
     pub scope: &'a str,
     pub scan_hash: Option<&'a str>,
@@ -246,8 +250,8 @@ pub async fn insert_consent(
 ) -> sqlx::Result<i64> {
     sqlx::query(
         "INSERT INTO consents (patient_id, facility_id, signed_on, scope, scan_hash,
-                               scan_content_type, recorded_at, recorded_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                               scan_content_type, recorded_at, recorded_by, owner_kind)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(c.patient_id)
     .bind(c.facility_id)
@@ -257,6 +261,7 @@ pub async fn insert_consent(
     .bind(c.scan_content_type)
     .bind(now)
     .bind(c.by)
+    .bind(c.owner_kind)
     .fetch_one(&mut *conn)
     .await?
     .try_get("id")
@@ -277,60 +282,55 @@ pub async fn insert_consent_facility(
 
 #[derive(sqlx::FromRow)]
 pub struct ConsentRow {
-    pub id: i64,
-    pub signed_on: String,
-    pub scope: String,
     pub scan_hash: Option<String>,
     pub scan_content_type: Option<String>,
-    pub recorded_at: Timestamp,
-    pub recorded_by: String,
-    pub withdrawn_at: Option<Timestamp>,
-    /// Filled by a second query.
-    #[sqlx(skip)]
-    pub facilities: Vec<String>,
 }
 
-/// The patient's latest consent (the one in force unless withdrawn).
+/// The patient's latest consent, whichever facility's documents it shares (its scan is what
+/// `GET /records/patients/{id}/consent/scan` serves; the consents in force are in
+/// [`super::consent_history`]).
 pub async fn current_consent(conn: &mut Conn, patient_id: i64) -> sqlx::Result<Option<ConsentRow>> {
-    let Some(mut consent) = sqlx::query_as::<_, ConsentRow>(
-        "SELECT id, signed_on, scope, scan_hash, scan_content_type, recorded_at, recorded_by, withdrawn_at
-         FROM consents WHERE patient_id = $1 ORDER BY id DESC LIMIT 1",
+    sqlx::query_as::<_, ConsentRow>(
+        "SELECT scan_hash, scan_content_type FROM consents WHERE patient_id = $1
+         ORDER BY id DESC LIMIT 1",
     )
     .bind(patient_id)
     .fetch_optional(&mut *conn)
-    .await?
-    else {
-        return Ok(None);
-    };
-    consent.facilities = sqlx::query_scalar(
-        "SELECT f.name FROM consent_facilities cf JOIN facilities f ON f.id = cf.facility_id
-         WHERE cf.consent_id = $1 ORDER BY f.code",
-    )
-    .bind(consent.id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(Some(consent))
+    .await
+}
+
+/// A withdrawal: who (`by`, `kind`: `facility` or `staff`) and the scan of the signed form.
+pub struct Withdrawal<'a> {
+    pub by: &'a str,
+    pub kind: &'a str,
+    pub scan_hash: Option<&'a str>,
+    pub scan_content_type: Option<&'a str>,
 }
 
 pub async fn withdraw_consent(
     conn: &mut Conn,
     consent_id: i64,
-    by: &str,
+    w: &Withdrawal<'_>,
     now: Timestamp,
 ) -> sqlx::Result<u64> {
     Ok(sqlx::query(
-        "UPDATE consents SET withdrawn_at = $1, withdrawn_by = $2 WHERE id = $3 AND withdrawn_at IS NULL",
+        "UPDATE consents SET withdrawn_at = $1, withdrawn_by = $2, withdrawn_kind = $3,
+                withdrawn_scan_hash = $4, withdrawn_scan_content_type = $5
+         WHERE id = $6 AND withdrawn_at IS NULL",
     )
     .bind(now)
-    .bind(by)
+    .bind(w.by)
+    .bind(w.kind)
+    .bind(w.scan_hash)
+    .bind(w.scan_content_type)
     .bind(consent_id)
     .execute(&mut *conn)
     .await?
     .rows_affected())
 }
 
-/// Whether a facility may see a patient at all: it holds a local ID for them, or the consent
-/// in force covers it.
+/// Whether a facility may see a patient at all: it holds a local ID for them, or a consent in
+/// force covers it.
 pub async fn may_see_patient(
     conn: &mut Conn,
     patient_id: i64,
@@ -339,7 +339,7 @@ pub async fn may_see_patient(
     let sql = format!(
         "SELECT 1 AS x FROM patients p WHERE p.id = $2 AND (EXISTS (SELECT 1 FROM patient_links l
            WHERE l.patient_id = p.id AND l.facility_id = $1) OR {})",
-        readable("$1", "p.id", "-1")
+        covered("$1", "p.id")
     );
     Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(facility_id)
@@ -363,40 +363,63 @@ pub async fn local_id(
     .await
 }
 
-/// Whether the patient's latest consent is in force (recorded and not withdrawn).
-pub async fn consent_in_force(conn: &mut Conn, patient_id: i64) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
-        "SELECT 1 AS x FROM consents WHERE id = (SELECT MAX(id) FROM consents WHERE patient_id = $1)
-           AND withdrawn_at IS NULL",
-    )
-    .bind(patient_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .is_some())
+/// Whether a facility may send documents of a patient: (it has a consent of its own in force,
+/// some consent in force covers it).
+pub async fn may_send(
+    conn: &mut Conn,
+    patient_id: i64,
+    facility_id: i64,
+) -> sqlx::Result<(bool, bool)> {
+    let sql = format!(
+        "SELECT CASE WHEN {} THEN 1 ELSE 0 END AS own, CASE WHEN {} THEN 1 ELSE 0 END AS covered
+         FROM patients p WHERE p.id = $2",
+        own_in_force("$1", "p.id"),
+        covered("$1", "p.id")
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(facility_id)
+        .bind(patient_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match row {
+        Some(r) => (
+            r.try_get::<i64, _>("own")? == 1,
+            r.try_get::<i64, _>("covered")? == 1,
+        ),
+        None => (false, false),
+    })
 }
 
-/// The network patient of a facility's local ID, and whether their consent is in force.
+/// The network patient of a facility's local ID, and whether the facility may send for them:
+/// (patient, its own consent is in force, a consent in force covers it).
 pub async fn patient_for(
     conn: &mut Conn,
     facility_id: i64,
     local_id: &str,
-) -> sqlx::Result<Option<(i64, bool)>> {
-    sqlx::query(
-        "SELECT l.patient_id,
-                CASE WHEN EXISTS (SELECT 1 FROM consents c
-                    WHERE c.id = (SELECT MAX(c2.id) FROM consents c2 WHERE c2.patient_id = l.patient_id)
-                      AND c.withdrawn_at IS NULL) THEN 1 ELSE 0 END AS in_force
+) -> sqlx::Result<Option<(i64, bool, bool)>> {
+    let sql = format!(
+        "SELECT l.patient_id, CASE WHEN {} THEN 1 ELSE 0 END AS own,
+                CASE WHEN {} THEN 1 ELSE 0 END AS covered
          FROM patient_links l WHERE l.facility_id = $1 AND l.local_id = $2",
-    )
-    .bind(facility_id)
-    .bind(local_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| Ok((r.try_get("patient_id")?, r.try_get::<i64, _>("in_force")? == 1)))
-    .transpose()
+        own_in_force("$1", "l.patient_id"),
+        covered("$1", "l.patient_id")
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(facility_id)
+        .bind(local_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| {
+            Ok((
+                r.try_get("patient_id")?,
+                r.try_get::<i64, _>("own")? == 1,
+                r.try_get::<i64, _>("covered")? == 1,
+            ))
+        })
+        .transpose()
 }
 
-/// Whether the consent in force covers a facility (links and sent documents aside).
+/// Whether a consent in force covers a facility (links and sent documents aside).
 pub async fn in_consent_scope(
     conn: &mut Conn,
     patient_id: i64,
@@ -404,7 +427,7 @@ pub async fn in_consent_scope(
 ) -> sqlx::Result<bool> {
     let sql = format!(
         "SELECT 1 AS x FROM patients p WHERE p.id = $2 AND {}",
-        readable("$1", "p.id", "-1")
+        covered("$1", "p.id")
     );
     Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(facility_id)

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
+mod consent;
 mod intake;
 mod link;
 mod reading;
