@@ -1,24 +1,39 @@
-//! Audit log (X.2): an append-only, hash-chained record of every security-relevant action.
+//! Audit log (X.2): an append-only, hash-chained and sealed record of every security-relevant
+//! action.
 //!
 //! Rules:
 //! - Every state change writes its event with [`record`] on the same connection, inside the same
 //!   transaction as the change: either both are kept or neither.
-//! - Each row stores the SHA-256 of the previous row (`prev_hash`) and of itself (`hash`), and the
-//!   `audit_head` row stores the last sequence number and hash. [`verify`] walks the whole chain
-//!   and names the first row that was altered, removed or cut off (`rainbownet audit verify`).
+//! - Each row stores the hash of the previous row (`prev_hash`) and its own `hash`, which is its
+//!   seal: HMAC-SHA256 under the current key of the `audit` key set (kept outside the database,
+//!   `<data_dir>/keys/audit.key` or `RAINBOWNET_KEY_AUDIT`, see `db::keys`), with the key's id in
+//!   `key_id`. A rotated key stays in the set (second line) so older rows still verify. Rows
+//!   written before sealing began (migration 0009) keep their plain SHA-256 and no `key_id`; they
+//!   form a prefix whose length is fixed in `audit_head.unsealed` and in every anchor, and each is
+//!   covered by the seal of the first sealed row through the links.
+//! - `audit_head` stores the last sequence number and hash. The head is also written OUTSIDE the
+//!   database as sealed anchors ([`anchor`]: `<data_dir>/audit/anchor.log`, the daily
+//!   verification event, backups' manifests).
+//! - [`verify`] / [`verify_against`] walk the whole chain and name the first row that was altered,
+//!   removed, cut off, appended or re-hashed without the key, or the anchor that the database
+//!   contradicts; a row or anchor sealed with a key the key file does not hold is reported as
+//!   such, naming the key file (`rainbownet audit verify [--anchor FILE]`).
 //! - Log-in, failed log-in, lockout, unlock, log-out and session expiry are events (see `auth`).
 //! - Nothing in the application updates or deletes audit rows.
 //! - Its pages (list, CSV, access log, chain check) are the `audit_ui` domain.
 
+pub mod anchor;
 pub mod model;
 pub mod repo;
 
-pub use model::{Actor, Broken, VerifyReport};
+pub use model::{Actor, Anchor, BreakKind, Broken, Head, VerifyReport};
 
-use crate::db::{Conn, Db, Timestamp, Tx};
+use std::path::{Path, PathBuf};
+
+use crate::db::{Conn, Db, KeySet, Timestamp, Tx};
 
 /// Appends one event, on the write transaction that makes the change (a [`Tx`], so an event
-/// cannot be written outside one).
+/// cannot be written outside one), sealed with the current audit key that the `Tx` carries.
 pub async fn record(
     conn: &mut Tx,
     now: Timestamp,
@@ -27,6 +42,7 @@ pub async fn record(
     target: &str,
     details: serde_json::Value,
 ) -> sqlx::Result<i64> {
+    let key = conn.keys().audit().current().clone();
     let (id, prev_hash) = repo::claim_next(conn).await?;
     let mut row = model::AuditRow {
         id,
@@ -40,47 +56,144 @@ pub async fn record(
         client_addr: actor.client_addr.clone(),
         prev_hash,
         hash: String::new(),
+        key_id: Some(key.id().to_string()),
     };
-    row.hash = row.compute_hash();
+    row.hash = row.compute_seal(&key);
     repo::insert(conn, &row).await?;
     Ok(id)
 }
 
-/// Walks the whole chain, a page at a time, and reports the first broken row.
-pub async fn verify(conn: &mut Conn) -> sqlx::Result<VerifyReport> {
-    let mut check = model::ChainCheck::default();
+/// Walks the whole chain, a page at a time, checking every row against `keys` (the `audit` key
+/// set), and reports the first broken row.
+pub async fn verify(conn: &mut Conn, keys: &KeySet) -> sqlx::Result<VerifyReport> {
+    verify_against(conn, keys, &[]).await
+}
+
+/// [`verify`], and then checks the chain against `anchors` kept outside the database.
+pub async fn verify_against(
+    conn: &mut Conn,
+    keys: &KeySet,
+    anchors: &[Anchor],
+) -> sqlx::Result<VerifyReport> {
+    // The head first: rows appended while walking lie after it and are checked like the others.
+    let head = repo::head(conn).await?;
+    let mut check = model::ChainCheck::new(keys, head.clone(), anchors);
     let mut after = 0;
-    loop {
+    let mut broken = None;
+    'walk: loop {
         let page = repo::page_after(conn, after, 1000).await?;
         if page.is_empty() {
             break;
         }
         for row in &page {
-            if let Err(broken) = check.push(row) {
-                return Ok(VerifyReport {
-                    rows: check.rows,
-                    broken: Some(broken),
-                });
+            if let Err(b) = check.push(row) {
+                broken = Some(b);
+                break 'walk;
             }
             after = row.id;
         }
     }
-    let (seq, hash) = repo::head(conn).await?;
-    let broken = check.finish(seq, &hash).err();
+    let broken = match broken {
+        Some(b) => Some(b),
+        None => check.finish(anchors).err(),
+    };
     Ok(VerifyReport {
         rows: check.rows,
+        unsealed: check.unsealed,
+        head,
+        anchors: anchors.len(),
         broken,
     })
 }
 
-/// The `audit.verify` job: checks the chain and records the result as an event of its own.
-pub async fn verify_and_record(db: &Db, now: Timestamp) -> anyhow::Result<String> {
+/// A verification against the anchor log (and any `extra` anchors), and the anchor it wrote.
+pub struct Anchored {
+    pub report: VerifyReport,
+    /// The new anchor of the verified head, appended to `file` (`None` when the chain is broken:
+    /// a broken chain is never anchored).
+    pub anchor: Option<Anchor>,
+    pub file: PathBuf,
+}
+
+/// What `rainbownet audit verify` does: checks the chain against `data_dir`'s anchor log and
+/// `extra` anchors (an exported file); if it is intact, appends the anchor of its head to the log
+/// (unless the last line already records that head).
+pub async fn verify_and_anchor(
+    db: &Db,
+    data_dir: &Path,
+    extra: &[Anchor],
+    now: Timestamp,
+) -> anyhow::Result<Anchored> {
+    let file = anchor::path(data_dir);
+    let mut anchors = anchor::read_log(data_dir)?;
+    let last = anchors.last().map(|a| (a.seq, a.hash.clone()));
+    anchors.extend(extra.iter().cloned());
+    let mut conn = db.pool().acquire().await?;
+    let report = verify_against(&mut conn, db.keys().audit(), &anchors).await?;
+    drop(conn);
+    let mut new = None;
+    if report.broken.is_none() {
+        let a = Anchor::seal(&report.head, db.keys().audit().current(), now);
+        if last != Some((a.seq, a.hash.clone())) {
+            anchor::append(&file, &a)?;
+        }
+        new = Some(a);
+    }
+    Ok(Anchored {
+        report,
+        anchor: new,
+        file,
+    })
+}
+
+/// The `audit.verify` job: checks the chain against the anchor log, records the result as an
+/// event of its own (with the new anchor: the daily report carries it) and, if the chain is
+/// intact, appends that anchor to the log.
+pub async fn verify_and_record(db: &Db, data_dir: &Path, now: Timestamp) -> anyhow::Result<String> {
+    let file = anchor::path(data_dir);
+    let anchors = anchor::read_log(data_dir);
     let mut tx = db.begin().await?;
-    let report = verify(&mut tx).await?;
-    let details = match &report.broken {
-        None => serde_json::json!({"ok": true, "rows": report.rows}),
-        Some(b) => {
-            serde_json::json!({"ok": false, "rows": report.rows, "broken_id": b.id, "reason": b.reason})
+    let (details, result) = match &anchors {
+        Err(e) => (
+            serde_json::json!({"ok": false, "reason": format!("{e:#}"), "anchor_file": file}),
+            Err(anyhow::anyhow!("監査ログのアンカーを読めません: {e:#}")),
+        ),
+        Ok(anchors) => {
+            let report = verify_against(&mut tx, db.keys().audit(), anchors).await?;
+            match &report.broken {
+                None => {
+                    let a = Anchor::seal(&report.head, db.keys().audit().current(), now);
+                    let details = serde_json::json!({
+                        "ok": true,
+                        "rows": report.rows,
+                        "unsealed": report.unsealed,
+                        "anchors_checked": report.anchors,
+                        "anchor": a,
+                        "anchor_file": file,
+                    });
+                    let msg = format!(
+                        "{} 件、改ざんなし（アンカー {} 件と一致、{} 行目までを記録）",
+                        report.rows, report.anchors, a.seq
+                    );
+                    (details, Ok((a, msg)))
+                }
+                Some(b) => (
+                    serde_json::json!({
+                        "ok": false,
+                        "rows": report.rows,
+                        "broken_id": b.id,
+                        "kind": b.kind,
+                        "reason": b.reason,
+                        "anchors_checked": report.anchors,
+                        "anchor_file": file,
+                    }),
+                    Err(anyhow::anyhow!(
+                        "監査ログの {} 行目で改ざんを検出: {}",
+                        b.id,
+                        b.reason
+                    )),
+                ),
+            }
         }
     };
     record(
@@ -93,8 +206,7 @@ pub async fn verify_and_record(db: &Db, now: Timestamp) -> anyhow::Result<String
     )
     .await?;
     tx.commit().await?;
-    match report.broken {
-        None => Ok(format!("{} 件、改ざんなし", report.rows)),
-        Some(b) => anyhow::bail!("監査ログの {} 行目で改ざんを検出: {}", b.id, b.reason),
-    }
+    let (a, msg) = result?;
+    anchor::append(&file, &a)?;
+    Ok(msg)
 }

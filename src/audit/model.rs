@@ -1,10 +1,38 @@
-//! Audit events and the hash chain. Pure: no SQL here.
+//! Audit events, the chain and its seal, anchors. Pure: no SQL, no files here.
+//!
+//! A row's `hash` is its seal: HMAC-SHA256 under the `audit` key named by `key_id` over every
+//! other field (rows written before sealing began have no `key_id` and a plain SHA-256). Each row
+//! holds the hash of the row before it (`prev_hash`), so a seal covers the whole chain behind it.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
-use crate::db::Timestamp;
+use crate::db::{Key, KeySet, Timestamp};
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac_hex(key: &Key, message: &str) -> String {
+    hex::encode(mac_of(key, message).finalize().into_bytes())
+}
+
+fn mac_of(key: &Key, message: &str) -> HmacSha256 {
+    let mut m =
+        <HmacSha256 as Mac>::new_from_slice(key.bytes()).expect("HMAC takes a key of any length");
+    m.update(message.as_bytes());
+    m
+}
+
+/// Whether `mac_hex` is the HMAC of `message` under `key` (compared in constant time).
+fn mac_matches(key: &Key, message: &str, mac_hex: &str) -> bool {
+    match hex::decode(mac_hex) {
+        Ok(mac) => mac_of(key, message).verify_slice(&mac).is_ok(),
+        Err(_) => false,
+    }
+}
 
 /// The hash that precedes the first row.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -76,11 +104,29 @@ pub struct AuditRow {
     pub client_addr: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The id of the `audit` key that sealed the row; `None` for a row written before sealing
+    /// began (its `hash` is a plain SHA-256).
+    pub key_id: Option<String>,
 }
 
 impl AuditRow {
-    /// SHA-256 over every field but `hash`, in a fixed order, as a JSON array.
+    /// The plain SHA-256 over every field but `hash` and `key_id`, in a fixed order, as a JSON
+    /// array: the `hash` of rows written before sealing began. Anyone can compute it, so it proves
+    /// nothing against someone who can write the database; [`AuditRow::compute_seal`] does.
     pub fn compute_hash(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical().as_bytes()))
+    }
+
+    /// The seal: HMAC-SHA256 under `key` over the same fields plus the key's id.
+    pub fn compute_seal(&self, key: &Key) -> String {
+        hmac_hex(key, &self.sealed_text(key.id()))
+    }
+
+    fn sealed_text(&self, key_id: &str) -> String {
+        format!("rainbownet.audit.seal.v1\n{}\n{key_id}", self.canonical())
+    }
+
+    fn canonical(&self) -> String {
         let canonical = serde_json::json!([
             self.id,
             self.at.to_db(),
@@ -93,64 +139,254 @@ impl AuditRow {
             self.client_addr,
             self.prev_hash,
         ]);
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+        canonical.to_string()
     }
+}
+
+/// The `audit_head` row: the last sequence number and its hash, and how many rows at the start of
+/// the chain were written before sealing began (fixed when the seal was introduced).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Head {
+    pub seq: i64,
+    pub last_hash: String,
+    pub unsealed: i64,
+}
+
+/// What kind of break verification found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakKind {
+    /// A row is missing, out of place, or does not match its hash or seal.
+    Chain,
+    /// A row or an anchor names an audit key that the key file does not hold: nothing can be
+    /// verified until the right key file is back.
+    KeyMissing,
+    /// The database contradicts an anchor kept outside it (rows cut off or rewritten).
+    Anchor,
 }
 
 /// Result of walking the chain from the first row.
 #[derive(Debug, PartialEq, Eq)]
 pub struct VerifyReport {
     pub rows: i64,
+    /// Rows at the start written before sealing began (plain SHA-256).
+    pub unsealed: i64,
+    /// The head that was checked (the anchor written after a clean check records it).
+    pub head: Head,
+    /// How many anchors the chain was checked against.
+    pub anchors: usize,
     pub broken: Option<Broken>,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Broken {
+    /// The first row that is wrong or missing (0 when only an anchor itself is wrong).
     pub id: i64,
+    pub kind: BreakKind,
     pub reason: String,
 }
 
-/// Walks rows in id order. Keeps state so rows can be streamed.
-pub struct ChainCheck {
-    expected_id: i64,
-    prev_hash: String,
-    pub rows: i64,
-}
-
-impl Default for ChainCheck {
-    fn default() -> Self {
-        Self {
-            expected_id: 1,
-            prev_hash: GENESIS.to_string(),
-            rows: 0,
+impl Broken {
+    fn new(id: i64, kind: BreakKind, reason: impl Into<String>) -> Broken {
+        Broken {
+            id,
+            kind,
+            reason: reason.into(),
         }
     }
 }
 
-impl ChainCheck {
-    pub fn push(&mut self, row: &AuditRow) -> Result<(), Broken> {
-        let broken = |reason: &str| Broken {
-            id: row.id,
-            reason: reason.to_string(),
+/// The chain head written OUTSIDE the database (the anchor file, a backup's manifest, the daily
+/// verification event), sealed with the audit key: a later check proves that the chain still
+/// holds row `seq` with this `hash` (nothing cut off, nothing rewritten) and that exactly
+/// `unsealed` rows predate sealing (no seal stripped). One JSON object per line in the file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Anchor {
+    pub seq: i64,
+    pub hash: String,
+    pub unsealed: i64,
+    #[serde(deserialize_with = "timestamp_text")]
+    pub at: Timestamp,
+    /// The id of the audit key that sealed the anchor.
+    pub key: String,
+    pub mac: String,
+    /// Where it was read from ("FILE line N"), for messages.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+fn timestamp_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+impl Anchor {
+    /// The anchor of `head` at `at`, sealed with `key`.
+    pub fn seal(head: &Head, key: &Key, at: Timestamp) -> Anchor {
+        let mut a = Anchor {
+            seq: head.seq,
+            hash: head.last_hash.clone(),
+            unsealed: head.unsealed,
+            at,
+            key: key.id().to_string(),
+            mac: String::new(),
+            origin: String::new(),
         };
+        a.mac = hmac_hex(key, &a.sealed_text());
+        a
+    }
+
+    fn sealed_text(&self) -> String {
+        let fields = serde_json::json!([
+            self.seq,
+            self.hash,
+            self.unsealed,
+            self.at.to_db(),
+            self.key
+        ]);
+        format!("rainbownet.audit.anchor.v1\n{fields}")
+    }
+
+    /// The line written to the anchor file (JSON, no line break).
+    pub fn line(&self) -> String {
+        serde_json::to_string(self).expect("an anchor serialises")
+    }
+
+    /// Reads one line of an anchor file; `origin` names it in messages.
+    pub fn parse(line: &str, origin: String) -> Result<Anchor, String> {
+        let mut a: Anchor = serde_json::from_str(line.trim())
+            .map_err(|e| format!("{origin} is not an anchor ({e})"))?;
+        a.origin = origin;
+        Ok(a)
+    }
+
+    /// Whether the anchor is sealed with a key of `keys` and unaltered.
+    pub fn check_seal(&self, keys: &KeySet) -> Result<(), Broken> {
+        let Some(key) = keys.by_id(&self.key) else {
+            return Err(Broken::new(
+                0,
+                BreakKind::KeyMissing,
+                format!(
+                    "the anchor at {} is sealed with audit key {}, which {} does not hold: \
+                     the key file is missing, replaced or not this installation's",
+                    self.origin, self.key, keys.source
+                ),
+            ));
+        };
+        if !mac_matches(key, &self.sealed_text(), &self.mac) {
+            return Err(Broken::new(
+                0,
+                BreakKind::Anchor,
+                format!(
+                    "the anchor at {} does not match its seal: it was altered, or not written \
+                     by this installation",
+                    self.origin
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Walks rows in id order, checking each row's place, link and seal. Keeps state so rows can be
+/// streamed; [`ChainCheck::finish`] then checks the head and the anchors.
+pub struct ChainCheck<'k> {
+    keys: &'k KeySet,
+    head: Head,
+    expected_id: i64,
+    prev_hash: String,
+    pub rows: i64,
+    pub unsealed: i64,
+    sealed_seen: bool,
+    /// The hashes of the rows that the head and the anchors name, filled in while walking.
+    wanted: BTreeMap<i64, Option<String>>,
+}
+
+impl<'k> ChainCheck<'k> {
+    /// A check against `keys` of the chain whose head (read BEFORE walking) is `head`, and
+    /// against `anchors` (whose rows it remembers while walking).
+    pub fn new(keys: &'k KeySet, head: Head, anchors: &[Anchor]) -> Self {
+        let mut wanted = BTreeMap::new();
+        for seq in anchors.iter().map(|a| a.seq).chain([head.seq]) {
+            if seq > 0 {
+                wanted.insert(seq, None);
+            }
+        }
+        Self {
+            keys,
+            head,
+            expected_id: 1,
+            prev_hash: GENESIS.to_string(),
+            rows: 0,
+            unsealed: 0,
+            sealed_seen: false,
+            wanted,
+        }
+    }
+
+    pub fn push(&mut self, row: &AuditRow) -> Result<(), Broken> {
+        let broken = |reason: &str| Broken::new(row.id, BreakKind::Chain, reason);
         if row.id != self.expected_id {
-            return Err(Broken {
-                id: self.expected_id,
-                reason: format!(
+            return Err(Broken::new(
+                self.expected_id,
+                BreakKind::Chain,
+                format!(
                     "row {} is missing (next row found is {})",
                     self.expected_id, row.id
                 ),
-            });
+            ));
         }
         if row.prev_hash != self.prev_hash {
             return Err(broken(
                 "prev_hash does not match the hash of the row before it",
             ));
         }
-        if row.compute_hash() != row.hash {
-            return Err(broken(
-                "content does not match its hash (the row was altered)",
-            ));
+        match &row.key_id {
+            None if self.sealed_seen => {
+                return Err(broken(
+                    "the row is not sealed but rows before it are: it was written outside the \
+                     application, or seals were stripped",
+                ));
+            }
+            None if row.id > self.head.seq => {
+                return Err(broken(
+                    "the row lies beyond the head and is not sealed: it was appended outside the \
+                     application",
+                ));
+            }
+            None => {
+                if row.compute_hash() != row.hash {
+                    return Err(broken(
+                        "content does not match its hash (the row was altered)",
+                    ));
+                }
+                self.unsealed += 1;
+            }
+            Some(key_id) => {
+                let Some(key) = self.keys.by_id(key_id) else {
+                    return Err(Broken::new(
+                        row.id,
+                        BreakKind::KeyMissing,
+                        format!(
+                            "the row is sealed with audit key {key_id}, which {} does not hold: \
+                             the key file is missing, replaced or not this installation's, so \
+                             the chain cannot be verified",
+                            self.keys.source
+                        ),
+                    ));
+                };
+                if !mac_matches(key, &row.sealed_text(key_id), &row.hash) {
+                    return Err(broken(
+                        "content does not match its seal (HMAC): the row was altered, or written \
+                         or re-hashed without the audit key",
+                    ));
+                }
+                self.sealed_seen = true;
+            }
+        }
+        if let Some(slot) = self.wanted.get_mut(&row.id) {
+            *slot = Some(row.hash.clone());
         }
         self.prev_hash = row.hash.clone();
         self.expected_id += 1;
@@ -158,16 +394,87 @@ impl ChainCheck {
         Ok(())
     }
 
-    /// The head must point at the last row, or rows were cut off the end.
-    pub fn finish(&self, head_seq: i64, head_hash: &str) -> Result<(), Broken> {
-        if head_seq != self.rows || head_hash != self.prev_hash {
-            return Err(Broken {
-                id: self.rows + 1,
-                reason: format!(
-                    "the chain ends at row {} but the head records row {head_seq}",
-                    self.rows
+    fn hash_at(&self, seq: i64) -> Option<&str> {
+        if seq == 0 {
+            return Some(GENESIS);
+        }
+        self.wanted.get(&seq).and_then(|h| h.as_deref())
+    }
+
+    /// The head must point at a row of the chain (rows after it may only be sealed rows that
+    /// were appended while walking), and every anchor must agree with the chain.
+    pub fn finish(&self, anchors: &[Anchor]) -> Result<(), Broken> {
+        let head = &self.head;
+        if self.rows < head.seq {
+            return Err(Broken::new(
+                self.rows + 1,
+                BreakKind::Chain,
+                format!(
+                    "the chain ends at row {} but the head records row {}: rows were cut off",
+                    self.rows, head.seq
                 ),
-            });
+            ));
+        }
+        if self.hash_at(head.seq) != Some(head.last_hash.as_str()) {
+            return Err(Broken::new(
+                head.seq,
+                BreakKind::Chain,
+                "the head's hash does not match this row",
+            ));
+        }
+        if head.unsealed != self.unsealed {
+            return Err(Broken::new(
+                head.unsealed.min(self.unsealed) + 1,
+                BreakKind::Chain,
+                format!(
+                    "the head records {} rows written before sealing began, the chain has {}",
+                    head.unsealed, self.unsealed
+                ),
+            ));
+        }
+        for a in anchors {
+            a.check_seal(self.keys)?;
+            if a.seq > self.rows {
+                return Err(Broken::new(
+                    self.rows + 1,
+                    BreakKind::Anchor,
+                    format!(
+                        "the anchor at {} ({}) records row {}, but the chain ends at row {}: \
+                         rows were removed from the end",
+                        a.origin,
+                        a.at.jst(),
+                        a.seq,
+                        self.rows
+                    ),
+                ));
+            }
+            if self.hash_at(a.seq) != Some(a.hash.as_str()) {
+                return Err(Broken::new(
+                    a.seq,
+                    BreakKind::Anchor,
+                    format!(
+                        "row {} differs from the anchor at {} ({}): the chain was rewritten up to \
+                         this row",
+                        a.seq,
+                        a.origin,
+                        a.at.jst()
+                    ),
+                ));
+            }
+            if a.unsealed != self.unsealed {
+                return Err(Broken::new(
+                    a.unsealed.min(self.unsealed) + 1,
+                    BreakKind::Anchor,
+                    format!(
+                        "the anchor at {} ({}) records {} rows written before sealing began, the \
+                         chain has {}: seals were stripped or rows inserted",
+                        a.origin,
+                        a.at.jst(),
+                        a.unsealed,
+                        self.unsealed
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -176,8 +483,9 @@ impl ChainCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::KeyRing;
 
-    fn row(id: i64, prev: &str, details: &str) -> AuditRow {
+    fn plain(id: i64, prev: &str, details: &str) -> AuditRow {
         let mut r = AuditRow {
             id,
             at: "2026-11-25T00:00:00Z".parse().expect("ts"),
@@ -190,49 +498,161 @@ mod tests {
             client_addr: "127.0.0.1".into(),
             prev_hash: prev.into(),
             hash: String::new(),
+            key_id: None,
         };
         r.hash = r.compute_hash();
         r
     }
 
+    fn sealed(key: &Key, id: i64, prev: &str, details: &str) -> AuditRow {
+        let mut r = plain(id, prev, details);
+        r.key_id = Some(key.id().to_string());
+        r.hash = r.compute_seal(key);
+        r
+    }
+
+    fn head(r: &AuditRow, unsealed: i64) -> Head {
+        Head {
+            seq: r.id,
+            last_hash: r.hash.clone(),
+            unsealed,
+        }
+    }
+
+    fn walk(keys: &KeySet, rows: &[AuditRow], h: Head, anchors: &[Anchor]) -> Result<(), Broken> {
+        let mut c = ChainCheck::new(keys, h, anchors);
+        for r in rows {
+            c.push(r)?;
+        }
+        c.finish(anchors)
+    }
+
     #[test]
-    fn an_intact_chain_verifies() {
-        let a = row(1, GENESIS, "{}");
-        let b = row(2, &a.hash, "{}");
-        let mut c = ChainCheck::default();
+    fn x2_an_intact_sealed_chain_verifies() {
+        let ring = KeyRing::ephemeral();
+        let k = ring.audit().current();
+        let a = sealed(k, 1, GENESIS, "{}");
+        let b = sealed(k, 2, &a.hash, "{}");
+        let h = head(&b, 0);
+        walk(ring.audit(), &[a, b], h, &[]).expect("intact");
+    }
+
+    #[test]
+    fn x2_plain_rows_before_the_seal_verify_and_are_counted() {
+        let ring = KeyRing::ephemeral();
+        let k = ring.audit().current();
+        let a = plain(1, GENESIS, "{}");
+        let b = sealed(k, 2, &a.hash, "{}");
+        let mut c = ChainCheck::new(ring.audit(), head(&b, 1), &[]);
         c.push(&a).expect("a");
         c.push(&b).expect("b");
-        c.finish(2, &b.hash).expect("head");
+        c.finish(&[]).expect("head");
+        assert_eq!((c.rows, c.unsealed), (2, 1));
     }
 
     #[test]
-    fn an_edited_row_is_named() {
-        let a = row(1, GENESIS, "{}");
-        let mut b = row(2, &a.hash, "{}");
+    fn x2_an_edited_row_is_named() {
+        let ring = KeyRing::ephemeral();
+        let k = ring.audit().current();
+        let a = sealed(k, 1, GENESIS, "{}");
+        let mut b = sealed(k, 2, &a.hash, "{}");
         b.details = "{\"edited\":true}".into();
-        let mut c = ChainCheck::default();
-        c.push(&a).expect("a");
-        assert_eq!(c.push(&b).expect_err("edited").id, 2);
+        let h = head(&b, 0);
+        assert_eq!(
+            walk(ring.audit(), &[a, b], h, &[]).expect_err("edited").id,
+            2
+        );
     }
 
     #[test]
-    fn a_deleted_row_is_named() {
-        let a = row(1, GENESIS, "{}");
-        let b = row(2, &a.hash, "{}");
-        let d = row(3, &b.hash, "{}");
-        let mut c = ChainCheck::default();
-        c.push(&a).expect("a");
-        assert_eq!(c.push(&d).expect_err("gap").id, 2);
+    fn x2_a_deleted_row_is_named() {
+        let ring = KeyRing::ephemeral();
+        let k = ring.audit().current();
+        let a = sealed(k, 1, GENESIS, "{}");
+        let b = sealed(k, 2, &a.hash, "{}");
+        let d = sealed(k, 3, &b.hash, "{}");
+        let h = head(&d, 0);
+        assert_eq!(walk(ring.audit(), &[a, d], h, &[]).expect_err("gap").id, 2);
     }
 
     #[test]
-    fn a_rehashed_row_breaks_the_link_to_the_next() {
-        let a = row(1, GENESIS, "{}");
-        let b = row(2, &a.hash, "{}");
-        let forged = row(1, GENESIS, "{\"forged\":1}");
-        let mut c = ChainCheck::default();
-        c.push(&forged)
-            .expect("self-consistent forgery passes its own check");
-        assert_eq!(c.push(&b).expect_err("link").id, 2);
+    fn x2_a_row_rehashed_with_plain_sha256_after_sealed_rows_fails() {
+        let ring = KeyRing::ephemeral();
+        let k = ring.audit().current();
+        let a = sealed(k, 1, GENESIS, "{}");
+        // The forger recomputes the hash; with or without a key id, the seal does not match.
+        let mut forged = plain(2, &a.hash, "{\"forged\":1}");
+        let b = head(&forged, 0);
+        let err = walk(ring.audit(), &[a.clone(), forged.clone()], b, &[]).expect_err("plain");
+        assert_eq!((err.id, err.kind), (2, BreakKind::Chain));
+        forged.key_id = Some(k.id().to_string());
+        forged.hash = forged.compute_hash();
+        let b = head(&forged, 0);
+        let err = walk(ring.audit(), &[a, forged], b, &[]).expect_err("sha as seal");
+        assert_eq!((err.id, err.kind), (2, BreakKind::Chain));
+    }
+
+    #[test]
+    fn x2_a_row_sealed_with_a_key_the_ring_lacks_names_the_key_file() {
+        let ring = KeyRing::ephemeral();
+        let other = Key::generate();
+        let a = sealed(&other, 1, GENESIS, "{}");
+        let h = head(&a, 0);
+        let err = walk(ring.audit(), &[a], h, &[]).expect_err("unknown key");
+        assert_eq!(err.kind, BreakKind::KeyMissing);
+        assert!(
+            err.reason.contains("memory"),
+            "names the key source: {}",
+            err.reason
+        );
+    }
+
+    #[test]
+    fn x2_an_anchor_detects_a_cut_and_a_rewrite_and_a_forged_anchor() {
+        let ring = KeyRing::ephemeral();
+        let k = ring.audit().current();
+        let at: Timestamp = "2026-11-25T00:00:00Z".parse().expect("ts");
+        let a = sealed(k, 1, GENESIS, "{}");
+        let b = sealed(k, 2, &a.hash, "{}");
+        let mut anchor = Anchor::seal(&head(&b, 0), k, at);
+        anchor.origin = "anchor.log line 1".into();
+        let line = anchor.line();
+        let read = Anchor::parse(&line, anchor.origin.clone()).expect("reads back");
+        assert_eq!(read, anchor);
+        walk(
+            ring.audit(),
+            &[a.clone(), b.clone()],
+            head(&b, 0),
+            &[read.clone()],
+        )
+        .expect("agrees");
+        // Cut: the head rewound to row 1.
+        let err = walk(ring.audit(), &[a.clone()], head(&a, 0), &[read.clone()]).expect_err("cut");
+        assert_eq!((err.id, err.kind), (2, BreakKind::Anchor));
+        assert!(err.reason.contains("anchor.log line 1"), "{}", err.reason);
+        // A forged anchor (shorter chain claimed) does not pass its seal.
+        let mut forged = read.clone();
+        forged.seq = 1;
+        forged.hash = a.hash.clone();
+        let err = walk(ring.audit(), &[a, b.clone()], head(&b, 0), &[forged]).expect_err("forged");
+        assert_eq!(err.kind, BreakKind::Anchor);
+    }
+
+    #[test]
+    fn x2_stripping_every_seal_contradicts_the_anchor() {
+        let ring = KeyRing::ephemeral();
+        let k = ring.audit().current();
+        let at: Timestamp = "2026-11-25T00:00:00Z".parse().expect("ts");
+        let empty = Head {
+            seq: 0,
+            last_hash: GENESIS.into(),
+            unsealed: 0,
+        };
+        let anchor = Anchor::seal(&empty, k, at);
+        // Every row rewritten as a self-consistent plain row, the head to match.
+        let a = plain(1, GENESIS, "{}");
+        let b = plain(2, &a.hash, "{}");
+        let err = walk(ring.audit(), &[a, b.clone()], head(&b, 2), &[anchor]).expect_err("strip");
+        assert_eq!(err.kind, BreakKind::Anchor);
     }
 }

@@ -1,6 +1,6 @@
 //! All SQL of the audit log.
 
-use super::model::AuditRow;
+use super::model::{AuditRow, Head};
 use crate::db::{Conn, Timestamp};
 
 /// Claims the next sequence number. Updating the head row first is what serialises writers:
@@ -14,8 +14,8 @@ pub async fn claim_next(conn: &mut Conn) -> sqlx::Result<(i64, String)> {
 pub async fn insert(conn: &mut Conn, r: &AuditRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_events (id, at, actor_account_id, actor_login, actor_role, action, target,
-                                   details, client_addr, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                   details, client_addr, prev_hash, hash, key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(r.id)
     .bind(r.at)
@@ -28,6 +28,7 @@ pub async fn insert(conn: &mut Conn, r: &AuditRow) -> sqlx::Result<()> {
     .bind(&r.client_addr)
     .bind(&r.prev_hash)
     .bind(&r.hash)
+    .bind(&r.key_id)
     .execute(&mut *conn)
     .await?;
     sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
@@ -37,14 +38,14 @@ pub async fn insert(conn: &mut Conn, r: &AuditRow) -> sqlx::Result<()> {
     Ok(())
 }
 
-pub async fn head(conn: &mut Conn) -> sqlx::Result<(i64, String)> {
-    sqlx::query_as("SELECT seq, last_hash FROM audit_head WHERE id = 1")
+pub async fn head(conn: &mut Conn) -> sqlx::Result<Head> {
+    sqlx::query_as("SELECT seq, last_hash, unsealed FROM audit_head WHERE id = 1")
         .fetch_one(&mut *conn)
         .await
 }
 
 const COLUMNS: &str = "id, at, actor_account_id, actor_login, actor_role, action, target, details,
-                       client_addr, prev_hash, hash";
+                       client_addr, prev_hash, hash, key_id";
 
 /// Rows with `id > after`, in id order, at most `limit` (for walking the chain in pages).
 pub async fn page_after(conn: &mut Conn, after: i64, limit: i64) -> sqlx::Result<Vec<AuditRow>> {

@@ -1,42 +1,148 @@
-//! `rainbownet audit verify`: exits 1 and names the first broken row if the chain is broken.
+//! `rainbownet audit verify [--anchor FILE]`: checks the chain, its seals and the anchors kept
+//! outside the database; exits 1 and names the first broken row, the anchor the database
+//! contradicts, or the key file that lacks the sealing key. A clean check appends an anchor.
+//! `rainbownet audit anchor [--out FILE]`: the same check, then prints (or appends to FILE) the
+//! anchor of the head, to keep off the server.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Args, FromArgMatches};
+
+use crate::audit::{self, Anchored, BreakKind};
 use crate::domain::{CliCommand, CliContext};
+
+const GROUP: &str = "audit";
+const ABOUT: &str = "The audit log.";
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// Also check against this file of anchors (exported with `audit anchor`, a copy of the
+    /// anchor log, or a backup manifest's anchor line).
+    #[arg(long, value_name = "FILE")]
+    anchor: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct AnchorArgs {
+    /// Append the anchor line to this file instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
 
 pub fn verify() -> CliCommand {
     CliCommand {
-        group: "audit",
-        group_about: "The audit log.",
+        group: GROUP,
+        group_about: ABOUT,
         command: || {
-            clap::Command::new("verify").about(
-                "Check the whole hash chain; exits 1 and names the first broken row if it is broken.",
-            )
+            VerifyArgs::augment_args(clap::Command::new("verify").about(
+                "Check the whole chain, its seals and the anchors outside the database; exits 1 \
+                 and names the first broken row or the contradicted anchor.",
+            ))
         },
-        run: |ctx, _| Box::pin(run(ctx)),
+        run: |ctx, m| Box::pin(run_verify(ctx, m)),
     }
 }
 
-async fn run(ctx: &CliContext) -> anyhow::Result<ExitCode> {
+pub fn anchor() -> CliCommand {
+    CliCommand {
+        group: GROUP,
+        group_about: ABOUT,
+        command: || {
+            AnchorArgs::augment_args(clap::Command::new("anchor").about(
+                "Check the chain, then print the sealed anchor of its head (or append it to \
+                 --out FILE) to keep outside the server.",
+            ))
+        },
+        run: |ctx, m| Box::pin(run_anchor(ctx, m)),
+    }
+}
+
+/// Checks and prints the outcome (on stderr when stdout carries the anchor line); `Ok(None)` when
+/// the chain is broken (already reported).
+async fn check(
+    ctx: &CliContext,
+    extra: Option<&PathBuf>,
+    to_stderr: bool,
+) -> anyhow::Result<Option<Anchored>> {
+    let say = |line: String| {
+        if to_stderr {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    let extra = match extra {
+        Some(path) => {
+            let anchors = audit::anchor::read(path)?;
+            if anchors.is_empty() {
+                anyhow::bail!("{} にアンカーがありません。", path.display());
+            }
+            anchors
+        }
+        None => Vec::new(),
+    };
     let db = ctx.db().await?;
-    let mut conn = db.pool().acquire().await?;
-    let report = crate::audit::verify(&mut conn).await?;
-    drop(conn);
+    let result = audit::verify_and_anchor(&db, &ctx.settings.paths.data_dir, &extra, ctx.now).await;
     db.close().await;
-    Ok(match report.broken {
+    let done = result?;
+    let r = &done.report;
+    match &r.broken {
         None => {
-            println!(
-                "OK: 監査ログ {} 行のハッシュチェーンは正常です。",
-                report.rows
-            );
-            ExitCode::SUCCESS
+            say(format!(
+                "OK: 監査ログ {} 行のハッシュチェーンと封印（HMAC）は正常です（封印導入前の行 {} 行、アンカー {} 件と一致）。",
+                r.rows, r.unsealed, r.anchors
+            ));
+            if let Some(a) = &done.anchor {
+                say(format!(
+                    "アンカー: {} 行目 {} を {} に記録しました。",
+                    a.seq,
+                    a.hash,
+                    done.file.display()
+                ));
+            }
+            Ok(Some(done))
         }
         Some(b) => {
-            println!(
-                "NG: 監査ログ {} 行目で改ざんを検出しました（row {}: {}）。",
-                b.id, b.id, b.reason
-            );
-            ExitCode::from(1)
+            let what = match b.kind {
+                BreakKind::Chain => format!("監査ログ {} 行目で改ざんを検出しました", b.id),
+                BreakKind::Anchor => {
+                    "監査ログがデータベース外のアンカーと矛盾しています（切り詰め・書き換え）"
+                        .to_string()
+                }
+                BreakKind::KeyMissing => {
+                    "監査ログの鍵ファイルが無いか別のものに替わっているため、検証できません"
+                        .to_string()
+                }
+            };
+            say(format!("NG: {what}（row {}: {}）。", b.id, b.reason));
+            Ok(None)
         }
+    }
+}
+
+async fn run_verify(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let args = VerifyArgs::from_arg_matches(m)?;
+    Ok(match check(ctx, args.anchor.as_ref(), false).await? {
+        Some(_) => ExitCode::SUCCESS,
+        None => ExitCode::from(1),
     })
+}
+
+async fn run_anchor(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let args = AnchorArgs::from_arg_matches(m)?;
+    let Some(done) = check(ctx, None, true).await? else {
+        return Ok(ExitCode::from(1));
+    };
+    let a = done
+        .anchor
+        .ok_or_else(|| anyhow::anyhow!("no anchor was made"))?;
+    match &args.out {
+        Some(path) => {
+            audit::anchor::append(path, &a)?;
+            println!("アンカーを {} に書き出しました。", path.display());
+        }
+        None => println!("{}", a.line()),
+    }
+    Ok(ExitCode::SUCCESS)
 }

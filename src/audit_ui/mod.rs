@@ -4,8 +4,11 @@
 //! Rules:
 //! - Who may read: system administrators, the operations manager and the service operator (the
 //!   city).
-//! - The `audit.verify` job checks the whole chain daily and records the result as an event; the
-//!   dashboard shows the last result to the readers.
+//! - The `audit.verify` job checks the whole chain (seals, anchors) daily, records the result as an
+//!   event carrying the new anchor, and appends that anchor to `<data_dir>/audit/anchor.log`; the
+//!   dashboard shows the last result to the readers. The chain-check page checks the same (without
+//!   writing) and offers the anchor log for download, so that auditors keep a copy.
+//! - Every export goes through `web::export` (formula injection, ASVS 5.3.x).
 
 mod cli;
 mod routes;
@@ -33,7 +36,12 @@ pub fn domain() -> Domain {
                     routes::export_csv,
                 )
                 .get("/audit/sessions", Access::Roles(READERS), routes::sessions)
-                .get("/audit/verify", Access::Roles(READERS), routes::verify_page),
+                .get("/audit/verify", Access::Roles(READERS), routes::verify_page)
+                .get(
+                    "/audit/anchor.log",
+                    Access::Roles(READERS),
+                    routes::anchor_log,
+                ),
         )
         .nav("監査", 510, "/audit", "監査ログ")
         .nav("監査", 520, "/audit/sessions", "アクセスログ")
@@ -41,10 +49,17 @@ pub fn domain() -> Domain {
             "audit.verify",
             "監査ログの改ざん検査",
             SignedDuration::from_hours(24),
-            |s, now| Box::pin(crate::audit::verify_and_record(&s.db, now)),
+            |s, now| {
+                Box::pin(crate::audit::verify_and_record(
+                    &s.db,
+                    &s.settings.paths.data_dir,
+                    now,
+                ))
+            },
         )
         .cards(|s, p, now| Box::pin(cards(s, p, now)))
         .cli(cli::verify())
+        .cli(cli::anchor())
 }
 
 /// The last chain check, for those who may read the log.

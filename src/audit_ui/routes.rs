@@ -7,11 +7,13 @@ use jiff::civil::Date;
 use serde::Deserialize;
 
 use super::views::*;
+use crate::audit::BreakKind;
 use crate::audit::repo::{self, Filter, Range};
 use crate::auth::{Role, repo as sessions};
 use crate::db::{Timestamp, tokyo};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::web::export::Csv;
 use crate::web::{Page, render};
 
 const PAGE_SIZE: i64 = 100;
@@ -118,14 +120,15 @@ impl ListQuery {
     }
 }
 
-/// CSV (UTF-8 with BOM, so that Excel in Japan opens it correctly), every matching row.
+/// CSV (UTF-8 with BOM, so that Excel in Japan opens it correctly), every matching row; cells
+/// that would start a formula (a log-in ID typed by anyone) are neutralised by `web::export`.
 pub async fn export_csv(
     State(state): State<AppState>,
     Query(f): Query<Filter>,
 ) -> AppResult<Response> {
     let r = range(&f).map_err(AppError::BadRequest)?;
     let mut conn = state.db.pool().acquire().await?;
-    let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let mut out = Csv::new();
     let header = [
         "id",
         "日時(JST)",
@@ -139,7 +142,7 @@ pub async fn export_csv(
         "前ハッシュ",
         "ハッシュ",
     ];
-    out.write_record(header).map_err(anyhow::Error::from)?;
+    out.row(header)?;
     let mut offset = 0;
     loop {
         let rows = repo::search(&mut conn, &f, &r, 1000, offset).await?;
@@ -148,7 +151,7 @@ pub async fn export_csv(
         }
         offset += rows.len() as i64;
         for e in rows {
-            out.write_record([
+            out.row([
                 e.id.to_string(),
                 e.at.jst_seconds(),
                 e.at.to_db(),
@@ -160,11 +163,10 @@ pub async fn export_csv(
                 e.client_addr,
                 e.prev_hash,
                 e.hash,
-            ])
-            .map_err(anyhow::Error::from)?;
+            ])?;
         }
     }
-    let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    let bytes = out.finish()?;
     let name = format!(
         "attachment; filename=\"audit-{}.csv\"",
         state.now().jst().get(..10).unwrap_or("log")
@@ -264,15 +266,75 @@ pub async fn sessions(
 }
 
 pub async fn verify_page(State(state): State<AppState>, page: Page) -> AppResult<Response> {
-    let mut conn = state.db.pool().acquire().await?;
-    let report = crate::audit::verify(&mut conn).await?;
+    let data_dir = &state.settings.paths.data_dir;
+    let keys = state.db.keys().audit();
+    let (report, anchor_error, latest) = match crate::audit::anchor::read_log(data_dir) {
+        Ok(anchors) => {
+            let mut conn = state.db.pool().acquire().await?;
+            let report = crate::audit::verify_against(&mut conn, keys, &anchors).await?;
+            (report, None, anchors.last().cloned())
+        }
+        Err(e) => {
+            let mut conn = state.db.pool().acquire().await?;
+            let report = crate::audit::verify(&mut conn, keys).await?;
+            (report, Some(format!("{e:#}")), None)
+        }
+    };
+    let (kind, broken_id, reason) = match (&report.broken, anchor_error) {
+        (Some(b), _) => (
+            match b.kind {
+                BreakKind::Chain => "chain",
+                BreakKind::Anchor => "anchor",
+                BreakKind::KeyMissing => "key",
+            },
+            b.id,
+            b.reason.clone(),
+        ),
+        (None, Some(e)) => ("anchor", 0, e),
+        (None, None) => ("", 0, String::new()),
+    };
     let view = VerifyPage {
         page: page.titled("監査ログの改ざん検査"),
         rows: report.rows,
-        ok: report.broken.is_none(),
-        broken_id: report.broken.as_ref().map(|b| b.id).unwrap_or(0),
-        reason: report.broken.map(|b| b.reason).unwrap_or_default(),
+        unsealed: report.unsealed,
+        ok: kind.is_empty(),
+        kind,
+        broken_id,
+        reason,
+        anchors: report.anchors,
+        latest: latest.map(|a| AnchorLine {
+            seq: a.seq,
+            at: a.at.jst_seconds(),
+            hash: a.hash,
+        }),
         checked_at: state.now().jst_seconds(),
     };
     render(view, axum::http::StatusCode::OK)
+}
+
+/// The anchor log as it is, for auditors to keep a copy off the server
+/// (`rainbownet audit verify --anchor FILE` checks against it later).
+pub async fn anchor_log(State(state): State<AppState>) -> AppResult<Response> {
+    let path = crate::audit::anchor::path(&state.settings.paths.data_dir);
+    let body = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            return Err(anyhow::Error::from(e)
+                .context("cannot read the anchor log")
+                .into());
+        }
+    };
+    let name = format!(
+        "attachment; filename=\"audit-anchor-{}.log\"",
+        state.now().jst().get(..10).unwrap_or("log")
+    );
+    Ok((
+        [
+            (CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+            (CONTENT_DISPOSITION, name),
+        ],
+        body,
+    )
+        .into_response())
 }

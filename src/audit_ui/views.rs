@@ -53,8 +53,20 @@ pub struct SessionsPage {
 pub struct VerifyPage {
     pub page: Page,
     pub rows: i64,
+    pub unsealed: i64,
     pub ok: bool,
+    /// "chain", "anchor" or "key" when not ok.
+    pub kind: &'static str,
     pub broken_id: i64,
     pub reason: String,
+    /// How many anchors outside the database the chain was checked against.
+    pub anchors: usize,
+    pub latest: Option<AnchorLine>,
     pub checked_at: String,
+}
+
+pub struct AnchorLine {
+    pub seq: i64,
+    pub at: String,
+    pub hash: String,
 }

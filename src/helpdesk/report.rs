@@ -10,6 +10,7 @@ use super::repo::{self, Inquiry};
 use super::service;
 use crate::calendar::{BusinessCalendar, format_hours};
 use crate::db::{Conn, Timestamp, tokyo};
+use crate::web::export::Csv;
 
 pub struct Stat {
     pub label: &'static str,
@@ -174,30 +175,32 @@ impl MonthReport {
     }
 
     pub fn csv(&self) -> anyhow::Result<Vec<u8>> {
-        let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-        w.write_record(["区分", "項目", "値"])?;
+        let mut w = Csv::new();
+        w.row(["区分", "項目", "値"])?;
         for r in self.rows() {
-            w.write_record(&r)?;
+            w.row(&r)?;
         }
-        w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+        w.finish()
     }
 
     pub fn xlsx(&self) -> anyhow::Result<Vec<u8>> {
         use rust_xlsxwriter::{Format, Workbook};
+
+        use crate::web::export::SheetText;
         let mut book = Workbook::new();
         let bold = Format::new().set_bold();
         let sheet = book.add_worksheet().set_name("月報")?;
-        sheet.write_string_with_format(0, 0, &self.title, &bold)?;
+        sheet.text_with_format(0, 0, &self.title, &bold)?;
         for (c, h) in ["区分", "項目", "値"].iter().enumerate() {
-            sheet.write_string_with_format(2, c as u16, *h, &bold)?;
+            sheet.text_with_format(2, c as u16, h, &bold)?;
         }
         for (i, r) in self.rows().iter().enumerate() {
             let row = 3 + i as u32;
-            sheet.write_string(row, 0, &r[0])?;
-            sheet.write_string(row, 1, &r[1])?;
+            sheet.text(row, 0, &r[0])?;
+            sheet.text(row, 1, &r[1])?;
             match r[2].parse::<f64>() {
-                Ok(v) => sheet.write_number(row, 2, v)?,
-                Err(_) => sheet.write_string(row, 2, &r[2])?,
+                Ok(v) if v.is_finite() => sheet.write_number(row, 2, v)?,
+                _ => sheet.text(row, 2, &r[2])?,
             };
         }
         sheet.set_column_width(0, 28)?;
@@ -214,18 +217,18 @@ impl MonthReport {
             "状態",
         ];
         for (c, h) in head.iter().enumerate() {
-            list.write_string_with_format(0, c as u16, *h, &bold)?;
+            list.text_with_format(0, c as u16, h, &bold)?;
         }
         for (i, q) in self.inquiries.iter().enumerate() {
             let row = 1 + i as u32;
             list.write_number(row, 0, q.id as f64)?;
-            list.write_string(row, 1, q.received_at.jst())?;
-            list.write_string(row, 2, &q.channel)?;
-            list.write_string(row, 3, &q.category)?;
-            list.write_string(row, 4, &q.requester_name)?;
-            list.write_string(row, 5, &q.facility_name)?;
-            list.write_string(row, 6, &q.subject)?;
-            list.write_string(row, 7, &q.status)?;
+            list.text(row, 1, &q.received_at.jst())?;
+            list.text(row, 2, &q.channel)?;
+            list.text(row, 3, &q.category)?;
+            list.text(row, 4, &q.requester_name)?;
+            list.text(row, 5, &q.facility_name)?;
+            list.text(row, 6, &q.subject)?;
+            list.text(row, 7, &q.status)?;
         }
         Ok(book.save_to_buffer()?)
     }

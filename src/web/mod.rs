@@ -1,11 +1,13 @@
 //! Shared HTTP machinery that knows no domain: access rules and the route builder, the object
 //! guard ([`ObjectGuard`]: every id from a request is checked against the caller's scope),
-//! sessions, CSRF, cookies, security headers, the page context for the layout, flash messages.
+//! sessions, CSRF, cookies, security headers, the page context for the layout, flash messages,
+//! and the spreadsheet exports that every domain writes through (`export`: formula injection).
 
 mod access;
 mod banner;
 pub mod cookies;
 pub mod csrf;
+pub mod export;
 pub mod headers;
 pub mod objects;
 pub mod observe;

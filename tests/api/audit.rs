@@ -40,7 +40,9 @@ async fn x2_log_in_failure_lockout_unlock_and_log_out_are_all_events() {
         (admin.login_id.as_str(), "system_admin", "127.0.0.1")
     );
     let mut conn = app.db().pool().acquire().await.unwrap();
-    let report = rainbownet::audit::verify(&mut conn).await.unwrap();
+    let report = rainbownet::audit::verify(&mut conn, app.db().keys().audit())
+        .await
+        .unwrap();
     assert!(report.broken.is_none());
     assert!(report.rows > 10);
 }
@@ -67,7 +69,7 @@ async fn x2_editing_one_audit_row_makes_verify_fail_and_name_that_row() {
     assert!(text.contains("row 3"), "{text}");
     let mut conn = app.db().pool().acquire().await.unwrap();
     assert_eq!(
-        rainbownet::audit::verify(&mut conn)
+        rainbownet::audit::verify(&mut conn, app.db().keys().audit())
             .await
             .unwrap()
             .broken
@@ -116,7 +118,9 @@ async fn x2_concurrent_writers_keep_one_unbroken_chain() {
         assert_eq!(t.await.unwrap(), 401);
     }
     let mut conn = app.db().pool().acquire().await.unwrap();
-    let report = rainbownet::audit::verify(&mut conn).await.unwrap();
+    let report = rainbownet::audit::verify(&mut conn, app.db().keys().audit())
+        .await
+        .unwrap();
     assert_eq!(report.broken, None);
     assert_eq!(app.audit_count("auth.login_failed").await, 12);
 }

@@ -3,10 +3,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod audit;
+mod audit_anchor;
 mod auth;
 mod bad_input;
 mod browser;
 mod browser_requests;
+mod exports;
 mod helpdesk;
 mod helpdesk_browser;
 mod helpers;

@@ -317,7 +317,9 @@ async fn x5_writers_of_every_domain_queue_for_the_one_sqlite_writer() {
     }
     assert_eq!(app.audit_count("test.write").await, 40);
     let mut conn = app.db().pool().acquire().await.unwrap();
-    let report = rainbownet::audit::verify(&mut conn).await.unwrap();
+    let report = rainbownet::audit::verify(&mut conn, app.db().keys().audit())
+        .await
+        .unwrap();
     assert_eq!(report.broken, None);
 }
 

@@ -68,6 +68,7 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("GET", "/audit/export.csv", Only(AUDIT_READERS)),
         ("GET", "/audit/sessions", Only(AUDIT_READERS)),
         ("GET", "/audit/verify", Only(AUDIT_READERS)),
+        ("GET", "/audit/anchor.log", Only(AUDIT_READERS)),
         ("GET", "/admin/jobs", Only(ADMINS)),
         ("POST", "/admin/jobs/{name}/run", Only(ADMINS)),
         ("GET", "/admin/inventory", Only(ACCOUNT_MANAGERS)),

@@ -1,0 +1,154 @@
+//! Spreadsheet exports (CSV and .xlsx) that Excel cannot be tricked into evaluating
+//! (ASVS 5.3.x, CWE-1236 "CSV injection"). EVERY export of the product writes its cells through
+//! this module: [`Csv`] for CSV, [`SheetText`] for text cells of an .xlsx sheet.
+//!
+//! Rule: a cell whose text begins with `=`, `+`, `-`, `@`, a tab or a carriage return (or their
+//! full-width forms `＝＋－＠`, which Japanese spreadsheet software may read the same way) gets a
+//! leading `'`, so that the spreadsheet shows it as text and never runs it as a formula. The
+//! apostrophe is kept in .xlsx text cells too (which Excel does not evaluate anyway), so the cell
+//! stays harmless when the sheet is saved as CSV again. Numbers meant as numbers are written
+//! with `write_number`, not as text.
+
+use std::borrow::Cow;
+
+/// The characters that make a spreadsheet read a cell as a formula (or part of one).
+const TRIGGERS: &[char] = &['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+
+/// `text` as it may appear in an exported cell: with a leading `'` when it would start a formula.
+pub fn cell(text: &str) -> Cow<'_, str> {
+    if text.starts_with(TRIGGERS) {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// A CSV export: UTF-8 with a BOM (so that Excel in Japan opens it correctly), every field passed
+/// through [`cell`].
+pub struct Csv {
+    w: csv::Writer<Vec<u8>>,
+}
+
+impl Default for Csv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Csv {
+    pub fn new() -> Self {
+        Self {
+            w: csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]),
+        }
+    }
+
+    /// Writes one record.
+    pub fn row<I, T>(&mut self, fields: I) -> anyhow::Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let record: Vec<String> = fields
+            .into_iter()
+            .map(|f| cell(f.as_ref()).into_owned())
+            .collect();
+        self.w.write_record(&record)?;
+        Ok(())
+    }
+
+    /// The bytes of the file.
+    pub fn finish(self) -> anyhow::Result<Vec<u8>> {
+        self.w
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("csv: {}", e.error()))
+    }
+}
+
+/// Text cells of an .xlsx sheet, passed through [`cell`]. Use these instead of `write_string`
+/// (and never `write` or `write_formula` with user text).
+pub trait SheetText {
+    fn text(
+        &mut self,
+        row: u32,
+        col: u16,
+        text: &str,
+    ) -> Result<&mut Self, rust_xlsxwriter::XlsxError>;
+
+    fn text_with_format(
+        &mut self,
+        row: u32,
+        col: u16,
+        text: &str,
+        format: &rust_xlsxwriter::Format,
+    ) -> Result<&mut Self, rust_xlsxwriter::XlsxError>;
+}
+
+impl SheetText for rust_xlsxwriter::Worksheet {
+    fn text(
+        &mut self,
+        row: u32,
+        col: u16,
+        text: &str,
+    ) -> Result<&mut Self, rust_xlsxwriter::XlsxError> {
+        self.write_string(row, col, cell(text).as_ref())
+    }
+
+    fn text_with_format(
+        &mut self,
+        row: u32,
+        col: u16,
+        text: &str,
+        format: &rust_xlsxwriter::Format,
+    ) -> Result<&mut Self, rust_xlsxwriter::XlsxError> {
+        self.write_string_with_format(row, col, cell(text).as_ref(), format)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x2_cells_that_would_start_a_formula_get_a_leading_apostrophe() {
+        for bad in [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1+1",
+            "-1+1",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+            "＝1+1",
+        ] {
+            assert_eq!(cell(bad), format!("'{bad}"), "{bad:?}");
+        }
+        for fine in [
+            "admin",
+            "{\"a\":1}",
+            "2026-11-25",
+            "1.50",
+            "",
+            " =1",
+            "a=b",
+            "'=x",
+        ] {
+            assert_eq!(cell(fine), fine, "{fine:?}");
+        }
+    }
+
+    #[test]
+    fn x2_a_csv_export_neutralises_every_field_and_starts_with_a_bom() {
+        let mut c = Csv::new();
+        c.row(["id", "=cmd|' /C calc'!A0"]).expect("row");
+        c.row(vec!["1".to_string(), "-2+3".to_string()])
+            .expect("row");
+        let bytes = c.finish().expect("bytes");
+        assert_eq!(&bytes[..3], &[0xEF, 0xBB, 0xBF]);
+        let text = String::from_utf8(bytes[3..].to_vec()).expect("utf-8");
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = r.records().map(|x| x.expect("record")).collect();
+        assert_eq!(&rows[0][1], "'=cmd|' /C calc'!A0");
+        assert_eq!(&rows[1][1], "'-2+3");
+    }
+}
