@@ -623,11 +623,17 @@ mod tests {
             ring.audit(),
             &[a.clone(), b.clone()],
             head(&b, 0),
-            &[read.clone()],
+            std::slice::from_ref(&read),
         )
         .expect("agrees");
         // Cut: the head rewound to row 1.
-        let err = walk(ring.audit(), &[a.clone()], head(&a, 0), &[read.clone()]).expect_err("cut");
+        let err = walk(
+            ring.audit(),
+            std::slice::from_ref(&a),
+            head(&a, 0),
+            std::slice::from_ref(&read),
+        )
+        .expect_err("cut");
         assert_eq!((err.id, err.kind), (2, BreakKind::Anchor));
         assert!(err.reason.contains("anchor.log line 1"), "{}", err.reason);
         // A forged anchor (shorter chain claimed) does not pass its seal.
