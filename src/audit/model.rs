@@ -263,7 +263,7 @@ impl Anchor {
 
     /// Whether the anchor is sealed with a key of `keys` and unaltered.
     pub fn check_seal(&self, keys: &KeySet) -> Result<(), Broken> {
-        let Some(key) = keys.by_id(&self.key) else {
+        let Some(key) = keys.find(&self.key) else {
             return Err(Broken::new(
                 0,
                 BreakKind::KeyMissing,
@@ -274,7 +274,7 @@ impl Anchor {
                 ),
             ));
         };
-        if !mac_matches(key, &self.sealed_text(), &self.mac) {
+        if !mac_matches(&key, &self.sealed_text(), &self.mac) {
             return Err(Broken::new(
                 0,
                 BreakKind::Anchor,
@@ -364,7 +364,8 @@ impl<'k> ChainCheck<'k> {
                 self.unsealed += 1;
             }
             Some(key_id) => {
-                let Some(key) = self.keys.by_id(key_id) else {
+                // `find` reads the key file again for a key rotated in by another process.
+                let Some(key) = self.keys.find(key_id) else {
                     return Err(Broken::new(
                         row.id,
                         BreakKind::KeyMissing,
@@ -376,7 +377,7 @@ impl<'k> ChainCheck<'k> {
                         ),
                     ));
                 };
-                if !mac_matches(key, &row.sealed_text(key_id), &row.hash) {
+                if !mac_matches(&key, &row.sealed_text(key_id), &row.hash) {
                     return Err(broken(
                         "content does not match its seal (HMAC): the row was altered, or written \
                          or re-hashed without the audit key",

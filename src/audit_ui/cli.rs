@@ -3,13 +3,15 @@
 //! contradicts, or the key file that lacks the sealing key. A clean check appends an anchor.
 //! `rainbownet audit anchor [--out FILE]`: the same check, then prints (or appends to FILE) the
 //! anchor of the head, to keep off the server.
+//! `rainbownet audit rotate-key`: a new audit key first in `keys/audit.key` (the old ones stay:
+//! rows and anchors sealed with them still verify; nothing is re-sealed), audited.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, FromArgMatches};
 
-use crate::audit::{self, Anchored, BreakKind};
+use crate::audit::{self, Actor, Anchored, BreakKind};
 use crate::domain::{CliCommand, CliContext};
 
 const GROUP: &str = "audit";
@@ -56,6 +58,51 @@ pub fn anchor() -> CliCommand {
         },
         run: |ctx, m| Box::pin(run_anchor(ctx, m)),
     }
+}
+
+pub fn rotate_key() -> CliCommand {
+    CliCommand {
+        group: GROUP,
+        group_about: ABOUT,
+        command: || {
+            clap::Command::new("rotate-key").about(
+                "Put a new audit key first in data_dir/keys/audit.key; older keys stay so that \
+                 what they sealed still verifies.",
+            )
+        },
+        run: |ctx, _| Box::pin(run_rotate_key(ctx)),
+    }
+}
+
+async fn run_rotate_key(ctx: &CliContext) -> anyhow::Result<ExitCode> {
+    let data_dir = &ctx.settings.paths.data_dir;
+    let key = crate::db::keys::rotate(data_dir, "audit")?;
+    let db = ctx.db().await?;
+    let keys = db.keys().audit();
+    anyhow::ensure!(
+        keys.current().id() == key.id(),
+        "the new key is not the current one after rotation"
+    );
+    let kept: Vec<&str> = keys.all()[1..].iter().map(|k| k.id()).collect();
+    let mut tx = db.begin().await?;
+    audit::record(
+        &mut tx,
+        ctx.now,
+        &Actor::cli(),
+        "keys.rotated",
+        "keys:audit",
+        serde_json::json!({"purpose": "audit", "key": key.id(), "kept": kept}),
+    )
+    .await?;
+    tx.commit().await?;
+    db.close().await;
+    println!("監査ログの封印の鍵を更新しました。新しい鍵: {}", key.id());
+    println!(
+        "古い鍵は {} の2行目以降に残しています。古い鍵で封印した行とアンカーの検査に必要なため、削除しないでください。\
+         稼働中のサーバーは再起動すると新しい鍵で封印します。",
+        crate::db::keys::key_file(data_dir, "audit").display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Checks and prints the outcome (on stderr when stdout carries the anchor line); `Ok(None)` when

@@ -60,6 +60,7 @@ pub fn domain() -> Domain {
         .cards(|s, p, now| Box::pin(cards(s, p, now)))
         .cli(cli::verify())
         .cli(cli::anchor())
+        .cli(cli::rotate_key())
 }
 
 /// The last chain check, for those who may read the log.

@@ -278,7 +278,9 @@ async fn x1_x2_twenty_clients_flooding_wrong_passwords_leave_log_in_working_and_
         "{added} audit rows for the whole flood"
     );
     let mut conn = app.db().pool().acquire().await.expect("conn");
-    let report = rainbownet::audit::verify(&mut conn).await.expect("verify");
+    let report = rainbownet::audit::verify(&mut conn, app.db().keys().audit())
+        .await
+        .expect("verify");
     assert_eq!(report.broken, None);
 }
 
@@ -333,7 +335,7 @@ async fn x2_failed_log_ins_are_summarised_once_per_address_and_window() {
     );
     let mut conn = app.db().pool().acquire().await.expect("conn");
     assert_eq!(
-        rainbownet::audit::verify(&mut conn)
+        rainbownet::audit::verify(&mut conn, app.db().keys().audit())
             .await
             .expect("verify")
             .broken,
