@@ -37,6 +37,7 @@ mod cli;
 mod demo;
 mod inventory;
 mod lifecycle;
+mod lockout;
 pub mod model;
 mod recovery;
 mod repo;

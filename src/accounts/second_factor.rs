@@ -220,7 +220,7 @@ pub async fn regenerate_recovery_codes(
         let mut tx = db.begin().await?;
         let account = repo::find(&mut tx, p.account_id).await?;
         let actor = Actor::of(p, client);
-        super::service::record_mfa_failure(
+        super::lockout::record_mfa_failure(
             &mut tx,
             sec,
             &account,

@@ -5,6 +5,7 @@
 use jiff::SignedDuration;
 use serde_json::json;
 
+use super::lockout::{lock_if_too_many, record_mfa_failure};
 use super::model::Account;
 use super::repo;
 use super::throttle::note_login_failure;
@@ -181,35 +182,6 @@ async fn finish_login(
     Ok(token)
 }
 
-/// Counts failures inside the window (since the last success or unlock) and locks at the threshold.
-pub(super) async fn lock_if_too_many(
-    conn: &mut Tx,
-    sec: &SecuritySettings,
-    account: &Account,
-    actor: &Actor,
-    now: Timestamp,
-) -> sqlx::Result<()> {
-    let window_start = now.minus(SignedDuration::from_mins(sec.lockout_window_minutes));
-    let since = account
-        .failures_since
-        .map_or(window_start, |f| f.max(window_start));
-    let failures = repo::count_failures_since(conn, account.id, since).await?;
-    if failures >= sec.lockout_threshold {
-        let until = now.plus_minutes(sec.lockout_minutes);
-        repo::lock(conn, account.id, now, until).await?;
-        audit::record(
-            conn,
-            now,
-            actor,
-            "auth.account_locked",
-            &format!("account:{}", account.id),
-            json!({"failures": failures, "locked_until": until.to_db()}),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
 /// A second-factor code (TOTP or a recovery code) for a session at the `VerifyTotp` stage.
 ///
 /// A recovery code is checked against the account's unused codes (argon2, in the password
@@ -269,41 +241,6 @@ pub async fn verify_second_factor(
     }
     tx.commit().await?;
     Ok(ok)
-}
-
-/// A wrong second-factor code: recorded as a failed attempt, audited `auth.mfa_failed`, counted
-/// towards the lock; the session ends if the account is now locked.
-pub(super) async fn record_mfa_failure(
-    tx: &mut Tx,
-    sec: &SecuritySettings,
-    account: &Account,
-    actor: &Actor,
-    p: &Principal,
-    context: &str,
-    now: Timestamp,
-) -> Result<(), DomainError> {
-    let target = format!("account:{}", account.id);
-    repo::record_attempt(
-        tx,
-        Some(account.id),
-        &account.login_id,
-        now,
-        false,
-        &actor.client_addr,
-    )
-    .await?;
-    let details = if context == "login" {
-        json!({})
-    } else {
-        json!({"context": context})
-    };
-    audit::record(tx, now, actor, "auth.mfa_failed", &target, details).await?;
-    lock_if_too_many(tx, sec, account, actor, now).await?;
-    let locked = repo::find(tx, account.id).await?.is_locked(now);
-    if locked {
-        sessions::end(tx, p.session_id, now, "locked").await?;
-    }
-    Ok(())
 }
 
 /// A password change as typed into the form.
