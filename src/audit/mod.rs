@@ -23,6 +23,7 @@
 //! - Its pages (list, CSV, access log, chain check) are the `audit_ui` domain.
 
 pub mod anchor;
+mod check;
 pub mod model;
 pub mod repo;
 
@@ -77,7 +78,7 @@ pub async fn verify_against(
 ) -> sqlx::Result<VerifyReport> {
     // The head first: rows appended while walking lie after it and are checked like the others.
     let head = repo::head(conn).await?;
-    let mut check = model::ChainCheck::new(keys, head.clone(), anchors);
+    let mut check = check::ChainCheck::new(keys, head.clone(), anchors);
     let mut after = 0;
     let mut broken = None;
     'walk: loop {
