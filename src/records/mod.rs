@@ -45,6 +45,7 @@ pub mod blobs;
 mod cli;
 pub mod consent;
 mod consent_api;
+mod consent_paper;
 mod consent_ui;
 pub mod fhir;
 mod intake;
@@ -191,11 +192,11 @@ fn routes() -> Routes {
         .get(
             "/admin/records/consents",
             Access::Roles(CONSENT_STAFF),
-            consent_ui::paper_form,
+            consent_paper::paper_form,
         )
         .post(
             "/admin/records/consents",
             Access::Roles(CONSENT_STAFF),
-            consent_ui::paper_record,
+            consent_paper::paper_record,
         )
 }

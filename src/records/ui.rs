@@ -465,21 +465,22 @@ pub async fn consent_scan(
         .await?
         .ok_or(AppError::NotFound)?;
     let hash = consent.scan_hash.ok_or(AppError::NotFound)?;
-    let bytes = BlobStore::new(&state.settings.paths.data_dir)
-        .get(&hash)
-        .await
-        .map_err(AppError::Internal)?;
     let read = Read {
         patient_id: id,
         document_id: None,
         facility_id: facility,
         channel: "ui",
     };
-    log_read(&mut tx, now, &actor, "records.consent_scan_read", read).await?;
-    tx.commit().await?;
-    Ok(objects::download(
-        bytes,
-        consent.scan_content_type.as_deref(),
+    let content_type = consent.scan_content_type.as_deref();
+    consent_ui::serve_scan(
+        &state,
+        tx,
+        now,
+        &actor,
+        read,
+        &hash,
+        content_type,
         "consent-scan",
-    ))
+    )
+    .await
 }
