@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod audit_ui;
 pub mod auth;
+pub mod backup;
 pub mod calendar;
 pub mod calendar_admin;
 pub mod cli;

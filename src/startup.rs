@@ -36,6 +36,7 @@ pub fn domains() -> Vec<Domain> {
         crate::records::domain(),
         crate::audit_ui::domain(),
         crate::jobs::domain(),
+        crate::backup::domain(),
     ]
 }
 

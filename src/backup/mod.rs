@@ -1,0 +1,37 @@
+//! Backups (R20.3, R20.4, R21.1–R21.3, X.5): daily and monthly, consistent, encrypted, copied to a
+//! second target, verified by restore drills, restorable with standard tools.
+//!
+//! Rules:
+//! - A backup is a tar stream, compressed with zstd and encrypted with age to every recipient of
+//!   `[backup] recipients`; `age -d -i KEY | zstd -d | tar x` restores it by hand (README). The
+//!   database is a consistent snapshot taken while the server keeps serving (SQLite `VACUUM INTO`,
+//!   PostgreSQL `pg_dump -Fc`); the manifest lists every file with size and SHA-256, the counts and
+//!   the audit chain head read from the snapshot, versions, time and kind ([`model`]).
+//! - Generations (R21.1): a monthly full backup, and daily backups carrying a full database
+//!   snapshot plus only the blobs added since the previous backup of the chain. Kept `keep_days`
+//!   (one year); pruning removes a whole chain only when its newest member has expired, so a chain
+//!   still within retention is never broken. A second target (directory or S3-compatible bucket)
+//!   keeps its own copy with its own retention.
+//! - Schedules (R21.2, R21.3): a system administrator proposes the daily and monthly times; the
+//!   service operator approves; only approved schedules run, and each is published on the portal.
+//!   A monthly schedule may stop the service: announced on the portal in advance, and during the
+//!   backup the application is read-only with a banner (a Japanese page; FHIR 503 + Retry-After).
+//! - System backups (R20.3, R20.4): configuration and system data, kept one year; acceptance and
+//!   maintenance records link to them through [`system_backup_ref`].
+//! - Verification: every archive is read back against its manifest after writing; a weekly drill
+//!   restores the newest chain into a temporary directory, opens the database, checks the counts
+//!   and the audit chain against the manifest's anchor, and records the result. A failure or a
+//!   missed scheduled backup is an alert on the administrators' dashboard.
+//! - Every state change (run, verify, drill, prune, schedule decision) is audited.
+
+pub mod model;
+pub mod settings;
+
+pub use model::{BackupId, Kind, Manifest};
+pub use settings::{BackupSettings, SecondTarget};
+
+use crate::domain::Domain;
+
+pub fn domain() -> Domain {
+    Domain::new("backup").settings::<BackupSettings>()
+}
