@@ -24,14 +24,33 @@
 //!   missed scheduled backup is an alert on the administrators' dashboard.
 //! - Every state change (run, verify, drill, prune, schedule decision) is audited.
 
+pub mod age_keys;
+pub mod archive;
+pub mod catalog;
+mod cli;
+pub mod history;
 pub mod model;
+mod redact;
+mod repo;
+pub mod restore;
+pub mod run;
 pub mod settings;
+pub mod snapshot;
+pub mod verify;
 
+pub use history::{SystemBackupRef, system_backup_ref};
 pub use model::{BackupId, Kind, Manifest};
 pub use settings::{BackupSettings, SecondTarget};
 
 use crate::domain::Domain;
 
 pub fn domain() -> Domain {
-    Domain::new("backup").settings::<BackupSettings>()
+    Domain::new("backup")
+        .settings::<BackupSettings>()
+        .cli(cli::run())
+        .cli(cli::system())
+        .cli(cli::list())
+        .cli(cli::verify())
+        .cli(cli::restore())
+        .cli(cli::keygen())
 }
