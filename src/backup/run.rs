@@ -13,11 +13,12 @@
 //!
 //! Every archive holds `config/rainbownet.toml`. Blobs are listed AFTER the snapshot, under the
 //! blob store's writers' gate (so a purge cannot remove a blob the snapshot references while the
-//! archive is written; a purge waits for the backup). Two backups never run at once: a lock in
-//! the process, and a `running` row younger than [`STALE_AFTER_HOURS`] refuses another (an older
+//! archive is written; a purge waits for the backup). Two backups never run at once: a claim on
+//! the backup directory in the process, and a `running` row younger than [`STALE_AFTER_HOURS`] refuses another (an older
 //! one was left by a stopped process and is marked failed). The archive is read back before its
 //! sidecar manifest is written; a backup whose read-back fails leaves no archive.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -42,7 +43,33 @@ pub const STALE_AFTER_HOURS: i64 = 6;
 /// The configuration copy's path in every archive.
 pub const CONFIG_ENTRY: &str = "config/rainbownet.toml";
 
-static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// The backup directories a backup is being written to in this process.
+static RUNNING: std::sync::Mutex<BTreeSet<PathBuf>> = std::sync::Mutex::new(BTreeSet::new());
+
+/// This process's claim on a backup directory, released when dropped.
+struct Claim(PathBuf);
+
+impl Claim {
+    fn take(dir: &Path) -> anyhow::Result<Claim> {
+        let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+        if !running.insert(dir.to_path_buf()) {
+            anyhow::bail!(
+                "別のバックアップを実行中です (another backup into {} is running)",
+                dir.display()
+            );
+        }
+        Ok(Claim(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        RUNNING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
+    }
+}
 
 /// What a finished backup reports.
 #[derive(Clone, Debug)]
@@ -79,11 +106,9 @@ pub async fn backup_now_with(
     now: Timestamp,
     progress: &ProgressBar,
 ) -> anyhow::Result<Report> {
-    let _running = RUNNING.try_lock().map_err(|_| {
-        anyhow::anyhow!("別のバックアップを実行中です (another backup is running in this process)")
-    })?;
     let settings = state.section::<BackupSettings>();
     let dir = settings.dir_in(&state.settings.paths.data_dir);
+    let _claim = Claim::take(&dir)?;
     create_private_dir(&dir)?;
     let plan = catalog::plan(&catalog::list(&dir)?, kind);
     let id = BackupId::new(now.as_jiff(), plan.kind);
