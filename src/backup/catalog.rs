@@ -221,7 +221,7 @@ mod tests {
         Manifest {
             format: MANIFEST_FORMAT,
             kind: id.kind(),
-            started_at: format!("{}", &id.as_str()[..16]),
+            started_at: id.as_str()[..16].to_string(),
             id,
             chain: chain.map(|c| BackupId::parse(c).expect("chain")),
             parent: parent.map(|p| BackupId::parse(p).expect("parent")),
