@@ -237,8 +237,12 @@ async fn take(ctx: &CliContext, kind: Kind) -> anyhow::Result<ExitCode> {
         m.files.len(),
         r.duration.as_secs_f64()
     );
-    println!("  読み戻し検査: {}", r.verified);
-    if kind != Kind::System || m.kind != Kind::System {
+    println!(
+        "  読み戻し検査: {}（{:.1} 秒）",
+        r.verified,
+        r.verify_duration.as_secs_f64()
+    );
+    if m.kind != Kind::System {
         println!(
             "  文書 {} 件、患者 {} 人、アカウント {} 件、監査ログ {} 行（先頭 {} 行目）",
             m.counts.documents,

@@ -6,7 +6,8 @@ use crate::db::{Db, Timestamp};
 use crate::error::DomainError;
 
 use super::model::{BackupId, Kind};
-use super::repo::{self, BackupRow};
+use super::repo;
+pub use super::repo::BackupRow;
 
 /// Every recorded backup, oldest first.
 pub async fn list(db: &Db) -> anyhow::Result<Vec<BackupRow>> {

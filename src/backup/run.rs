@@ -78,7 +78,10 @@ pub struct Report {
     /// The sidecar manifest (with `archive` filled in).
     pub manifest: Manifest,
     pub size_bytes: u64,
+    /// The whole backup, from its start to the recorded end (read-back included).
     pub duration: Duration,
+    /// Of which the read-back check.
+    pub verify_duration: Duration,
     /// The read-back result (`ok`, or `ok: …` when only the checksum could be checked).
     pub verified: String,
     /// Why the kind differs from the one requested (a daily with no monthly yet).
@@ -117,7 +120,9 @@ pub async fn backup_now_with(
         Kind::Daily => plan.chain.clone(),
         Kind::System => None,
     };
-    start(state, &id, &plan, chain.as_ref(), trigger, actor, now).await?;
+    for stale in start(state, &id, &plan, chain.as_ref(), trigger, actor, now).await? {
+        remove_temp_files(&dir, &stale);
+    }
     let clock = Instant::now();
     let written = write(
         state, &settings, &dir, &id, &plan, chain, now, clock, progress,
@@ -126,12 +131,13 @@ pub async fn backup_now_with(
     let duration = clock.elapsed();
     let finished = now.plus(jiff::SignedDuration::try_from(duration).unwrap_or_default());
     match written {
-        Ok((manifest, checked)) => {
+        Ok((manifest, checked, verify_duration)) => {
             let report = Report {
                 id: id.clone(),
                 size_bytes: manifest.archive.as_ref().map_or(0, |a| a.size),
                 manifest,
                 duration,
+                verify_duration,
                 verified: checked.summary(),
                 note: plan.note.clone(),
             };
@@ -150,8 +156,8 @@ pub async fn backup_now_with(
     }
 }
 
-/// Records the `running` row (and marks rows left `running` by a stopped process as failed), or
-/// refuses when another backup is in progress.
+/// Records the `running` row (and marks rows left `running` by a stopped process as failed,
+/// returning their ids), or refuses when another backup is in progress.
 async fn start(
     state: &AppState,
     id: &BackupId,
@@ -160,9 +166,10 @@ async fn start(
     trigger: &str,
     actor: &Actor,
     now: Timestamp,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     let stale_before = now.minus(jiff::SignedDuration::from_hours(STALE_AFTER_HOURS));
     let mut tx = state.db.begin().await?;
+    let mut stale = Vec::new();
     for (other, started) in repo::running(&mut tx).await? {
         if started >= stale_before {
             anyhow::bail!(
@@ -171,6 +178,7 @@ async fn start(
             );
         }
         let why = "中断されました（実行中のままプロセスが停止） (interrupted)";
+        stale.push(other.clone());
         repo::finish_failed(&mut tx, &other, now, 0, why).await?;
         audit::record(
             &mut tx,
@@ -210,7 +218,14 @@ async fn start(
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(stale)
+}
+
+/// Removes what an interrupted backup `id` left in `dir` (its temporary files only).
+fn remove_temp_files(dir: &Path, id: &str) {
+    for suffix in [".tar.zst.age", ".json", ".db", ".pgdump"] {
+        let _ = std::fs::remove_file(dir.join(format!(".tmp-{id}{suffix}")));
+    }
 }
 
 /// One blob file of the store and its path in the archive.
@@ -219,7 +234,8 @@ struct Blob {
     path: PathBuf,
 }
 
-/// Writes the archive and its sidecar; returns the sidecar manifest and the read-back result.
+/// Writes the archive and its sidecar; returns the sidecar manifest, the read-back result and
+/// how long the read-back took.
 #[allow(clippy::too_many_arguments)]
 async fn write(
     state: &AppState,
@@ -231,7 +247,7 @@ async fn write(
     now: Timestamp,
     clock: Instant,
     progress: &ProgressBar,
-) -> anyhow::Result<(Manifest, Checked)> {
+) -> anyhow::Result<(Manifest, Checked, Duration)> {
     let recipients = age_keys::recipients(&settings.recipients)?;
     let identity = Some(settings.identity_file.trim())
         .filter(|s| !s.is_empty())
@@ -336,6 +352,7 @@ async fn write(
     progress.finish_and_clear();
     let archive = dir.join(id.archive_name());
     let (dir2, m2) = (dir.to_path_buf(), manifest.clone());
+    let verify_started = Instant::now();
     let checked = tokio::task::spawn_blocking(move || -> anyhow::Result<Checked> {
         let ids = identity.as_deref().map(age_keys::identities).transpose()?;
         verify::verify_manifest(&dir2, &m2, ids.as_deref(), &ProgressBar::hidden())
@@ -343,7 +360,7 @@ async fn write(
     .await?
     .and_then(|c| catalog::write_sidecar(dir, &manifest).map(|()| c));
     match checked {
-        Ok(c) => Ok((manifest, c)),
+        Ok(c) => Ok((manifest, c, verify_started.elapsed())),
         Err(e) => {
             let _ = std::fs::remove_file(&archive);
             Err(e.context("書き込んだアーカイブの読み戻しに失敗したため、削除しました"))

@@ -274,6 +274,18 @@ async fn assert_blobs_present(url: &str, data_dir: &Path) {
     conn.close().await.expect("close");
 }
 
+/// Waits (at most a minute) until `done` holds: a sender that fails must not hang the test.
+async fn wait_until(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "the senders stopped acknowledging"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r21_1_x5_a_backup_taken_while_documents_arrive_restores_every_acknowledged_one() {
     let env = Arc::new(env(|_| {}).await);
@@ -296,9 +308,7 @@ async fn r21_1_x5_a_backup_taken_while_documents_arrive_restores_every_acknowled
             }
         }));
     }
-    while acked.lock().expect("lock").len() < 6 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    wait_until(|| acked.lock().expect("lock").len() >= 6).await;
     let accounts_before = env.app.count("accounts").await;
     let audit_before: i64 = sqlx::query_scalar("SELECT seq FROM audit_head")
         .fetch_one(env.app.db().pool())
@@ -307,9 +317,7 @@ async fn r21_1_x5_a_backup_taken_while_documents_arrive_restores_every_acknowled
     let started = Instant::now();
     let report = env.take(Kind::Monthly).await;
     let during = acked.lock().expect("lock").len();
-    while acked.lock().expect("lock").len() < during + 3 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    wait_until(|| acked.lock().expect("lock").len() >= during + 3).await;
     stop.store(true, Ordering::Relaxed);
     for s in senders {
         s.await.expect("sender");
@@ -828,7 +836,10 @@ async fn x5_two_backups_never_run_at_once() {
         format!("{err:#}").contains("20200101T000000Z-daily"),
         "{err:#}"
     );
-    // … but one left behind hours ago by a stopped process is marked failed, and work goes on.
+    // … but one left behind hours ago by a stopped process is marked failed (its temporary
+    // file removed), and work goes on.
+    let leftover = env.backups.join(".tmp-20200101T000000Z-daily.tar.zst.age");
+    std::fs::write(&leftover, b"partial").expect("leftover");
     env.app.advance_minutes(7 * 60);
     backup_now(&env.app.state, Kind::Daily, "test", &actor, env.app.now())
         .await
@@ -839,4 +850,13 @@ async fn x5_two_backups_never_run_at_once() {
             .await
             .expect("row");
     assert_eq!(state, "failed");
+    assert!(
+        !leftover.exists(),
+        "the interrupted backup's temporary file is gone"
+    );
+    assert_eq!(
+        backup::catalog::list(&env.backups).expect("list").len(),
+        2,
+        "the first monthly and the daily"
+    );
 }
