@@ -16,22 +16,50 @@
 //!   service operator approves; only approved schedules run, and each is published on the portal.
 //!   A monthly schedule may stop the service: announced on the portal in advance, and during the
 //!   backup the application is read-only with a banner (a Japanese page; FHIR 503 + Retry-After).
-//! - System backups (R20.3, R20.4): configuration and system data, kept one year; acceptance and
-//!   maintenance records link to them through [`system_backup_ref`].
-//! - Verification: every archive is read back against its manifest after writing; a weekly drill
+//! - System backups (R20.3, R20.4): configuration and system data (`system/about.json`, a copy of
+//!   the audit anchor log), no application data, kept one year; acceptance and maintenance records
+//!   link to them through [`system_backup_ref`].
+//! - The configuration copy in every archive has every secret replaced; the keys (`keys/`) are in
+//!   no archive (restored from their own offline copy). The directory of archives and sidecar
+//!   manifests is the truth for restore and prune ([`catalog`]); the `backups` table is the history
+//!   the pages show. Two backups into one directory never run at once.
+//! - A restore goes into an EMPTY directory (PostgreSQL: an empty database), checks every file
+//!   against its manifest as it is written, and starts the restored anchor log with the backup's
+//!   anchor ([`restore`]).
+//! - Verification: every archive is read back against its manifest after writing (a failed
+//!   read-back leaves no archive, only a failed row); a weekly drill
 //!   restores the newest chain into a temporary directory, opens the database, checks the counts
 //!   and the audit chain against the manifest's anchor, and records the result. A failure or a
 //!   missed scheduled backup is an alert on the administrators' dashboard.
 //! - Every state change (run, verify, drill, prune, schedule decision) is audited.
 
+pub mod age_keys;
+pub mod archive;
+pub mod catalog;
+mod cli;
+pub mod history;
 pub mod model;
+mod redact;
+mod repo;
+pub mod restore;
+pub mod run;
 pub mod settings;
+pub mod snapshot;
+pub mod verify;
 
+pub use history::{SystemBackupRef, system_backup_ref};
 pub use model::{BackupId, Kind, Manifest};
 pub use settings::{BackupSettings, SecondTarget};
 
 use crate::domain::Domain;
 
 pub fn domain() -> Domain {
-    Domain::new("backup").settings::<BackupSettings>()
+    Domain::new("backup")
+        .settings::<BackupSettings>()
+        .cli(cli::run())
+        .cli(cli::system())
+        .cli(cli::list())
+        .cli(cli::verify())
+        .cli(cli::restore())
+        .cli(cli::keygen())
 }
