@@ -196,8 +196,7 @@ pub async fn copy(state: &AppState, id: &BackupId) -> anyhow::Result<()> {
         Ok(t) => (t.describe(), copy_to(&t, &primary, id).await),
         Err(e) => ("(設定の誤り)".to_string(), Err(e)),
     };
-    let result =
-        result.map_err(|e| anyhow!(redact(&format!("{e:#}"), &settings.second_target)));
+    let result = result.map_err(|e| anyhow!(redact(&format!("{e:#}"), &settings.second_target)));
     let now = state.now();
     let (outcome, action, details) = match &result {
         Ok(size) => (
@@ -227,7 +226,9 @@ pub async fn copy(state: &AppState, id: &BackupId) -> anyhow::Result<()> {
         Ok(_) => Ok(()),
         Err(e) => {
             tracing::warn!(backup = %id, target = %place, error = %e, "copy to the second target failed");
-            Err(e.context(format!("{id} を第二の保管先 {place} に複製できませんでした")))
+            Err(e.context(format!(
+                "{id} を第二の保管先 {place} に複製できませんでした"
+            )))
         }
     }
 }
@@ -251,7 +252,11 @@ pub async fn copy_to(target: &Target, primary: &Path, id: &BackupId) -> anyhow::
         .as_ref()
         .ok_or_else(|| anyhow!("{} has no archive entry", sidecar.display()))?;
     let size = target
-        .put(&id.archive_name(), &primary.join(id.archive_name()), Some(archive))
+        .put(
+            &id.archive_name(),
+            &primary.join(id.archive_name()),
+            Some(archive),
+        )
         .await?;
     target.put(&id.manifest_name(), &sidecar, None).await?;
     Ok(size)
@@ -272,10 +277,7 @@ fn redact(message: &str, t: &SecondTarget) -> String {
 /// A name is a plain file name (it comes from a `BackupId`; never a path).
 fn plain_name(name: &str) -> anyhow::Result<()> {
     ensure!(
-        !name.is_empty()
-            && !name.starts_with('.')
-            && !name.contains(['/', '\\'])
-            && name != "..",
+        !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\']) && name != "..",
         "not a plain object name: {name}"
     );
     Ok(())
@@ -613,7 +615,10 @@ impl S3Target {
             let url = action.sign(SIGNED_FOR);
             let res = send(self.http.post(url).body(action.body()), "multipart end").await?;
             // S3 may answer 200 with an error document on completion.
-            let text = res.text().await.map_err(|e| net_error(e, "multipart end"))?;
+            let text = res
+                .text()
+                .await
+                .map_err(|e| net_error(e, "multipart end"))?;
             if text.contains("<Error>") {
                 bail!("S3 multipart end:{}", s3_message(&text));
             }
@@ -656,7 +661,10 @@ impl S3Target {
 
     async fn delete(&self, name: &str) -> anyhow::Result<()> {
         let key = self.key(name);
-        let url = self.bucket.delete_object(self.creds(), &key).sign(SIGNED_FOR);
+        let url = self
+            .bucket
+            .delete_object(self.creds(), &key)
+            .sign(SIGNED_FOR);
         let res = self
             .http
             .delete(url)
@@ -707,7 +715,12 @@ fn s3_message(body: &str) -> String {
         let close = format!("</{name}>");
         let start = body.find(&open)? + open.len();
         let len = body[start..].find(&close)?;
-        Some(body[start..start + len].chars().take(200).collect::<String>())
+        Some(
+            body[start..start + len]
+                .chars()
+                .take(200)
+                .collect::<String>(),
+        )
     };
     match (tag("Code"), tag("Message")) {
         (Some(c), Some(m)) => format!(" {c}: {m}"),
@@ -773,7 +786,10 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(!shown.contains("wJalrXUtnFEMI") && !shown.contains("AKIAEXAMPLE"));
         t.endpoint = "https://s3.example.jp".into();
-        assert!(Target::second(&t).is_err(), "no TLS in this build: refused, not tried");
+        assert!(
+            Target::second(&t).is_err(),
+            "no TLS in this build: refused, not tried"
+        );
         t.kind = String::new();
         assert!(Target::second(&t).expect("none").is_none());
     }

@@ -188,7 +188,12 @@ async fn r21_1_a_backup_is_copied_to_a_directory_target_complete_and_byte_identi
     let events = audit_details(&app, "backup.copied").await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["size_bytes"], 300_000);
-    assert!(events[0]["target"].as_str().expect("target").starts_with("dir:"));
+    assert!(
+        events[0]["target"]
+            .as_str()
+            .expect("target")
+            .starts_with("dir:")
+    );
 
     // The target's own listing reads the manifest back.
     let t = Target::Dir(nas.clone());
@@ -226,11 +231,18 @@ async fn r21_1_a_failed_copy_is_recorded_and_audited_and_leaves_the_primary_unto
 
     let (copied_at, result) = copy_row(&app, &m.id).await;
     assert_eq!(copied_at, Some(app.now().to_db()));
-    assert!(result.as_deref().unwrap_or("").starts_with("failed: "), "{result:?}");
+    assert!(
+        result.as_deref().unwrap_or("").starts_with("failed: "),
+        "{result:?}"
+    );
     assert_eq!(app.audit_count("backup.copy_failed").await, 1);
     assert_eq!(app.audit_count("backup.copied").await, 0);
     let after = std::fs::read(primary.join(m.id.archive_name())).expect("archive kept");
-    assert_eq!(sha256(&before), sha256(&after), "the primary is not spoiled");
+    assert_eq!(
+        sha256(&before),
+        sha256(&after),
+        "the primary is not spoiled"
+    );
     assert_eq!(held_in(&primary), BTreeSet::from([m.id.clone()]));
     let state: String = sqlx::query_scalar("SELECT state FROM backups WHERE id = $1")
         .bind(m.id.as_str())
@@ -297,7 +309,11 @@ impl S3Server {
             .send()
             .await
             .expect("PUT bucket");
-        assert!(res.status().is_success(), "bucket created: {}", res.status());
+        assert!(
+            res.status().is_success(),
+            "bucket created: {}",
+            res.status()
+        );
         Some(server)
     }
 
@@ -420,7 +436,10 @@ async fn r21_1_r20_4_backups_are_copied_to_an_s3_bucket_identical_pruned_there_a
         size: bytes.len() as u64,
         sha256: sha256(&bytes),
     };
-    let size = s3.put("big.bin", &big, Some(&entry)).await.expect("multipart");
+    let size = s3
+        .put("big.bin", &big, Some(&entry))
+        .await
+        .expect("multipart");
     assert_eq!(size, bytes.len() as u64);
     assert_eq!(
         sha256(&download(&endpoint, "kiyosu/big.bin").await),
@@ -452,11 +471,17 @@ async fn r21_1_r20_4_backups_are_copied_to_an_s3_bucket_identical_pruned_there_a
         .await
         .expect_err("no server");
     let text = format!("{err:#}");
-    assert!(!text.contains(SECRET_KEY) && !text.contains(ACCESS_KEY) && !text.contains("X-Amz"), "{text}");
+    assert!(
+        !text.contains(SECRET_KEY) && !text.contains(ACCESS_KEY) && !text.contains("X-Amz"),
+        "{text}"
+    );
     let (_, result) = copy_row(&app, &next.id).await;
     let result = result.expect("copy_result");
     assert!(result.starts_with("failed: "), "{result}");
-    assert!(!result.contains(SECRET_KEY) && !result.contains("X-Amz-Signature"), "{result}");
+    assert!(
+        !result.contains(SECRET_KEY) && !result.contains("X-Amz-Signature"),
+        "{result}"
+    );
     let failed = audit_details(&app, "backup.copy_failed").await;
     assert_eq!(failed.len(), 1);
     assert!(!failed[0].to_string().contains(SECRET_KEY));
@@ -489,7 +514,11 @@ async fn r21_1_backup_prune_on_the_command_line_prints_what_it_removed() {
 
     let out = app.cli(&["backup", "prune"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("1 件を削除しました"), "{stdout}");
     assert!(stdout.contains(id.as_str()), "{stdout}");
     assert_eq!(held_in(&dir), BTreeSet::from([recent.id.clone()]));
@@ -500,7 +529,11 @@ async fn r21_1_backup_prune_on_the_command_line_prints_what_it_removed() {
     let out = app.cli(&["backup", "prune"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("削除したバックアップはありません"));
-    assert_eq!(app.audit_count("backup.pruned").await, 1, "a run that removed nothing writes no event");
+    assert_eq!(
+        app.audit_count("backup.pruned").await,
+        1,
+        "a run that removed nothing writes no event"
+    );
 }
 
 /// Moves the test clock to the next 03:00:00.000 Japan time (18:00 UTC).
@@ -645,7 +678,11 @@ async fn r21_1_r20_4_a_year_of_daily_runs_pruned_daily_leaves_exactly_the_expect
     let want_primary = expected(&taken, now, i64::from(PRIMARY_KEEP));
     let want_second = expected(&taken, now, i64::from(SECOND_KEEP));
     assert_eq!(held_in(&primary), want_primary, "the primary's generations");
-    assert_eq!(held_in(&nas), want_second, "the second target's generations");
+    assert_eq!(
+        held_in(&nas),
+        want_second,
+        "the second target's generations"
+    );
 
     // The scenario is not trivial: both targets dropped something; each keeps a monthly older
     // than its retention because a daily of its chain is still within it; and a system backup
