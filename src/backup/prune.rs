@@ -12,13 +12,14 @@
 //!   understands); what is not a manifest is never touched.
 //!
 //! Each target is read from its own listing of manifests (the directory or bucket, not the
-//! database). Within a run the newest backups go first (archive, then manifest), and the run
+//! database). Before pruning, a run copies to the second target every backup of the primary that
+//! it lacks and would still keep (a copy that failed earlier: the target was down), oldest first. Within a run the newest backups go first (archive, then manifest), and the run
 //! stops on a target at the first failure, so what is left of a chain is always its older part.
 //! Backups removed from the primary are marked `pruned` (with `pruned_at`) on their `backups`
 //! row; one `backup.pruned` audit event per run that removed something (or failed) lists the ids
 //! of both targets.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::process::ExitCode;
 
 use anyhow::ensure;
@@ -27,7 +28,7 @@ use jiff::SignedDuration;
 use super::model::{BackupId, Kind, Manifest};
 use super::repo_targets;
 use super::settings::BackupSettings;
-use super::targets::Target;
+use super::targets::{self, Target};
 use crate::audit::{self, Actor};
 use crate::db::Timestamp;
 use crate::domain::{CliCommand, CliContext};
@@ -40,6 +41,8 @@ pub struct Summary {
     pub primary: Vec<BackupId>,
     /// Removed from the second target, oldest first.
     pub second: Vec<BackupId>,
+    /// Copied to the second target because it lacked them (an earlier copy failed).
+    pub copied: Vec<BackupId>,
     /// The second target, as [`Target::describe`] names it (none configured: `None`).
     pub second_target: Option<String>,
     pub errors: Vec<String>,
@@ -51,6 +54,9 @@ impl Summary {
         let mut m = format!("主: {} 件削除", self.primary.len());
         if self.second_target.is_some() {
             m.push_str(&format!("、第二の保管先: {} 件削除", self.second.len()));
+        }
+        if !self.copied.is_empty() {
+            m.push_str(&format!("、第二の保管先へ {} 件を複製", self.copied.len()));
         }
         if !self.errors.is_empty() {
             m.push_str(&format!("、失敗: {}", self.errors.join(" / ")));
@@ -124,29 +130,64 @@ pub async fn prune_as(state: &AppState, actor: &Actor, now: Timestamp) -> anyhow
     let primary = Target::Dir(settings.dir_in(&state.settings.paths.data_dir));
     let mut summary = Summary::default();
     let manifests = primary.manifests().await?;
+    let second = &settings.second_target;
+    let target = match Target::second(second) {
+        Ok(t) => t,
+        Err(e) => {
+            summary.errors.push(format!("{e:#}"));
+            None
+        }
+    };
+    if let Some(t) = &target {
+        summary.second_target = Some(t.describe());
+        if second.keep_days == 0 {
+            summary
+                .errors
+                .push("[backup.second_target] keep_days は 1 以上にしてください".into());
+        }
+    }
+    let target = target.filter(|_| second.keep_days > 0);
+
+    // First the copies the second target lacks (one that failed earlier), oldest first.
+    let mut reachable = true;
+    if let Some(t) = &target {
+        match t.list().await {
+            Ok(objects) => {
+                let held: HashSet<&str> = objects.iter().map(|o| o.name.as_str()).collect();
+                let past: HashSet<BackupId> = plan(&manifests, now, second.keep_days)
+                    .into_iter()
+                    .collect();
+                for m in &manifests {
+                    if held.contains(m.id.manifest_name().as_str()) || past.contains(&m.id) {
+                        continue;
+                    }
+                    match targets::copy(state, &m.id).await {
+                        Ok(()) => summary.copied.push(m.id.clone()),
+                        Err(e) => {
+                            summary.errors.push(format!("{e:#}"));
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                reachable = false;
+                summary.errors.push(format!("{}: {e:#}", t.describe()));
+            }
+        }
+    }
+
     let doomed = plan(&manifests, now, settings.keep_days);
     remove(&primary, &doomed, &mut summary.primary, &mut summary.errors).await;
 
-    let second = &settings.second_target;
-    match Target::second(second) {
-        Ok(None) => {}
-        Ok(Some(t)) => {
-            summary.second_target = Some(t.describe());
-            if second.keep_days == 0 {
-                summary
-                    .errors
-                    .push("[backup.second_target] keep_days は 1 以上にしてください".into());
-            } else {
-                match t.manifests().await {
-                    Ok(ms) => {
-                        let doomed = plan(&ms, now, second.keep_days);
-                        remove(&t, &doomed, &mut summary.second, &mut summary.errors).await;
-                    }
-                    Err(e) => summary.errors.push(format!("{}: {e:#}", t.describe())),
-                }
+    if let Some(t) = target.as_ref().filter(|_| reachable) {
+        match t.manifests().await {
+            Ok(ms) => {
+                let doomed = plan(&ms, now, second.keep_days);
+                remove(t, &doomed, &mut summary.second, &mut summary.errors).await;
             }
+            Err(e) => summary.errors.push(format!("{}: {e:#}", t.describe())),
         }
-        Err(e) => summary.errors.push(format!("{e:#}")),
     }
     summary.errors = summary
         .errors
@@ -274,6 +315,15 @@ async fn run_cli(ctx: &CliContext) -> anyhow::Result<ExitCode> {
             settings.second_target.keep_days,
             &s.second,
         );
+    }
+    if !s.copied.is_empty() {
+        println!(
+            "第二の保管先に無かった {} 件を複製しました。",
+            s.copied.len()
+        );
+        for id in &s.copied {
+            println!("  {id}");
+        }
     }
     for e in &s.errors {
         eprintln!("失敗: {e}");

@@ -202,7 +202,8 @@ async fn r21_1_a_backup_is_copied_to_a_directory_target_complete_and_byte_identi
 }
 
 #[tokio::test]
-async fn r21_1_a_failed_copy_is_recorded_and_audited_and_leaves_the_primary_untouched() {
+async fn r21_1_a_failed_copy_is_recorded_and_audited_leaves_the_primary_untouched_and_is_caught_up_later()
+ {
     let app = spawn_app_with(|s| {
         // The "directory" is a file: nothing can be written there (root ignores permissions).
         let blocked = s.paths.data_dir.join("not-a-dir");
@@ -250,6 +251,24 @@ async fn r21_1_a_failed_copy_is_recorded_and_audited_and_leaves_the_primary_unto
         .await
         .expect("state");
     assert_eq!(state, "ok", "a failed copy does not fail the backup itself");
+
+    // The share comes back: the next prune run copies what the second target lacks.
+    let blocked = app.dir.path().join("not-a-dir");
+    std::fs::remove_file(&blocked).expect("unblock");
+    app.advance_minutes(60);
+    let s = prune::prune(&app.state, app.now()).await.expect("prune");
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!(s.copied, vec![m.id.clone()]);
+    assert_eq!(
+        held_in(&blocked.join("nas")),
+        BTreeSet::from([m.id.clone()])
+    );
+    let (copied_at, result) = copy_row(&app, &m.id).await;
+    assert_eq!(result.as_deref(), Some("ok"));
+    assert_eq!(copied_at, Some(app.now().to_db()));
+    assert_eq!(app.audit_count("backup.copied").await, 1);
+    let s = prune::prune(&app.state, app.now()).await.expect("prune");
+    assert!(s.copied.is_empty(), "copied once only");
 
     // A copy whose archive no longer matches its manifest is refused, not stored.
     std::fs::write(primary.join(m.id.archive_name()), b"tampered").expect("write");
