@@ -131,7 +131,7 @@ pub async fn prune_as(state: &AppState, actor: &Actor, now: Timestamp) -> anyhow
     let mut summary = Summary::default();
     let manifests = primary.manifests().await?;
     let second = &settings.second_target;
-    let target = match Target::second(second) {
+    let target = match Target::second_of(&settings, &state.settings.paths.data_dir) {
         Ok(t) => t,
         Err(e) => {
             summary.errors.push(format!("{e:#}"));

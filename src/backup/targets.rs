@@ -71,6 +71,26 @@ impl Target {
         }
     }
 
+    /// The configured second target of an installation whose primary directory is `primary`;
+    /// refuses a directory that is the primary itself (its copy would be no second copy, and the
+    /// shorter retention would prune both).
+    pub fn second_of(settings: &BackupSettings, data_dir: &Path) -> anyhow::Result<Option<Target>> {
+        let t = Target::second(&settings.second_target)?;
+        if let Some(Target::Dir(path)) = &t {
+            let primary = settings.dir_in(data_dir);
+            let same = match (path.canonicalize(), primary.canonicalize()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => path == &primary,
+            };
+            ensure!(
+                !same,
+                "[backup.second_target] path が主の保管先 {} と同じです。別の場所（NAS、外付けディスク）を指定してください",
+                primary.display()
+            );
+        }
+        Ok(t)
+    }
+
     /// Where it is, for messages and audit events (never the credentials).
     pub fn describe(&self) -> String {
         match self {
@@ -186,7 +206,7 @@ impl Target {
 /// done. A failure is recorded and returned; the primary is only read.
 pub async fn copy(state: &AppState, id: &BackupId) -> anyhow::Result<()> {
     let settings = state.section::<BackupSettings>();
-    let target = match Target::second(&settings.second_target) {
+    let target = match Target::second_of(&settings, &state.settings.paths.data_dir) {
         Ok(None) => return Ok(()),
         Ok(Some(t)) => Ok(t),
         Err(e) => Err(e),
@@ -763,6 +783,22 @@ mod tests {
             assert!(plain_name(bad).is_err(), "{bad}");
         }
         assert!(plain_name("20261127T030000Z-daily.tar.zst.age").is_ok());
+    }
+
+    #[test]
+    fn the_primary_directory_is_refused_as_the_second_target() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(tmp.path().join("backups")).expect("dir");
+        let mut settings = BackupSettings::default();
+        settings.second_target.kind = "dir".into();
+        settings.second_target.path = format!("{}/./backups/", tmp.path().display());
+        assert!(Target::second_of(&settings, tmp.path()).is_err());
+        settings.second_target.path = tmp.path().join("nas").display().to_string();
+        assert!(
+            Target::second_of(&settings, tmp.path())
+                .expect("ok")
+                .is_some()
+        );
     }
 
     #[test]
