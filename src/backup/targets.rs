@@ -206,14 +206,10 @@ impl Target {
 /// done. A failure is recorded and returned; the primary is only read.
 pub async fn copy(state: &AppState, id: &BackupId) -> anyhow::Result<()> {
     let settings = state.section::<BackupSettings>();
-    let target = match Target::second_of(&settings, &state.settings.paths.data_dir) {
-        Ok(None) => return Ok(()),
-        Ok(Some(t)) => Ok(t),
-        Err(e) => Err(e),
-    };
     let primary = settings.dir_in(&state.settings.paths.data_dir);
-    let (place, result) = match target {
-        Ok(t) => (t.describe(), copy_to(&t, &primary, id).await),
+    let (place, result) = match Target::second_of(&settings, &state.settings.paths.data_dir) {
+        Ok(None) => return Ok(()),
+        Ok(Some(t)) => (t.describe(), copy_to(&t, &primary, id).await),
         Err(e) => ("(設定の誤り)".to_string(), Err(e)),
     };
     let result = result.map_err(|e| anyhow!(redact(&format!("{e:#}"), &settings.second_target)));
