@@ -19,8 +19,8 @@ use crate::audit::Actor;
 use crate::db::{Db, Timestamp};
 use crate::domain::{CliCommand, CliContext};
 
-const GROUP: &str = "backup";
-const ABOUT: &str = "Backups: take, list, verify, restore (R20.3, R21.1, X.5).";
+const GROUP: &str = super::CLI_GROUP;
+const ABOUT: &str = super::CLI_ABOUT;
 
 #[derive(Args, Debug)]
 struct RunArgs {

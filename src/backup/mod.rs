@@ -10,8 +10,11 @@
 //! - Generations (R21.1): a monthly full backup, and daily backups carrying a full database
 //!   snapshot plus only the blobs added since the previous backup of the chain. Kept `keep_days`
 //!   (one year); pruning removes a whole chain only when its newest member has expired, so a chain
-//!   still within retention is never broken. A second target (directory or S3-compatible bucket)
-//!   keeps its own copy with its own retention.
+//!   still within retention is never broken; system backups go one by one ([`prune`], the daily
+//!   job `backup.prune`, `rainbownet backup prune`). A second target (directory or S3-compatible
+//!   bucket) keeps its own copy with its own `keep_days`, pruned by the same rule from its own
+//!   listing ([`targets`]: archive first, manifest last; checked after copying; the outcome on
+//!   the `backups` row and in the audit log).
 //! - Schedules (R21.2, R21.3): a system administrator proposes the daily and monthly times; the
 //!   service operator approves; only approved schedules run, and each is published on the portal.
 //!   A monthly schedule may stop the service: announced on the portal in advance, and during the
@@ -46,12 +49,21 @@ pub mod run;
 pub mod settings;
 pub mod snapshot;
 pub mod verify;
+pub mod prune;
+mod repo_targets;
+pub mod targets;
 
 pub use history::{SystemBackupRef, system_backup_ref};
 pub use model::{BackupId, Kind, Manifest};
 pub use settings::{BackupSettings, SecondTarget};
 
+use jiff::SignedDuration;
+
 use crate::domain::Domain;
+
+/// `rainbownet backup …`
+pub(crate) const CLI_GROUP: &str = "backup";
+pub(crate) const CLI_ABOUT: &str = "Backups: take, list, verify, restore, prune.";
 
 pub fn domain() -> Domain {
     Domain::new("backup")
@@ -62,4 +74,11 @@ pub fn domain() -> Domain {
         .cli(cli::verify())
         .cli(cli::restore())
         .cli(cli::keygen())
+        .job(
+            "backup.prune",
+            "バックアップの世代整理（保存期間を過ぎたものの削除）",
+            SignedDuration::from_hours(24),
+            |s, now| Box::pin(prune::run_job(s, now)),
+        )
+        .cli(prune::cli())
 }
