@@ -142,6 +142,11 @@ pub async fn backup_now_with(
                 note: plan.note.clone(),
             };
             record_ok(state, &report, trigger, actor, finished).await?;
+            // The second copy (R21.1): recorded on the row and audited by `copy` itself; a
+            // failure leaves this backup valid, and the next `backup.prune` run catches it up.
+            if let Err(e) = super::targets::copy(state, &report.id).await {
+                tracing::warn!(backup = %report.id, "{e:#}");
+            }
             Ok(report)
         }
         Err(e) => {
