@@ -20,6 +20,9 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 [[ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ]] || missing+=(fonts-ipaexfont)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
+# Backups: restored by hand with Debian's age, zstd and tar in the tests (issue 11).
+command -v age >/dev/null || missing+=(age)
+command -v zstd >/dev/null || missing+=(zstd)
 if ((${#missing[@]})); then
   log "installing: ${missing[*]}"
   as_root apt-get update -qq
@@ -29,6 +32,9 @@ fi
 # The Prometheus project's own text parser checks /metrics (tests/api/observe.rs).
 python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install -q prometheus-client
 export RAINBOWNET_REQUIRE_PROMETHEUS_PARSER=1
+# A local S3-compatible server (moto) for the backups' second target, on loopback only.
+command -v moto_server >/dev/null || python3 -m pip install -q 'moto[server]'
+export RAINBOWNET_REQUIRE_BACKUP_TOOLS=1 RAINBOWNET_REQUIRE_S3=1
 
 log "import rules: no circle between files, the core imports only the core"
 python3 scripts/file_imports.py src

@@ -20,8 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::model::Anchor;
-use super::repo;
-use crate::db::{Db, Timestamp};
+use crate::db::{Conn, Db, KeySet, Timestamp};
 
 /// The anchor log of `data_dir`.
 pub fn path(data_dir: &Path) -> PathBuf {
@@ -78,6 +77,12 @@ pub fn append(path: &Path, anchor: &Anchor) -> anyhow::Result<()> {
 /// a later `audit verify --anchor MANIFEST` proves the chain still holds this head.
 pub async fn current(db: &Db, now: Timestamp) -> anyhow::Result<Anchor> {
     let mut conn = db.pool().acquire().await?;
-    let head = repo::head(&mut conn).await?;
-    Ok(Anchor::seal(&head, db.keys().audit().current(), now))
+    current_on(&mut conn, db.keys().audit(), now).await
+}
+
+/// [`current`] on a given connection: the head as that connection sees it (a backup reads it
+/// inside its snapshot, or from the snapshot file), sealed with the current key of `keys`.
+pub async fn current_on(conn: &mut Conn, keys: &KeySet, now: Timestamp) -> anyhow::Result<Anchor> {
+    let head = super::head(conn).await?;
+    Ok(Anchor::seal(&head, keys.current(), now))
 }

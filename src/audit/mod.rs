@@ -64,6 +64,12 @@ pub async fn record(
     Ok(id)
 }
 
+/// The chain head as this connection sees it (a backup reads it inside its snapshot, a restore
+/// from the restored database).
+pub async fn head(conn: &mut Conn) -> sqlx::Result<Head> {
+    repo::head(conn).await
+}
+
 /// Walks the whole chain, a page at a time, checking every row against `keys` (the `audit` key
 /// set), and reports the first broken row.
 pub async fn verify(conn: &mut Conn, keys: &KeySet) -> sqlx::Result<VerifyReport> {

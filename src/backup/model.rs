@@ -4,10 +4,14 @@
 //! chain in order into an empty directory gives a data directory `serve` can start on):
 //! - `rainbownet.db` (SQLite snapshot) or `db/rainbownet.pgdump` (pg_dump custom format);
 //! - `blobs/…` (the content-addressed store; a daily carries only the blobs new since its parent);
-//! - `config/rainbownet.toml` (the configuration with secrets replaced by `***`), when one was given;
-//! - `manifests/<id>.json` (this backup's manifest; also written beside the archive as `<id>.json`).
+//! - `config/rainbownet.toml` (the settings in effect, with secrets replaced by `***`);
+//! - system backups only: `system/about.json` and `system/audit/anchor.log` (a copy, out of the
+//!   live log's place);
+//! - `manifests/<id>.json` (this backup's manifest, the last entry; also written beside the
+//!   archive as `<id>.json`).
 //!
 //! Never in an archive: `keys/` (kept apart on purpose, see README), `backups/`, `audit/anchor.log`.
+//! A restore adds `manifests/<id>.anchor` (the anchor line) and starts `audit/anchor.log` with it.
 
 use serde::{Deserialize, Serialize};
 

@@ -141,11 +141,17 @@ pub fn constraint(err: &sqlx::Error) -> Option<Constraint> {
 
 static DRIVERS: Once = Once::new();
 
+/// Installs sqlx's `Any` drivers, once per process ([`Db::connect`] does it too); for code that
+/// opens a connection of its own (a backup's snapshot file, a restored database).
+pub fn install_drivers() {
+    DRIVERS.call_once(sqlx::any::install_default_drivers);
+}
+
 impl Db {
     /// Opens the database of `settings`; the default SQLite file lives in `data_dir`, which is
     /// created if needed.
     pub async fn connect(settings: &DatabaseSettings, data_dir: &Path) -> anyhow::Result<Db> {
-        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        install_drivers();
         let url = settings.url_in(data_dir);
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite

@@ -69,7 +69,7 @@ pub async fn spawn_app_of(
     }
 }
 
-async fn fresh_postgres_database(admin_url: &str) -> String {
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let name = format!("rn_test_{}", rand_suffix());

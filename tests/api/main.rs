@@ -5,6 +5,8 @@
 mod audit;
 mod audit_anchor;
 mod auth;
+mod backup;
+mod backup_targets;
 mod bad_input;
 mod browser;
 mod browser_requests;
