@@ -211,6 +211,18 @@ fn extract_chain(
 ) -> anyhow::Result<(usize, u64)> {
     let mut written: Vec<PathBuf> = Vec::new();
     let mut bytes = 0u64;
+    // Each file is synced on a second thread as soon as it is written, so that the disk writes it
+    // back while the next ones are decrypted (all are synced before the restore returns).
+    let (synced, to_sync) = std::sync::mpsc::channel::<PathBuf>();
+    let syncer = std::thread::Builder::new()
+        .name("restore-sync".into())
+        .spawn(move || -> std::io::Result<()> {
+            for f in to_sync {
+                File::open(&f)?.sync_all()?;
+            }
+            Ok(())
+        })
+        .context("cannot start the sync thread")?;
     for (i, manifest) in chain.iter().enumerate() {
         // Paths a later archive of the chain holds again are checked here, written from it.
         let later: BTreeSet<&str> = chain[i + 1..]
@@ -232,6 +244,7 @@ fn extract_chain(
             let mut out = BufWriter::with_capacity(1 << 20, file);
             expect.entry(name, size, r, &mut out, &ProgressBar::hidden())?;
             out.flush()?;
+            let _ = synced.send(dest.clone());
             written.push(dest);
             bytes += size;
             Ok(())
@@ -240,9 +253,13 @@ fn extract_chain(
         expect.finish()?;
     }
     // Everything to disk before the restore is reported done.
+    drop(synced);
+    syncer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the sync thread panicked"))?
+        .context("cannot sync the restored files")?;
     let mut dirs = BTreeSet::new();
     for f in &written {
-        File::open(f)?.sync_all()?;
         if let Some(p) = f.parent() {
             dirs.insert(p.to_path_buf());
         }
