@@ -16,7 +16,8 @@
 //! migrations) are unchanged; generation time is printed.
 //!
 //! Each run copies the base to a fresh working data directory, starts the application on it
-//! (jobs off) and measures:
+//! (jobs off) and measures, in `BACKUP_BENCH_ROUNDS` rounds (default 3; each row of the report is
+//! the median of its rounds, with the range beside it — this shared machine is noisy):
 //! 1. the engine: a full (monthly) backup with `backup::run::backup_now` (snapshot, archive
 //!    `tar → zstd → age`, read-back check against the manifest, row and audit event), then a full
 //!    restore with `backup::restore` into an empty directory;
@@ -25,7 +26,7 @@
 //!    `restic restore latest --target DIR`;
 //! 3. the reference pipeline with the Debian programs: `tar -c | zstd -3 | age -r` and back
 //!    (`age -d | zstd -d | tar -x`), when `age` and `zstd` are installed;
-//! 4. then 1 % new documents (and 1 % of the attachments) through the intake API, a daily
+//! 4. once, after the rounds: 1 % new documents (and 1 % of the attachments) through the intake API, a daily
 //!    (incremental) backup with the engine against the full, and restic's second backup.
 //!
 //! Every cache is warm (the working copy was just read), and `sync` runs before each measured
@@ -44,7 +45,8 @@
 //! status 2. Sizes: `BACKUP_BENCH_DOCS` (default 200000), `BACKUP_BENCH_ATTACHMENTS` (300),
 //! `BACKUP_BENCH_ATTACH_MB` (total MiB, 512), `BACKUP_BENCH_DIR` (default
 //! `$CARGO_TARGET_DIR/bench-data/backup`, else `target/bench-data/backup`). A quick run:
-//! `BACKUP_BENCH_DOCS=20000 BACKUP_BENCH_ATTACH_MB=50 cargo bench --bench backup`. The working
+//! `BACKUP_BENCH_DOCS=20000 BACKUP_BENCH_ATTACH_MB=50 BACKUP_BENCH_ROUNDS=1 cargo bench --bench
+//! backup`. The working
 //! copy and every output are removed at the end; the base stays for the next run (delete the
 //! directory to reclaim the space). Not run in CI.
 
@@ -75,6 +77,7 @@ const BATCH_DOCS: usize = 1000;
 // ---------------------------------------------------------------------------------------------
 
 struct Params {
+    rounds: usize,
     docs: usize,
     attachments: usize,
     attach_bytes: u64,
@@ -103,6 +106,7 @@ impl Params {
                     .join("backup")
             });
         Params {
+            rounds: env_num("BACKUP_BENCH_ROUNDS", 3).max(1) as usize,
             docs: env_num("BACKUP_BENCH_DOCS", 200_000) as usize,
             attachments: env_num("BACKUP_BENCH_ATTACHMENTS", 300) as usize,
             attach_bytes: env_num("BACKUP_BENCH_ATTACH_MB", 512) * 1024 * 1024,
@@ -865,9 +869,27 @@ fn sh_output(script: &str, envs: &[(&str, &str)]) -> String {
 /// One row of the report.
 struct Row {
     name: String,
-    time: Duration,
+    /// Every round's time.
+    times: Vec<Duration>,
     /// Output size (backups), None for restores.
     size: Option<u64>,
+}
+
+impl Row {
+    fn new(name: &str, times: &[Duration], size: Option<u64>) -> Row {
+        Row {
+            name: name.to_string(),
+            times: times.to_vec(),
+            size,
+        }
+    }
+}
+
+/// The median (the upper one of an even count).
+fn median(times: &[Duration]) -> Duration {
+    let mut t = times.to_vec();
+    t.sort();
+    t.get(t.len() / 2).copied().unwrap_or_default()
 }
 
 /// Documents in the SQLite database of a restored data directory.
@@ -989,141 +1011,165 @@ async fn main() {
         )
     });
 
-    // ---- (a, b) the engine ----
-    let mut rows: Vec<Row> = Vec::new();
+    // ---- (a, b, c) the engine, restic and the reference pipeline, `rounds` times in turn ----
     let mut notes: Vec<String> = Vec::new();
-    settle();
-    let start = Instant::now();
-    let engine_full = match engine::backup(&app.state, true).await {
-        Ok(done) => {
-            let took = start.elapsed();
-            // The archive and its manifest beside it.
-            let (_, size) = tree_size(&engine_dir);
-            rows.push(Row {
-                name: "engine: full (monthly) backup".into(),
-                time: took,
-                size: Some(size),
-            });
-            notes.push(format!(
-                "engine full backup: archive {} bytes; of its {:.1} s, {:.1} s read the archive back against the manifest",
-                done.size,
-                took.as_secs_f64(),
-                done.read_back.as_secs_f64()
-            ));
-            Some((done.id, took, size))
-        }
-        Err(e) => {
-            notes.push(format!("engine full backup failed: {e:#}"));
-            None
-        }
-    };
-    let mut engine_restore = None;
-    if let Some((id, ..)) = &engine_full {
-        let to = work.join("restore-engine");
-        settle();
-        let start = Instant::now();
-        match engine::restore(&engine_dir, id, &key_file, &to).await {
-            Ok(()) => {
-                let took = start.elapsed();
-                let (_, restored_blobs) = tree_size(&to.join("blobs"));
-                let docs = restored_documents(&to).await;
-                notes.push(format!(
-                    "engine restore check: {} documents (source {documents}), blobs {} of {} bytes",
-                    docs.map_or_else(|e| format!("unreadable ({e:#})"), |n| n.to_string()),
-                    restored_blobs,
-                    blob_bytes
-                ));
-                rows.push(Row {
-                    name: "engine: full restore".into(),
-                    time: took,
-                    size: None,
-                });
-                engine_restore = Some(took);
-            }
-            Err(e) => notes.push(format!("engine restore failed: {e:#}")),
-        }
-        let _ = std::fs::remove_dir_all(&to);
-    }
-
-    // ---- (c) restic ----
+    let renv = [("RESTIC_PASSWORD", restic_password.as_str())];
     let repo = work.join("restic-repo");
     let cache = work.join("restic-cache");
-    let renv = [("RESTIC_PASSWORD", restic_password.as_str())];
     let restic = format!("restic -r {} --cache-dir {}", q(&repo), q(&cache));
-    let init_time = sh(&format!("{restic} init -q"), &renv);
-    settle();
-    let restic_backup = sh(&format!("{restic} backup -q {}", q(&data)), &renv);
-    let (_, repo_bytes) = tree_size(&repo);
+    let mut engine_backup: Vec<Duration> = Vec::new();
+    let mut engine_read_back: Vec<Duration> = Vec::new();
+    let mut engine_restore: Vec<Duration> = Vec::new();
+    let mut engine_size = 0;
+    let mut engine_ok = true;
+    let (mut restic_backup, mut restic_restore, mut restic_sync) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let (mut reference_backup, mut reference_restore) = (Vec::new(), Vec::new());
+    let (mut repo_bytes, mut reference_size, mut init_time) = (0, 0, Duration::ZERO);
+    let mut previous: Option<String> = None;
+    for round in 1..=p.rounds {
+        // The engine: a monthly, then its restore into an empty directory.
+        if engine_ok {
+            settle();
+            let start = Instant::now();
+            match engine::backup(&app.state, true).await {
+                Ok(done) => {
+                    engine_backup.push(start.elapsed());
+                    engine_read_back.push(done.read_back);
+                    // The archive and its manifest beside it.
+                    let files = [
+                        format!("{}.tar.zst.age", done.id),
+                        format!("{}.json", done.id),
+                    ];
+                    engine_size = files.iter().map(|f| tree_size(&engine_dir.join(f)).1).sum();
+                    // Only the newest monthly stays (the daily below builds on it).
+                    if let Some(old) = previous.replace(done.id.clone()) {
+                        let _ = std::fs::remove_file(engine_dir.join(format!("{old}.tar.zst.age")));
+                        let _ = std::fs::remove_file(engine_dir.join(format!("{old}.json")));
+                    }
+                    let to = work.join("restore-engine");
+                    settle();
+                    let start = Instant::now();
+                    match engine::restore(&engine_dir, &done.id, &key_file, &to).await {
+                        Ok(()) => {
+                            engine_restore.push(start.elapsed());
+                            if round == p.rounds {
+                                let (_, restored_blobs) = tree_size(&to.join("blobs"));
+                                let docs = restored_documents(&to).await;
+                                notes.push(format!(
+                                    "engine restore check: {} documents (source {documents}), blobs {restored_blobs} of {blob_bytes} bytes",
+                                    docs.map_or_else(|e| format!("unreadable ({e:#})"), |n| n.to_string()),
+                                ));
+                            }
+                        }
+                        Err(e) => {
+                            notes.push(format!("engine restore failed: {e:#}"));
+                            engine_ok = false;
+                        }
+                    }
+                    let _ = std::fs::remove_dir_all(&to);
+                }
+                Err(e) => {
+                    notes.push(format!("engine full backup failed: {e:#}"));
+                    engine_ok = false;
+                }
+            }
+        }
+
+        // restic: a fresh repository each round, its first backup, then a restore.
+        let _ = std::fs::remove_dir_all(&repo);
+        let _ = std::fs::remove_dir_all(&cache);
+        init_time = sh(&format!("{restic} init -q"), &renv);
+        settle();
+        restic_backup.push(sh(&format!("{restic} backup -q {}", q(&data)), &renv));
+        repo_bytes = tree_size(&repo).1;
+        let target = work.join("restore-restic");
+        settle();
+        restic_restore.push(sh(
+            &format!("{restic} restore latest -q --target {}", q(&target)),
+            &renv,
+        ));
+        // The engine's restore syncs every file before it returns; restic's does not.
+        restic_sync.push(sh("sync", &[]));
+        if round == p.rounds {
+            let (files, bytes) = tree_size(&target);
+            notes.push(format!(
+                "restic restore check: {files} files, {bytes} bytes (the data directory at the start of the run: {data_files} files, {data_bytes} bytes; the backups since wrote their rows and audit events)"
+            ));
+        }
+        let _ = std::fs::remove_dir_all(&target);
+
+        // The reference pipeline with the Debian programs.
+        if reference {
+            let out = work.join("reference.tar.zst.age");
+            settle();
+            reference_backup.push(sh(
+                &format!(
+                    "tar -C {} -cf - . | zstd -3 -q -c | age -r {recipient} -o {}",
+                    q(&data),
+                    q(&out)
+                ),
+                &[],
+            ));
+            reference_size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            let to = work.join("restore-reference");
+            std::fs::create_dir_all(&to).expect("reference restore dir");
+            settle();
+            reference_restore.push(sh(
+                &format!(
+                    "age -d -i {} {} | zstd -d -q -c | tar -C {} -xf -",
+                    q(&key_file),
+                    q(&out),
+                    q(&to)
+                ),
+                &[],
+            ));
+            let _ = std::fs::remove_file(&out);
+            let _ = std::fs::remove_dir_all(&to);
+        }
+    }
+    if !reference {
+        notes.push("age or zstd not installed: no tar | zstd | age reference row".into());
+    }
     let repo_version = sh_output(&format!("{restic} cat config --no-lock"), &renv);
     let repo_version = serde_json::from_str::<Value>(&repo_version)
         .ok()
         .and_then(|v| v["version"].as_i64())
         .map_or_else(|| "?".into(), |v| v.to_string());
-    rows.push(Row {
-        name: format!("restic: backup (repository v{repo_version})"),
-        time: restic_backup,
-        size: Some(repo_bytes),
-    });
-    let restic_target = work.join("restore-restic");
-    settle();
-    let restic_restore = sh(
-        &format!("{restic} restore latest -q --target {}", q(&restic_target)),
-        &renv,
-    );
-    // The engine's restore syncs every file before it returns; restic's does not.
-    let restic_sync = sh("sync", &[]);
-    let (restored_files, restored_bytes) = tree_size(&restic_target);
-    notes.push(format!(
-        "restic restore check: {restored_files} files, {restored_bytes} bytes (source {data_files} files, {data_bytes} bytes); restic does not sync what it restored: a `sync` right after took {:.1} s more (the engine's restore syncs every file before it returns)",
-        restic_sync.as_secs_f64()
-    ));
-    let _ = std::fs::remove_dir_all(&restic_target);
-    rows.push(Row {
-        name: "restic: restore latest".into(),
-        time: restic_restore,
-        size: None,
-    });
-
-    // ---- the reference pipeline ----
-    if reference {
-        let out = work.join("reference.tar.zst.age");
-        settle();
-        let t = sh(
-            &format!(
-                "tar -C {} -cf - . | zstd -3 -q -c | age -r {recipient} -o {}",
-                q(&data),
-                q(&out)
-            ),
-            &[],
-        );
-        let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-        rows.push(Row {
-            name: "tar | zstd -3 | age (Debian programs)".into(),
-            time: t,
-            size: Some(size),
-        });
-        let to = work.join("restore-reference");
-        std::fs::create_dir_all(&to).expect("reference restore dir");
-        settle();
-        let t = sh(
-            &format!(
-                "age -d -i {} {} | zstd -d -q -c | tar -C {} -xf -",
-                q(&key_file),
-                q(&out),
-                q(&to)
-            ),
-            &[],
-        );
-        rows.push(Row {
-            name: "age -d | zstd -d | tar -x".into(),
-            time: t,
-            size: None,
-        });
-        let _ = std::fs::remove_file(&out);
-        let _ = std::fs::remove_dir_all(&to);
-    } else {
-        notes.push("age or zstd not installed: no tar | zstd | age reference row".into());
+    if !engine_read_back.is_empty() {
+        notes.push(format!(
+            "engine full backup: {:.1} s (median) of it read the archive back against the manifest",
+            median(&engine_read_back).as_secs_f64()
+        ));
     }
+    notes.push(format!(
+        "restic does not sync what it restored: a `sync` right after took {:.1} s more (median; the engine's restore syncs every file before it returns)",
+        median(&restic_sync).as_secs_f64()
+    ));
+    let rows = [
+        Row::new(
+            "engine: full (monthly) backup",
+            &engine_backup,
+            Some(engine_size),
+        ),
+        Row::new("engine: full restore", &engine_restore, None),
+        Row::new(
+            &format!("restic: backup (repository v{repo_version})"),
+            &restic_backup,
+            Some(repo_bytes),
+        ),
+        Row::new("restic: restore latest", &restic_restore, None),
+        Row::new(
+            "tar | zstd -3 | age (Debian programs)",
+            &reference_backup,
+            Some(reference_size),
+        ),
+        Row::new("age -d | zstd -d | tar -x", &reference_restore, None),
+    ];
+    let engine_full = (!engine_backup.is_empty()).then(|| median(&engine_backup));
+    let engine_restore = (!engine_restore.is_empty()).then(|| median(&engine_restore));
+    let restic_backup = median(&restic_backup);
+    let restic_restore = median(&restic_restore);
 
     // ---- (d) 1 % more documents, then a daily ----
     let added_docs = (p.docs / 100).max(1);
@@ -1144,8 +1190,13 @@ async fn main() {
     let (_, data_after) = tree_size(&data);
     settle();
     let start = Instant::now();
-    let engine_daily = match engine::backup(&app.state, false).await {
-        Ok(done) => {
+    let daily = if engine_ok {
+        Some(engine::backup(&app.state, false).await)
+    } else {
+        None
+    };
+    let engine_daily = match daily {
+        Some(Ok(done)) => {
             let took = start.elapsed();
             notes.push(format!(
                 "engine daily backup: of its {:.1} s, {:.1} s read the archive back",
@@ -1154,10 +1205,11 @@ async fn main() {
             ));
             Some((took, done.size))
         }
-        Err(e) => {
+        Some(Err(e)) => {
             notes.push(format!("engine daily backup failed: {e:#}"));
             None
         }
+        None => None,
     };
     let (_, repo_before) = tree_size(&repo);
     settle();
@@ -1196,25 +1248,35 @@ async fn main() {
         "{restic_version}; restic init {:.1} s (not counted); engine zstd level 3 (default), read-back check with the identity file",
         init_time.as_secs_f64()
     );
+    println!(
+        "{} round(s): each row is the median of its rounds (the range beside it); every goal is checked on the medians",
+        p.rounds
+    );
     println!();
     println!(
-        "{:<44} {:>9} {:>9} {:>12} {:>10}",
-        "step", "time (s)", "MB/s", "output (MB)", "× restic"
+        "{:<44} {:>9} {:>13} {:>9} {:>12} {:>9}",
+        "step", "time (s)", "range (s)", "MB/s", "output (MB)", "× restic"
     );
-    for r in &rows {
+    for r in rows.iter().filter(|r| !r.times.is_empty()) {
         let restic_time = if r.size.is_some() {
             restic_backup
         } else {
             restic_restore
         };
+        let t = median(&r.times);
+        let (lo, hi) = (
+            r.times.iter().min().copied().unwrap_or_default(),
+            r.times.iter().max().copied().unwrap_or_default(),
+        );
         println!(
-            "{:<44} {:>9.1} {:>9.1} {:>12} {:>10.2}",
+            "{:<44} {:>9.1} {:>13} {:>9.1} {:>12} {:>9.2}",
             r.name,
-            r.time.as_secs_f64(),
-            throughput(r.time),
+            t.as_secs_f64(),
+            format!("{:.1}–{:.1}", lo.as_secs_f64(), hi.as_secs_f64()),
+            throughput(t),
             r.size
                 .map_or_else(|| "—".into(), |s| format!("{:.0}", mb(s))),
-            restic_time.as_secs_f64() / r.time.as_secs_f64()
+            restic_time.as_secs_f64() / t.as_secs_f64()
         );
     }
     println!(
@@ -1227,20 +1289,22 @@ async fn main() {
         intake_time.as_secs_f64(),
         mb(data_after)
     );
-    if let (Some((t, size)), Some((_, full, _))) = (engine_daily, &engine_full) {
+    if let (Some((t, size)), Some(full)) = (engine_daily, engine_full) {
         println!(
-            "{:<44} {:>9.1} {:>9} {:>12.0} {:>9.1} % of the full",
+            "{:<44} {:>9.1} {:>13} {:>9} {:>12.0} {:>9.1} % of the full (median)",
             "engine: daily (incremental) backup",
             t.as_secs_f64(),
+            "",
             "",
             mb(size),
             100.0 * t.as_secs_f64() / full.as_secs_f64()
         );
     }
     println!(
-        "{:<44} {:>9.1} {:>9} {:>12.0} {:>9.1} % of restic's first",
+        "{:<44} {:>9.1} {:>13} {:>9} {:>12.0} {:>9.1} % of restic's first (median)",
         "restic: second backup",
         restic_second.as_secs_f64(),
+        "",
         "",
         mb(repo_after.saturating_sub(repo_before)),
         100.0 * restic_second.as_secs_f64() / restic_backup.as_secs_f64()
@@ -1252,12 +1316,12 @@ async fn main() {
     println!();
     println!("goals (issue 11):");
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
-    match &engine_full {
-        Some((_, t, size)) => {
+    match engine_full {
+        Some(t) => {
             let x = restic_backup.as_secs_f64() / t.as_secs_f64();
             println!(
                 "  backup ≥ 5× restic's throughput: {:.1} MB/s against {:.1} MB/s = {x:.2}× — {}",
-                throughput(*t),
+                throughput(t),
                 throughput(restic_backup),
                 verdict(x >= 5.0)
             );
@@ -1275,9 +1339,9 @@ async fn main() {
             }
             println!(
                 "  output ≤ restic's repository: {:.0} MB against {:.0} MB — {}",
-                mb(*size),
+                mb(engine_size),
                 mb(repo_bytes),
-                verdict(*size <= repo_bytes)
+                verdict(engine_size <= repo_bytes)
             );
             match engine_daily {
                 Some((d, _)) => {
