@@ -25,13 +25,144 @@
 //! - Every state change (run, verify, drill, prune, schedule decision) is audited.
 
 pub mod model;
+pub mod readonly;
+mod repo_schedule;
+mod routes_schedule;
+pub mod run;
+pub mod schedule;
+pub mod service_schedule;
 pub mod settings;
 
 pub use model::{BackupId, Kind, Manifest};
 pub use settings::{BackupSettings, SecondTarget};
 
+use jiff::SignedDuration;
+
+use crate::auth::{Principal, Role};
+use crate::db::Timestamp;
 use crate::domain::Domain;
+use crate::state::{AppState, Card};
+use crate::web::{Access, Routes};
+
+/// Who see the schedules: those who propose, decide and oversee them.
+pub const SCHEDULE_READERS: &[Role] = &[Role::SystemAdmin, Role::ServiceOperator, Role::OpsManager];
+/// Who propose schedules (R21.2).
+pub const PROPOSERS: &[Role] = &[Role::SystemAdmin];
+/// Who approve, reject and retire them: the service operator (the city).
+pub const DECIDERS: &[Role] = &[Role::ServiceOperator];
 
 pub fn domain() -> Domain {
-    Domain::new("backup").settings::<BackupSettings>()
+    Domain::new("backup")
+        .settings::<BackupSettings>()
+        .routes(schedule_routes())
+        .nav(
+            "バックアップ",
+            620,
+            routes_schedule::PATH,
+            "バックアップの予定",
+        )
+        .job(
+            service_schedule::JOB,
+            "予定されたバックアップの実施",
+            SignedDuration::from_mins(1),
+            |s, now| Box::pin(service_schedule::run_due(s, now)),
+        )
+        .cards(|s, p, now| Box::pin(cards(s, p, now)))
+        .layer(readonly::layer)
+}
+
+fn schedule_routes() -> Routes {
+    Routes::new()
+        .get(
+            "/admin/backup/schedules",
+            Access::Roles(SCHEDULE_READERS),
+            routes_schedule::index,
+        )
+        .post(
+            "/admin/backup/schedules",
+            Access::Roles(PROPOSERS),
+            routes_schedule::create,
+        )
+        .post(
+            "/admin/backup/schedules/{id}/approve",
+            Access::Roles(DECIDERS),
+            routes_schedule::approve,
+        )
+        .post(
+            "/admin/backup/schedules/{id}/reject",
+            Access::Roles(DECIDERS),
+            routes_schedule::reject,
+        )
+        .post(
+            "/admin/backup/schedules/{id}/retire",
+            Access::Roles(DECIDERS),
+            routes_schedule::retire,
+        )
+}
+
+/// System administrators: the state of the scheduled backups (an alert for a missed or failed
+/// slot, or one that never finished). The service operator: schedules waiting for approval.
+async fn cards(state: &AppState, p: &Principal, now: Timestamp) -> anyhow::Result<Vec<Card>> {
+    let href = routes_schedule::PATH;
+    if !state.may_open(p.role, href) {
+        return Ok(Vec::new());
+    }
+    let mut cards = Vec::new();
+    let mut conn = state.db.pool().acquire().await?;
+    if PROPOSERS.contains(&p.role) {
+        let settings = state.section::<BackupSettings>();
+        let rows = repo_schedule::list_approved(&mut conn).await?;
+        let trouble: Vec<String> = rows
+            .iter()
+            .filter_map(|r| service_schedule::trouble(r, &settings, now))
+            .collect();
+        let card = if !trouble.is_empty() {
+            Card {
+                title: "定期バックアップ".into(),
+                value: format!("要確認 {} 件", trouble.len()),
+                note: trouble.join("。"),
+                tone: "alert",
+                href: href.into(),
+            }
+        } else if rows.is_empty() {
+            Card {
+                title: "定期バックアップ".into(),
+                value: "承認済みの予定なし".into(),
+                note: "予定を提案し、サービス運用者の承認を受けてください".into(),
+                tone: "warn",
+                href: href.into(),
+            }
+        } else {
+            let next = rows
+                .iter()
+                .filter_map(|r| service_schedule::next_slot(r).map(|t| (t, r)))
+                .min_by_key(|(t, _)| *t);
+            Card {
+                title: "定期バックアップ".into(),
+                value: "予定どおり".into(),
+                note: next
+                    .map(|(t, r)| {
+                        let kind = Kind::parse(&r.kind).map_or("", Kind::label);
+                        format!("次回：{} {kind}", t.jst())
+                    })
+                    .unwrap_or_default(),
+                tone: "ok",
+                href: href.into(),
+            }
+        };
+        cards.push(card);
+    }
+    if DECIDERS.contains(&p.role) {
+        let waiting = repo_schedule::count_proposed(&mut conn).await?;
+        if waiting > 0 {
+            cards.push(Card {
+                title: "バックアップ予定の承認".into(),
+                value: format!("{waiting} 件"),
+                note: "承認をお待ちしている予定があります".into(),
+                tone: "warn",
+                href: href.into(),
+            });
+        }
+    }
+    Ok(cards)
 }
