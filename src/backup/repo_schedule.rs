@@ -69,7 +69,9 @@ pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<ScheduleRow> {
 
 /// Every schedule, newest first (the page).
 pub async fn list(conn: &mut Conn) -> sqlx::Result<Vec<ScheduleRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM backup_schedules ORDER BY proposed_at DESC, id DESC LIMIT 500");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM backup_schedules ORDER BY proposed_at DESC, id DESC LIMIT 500"
+    );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .fetch_all(&mut *conn)
         .await
@@ -266,11 +268,12 @@ pub async fn insert_readonly(
 
 /// Ends a read-only period; false when it had already ended.
 pub async fn end_readonly(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE backup_readonly SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        sqlx::query("UPDATE backup_readonly SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

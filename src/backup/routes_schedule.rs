@@ -52,10 +52,7 @@ fn line(r: &ScheduleRow, now: Timestamp) -> Line {
             let what = match result {
                 "ok" => "完了".to_string(),
                 "running" => "実行中".to_string(),
-                "missed" => format!(
-                    "未実施（{}）",
-                    r.last_detail.clone().unwrap_or_default()
-                ),
+                "missed" => format!("未実施（{}）", r.last_detail.clone().unwrap_or_default()),
                 _ => format!("失敗：{}", r.last_detail.clone().unwrap_or_default()),
             };
             format!("{}　{what}", slot.jst())
@@ -63,10 +60,11 @@ fn line(r: &ScheduleRow, now: Timestamp) -> Line {
         _ => String::new(),
     };
     let next = if approved {
-        let mut s = service::next_slot(r)
-            .map(|t| t.jst())
-            .unwrap_or_default();
-        if let Some(p) = r.published_slot.filter(|p| p.plus_minutes(r.window_minutes) > now) {
+        let mut s = service::next_slot(r).map(|t| t.jst()).unwrap_or_default();
+        if let Some(p) = r
+            .published_slot
+            .filter(|p| p.plus_minutes(r.window_minutes) > now)
+        {
             s = format!("{s}（停止をポータルに掲載済：{}）", p.jst());
         }
         s

@@ -21,7 +21,8 @@ pub struct LocalTime {
 impl LocalTime {
     /// `HH:MM` (or `H:MM`), 00:00–23:59; what `<input type="time">` sends.
     pub fn parse(s: &str) -> Result<LocalTime, String> {
-        let bad = || "時刻は 02:30 のように「時:分」で入力してください（00:00〜23:59）。".to_string();
+        let bad =
+            || "時刻は 02:30 のように「時:分」で入力してください（00:00〜23:59）。".to_string();
         let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
         let digits = |p: &str, max: i8| -> Option<i8> {
             if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
@@ -99,7 +100,9 @@ impl Cadence {
     fn slot_in(self, date: Date) -> Option<Timestamp> {
         let (date, at) = match self {
             Cadence::Daily(at) => (date, at),
-            Cadence::Monthly { day, at } => (date.first_of_month().with().day(day.0).build().ok()?, at),
+            Cadence::Monthly { day, at } => {
+                (date.first_of_month().with().day(day.0).build().ok()?, at)
+            }
         };
         let zoned = date.to_datetime(at.civil()).to_zoned(tokyo()).ok()?;
         Some(Timestamp::from(zoned.timestamp()))
@@ -171,7 +174,12 @@ pub enum Due {
 
 /// The slot to act on at `now`: the latest slot in `(after, now]`, where `after` is the last
 /// slot already handled (or the moment from which the schedule counts).
-pub fn due(cadence: Cadence, after: Timestamp, now: Timestamp, missed_after: SignedDuration) -> Due {
+pub fn due(
+    cadence: Cadence,
+    after: Timestamp,
+    now: Timestamp,
+    missed_after: SignedDuration,
+) -> Due {
     let Some(latest) = cadence.last_at_or_before(now) else {
         return Due::Nothing;
     };
@@ -206,7 +214,13 @@ pub fn occurrence_label(start: Timestamp, end: Timestamp) -> String {
     let end = if s.date() == e.date() {
         format!("{}:{:02}", e.hour(), e.minute())
     } else {
-        format!("{}月{}日 {}:{:02}", e.month(), e.day(), e.hour(), e.minute())
+        format!(
+            "{}月{}日 {}:{:02}",
+            e.month(),
+            e.day(),
+            e.hour(),
+            e.minute()
+        )
     };
     format!(
         "{}年{}月{}日（{wd}）{}:{:02}〜{end}",
@@ -242,7 +256,17 @@ mod tests {
         assert_eq!(LocalTime::parse("02:30").expect("ok").key(), "02:30");
         assert_eq!(LocalTime::parse("2:30").expect("ok").label(), "2:30");
         assert_eq!(LocalTime::parse(" 23:59 ").expect("ok").key(), "23:59");
-        for bad in ["", "24:00", "12:60", "1230", "12:5", "-1:00", "12:30:00", "ab:cd", "１２:００"] {
+        for bad in [
+            "",
+            "24:00",
+            "12:60",
+            "1230",
+            "12:5",
+            "-1:00",
+            "12:30:00",
+            "ab:cd",
+            "１２:００",
+        ] {
             assert!(LocalTime::parse(bad).is_err(), "{bad}");
         }
     }
@@ -327,10 +351,24 @@ mod tests {
         let slot = t("2026-11-30T17:00:00Z");
         let late = SignedDuration::from_mins(120);
         // Not yet.
-        assert_eq!(due(c, t("2026-11-30T00:00:00Z"), slot.minus(SignedDuration::from_secs(1)), late), Due::Nothing);
+        assert_eq!(
+            due(
+                c,
+                t("2026-11-30T00:00:00Z"),
+                slot.minus(SignedDuration::from_secs(1)),
+                late
+            ),
+            Due::Nothing
+        );
         // At and shortly after the slot: run it.
-        assert_eq!(due(c, t("2026-11-30T00:00:00Z"), slot, late), Due::Run(slot));
-        assert_eq!(due(c, t("2026-11-30T00:00:00Z"), slot.plus_minutes(120), late), Due::Run(slot));
+        assert_eq!(
+            due(c, t("2026-11-30T00:00:00Z"), slot, late),
+            Due::Run(slot)
+        );
+        assert_eq!(
+            due(c, t("2026-11-30T00:00:00Z"), slot.plus_minutes(120), late),
+            Due::Run(slot)
+        );
         // Once handled (after = the slot), nothing until the next.
         assert_eq!(due(c, slot, slot.plus_minutes(5), late), Due::Nothing);
         // More than two hours late: missed.
@@ -345,8 +383,16 @@ mod tests {
             Due::Run(t("2026-12-03T17:00:00Z"))
         );
         assert_eq!(
-            due(c, slot.minus(SignedDuration::from_hours(1)), back.plus_minutes(200), late),
-            Due::Missed { slot: t("2026-12-03T17:00:00Z"), slots: 4 }
+            due(
+                c,
+                slot.minus(SignedDuration::from_hours(1)),
+                back.plus_minutes(200),
+                late
+            ),
+            Due::Missed {
+                slot: t("2026-12-03T17:00:00Z"),
+                slots: 4
+            }
         );
     }
 

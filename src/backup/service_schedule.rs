@@ -305,9 +305,7 @@ pub async fn retire(
     let mut tx = db.begin().await?;
     let row = repo::find(&mut tx, id).await?;
     if row.state != "approved" {
-        return Err(DomainError::conflict(
-            "承認済みの予定ではありません。",
-        ));
+        return Err(DomainError::conflict("承認済みの予定ではありません。"));
     }
     retire_in(&mut tx, &row, note, e, now).await?;
     refresh_notice(&mut tx, e, now).await?;
@@ -323,9 +321,7 @@ async fn retire_in(
     now: Timestamp,
 ) -> Result<(), DomainError> {
     if !repo::retire(tx, row.id, &who(e), note, now).await? {
-        return Err(DomainError::conflict(
-            "承認済みの予定ではありません。",
-        ));
+        return Err(DomainError::conflict("承認済みの予定ではありません。"));
     }
     if let Some(w) = row.window_id {
         portal::withdraw_window(tx, w, "バックアップ予定の廃止", &e.actor, now).await?;
@@ -393,9 +389,15 @@ fn notice_text(rows: &[ScheduleRow], now: Timestamp) -> (String, String) {
                 r.window_minutes
             )
         } else if r.kind == "monthly" {
-            format!("- 月次バックアップ：{}（サービスは停止しません）", c.label())
+            format!(
+                "- 月次バックアップ：{}（サービスは停止しません）",
+                c.label()
+            )
         } else {
-            format!("- 日次バックアップ：{}（サービスは停止しません）", c.label())
+            format!(
+                "- 日次バックアップ：{}（サービスは停止しません）",
+                c.label()
+            )
         };
         lines.push(line);
         if let Some(s) = r.published_slot {
@@ -624,12 +626,7 @@ pub fn trouble(row: &ScheduleRow, settings: &BackupSettings, now: Timestamp) -> 
     );
     let missed_after = SignedDuration::from_mins(i64::from(settings.missed_after_minutes));
     // A slot overdue that the scheduler has not even recorded (jobs not running?).
-    if let Due::Missed { slot, .. } = schedule::due(
-        cadence,
-        counts_after(row),
-        now,
-        missed_after,
-    ) {
+    if let Due::Missed { slot, .. } = schedule::due(cadence, counts_after(row), now, missed_after) {
         return Some(format!("{label} {} が未実施です", slot.jst()));
     }
     let slot = row.last_slot?;
@@ -670,19 +667,60 @@ mod tests {
 
     #[test]
     fn a_proposal_names_the_field_that_is_wrong() {
-        let daily = proposal("daily", "02:00", "", false, "").check().expect("ok");
+        let daily = proposal("daily", "02:00", "", false, "")
+            .check()
+            .expect("ok");
         assert_eq!(daily.kind, Kind::Daily);
         assert!(!daily.stop_service, "a daily never stops the service");
-        let monthly = proposal("monthly", "03:00", "1", true, "90").check().expect("ok");
+        let monthly = proposal("monthly", "03:00", "1", true, "90")
+            .check()
+            .expect("ok");
         assert_eq!(monthly.window_minutes, 90);
         assert!(monthly.stop_service);
-        let quiet = proposal("monthly", "03:00", "1", false, "").check().expect("ok");
+        let quiet = proposal("monthly", "03:00", "1", false, "")
+            .check()
+            .expect("ok");
         assert!(!quiet.stop_service);
-        assert_eq!(field(proposal("system", "02:00", "", false, "").check().expect_err("kind")), "kind");
-        assert_eq!(field(proposal("daily", "25:00", "", false, "").check().expect_err("time")), "local_time");
-        assert_eq!(field(proposal("monthly", "03:00", "31", false, "").check().expect_err("day")), "day_of_month");
-        assert_eq!(field(proposal("monthly", "03:00", "1", true, "5").check().expect_err("window")), "window_minutes");
-        assert_eq!(field(proposal("monthly", "03:00", "1", true, "").check().expect_err("window")), "window_minutes");
+        assert_eq!(
+            field(
+                proposal("system", "02:00", "", false, "")
+                    .check()
+                    .expect_err("kind")
+            ),
+            "kind"
+        );
+        assert_eq!(
+            field(
+                proposal("daily", "25:00", "", false, "")
+                    .check()
+                    .expect_err("time")
+            ),
+            "local_time"
+        );
+        assert_eq!(
+            field(
+                proposal("monthly", "03:00", "31", false, "")
+                    .check()
+                    .expect_err("day")
+            ),
+            "day_of_month"
+        );
+        assert_eq!(
+            field(
+                proposal("monthly", "03:00", "1", true, "5")
+                    .check()
+                    .expect_err("window")
+            ),
+            "window_minutes"
+        );
+        assert_eq!(
+            field(
+                proposal("monthly", "03:00", "1", true, "")
+                    .check()
+                    .expect_err("window")
+            ),
+            "window_minutes"
+        );
     }
 
     fn row(kind: &str, stop: bool, decided: &str) -> ScheduleRow {
@@ -745,7 +783,11 @@ mod tests {
         r.last_result = Some("ok".into());
         assert_eq!(trouble(&r, &settings, slot.plus_minutes(121)), None);
         r.last_result = Some("failed".into());
-        assert!(trouble(&r, &settings, slot.plus_minutes(5)).expect("failed").contains("失敗"));
+        assert!(
+            trouble(&r, &settings, slot.plus_minutes(5))
+                .expect("failed")
+                .contains("失敗")
+        );
         r.last_result = Some("running".into());
         r.last_result_at = Some(slot);
         assert_eq!(trouble(&r, &settings, slot.plus_minutes(30)), None);

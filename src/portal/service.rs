@@ -171,15 +171,9 @@ pub async fn save_announcement_in(
                 } else {
                     old.content_updated_at
                 };
-            let ok = repo::update_announcement(
-                tx,
-                id,
-                base_revision,
-                fields,
-                content_updated_at,
-                now,
-            )
-            .await?;
+            let ok =
+                repo::update_announcement(tx, id, base_revision, fields, content_updated_at, now)
+                    .await?;
             if !ok {
                 return Err(DomainError::conflict(format!(
                     "編集中に他の人が保存しました（現在の版は第{}版です）。下の履歴で最新の内容を確認してから、もう一度保存してください。",
@@ -200,17 +194,7 @@ pub async fn save_announcement_in(
         "public": fields.is_public, "pinned": fields.pinned,
         "publish_at": fields.publish_at.to_db(), "expires_at": fields.expires_at.map(|t| t.to_db()),
     });
-    record_revision(
-        tx,
-        Doc::Announcement,
-        id,
-        &saved,
-        verb,
-        details,
-        e,
-        now,
-    )
-    .await?;
+    record_revision(tx, Doc::Announcement, id, &saved, verb, details, e, now).await?;
     Ok((id, revision))
 }
 

@@ -5,6 +5,7 @@
 mod audit;
 mod audit_anchor;
 mod auth;
+mod backup_schedule;
 mod bad_input;
 mod browser;
 mod browser_requests;
