@@ -12,10 +12,44 @@
 //!   (one year); pruning removes a whole chain only when its newest member has expired, so a chain
 //!   still within retention is never broken. A second target (directory or S3-compatible bucket)
 //!   keeps its own copy with its own retention.
-//! - Schedules (R21.2, R21.3): a system administrator proposes the daily and monthly times; the
-//!   service operator approves; only approved schedules run, and each is published on the portal.
-//!   A monthly schedule may stop the service: announced on the portal in advance, and during the
-//!   backup the application is read-only with a banner (a Japanese page; FHIR 503 + Retry-After).
+//! - Schedules (R21.2; `schedule.rs` the pure arithmetic, `service_schedule.rs`, the page
+//!   `/admin/backup/schedules`): a system administrator proposes a daily time (HH:MM, Japan time)
+//!   or a monthly one (day 1–28 and time; whether it stops the service, and for how long: 10–720
+//!   minutes). The service operator approves (a note optional) or rejects (a reason required),
+//!   and may retire an approved schedule. Only approved schedules run; approving a schedule
+//!   retires the approved one of the same kind. Every decision is audited in its transaction
+//!   (`backup.schedule_proposed|approved|rejected|retired`), and the same transaction publishes:
+//!   one public portal announcement (category バックアップ予定, on the top page, the dashboard
+//!   and the log-in page) saying when the approved backups run and when the next stop is; it is
+//!   taken down when no schedule is approved. The system administrators see the page with the
+//!   proposal form, the service operator with the decision forms, the operations manager reads.
+//! - The scheduler (job `backup.scheduled`, every minute; the state is in `backup_schedules`, so
+//!   it survives restarts and two runners never run a slot twice): a schedule's slots count from
+//!   its approval. The latest slot that has come and is not handled is claimed in the database
+//!   (`last_slot`) *before* the backup starts, then `run::backup_now(…, "schedule:<id>", …)` runs
+//!   and the outcome (ok / failed) is recorded — a failure too, and a slot is never retried. A
+//!   slot more than `missed_after_minutes` late (the server or its jobs were down) is NOT run
+//!   late: it is recorded as missed (`backup.missed`, with how many slots were passed over) and
+//!   the next slot runs as usual — a late full backup in the middle of a working day would
+//!   surprise the users more than it helps; the daily backups go on. The monthly runs before the
+//!   daily when both are due. A missed or failed slot, a slot overdue that nobody recorded, or
+//!   one still running long after its time is an alert card on the system administrators'
+//!   dashboard until the schedule's next slot succeeds; the service operator's dashboard shows
+//!   schedules waiting for approval.
+//! - Monthly stop (R21.3): a monthly schedule that stops the service publishes its next stop on
+//!   the portal as an approved window (`portal::publish_approved_window`, approved by the service
+//!   operator who approved the schedule) and names it in the announcement: at approval, and again
+//!   right after each stop for the next month. The first stop is the first slot at least
+//!   `stop_notice_days` (7) after approval; the slots before it run without stopping. At a
+//!   published stop that starts within its window, the scheduler puts the application in
+//!   read-only mode (`readonly.rs`, a row of `backup_readonly` read by every process, at most a
+//!   second old) until the backup finishes, and at the latest until the window's end (so it
+//!   returns by itself if the process died), then ends the portal window early. While read-only:
+//!   pages are served with a banner; log-in (both steps) and log-out stay allowed so that staff
+//!   can log in and read the notice (a first log-in that must change its password cannot finish
+//!   until the end); every other write gets a calm Japanese 503 page, and the FHIR API a 503
+//!   `OperationOutcome` (code `transient`), both with `Retry-After` (seconds to the window's end).
+//!   Retiring a schedule withdraws its published stop that has not started.
 //! - System backups (R20.3, R20.4): configuration and system data, kept one year; acceptance and
 //!   maintenance records link to them through [`system_backup_ref`].
 //! - Verification: every archive is read back against its manifest after writing; a weekly drill
