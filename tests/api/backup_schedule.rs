@@ -569,3 +569,31 @@ async fn r21_3_read_only_ends_as_soon_as_the_backup_finishes() {
     assert_eq!(app.audit_count("backup.readonly_started").await, 1);
     assert_eq!(app.audit_count("backup.readonly_ended").await, 1);
 }
+
+#[tokio::test]
+async fn r21_3_read_only_started_by_another_process_is_seen_within_a_second() {
+    let app = spawn_app().await;
+    let user = app.login_as(Role::User).await;
+    // Another process (a cron `job run`) writes the period: this process learns it only from
+    // the database, whose answer it keeps for at most a second.
+    let res = user
+        .client
+        .post_form("/account/sessions/end-others", &[])
+        .await;
+    assert_eq!(res.status(), 303, "writable before");
+    let now = app.now();
+    sqlx::query(
+        "INSERT INTO backup_readonly (schedule_id, slot, started_at, until_at) VALUES (0, $1, $1, $2)",
+    )
+    .bind(now)
+    .bind(now.plus_minutes(20))
+    .execute(app.db().pool())
+    .await
+    .expect("period");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let res = user
+        .client
+        .post_form("/account/sessions/end-others", &[])
+        .await;
+    assert_eq!(res.status(), 503, "seen from the database");
+}
