@@ -278,6 +278,10 @@ async fn r21_2_the_job_runs_a_due_approved_slot_once_and_never_twice() {
         1,
         "never twice"
     );
+    assert!(
+        app.count("backups").await <= 1,
+        "never two backups for one slot"
+    );
     assert_eq!(app.audit_count("backup.missed").await, 0);
 
     // The next day's slot runs again, once.
