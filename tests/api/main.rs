@@ -7,6 +7,7 @@ mod audit_anchor;
 mod auth;
 mod backup;
 mod backup_targets;
+mod backup_schedule;
 mod bad_input;
 mod browser;
 mod browser_requests;
