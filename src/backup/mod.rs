@@ -72,17 +72,21 @@
 
 pub mod age_keys;
 pub mod archive;
+mod cards;
 pub mod catalog;
 mod cli;
+pub mod drill;
 pub mod history;
 pub mod model;
 pub mod prune;
 pub mod readonly;
 mod redact;
 mod repo;
+mod repo_history;
 mod repo_schedule;
 mod repo_targets;
 pub mod restore;
+mod routes;
 mod routes_schedule;
 pub mod run;
 pub mod schedule;
@@ -110,6 +114,10 @@ pub(crate) const CLI_ABOUT: &str = "Backups: take, list, verify, restore, prune.
 
 /// Who see the schedules: those who propose, decide and oversee them.
 pub const SCHEDULE_READERS: &[Role] = &[Role::SystemAdmin, Role::ServiceOperator, Role::OpsManager];
+/// Who run, verify, drill and prune backups on the page (and see their dashboard cards).
+pub const ADMINS: &[Role] = &[Role::SystemAdmin];
+/// Who read the history: the contractor's administrators and the city's overseers.
+pub const HISTORY_READERS: &[Role] = &[Role::SystemAdmin, Role::ServiceOperator, Role::OpsManager];
 /// Who propose schedules (R21.2).
 pub const PROPOSERS: &[Role] = &[Role::SystemAdmin];
 /// Who approve, reject and retire them: the service operator (the city).
@@ -119,6 +127,15 @@ pub fn domain() -> Domain {
     Domain::new("backup")
         .settings::<BackupSettings>()
         .routes(schedule_routes())
+        .routes(history_routes())
+        .nav("バックアップ", 610, "/admin/backup", "バックアップの履歴")
+        .job(
+            "backup.drill",
+            "バックアップの復元訓練",
+            SignedDuration::from_hours(24),
+            |s, now| Box::pin(drill::job(s, now)),
+        )
+        .cards(|s, p, now| Box::pin(cards::cards(s, p, now)))
         .nav(
             "バックアップ",
             620,
@@ -146,6 +163,27 @@ pub fn domain() -> Domain {
         .cli(cli::restore())
         .cli(cli::keygen())
         .cli(prune::cli())
+}
+
+fn history_routes() -> Routes {
+    Routes::new()
+        .get(
+            "/admin/backup",
+            Access::Roles(HISTORY_READERS),
+            routes::index,
+        )
+        .post("/admin/backup/run", Access::Roles(ADMINS), routes::run)
+        .post(
+            "/admin/backup/{id}/verify",
+            Access::Roles(ADMINS),
+            routes::verify,
+        )
+        .post(
+            "/admin/backup/drill",
+            Access::Roles(ADMINS),
+            routes::start_drill,
+        )
+        .post("/admin/backup/prune", Access::Roles(ADMINS), routes::prune)
 }
 
 fn schedule_routes() -> Routes {

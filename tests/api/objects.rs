@@ -89,6 +89,7 @@ fn id_routes() -> Vec<IdRoute> {
         r("POST", "/portal/requests/{id}/agree", Network),
         r("POST", "/portal/requests/{id}/complete", Network),
         r("POST", "/portal/schedules/{id}/approve", Network),
+        r("POST", "/admin/backup/{id}/verify", Network),
         r("POST", "/admin/backup/schedules/{id}/approve", Network),
         r("POST", "/admin/backup/schedules/{id}/reject", Network),
         r("POST", "/admin/backup/schedules/{id}/retire", Network),
