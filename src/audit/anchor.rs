@@ -83,6 +83,6 @@ pub async fn current(db: &Db, now: Timestamp) -> anyhow::Result<Anchor> {
 /// [`current`] on a given connection: the head as that connection sees it (a backup reads it
 /// inside its snapshot, or from the snapshot file), sealed with the current key of `keys`.
 pub async fn current_on(conn: &mut Conn, keys: &KeySet, now: Timestamp) -> anyhow::Result<Anchor> {
-    let head = super::head(conn).await?;
+    let head = super::repo::head(conn).await?;
     Ok(Anchor::seal(&head, keys.current(), now))
 }

@@ -21,8 +21,12 @@ pub struct BackupSettings {
     pub keep_days: u32,
     /// Restore drill interval in days (weekly).
     pub drill_every_days: u32,
-    /// A scheduled backup not done this many minutes after its time is reported as missed.
+    /// A scheduled backup not started this many minutes after its time is not run late but
+    /// recorded as missed (and one still running this long after is reported too).
     pub missed_after_minutes: u32,
+    /// A monthly backup that stops the service is announced on the portal at least this many
+    /// days before (R21.3): its first occurrence is the first one this far after approval.
+    pub stop_notice_days: u32,
     /// zstd level (1–19); 3 is zstd's default and keeps up with the disk on 2 cores.
     pub zstd_level: i32,
     /// Programs for the PostgreSQL snapshot and restore (same major version as the server).
@@ -41,6 +45,7 @@ impl Default for BackupSettings {
             keep_days: 365,
             drill_every_days: 7,
             missed_after_minutes: 120,
+            stop_notice_days: 7,
             zstd_level: 3,
             pg_dump: "pg_dump".into(),
             pg_restore: "pg_restore".into(),

@@ -21,7 +21,11 @@
 //!   with [`schedule_window`] (by other domains, e.g. backups and power inspection, or by
 //!   operators in the UI) as 提案中; the service operator approves them. Only approved windows are
 //!   published: on the top page from approval until they end, and during the window a banner on
-//!   every page ([`banner`] middleware → `web::SiteBanner`).
+//!   every page ([`banner`] middleware → `web::SiteBanner`). A domain that publishes its own
+//!   windows may publish them approved at once ([`publish_approved_window`]: the service
+//!   operator approved the plan they belong to), take down one that has not started
+//!   ([`withdraw_window`], 取り下げ) and end one early when the work is done ([`end_window`]).
+//!   Another domain publishes announcements through [`publish_notice_in`].
 //! - Runbooks (運転手順書, R22.3): system administrators only (the requirement names them; the
 //!   operations manager sees the governance records instead), versioned like announcements and
 //!   printable.
@@ -39,7 +43,8 @@ mod service_requests;
 mod views;
 
 pub use model::{Category, PortalSettings, WindowKind};
-pub use service_requests::schedule_window;
+pub use service::{Editor, Notice, publish_notice_in};
+pub use service_requests::{end_window, publish_approved_window, schedule_window, withdraw_window};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -211,14 +216,14 @@ pub async fn banner(State(state): State<AppState>, mut req: Request, next: Next)
                 .map(views::banner_text)
                 .collect::<Vec<_>>()
                 .join("　／　");
-            req.extensions_mut().insert(SiteBanner(t.clone()));
+            SiteBanner::add(req.extensions_mut(), &t);
             text = Some(t);
         }
     }
     let mut res = next.run(req).await;
     // Error pages are rendered outside this layer: they read the banner from the response.
     if let Some(t) = text {
-        res.extensions_mut().insert(SiteBanner(t));
+        SiteBanner::add(res.extensions_mut(), &t);
     }
     res
 }

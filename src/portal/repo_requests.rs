@@ -300,3 +300,29 @@ pub async fn approve_window(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Takes a window down before it starts (`withdrawn`); false when it was not an upcoming one.
+pub async fn withdraw_window(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE portal_schedules SET state = 'withdrawn'
+         WHERE id = $1 AND state IN ('proposed', 'approved') AND starts_at > $2",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends an approved window in progress at `now`; false when it was not in progress.
+pub async fn end_window(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE portal_schedules SET ends_at = $1
+         WHERE id = $2 AND state = 'approved' AND starts_at < $1 AND ends_at > $1",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -143,13 +143,27 @@ pub async fn save_announcement(
     now: Timestamp,
 ) -> Result<(i64, i64), DomainError> {
     let mut tx = db.begin().await?;
+    let saved = save_announcement_in(&mut tx, id, fields, base_revision, e, now).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// [`save_announcement`] on the caller's transaction.
+pub async fn save_announcement_in(
+    tx: &mut Tx,
+    id: Option<i64>,
+    fields: &AnnouncementFields<'_>,
+    base_revision: i64,
+    e: &Editor<'_>,
+    now: Timestamp,
+) -> Result<(i64, i64), DomainError> {
     let (id, revision, verb) = match id {
         None => {
-            let id = repo::insert_announcement(&mut tx, fields, e.login_id, now).await?;
+            let id = repo::insert_announcement(tx, fields, e.login_id, now).await?;
             (id, 1, "created")
         }
         Some(id) => {
-            let old = repo::find_announcement(&mut tx, id).await?;
+            let old = repo::find_announcement(tx, id).await?;
             let content_changed = old.title != fields.title || old.body_md != fields.body_md;
             let content_updated_at =
                 if content_changed && model::is_change_after_publication(old.publish_at, now) {
@@ -157,15 +171,9 @@ pub async fn save_announcement(
                 } else {
                     old.content_updated_at
                 };
-            let ok = repo::update_announcement(
-                &mut tx,
-                id,
-                base_revision,
-                fields,
-                content_updated_at,
-                now,
-            )
-            .await?;
+            let ok =
+                repo::update_announcement(tx, id, base_revision, fields, content_updated_at, now)
+                    .await?;
             if !ok {
                 return Err(DomainError::conflict(format!(
                     "編集中に他の人が保存しました（現在の版は第{}版です）。下の履歴で最新の内容を確認してから、もう一度保存してください。",
@@ -186,19 +194,68 @@ pub async fn save_announcement(
         "public": fields.is_public, "pinned": fields.pinned,
         "publish_at": fields.publish_at.to_db(), "expires_at": fields.expires_at.map(|t| t.to_db()),
     });
-    record_revision(
-        &mut tx,
-        Doc::Announcement,
-        id,
-        &saved,
-        verb,
-        details,
-        e,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    record_revision(tx, Doc::Announcement, id, &saved, verb, details, e, now).await?;
     Ok((id, revision))
+}
+
+/// What another domain publishes as an announcement (backups: when they run, R21.2).
+pub struct Notice<'a> {
+    pub category: model::Category,
+    pub title: &'a str,
+    pub body_md: &'a str,
+    /// Also on the log-in page and in the feed.
+    pub is_public: bool,
+    /// Hidden from then on (`Some(now)` takes it down).
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Publishes an announcement on behalf of another domain, on the caller's transaction: creates
+/// it, or — given the id of one published before — saves the new text as its next revision (a
+/// change of text after publication marks it 更新). Nothing is saved when nothing changed.
+/// Returns the announcement's id.
+pub async fn publish_notice_in(
+    tx: &mut Tx,
+    existing: Option<i64>,
+    n: &Notice<'_>,
+    e: &Editor<'_>,
+    now: Timestamp,
+) -> Result<i64, DomainError> {
+    let old = match existing {
+        Some(id) => match repo::find_announcement(tx, id).await {
+            Ok(a) => Some(a),
+            Err(sqlx::Error::RowNotFound) => None,
+            Err(err) => return Err(err.into()),
+        },
+        None => None,
+    };
+    let fields = AnnouncementFields {
+        category: n.category.key(),
+        title: n.title,
+        body_md: n.body_md,
+        is_public: n.is_public,
+        pinned: false,
+        publish_at: old.as_ref().map_or(now, |a| a.publish_at.min(now)),
+        expires_at: n.expires_at,
+    };
+    match old {
+        Some(a)
+            if a.title == fields.title
+                && a.body_md == fields.body_md
+                && a.is_public == fields.is_public
+                && a.category == fields.category
+                && a.expires_at == fields.expires_at =>
+        {
+            Ok(a.id)
+        }
+        Some(a) => {
+            let (id, _) = save_announcement_in(tx, Some(a.id), &fields, a.revision, e, now).await?;
+            Ok(id)
+        }
+        None => {
+            let (id, _) = save_announcement_in(tx, None, &fields, 0, e, now).await?;
+            Ok(id)
+        }
+    }
 }
 
 /// Copies an old revision's title and body into a new revision; returns the new revision.

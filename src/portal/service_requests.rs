@@ -309,3 +309,77 @@ pub async fn approve_window(
     tx.commit().await?;
     Ok(())
 }
+
+/// A window another domain publishes at once, approved by the service operator who approved
+/// the plan it belongs to (backups: the monthly stop of a schedule the service operator
+/// approved, R21.3). Proposed and approved on the caller's transaction, both audited, with
+/// `approver` (`name（login）`) recorded as who approved it.
+pub async fn publish_approved_window(
+    conn: &mut Tx,
+    w: &NewWindow<'_>,
+    approver: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<i64, WindowError> {
+    let id = schedule_window(conn, w, actor, now).await?;
+    repo_requests::approve_window(conn, id, approver, now).await?;
+    audit::record(
+        conn,
+        now,
+        actor,
+        "portal.window_approved",
+        &format!("portal_schedule:{id}"),
+        json!({"title": w.title.trim(), "kind": w.kind.key(), "approved_by": approver,
+            "source": w.source, "starts_at": w.starts_at.to_db(), "ends_at": w.ends_at.to_db()}),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Takes down a window that has not started (its plan was withdrawn); audited. `false` when
+/// it had already started, ended or been withdrawn (nothing is changed then).
+pub async fn withdraw_window(
+    conn: &mut Tx,
+    id: i64,
+    reason: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<bool, DomainError> {
+    if !repo_requests::withdraw_window(conn, id, now).await? {
+        return Ok(false);
+    }
+    audit::record(
+        conn,
+        now,
+        actor,
+        "portal.window_withdrawn",
+        &format!("portal_schedule:{id}"),
+        json!({"reason": reason}),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Ends a window in progress early (the work finished): its banner goes at once; audited.
+/// `false` when it was not in progress.
+pub async fn end_window(
+    conn: &mut Tx,
+    id: i64,
+    reason: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<bool, DomainError> {
+    if !repo_requests::end_window(conn, id, now).await? {
+        return Ok(false);
+    }
+    audit::record(
+        conn,
+        now,
+        actor,
+        "portal.window_ended",
+        &format!("portal_schedule:{id}"),
+        json!({"reason": reason, "ended_at": now.to_db()}),
+    )
+    .await?;
+    Ok(true)
+}

@@ -78,10 +78,10 @@ pub fn window_line(w: &Window, now: Timestamp) -> WindowLine {
         ends: w.ends_at.jst(),
         services: w.services.clone(),
         reason: w.reason.clone(),
-        state: if w.state == "approved" {
-            "承認済（公開）"
-        } else {
-            "提案中（未公開）"
+        state: match w.state.as_str() {
+            "approved" => "承認済（公開）",
+            "withdrawn" => "取り下げ",
+            _ => "提案中（未公開）",
         },
         proposed: w.state == "proposed",
         approved_by: match (&w.approved_by, w.approved_at) {

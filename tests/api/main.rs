@@ -6,6 +6,8 @@ mod audit;
 mod audit_anchor;
 mod auth;
 mod backup;
+mod backup_admin;
+mod backup_schedule;
 mod backup_targets;
 mod bad_input;
 mod browser;

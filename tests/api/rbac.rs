@@ -35,6 +35,7 @@ const RECORD_READERS: &[Role] = &[User, FacilityManager];
 const HELPDESK_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
 const REQUESTERS: &[Role] = &[User, FacilityManager];
 const CONSENT_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
+const BACKUP_SCHEDULE_READERS: &[Role] = &[SystemAdmin, ServiceOperator, OpsManager];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -145,6 +146,20 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("GET", "/portal/schedules", Only(PORTAL_STAFF)),
         ("POST", "/portal/schedules", Only(PORTAL_EDITORS)),
         ("POST", "/portal/schedules/{id}/approve", Only(CITY)),
+        (
+            "GET",
+            "/admin/backup/schedules",
+            Only(BACKUP_SCHEDULE_READERS),
+        ),
+        ("POST", "/admin/backup/schedules", Only(ADMINS)),
+        ("GET", "/admin/backup", Only(BACKUP_SCHEDULE_READERS)),
+        ("POST", "/admin/backup/run", Only(ADMINS)),
+        ("POST", "/admin/backup/{id}/verify", Only(ADMINS)),
+        ("POST", "/admin/backup/drill", Only(ADMINS)),
+        ("POST", "/admin/backup/prune", Only(ADMINS)),
+        ("POST", "/admin/backup/schedules/{id}/approve", Only(CITY)),
+        ("POST", "/admin/backup/schedules/{id}/reject", Only(CITY)),
+        ("POST", "/admin/backup/schedules/{id}/retire", Only(CITY)),
         ("GET", "/portal/runbooks", Only(ADMINS)),
         ("POST", "/portal/runbooks", Only(ADMINS)),
         ("GET", "/portal/runbooks/{id}", Only(ADMINS)),
