@@ -89,7 +89,9 @@ pub mod restore;
 mod routes;
 mod routes_schedule;
 pub mod run;
+mod s3;
 pub mod schedule;
+pub mod scheduler;
 pub mod service_schedule;
 pub mod settings;
 pub mod snapshot;
@@ -143,10 +145,10 @@ pub fn domain() -> Domain {
             "バックアップの予定",
         )
         .job(
-            service_schedule::JOB,
+            scheduler::JOB,
             "予定されたバックアップの実施",
             SignedDuration::from_mins(1),
-            |s, now| Box::pin(service_schedule::run_due(s, now)),
+            |s, now| Box::pin(scheduler::run_due(s, now)),
         )
         .cards(|s, p, now| Box::pin(cards(s, p, now)))
         .layer(readonly::layer)
@@ -229,7 +231,7 @@ async fn cards(state: &AppState, p: &Principal, now: Timestamp) -> anyhow::Resul
         let rows = repo_schedule::list_approved(&mut conn).await?;
         let trouble: Vec<String> = rows
             .iter()
-            .filter_map(|r| service_schedule::trouble(r, &settings, now))
+            .filter_map(|r| scheduler::trouble(r, &settings, now))
             .collect();
         let card = if !trouble.is_empty() {
             Card {

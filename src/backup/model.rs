@@ -173,6 +173,13 @@ pub struct Manifest {
 
 pub const MANIFEST_FORMAT: u32 = 1;
 
+/// One object in a target's listing (its name without the prefix).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    pub name: String,
+    pub size: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
