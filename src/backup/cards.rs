@@ -1,8 +1,8 @@
 //! Dashboard cards for those who run backups: the newest backup (failed, not verified, not
 //! copied = alert/warn) and the restore drill (failed, overdue, or impossible without the key).
 
-use super::repo_history;
 use super::settings::BackupSettings;
+use super::{repo, repo_history};
 use crate::auth::Principal;
 use crate::db::Timestamp;
 use crate::state::{AppState, Card};
@@ -15,7 +15,7 @@ pub async fn cards(state: &AppState, p: &Principal, now: Timestamp) -> anyhow::R
     }
     let settings = state.section::<BackupSettings>();
     let mut conn = state.db.pool().acquire().await?;
-    let latest = repo_history::latest_data_backup(&mut conn).await?;
+    let latest = repo::latest_data_backup(&mut conn).await?;
     let drill = repo_history::recent_drills(&mut conn, 1).await?;
     drop(conn);
     let backup = match latest {

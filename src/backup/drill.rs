@@ -131,13 +131,8 @@ async fn restore_and_check(
             let mut url = url::Url::parse(&live).context("database.url")?;
             url.set_path(&name);
             let mut admin = state.db.pool().acquire().await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name}"
-            )))
-            .execute(&mut *admin)
-            .await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut *admin)
+            repo_history::drop_scratch_database(&mut admin, &name).await?;
+            repo_history::create_scratch_database(&mut admin, &name)
                 .await
                 .context(
                     "復元訓練用の一時データベースを作成できません（CREATEDB 権限が必要です）",
@@ -147,11 +142,7 @@ async fn restore_and_check(
                 check_database(state, url.as_str(), m).await
             }
             .await;
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut *admin)
-            .await;
+            let _ = repo_history::drop_scratch_database(&mut admin, &name).await;
             result
         }
     }

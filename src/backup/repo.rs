@@ -65,13 +65,35 @@ pub struct BackupRow {
     pub error: Option<String>,
     pub verified_at: Option<Timestamp>,
     pub verify_result: Option<String>,
+    pub copied_at: Option<Timestamp>,
+    pub copy_result: Option<String>,
     pub drilled_at: Option<Timestamp>,
     pub drill_result: Option<String>,
 }
 
 const COLUMNS: &str = "id, kind, chain_id, parent_id, trigger, state, started_at, finished_at,
                        duration_ms, size_bytes, sha256, file_count, error, verified_at,
-                       verify_result, drilled_at, drill_result";
+                       verify_result, copied_at, copy_result, drilled_at, drill_result";
+
+/// The newest `limit` rows, newest first (the history page).
+pub async fn recent(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<BackupRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM backups ORDER BY started_at DESC, id DESC LIMIT $1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// The newest backup of application data (daily or monthly) not pruned, whatever its state.
+pub async fn latest_data_backup(conn: &mut Conn) -> sqlx::Result<Option<BackupRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM backups WHERE kind IN ('daily', 'monthly') AND state <> 'pruned' \
+         ORDER BY started_at DESC, id DESC LIMIT 1"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_optional(&mut *conn)
+        .await
+}
 
 /// Every row, oldest first.
 pub async fn list(conn: &mut Conn) -> sqlx::Result<Vec<BackupRow>> {

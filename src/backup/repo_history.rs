@@ -1,48 +1,7 @@
-//! SQL of the history page, the dashboard cards and the restore drills.
+//! SQL of the restore drills and of a verification asked for on the page (the history's rows
+//! are `repo::BackupRow`).
 
 use crate::db::{Conn, Timestamp};
-
-/// One row of `backups`, as the history page shows it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct HistoryRow {
-    pub id: String,
-    pub kind: String,
-    pub trigger: String,
-    pub state: String,
-    pub started_at: Timestamp,
-    pub duration_ms: Option<i64>,
-    pub size_bytes: Option<i64>,
-    pub error: Option<String>,
-    pub verified_at: Option<Timestamp>,
-    pub verify_result: Option<String>,
-    pub copied_at: Option<Timestamp>,
-    pub copy_result: Option<String>,
-    pub drilled_at: Option<Timestamp>,
-    pub drill_result: Option<String>,
-}
-
-const COLUMNS: &str = "id, kind, trigger, state, started_at, duration_ms, size_bytes, \
-     error, verified_at, verify_result, copied_at, copy_result, drilled_at, drill_result";
-
-/// The newest `limit` backups, newest first.
-pub async fn recent(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<HistoryRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM backups ORDER BY started_at DESC, id DESC LIMIT $1"
-    )))
-    .bind(limit)
-    .fetch_all(conn)
-    .await
-}
-
-/// The newest backup of application data (daily or monthly), whatever its state.
-pub async fn latest_data_backup(conn: &mut Conn) -> sqlx::Result<Option<HistoryRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM backups WHERE kind IN ('daily', 'monthly') AND state <> 'pruned' \
-         ORDER BY started_at DESC, id DESC LIMIT 1"
-    )))
-    .fetch_optional(conn)
-    .await
-}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DrillRow {
@@ -117,5 +76,23 @@ pub async fn record_verify(
         .bind(id)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// A PostgreSQL database for a drill (`name` is made by the drill, never typed by a person).
+pub async fn create_scratch_database(conn: &mut Conn, name: &str) -> sqlx::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Drops a drill's database, closing what is still connected to it.
+pub async fn drop_scratch_database(conn: &mut Conn, name: &str) -> sqlx::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -9,7 +9,8 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::model::{BackupId, Kind};
-use super::repo_history::{self, HistoryRow};
+use super::repo::{self, BackupRow};
+use super::repo_history;
 use super::settings::BackupSettings;
 use super::{ADMINS, drill};
 use crate::error::{AppError, AppResult};
@@ -79,7 +80,7 @@ fn result_text(at: Option<crate::db::Timestamp>, result: Option<&str>) -> (Strin
     }
 }
 
-fn line(b: &HistoryRow) -> Line {
+fn line(b: &BackupRow) -> Line {
     let (verified, v_bad) = result_text(b.verified_at, b.verify_result.as_deref());
     let (copied, c_bad) = result_text(b.copied_at, b.copy_result.as_deref());
     let (drilled, d_bad) = result_text(b.drilled_at, b.drill_result.as_deref());
@@ -122,7 +123,7 @@ pub async fn index(
 ) -> AppResult<Response> {
     let settings = state.section::<BackupSettings>();
     let mut conn = state.db.pool().acquire().await?;
-    let backups = repo_history::recent(&mut conn, 200).await?;
+    let backups = repo::recent(&mut conn, 200).await?;
     let drills = repo_history::recent_drills(&mut conn, 20).await?;
     let t = &settings.second_target;
     render(
@@ -195,31 +196,7 @@ pub async fn verify(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let id = BackupId::parse(&id).map_err(|_| AppError::NotFound)?;
-    let settings = state.section::<BackupSettings>();
-    let dir = settings.dir_in(&state.settings.paths.data_dir);
-    let identity = settings.identity_file.trim();
-    let identity = (!identity.is_empty()).then(|| std::path::Path::new(identity));
-    let result = super::verify::verify(&dir, &id, identity);
-    let (ok, msg) = match &result {
-        Ok(c) => (true, format!("{id} を検査しました: {}", c.summary())),
-        Err(e) => (false, format!("{id} の検査で異常が見つかりました: {e:#}")),
-    };
-    let mut tx = state.db.begin().await?;
-    repo_history::record_verify(&mut tx, id.as_str(), ok, &msg, state.now()).await?;
-    crate::audit::record(
-        &mut tx,
-        state.now(),
-        &actor,
-        if ok {
-            "backup.verified"
-        } else {
-            "backup.verify_failed"
-        },
-        &format!("backup:{id}"),
-        serde_json::json!({"ok": ok, "detail": msg}),
-    )
-    .await?;
-    tx.commit().await?;
+    let msg = super::history::verify_recorded(&state, &id, &actor, state.now()).await?;
     Ok(flash_redirect(&state, HOME, &msg))
 }
 

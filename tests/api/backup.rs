@@ -32,23 +32,30 @@ struct Env {
     side: tempfile::TempDir,
 }
 
-async fn env(configure: impl FnOnce(&mut rainbownet::config::Settings)) -> Env {
-    let side = tempfile::tempdir().expect("temp dir");
+/// Backup settings with an age key pair made here: the private key in `side` (apart from the data
+/// directory, as it would be offline) and the backups in `side/nas` (a NAS), so that the data
+/// directory can be wiped.
+pub fn keyed_settings(side: &Path) -> BackupSettings {
     let identity = age::x25519::Identity::generate();
-    let key_path = side.path().join("backup-key.txt");
+    let key_path = side.join("backup-key.txt");
     std::fs::write(
         &key_path,
         format!("{}\n", identity.to_string().expose_secret()),
     )
     .expect("key file");
-    // The backups live apart from the data directory (a NAS), so the data directory can be wiped.
-    let backups = side.path().join("nas");
-    let settings = BackupSettings {
+    BackupSettings {
         recipients: vec![identity.to_public().to_string()],
         identity_file: key_path.display().to_string(),
-        dir: backups.display().to_string(),
+        dir: side.join("nas").display().to_string(),
         ..BackupSettings::default()
-    };
+    }
+}
+
+async fn env(configure: impl FnOnce(&mut rainbownet::config::Settings)) -> Env {
+    let side = tempfile::tempdir().expect("temp dir");
+    let settings = keyed_settings(side.path());
+    let key_path = PathBuf::from(&settings.identity_file);
+    let backups = PathBuf::from(&settings.dir);
     let app = spawn_app_with(|s| {
         s.set_section("backup", &settings);
         configure(s);

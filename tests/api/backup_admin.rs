@@ -2,31 +2,17 @@
 
 use std::path::PathBuf;
 
-use age::secrecy::ExposeSecret;
 use rainbownet::audit::Actor;
 use rainbownet::auth::Role;
-use rainbownet::backup::BackupSettings;
 use sqlx::Row;
 
 use crate::helpers::*;
 
-/// An app with backups set up; the private key in a directory apart from the data directory.
+/// An app with backups set up (see `backup::keyed_settings`).
 async fn app_with_backups() -> (TestApp, PathBuf, tempfile::TempDir) {
     let side = tempfile::tempdir().expect("temp dir");
-    let identity = age::x25519::Identity::generate();
-    let key_path = side.path().join("backup-key.txt");
-    std::fs::write(
-        &key_path,
-        format!("{}\n", identity.to_string().expose_secret()),
-    )
-    .expect("key file");
-    let backups = side.path().join("nas");
-    let settings = BackupSettings {
-        recipients: vec![identity.to_public().to_string()],
-        identity_file: key_path.display().to_string(),
-        dir: backups.display().to_string(),
-        ..BackupSettings::default()
-    };
+    let settings = crate::backup::keyed_settings(side.path());
+    let backups = PathBuf::from(&settings.dir);
     let app = spawn_app_with(|s| s.set_section("backup", &settings)).await;
     (app, backups, side)
 }
@@ -138,6 +124,13 @@ async fn x5_the_city_reads_the_history_without_the_actions_and_a_bad_id_is_not_f
         .post_form("/admin/backup/..%2F..%2Fetc-daily/verify", &[])
         .await;
     assert_eq!(res.status(), 404);
+    // A well-formed id the history does not know: the same 404, and nothing is recorded.
+    let res = admin
+        .client
+        .post_form("/admin/backup/20200101T000000Z-daily/verify", &[])
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(app.audit_count("backup.verify_failed").await, 0);
     let res = admin
         .client
         .post_form("/admin/backup/run", &[("kind", "weekly")])
