@@ -81,7 +81,7 @@ for v in sorted(files):
     if v not in index: visit(v)
 name = lambda x: "/".join(x) or "lib"
 # The core (ARCHITECTURE.md) imports only the core: no web, no state, no domain.
-CORE = {"db", "audit", "calendar", "auth", "clock", "error", "pdf"}
+CORE = {"db", "audit", "calendar", "auth", "clock", "error", "pdf", "mail"}
 bad = sorted(
     f"{name(a)} -> {name(b)}"
     for a, targets in edges.items()

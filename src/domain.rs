@@ -18,7 +18,7 @@ use crate::auth::Role;
 use crate::config::Settings;
 use crate::db::{Db, Timestamp};
 use crate::state::{
-    AppState, BoxFuture, CardSource, Job, JobFn, NavEntry, Registry, Section, StartFn,
+    AppState, BoxFuture, CardSource, Job, JobFn, NavEntry, Registry, Section, StartFn, TaskFn,
 };
 use crate::web::Routes;
 
@@ -37,6 +37,8 @@ pub struct Domain {
     pub layers: Vec<Layer>,
     /// Work done once at each start of the application (see [`StartFn`]).
     pub on_start: Vec<StartFn>,
+    /// Long-running tasks spawned by `serve` (see [`TaskFn`]).
+    pub tasks: Vec<(&'static str, TaskFn)>,
 }
 
 pub type Layer = fn(Router<AppState>, AppState) -> Router<AppState>;
@@ -54,6 +56,7 @@ impl Domain {
             cli: Vec::new(),
             layers: Vec::new(),
             on_start: Vec::new(),
+            tasks: Vec::new(),
         }
     }
 
@@ -128,6 +131,12 @@ impl Domain {
     /// Work done once at each start of the application, after the migrations.
     pub fn on_start(mut self, run: StartFn) -> Self {
         self.on_start.push(run);
+        self
+    }
+
+    /// A long-running task that `serve` spawns when jobs are enabled (see [`TaskFn`]).
+    pub fn task(mut self, name: &'static str, run: TaskFn) -> Self {
+        self.tasks.push((name, run));
         self
     }
 }
@@ -252,6 +261,7 @@ pub fn assemble(
         }
         registry.cards.extend(d.cards);
         registry.on_start.extend(d.on_start);
+        registry.tasks.extend(d.tasks);
         if let Some(section) = d.settings {
             if !owned.insert(section.name) || settings.is_core_section(section.name) {
                 anyhow::bail!("settings section [{}] is registered twice", section.name);

@@ -24,6 +24,7 @@ pub mod facilities;
 pub mod health;
 pub mod helpdesk;
 pub mod jobs;
+pub mod mail;
 pub mod metrics;
 pub mod pdf;
 pub mod portal;

@@ -144,6 +144,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         if self.state.settings.jobs.enabled {
             tokio::spawn(crate::jobs::scheduler(self.state.clone()));
+            for (name, run) in &self.state.registry.tasks {
+                tracing::info!(task = name, "background task started");
+                tokio::spawn(run(self.state.clone()));
+            }
         }
         let service = self
             .router

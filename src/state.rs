@@ -67,6 +67,11 @@ pub type JobFn = for<'a> fn(&'a AppState, Timestamp) -> BoxFuture<'a, anyhow::Re
 /// the first request (sealing secrets of an older kind, say). An error stops the start.
 pub type StartFn = for<'a> fn(&'a AppState, Timestamp) -> BoxFuture<'a, anyhow::Result<()>>;
 
+/// A long-running background task of a domain (the monitoring scheduler, which works on a finer
+/// grain than the minute of the job runner): `serve` spawns it once when `jobs.enabled` is on, and
+/// it runs until the process stops. Its work must stay a plain function of `now` that tests call.
+pub type TaskFn = fn(AppState) -> BoxFuture<'static, ()>;
+
 /// A background job: `jobs` runs it every `every` under a lease.
 #[derive(Clone)]
 pub struct Job {
@@ -111,4 +116,5 @@ pub struct Registry {
     pub sections: HashMap<TypeId, Section>,
     /// Start-up work of the domains, in the order of `startup::domains()`.
     pub on_start: Vec<StartFn>,
+    pub tasks: Vec<(&'static str, TaskFn)>,
 }
