@@ -26,6 +26,7 @@ pub mod helpdesk;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
+pub mod monitor;
 pub mod pdf;
 pub mod portal;
 pub mod records;
