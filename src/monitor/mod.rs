@@ -16,6 +16,7 @@
 //! - Who: system administrators add, change and pause monitors and acknowledge alerts; the
 //!   service operator and operators read.
 
+pub mod alerts;
 pub mod model;
 pub mod repo;
 pub mod service;
