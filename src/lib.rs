@@ -23,6 +23,7 @@ pub mod error;
 pub mod facilities;
 pub mod health;
 pub mod helpdesk;
+pub mod incidents;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;

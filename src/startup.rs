@@ -38,6 +38,7 @@ pub fn domains() -> Vec<Domain> {
         crate::jobs::domain(),
         crate::backup::domain(),
         crate::monitor::domain(),
+        crate::incidents::domain(),
     ]
 }
 
