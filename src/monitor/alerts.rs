@@ -113,7 +113,10 @@ pub fn compose(
             ),
         ),
         AlertKind::Up => (
-            format!("【きよすレインボーネット】監視復旧: {} が復旧しました", monitor.name),
+            format!(
+                "【きよすレインボーネット】監視復旧: {} が復旧しました",
+                monitor.name
+            ),
             format!("監視「{}」が正常に戻りました。", monitor.name),
         ),
     };

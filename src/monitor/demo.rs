@@ -11,7 +11,12 @@ use crate::audit::Actor;
 use crate::db::{Db, Timestamp};
 use crate::domain::DemoLogin;
 
-fn monitor(name: &str, kind: Kind, target: &str, interval_seconds: i64) -> anyhow::Result<NewMonitor> {
+fn monitor(
+    name: &str,
+    kind: Kind,
+    target: &str,
+    interval_seconds: i64,
+) -> anyhow::Result<NewMonitor> {
     Ok(NewMonitor {
         name: Name::parse(name).map_err(anyhow::Error::msg)?,
         kind,
@@ -65,7 +70,12 @@ pub async fn seed(db: &Db, now: Timestamp, fresh: bool) -> anyhow::Result<Vec<De
     .await?;
     let old = service::add(
         db,
-        &monitor("旧ファイルサーバー（撤去予定）", Kind::Ping, "127.0.0.2", 300)?,
+        &monitor(
+            "旧ファイルサーバー（撤去予定）",
+            Kind::Ping,
+            "127.0.0.2",
+            300,
+        )?,
         &actor,
         start,
     )
@@ -74,7 +84,7 @@ pub async fn seed(db: &Db, now: Timestamp, fresh: bool) -> anyhow::Result<Vec<De
 
     let mut tx = db.begin().await?;
     for (k, at) in slots(now, 300) {
-        let ms = 1 + (k * 7) % 4;
+        let ms = 1 + ((k * 2_654_435_761) >> 9) % 3;
         let checked = at.plus(SignedDuration::from_millis(300 + (k * 37) % 900));
         repo_uptime::insert_result(&mut tx, ping, at, Some(checked), "up", Some(ms), None).await?;
     }
@@ -99,7 +109,7 @@ pub async fn seed(db: &Db, now: Timestamp, fresh: bool) -> anyhow::Result<Vec<De
                 down_at = Some(checked);
             }
         } else {
-            let ms = 35 + (k * 13) % 60;
+            let ms = 38 + ((k * 2_654_435_761) >> 11) % 17;
             repo_uptime::insert_result(&mut tx, app, at, Some(checked), "up", Some(ms), None)
                 .await?;
             if k == 23 {
@@ -112,7 +122,7 @@ pub async fn seed(db: &Db, now: Timestamp, fresh: bool) -> anyhow::Result<Vec<De
         .ok_or_else(|| anyhow::anyhow!("the demo monitor"))?;
     let down_at = down_at.unwrap_or(now);
     let up_at = up_at.unwrap_or(now);
-    let down = alerts::raise(
+    let down_alert = alerts::raise(
         &mut tx,
         &m,
         AlertKind::Down,
@@ -120,16 +130,33 @@ pub async fn seed(db: &Db, now: Timestamp, fresh: bool) -> anyhow::Result<Vec<De
         down_at,
     )
     .await?;
-    alerts::raise(&mut tx, &m, AlertKind::Up, "応答が戻りました（42 ms）", up_at).await?;
-    repo_uptime::set_state(&mut tx, app, "up", up_at).await?;
     tx.commit().await?;
-
+    // In time order: the acknowledgement, then the recovery and its acknowledgement.
     alerts::acknowledge(
         db,
-        down,
+        down_alert,
         "アプリケーションの再起動で復旧。原因はログの容量不足（整理済み）。",
         &actor,
         down_at.plus(SignedDuration::from_mins(12)),
+    )
+    .await?;
+    let mut tx = db.begin().await?;
+    let up_alert = alerts::raise(
+        &mut tx,
+        &m,
+        AlertKind::Up,
+        "応答が戻りました（42 ms）",
+        up_at,
+    )
+    .await?;
+    repo_uptime::set_state(&mut tx, app, "up", up_at).await?;
+    tx.commit().await?;
+    alerts::acknowledge(
+        db,
+        up_alert,
+        "復旧を確認しました。",
+        &actor,
+        up_at.plus(SignedDuration::from_mins(5)),
     )
     .await?;
     // Added after the alerts, so that the demo queues no mail to this address.

@@ -78,11 +78,12 @@ pub async fn update(
 
 /// Pauses a running monitor; false when it was paused already (or does not exist).
 pub async fn pause(conn: &mut Conn, id: i64, now: Timestamp) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE monitors SET paused = 1, updated_at = $1 WHERE id = $2 AND paused = 0")
-        .bind(now)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        sqlx::query("UPDATE monitors SET paused = 1, updated_at = $1 WHERE id = $2 AND paused = 0")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

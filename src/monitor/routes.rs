@@ -386,7 +386,13 @@ pub async fn show(
     let now = state.now();
     let mut conn = state.db.pool().acquire().await?;
     let m = repo::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
-    let day = counts_of(&mut conn, id, now.minus(SignedDuration::from_hours(24)), now).await?;
+    let day = counts_of(
+        &mut conn,
+        id,
+        now.minus(SignedDuration::from_hours(24)),
+        now,
+    )
+    .await?;
     let month = counts_of(
         &mut conn,
         id,
@@ -628,11 +634,21 @@ impl MonitorForm {
             ),
         }
         let max_response_ms = number(&self.max_response_ms, 1, 600_000)
-            .map_err(|_| e.push("max_response_ms", "応答時間の上限は ms の数で入力してください。"))
+            .map_err(|_| {
+                e.push(
+                    "max_response_ms",
+                    "応答時間の上限は ms の数で入力してください。",
+                )
+            })
             .ok()
             .flatten();
         let cert_min_days = number(&self.cert_min_days, 1, 3650)
-            .map_err(|_| e.push("cert_min_days", "証明書の残り日数は 1〜3650 で入力してください。"))
+            .map_err(|_| {
+                e.push(
+                    "cert_min_days",
+                    "証明書の残り日数は 1〜3650 で入力してください。",
+                )
+            })
             .ok()
             .flatten();
         let asset_ref = opt_text(&self.asset_ref, 100)
@@ -731,7 +747,10 @@ pub async fn create(
     Ok(flash_redirect(
         &state,
         &format!("{HOME}/{id}"),
-        &format!("監視「{}」を追加しました。次の確認から記録されます。", m.name),
+        &format!(
+            "監視「{}」を追加しました。次の確認から記録されます。",
+            m.name
+        ),
     ))
 }
 

@@ -58,7 +58,9 @@ fn parse_month(s: &str) -> Option<Date> {
 }
 
 fn start_of(d: Date) -> Option<Timestamp> {
-    d.to_zoned(tokyo()).ok().map(|z| Timestamp::from(z.timestamp()))
+    d.to_zoned(tokyo())
+        .ok()
+        .map(|z| Timestamp::from(z.timestamp()))
 }
 
 fn key(d: Date) -> String {
@@ -110,11 +112,7 @@ pub async fn index(
             down_total: if periods.is_empty() {
                 "なし".into()
             } else {
-                format!(
-                    "{} 回、計 {}",
-                    periods.len(),
-                    uptime::duration_text(total)
-                )
+                format!("{} 回、計 {}", periods.len(), uptime::duration_text(total))
             },
             periods: periods.iter().map(uptime::Period::text).collect(),
             paused: m.paused,

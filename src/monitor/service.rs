@@ -76,7 +76,9 @@ pub async fn update(
     now: Timestamp,
 ) -> Result<(), DomainError> {
     let mut tx = db.begin().await?;
-    let old = repo::find(&mut tx, id).await?.ok_or(DomainError::NotFound)?;
+    let old = repo::find(&mut tx, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     repo::update(&mut tx, id, m, now).await?;
     audit::record(
         &mut tx,
@@ -94,9 +96,13 @@ pub async fn update(
 /// Pauses a monitor: no checks, no slots, no alerts until it is resumed.
 pub async fn pause(db: &Db, id: i64, actor: &Actor, now: Timestamp) -> Result<(), DomainError> {
     let mut tx = db.begin().await?;
-    let m = repo::find(&mut tx, id).await?.ok_or(DomainError::NotFound)?;
+    let m = repo::find(&mut tx, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     if !repo::pause(&mut tx, id, now).await? {
-        return Err(DomainError::Conflict("この監視は既に一時停止しています。".into()));
+        return Err(DomainError::Conflict(
+            "この監視は既に一時停止しています。".into(),
+        ));
     }
     audit::record(
         &mut tx,
@@ -114,9 +120,13 @@ pub async fn pause(db: &Db, id: i64, actor: &Actor, now: Timestamp) -> Result<()
 /// Resumes a paused monitor; it starts again "pending" and is checked from the next slot.
 pub async fn resume(db: &Db, id: i64, actor: &Actor, now: Timestamp) -> Result<(), DomainError> {
     let mut tx = db.begin().await?;
-    let m = repo::find(&mut tx, id).await?.ok_or(DomainError::NotFound)?;
+    let m = repo::find(&mut tx, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     if !repo::resume(&mut tx, id, now).await? {
-        return Err(DomainError::Conflict("この監視は一時停止していません。".into()));
+        return Err(DomainError::Conflict(
+            "この監視は一時停止していません。".into(),
+        ));
     }
     audit::record(
         &mut tx,

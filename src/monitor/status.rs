@@ -50,10 +50,7 @@ impl PublicStatus {
 
 /// The service's status at `now`; None when nothing is watched and no window is on (the page
 /// then says nothing rather than claim 正常).
-pub async fn public_status(
-    state: &AppState,
-    now: Timestamp,
-) -> sqlx::Result<Option<PublicStatus>> {
+pub async fn public_status(state: &AppState, now: Timestamp) -> sqlx::Result<Option<PublicStatus>> {
     let mut conn = state.db.pool().acquire().await?;
     if crate::portal::maintenance_window_at(&mut conn, now)
         .await?

@@ -90,7 +90,10 @@ impl Period {
         } else {
             e
         };
-        format!("{s} 〜 {end}（{}）", duration_text(self.end.since(self.start)))
+        format!(
+            "{s} 〜 {end}（{}）",
+            duration_text(self.end.since(self.start))
+        )
     }
 }
 
@@ -172,7 +175,11 @@ pub fn chart_svg(
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
     let x = |t: Timestamp| LEFT + (t.since(from).as_secs_f64() / span * pw).clamp(0.0, pw);
-    let max = points.iter().filter_map(|p| p.response_ms).max().unwrap_or(0);
+    let max = points
+        .iter()
+        .filter_map(|p| p.response_ms)
+        .max()
+        .unwrap_or(0);
     let ymax = nice_ceiling(max.max(1));
     let y = |ms: i64| TOP + ph - (ms as f64 / ymax as f64 * ph).min(ph);
     let mut s = String::new();
@@ -192,7 +199,9 @@ pub fn chart_svg(
     }
     let short = span <= 2.0 * 86_400.0;
     for i in 0..=4 {
-        let t = from.plus(jiff::SignedDuration::from_secs_f64(span * f64::from(i) / 4.0));
+        let t = from.plus(jiff::SignedDuration::from_secs_f64(
+            span * f64::from(i) / 4.0,
+        ));
         let z = t.as_jiff().to_zoned(tokyo());
         let label = if short {
             z.strftime("%H:%M").to_string()
@@ -325,7 +334,11 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert_eq!((d[0].start, d[0].end, d[0].slots), (t(5), t(20), 3));
         assert_eq!(d[0].text(), "2026-11-25 09:05 〜 09:20（15 分）");
-        assert_eq!((d[1].start, d[1].end), (t(25), t(30)), "open run: one interval");
+        assert_eq!(
+            (d[1].start, d[1].end),
+            (t(25), t(30)),
+            "open run: one interval"
+        );
     }
 
     #[test]
@@ -338,6 +351,9 @@ mod tests {
         assert!(svg.contains("応答なし 2026-11-25 09:10 〜 09:20（10 分）"));
         assert_eq!(svg.matches(r#"class="missed""#).count(), 1);
         assert_eq!(svg.matches("<polyline").count(), 2, "broken at the gap");
-        assert_eq!(duration_text(jiff::SignedDuration::from_mins(125)), "2 時間 5 分");
+        assert_eq!(
+            duration_text(jiff::SignedDuration::from_mins(125)),
+            "2 時間 5 分"
+        );
     }
 }

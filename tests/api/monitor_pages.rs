@@ -154,7 +154,10 @@ async fn r22_1_a_down_alert_queues_one_mail_to_the_active_on_call_list_with_a_ja
     ] {
         let res = admin
             .client
-            .post_form("/admin/monitors/oncall", &[("name", name), ("email", email)])
+            .post_form(
+                "/admin/monitors/oncall",
+                &[("name", name), ("email", email)],
+            )
             .await;
         assert_eq!(res.status(), 303, "{name} added");
     }
@@ -245,7 +248,11 @@ async fn r22_1_an_approved_portal_window_suppresses_the_alert_and_its_mail() {
     let row = alert_row(&app, alert).await;
     assert_eq!(row.get::<Option<i64>, _>("suppressed_by"), Some(window));
     assert_eq!(row.get::<Option<i64>, _>("mail_id"), None);
-    assert_eq!(app.count("mail_outbox").await, 0, "no mail during the window");
+    assert_eq!(
+        app.count("mail_outbox").await,
+        0,
+        "no mail during the window"
+    );
     let page = text(&admin.client, "/admin/monitors/alerts").await;
     assert!(page.contains("未確認のアラートはありません"), "{page}");
     assert!(page.contains(&format!("停止・保守予定 #{window}")));
@@ -389,7 +396,10 @@ async fn r22_1_the_log_in_page_says_maintenance_or_degraded_and_names_no_monitor
     let app = spawn_app().await;
     let anon = app.client();
     let page = text(&anon, "/login").await;
-    assert!(!page.contains("サービスの状態"), "nothing watched: no claim");
+    assert!(
+        !page.contains("サービスの状態"),
+        "nothing watched: no claim"
+    );
 
     let id = add_monitor(&app, SECRET_NAME, SECRET_TARGET).await;
     set_state(&app, id, "up").await;
@@ -421,7 +431,11 @@ async fn r22_1_a_system_administrator_adds_changes_pauses_and_resumes_a_monitor_
         .client
         .post_form(
             "/admin/monitors",
-            &[("name", "応答確認"), ("kind", "http"), ("target", "127.0.0.1")],
+            &[
+                ("name", "応答確認"),
+                ("kind", "http"),
+                ("target", "127.0.0.1"),
+            ],
         )
         .await;
     assert_eq!(bad.status(), 422);
@@ -497,9 +511,50 @@ async fn r22_1_a_system_administrator_adds_changes_pauses_and_resumes_a_monitor_
     // The operator reads the list without the buttons; the dashboard card links to it.
     let list = text(&operator.client, "/admin/monitors").await;
     assert!(list.contains("応答確認（本番）") && !list.contains("/pause\""));
-    assert!(text(&operator.client, "/").await.contains("href=\"/admin/monitors\""));
+    assert!(
+        text(&operator.client, "/")
+            .await
+            .contains("href=\"/admin/monitors\"")
+    );
     // A facility user sees neither the pages nor the cards.
     let dash = text(&user.client, "/").await;
     assert!(!dash.contains("/admin/monitors"));
     assert_eq!(user.client.get("/admin/monitors").await.status(), 403);
+}
+
+#[tokio::test]
+async fn r22_1_the_demo_network_has_monitors_with_a_day_of_results_an_outage_and_its_acknowledged_alert()
+ {
+    let app = spawn_app().await;
+    rainbownet::demo::prepare(app.db(), app.now())
+        .await
+        .expect("demo");
+    assert_eq!(app.count("monitors").await, 3);
+    assert_eq!(app.count("monitor_results").await, 288 + 96);
+    assert_eq!(app.count("mail_outbox").await, 0, "the demo mails nobody");
+    let acked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM monitor_alerts WHERE kind = 'down' AND acknowledged_at IS NOT NULL",
+    )
+    .fetch_one(app.db().pool())
+    .await
+    .expect("count");
+    assert_eq!(acked, 1);
+    let reader = app.login_as(Role::ServiceOperator).await;
+    let app_monitor: i64 =
+        sqlx::query_scalar("SELECT monitor_id FROM monitor_alerts WHERE kind = 'down'")
+            .fetch_one(app.db().pool())
+            .await
+            .expect("the outage's monitor");
+    let page = text(&reader.client, &format!("/admin/monitors/{app_monitor}")).await;
+    assert_eq!(
+        page.matches("class=\"down\"").count(),
+        1,
+        "the outage is marked"
+    );
+    assert!(
+        page.contains("96 / 96 スロット"),
+        "every slot of the day was checked"
+    );
+    let list = text(&reader.client, "/admin/monitors").await;
+    assert!(list.contains("一時停止中"));
 }
