@@ -36,6 +36,9 @@ const HELPDESK_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
 const REQUESTERS: &[Role] = &[User, FacilityManager];
 const CONSENT_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
 const BACKUP_SCHEDULE_READERS: &[Role] = &[SystemAdmin, ServiceOperator, OpsManager];
+/// R22.1: the system administrator runs the monitoring (第22条); operators, the service
+/// operator and the operations manager read it.
+const MONITOR_READERS: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator, OpsManager];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -160,6 +163,28 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/admin/backup/schedules/{id}/approve", Only(CITY)),
         ("POST", "/admin/backup/schedules/{id}/reject", Only(CITY)),
         ("POST", "/admin/backup/schedules/{id}/retire", Only(CITY)),
+        ("GET", "/admin/monitors", Only(MONITOR_READERS)),
+        ("POST", "/admin/monitors", Only(ADMINS)),
+        ("GET", "/admin/monitors/new", Only(ADMINS)),
+        ("GET", "/admin/monitors/{id}", Only(MONITOR_READERS)),
+        ("POST", "/admin/monitors/{id}", Only(ADMINS)),
+        ("GET", "/admin/monitors/{id}/edit", Only(ADMINS)),
+        ("POST", "/admin/monitors/{id}/pause", Only(ADMINS)),
+        ("POST", "/admin/monitors/{id}/resume", Only(ADMINS)),
+        ("GET", "/admin/monitors/alerts", Only(MONITOR_READERS)),
+        (
+            "POST",
+            "/admin/monitors/alerts/{id}/acknowledge",
+            Only(ADMINS),
+        ),
+        ("GET", "/admin/monitors/oncall", Only(ADMINS)),
+        ("POST", "/admin/monitors/oncall", Only(ADMINS)),
+        (
+            "POST",
+            "/admin/monitors/oncall/{id}/deactivate",
+            Only(ADMINS),
+        ),
+        ("GET", "/admin/monitors/summary", Only(MONITOR_READERS)),
         ("GET", "/portal/runbooks", Only(ADMINS)),
         ("POST", "/portal/runbooks", Only(ADMINS)),
         ("GET", "/portal/runbooks/{id}", Only(ADMINS)),
