@@ -37,6 +37,7 @@ pub fn domains() -> Vec<Domain> {
         crate::audit_ui::domain(),
         crate::jobs::domain(),
         crate::backup::domain(),
+        crate::firewall::domain(),
     ]
 }
 
