@@ -36,6 +36,7 @@ const HELPDESK_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
 const REQUESTERS: &[Role] = &[User, FacilityManager];
 const CONSENT_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
 const BACKUP_SCHEDULE_READERS: &[Role] = &[SystemAdmin, ServiceOperator, OpsManager];
+const FIREWALL_READERS: &[Role] = &[SystemAdmin, ServiceOperator];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -160,6 +161,13 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/admin/backup/schedules/{id}/approve", Only(CITY)),
         ("POST", "/admin/backup/schedules/{id}/reject", Only(CITY)),
         ("POST", "/admin/backup/schedules/{id}/retire", Only(CITY)),
+        ("GET", "/admin/firewall", Only(FIREWALL_READERS)),
+        (
+            "GET",
+            "/admin/firewall/reviews/{id}",
+            Only(FIREWALL_READERS),
+        ),
+        ("POST", "/admin/firewall/reviews/{id}/sign", Only(ADMINS)),
         ("GET", "/portal/runbooks", Only(ADMINS)),
         ("POST", "/portal/runbooks", Only(ADMINS)),
         ("GET", "/portal/runbooks/{id}", Only(ADMINS)),
