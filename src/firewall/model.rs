@@ -656,10 +656,10 @@ fn finding(ep: &[&MinuteRow], internal: bool) -> Finding {
     }
 }
 
-fn by_key<'a, K: Ord>(
-    rows: &'a [MinuteRow],
+fn by_key<K: Ord>(
+    rows: &[MinuteRow],
     key: impl Fn(&MinuteRow) -> Option<K>,
-) -> std::collections::BTreeMap<K, Vec<&'a MinuteRow>> {
+) -> std::collections::BTreeMap<K, Vec<&MinuteRow>> {
     let mut groups: std::collections::BTreeMap<K, Vec<&MinuteRow>> = Default::default();
     for r in rows {
         if let Some(k) = key(r) {

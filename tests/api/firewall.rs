@@ -96,7 +96,11 @@ fn section<'a>(html: &'a str, id: &str) -> &'a str {
 async fn r22_2_the_supplied_log_yields_a_weekly_review_naming_the_port_scan_and_the_ssh_brute_force()
  {
     let (app, _logs, id) = reviewed().await;
-    assert_eq!(app.count("firewall_reviews").await, 1, "only the closed week");
+    assert_eq!(
+        app.count("firewall_reviews").await,
+        1,
+        "only the closed week"
+    );
     assert_eq!(app.audit_count("firewall.review_generated").await, 1);
     let admin = app.login_as(Role::SystemAdmin).await;
     let res = admin
@@ -105,20 +109,32 @@ async fn r22_2_the_supplied_log_yields_a_weekly_review_naming_the_port_scan_and_
         .await;
     assert_eq!(res.status(), 200);
     let html = res.text().await.expect("body");
-    assert!(html.contains("2026-11-16 00:00 〜 2026-11-22 23:59"), "{html}");
+    assert!(
+        html.contains("2026-11-16 00:00 〜 2026-11-22 23:59"),
+        "{html}"
+    );
     assert!(html.contains(">45 件<"), "allowed: 35 + 10");
-    assert!(html.contains(">113 件<"), "denied: 21 + 40 + 1 (IPv6) + 50 + 1");
+    assert!(
+        html.contains(">113 件<"),
+        "denied: 21 + 40 + 1 (IPv6) + 50 + 1"
+    );
     let scans = section(&html, "review-scans");
     assert!(scans.contains("203.0.113.45"), "{scans}");
     assert!(scans.contains("1–40（40 ポート）"), "{scans}");
     assert!(scans.contains("2026-11-18 02:00:00"), "first time: {scans}");
     assert!(scans.contains("2026-11-18 02:01:18"), "last time: {scans}");
-    assert!(!scans.contains("198.51.100.23"), "the brute force is not a scan");
+    assert!(
+        !scans.contains("198.51.100.23"),
+        "the brute force is not a scan"
+    );
     let bursts = section(&html, "review-bursts");
     assert!(bursts.contains("198.51.100.23"), "{bursts}");
     assert!(bursts.contains("<td>22</td>"), "{bursts}");
     assert!(bursts.contains("50（50／0）"), "{bursts}");
-    assert!(!bursts.contains("203.0.113.45"), "one packet per port is no burst");
+    assert!(
+        !bursts.contains("203.0.113.45"),
+        "one packet per port is no burst"
+    );
     let internal = section(&html, "review-new-internal");
     assert!(internal.contains("192.168.10.77"), "a new internal host");
     let top = section(&html, "review-top-sources");
@@ -132,7 +148,11 @@ async fn r22_2_the_supplied_log_yields_a_weekly_review_naming_the_port_scan_and_
     // The CLI prints the same review (the binary, against this database).
     let out = app.cli(&["firewall", "review", "--period", "2026-11-18"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         text.contains("allowed 45\tdenied 113\tscans 1\tbursts 1"),
         "{text}"
@@ -171,9 +191,17 @@ async fn r22_2_a_rotated_log_is_continued_and_never_read_twice() {
     ];
     write(&live, &fresh, false);
     let second = ingest(&app).await;
-    assert_eq!(second.lines, 41 + 2, "the rest of the old file and the new one");
+    assert_eq!(
+        second.lines,
+        41 + 2,
+        "the rest of the old file and the new one"
+    );
     let all = counted(&app).await;
-    assert_eq!(all.0, 97 + 2, "every packet once: kern.log's 97 and the new file's 2");
+    assert_eq!(
+        all.0,
+        97 + 2,
+        "every packet once: kern.log's 97 and the new file's 2"
+    );
     assert_eq!(all.0, all.1, "per hour and per minute agree");
     assert!(all.0 > after_first.0);
     // Nothing new: nothing read. Compressing the rotated file changes nothing either.
@@ -189,7 +217,11 @@ async fn r22_2_a_rotated_log_is_continued_and_never_read_twice() {
     std::fs::remove_file(logs.path().join("kern.log.1")).expect("remove");
     let fourth = ingest(&app).await;
     assert_eq!((fourth.lines, counted(&app).await), (0, all), "{fourth:?}");
-    assert_eq!(ingest(&app).await.lines, 0, "the .gz is recognised unchanged");
+    assert_eq!(
+        ingest(&app).await.lines,
+        0,
+        "the .gz is recognised unchanged"
+    );
     // copytruncate: the content is copied away and the live file truncated; only new lines count.
     std::fs::copy(&live, logs.path().join("kern.log.1")).expect("copy");
     let later = "Nov 23 11:00:00 fw01 kernel: [UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.202 DST=192.0.2.10 PROTO=UDP SPT=1 DPT=161";
@@ -240,7 +272,10 @@ async fn r22_2_unreadable_lines_are_counted_not_fatal_and_shown() {
         .await
         .expect("body");
     assert!(html.contains("id=\"firewall-errors\">3 行"), "{html}");
-    assert!(html.contains("宛先ポートを読めません"), "the last bad line and why");
+    assert!(
+        html.contains("宛先ポートを読めません"),
+        "the last bad line and why"
+    );
     assert!(html.contains("kern.log") && html.contains("edge-syslog.log"));
     assert!(html.contains("確認待ち"), "the review is listed as waiting");
 }
@@ -269,7 +304,8 @@ async fn r22_2_a_system_administrator_signs_the_review_off_once_audited_and_othe
     assert_eq!(res.status(), 422);
     assert!(res.text().await.expect("body").contains("備考に記入"));
     assert_eq!(app.audit_count("firewall.review_signed").await, 0);
-    let remarks = "203.0.113.45 と 198.51.100.23 は遮断済み。192.168.10.77 は新しい検査端末と確認。";
+    let remarks =
+        "203.0.113.45 と 198.51.100.23 は遮断済み。192.168.10.77 は新しい検査端末と確認。";
     let res = admin.client.post_form(&sign, &[("remarks", remarks)]).await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.audit_count("firewall.review_signed").await, 1);
@@ -286,7 +322,10 @@ async fn r22_2_a_system_administrator_signs_the_review_off_once_audited_and_othe
     assert!(signed.contains(remarks));
     assert!(html.contains("確認済み") && !html.contains("id=\"sign\""));
     // Signed is frozen: no second sign-off, no regeneration.
-    let res = admin.client.post_form(&sign, &[("remarks", "再確認")]).await;
+    let res = admin
+        .client
+        .post_form(&sign, &[("remarks", "再確認")])
+        .await;
     assert_eq!(res.status(), 409);
     assert_eq!(app.audit_count("firewall.review_signed").await, 1);
     let again = firewall::service::generate(
@@ -300,7 +339,11 @@ async fn r22_2_a_system_administrator_signs_the_review_off_once_audited_and_othe
     .await;
     assert!(again.is_err(), "a signed review is not made again");
     assert_eq!(
-        admin.client.post_form("/admin/firewall/reviews/999/sign", &[("remarks", "x")]).await.status(),
+        admin
+            .client
+            .post_form("/admin/firewall/reviews/999/sign", &[("remarks", "x")])
+            .await
+            .status(),
         404
     );
 }
@@ -347,7 +390,13 @@ async fn r22_2_an_unsigned_review_is_flagged_overdue_after_the_grace_and_cleared
         .fetch_one(app.db().pool())
         .await
         .expect("review");
-    let list = admin.client.get("/admin/firewall").await.text().await.expect("body");
+    let list = admin
+        .client
+        .get("/admin/firewall")
+        .await
+        .text()
+        .await
+        .expect("body");
     assert!(list.contains("期限超過"));
     let res = admin
         .client
@@ -384,6 +433,12 @@ async fn r22_2_the_demo_network_has_a_sample_log_and_an_unsigned_review() {
     assert!(section(&html, "review-scans").contains("203.0.113.45"));
     assert!(section(&html, "review-bursts").contains("198.51.100.23"));
     assert!(html.contains("id=\"sign\""), "waiting for sign-off");
-    let list = admin.client.get("/admin/firewall").await.text().await.expect("body");
+    let list = admin
+        .client
+        .get("/admin/firewall")
+        .await
+        .text()
+        .await
+        .expect("body");
     assert!(list.contains("デモ: kern.log"));
 }
