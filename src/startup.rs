@@ -37,6 +37,8 @@ pub fn domains() -> Vec<Domain> {
         crate::audit_ui::domain(),
         crate::jobs::domain(),
         crate::backup::domain(),
+        crate::monitor::domain(),
+        crate::incidents::domain(),
         crate::firewall::domain(),
     ]
 }

@@ -1,0 +1,21 @@
+//! Incidents (issue 13, R17.1–R17.3): the 障害報告書 of 別紙3, its timeline, the users affected
+//! and the contact tree of 別紙4, and recurrence prevention.
+//!
+//! Rules:
+//! - An incident carries every field of 別紙3: 発見日時, 発見箇所, 発生日時, 障害内容, 影響範囲,
+//!   復旧日時, 経過 (the timeline), 原因, 処置, 備考, 添付資料; a severity and a status that runs
+//!   調査中 → 原因特定 → 復旧作業中 → 監視中 → 復旧 → 報告済.
+//! - Nothing is deleted: a correction is a new timeline entry beside the changed value.
+//! - It is created by hand, from a helpdesk inquiry or from a monitoring alert.
+
+pub mod model;
+pub mod repo;
+pub mod service;
+
+pub use model::{Incident, NewIncident, Severity, Source, Status};
+
+use crate::domain::Domain;
+
+pub fn domain() -> Domain {
+    Domain::new("incidents")
+}
