@@ -21,6 +21,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod facilities;
+pub mod firewall;
 pub mod health;
 pub mod helpdesk;
 pub mod incidents;

@@ -39,6 +39,7 @@ pub fn domains() -> Vec<Domain> {
         crate::backup::domain(),
         crate::monitor::domain(),
         crate::incidents::domain(),
+        crate::firewall::domain(),
     ]
 }
 

@@ -13,6 +13,7 @@ mod bad_input;
 mod browser;
 mod browser_requests;
 mod exports;
+mod firewall;
 mod helpdesk;
 mod helpdesk_browser;
 mod helpers;

@@ -93,6 +93,8 @@ fn id_routes() -> Vec<IdRoute> {
         r("POST", "/admin/backup/schedules/{id}/approve", Network),
         r("POST", "/admin/backup/schedules/{id}/reject", Network),
         r("POST", "/admin/backup/schedules/{id}/retire", Network),
+        r("GET", "/admin/firewall/reviews/{id}", Network),
+        r("POST", "/admin/firewall/reviews/{id}/sign", Network),
         r("GET", "/portal/runbooks/{id}", Network),
         r("GET", "/admin/monitors/{id}", Network),
         r("POST", "/admin/monitors/{id}", Network),

@@ -39,6 +39,7 @@ const BACKUP_SCHEDULE_READERS: &[Role] = &[SystemAdmin, ServiceOperator, OpsMana
 /// R22.1: the system administrator runs the monitoring (第22条); operators, the service
 /// operator and the operations manager read it.
 const MONITOR_READERS: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator, OpsManager];
+const FIREWALL_READERS: &[Role] = &[SystemAdmin, ServiceOperator];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -185,6 +186,13 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
             Only(ADMINS),
         ),
         ("GET", "/admin/monitors/summary", Only(MONITOR_READERS)),
+        ("GET", "/admin/firewall", Only(FIREWALL_READERS)),
+        (
+            "GET",
+            "/admin/firewall/reviews/{id}",
+            Only(FIREWALL_READERS),
+        ),
+        ("POST", "/admin/firewall/reviews/{id}/sign", Only(ADMINS)),
         ("GET", "/portal/runbooks", Only(ADMINS)),
         ("POST", "/portal/runbooks", Only(ADMINS)),
         ("GET", "/portal/runbooks/{id}", Only(ADMINS)),
