@@ -8,8 +8,12 @@
 //! - Nothing is deleted: a correction is a new timeline entry beside the changed value.
 //! - It is created by hand, from a helpdesk inquiry or from a monitoring alert.
 
+pub mod contacts;
 pub mod model;
+pub mod notices;
 pub mod repo;
+pub mod repo_contacts;
+pub mod routes_contacts;
 pub mod service;
 
 pub use model::{Incident, NewIncident, Severity, Source, Status};
@@ -18,4 +22,6 @@ use crate::domain::Domain;
 
 pub fn domain() -> Domain {
     Domain::new("incidents")
+        .routes(routes_contacts::routes())
+        .nav("障害対応", 830, "/incidents/contacts", "連絡体制")
 }
