@@ -11,9 +11,12 @@
 pub mod contacts;
 pub mod model;
 pub mod notices;
+pub mod recurrence;
 pub mod repo;
 pub mod repo_contacts;
+pub mod repo_recurrence;
 pub mod routes_contacts;
+pub mod routes_recurrence;
 pub mod service;
 
 pub use model::{Incident, NewIncident, Severity, Source, Status};
@@ -23,5 +26,8 @@ use crate::domain::Domain;
 pub fn domain() -> Domain {
     Domain::new("incidents")
         .routes(routes_contacts::routes())
+        .routes(routes_recurrence::routes())
         .nav("障害対応", 830, "/incidents/contacts", "連絡体制")
+        .nav("障害対応", 840, "/incidents/recurrence", "再発防止策")
+        .cards(|s, p, now| Box::pin(recurrence::cards(s, p, now)))
 }
