@@ -15,9 +15,12 @@ pub mod recurrence;
 pub mod repo;
 pub mod repo_contacts;
 pub mod repo_recurrence;
+pub mod repo_stats;
 pub mod routes_contacts;
 pub mod routes_recurrence;
+pub mod routes_stats;
 pub mod service;
+pub mod stats;
 
 pub use model::{Incident, NewIncident, Severity, Source, Status};
 
@@ -27,7 +30,9 @@ pub fn domain() -> Domain {
     Domain::new("incidents")
         .routes(routes_contacts::routes())
         .routes(routes_recurrence::routes())
+        .routes(routes_stats::routes())
         .nav("障害対応", 830, "/incidents/contacts", "連絡体制")
         .nav("障害対応", 840, "/incidents/recurrence", "再発防止策")
+        .nav("障害対応", 850, "/incidents/stats", "障害統計")
         .cards(|s, p, now| Box::pin(recurrence::cards(s, p, now)))
 }
