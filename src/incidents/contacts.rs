@@ -426,7 +426,9 @@ pub fn mail_text(i: &Incident, expected_recovery: &str, now: Timestamp) -> (Stri
     } else if !expected_recovery.trim().is_empty() {
         body.push_str(&format!("復旧見込み: {}\n", expected_recovery.trim()));
     }
-    body.push_str("\nこのメールは送信専用です。ご不明な点はシステム管理者までお問い合わせください。\n");
+    body.push_str(
+        "\nこのメールは送信専用です。ご不明な点はシステム管理者までお問い合わせください。\n",
+    );
     (subject, body)
 }
 
@@ -544,9 +546,8 @@ pub async fn record(
     let reached_at = if f.reached_at.trim().is_empty() {
         now
     } else {
-        crate::portal::model::parse_local(&f.reached_at).ok_or_else(|| {
-            DomainError::invalid("reached_at", "日時の形式が正しくありません。")
-        })?
+        crate::portal::model::parse_local(&f.reached_at)
+            .ok_or_else(|| DomainError::invalid("reached_at", "日時の形式が正しくありません。"))?
     };
     if reached_at > now.plus_minutes(5) {
         return Err(DomainError::invalid(
@@ -814,10 +815,7 @@ pub async fn panel(conn: &mut Conn, incident_id: i64, role: Role) -> sqlx::Resul
                 }
             })
             .collect(),
-        mails_waiting: rows
-            .iter()
-            .filter(|r| r.reach == Reach::MailQueued)
-            .count(),
+        mails_waiting: rows.iter().filter(|r| r.reach == Reach::MailQueued).count(),
         rows,
         can_notify: EDITORS.contains(&role),
         can_record: RECORDERS.contains(&role),
@@ -858,10 +856,7 @@ mod tests {
             reach_of(&[note(QUEUED, Some((5, "failed")))]),
             Reach::MailFailed
         );
-        assert_eq!(
-            reach_of(&[note(QUEUED, Some((5, "sent")))]),
-            Reach::Reached
-        );
+        assert_eq!(reach_of(&[note(QUEUED, Some((5, "sent")))]), Reach::Reached);
         assert_eq!(
             reach_of(&[note("absent", None)]),
             Reach::Tried(Outcome::Absent)

@@ -54,9 +54,7 @@ pub fn text(i: &Incident, expected_recovery: &str, now: Timestamp) -> (String, S
     if resolved {
         body.push_str("次の障害は復旧しました。ご不便をおかけし、申し訳ありませんでした。\n\n");
     } else {
-        body.push_str(
-            "現在、次の障害が発生しています。ご不便をおかけし、申し訳ありません。\n\n",
-        );
+        body.push_str("現在、次の障害が発生しています。ご不便をおかけし、申し訳ありません。\n\n");
     }
     body.push_str(&format!(
         "- 状況: {}（{} 時点）\n",
@@ -140,7 +138,10 @@ async fn publish_in(
     let (action, line) = match (&old, resolved) {
         (None, _) => (
             "incident.notice_posted",
-            format!("ポータルに障害情報を掲載しました（{}）。", i.status().label()),
+            format!(
+                "ポータルに障害情報を掲載しました（{}）。",
+                i.status().label()
+            ),
         ),
         (Some(_), true) => (
             "incident.notice_resolved",
@@ -148,7 +149,10 @@ async fn publish_in(
         ),
         (Some(_), false) => (
             "incident.notice_updated",
-            format!("ポータルの障害情報を更新しました（{}）。", i.status().label()),
+            format!(
+                "ポータルの障害情報を更新しました（{}）。",
+                i.status().label()
+            ),
         ),
     };
     match &old {

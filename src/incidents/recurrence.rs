@@ -146,8 +146,8 @@ pub async fn create(
     let i = repo::find(&mut tx, incident_id)
         .await?
         .ok_or_else(|| DomainError::invalid("incident_id", "障害を選んでください。"))?;
-    let id = rrepo::insert_report(&mut tx, i.id, title.trim(), body.trim(), &actor.login, now)
-        .await?;
+    let id =
+        rrepo::insert_report(&mut tx, i.id, title.trim(), body.trim(), &actor.login, now).await?;
     audit::record(
         &mut tx,
         now,
@@ -273,7 +273,10 @@ pub async fn decide(
     };
     rrepo::set_decided(&mut tx, id, to.key(), &actor.login, comment, now).await?;
     let line = if accept {
-        format!("サービス運用者が再発防止策の報告「{}」を受理しました。", r.title)
+        format!(
+            "サービス運用者が再発防止策の報告「{}」を受理しました。",
+            r.title
+        )
     } else {
         format!(
             "サービス運用者が再発防止策の報告「{}」を差し戻しました: {comment}",
@@ -327,9 +330,10 @@ pub async fn record_committee(
 ) -> Result<(), DomainError> {
     let on = on.trim();
     let date = if convened {
-        Some(on.parse::<Date>().map_err(|_| {
-            DomainError::invalid("committee_on", "開催日を入力してください。")
-        })?)
+        Some(
+            on.parse::<Date>()
+                .map_err(|_| DomainError::invalid("committee_on", "開催日を入力してください。"))?,
+        )
     } else {
         None
     };
@@ -381,7 +385,9 @@ pub async fn record_committee(
         id,
         convened,
         on_text.as_deref(),
-        stored.as_ref().map(|(h, n, t)| (h.as_str(), n.as_str(), *t)),
+        stored
+            .as_ref()
+            .map(|(h, n, t)| (h.as_str(), n.as_str(), *t)),
         now,
     )
     .await?;

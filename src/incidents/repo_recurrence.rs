@@ -106,12 +106,7 @@ pub async fn update_text(
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn set_submitted(
-    conn: &mut Conn,
-    id: i64,
-    by: &str,
-    now: Timestamp,
-) -> sqlx::Result<()> {
+pub async fn set_submitted(conn: &mut Conn, id: i64, by: &str, now: Timestamp) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE incident_recurrence_reports SET state = 'submitted', submitted_at = $1,
              submitted_by = $2, revision = revision + 1, updated_at = $1

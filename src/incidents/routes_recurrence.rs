@@ -29,7 +29,11 @@ pub fn routes() -> Routes {
         .get("/incidents/recurrence/{id}", readers, show)
         .post("/incidents/recurrence/{id}", writers, update)
         .post("/incidents/recurrence/{id}/submit", writers, submit)
-        .post("/incidents/recurrence/{id}/accept", Access::Roles(CITY), accept)
+        .post(
+            "/incidents/recurrence/{id}/accept",
+            Access::Roles(CITY),
+            accept,
+        )
         .post(
             "/incidents/recurrence/{id}/return",
             Access::Roles(CITY),
@@ -143,10 +147,7 @@ async fn index_page(
                 submitted: r.submitted_at.map(|t| t.jst()).unwrap_or_default(),
                 decided: r.decided_at.map(|t| t.jst()).unwrap_or_default(),
                 measures_open: mine.len(),
-                measures_late: mine
-                    .iter()
-                    .filter(|m| overdue(&m.due_on, false, t))
-                    .count(),
+                measures_late: mine.iter().filter(|m| overdue(&m.due_on, false, t)).count(),
             }
         })
         .collect();
@@ -428,7 +429,9 @@ async fn read_committee(
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(_) => return Err("送信内容を読み取れませんでした。もう一度送信してください。".into()),
+            Err(_) => {
+                return Err("送信内容を読み取れませんでした。もう一度送信してください。".into());
+            }
         };
         let name = field.name().unwrap_or("").to_string();
         if name == "minutes" {
@@ -487,7 +490,11 @@ pub async fn committee(
     match recurrence::record_committee(&state, id, convened, &on, minutes, &actor, state.now())
         .await
     {
-        Ok(()) => Ok(to_report(&state, id, "臨時運営委員会の記録を保存しました。")),
+        Ok(()) => Ok(to_report(
+            &state,
+            id,
+            "臨時運営委員会の記録を保存しました。",
+        )),
         Err(e) => refused(&state, page, &p, id, e).await,
     }
 }

@@ -89,9 +89,7 @@ impl Period {
     pub fn default_at(now: Timestamp) -> Period {
         let d = now.as_jiff().to_zoned(tokyo()).date();
         let to = d.first_of_month();
-        let from = to
-            .checked_sub(jiff::Span::new().months(11))
-            .unwrap_or(to);
+        let from = to.checked_sub(jiff::Span::new().months(11)).unwrap_or(to);
         Period { from, to }
     }
 
@@ -287,11 +285,21 @@ pub fn build(period: Period, rows: &[StatRow]) -> Stats {
         .collect();
     let by_severity = Severity::ALL
         .iter()
-        .map(|s| (s.label(), lines.iter().filter(|l| l.severity == s.label()).count()))
+        .map(|s| {
+            (
+                s.label(),
+                lines.iter().filter(|l| l.severity == s.label()).count(),
+            )
+        })
         .collect();
     let by_cause = CauseCategory::ALL
         .iter()
-        .map(|c| (c.label(), lines.iter().filter(|l| l.cause == c.label()).count()))
+        .map(|c| {
+            (
+                c.label(),
+                lines.iter().filter(|l| l.cause == c.label()).count(),
+            )
+        })
         .collect();
     let affecting_without_notice = rows
         .iter()

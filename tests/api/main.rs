@@ -17,6 +17,7 @@ mod helpdesk;
 mod helpdesk_browser;
 mod helpers;
 mod house;
+mod incident_contacts;
 mod jobs;
 mod objects;
 mod observe;
