@@ -93,7 +93,7 @@ pub async fn index(
             let fallback = PeriodQuery::default();
             let s = build(&state, &fallback)
                 .await?
-                .map_err(|e| AppError::BadRequest(e))?;
+                .map_err(AppError::BadRequest)?;
             (s, Some(e), StatusCode::UNPROCESSABLE_ENTITY)
         }
     };
