@@ -219,13 +219,3 @@ pub async fn on_status_change(
     publish_in(tx, incident, None, "status_changed", actor, now).await?;
     Ok(true)
 }
-
-/// When the incident's first user notice was given (the portal notice), if it was.
-pub async fn posted_at(
-    conn: &mut crate::db::Conn,
-    incident_id: i64,
-) -> sqlx::Result<Option<Timestamp>> {
-    Ok(crepo::find_notice(conn, incident_id)
-        .await?
-        .map(|n| n.posted_at))
-}
