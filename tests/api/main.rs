@@ -18,6 +18,7 @@ mod helpdesk;
 mod helpdesk_browser;
 mod helpers;
 mod house;
+mod incident_contacts;
 mod jobs;
 mod monitor_pages;
 mod objects;

@@ -40,6 +40,10 @@ const BACKUP_SCHEDULE_READERS: &[Role] = &[SystemAdmin, ServiceOperator, OpsMana
 /// operator and the operations manager read it.
 const MONITOR_READERS: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator, OpsManager];
 const FIREWALL_READERS: &[Role] = &[SystemAdmin, ServiceOperator];
+const INCIDENT_STAFF: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator, OpsManager];
+const CONTACT_RECORDERS: &[Role] = &[SystemAdmin, SystemOperator];
+const RECURRENCE_READERS: &[Role] = &[SystemAdmin, ServiceOperator, OpsManager, Committee];
+const COMMITTEE_RECORDERS: &[Role] = &[SystemAdmin, ServiceOperator];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -270,6 +274,51 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/support", Only(REQUESTERS)),
         ("GET", "/support/{id}", Only(REQUESTERS)),
         ("POST", "/support/{id}/reply", Only(REQUESTERS)),
+        ("GET", "/incidents/contacts", Only(INCIDENT_STAFF)),
+        ("POST", "/incidents/contacts", Only(ADMINS)),
+        ("GET", "/incidents/contacts/{id}", Only(ADMINS)),
+        ("POST", "/incidents/contacts/{id}", Only(ADMINS)),
+        ("POST", "/incidents/contacts/{id}/move", Only(ADMINS)),
+        ("POST", "/incidents/contacts/{id}/deactivate", Only(ADMINS)),
+        ("POST", "/incidents/contacts/{id}/reactivate", Only(ADMINS)),
+        ("GET", "/incidents/{id}/contacts", Only(INCIDENT_STAFF)),
+        ("POST", "/incidents/{id}/notice", Only(ADMINS)),
+        ("POST", "/incidents/{id}/contacts/notify", Only(ADMINS)),
+        (
+            "POST",
+            "/incidents/{id}/contacts/record",
+            Only(CONTACT_RECORDERS),
+        ),
+        ("GET", "/incidents/recurrence", Only(RECURRENCE_READERS)),
+        ("POST", "/incidents/recurrence", Only(ADMINS)),
+        (
+            "GET",
+            "/incidents/recurrence/{id}",
+            Only(RECURRENCE_READERS),
+        ),
+        ("POST", "/incidents/recurrence/{id}", Only(ADMINS)),
+        ("POST", "/incidents/recurrence/{id}/submit", Only(ADMINS)),
+        ("POST", "/incidents/recurrence/{id}/accept", Only(CITY)),
+        ("POST", "/incidents/recurrence/{id}/return", Only(CITY)),
+        (
+            "POST",
+            "/incidents/recurrence/{id}/committee",
+            Only(COMMITTEE_RECORDERS),
+        ),
+        (
+            "GET",
+            "/incidents/recurrence/{id}/minutes",
+            Only(RECURRENCE_READERS),
+        ),
+        ("POST", "/incidents/recurrence/{id}/measures", Only(ADMINS)),
+        (
+            "POST",
+            "/incidents/recurrence/measures/{id}/done",
+            Only(ADMINS),
+        ),
+        ("GET", "/incidents/stats", Only(INCIDENT_STAFF)),
+        ("GET", "/incidents/stats/export.csv", Only(INCIDENT_STAFF)),
+        ("GET", "/incidents/stats/export.xlsx", Only(INCIDENT_STAFF)),
     ]
 }
 
