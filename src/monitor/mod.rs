@@ -17,6 +17,7 @@
 //!   service operator and operators read.
 
 pub mod alerts;
+pub mod for_incidents;
 pub mod model;
 pub mod repo;
 pub mod service;
