@@ -16,6 +16,7 @@ mod exports;
 mod helpdesk;
 mod helpdesk_browser;
 mod helpers;
+mod incidents;
 mod house;
 mod jobs;
 mod objects;
