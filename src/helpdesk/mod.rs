@@ -223,7 +223,11 @@ pub async fn inquiry_for_incident(conn: &mut Conn, id: i64) -> sqlx::Result<Opti
 
 /// Links an inquiry to an incident on the caller's transaction (the incident audits it);
 /// false when the inquiry is already linked to an incident.
-pub async fn link_incident(conn: &mut Conn, inquiry_id: i64, incident_id: i64) -> sqlx::Result<bool> {
+pub async fn link_incident(
+    conn: &mut Conn,
+    inquiry_id: i64,
+    incident_id: i64,
+) -> sqlx::Result<bool> {
     repo::link_incident(conn, inquiry_id, incident_id).await
 }
 

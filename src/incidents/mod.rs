@@ -43,7 +43,7 @@ mod routes;
 pub mod service;
 mod views;
 
-pub use model::{IncidentsSettings, Incident, NewIncident, Severity, Source, Status};
+pub use model::{Incident, IncidentsSettings, NewIncident, Severity, Source, Status};
 
 use crate::auth::{Owned, Owner, Principal, Role};
 use crate::db::{Db, Timestamp};
@@ -92,11 +92,7 @@ pub fn domain() -> Domain {
                 )
                 .post("/incidents/{id}/vendors", admins, routes::vendor)
                 .post("/incidents/{id}/attachments", admins, routes::attach)
-                .get(
-                    "/incidents/{id}/attachments/{n}",
-                    readers,
-                    routes::download,
-                )
+                .get("/incidents/{id}/attachments/{n}", readers, routes::download)
                 .post("/incidents/{id}/links", admins, routes::link)
                 .get("/incidents/{id}/report.pdf", readers, routes::report_pdf),
         )
@@ -229,7 +225,11 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
     )
     .await?;
     let steps = [
-        (Status::CauseIdentified, ago(49, 0), "ストレージ容量不足を確認。"),
+        (
+            Status::CauseIdentified,
+            ago(49, 0),
+            "ストレージ容量不足を確認。",
+        ),
         (Status::Recovering, ago(48, 50), ""),
         (Status::Monitoring, ago(48, 20), "再起動後、応答を確認。"),
         (Status::Recovered, ago(46, 0), ""),
@@ -243,14 +243,24 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("demo incident"))?;
     drop(conn);
     let mut fields = service::fields_of(&inc);
-    fields.cause = "画像サーバの一時ファイルが蓄積し、ストレージの空き容量がなくなったため。".into();
+    fields.cause =
+        "画像サーバの一時ファイルが蓄積し、ストレージの空き容量がなくなったため。".into();
     fields.action_taken =
         "一時ファイルを削除してサービスを再起動。一時ファイルの自動削除を設定し、容量監視を追加。"
             .into();
     fields.remarks = "利用者へは広報サービスで周知済み。".into();
     service::correct(db, id, inc.revision, &fields, &[], &[], &actor, ago(45, 0)).await?;
-    service::change_status(db, id, inc.revision + 1, Status::Reported, ago(24, 0), "", &actor, ago(24, 0))
-        .await?;
+    service::change_status(
+        db,
+        id,
+        inc.revision + 1,
+        Status::Reported,
+        ago(24, 0),
+        "",
+        &actor,
+        ago(24, 0),
+    )
+    .await?;
     // The printed final report, recorded as the page records it.
     let mut conn = db.pool().acquire().await?;
     let reported = repo::find(&mut conn, id)

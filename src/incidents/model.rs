@@ -278,7 +278,12 @@ pub fn correction_text(field: &str, old: &str, new: &str) -> String {
             format!("「{v}」")
         }
     };
-    format!("{}を訂正：{} → {}", field_label(field), show(old), show(new))
+    format!(
+        "{}を訂正：{} → {}",
+        field_label(field),
+        show(old),
+        show(new)
+    )
 }
 
 #[cfg(test)]
@@ -310,7 +315,10 @@ mod tests {
     #[test]
     fn r17_1_status_moves_forward_back_one_step_with_a_reason_and_never_out_of_reported() {
         use Status::*;
-        assert_eq!(check_move(Investigating, CauseIdentified), Ok(Move::Forward));
+        assert_eq!(
+            check_move(Investigating, CauseIdentified),
+            Ok(Move::Forward)
+        );
         assert_eq!(check_move(Investigating, Recovered), Ok(Move::Forward));
         assert_eq!(check_move(Monitoring, Recovering), Ok(Move::Back));
         assert!(check_move(Monitoring, Investigating).is_err());

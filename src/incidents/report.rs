@@ -289,7 +289,14 @@ pub async fn data(
     if !facilities.is_empty() {
         impact.push(format!("影響を受けた施設：{}", facilities.join("、")));
     }
-    impact.push(format!("利用者への影響：{}", if inc.affects_users { "あり" } else { "なし" }));
+    impact.push(format!(
+        "利用者への影響：{}",
+        if inc.affects_users {
+            "あり"
+        } else {
+            "なし"
+        }
+    ));
     let mut description = vec![format!("重大度：{}", inc.severity().label())];
     description.push(inc.description.clone());
     let progress: Vec<String> = timeline
@@ -297,11 +304,7 @@ pub async fn data(
         .filter(|e| e.kind != "print")
         .map(|e| {
             let z = e.at.as_jiff().to_zoned(tokyo());
-            format!(
-                "{}　{}",
-                z.strftime("%Y/%m/%d %H:%M"),
-                e.text
-            )
+            format!("{}　{}", z.strftime("%Y/%m/%d %H:%M"), e.text)
         })
         .collect();
     let attached: Vec<String> = if attachments.is_empty() {

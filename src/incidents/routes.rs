@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::model::{
-    self, IncidentsSettings, Incident, NewIncident, Severity, Status, check_move,
+    self, Incident, IncidentsSettings, NewIncident, Severity, Status, check_move,
     timeline_kind_label,
 };
 use super::repo::{self, Fields, NewVendorContact};
@@ -198,8 +198,7 @@ async fn prefill(
             )));
         }
         let results =
-            crate::monitor::for_incidents::last_results(&mut conn, al.monitor_id, al.at, 6)
-                .await?;
+            crate::monitor::for_incidents::last_results(&mut conn, al.monitor_id, al.at, 6).await?;
         // The first failing slot of the run of failures that raised the alert.
         let occurred = results
             .iter()
@@ -211,7 +210,11 @@ async fn prefill(
             al.monitor_name,
             al.monitor_kind,
             al.target,
-            if al.kind == "down" { "停止" } else { "回復" },
+            if al.kind == "down" {
+                "停止"
+            } else {
+                "回復"
+            },
             al.detail
         );
         if !results.is_empty() {
@@ -285,10 +288,7 @@ fn read_form(body: &Bytes) -> AppResult<(IncidentForm, Vec<i64>)> {
 }
 
 /// Checks the form; the fields, or the errors by field.
-fn check_form(
-    f: &IncidentForm,
-    now: Timestamp,
-) -> Result<Fields, Vec<(&'static str, String)>> {
+fn check_form(f: &IncidentForm, now: Timestamp) -> Result<Fields, Vec<(&'static str, String)>> {
     let mut errors = Vec::new();
     let mut time = |field: &'static str, v: &str| match parse_local(v) {
         Ok(Some(t)) if t > now => {
@@ -443,7 +443,6 @@ pub async fn create(
 }
 
 // ---- the incident's page ----
-
 
 fn size_text(n: i64) -> String {
     if n >= 1024 * 1024 {
@@ -605,7 +604,11 @@ async fn show_page(
             prints: prints
                 .into_iter()
                 .map(|p| PrintView {
-                    kind: if p.kind == "final" { "正式版" } else { "案" },
+                    kind: if p.kind == "final" {
+                        "正式版"
+                    } else {
+                        "案"
+                    },
                     revision: p.revision,
                     sha256: p.sha256,
                     by: p.printed_by,
@@ -658,9 +661,9 @@ async fn after(
 }
 
 fn revision_of(s: &str) -> AppResult<i64> {
-    s.trim()
-        .parse::<i64>()
-        .map_err(|_| AppError::BadRequest("フォームの版が読み取れません。画面を開き直してください。".into()))
+    s.trim().parse::<i64>().map_err(|_| {
+        AppError::BadRequest("フォームの版が読み取れません。画面を開き直してください。".into())
+    })
 }
 
 // ---- edit (corrections) ----
@@ -675,7 +678,11 @@ fn form_of(i: &Incident) -> IncidentForm {
         occurred_at: t(i.occurred_at),
         description: i.description.clone(),
         impact: i.impact.clone(),
-        affects_users: if i.affects_users { "1".into() } else { String::new() },
+        affects_users: if i.affects_users {
+            "1".into()
+        } else {
+            String::new()
+        },
         affected_services: i.affected_services.clone(),
         recovered_at: t(i.recovered_at),
         cause: i.cause.clone(),
@@ -816,12 +823,14 @@ pub async fn status(
     find_guarded(&state, &guard, id).await?;
     let revision = revision_of(&f.revision)?;
     let result = match (Status::parse(&f.status), parse_local(&f.at)) {
-        (None, _) => Err(DomainError::invalid("status", "新しい状態を選んでください。")),
-        (_, Err(())) => Err(DomainError::invalid("at", TIME_HINT)),
-        (_, Ok(Some(at))) if at > now => Err(DomainError::invalid(
-            "at",
-            "未来の日時は入力できません。",
+        (None, _) => Err(DomainError::invalid(
+            "status",
+            "新しい状態を選んでください。",
         )),
+        (_, Err(())) => Err(DomainError::invalid("at", TIME_HINT)),
+        (_, Ok(Some(at))) if at > now => {
+            Err(DomainError::invalid("at", "未来の日時は入力できません。"))
+        }
         (Some(to), Ok(at)) => {
             service::change_status(
                 &state.db,
@@ -954,12 +963,18 @@ pub async fn link(
         .ok()
         .filter(|v| *v > 0);
     let result = match (f.kind.as_str(), target) {
-        (_, None) => Err(DomainError::invalid("target", "番号を正の整数で入力してください。")),
+        (_, None) => Err(DomainError::invalid(
+            "target",
+            "番号を正の整数で入力してください。",
+        )),
         ("inquiry", Some(t)) => {
             service::link(&state.db, id, LinkTarget::Inquiry(t), &actor, now).await
         }
         ("alert", Some(t)) => service::link(&state.db, id, LinkTarget::Alert(t), &actor, now).await,
-        _ => Err(DomainError::invalid("kind", "関連付ける対象を選んでください。")),
+        _ => Err(DomainError::invalid(
+            "kind",
+            "関連付ける対象を選んでください。",
+        )),
     };
     after(&state, page, &p, id, result, "関連付けました。").await
 }
@@ -974,7 +989,9 @@ async fn read_upload(mut m: Multipart) -> Result<(String, String, Vec<u8>, Strin
         let field = match m.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(_) => return Err("送信内容を読み取れませんでした。もう一度送信してください。".into()),
+            Err(_) => {
+                return Err("送信内容を読み取れませんでした。もう一度送信してください。".into());
+            }
         };
         match field.name().unwrap_or("") {
             "file" => {

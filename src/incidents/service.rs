@@ -148,7 +148,9 @@ async fn link_in(
         LinkTarget::Alert(a) => {
             let alert = crate::monitor::for_incidents::alert(tx, a)
                 .await?
-                .ok_or_else(|| DomainError::invalid("target", "その番号の監視アラートはありません。"))?;
+                .ok_or_else(|| {
+                    DomainError::invalid("target", "その番号の監視アラートはありません。")
+                })?;
             if !crate::monitor::for_incidents::link(tx, a, incident_id).await? {
                 return Err(DomainError::conflict(format!(
                     "監視アラート #{a} は既に別の障害（#{}）に関連付けられています。",
@@ -159,7 +161,11 @@ async fn link_in(
                 format!(
                     "監視アラート #{a}（{}：{}）を関連付けました。",
                     alert.monitor_name,
-                    if alert.kind == "down" { "停止" } else { "回復" }
+                    if alert.kind == "down" {
+                        "停止"
+                    } else {
+                        "回復"
+                    }
                 ),
                 format!("monitor_alert:{a}"),
             )
@@ -258,7 +264,11 @@ fn diff(old: &Fields, new: &Fields) -> Vec<(&'static str, String, String)> {
         &old.discovered_at.jst(),
         &new.discovered_at.jst(),
     );
-    text("discovered_where", &old.discovered_where, &new.discovered_where);
+    text(
+        "discovered_where",
+        &old.discovered_where,
+        &new.discovered_where,
+    );
     text(
         "occurred_at",
         &show_time(old.occurred_at),
@@ -272,7 +282,11 @@ fn diff(old: &Fields, new: &Fields) -> Vec<(&'static str, String, String)> {
         yes_no(old.affects_users),
         yes_no(new.affects_users),
     );
-    text("affected_services", &old.affected_services, &new.affected_services);
+    text(
+        "affected_services",
+        &old.affected_services,
+        &new.affected_services,
+    );
     text(
         "recovered_at",
         &show_time(old.recovered_at),
@@ -319,7 +333,9 @@ pub async fn correct(
 ) -> Result<usize, DomainError> {
     check_fields(new)?;
     let mut tx = db.begin().await?;
-    let inc = repo::find(&mut tx, id).await?.ok_or(DomainError::NotFound)?;
+    let inc = repo::find(&mut tx, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     if inc.revision != revision {
         return Err(stale());
     }
@@ -395,7 +411,9 @@ pub async fn change_status(
     now: Timestamp,
 ) -> Result<(), DomainError> {
     let mut tx = db.begin().await?;
-    let inc = repo::find(&mut tx, id).await?.ok_or(DomainError::NotFound)?;
+    let inc = repo::find(&mut tx, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     if inc.revision != revision {
         return Err(stale());
     }
@@ -492,7 +510,10 @@ pub async fn add_note(
 ) -> Result<i64, DomainError> {
     let text = text.trim();
     if text.is_empty() {
-        return Err(DomainError::invalid("text", "経過の内容を入力してください。"));
+        return Err(DomainError::invalid(
+            "text",
+            "経過の内容を入力してください。",
+        ));
     }
     if at > now {
         return Err(DomainError::invalid(
@@ -501,7 +522,9 @@ pub async fn add_note(
         ));
     }
     let mut tx = db.begin().await?;
-    repo::find(&mut tx, id).await?.ok_or(DomainError::NotFound)?;
+    repo::find(&mut tx, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     let entry = repo::add_timeline(&mut tx, id, at, "note", text, &actor.login, now).await?;
     audit::record(
         &mut tx,
@@ -538,9 +561,11 @@ pub async fn add_vendor_contact(
         ));
     }
     let mut tx = db.begin().await?;
-    repo::find(&mut tx, id).await?.ok_or(DomainError::NotFound)?;
+    repo::find(&mut tx, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     let cid = repo::insert_vendor_contact(&mut tx, id, v, &actor.login, now).await?;
-    let mut text = format!("{}", v.organisation.trim());
+    let mut text = v.organisation.trim().to_string();
     if !v.person.trim().is_empty() {
         text.push_str(&format!("（{}）", v.person.trim()));
     }
@@ -555,7 +580,16 @@ pub async fn add_vendor_contact(
     if !v.answer.trim().is_empty() {
         text.push_str(&format!("回答：{}", v.answer.trim()));
     }
-    repo::add_timeline(&mut tx, id, v.contacted_at, "vendor", &text, &actor.login, now).await?;
+    repo::add_timeline(
+        &mut tx,
+        id,
+        v.contacted_at,
+        "vendor",
+        &text,
+        &actor.login,
+        now,
+    )
+    .await?;
     audit::record(
         &mut tx,
         now,
@@ -588,13 +622,18 @@ pub async fn add_attachment(
     now: Timestamp,
 ) -> Result<i64, DomainError> {
     if bytes.is_empty() {
-        return Err(DomainError::invalid("file", "添付するファイルを選んでください。"));
+        return Err(DomainError::invalid(
+            "file",
+            "添付するファイルを選んでください。",
+        ));
     }
     let hash = hex::encode(Sha256::digest(bytes));
     let _writing = store.writing().await;
     store.put(&hash, bytes).await?;
     let mut tx = db.begin().await?;
-    repo::find(&mut tx, id).await?.ok_or(DomainError::NotFound)?;
+    repo::find(&mut tx, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     let aid = repo::insert_attachment(
         &mut tx,
         id,

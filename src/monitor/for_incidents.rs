@@ -45,10 +45,7 @@ pub async fn alert(conn: &mut Conn, id: i64) -> sqlx::Result<Option<AlertLink>> 
 }
 
 /// The alerts linked to an incident, oldest first.
-pub async fn alerts_of_incident(
-    conn: &mut Conn,
-    incident_id: i64,
-) -> sqlx::Result<Vec<AlertLink>> {
+pub async fn alerts_of_incident(conn: &mut Conn, incident_id: i64) -> sqlx::Result<Vec<AlertLink>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ALERT_COLUMNS} FROM monitor_alerts a JOIN monitors m ON m.id = a.monitor_id
          WHERE a.incident_id = $1 ORDER BY a.at, a.id"
