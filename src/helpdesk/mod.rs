@@ -3,8 +3,9 @@
 //! Rules:
 //! - An inquiry comes in by 電話 / メール / FAX / Webフォーム / 窓口, has one of the eight
 //!   categories of R15.2, the person and facility, the content, and optionally the id of an
-//!   account request or an incident it concerns (plain ids for now: those tables come with
-//!   their own issues, so the columns carry no foreign key yet).
+//!   account request or an incident it concerns (the incident must exist; an incident drafted
+//!   from an inquiry links it through [`link_incident`], and the incident's page lists its
+//!   inquiries through [`inquiries_of_incident`]).
 //! - Status 受付 → 対応中 → 回答待ち → 完了. Staff responses record who, when, how and what and
 //!   set the status; a requester's reply ends 回答待ち (and reopens 完了). Nothing is deleted or
 //!   edited: a correction is a new entry that names the entry it corrects.
@@ -177,4 +178,67 @@ pub async fn seed_demo(db: &crate::db::Db, now: Timestamp) -> crate::error::AppR
         .await?;
     }
     Ok(())
+}
+
+// ---- for incidents (issue 13): the inquiry's `incident_id` as a real reference ----
+
+/// An inquiry as an incident sees it (to pre-fill a new incident, or to list its links).
+#[derive(Clone, Debug)]
+pub struct InquiryLink {
+    pub id: i64,
+    pub received_at: Timestamp,
+    pub requester: String,
+    pub subject: String,
+    pub content: String,
+    pub status: String,
+    pub incident_id: Option<i64>,
+}
+
+impl From<repo::Inquiry> for InquiryLink {
+    fn from(i: repo::Inquiry) -> Self {
+        InquiryLink {
+            id: i.id,
+            received_at: i.received_at,
+            requester: if i.facility_name.is_empty() {
+                i.requester_name
+            } else {
+                format!("{}（{}）", i.requester_name, i.facility_name)
+            },
+            subject: i.subject,
+            content: i.content,
+            status: i.status,
+            incident_id: i.incident_id,
+        }
+    }
+}
+
+/// One inquiry, if it exists.
+pub async fn inquiry_for_incident(conn: &mut Conn, id: i64) -> sqlx::Result<Option<InquiryLink>> {
+    match repo::find(conn, id).await {
+        Ok(i) => Ok(Some(i.into())),
+        Err(sqlx::Error::RowNotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Links an inquiry to an incident on the caller's transaction (the incident audits it);
+/// false when the inquiry is already linked to an incident.
+pub async fn link_incident(
+    conn: &mut Conn,
+    inquiry_id: i64,
+    incident_id: i64,
+) -> sqlx::Result<bool> {
+    repo::link_incident(conn, inquiry_id, incident_id).await
+}
+
+/// The inquiries linked to an incident.
+pub async fn inquiries_of_incident(
+    conn: &mut Conn,
+    incident_id: i64,
+) -> sqlx::Result<Vec<InquiryLink>> {
+    Ok(repo::of_incident(conn, incident_id)
+        .await?
+        .into_iter()
+        .map(InquiryLink::from)
+        .collect())
 }

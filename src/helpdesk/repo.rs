@@ -207,3 +207,41 @@ pub async fn facility_name(conn: &mut Conn, facility_id: i64) -> sqlx::Result<Op
         .fetch_optional(&mut *conn)
         .await
 }
+
+// ---- links with incidents (issue 13) ----
+
+/// Sets an inquiry's incident unless it already has one; whether it was set.
+pub async fn link_incident(
+    conn: &mut Conn,
+    inquiry_id: i64,
+    incident_id: i64,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "UPDATE helpdesk_inquiries SET incident_id = $1 WHERE id = $2 AND incident_id IS NULL",
+    )
+    .bind(incident_id)
+    .bind(inquiry_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// The inquiries linked to an incident, oldest first.
+pub async fn of_incident(conn: &mut Conn, incident_id: i64) -> sqlx::Result<Vec<Inquiry>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {INQUIRY_COLUMNS} FROM helpdesk_inquiries WHERE incident_id = $1 ORDER BY received_at, id"
+    )))
+    .bind(incident_id)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Whether an incident with this id exists (the inquiry form's "関連する障害").
+pub async fn incident_exists(conn: &mut Conn, incident_id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("SELECT 1 AS x FROM incidents WHERE id = $1")
+        .bind(incident_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
+}

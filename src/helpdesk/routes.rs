@@ -201,6 +201,12 @@ pub async fn create(
     };
     let account_request_id = optional_id(&f.account_request_id, "account_request_id", &mut errors);
     let incident_id = optional_id(&f.incident_id, "incident_id", &mut errors);
+    if let Some(i) = incident_id {
+        let mut conn = state.db.pool().acquire().await?;
+        if !repo::incident_exists(&mut conn, i).await? {
+            errors.push(("incident_id", "その番号の障害は登録されていません。".into()));
+        }
+    }
     if !errors.is_empty() {
         return render(new_page(page, f, errors), StatusCode::UNPROCESSABLE_ENTITY);
     }

@@ -42,6 +42,7 @@
 pub mod alerts;
 mod cards;
 mod demo;
+pub mod for_incidents;
 pub mod model;
 pub mod repo;
 mod repo_alerts;

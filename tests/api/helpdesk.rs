@@ -173,6 +173,17 @@ async fn r15_2_phone_inquiries_keep_every_entry_and_corrections_are_new_entries(
         .await;
     assert_eq!(res.status(), 422, "a call cannot come in the future");
     assert!(res.text().await.unwrap().contains("未来の日時"));
+    // The incident it names must exist (issue 13 made the link a real reference).
+    sqlx::query(
+        "INSERT INTO incidents (id, number, title, severity, status, discovered_at,
+             discovered_where, description, source, created_by, created_at, updated_at)
+         VALUES (42, '2026-0042', '画像閲覧の停止', 'major', 'investigating', $1, '監視', '停止',
+             'manual', 'test', $1, $1)",
+    )
+    .bind(app.now())
+    .execute(app.db().pool())
+    .await
+    .unwrap();
     let res = op
         .client
         .post_form(
@@ -214,7 +225,7 @@ async fn r15_2_phone_inquiries_keep_every_entry_and_corrections_are_new_entries(
     );
     assert!(page.contains("復旧見込みは13時の誤り。"));
     assert!(page.contains(&format!("記録 #{entry} の訂正")));
-    assert!(page.contains("関連する障害</dt><dd>#42"));
+    assert!(page.contains("関連する障害</dt><dd><a href=\"/incidents/42\">"));
     assert!(
         page.contains("<dd>2026-11-26 09:30</dd>"),
         "received when the FAX came"

@@ -19,6 +19,7 @@ mod helpdesk_browser;
 mod helpers;
 mod house;
 mod incident_contacts;
+mod incidents;
 mod jobs;
 mod monitor_pages;
 mod objects;

@@ -44,6 +44,8 @@ const INCIDENT_STAFF: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator, 
 const CONTACT_RECORDERS: &[Role] = &[SystemAdmin, SystemOperator];
 const RECURRENCE_READERS: &[Role] = &[SystemAdmin, ServiceOperator, OpsManager, Committee];
 const COMMITTEE_RECORDERS: &[Role] = &[SystemAdmin, ServiceOperator];
+const INCIDENT_READERS: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator, OpsManager];
+const INCIDENT_NOTES: &[Role] = &[SystemAdmin, SystemOperator];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -260,6 +262,23 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
             "/admin/calendar/days/{id}/withdraw",
             Only(HELPDESK_STAFF),
         ),
+        ("GET", "/incidents", Only(INCIDENT_READERS)),
+        ("GET", "/incidents/new", Only(ADMINS)),
+        ("POST", "/incidents", Only(ADMINS)),
+        ("GET", "/incidents/{id}", Only(INCIDENT_READERS)),
+        ("GET", "/incidents/{id}/edit", Only(ADMINS)),
+        ("POST", "/incidents/{id}", Only(ADMINS)),
+        ("POST", "/incidents/{id}/status", Only(ADMINS)),
+        ("POST", "/incidents/{id}/timeline", Only(INCIDENT_NOTES)),
+        ("POST", "/incidents/{id}/vendors", Only(ADMINS)),
+        ("POST", "/incidents/{id}/attachments", Only(ADMINS)),
+        (
+            "GET",
+            "/incidents/{id}/attachments/{n}",
+            Only(INCIDENT_READERS),
+        ),
+        ("POST", "/incidents/{id}/links", Only(ADMINS)),
+        ("GET", "/incidents/{id}/report.pdf", Only(INCIDENT_READERS)),
         ("GET", "/helpdesk", Only(HELPDESK_STAFF)),
         ("GET", "/helpdesk/new", Only(HELPDESK_STAFF)),
         ("POST", "/helpdesk", Only(HELPDESK_STAFF)),
