@@ -17,6 +17,7 @@ use serde_json::json;
 use super::model::Incident;
 use super::notices;
 use super::repo;
+pub use super::repo_contacts::CheckedContact;
 use super::repo_contacts::{self as crepo, Contact, NotificationRow};
 use crate::audit::{self, Actor};
 use crate::auth::{Owned, Owner, Role};
@@ -141,18 +142,6 @@ pub const QUEUED: &str = "queued";
 #[serde(default)]
 pub struct ContactFields {
     pub level: String,
-    pub organisation: String,
-    pub person: String,
-    pub phone: String,
-    pub fax: String,
-    pub email: String,
-    pub note: String,
-}
-
-/// Checked contact fields.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckedContact {
-    pub level: i64,
     pub organisation: String,
     pub person: String,
     pub phone: String,

@@ -1,8 +1,19 @@
 //! The SQL of the contact tree, the notifications made along it and the incidents' portal
 //! notices (R17.2). The outbox's state is read here (`mail_outbox.state`), never written.
 
-use super::contacts::CheckedContact;
 use crate::db::{Conn, Timestamp};
+
+/// A contact's fields as `contacts` checked them (`ContactForm::check`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedContact {
+    pub level: i64,
+    pub organisation: String,
+    pub person: String,
+    pub phone: String,
+    pub fax: String,
+    pub email: String,
+    pub note: String,
+}
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Contact {
