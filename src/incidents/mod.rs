@@ -70,7 +70,9 @@ pub mod service;
 pub mod stats;
 mod views;
 
-pub use model::{Incident, IncidentsSettings, NewIncident, Severity, Source, Status};
+pub use model::{
+    CauseCategory, Incident, IncidentsSettings, NewIncident, Severity, Source, Status,
+};
 
 use crate::auth::{Owned, Owner, Principal, Role};
 use crate::db::{Db, Timestamp};
@@ -201,6 +203,7 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
             .into(),
         impact: "約 30 分間、全参加施設で文書の送信と閲覧ができませんでした。".into(),
         affects_users: true,
+        cause_category: CauseCategory::Unknown,
         source: Source::Alert,
         source_ref: Some(alert_id),
     };
@@ -250,6 +253,7 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("demo incident"))?;
     drop(conn);
     let mut fields = service::fields_of(&inc);
+    fields.cause_category = CauseCategory::Software.key().into();
     fields.cause = "一時ファイルが蓄積し、ディスクの空き容量がなくなったため。".into();
     fields.action_taken =
         "一時ファイルを削除してサービスを再起動。一時ファイルの自動削除を設定し、容量監視を追加。"
@@ -305,6 +309,7 @@ async fn seed_open_demo(
         description: "一部の施設で、文書の送信時にタイムアウトが発生しています。".into(),
         impact: "調査中".into(),
         affects_users: true,
+        cause_category: CauseCategory::Unknown,
         source: Source::Manual,
         source_ref: None,
     };

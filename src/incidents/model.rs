@@ -114,6 +114,54 @@ impl Source {
     }
 }
 
+/// 原因区分.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CauseCategory {
+    Hardware,
+    Software,
+    Network,
+    External,
+    Human,
+    Unknown,
+}
+
+impl CauseCategory {
+    pub const ALL: [CauseCategory; 6] = [
+        CauseCategory::Hardware,
+        CauseCategory::Software,
+        CauseCategory::Network,
+        CauseCategory::External,
+        CauseCategory::Human,
+        CauseCategory::Unknown,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            CauseCategory::Hardware => "hardware",
+            CauseCategory::Software => "software",
+            CauseCategory::Network => "network",
+            CauseCategory::External => "external",
+            CauseCategory::Human => "human",
+            CauseCategory::Unknown => "unknown",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CauseCategory::Hardware => "ハードウェア",
+            CauseCategory::Software => "ソフトウェア",
+            CauseCategory::Network => "ネットワーク",
+            CauseCategory::External => "外部サービス",
+            CauseCategory::Human => "人為的",
+            CauseCategory::Unknown => "不明",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CauseCategory> {
+        CauseCategory::ALL.into_iter().find(|c| c.key() == s)
+    }
+}
+
 /// An incident as stored.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Incident {
@@ -132,6 +180,8 @@ pub struct Incident {
     pub affected_services: String,
     pub recovered_at: Option<Timestamp>,
     pub cause: String,
+    /// 原因区分 ([`CauseCategory`] key), counted by the statistics.
+    pub cause_category: String,
     pub action_taken: String,
     pub remarks: String,
     pub source: String,
@@ -151,6 +201,10 @@ impl Incident {
     pub fn severity(&self) -> Severity {
         Severity::parse(&self.severity).unwrap_or(Severity::Minor)
     }
+
+    pub fn cause_category(&self) -> CauseCategory {
+        CauseCategory::parse(&self.cause_category).unwrap_or(CauseCategory::Unknown)
+    }
 }
 
 /// A new incident, checked (`service::create`). Text fields are trimmed; `title`,
@@ -165,6 +219,8 @@ pub struct NewIncident {
     pub description: String,
     pub impact: String,
     pub affects_users: bool,
+    /// 原因区分 as far as known when it is recorded (usually 不明).
+    pub cause_category: CauseCategory,
     pub source: Source,
     pub source_ref: Option<i64>,
 }
@@ -256,6 +312,7 @@ pub const EDITABLE: &[(&str, &str)] = &[
     ("facilities", "影響を受けた施設"),
     ("recovered_at", "復旧日時"),
     ("cause", "原因"),
+    ("cause_category", "原因区分"),
     ("action_taken", "処置"),
     ("remarks", "備考"),
 ];

@@ -5,8 +5,8 @@ use crate::db::{Conn, Timestamp};
 
 const COLUMNS: &str = "id, number, title, severity, status, discovered_at, discovered_where,
     occurred_at, description, impact, affects_users, affected_services, recovered_at, cause,
-    action_taken, remarks, source, source_ref, revision, created_by, created_at, updated_at,
-    reported_at";
+    cause_category, action_taken, remarks, source, source_ref, revision, created_by, created_at,
+    updated_at, reported_at";
 
 /// How many incidents have a number of `year` (the next one is this + 1).
 pub async fn count_in_year(conn: &mut Conn, year: i16) -> sqlx::Result<i64> {
@@ -26,8 +26,8 @@ pub async fn insert(
     sqlx::query_scalar(
         "INSERT INTO incidents (number, title, severity, status, discovered_at, discovered_where,
              occurred_at, description, impact, affects_users, source, source_ref, created_by,
-             created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+             created_at, updated_at, cause_category)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
          RETURNING id",
     )
     .bind(number)
@@ -44,6 +44,7 @@ pub async fn insert(
     .bind(n.source_ref)
     .bind(created_by)
     .bind(now)
+    .bind(n.cause_category.key())
     .fetch_one(&mut *conn)
     .await
 }
@@ -112,6 +113,8 @@ pub struct Fields {
     pub affected_services: String,
     pub recovered_at: Option<Timestamp>,
     pub cause: String,
+    /// A [`super::model::CauseCategory`] key.
+    pub cause_category: String,
     pub action_taken: String,
     pub remarks: String,
 }
@@ -129,7 +132,8 @@ pub async fn update_fields(
         "UPDATE incidents SET title = $1, severity = $2, discovered_at = $3,
              discovered_where = $4, occurred_at = $5, description = $6, impact = $7,
              affects_users = $8, affected_services = $9, recovered_at = $10, cause = $11,
-             action_taken = $12, remarks = $13, revision = revision + 1, updated_at = $14
+             action_taken = $12, remarks = $13, revision = revision + 1, updated_at = $14,
+             cause_category = $17
          WHERE id = $15 AND revision = $16",
     )
     .bind(&f.title)
@@ -148,6 +152,7 @@ pub async fn update_fields(
     .bind(now)
     .bind(id)
     .bind(revision)
+    .bind(&f.cause_category)
     .execute(&mut *conn)
     .await?
     .rows_affected();

@@ -6,7 +6,7 @@
 
 use jiff::civil::Date;
 
-use super::model::{Incident, IncidentsSettings};
+use super::model::{CauseCategory, Incident, IncidentsSettings};
 use super::repo;
 use crate::db::{Conn, Timestamp, tokyo};
 use crate::pdf::{A4_WIDTH, Document, Font, Sheet, seireki, wareki};
@@ -322,6 +322,13 @@ pub async fn data(
             })
             .collect()
     };
+    // 原因 with its category first: 「（ハードウェア）ディスクの故障」.
+    let category = inc.cause_category();
+    let cause = if inc.cause.trim().is_empty() && category == CauseCategory::Unknown {
+        text(&inc.cause)
+    } else {
+        text(&format!("（{}）{}", category.label(), inc.cause))
+    };
     let rows = vec![
         (LABELS[0], vec![wareki_time(inc.discovered_at)]),
         (LABELS[1], text(&inc.discovered_where)),
@@ -330,7 +337,7 @@ pub async fn data(
         (LABELS[4], impact),
         (LABELS[5], vec![t(inc.recovered_at)]),
         (LABELS[6], progress),
-        (LABELS[7], text(&inc.cause)),
+        (LABELS[7], cause),
         (LABELS[8], text(&inc.action_taken)),
         (LABELS[9], text(&inc.remarks)),
         (LABELS[10], attached),

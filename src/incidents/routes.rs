@@ -10,10 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::model::{
-    self, Incident, IncidentsSettings, NewIncident, Severity, Status, check_move,
+    self, CauseCategory, Incident, IncidentsSettings, NewIncident, Severity, Status, check_move,
     timeline_kind_label,
 };
 use super::repo::{self, Fields, NewVendorContact};
+use super::{contacts, recurrence, repo_recurrence};
 use super::service::{self, Affected, LinkTarget, Origin};
 use super::views::*;
 use super::{ADMINS, NOTE_TAKERS};
@@ -53,6 +54,13 @@ fn clip(s: &str, max: usize) -> String {
 
 fn severities() -> Vec<(&'static str, &'static str)> {
     Severity::ALL.iter().map(|s| (s.key(), s.label())).collect()
+}
+
+fn causes() -> Vec<(&'static str, &'static str)> {
+    CauseCategory::ALL
+        .iter()
+        .map(|c| (c.key(), c.label()))
+        .collect()
 }
 
 async fn find_guarded(state: &AppState, guard: &ObjectGuard, id: i64) -> AppResult<Incident> {
@@ -269,6 +277,7 @@ pub async fn new_form(
             form,
             errors: Vec::new(),
             severities: severities(),
+            causes: causes(),
             facilities: facility_choices(&state, &[]).await?,
             origin,
         },
@@ -310,6 +319,15 @@ fn check_form(f: &IncidentForm, now: Timestamp) -> Result<Fields, Vec<(&'static 
     if Severity::parse(&f.severity).is_none() {
         errors.push(("severity", "重大度を選んでください。".into()));
     }
+    // An old form without the field keeps 不明.
+    let cause_category = if f.cause_category.trim().is_empty() {
+        CauseCategory::Unknown
+    } else {
+        CauseCategory::parse(f.cause_category.trim()).unwrap_or_else(|| {
+            errors.push(("cause_category", "原因区分を選んでください。".into()));
+            CauseCategory::Unknown
+        })
+    };
     for (field, value, label) in [
         ("title", &f.title, "件名"),
         ("discovered_where", &f.discovered_where, "発見箇所"),
@@ -337,6 +355,7 @@ fn check_form(f: &IncidentForm, now: Timestamp) -> Result<Fields, Vec<(&'static 
         affected_services: clip(&f.affected_services, 2_000),
         recovered_at,
         cause: clip(&f.cause, 20_000),
+        cause_category: cause_category.key().into(),
         action_taken: clip(&f.action_taken, 20_000),
         remarks: clip(&f.remarks, 20_000),
     })
@@ -366,6 +385,7 @@ async fn form_again(
             form,
             errors,
             severities: severities(),
+            causes: causes(),
             facilities: facility_choices(state, facilities).await?,
             origin: String::new(),
         },
@@ -412,6 +432,8 @@ pub async fn create(
         description: fields.description.clone(),
         impact: fields.impact.clone(),
         affects_users: fields.affects_users,
+        cause_category: CauseCategory::parse(&fields.cause_category)
+            .unwrap_or(CauseCategory::Unknown),
         source,
         source_ref,
     };
@@ -522,6 +544,23 @@ async fn show_page(
     let attachments = repo::attachments(&mut conn, id).await?;
     let prints = repo::prints(&mut conn, id).await?;
     let facility_ids = repo::facility_ids(&mut conn, id).await?;
+    let contacts_panel = contacts::panel(&mut conn, id, p.role).await?;
+    let can_see_recurrence = state.may_open(p.role, "/incidents/recurrence");
+    let mut recurrence = Vec::new();
+    if can_see_recurrence {
+        for r in repo_recurrence::list_for_incident(&mut conn, id).await? {
+            let measures = repo_recurrence::list_measures(&mut conn, r.id).await?;
+            let state = r.state();
+            recurrence.push(RecurrenceView {
+                id: r.id,
+                title: r.title,
+                state: state.label(),
+                state_key: state.key(),
+                measures: measures.len(),
+                measures_done: measures.iter().filter(|m| m.done_at.is_some()).count(),
+            });
+        }
+    }
     drop(conn);
     let facilities = facility_names(state, &facility_ids).await?.join("、");
     let st = inc.status();
@@ -542,6 +581,7 @@ async fn show_page(
         ("影響範囲", inc.impact.clone()),
         ("復旧日時", t(inc.recovered_at)),
         ("原因", inc.cause.clone()),
+        ("原因区分", inc.cause_category().label().to_string()),
         ("処置", inc.action_taken.clone()),
         ("備考", inc.remarks.clone()),
     ];
@@ -620,6 +660,12 @@ async fn show_page(
             can_note: NOTE_TAKERS.contains(&p.role),
             error,
             now_local: local(state.now()),
+            contacts_panel,
+            can_see_recurrence,
+            can_write_recurrence: can_see_recurrence
+                && recurrence::WRITERS.contains(&p.role)
+                && state.may_open(p.role, "/incidents/recurrence"),
+            recurrence,
         },
         status,
     )
@@ -686,6 +732,7 @@ fn form_of(i: &Incident) -> IncidentForm {
         affected_services: i.affected_services.clone(),
         recovered_at: t(i.recovered_at),
         cause: i.cause.clone(),
+        cause_category: i.cause_category.clone(),
         action_taken: i.action_taken.clone(),
         remarks: i.remarks.clone(),
         inquiry: String::new(),

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use sha2::{Digest, Sha256};
 
-use super::model::{self, Incident, Move, NewIncident, Severity, Source, Status};
+use super::model::{self, CauseCategory, Incident, Move, NewIncident, Severity, Source, Status};
 use super::repo::{self, Fields, NewVendorContact};
 use crate::audit::{self, Actor};
 use crate::db::{Db, Timestamp, Tx, tokyo};
@@ -293,6 +293,12 @@ fn diff(old: &Fields, new: &Fields) -> Vec<(&'static str, String, String)> {
         &show_time(new.recovered_at),
     );
     text("cause", &old.cause, &new.cause);
+    let category = |k: &str| CauseCategory::parse(k).map_or(k.to_string(), |c| c.label().into());
+    text(
+        "cause_category",
+        &category(&old.cause_category),
+        &category(&new.cause_category),
+    );
     text("action_taken", &old.action_taken, &new.action_taken);
     text("remarks", &old.remarks, &new.remarks);
     out
@@ -311,6 +317,7 @@ pub fn fields_of(i: &Incident) -> Fields {
         affected_services: i.affected_services.clone(),
         recovered_at: i.recovered_at,
         cause: i.cause.clone(),
+        cause_category: i.cause_category.clone(),
         action_taken: i.action_taken.clone(),
         remarks: i.remarks.clone(),
     }

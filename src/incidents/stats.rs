@@ -10,6 +10,7 @@
 use jiff::SignedDuration;
 use jiff::civil::Date;
 
+pub use super::model::CauseCategory;
 use super::model::Severity;
 use super::repo_stats::StatRow;
 use crate::auth::Role;
@@ -23,54 +24,6 @@ pub const READERS: &[Role] = &[
     Role::ServiceOperator,
     Role::OpsManager,
 ];
-
-/// 原因区分.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CauseCategory {
-    Hardware,
-    Software,
-    Network,
-    External,
-    Human,
-    Unknown,
-}
-
-impl CauseCategory {
-    pub const ALL: [CauseCategory; 6] = [
-        CauseCategory::Hardware,
-        CauseCategory::Software,
-        CauseCategory::Network,
-        CauseCategory::External,
-        CauseCategory::Human,
-        CauseCategory::Unknown,
-    ];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            CauseCategory::Hardware => "hardware",
-            CauseCategory::Software => "software",
-            CauseCategory::Network => "network",
-            CauseCategory::External => "external",
-            CauseCategory::Human => "human",
-            CauseCategory::Unknown => "unknown",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            CauseCategory::Hardware => "ハードウェア",
-            CauseCategory::Software => "ソフトウェア",
-            CauseCategory::Network => "ネットワーク",
-            CauseCategory::External => "外部サービス",
-            CauseCategory::Human => "人為的",
-            CauseCategory::Unknown => "不明",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<CauseCategory> {
-        CauseCategory::ALL.into_iter().find(|c| c.key() == s)
-    }
-}
 
 /// Whole months of Japan time, `from` and `to` included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -43,6 +43,7 @@ pub struct IncidentForm {
     pub affected_services: String,
     pub recovered_at: String,
     pub cause: String,
+    pub cause_category: String,
     pub action_taken: String,
     pub remarks: String,
     /// Set by the pre-filled forms.
@@ -67,6 +68,7 @@ pub struct FormPage {
     pub form: IncidentForm,
     pub errors: Vec<(&'static str, String)>,
     pub severities: Vec<(&'static str, &'static str)>,
+    pub causes: Vec<(&'static str, &'static str)>,
     pub facilities: Vec<FacilityChoice>,
     /// What the form was pre-filled from (shown above it).
     pub origin: String,
@@ -124,6 +126,16 @@ pub struct PrintView {
     pub at: String,
 }
 
+/// A recurrence-prevention report of the incident (R17.3), as its page lists it.
+pub struct RecurrenceView {
+    pub id: i64,
+    pub title: String,
+    pub state: &'static str,
+    pub state_key: &'static str,
+    pub measures: usize,
+    pub measures_done: usize,
+}
+
 #[derive(Template)]
 #[template(path = "incidents/show.html")]
 pub struct ShowPage {
@@ -153,4 +165,11 @@ pub struct ShowPage {
     pub can_note: bool,
     pub error: Option<String>,
     pub now_local: String,
+    /// The users affected (R17.2): the portal notice and the contact checklist.
+    pub contacts_panel: crate::incidents::contacts::PanelData,
+    /// May open the recurrence-prevention pages (and so sees the section).
+    pub can_see_recurrence: bool,
+    /// May start a recurrence-prevention report (system administrators).
+    pub can_write_recurrence: bool,
+    pub recurrence: Vec<RecurrenceView>,
 }

@@ -16,10 +16,14 @@ pub struct AlertRow {
     pub acknowledged_by: Option<String>,
     pub acknowledged_at: Option<Timestamp>,
     pub ack_note: Option<String>,
+    /// The incident drafted from it (issue 13) and its number.
+    pub incident_id: Option<i64>,
+    pub incident_number: Option<String>,
 }
 
 const ALERT_COLUMNS: &str = "a.id, a.monitor_id, COALESCE(m.name, '') AS monitor_name, a.kind,
-    a.at, a.detail, a.suppressed_by, a.mail_id, a.acknowledged_by, a.acknowledged_at, a.ack_note";
+    a.at, a.detail, a.suppressed_by, a.mail_id, a.acknowledged_by, a.acknowledged_at, a.ack_note,
+    a.incident_id, i.number AS incident_number";
 
 /// Open = neither acknowledged nor suppressed by a maintenance window.
 const OPEN: &str = "a.acknowledged_at IS NULL AND a.suppressed_by IS NULL";
@@ -57,6 +61,7 @@ pub async fn set_mail(conn: &mut Conn, id: i64, mail_id: i64) -> sqlx::Result<()
 pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Option<AlertRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ALERT_COLUMNS} FROM monitor_alerts a LEFT JOIN monitors m ON m.id = a.monitor_id
+         LEFT JOIN incidents i ON i.id = a.incident_id
          WHERE a.id = $1"
     )))
     .bind(id)
@@ -89,12 +94,14 @@ pub async fn acknowledge(
 pub async fn list(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<AlertRow>> {
     let mut open: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ALERT_COLUMNS} FROM monitor_alerts a LEFT JOIN monitors m ON m.id = a.monitor_id
+         LEFT JOIN incidents i ON i.id = a.incident_id
          WHERE {OPEN} ORDER BY a.at, a.id"
     )))
     .fetch_all(&mut *conn)
     .await?;
     let rest: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ALERT_COLUMNS} FROM monitor_alerts a LEFT JOIN monitors m ON m.id = a.monitor_id
+         LEFT JOIN incidents i ON i.id = a.incident_id
          WHERE NOT ({OPEN}) ORDER BY a.at DESC, a.id DESC LIMIT $1"
     )))
     .bind(limit)
@@ -112,6 +119,7 @@ pub async fn of_monitor(
 ) -> sqlx::Result<Vec<AlertRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ALERT_COLUMNS} FROM monitor_alerts a LEFT JOIN monitors m ON m.id = a.monitor_id
+         LEFT JOIN incidents i ON i.id = a.incident_id
          WHERE a.monitor_id = $1 ORDER BY a.at DESC, a.id DESC LIMIT $2"
     )))
     .bind(monitor_id)

@@ -232,6 +232,8 @@ pub struct AlertLine {
     pub note: String,
     /// How the on-call list was told.
     pub mail: &'static str,
+    /// The incident drafted from it (issue 13): its id and number.
+    pub incident: Option<(i64, String)>,
 }
 
 pub fn alert_line(a: &repo_alerts::AlertRow) -> AlertLine {
@@ -259,6 +261,9 @@ pub fn alert_line(a: &repo_alerts::AlertRow) -> AlertLine {
             (Some(_), _) => "通知先へメール済み",
             (None, _) => "通知先が未登録のためメールなし",
         },
+        incident: a
+            .incident_id
+            .map(|i| (i, a.incident_number.clone().unwrap_or_else(|| format!("#{i}")))),
     }
 }
 

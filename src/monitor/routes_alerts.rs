@@ -26,6 +26,15 @@ pub struct AlertsPage {
     pub can_ack: bool,
     pub can_oncall: bool,
     pub oncall: usize,
+    /// May draft an incident from a down alert (「障害として登録」, issue 13).
+    pub can_draft: bool,
+    /// May open an incident's page.
+    pub can_see_incident: bool,
+}
+
+/// Where an incident is drafted from an alert, and where it is read (issue 13's pages).
+pub fn draft_href(alert_id: i64) -> String {
+    format!("/incidents/new?alert={alert_id}")
 }
 
 pub async fn index(
@@ -49,6 +58,8 @@ pub async fn index(
             can_ack: ACKERS.contains(&p.role),
             can_oncall: ADMINS.contains(&p.role) && state.may_open(p.role, ONCALL),
             oncall,
+            can_draft: ADMINS.contains(&p.role) && state.may_open(p.role, &draft_href(0)),
+            can_see_incident: state.may_open(p.role, "/incidents/0"),
         },
         StatusCode::OK,
     )

@@ -35,6 +35,7 @@ async fn incident(app: &TestApp, title: &str, discovered: Timestamp, severity: S
         description: "診療情報の閲覧画面が応答しません。".into(),
         impact: "全施設で診療情報を閲覧できません".into(),
         affects_users: true,
+        cause_category: rainbownet::incidents::CauseCategory::Unknown,
         source: Source::Manual,
         source_ref: None,
     };
