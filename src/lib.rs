@@ -25,6 +25,7 @@ pub mod health;
 pub mod helpdesk;
 pub mod jobs;
 pub mod mail;
+pub mod mail_admin;
 pub mod metrics;
 pub mod pdf;
 pub mod portal;
