@@ -89,7 +89,10 @@ mod tests {
         );
         assert!(text.contains("age1public"), "public keys are not secrets");
         assert!(text.contains("AKIA"), "an access key id is not a secret");
-        assert!(text.contains("rn-mailer"), "the SMTP user name is not a secret");
+        assert!(
+            text.contains("rn-mailer"),
+            "the SMTP user name is not a secret"
+        );
         // The copy is TOML that reads back as settings.
         let back: toml::Value = toml::from_str(&text).expect("parses");
         assert_eq!(back["metrics"]["bearer_token"].as_str(), Some("***"));

@@ -567,7 +567,10 @@ async fn record_failed(
         "backup.failed",
         format!("backup:{id}"),
         format!("{}バックアップが失敗しました（{id}）", kind.label()),
-        format!("{}バックアップ {id} が失敗しました。\n\n理由: {error}", kind.label()),
+        format!(
+            "{}バックアップ {id} が失敗しました。\n\n理由: {error}",
+            kind.label()
+        ),
         finished,
     )
     .await?;

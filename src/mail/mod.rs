@@ -156,15 +156,13 @@ pub async fn send_due(
         let attempt = row.attempts + 1;
         let (outcome, detail) = match &result {
             Ok(answer) => (Outcome::Sent, answer.clone()),
-            Err(e) if e.permanent || attempt >= i64::from(settings.max_attempts) => (
-                Outcome::Failed {
-                    error: &e.message,
-                },
-                e.message.clone(),
-            ),
+            Err(e) if e.permanent || attempt >= i64::from(settings.max_attempts) => {
+                (Outcome::Failed { error: &e.message }, e.message.clone())
+            }
             Err(e) => (
                 Outcome::Retry {
-                    next: now.plus(settings.backoff_after(u32::try_from(attempt).unwrap_or(u32::MAX))),
+                    next: now
+                        .plus(settings.backoff_after(u32::try_from(attempt).unwrap_or(u32::MAX))),
                     error: &e.message,
                 },
                 e.message.clone(),

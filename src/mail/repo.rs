@@ -107,9 +107,14 @@ pub async fn lapsed_claims(conn: &mut Conn, now: Timestamp) -> sqlx::Result<Vec<
 pub enum Outcome<'a> {
     Sent,
     /// Try again at `next`.
-    Retry { next: Timestamp, error: &'a str },
+    Retry {
+        next: Timestamp,
+        error: &'a str,
+    },
     /// Given up.
-    Failed { error: &'a str },
+    Failed {
+        error: &'a str,
+    },
 }
 
 /// Records an attempt on a mail claimed by `holder`: the `mail_attempts` row and the mail's

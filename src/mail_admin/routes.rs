@@ -146,7 +146,12 @@ async fn page_with(
         let queue = repo::list(&mut conn, Which::Queue, 200).await?;
         let failed = repo::list(&mut conn, Which::Failed, 100).await?;
         let sent = repo::list(&mut conn, Which::Sent, 50).await?;
-        let ids: Vec<i64> = queue.iter().chain(&failed).chain(&sent).map(|r| r.id).collect();
+        let ids: Vec<i64> = queue
+            .iter()
+            .chain(&failed)
+            .chain(&sent)
+            .map(|r| r.id)
+            .collect();
         let attempts = repo::attempts_of(&mut conn, &ids).await?;
         (queue, failed, sent, by_mail(attempts))
     };
@@ -298,7 +303,8 @@ fn kick(state: &AppState) {
     if state.settings.jobs.enabled && state.settings.mail.not_ready().is_none() {
         let s = state.clone();
         tokio::spawn(async move {
-            if let Err(e) = super::send(&s, s.now()).await {
+            let sent = crate::mail::send_due(&s.db, &s.settings.mail, None, s.now()).await;
+            if let Err(e) = sent {
                 tracing::error!("sending the mail queue failed: {e:#}");
             }
         });
