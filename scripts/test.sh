@@ -23,6 +23,8 @@ command -v pdftotext >/dev/null || missing+=(poppler-utils)
 # Backups: restored by hand with Debian's age, zstd and tar in the tests (issue 11).
 command -v age >/dev/null || missing+=(age)
 command -v zstd >/dev/null || missing+=(zstd)
+# Mail tests: the test certificates of the SMTP server are made with the openssl CLI.
+command -v openssl >/dev/null || missing+=(openssl)
 if ((${#missing[@]})); then
   log "installing: ${missing[*]}"
   as_root apt-get update -qq
