@@ -632,7 +632,7 @@ async fn r22_1_without_mail_settings_mails_stay_queued_and_the_page_says_why() {
 }
 
 #[tokio::test]
-async fn r22_1_x2_a_failed_backup_queues_a_mail_to_the_administrators_with_its_failure_record() {
+async fn r21_1_a_failed_backup_queues_a_mail_to_the_administrators_with_its_failure_record() {
     let app = spawn_app_with(|s| {
         s.mail.admin_to = vec!["sysadmin@example.jp".into(), "backup@example.jp".into()];
     })
@@ -680,7 +680,7 @@ async fn r22_1_x2_a_failed_backup_queues_a_mail_to_the_administrators_with_its_f
 }
 
 #[tokio::test]
-async fn r22_1_a_missed_scheduled_backup_queues_a_mail_to_the_administrators() {
+async fn r21_2_a_missed_scheduled_backup_queues_a_mail_to_the_administrators() {
     let app = spawn_app_with(|s| {
         s.mail.admin_to = vec!["sysadmin@example.jp".into()];
         s.security.session_idle_minutes = 60 * 24;
