@@ -38,6 +38,9 @@ pub fn domains() -> Vec<Domain> {
         crate::mail_admin::domain(),
         crate::jobs::domain(),
         crate::backup::domain(),
+        crate::monitor::domain(),
+        crate::incidents::domain(),
+        crate::firewall::domain(),
     ]
 }
 

@@ -48,6 +48,7 @@ pub async fn login_form(
             error: None,
             notice,
             notices: crate::portal::public_notices(&state, state.now(), 5).await?,
+            status: crate::monitor::public_status(&state, state.now()).await?,
         },
         StatusCode::OK,
     )
@@ -84,6 +85,7 @@ pub async fn login(
                 error,
                 notice: None,
                 notices: Vec::new(),
+                status: None,
             },
             StatusCode::UNPROCESSABLE_ENTITY,
         );
@@ -98,6 +100,7 @@ pub async fn login(
                 error,
                 notice: None,
                 notices: Vec::new(),
+                status: None,
             };
             return render(view, StatusCode::TOO_MANY_REQUESTS)
                 .map(|res| throttle::too_many(res, &r));
@@ -125,7 +128,7 @@ pub async fn login(
             Ok(res)
         }
         Err(LoginError::Invalid) => render(
-            LoginPage { page: page.titled("ログイン"), login_id, error: Some(LOGIN_FAILED.into()), notice: None, notices: Vec::new() },
+            LoginPage { page: page.titled("ログイン"), login_id, error: Some(LOGIN_FAILED.into()), notice: None, notices: Vec::new(), status: None },
             StatusCode::UNAUTHORIZED,
         ),
         Err(LoginError::OneTimePasswordExpired) => render(
@@ -135,6 +138,7 @@ pub async fn login(
                 error: Some("初期パスワードの有効期限が切れています。施設の管理者を通じて再発行を依頼してください。".into()),
                 notice: None,
                 notices: Vec::new(),
+                status: None,
             },
             StatusCode::UNAUTHORIZED,
         ),

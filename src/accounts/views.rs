@@ -13,6 +13,8 @@ pub struct LoginPage {
     pub notice: Option<&'static str>,
     /// Public announcements of the portal.
     pub notices: Vec<crate::portal::NoticeLine>,
+    /// The service's status (monitoring), without internal detail.
+    pub status: Option<crate::monitor::PublicStatus>,
 }
 
 #[derive(Template)]

@@ -57,6 +57,7 @@ fn source_label(source: &str) -> String {
         "backup.missed" => "バックアップの未実施".into(),
         "backup.drill_failed" => "復元訓練の失敗".into(),
         "monitor.alert" => "監視の警報".into(),
+        "incident.contact" => "障害の連絡".into(),
         other => other.to_string(),
     }
 }

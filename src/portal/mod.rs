@@ -228,6 +228,18 @@ pub async fn banner(State(state): State<AppState>, mut req: Request, next: Next)
     res
 }
 
+/// The approved window that covers `now`, if any (its `portal_schedules.id`): monitoring
+/// suppresses the alerts of planned work with it and says 「メンテナンス中」 on the log-in page.
+pub async fn maintenance_window_at(
+    conn: &mut crate::db::Conn,
+    now: Timestamp,
+) -> sqlx::Result<Option<i64>> {
+    Ok(repo_requests::active_windows(conn, now)
+        .await?
+        .first()
+        .map(|w| w.id))
+}
+
 /// An announcement as a short line (dashboard, log-in page).
 pub use views::NoticeLine;
 

@@ -37,6 +37,14 @@ const REQUESTERS: &[Role] = &[User, FacilityManager];
 const CONSENT_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
 const BACKUP_SCHEDULE_READERS: &[Role] = &[SystemAdmin, ServiceOperator, OpsManager];
 const MAIL_READERS: &[Role] = &[SystemAdmin, ServiceOperator];
+/// R22.1: the system administrator runs the monitoring (第22条); operators, the service
+/// operator and the operations manager read it.
+const MONITOR_READERS: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator, OpsManager];
+const FIREWALL_READERS: &[Role] = &[SystemAdmin, ServiceOperator];
+const INCIDENT_STAFF: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator, OpsManager];
+const CONTACT_RECORDERS: &[Role] = &[SystemAdmin, SystemOperator];
+const RECURRENCE_READERS: &[Role] = &[SystemAdmin, ServiceOperator, OpsManager, Committee];
+const COMMITTEE_RECORDERS: &[Role] = &[SystemAdmin, ServiceOperator];
 
 fn expected() -> Vec<(&'static str, &'static str, Expect)> {
     use Expect::*;
@@ -165,6 +173,35 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/admin/backup/schedules/{id}/approve", Only(CITY)),
         ("POST", "/admin/backup/schedules/{id}/reject", Only(CITY)),
         ("POST", "/admin/backup/schedules/{id}/retire", Only(CITY)),
+        ("GET", "/admin/monitors", Only(MONITOR_READERS)),
+        ("POST", "/admin/monitors", Only(ADMINS)),
+        ("GET", "/admin/monitors/new", Only(ADMINS)),
+        ("GET", "/admin/monitors/{id}", Only(MONITOR_READERS)),
+        ("POST", "/admin/monitors/{id}", Only(ADMINS)),
+        ("GET", "/admin/monitors/{id}/edit", Only(ADMINS)),
+        ("POST", "/admin/monitors/{id}/pause", Only(ADMINS)),
+        ("POST", "/admin/monitors/{id}/resume", Only(ADMINS)),
+        ("GET", "/admin/monitors/alerts", Only(MONITOR_READERS)),
+        (
+            "POST",
+            "/admin/monitors/alerts/{id}/acknowledge",
+            Only(ADMINS),
+        ),
+        ("GET", "/admin/monitors/oncall", Only(ADMINS)),
+        ("POST", "/admin/monitors/oncall", Only(ADMINS)),
+        (
+            "POST",
+            "/admin/monitors/oncall/{id}/deactivate",
+            Only(ADMINS),
+        ),
+        ("GET", "/admin/monitors/summary", Only(MONITOR_READERS)),
+        ("GET", "/admin/firewall", Only(FIREWALL_READERS)),
+        (
+            "GET",
+            "/admin/firewall/reviews/{id}",
+            Only(FIREWALL_READERS),
+        ),
+        ("POST", "/admin/firewall/reviews/{id}/sign", Only(ADMINS)),
         ("GET", "/portal/runbooks", Only(ADMINS)),
         ("POST", "/portal/runbooks", Only(ADMINS)),
         ("GET", "/portal/runbooks/{id}", Only(ADMINS)),
@@ -242,6 +279,51 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/support", Only(REQUESTERS)),
         ("GET", "/support/{id}", Only(REQUESTERS)),
         ("POST", "/support/{id}/reply", Only(REQUESTERS)),
+        ("GET", "/incidents/contacts", Only(INCIDENT_STAFF)),
+        ("POST", "/incidents/contacts", Only(ADMINS)),
+        ("GET", "/incidents/contacts/{id}", Only(ADMINS)),
+        ("POST", "/incidents/contacts/{id}", Only(ADMINS)),
+        ("POST", "/incidents/contacts/{id}/move", Only(ADMINS)),
+        ("POST", "/incidents/contacts/{id}/deactivate", Only(ADMINS)),
+        ("POST", "/incidents/contacts/{id}/reactivate", Only(ADMINS)),
+        ("GET", "/incidents/{id}/contacts", Only(INCIDENT_STAFF)),
+        ("POST", "/incidents/{id}/notice", Only(ADMINS)),
+        ("POST", "/incidents/{id}/contacts/notify", Only(ADMINS)),
+        (
+            "POST",
+            "/incidents/{id}/contacts/record",
+            Only(CONTACT_RECORDERS),
+        ),
+        ("GET", "/incidents/recurrence", Only(RECURRENCE_READERS)),
+        ("POST", "/incidents/recurrence", Only(ADMINS)),
+        (
+            "GET",
+            "/incidents/recurrence/{id}",
+            Only(RECURRENCE_READERS),
+        ),
+        ("POST", "/incidents/recurrence/{id}", Only(ADMINS)),
+        ("POST", "/incidents/recurrence/{id}/submit", Only(ADMINS)),
+        ("POST", "/incidents/recurrence/{id}/accept", Only(CITY)),
+        ("POST", "/incidents/recurrence/{id}/return", Only(CITY)),
+        (
+            "POST",
+            "/incidents/recurrence/{id}/committee",
+            Only(COMMITTEE_RECORDERS),
+        ),
+        (
+            "GET",
+            "/incidents/recurrence/{id}/minutes",
+            Only(RECURRENCE_READERS),
+        ),
+        ("POST", "/incidents/recurrence/{id}/measures", Only(ADMINS)),
+        (
+            "POST",
+            "/incidents/recurrence/measures/{id}/done",
+            Only(ADMINS),
+        ),
+        ("GET", "/incidents/stats", Only(INCIDENT_STAFF)),
+        ("GET", "/incidents/stats/export.csv", Only(INCIDENT_STAFF)),
+        ("GET", "/incidents/stats/export.xlsx", Only(INCIDENT_STAFF)),
     ]
 }
 

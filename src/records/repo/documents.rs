@@ -324,10 +324,13 @@ pub async fn purge_document(
     Ok(Some(hashes))
 }
 
+/// Whether anything keeps the blob: a document's attachment, a consent's scan, or the minutes
+/// of an incident's extraordinary committee (`incident_recurrence_reports`, R17.3).
 pub async fn blob_referenced(conn: &mut Conn, hash: &str) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "SELECT 1 AS x FROM document_attachments WHERE blob_hash = $1
-         UNION ALL SELECT 1 AS x FROM consents WHERE scan_hash = $1 OR withdrawn_scan_hash = $1",
+         UNION ALL SELECT 1 AS x FROM consents WHERE scan_hash = $1 OR withdrawn_scan_hash = $1
+         UNION ALL SELECT 1 AS x FROM incident_recurrence_reports WHERE minutes_hash = $1",
     )
     .bind(hash)
     .fetch_optional(&mut *conn)
