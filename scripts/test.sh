@@ -23,6 +23,8 @@ command -v pdftotext >/dev/null || missing+=(poppler-utils)
 # Backups: restored by hand with Debian's age, zstd and tar in the tests (issue 11).
 command -v age >/dev/null || missing+=(age)
 command -v zstd >/dev/null || missing+=(zstd)
+# Mail tests: the test certificates of the SMTP server are made with the openssl CLI.
+command -v openssl >/dev/null || missing+=(openssl)
 if ((${#missing[@]})); then
   log "installing: ${missing[*]}"
   as_root apt-get update -qq
@@ -35,6 +37,10 @@ export RAINBOWNET_REQUIRE_PROMETHEUS_PARSER=1
 # A local S3-compatible server (moto) for the backups' second target, on loopback only.
 command -v moto_server >/dev/null || python3 -m pip install -q 'moto[server]'
 export RAINBOWNET_REQUIRE_BACKUP_TOOLS=1 RAINBOWNET_REQUIRE_S3=1
+# A real SMTP server on loopback (aiosmtpd, tests/support/smtp_sink.py) for the mail outbox;
+# the openssl CLI makes its test certificates.
+python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install -q aiosmtpd
+export RAINBOWNET_REQUIRE_SMTP=1
 
 log "import rules: no circle between files, the core imports only the core"
 python3 scripts/file_imports.py src

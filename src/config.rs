@@ -13,6 +13,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 pub use crate::calendar::CalendarSettings;
+pub use crate::mail::{MailSettings, Security as MailSecurity};
 pub use crate::pdf::PdfSettings;
 
 /// The core sections are fields; each domain's section (`[helpdesk]`, `[portal]` …) is kept as
@@ -33,6 +34,7 @@ pub struct Settings {
     pub pdf: PdfSettings,
     pub calendar: CalendarSettings,
     pub metrics: MetricsSettings,
+    pub mail: MailSettings,
     #[serde(flatten)]
     pub sections: BTreeMap<String, serde_json::Value>,
 }
@@ -234,6 +236,7 @@ impl Settings {
                 | "pdf"
                 | "calendar"
                 | "metrics"
+                | "mail"
         )
     }
 

@@ -27,6 +27,7 @@ pub mod helpdesk;
 pub mod incidents;
 pub mod jobs;
 pub mod mail;
+pub mod mail_admin;
 pub mod metrics;
 pub mod monitor;
 pub mod pdf;

@@ -35,6 +35,7 @@ pub fn domains() -> Vec<Domain> {
         crate::calendar_admin::domain(),
         crate::records::domain(),
         crate::audit_ui::domain(),
+        crate::mail_admin::domain(),
         crate::jobs::domain(),
         crate::backup::domain(),
         crate::monitor::domain(),

@@ -88,6 +88,21 @@ pub async fn drill(state: &AppState, actor: &Actor, now: Timestamp) -> anyhow::R
         json!({"ok": ok, "detail": detail, "seconds": started.elapsed().as_secs_f64()}),
     )
     .await?;
+    if !ok {
+        super::notify::admins(
+            &mut tx,
+            state,
+            "backup.drill_failed",
+            format!("backup:{}", newest.id),
+            format!("復元訓練が失敗しました（{}）", newest.id),
+            format!(
+                "バックアップ {} の復元訓練が失敗しました。\n\n理由: {detail}",
+                newest.id
+            ),
+            now,
+        )
+        .await?;
+    }
     tx.commit().await?;
     match result {
         Ok(msg) => Ok(msg),

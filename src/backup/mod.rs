@@ -67,7 +67,8 @@
 //!   read-back leaves no archive, only a failed row); a weekly drill
 //!   restores the newest chain into a temporary directory, opens the database, checks the counts
 //!   and the audit chain against the manifest's anchor, and records the result. A failure or a
-//!   missed scheduled backup is an alert on the administrators' dashboard.
+//!   missed scheduled backup is an alert on the administrators' dashboard, and a mail to
+//!   `[mail] admin_to` queued on the transaction that records it (`notify.rs`).
 //! - Every state change (run, verify, drill, prune, schedule decision) is audited.
 
 pub mod age_keys;
@@ -78,6 +79,7 @@ mod cli;
 pub mod drill;
 pub mod history;
 pub mod model;
+mod notify;
 pub mod prune;
 pub mod readonly;
 mod redact;

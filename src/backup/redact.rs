@@ -1,9 +1,9 @@
 //! The configuration copy inside a backup (`config/rainbownet.toml`): the settings in effect
 //! (defaults, file and environment together), with every secret replaced by `***` — the password
 //! of the database URL, and any key whose name says it holds a secret (`bearer_token` of
-//! `[metrics]`, `secret_key` of `[backup.second_target]`, any `password` or `token`), so that a
-//! key added later is covered without a change here. Empty values stay empty (they show that no
-//! secret was set).
+//! `[metrics]`, `secret_key` of `[backup.second_target]`, `password` of `[mail]`, any
+//! `password` or `token`), so that a key added later is covered without a change here. Empty
+//! values stay empty (they show that no secret was set).
 
 use serde_json::Value;
 
@@ -77,10 +77,8 @@ mod tests {
                 "second_target": {"kind": "s3", "access_key": "AKIA", "secret_key": "s3-secret-3"},
             }),
         );
-        s.sections.insert(
-            "mail".into(),
-            serde_json::json!({"smtp_password": "mail-pw-4"}),
-        );
+        s.mail.password = "mail-pw-4".into();
+        s.mail.username = "rn-mailer".into();
         let text = config_toml(&s).expect("toml");
         for secret in ["db-pass-1", "metrics-token-2", "s3-secret-3", "mail-pw-4"] {
             assert!(!text.contains(secret), "{secret} leaked:\n{text}");
@@ -91,9 +89,14 @@ mod tests {
         );
         assert!(text.contains("age1public"), "public keys are not secrets");
         assert!(text.contains("AKIA"), "an access key id is not a secret");
+        assert!(
+            text.contains("rn-mailer"),
+            "the SMTP user name is not a secret"
+        );
         // The copy is TOML that reads back as settings.
         let back: toml::Value = toml::from_str(&text).expect("parses");
         assert_eq!(back["metrics"]["bearer_token"].as_str(), Some("***"));
+        assert_eq!(back["mail"]["password"].as_str(), Some("***"));
     }
 
     #[test]

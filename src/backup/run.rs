@@ -561,6 +561,19 @@ async fn record_failed(
         serde_json::json!({"kind": kind.key(), "error": error}),
     )
     .await?;
+    super::notify::admins(
+        &mut tx,
+        state,
+        "backup.failed",
+        format!("backup:{id}"),
+        format!("{}バックアップが失敗しました（{id}）", kind.label()),
+        format!(
+            "{}バックアップ {id} が失敗しました。\n\n理由: {error}",
+            kind.label()
+        ),
+        finished,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -95,6 +95,22 @@ async fn record_missed(
             "late_minutes": now.since(slot).as_mins()}),
     )
     .await?;
+    super::notify::admins(
+        &mut tx,
+        state,
+        "backup.missed",
+        format!("backup_schedule:{}", row.id),
+        format!("{}バックアップが実施されませんでした", kind_of(row).label()),
+        format!(
+            "{}バックアップ（予定 No.{}）の {} の回が実施されませんでした（{detail}）。\n\
+             サーバーまたは定期処理が停止していた可能性があります。次の回は予定どおり実施します。",
+            kind_of(row).label(),
+            row.id,
+            slot.jst()
+        ),
+        now,
+    )
+    .await?;
     // A stop that did not happen is not left on the banner.
     if row.published_slot == Some(slot)
         && let Some(w) = row.window_id

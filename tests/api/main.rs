@@ -21,6 +21,7 @@ mod house;
 mod incident_contacts;
 mod incidents;
 mod jobs;
+mod mail;
 mod monitor_pages;
 mod objects;
 mod observe;

@@ -90,6 +90,8 @@ fn id_routes() -> Vec<IdRoute> {
         r("POST", "/portal/requests/{id}/complete", Network),
         r("POST", "/portal/schedules/{id}/approve", Network),
         r("POST", "/admin/backup/{id}/verify", Network),
+        r("GET", "/admin/mail/{id}", Network),
+        r("POST", "/admin/mail/{id}/retry", Network),
         r("POST", "/admin/backup/schedules/{id}/approve", Network),
         r("POST", "/admin/backup/schedules/{id}/reject", Network),
         r("POST", "/admin/backup/schedules/{id}/retire", Network),

@@ -36,6 +36,7 @@ const HELPDESK_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
 const REQUESTERS: &[Role] = &[User, FacilityManager];
 const CONSENT_STAFF: &[Role] = &[SystemAdmin, SystemOperator];
 const BACKUP_SCHEDULE_READERS: &[Role] = &[SystemAdmin, ServiceOperator, OpsManager];
+const MAIL_READERS: &[Role] = &[SystemAdmin, ServiceOperator];
 /// R22.1: the system administrator runs the monitoring (第22条); operators, the service
 /// operator and the operations manager read it.
 const MONITOR_READERS: &[Role] = &[SystemAdmin, SystemOperator, ServiceOperator, OpsManager];
@@ -80,6 +81,10 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("GET", "/audit/sessions", Only(AUDIT_READERS)),
         ("GET", "/audit/verify", Only(AUDIT_READERS)),
         ("GET", "/audit/anchor.log", Only(AUDIT_READERS)),
+        ("GET", "/admin/mail", Only(MAIL_READERS)),
+        ("GET", "/admin/mail/{id}", Only(MAIL_READERS)),
+        ("POST", "/admin/mail/test", Only(ADMINS)),
+        ("POST", "/admin/mail/{id}/retry", Only(ADMINS)),
         ("GET", "/admin/jobs", Only(ADMINS)),
         ("POST", "/admin/jobs/{name}/run", Only(ADMINS)),
         ("GET", "/admin/inventory", Only(ACCOUNT_MANAGERS)),
