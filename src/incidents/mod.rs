@@ -183,11 +183,12 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
     use crate::audit::Actor;
 
     let actor = Actor::system("demo");
+    let tree = seed_demo_tree(db, &actor, now).await?;
     let mut conn = db.pool().acquire().await?;
     let alert = crate::monitor::for_incidents::latest_unlinked_down_alert(&mut conn).await?;
     drop(conn);
     let Some(alert) = alert else {
-        return seed_open_demo(db, now, &actor).await;
+        return seed_open_demo(db, now, &actor, &tree).await;
     };
     // The closed incident's times follow the alert's.
     let base = alert.at;
@@ -234,6 +235,32 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
         after(12),
     )
     .await?;
+    // The users affected (R17.2): the portal notice, then the contact tree worked through.
+    notices::post(db, id, "調査中（判明しだい掲載します）", &actor, after(5))
+        .await
+        .map_err(|e| anyhow::anyhow!("demo notice: {e}"))?;
+    let reached = [
+        (tree[0], "phone", "健康福祉課 課長補佐", 6, "状況と復旧見込みを口頭で説明。"),
+        (tree[1], "mail", "保守窓口", 7, "障害連絡票をメールで送付（手入力の記録）。"),
+        (tree[2], "fax", "事務局", 9, "参加施設への周知を依頼。"),
+    ];
+    for (contact, means, person, m, note) in reached {
+        let f = contacts::RecordFields {
+            contact_id: contact.to_string(),
+            means: means.into(),
+            result: "delivered".into(),
+            reached_person: person.into(),
+            reached_at: after(m)
+                .as_jiff()
+                .to_zoned(crate::db::tokyo())
+                .strftime("%Y-%m-%dT%H:%M")
+                .to_string(),
+            note: note.into(),
+        };
+        contacts::record(db, id, &f, &actor, after(m))
+            .await
+            .map_err(|e| anyhow::anyhow!("demo contact: {e}"))?;
+    }
     let steps = [
         (
             Status::CauseIdentified,
@@ -244,8 +271,14 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
         (Status::Monitoring, after(28), "再起動後、応答を確認。"),
         (Status::Recovered, after(40), ""),
     ];
-    for (i, (to, at, note)) in steps.into_iter().enumerate() {
-        service::change_status(db, id, 1 + i as i64, to, at, note, &actor, at).await?;
+    for (to, at, note) in steps {
+        let mut conn = db.pool().acquire().await?;
+        let revision = repo::find(&mut conn, id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo incident"))?
+            .revision;
+        drop(conn);
+        service::change_status(db, id, revision, to, at, note, &actor, at).await?;
     }
     let mut conn = db.pool().acquire().await?;
     let inc = repo::find(&mut conn, id)
@@ -277,6 +310,7 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo incident"))?;
     drop(conn);
+    seed_demo_recurrence(db, id, &actor, after(200), now).await?;
     if let Err(e) = service::print(
         db,
         &crate::pdf::PdfSettings::default().font_path,
@@ -290,7 +324,124 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
     {
         tracing::warn!(error = %e, "demo: the incident report was not printed");
     }
-    seed_open_demo(db, now, &actor).await
+    seed_open_demo(db, now, &actor, &tree).await
+}
+
+/// The contact tree of 別紙4 for the demo (three levels); the ids in level order. The demo
+/// queues no mail: its addresses are `.example` ones, and a demo database may later be run
+/// with SMTP configured, which would send whatever sits in the outbox. The demo's contacts are
+/// therefore recorded as made by hand (phone, FAX and one mail sent outside the system).
+async fn seed_demo_tree(
+    db: &Db,
+    actor: &crate::audit::Actor,
+    now: Timestamp,
+) -> anyhow::Result<Vec<i64>> {
+    let entries = [
+        (
+            "1",
+            "清須市 健康福祉部 健康推進課（サービス運用者）",
+            "担当課長",
+            "052-400-0001",
+            "052-400-0002",
+            "kenko@city.kiyosu.example.jp",
+        ),
+        (
+            "2",
+            "クラウド基盤保守ベンダー（デモ）",
+            "保守窓口",
+            "052-400-0101",
+            "",
+            "support@vendor.example.jp",
+        ),
+        (
+            "3",
+            "参加施設代表（西枇杷島医師会 事務局）",
+            "事務局長",
+            "052-400-0201",
+            "052-400-0202",
+            "",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (level, organisation, person, phone, fax, email) in entries {
+        let f = contacts::ContactFields {
+            level: level.into(),
+            organisation: organisation.into(),
+            person: person.into(),
+            phone: phone.into(),
+            fax: fax.into(),
+            email: email.into(),
+            note: String::new(),
+        };
+        let at = now.minus(jiff::SignedDuration::from_hours(24 * 60));
+        ids.push(
+            contacts::add(db, &f, actor, at)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo contact tree: {e}"))?,
+        );
+    }
+    Ok(ids)
+}
+
+/// The closed incident's recurrence-prevention report: submitted, accepted by the service
+/// operator, one measure done and one still open (due in two months).
+async fn seed_demo_recurrence(
+    db: &Db,
+    incident_id: i64,
+    actor: &crate::audit::Actor,
+    at: Timestamp,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    use jiff::SignedDuration;
+    let e = |what: &'static str| move |e: crate::error::DomainError| anyhow::anyhow!("{what}: {e}");
+    let report = recurrence::create(
+        db,
+        incident_id,
+        "ディスク容量不足による停止の再発防止",
+        "一時ファイルの自動削除と容量監視はシステム管理で対応済み。         サーバの容量増強は契約の変更を伴うため、サービス運用者の判断をお願いします。",
+        actor,
+        at,
+    )
+    .await
+    .map_err(e("demo recurrence"))?;
+    let first = recurrence::add_measure(
+        db,
+        report,
+        "一時ファイルの自動削除（毎日）と容量 80% での警告を設定する",
+        "システム管理者",
+        &recurrence::today(at)
+            .checked_add(jiff::Span::new().days(7))?
+            .to_string(),
+        actor,
+        at,
+    )
+    .await
+    .map_err(e("demo measure"))?;
+    recurrence::add_measure(
+        db,
+        report,
+        "アプリケーションサーバのディスク容量を増強する（契約変更）",
+        "清須市 健康推進課",
+        &recurrence::today(now)
+            .checked_add(jiff::Span::new().days(60))?
+            .to_string(),
+        actor,
+        at,
+    )
+    .await
+    .map_err(e("demo measure"))?;
+    let later = |m: i64| at.plus(SignedDuration::from_mins(m));
+    recurrence::submit(db, report, actor, later(10))
+        .await
+        .map_err(e("demo submit"))?;
+    let city = crate::audit::Actor::system("demo-city");
+    recurrence::decide(db, report, true, "内容を確認し受理します。", &city, later(60 * 24))
+        .await
+        .map_err(e("demo accept"))?;
+    recurrence::complete_measure(db, first, "設定を確認しました。", actor, later(60 * 25))
+        .await
+        .map_err(e("demo measure done"))?;
+    Ok(())
 }
 
 /// The open incident of the demo network (調査中, reported by telephone).
@@ -298,6 +449,7 @@ async fn seed_open_demo(
     db: &Db,
     now: Timestamp,
     actor: &crate::audit::Actor,
+    tree: &[i64],
 ) -> anyhow::Result<()> {
     let ago = |h: i64, m: i64| now.minus(jiff::SignedDuration::from_mins(h * 60 + m));
     let open = NewIncident {
@@ -331,5 +483,26 @@ async fn seed_open_demo(
         ago(1, 30),
     )
     .await?;
+    // Posted on the portal; the first level was called but not reached yet.
+    notices::post(db, open_id, "本日中", actor, ago(1, 40))
+        .await
+        .map_err(|e| anyhow::anyhow!("demo notice: {e}"))?;
+    if let Some(first) = tree.first() {
+        let f = contacts::RecordFields {
+            contact_id: first.to_string(),
+            means: "phone".into(),
+            result: "absent".into(),
+            reached_person: String::new(),
+            reached_at: ago(1, 35)
+                .as_jiff()
+                .to_zoned(crate::db::tokyo())
+                .strftime("%Y-%m-%dT%H:%M")
+                .to_string(),
+            note: "担当課長不在。折り返しを依頼。".into(),
+        };
+        contacts::record(db, open_id, &f, actor, ago(1, 35))
+            .await
+            .map_err(|e| anyhow::anyhow!("demo contact: {e}"))?;
+    }
     Ok(())
 }
