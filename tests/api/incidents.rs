@@ -12,7 +12,7 @@ use crate::helpers::*;
 use crate::records::{A, consent_for, fixture, network, walk};
 
 /// pdftotext's view of a PDF, without spaces (labels such as 経　過 are spaced in the form).
-fn pdf_text(bytes: &[u8]) -> String {
+pub(crate) fn pdf_text(bytes: &[u8]) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("report.pdf");
     std::fs::write(&path, bytes).expect("write pdf");

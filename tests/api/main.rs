@@ -18,6 +18,7 @@ mod helpdesk;
 mod helpdesk_browser;
 mod helpers;
 mod house;
+mod incident_browser;
 mod incident_contacts;
 mod incidents;
 mod jobs;
