@@ -63,10 +63,21 @@ impl RouteRule {
 }
 
 /// Whether `role` may open `GET href` under `rules`: a link is shown only when this holds.
+/// When several rules match, the router takes the most specific one (a literal segment wins
+/// over a `{param}` at the first place they differ: `/incidents/recurrence` is not
+/// `/incidents/{id}`), and so does this.
 pub fn may_open(rules: &[RouteRule], role: Role, href: &str) -> bool {
+    let specificity = |r: &RouteRule| -> Vec<bool> {
+        r.path
+            .split('/')
+            .map(|w| !(w.starts_with('{') && w.ends_with('}')))
+            .collect()
+    };
     rules
         .iter()
-        .any(|r| r.matches("GET", href) && r.access.allows(role))
+        .filter(|r| r.matches("GET", href))
+        .max_by_key(|r| specificity(r))
+        .is_some_and(|r| r.access.allows(role))
 }
 
 #[cfg(test)]
@@ -79,6 +90,29 @@ mod tests {
             path,
             access: Access::Roles(&[Role::SystemAdmin]),
         }
+    }
+
+    #[test]
+    fn x3_may_open_follows_the_literal_route_over_a_pattern_as_the_router_does() {
+        let rules = [
+            RouteRule {
+                method: "GET",
+                path: "/incidents/{id}",
+                access: Access::Roles(&[Role::SystemOperator, Role::SystemAdmin]),
+            },
+            RouteRule {
+                method: "GET",
+                path: "/incidents/recurrence",
+                access: Access::Roles(&[Role::SystemAdmin]),
+            },
+        ];
+        assert!(may_open(&rules, Role::SystemOperator, "/incidents/12"));
+        assert!(!may_open(
+            &rules,
+            Role::SystemOperator,
+            "/incidents/recurrence"
+        ));
+        assert!(may_open(&rules, Role::SystemAdmin, "/incidents/recurrence"));
     }
 
     #[test]

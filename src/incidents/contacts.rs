@@ -720,6 +720,13 @@ pub struct PanelData {
     pub return_to: &'static str,
 }
 
+impl PanelData {
+    /// Whether the notice has been marked 復旧 (nothing more to post: the status did it).
+    pub fn notice_resolved(&self) -> bool {
+        self.notice.as_ref().is_some_and(|n| n.resolved)
+    }
+}
+
 fn history_line(n: &NotificationRow) -> String {
     let means = Means::parse(&n.means).map_or("", |m| m.label());
     let state = if n.mail_id.is_some() {

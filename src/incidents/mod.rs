@@ -240,8 +240,20 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("demo notice: {e}"))?;
     let reached = [
-        (tree[0], "phone", "健康福祉課 課長補佐", 6, "状況と復旧見込みを口頭で説明。"),
-        (tree[1], "mail", "保守窓口", 7, "障害連絡票をメールで送付（手入力の記録）。"),
+        (
+            tree[0],
+            "phone",
+            "健康福祉課 課長補佐",
+            6,
+            "状況と復旧見込みを口頭で説明。",
+        ),
+        (
+            tree[1],
+            "mail",
+            "保守窓口",
+            7,
+            "障害連絡票をメールで送付（手入力の記録）。",
+        ),
         (tree[2], "fax", "事務局", 9, "参加施設への周知を依頼。"),
     ];
     for (contact, means, person, m, note) in reached {
@@ -310,7 +322,7 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo incident"))?;
     drop(conn);
-    seed_demo_recurrence(db, id, &actor, after(200), now).await?;
+    seed_demo_recurrence(db, id, &actor, after(195), now).await?;
     if let Err(e) = service::print(
         db,
         &crate::pdf::PdfSettings::default().font_path,
@@ -384,7 +396,8 @@ async fn seed_demo_tree(
 }
 
 /// The closed incident's recurrence-prevention report: submitted, accepted by the service
-/// operator, one measure done and one still open (due in two months).
+/// operator, one measure done and one still open (due in two months). All within the two
+/// hours after `at` (the monitoring demo's outage is about six hours before `now`).
 async fn seed_demo_recurrence(
     db: &Db,
     incident_id: i64,
@@ -398,7 +411,8 @@ async fn seed_demo_recurrence(
         db,
         incident_id,
         "ディスク容量不足による停止の再発防止",
-        "一時ファイルの自動削除と容量監視はシステム管理で対応済み。         サーバの容量増強は契約の変更を伴うため、サービス運用者の判断をお願いします。",
+        "一時ファイルの自動削除と容量監視はシステム管理で対応済み。\
+         サーバの容量増強は契約の変更を伴うため、サービス運用者の判断をお願いします。",
         actor,
         at,
     )
@@ -431,14 +445,27 @@ async fn seed_demo_recurrence(
     .await
     .map_err(e("demo measure"))?;
     let later = |m: i64| at.plus(SignedDuration::from_mins(m));
-    recurrence::submit(db, report, actor, later(10))
+    recurrence::submit(db, report, actor, later(5))
         .await
         .map_err(e("demo submit"))?;
-    let city = crate::audit::Actor::system("demo-city");
-    recurrence::decide(db, report, true, "内容を確認し受理します。", &city, later(60 * 24))
-        .await
-        .map_err(e("demo accept"))?;
-    recurrence::complete_measure(db, first, "設定を確認しました。", actor, later(60 * 25))
+    // The demo network's service operator account decides (as the page would record it).
+    let city = crate::audit::Actor {
+        account_id: None,
+        login: "demo-city".into(),
+        role: Role::ServiceOperator.key().into(),
+        client_addr: "local".into(),
+    };
+    recurrence::decide(
+        db,
+        report,
+        true,
+        "内容を確認し受理します。",
+        &city,
+        later(60),
+    )
+    .await
+    .map_err(e("demo accept"))?;
+    recurrence::complete_measure(db, first, "設定を確認しました。", actor, later(120))
         .await
         .map_err(e("demo measure done"))?;
     Ok(())

@@ -14,10 +14,10 @@ use super::model::{
     timeline_kind_label,
 };
 use super::repo::{self, Fields, NewVendorContact};
-use super::{contacts, recurrence, repo_recurrence};
 use super::service::{self, Affected, LinkTarget, Origin};
 use super::views::*;
 use super::{ADMINS, NOTE_TAKERS};
+use super::{contacts, recurrence, repo_recurrence};
 use crate::auth::Principal;
 use crate::db::{Timestamp, tokyo};
 use crate::error::{AppError, AppResult, DomainError};
@@ -319,7 +319,7 @@ fn check_form(f: &IncidentForm, now: Timestamp) -> Result<Fields, Vec<(&'static 
     if Severity::parse(&f.severity).is_none() {
         errors.push(("severity", "重大度を選んでください。".into()));
     }
-    // An old form without the field keeps 不明.
+    // Not given: 不明 (the edit form fills in the incident's own first).
     let cause_category = if f.cause_category.trim().is_empty() {
         CauseCategory::Unknown
     } else {
@@ -774,7 +774,11 @@ pub async fn update(
 ) -> AppResult<Response> {
     let now = state.now();
     let inc = find_guarded(&state, &guard, id).await?;
-    let (f, facilities) = read_form(&body)?;
+    let (mut f, facilities) = read_form(&body)?;
+    if f.cause_category.trim().is_empty() {
+        // A form without the field (an older page) keeps the category.
+        f.cause_category = inc.cause_category.clone();
+    }
     let revision = revision_of(&f.revision)?;
     let fields = match check_form(&f, now) {
         Ok(v) => v,

@@ -250,6 +250,8 @@ pub struct ShowPage {
     pub can_write: bool,
     pub can_decide: bool,
     pub can_committee: bool,
+    /// May open the incident's page (the committee reads only these pages).
+    pub can_open_incident: bool,
     pub error: Option<String>,
 }
 
@@ -292,6 +294,7 @@ async fn show_page(
             can_write: WRITERS.contains(&p.role),
             can_decide: CITY.contains(&p.role) && st == ReportState::Submitted,
             can_committee: COMMITTEE_RECORDERS.contains(&p.role),
+            can_open_incident: state.may_open(p.role, &format!("/incidents/{}", r.incident_id)),
             r,
             error,
         },

@@ -261,9 +261,12 @@ pub fn alert_line(a: &repo_alerts::AlertRow) -> AlertLine {
             (Some(_), _) => "通知先へメール済み",
             (None, _) => "通知先が未登録のためメールなし",
         },
-        incident: a
-            .incident_id
-            .map(|i| (i, a.incident_number.clone().unwrap_or_else(|| format!("#{i}")))),
+        incident: a.incident_id.map(|i| {
+            (
+                i,
+                a.incident_number.clone().unwrap_or_else(|| format!("#{i}")),
+            )
+        }),
     }
 }
 

@@ -239,7 +239,11 @@ async fn r17_1_r17_3_in_a_real_browser_an_outage_becomes_an_incident_that_is_not
     service.abort();
     let _ = service.await;
     app.advance_minutes(5);
-    assert_eq!(engine_pass(&app, monitor, &url, 2).await, None, "one failure");
+    assert_eq!(
+        engine_pass(&app, monitor, &url, 2).await,
+        None,
+        "one failure"
+    );
     app.advance_minutes(5);
     let alert = engine_pass(&app, monitor, &url, 2)
         .await
@@ -258,7 +262,10 @@ async fn r17_1_r17_3_in_a_real_browser_an_outage_becomes_an_incident_that_is_not
     click_and_wait(&b, "#open-alerts a.draft-incident").await;
     assert_eq!(path(&b).await, format!("/incidents/new?alert={alert}"));
     let origin = text_of(&b, "#origin").await;
-    assert!(origin.contains(&format!("監視アラート #{alert}")), "{origin}");
+    assert!(
+        origin.contains(&format!("監視アラート #{alert}")),
+        "{origin}"
+    );
     let description = b
         .find(Locator::Css("#description"))
         .await
@@ -268,7 +275,10 @@ async fn r17_1_r17_3_in_a_real_browser_an_outage_becomes_an_incident_that_is_not
         .unwrap()
         .unwrap_or_default();
     assert!(description.contains("地域連携サーバー"), "{description}");
-    assert!(description.contains("down"), "the last results: {description}");
+    assert!(
+        description.contains("down"),
+        "the last results: {description}"
+    );
     fill(&b, "#impact", "全参加施設で文書の送信ができません。").await;
     screenshot(&b, "incident-02-drafted").await;
     click_and_wait(&b, "main form[action='/incidents'] button[type=submit]").await;
@@ -411,7 +421,10 @@ async fn r17_1_r17_3_in_a_real_browser_an_outage_becomes_an_incident_that_is_not
         let l: String = label.chars().filter(|c| !c.is_whitespace()).collect();
         assert!(text.contains(&l), "{l} in the PDF: {text}");
     }
-    assert!(text.contains("（ハードウェア）サーバーの電源装置の故障"), "{text}");
+    assert!(
+        text.contains("（ハードウェア）サーバーの電源装置の故障"),
+        "{text}"
+    );
     assert!(text.contains("地域連携サーバー"), "{text}");
 
     app.advance_minutes(60);
@@ -424,10 +437,17 @@ async fn r17_1_r17_3_in_a_real_browser_an_outage_becomes_an_incident_that_is_not
     // The recurrence-prevention report, from the incident's page (its form is open once the
     // incident is reported and has none); submitted.
     assert!(
-        b.find(Locator::Css("#recurrence details[open]")).await.is_ok(),
+        b.find(Locator::Css("#recurrence details[open]"))
+            .await
+            .is_ok(),
         "the form is open"
     );
-    fill(&b, "#rec-body", "電源装置の冗長化には機器の更新が必要です。").await;
+    fill(
+        &b,
+        "#rec-body",
+        "電源装置の冗長化には機器の更新が必要です。",
+    )
+    .await;
     click_and_wait(&b, "#recurrence button[type=submit]").await;
     let here = path(&b).await;
     assert!(here.starts_with("/incidents/recurrence/"), "{here}");
@@ -462,7 +482,9 @@ async fn r17_1_r17_3_in_a_real_browser_an_outage_becomes_an_incident_that_is_not
     assert_eq!(text_of(&b2, "#stats-total").await, "1");
     let by_cause = text_of(&b2, "#by-cause").await;
     assert!(
-        by_cause.lines().any(|l| l.contains("ハードウェア") && l.ends_with('1')),
+        by_cause
+            .lines()
+            .any(|l| l.contains("ハードウェア") && l.ends_with('1')),
         "{by_cause}"
     );
     assert!(b2.source().await.unwrap().contains(&number));

@@ -542,6 +542,101 @@ async fn r17_1_a_correction_keeps_the_old_value_in_the_timeline_and_a_stale_form
 }
 
 #[tokio::test]
+async fn r17_1_the_cause_category_of_the_form_is_a_correction_is_printed_with_the_cause_and_counted()
+ {
+    let app = spawn_app().await;
+    let (admin, id) = admin_with_incident(&app).await;
+    let category = |id: i64| {
+        let pool = app.db().pool().clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT cause_category FROM incidents WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .expect("category")
+        }
+    };
+    assert_eq!(category(id).await, "unknown", "not given: 不明");
+    // Entered when the incident is created.
+    let mut fields: Vec<(&str, &str)> = FIELDS.to_vec();
+    fields.push(("cause_category", "hardware"));
+    let res = admin.client.post_form("/incidents", &fields).await;
+    assert_eq!(res.status(), 303);
+    let other: i64 = location(&res)
+        .trim_start_matches("/incidents/")
+        .parse()
+        .expect("id");
+    assert_eq!(category(other).await, "hardware");
+    let mut bad: Vec<(&str, &str)> = FIELDS.to_vec();
+    bad.push(("cause_category", "weather"));
+    let res = admin.client.post_form("/incidents", &bad).await;
+    assert_eq!(res.status(), 422, "an unknown category is refused");
+
+    // Corrected: a correction entry with the old and new label.
+    let rev = revision(&app, id).await;
+    let mut fields: Vec<(&str, &str)> = FIELDS.to_vec();
+    fields.push(("cause", "回線事業者の設備故障"));
+    fields.push(("cause_category", "network"));
+    fields.push(("revision", &rev));
+    let res = admin
+        .client
+        .post_form(&format!("/incidents/{id}"), &fields)
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(category(id).await, "network");
+    assert!(timeline(&app, id).await.contains(&(
+        "correction".to_string(),
+        "原因区分を訂正：「不明」 → 「ネットワーク」".to_string()
+    )));
+    // A form without the field keeps it.
+    let rev = revision(&app, id).await;
+    let mut fields: Vec<(&str, &str)> = FIELDS.to_vec();
+    fields.push(("cause", "回線事業者の設備故障"));
+    fields.push(("remarks", "回線事業者に報告を依頼"));
+    fields.push(("revision", &rev));
+    let res = admin
+        .client
+        .post_form(&format!("/incidents/{id}"), &fields)
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(category(id).await, "network");
+    let page = admin
+        .client
+        .get(&format!("/incidents/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("<th scope=\"row\">原因区分</th><td class=\"pre\">ネットワーク</td>"));
+
+    // The report's 原因 starts with the category.
+    let pdf = admin
+        .client
+        .get(&format!("/incidents/{id}/report.pdf?kind=draft"))
+        .await
+        .bytes()
+        .await
+        .expect("pdf");
+    assert!(pdf_text(&pdf).contains("（ネットワーク）回線事業者の設備故障"));
+
+    // The statistics count what the form entered.
+    let stats = admin
+        .client
+        .get("/incidents/stats?from=2026-01&to=2026-01")
+        .await
+        .text()
+        .await
+        .expect("stats");
+    let by_cause = &stats[stats.find("id=\"by-cause\"").expect("by cause")..];
+    assert!(
+        by_cause.contains("<td>ネットワーク</td><td>1</td>"),
+        "{by_cause}"
+    );
+    assert!(by_cause.contains("<td>ハードウェア</td><td>1</td>"));
+    assert!(by_cause.contains("<td>不明</td><td>0</td>"));
+}
+
+#[tokio::test]
 async fn r17_1_attachments_are_downloads_of_allowed_types_and_survive_the_records_purge() {
     let net = network().await;
     let app = &net.app;
@@ -820,4 +915,58 @@ async fn r17_1_the_demo_network_has_a_closed_incident_from_an_alert_and_an_open_
             .await
             .expect("alert");
     assert_eq!(linked, 1);
+    // R17.2 on the closed one: the notice posted then resolved, the tree of three levels worked
+    // through (a phone call among the contacts), and no mail queued to the demo's addresses.
+    let (category, resolved): (String, Option<String>) = sqlx::query_as(
+        "SELECT i.cause_category, n.resolved_at FROM incidents i
+         JOIN incident_notices n ON n.incident_id = i.id WHERE i.id = 1",
+    )
+    .fetch_one(app.db().pool())
+    .await
+    .expect("the closed incident's notice");
+    assert_eq!(category, "software");
+    assert!(resolved.is_some(), "the notice is marked resolved");
+    let levels: Vec<i64> =
+        sqlx::query_scalar("SELECT DISTINCT level FROM incident_contacts ORDER BY level")
+            .fetch_all(app.db().pool())
+            .await
+            .expect("tree");
+    assert_eq!(levels, vec![1, 2, 3]);
+    let phone: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM incident_notifications
+         WHERE incident_id = 1 AND means = 'phone' AND result = 'delivered'",
+    )
+    .fetch_one(app.db().pool())
+    .await
+    .expect("contacts");
+    assert_eq!(phone, 1);
+    let incident_mails: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM incident_notifications WHERE mail_id IS NOT NULL")
+            .fetch_one(app.db().pool())
+            .await
+            .expect("mails");
+    assert_eq!(incident_mails, 0, "the demo queues no incident mail");
+    // R17.3: the accepted report with one measure done and one open.
+    let state: String =
+        sqlx::query_scalar("SELECT state FROM incident_recurrence_reports WHERE incident_id = 1")
+            .fetch_one(app.db().pool())
+            .await
+            .expect("report");
+    assert_eq!(state, "accepted");
+    let done: Vec<i64> = sqlx::query_scalar(
+        "SELECT CASE WHEN done_at IS NULL THEN 0 ELSE 1 END FROM incident_measures ORDER BY id",
+    )
+    .fetch_all(app.db().pool())
+    .await
+    .expect("measures");
+    assert_eq!(done, vec![1, 0]);
+    // Everything of the demo happened before now.
+    let last: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM incident_timeline WHERE at > $1 OR recorded_at > $1",
+    )
+    .bind(app.now())
+    .fetch_one(app.db().pool())
+    .await
+    .expect("timeline");
+    assert_eq!(last, 0, "no entry of the demo lies in the future");
 }
