@@ -21,6 +21,19 @@
 //!   the extraordinary committee (date, minutes in the blob store, kept by the records' purge)
 //!   is recorded by the service operator or a system administrator; measures have an owner and
 //!   a due date and are overdue after it; the committee and the operations manager read.
+//! - The incident's page shows everything about it: the 別紙3 fields, the users affected (the
+//!   portal notice and the contact checklist of `contacts::panel`, its forms returning to the
+//!   page), the 経過, vendor contacts, attachments, links, its recurrence reports (to those who
+//!   may open them; system administrators start one there) and the prints.
+//! - 原因区分 (`model::CauseCategory`: hardware, software, network, external, human, unknown) is
+//!   entered on the new and edit forms (不明 when not given; a form without the field keeps
+//!   it), corrected like any field (a `correction` entry), shown on the page and printed
+//!   before the 原因 of the report: 「（ハードウェア）…」.
+//! - The demo (`seed_demo`): the contact tree of three levels; the closed incident (from the
+//!   monitoring demo's outage) with its notice posted then resolved, every level reached (a
+//!   call, a mail sent outside the system, a FAX — recorded by hand: the demo queues no mail
+//!   to its `.example` addresses) and an accepted recurrence report with one measure done and
+//!   one open; the open incident with its notice posted and a call that found no one.
 //! - Statistics (`stats`): by month, severity and cause (`cause_category`), time to recover and
 //!   from discovery to the first user notice; staff read them; printable, CSV and Excel.
 //! - Status moves (`model::check_move`): forward to any later status (a quick fix may go from

@@ -21,7 +21,9 @@
 //!   監視復旧: …, body with monitor, target, Japan time, detail and the alerts page's path).
 //!   An alert is open until a system administrator acknowledges it (who, when, a note; once;
 //!   audited `monitor.alert_acknowledged`); a suppressed one needs no acknowledgement. Turning an
-//!   alert into an incident (`incident_id`) is issue 13's.
+//!   alert into an incident (`incident_id`) is issue 13's: the alerts page shows a system
+//!   administrator 「障害として登録」 (`/incidents/new?alert=ID`) on a down alert without an
+//!   incident, and 「障害 <number>」 (a link for those who may open it) once it has one.
 //! - The on-call list (`/admin/monitors/oncall`): name and e-mail; added and taken off (kept,
 //!   inactive) by system administrators, audited (`monitor.oncall_added|deactivated`).
 //! - Pages (`routes.rs`, `routes_alerts.rs`, `routes_summary.rs`, templates/monitor/): the list
