@@ -17,16 +17,37 @@
 //!   service operator and operators read.
 
 pub mod alerts;
+pub mod check;
+mod cli;
 pub mod model;
 pub mod repo;
+pub mod repo_results;
+pub mod rollup;
+pub mod scheduler;
 pub mod service;
 pub mod settings;
+pub mod uptime;
 
 pub use model::{Kind, Monitor, NewMonitor, Outcome, State};
+pub use scheduler::{Summary, run_due};
 pub use settings::MonitorSettings;
+pub use uptime::{Uptime, kind_coverage, slot_coverage, uptime};
+
+use jiff::SignedDuration;
 
 use crate::domain::Domain;
 
 pub fn domain() -> Domain {
-    Domain::new("monitor").settings::<MonitorSettings>()
+    Domain::new("monitor")
+        .settings::<MonitorSettings>()
+        .task(scheduler::TASK, scheduler::task)
+        .job(
+            rollup::JOB,
+            "監視結果の集計（時間別・日別）と保存期間を過ぎた結果の削除",
+            SignedDuration::from_hours(1),
+            |s, now| Box::pin(rollup::run(s, now)),
+        )
+        .cli(cli::add())
+        .cli(cli::list())
+        .cli(cli::run())
 }

@@ -16,6 +16,7 @@ pub async fn add(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<i64, DomainError> {
+    m.check().map_err(|e| DomainError::invalid("monitor", e))?;
     let mut tx = db.begin().await?;
     let id = repo::insert(&mut tx, m, &actor.login, now).await?;
     audit::record(
@@ -35,4 +36,37 @@ pub async fn add(
     .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Pauses a monitor (no slots are expected while paused), or resumes it with a fresh cadence
+/// from `now` ("pending" until its first check). Nothing changes when it already is so.
+pub async fn set_paused(
+    db: &Db,
+    id: i64,
+    paused: bool,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<bool, DomainError> {
+    let mut tx = db.begin().await?;
+    if repo::find(&mut tx, id).await?.is_none() {
+        return Err(DomainError::NotFound);
+    }
+    if !repo::set_paused(&mut tx, id, paused, now).await? {
+        return Ok(false);
+    }
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        if paused {
+            "monitor.paused"
+        } else {
+            "monitor.resumed"
+        },
+        &format!("monitor:{id}"),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
