@@ -18,6 +18,7 @@ mod helpdesk_browser;
 mod helpers;
 mod house;
 mod jobs;
+mod monitor_engine;
 mod objects;
 mod observe;
 mod platform;
