@@ -83,8 +83,9 @@ pub fn list() -> CliCommand {
         group: GROUP,
         group_about: ABOUT,
         command: || {
-            clap::Command::new("list")
-                .about("One monitor a line: id, name, kind, target, state (up/down/pending/paused).")
+            clap::Command::new("list").about(
+                "One monitor a line: id, name, kind, target, state (up/down/pending/paused).",
+            )
         },
         run: |ctx, _| Box::pin(run_list(ctx)),
     }
@@ -199,7 +200,10 @@ async fn run_once(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<Exit
                 .map(|m| m.state())
                 .unwrap_or(State::Pending);
             any_down |= now_state == State::Down;
-            let ms = probe.response_ms.map(|v| format!("{v}ms")).unwrap_or_default();
+            let ms = probe
+                .response_ms
+                .map(|v| format!("{v}ms"))
+                .unwrap_or_default();
             println!(
                 "{}\t{}\t{}\t{}\t{}{}",
                 claim.monitor.id,
@@ -207,7 +211,11 @@ async fn run_once(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<Exit
                 if probe.up { "up" } else { "down" },
                 ms,
                 probe.detail,
-                if claim.record { "" } else { "（この枠は記録済みのため記録せず）" }
+                if claim.record {
+                    ""
+                } else {
+                    "（この枠は記録済みのため記録せず）"
+                }
             );
             if let Some(note) = &probe.note {
                 println!("\t注記: {note}");

@@ -15,6 +15,24 @@
 //!   ones for good.
 //! - Who: system administrators add, change and pause monitors and acknowledge alerts; the
 //!   service operator and operators read.
+//!
+//! The engine (see `scheduler.rs` for the details):
+//! - Slots are `slots_from + k × interval` ([`model::Cadence`]); a monitor's check is due a
+//!   stable offset (a hash of its id) into its slot, so checks spread over the interval.
+//!   Pausing stops the slots; resuming starts a new cadence (the paused time is no slot).
+//! - A slot is handed out once ([`scheduler::claim_due`] moves `due_at` past it in the
+//!   database before the check), so one monitor never runs twice at once, also across
+//!   restarts and processes; a slot handed out but never recorded is recorded missed later.
+//! - A result, the state change it causes, its alert and its audit event are one transaction;
+//!   results are recorded in batches (SQLite's one writer). Only changes of state are audited
+//!   (`monitor.down`, `monitor.up`), never single checks.
+//! - Ping uses ICMP echo (surge-ping); without the right to open ICMP sockets, or with
+//!   `icmp = false`, a TCP connect to the target's port or `tcp_port` stands in and the
+//!   monitor's `note` says so in Japanese.
+//! - HTTP(S): rustls with the ring provider (never aws-lc-rs or OpenSSL), redirects only within
+//!   the host (at most 5), a body read up to 1 MB for keyword and JSON checks.
+//! - `monitor.rollup` (hourly) aggregates before it deletes: a raw result is deleted only when
+//!   its id is at or below the rollup's watermark; raw results go a whole Tokyo day at a time.
 
 pub mod alerts;
 pub mod check;

@@ -257,19 +257,34 @@ impl NewMonitor {
         if !(10..=86_400).contains(&self.interval_seconds) {
             return Err("間隔は 10 秒から 1 日までで指定してください。");
         }
-        if self.timeout_ms < 100 || self.timeout_ms > 120_000 || self.timeout_ms >= self.interval_seconds * 1000 / 4 {
-            return Err("タイムアウトは 0.1 秒から 120 秒、かつ間隔の 4 分の 1 未満で指定してください。");
+        if self.timeout_ms < 100
+            || self.timeout_ms > 120_000
+            || self.timeout_ms >= self.interval_seconds * 1000 / 4
+        {
+            return Err(
+                "タイムアウトは 0.1 秒から 120 秒、かつ間隔の 4 分の 1 未満で指定してください。",
+            );
         }
         if !(1..=100).contains(&self.retries) {
             return Err("「停止」とするまでの失敗回数は 1 から 100 で指定してください。");
         }
-        if self.expect_status.is_some_and(|s| !(100..=599).contains(&s)) {
+        if self
+            .expect_status
+            .is_some_and(|s| !(100..=599).contains(&s))
+        {
             return Err("期待するステータスは 100 から 599 で指定してください。");
         }
-        if self.json_pointer.as_deref().is_some_and(|p| !p.is_empty() && !p.starts_with('/')) {
-            return Err("JSON の位置は RFC 6901 の形（/status など、/ で始まる）で指定してください。");
+        if self
+            .json_pointer
+            .as_deref()
+            .is_some_and(|p| !p.is_empty() && !p.starts_with('/'))
+        {
+            return Err(
+                "JSON の位置は RFC 6901 の形（/status など、/ で始まる）で指定してください。",
+            );
         }
-        if self.max_response_ms.is_some_and(|v| v < 1) || self.cert_min_days.is_some_and(|v| v < 0) {
+        if self.max_response_ms.is_some_and(|v| v < 1) || self.cert_min_days.is_some_and(|v| v < 0)
+        {
             return Err("応答時間の上限と証明書の残り日数は正の数で指定してください。");
         }
         if self.cert_min_days.is_some() && !self.target.as_str().starts_with("https:") {
@@ -281,12 +296,17 @@ impl NewMonitor {
 
 /// A check's timeout as people type it: `500ms`, `5s`, `30s`; returns milliseconds.
 pub fn parse_timeout(s: &str) -> Result<i64, &'static str> {
-    const MSG: &str = "タイムアウトは 500ms、5s、30s のように入力してください（0.1 秒から 120 秒）。";
+    const MSG: &str =
+        "タイムアウトは 500ms、5s、30s のように入力してください（0.1 秒から 120 秒）。";
     let t = s.trim();
     let ms = if let Some(n) = t.strip_suffix("ms") {
         n.trim().parse::<i64>().map_err(|_| MSG)?
     } else if let Some(n) = t.strip_suffix('s') {
-        n.trim().parse::<i64>().map_err(|_| MSG)?.checked_mul(1000).ok_or(MSG)?
+        n.trim()
+            .parse::<i64>()
+            .map_err(|_| MSG)?
+            .checked_mul(1000)
+            .ok_or(MSG)?
     } else {
         return Err(MSG);
     };
@@ -435,7 +455,12 @@ pub enum Change {
 
 /// The state machine of one check: `(state, failures in a row)` after a check that was good
 /// (`ok`) or not, and the change it makes.
-pub fn transition(state: State, failures_in_row: i64, retries: i64, ok: bool) -> (State, i64, Change) {
+pub fn transition(
+    state: State,
+    failures_in_row: i64,
+    retries: i64,
+    ok: bool,
+) -> (State, i64, Change) {
     if ok {
         return match state {
             State::Down => (State::Up, 0, Change::Recovered),
@@ -488,10 +513,15 @@ mod tests {
         assert!(c.offset_ms() < 225_000);
         assert_eq!(c.index(at("2026-01-01T00:09:59.999Z")), 1);
         assert_eq!(c.index(at("2025-12-31T23:59:59Z")), -1);
-        let offsets: std::collections::BTreeSet<i64> =
-            (1..200).map(|id| Cadence::new(at("2026-01-01T00:00:00Z"), 300, id).offset_ms()).collect();
+        let offsets: std::collections::BTreeSet<i64> = (1..200)
+            .map(|id| Cadence::new(at("2026-01-01T00:00:00Z"), 300, id).offset_ms())
+            .collect();
         assert!(offsets.len() > 190, "ids spread over the interval");
-        assert_eq!(Cadence::new(at("2026-01-01T00:00:00Z"), 300, 7), c, "stable");
+        assert_eq!(
+            Cadence::new(at("2026-01-01T00:00:00Z"), 300, 7),
+            c,
+            "stable"
+        );
     }
 
     #[test]
@@ -504,20 +534,45 @@ mod tests {
         assert_eq!((p.missed, p.check, p.due_at), (1..3, Some(3), c.due(4)));
         let p = c.plan(4, c.due(3), false);
         assert_eq!((p.missed, p.check, p.due_at), (4..4, None, c.due(4)));
-        assert_eq!(c.plan(0, before_due, true).check, Some(3), "run --once checks now");
+        assert_eq!(
+            c.plan(0, before_due, true).check,
+            Some(3),
+            "run --once checks now"
+        );
         assert_eq!(c.slots_within(c.start(0), c.start(10)), 10);
         assert_eq!(c.slots_within(c.start(0).plus(ms(1)), c.start(10)), 9);
-        assert_eq!(c.slots_within(at("2025-01-01T00:00:00Z"), c.start(2).plus(ms(5))), 2);
+        assert_eq!(
+            c.slots_within(at("2025-01-01T00:00:00Z"), c.start(2).plus(ms(5))),
+            2
+        );
     }
 
     #[test]
     fn r22_1_retries_failures_in_a_row_turn_a_monitor_down_and_one_success_up() {
-        assert_eq!(transition(State::Pending, 0, 2, true), (State::Up, 0, Change::FirstUp));
-        assert_eq!(transition(State::Up, 0, 2, false), (State::Up, 1, Change::None));
-        assert_eq!(transition(State::Up, 1, 2, false), (State::Down, 2, Change::Down));
-        assert_eq!(transition(State::Down, 2, 2, false), (State::Down, 3, Change::None));
-        assert_eq!(transition(State::Down, 3, 2, true), (State::Up, 0, Change::Recovered));
-        assert_eq!(transition(State::Pending, 0, 1, false), (State::Down, 1, Change::Down));
+        assert_eq!(
+            transition(State::Pending, 0, 2, true),
+            (State::Up, 0, Change::FirstUp)
+        );
+        assert_eq!(
+            transition(State::Up, 0, 2, false),
+            (State::Up, 1, Change::None)
+        );
+        assert_eq!(
+            transition(State::Up, 1, 2, false),
+            (State::Down, 2, Change::Down)
+        );
+        assert_eq!(
+            transition(State::Down, 2, 2, false),
+            (State::Down, 3, Change::None)
+        );
+        assert_eq!(
+            transition(State::Down, 3, 2, true),
+            (State::Up, 0, Change::Recovered)
+        );
+        assert_eq!(
+            transition(State::Pending, 0, 1, false),
+            (State::Down, 1, Change::Down)
+        );
     }
 
     #[test]

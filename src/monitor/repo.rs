@@ -152,7 +152,12 @@ pub async fn update_after_check(
 }
 
 /// Pauses, or resumes with a fresh cadence from `now` (the paused time is no slot).
-pub async fn set_paused(conn: &mut Conn, id: i64, paused: bool, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn set_paused(
+    conn: &mut Conn,
+    id: i64,
+    paused: bool,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE monitors SET paused = $1, updated_at = $2,
              slots_from = CASE WHEN $1 = 0 THEN $2 ELSE slots_from END,

@@ -103,7 +103,11 @@ pub async fn insert(conn: &mut Conn, r: &NewResult<'_>) -> sqlx::Result<bool> {
 }
 
 /// Records slots that passed unchecked (several rows a statement).
-pub async fn insert_missed(conn: &mut Conn, monitor_id: i64, slots: &[Timestamp]) -> sqlx::Result<()> {
+pub async fn insert_missed(
+    conn: &mut Conn,
+    monitor_id: i64,
+    slots: &[Timestamp],
+) -> sqlx::Result<()> {
     for chunk in slots.chunks(200) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| format!("($1, ${}, 'missed')", i + 2))
@@ -123,7 +127,12 @@ pub async fn insert_missed(conn: &mut Conn, monitor_id: i64, slots: &[Timestamp]
 }
 
 /// A monitor's raw slots in `[from, to)`, counted.
-pub async fn counts(conn: &mut Conn, monitor_id: i64, from: Timestamp, to: Timestamp) -> sqlx::Result<Counts> {
+pub async fn counts(
+    conn: &mut Conn,
+    monitor_id: i64,
+    from: Timestamp,
+    to: Timestamp,
+) -> sqlx::Result<Counts> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COUNTS} FROM monitor_results
          WHERE monitor_id = $1 AND slot_at >= $2 AND slot_at < $3"
@@ -172,7 +181,12 @@ pub async fn earliest(conn: &mut Conn, monitor_id: i64) -> sqlx::Result<Option<T
 }
 
 /// A monitor's raw slots in `[from, to)`, oldest first.
-pub async fn list(conn: &mut Conn, monitor_id: i64, from: Timestamp, to: Timestamp) -> sqlx::Result<Vec<ResultRow>> {
+pub async fn list(
+    conn: &mut Conn,
+    monitor_id: i64,
+    from: Timestamp,
+    to: Timestamp,
+) -> sqlx::Result<Vec<ResultRow>> {
     sqlx::query_as(
         "SELECT monitor_id, slot_at, checked_at, outcome, response_ms, status_code,
              cert_days_left, detail
@@ -210,7 +224,12 @@ pub async fn aggregates(
 }
 
 /// Every monitor's daily aggregates of a kind starting in `[from, to)`.
-pub async fn daily_by_kind(conn: &mut Conn, kind: Kind, from: Timestamp, to: Timestamp) -> sqlx::Result<Vec<Aggregate>> {
+pub async fn daily_by_kind(
+    conn: &mut Conn,
+    kind: Kind,
+    from: Timestamp,
+    to: Timestamp,
+) -> sqlx::Result<Vec<Aggregate>> {
     sqlx::query_as(
         "SELECT a.monitor_id, a.period, a.period_start, a.slots, a.up, a.down, a.missed,
              a.avg_response_ms, a.max_response_ms, a.responses
@@ -225,7 +244,10 @@ pub async fn daily_by_kind(conn: &mut Conn, kind: Kind, from: Timestamp, to: Tim
 }
 
 /// The earliest raw slot of every monitor of a kind.
-pub async fn earliest_by_monitor(conn: &mut Conn, kind: Kind) -> sqlx::Result<Vec<(i64, Timestamp)>> {
+pub async fn earliest_by_monitor(
+    conn: &mut Conn,
+    kind: Kind,
+) -> sqlx::Result<Vec<(i64, Timestamp)>> {
     sqlx::query_as(
         "SELECT r.monitor_id, MIN(r.slot_at) FROM monitor_results r
          JOIN monitors m ON m.id = r.monitor_id WHERE m.kind = $1 GROUP BY r.monitor_id",
@@ -259,7 +281,10 @@ pub async fn set_watermark(conn: &mut Conn, id: i64) -> sqlx::Result<()> {
 }
 
 /// The UTC hours (`2026-11-25T01`) that results after `after_id` fall in, and their last id.
-pub async fn hours_since(conn: &mut Conn, after_id: i64) -> sqlx::Result<(Vec<String>, Option<i64>)> {
+pub async fn hours_since(
+    conn: &mut Conn,
+    after_id: i64,
+) -> sqlx::Result<(Vec<String>, Option<i64>)> {
     let hours: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT substr(slot_at, 1, 13) FROM monitor_results WHERE id > $1",
     )
@@ -274,7 +299,11 @@ pub async fn hours_since(conn: &mut Conn, after_id: i64) -> sqlx::Result<(Vec<St
 }
 
 /// Every monitor's raw slots in `[from, to)`, counted per monitor.
-pub async fn counts_all(conn: &mut Conn, from: Timestamp, to: Timestamp) -> sqlx::Result<Vec<(i64, Counts)>> {
+pub async fn counts_all(
+    conn: &mut Conn,
+    from: Timestamp,
+    to: Timestamp,
+) -> sqlx::Result<Vec<(i64, Counts)>> {
     let rows: Vec<MonitorCounts> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT monitor_id, {COUNTS} FROM monitor_results
          WHERE slot_at >= $1 AND slot_at < $2 GROUP BY monitor_id"
@@ -287,10 +316,16 @@ pub async fn counts_all(conn: &mut Conn, from: Timestamp, to: Timestamp) -> sqlx
 }
 
 /// Every monitor's hourly aggregates in `[from, to)`, summed per monitor (a day from its hours).
-pub async fn hours_summed(conn: &mut Conn, from: Timestamp, to: Timestamp) -> sqlx::Result<Vec<(i64, Counts)>> {
+pub async fn hours_summed(
+    conn: &mut Conn,
+    from: Timestamp,
+    to: Timestamp,
+) -> sqlx::Result<Vec<(i64, Counts)>> {
     let rows: Vec<MonitorCounts> = sqlx::query_as(
-        "SELECT monitor_id, COALESCE(SUM(slots), 0) AS slots, COALESCE(SUM(up), 0) AS up,
-             COALESCE(SUM(down), 0) AS down, COALESCE(SUM(missed), 0) AS missed,
+        "SELECT monitor_id, COALESCE(CAST(SUM(slots) AS BIGINT), 0) AS slots,
+             COALESCE(CAST(SUM(up) AS BIGINT), 0) AS up,
+             COALESCE(CAST(SUM(down) AS BIGINT), 0) AS down,
+             COALESCE(CAST(SUM(missed) AS BIGINT), 0) AS missed,
              COALESCE(CAST(SUM(avg_response_ms * responses) AS BIGINT), 0) AS response_sum,
              COALESCE(CAST(SUM(responses) AS BIGINT), 0) AS responses,
              MAX(max_response_ms) AS max_response_ms

@@ -37,7 +37,9 @@ pub async fn run(state: &AppState, now: Timestamp) -> anyhow::Result<String> {
     let mut days = BTreeSet::new();
     for h in &hour_starts {
         let mut tx = state.db.begin().await?;
-        for (id, c) in results::counts_all(&mut tx, *h, h.plus(SignedDuration::from_hours(1))).await? {
+        for (id, c) in
+            results::counts_all(&mut tx, *h, h.plus(SignedDuration::from_hours(1))).await?
+        {
             results::upsert_aggregate(&mut tx, id, "hour", *h, &c).await?;
         }
         tx.commit().await?;
@@ -45,16 +47,22 @@ pub async fn run(state: &AppState, now: Timestamp) -> anyhow::Result<String> {
     }
     for d in &days {
         let mut tx = state.db.begin().await?;
-        for (id, c) in results::hours_summed(&mut tx, *d, d.plus(SignedDuration::from_hours(24))).await? {
+        for (id, c) in
+            results::hours_summed(&mut tx, *d, d.plus(SignedDuration::from_hours(24))).await?
+        {
             results::upsert_aggregate(&mut tx, id, "day", *d, &c).await?;
         }
         tx.commit().await?;
     }
     let mut tx = state.db.begin().await?;
     results::set_watermark(&mut tx, last).await?;
-    let raw_cutoff = day_of(now.minus(SignedDuration::from_hours(24 * settings.raw_keep_days.max(1))));
+    let raw_cutoff = day_of(now.minus(SignedDuration::from_hours(
+        24 * settings.raw_keep_days.max(1),
+    )));
     let deleted = results::delete_raw(&mut tx, raw_cutoff, last).await?;
-    let hour_cutoff = now.minus(SignedDuration::from_hours(24 * settings.hourly_keep_days.max(1)));
+    let hour_cutoff = now.minus(SignedDuration::from_hours(
+        24 * settings.hourly_keep_days.max(1),
+    ));
     let hourly = results::delete_hourly(&mut tx, hour_cutoff).await?;
     tx.commit().await?;
     Ok(format!(

@@ -24,9 +24,9 @@ use tokio::sync::{Semaphore, mpsc};
 use super::alerts::{self, AlertKind};
 use super::check::{Checker, Probe};
 use super::model::{Cadence, Change, Kind, Monitor, Outcome, State, transition};
+use super::repo;
 use super::repo_results::{self as results, NewResult};
 use super::settings::MonitorSettings;
-use super::repo;
 use crate::audit::{self, Actor};
 use crate::db::Timestamp;
 use crate::state::{AppState, BoxFuture};
@@ -263,7 +263,11 @@ pub async fn record(
             }
             let (next, failures, change) =
                 transition(m.state(), m.failures_in_row, m.retries, probe.up);
-            let since = if next == m.state() { m.state_since } else { now };
+            let since = if next == m.state() {
+                m.state_since
+            } else {
+                now
+            };
             let note = match m.kind() {
                 Kind::Ping => probe.note.clone(),
                 Kind::Http => m.note.clone(),
@@ -291,13 +295,21 @@ pub async fn record(
                 Change::Down => format!(
                     "{} 回続けて失敗しました: {}",
                     failures,
-                    if probe.detail.is_empty() { "—" } else { &probe.detail }
+                    if probe.detail.is_empty() {
+                        "—"
+                    } else {
+                        &probe.detail
+                    }
                 ),
                 _ => "応答が戻りました".to_string(),
             };
             let alert = match change {
-                Change::Down => Some(alerts::raise(&mut tx, &updated, AlertKind::Down, &detail, now).await?),
-                Change::Recovered => Some(alerts::raise(&mut tx, &updated, AlertKind::Up, &detail, now).await?),
+                Change::Down => {
+                    Some(alerts::raise(&mut tx, &updated, AlertKind::Down, &detail, now).await?)
+                }
+                Change::Recovered => {
+                    Some(alerts::raise(&mut tx, &updated, AlertKind::Up, &detail, now).await?)
+                }
                 _ => None,
             };
             let action = if next == State::Down {

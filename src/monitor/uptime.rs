@@ -101,8 +101,10 @@ pub async fn kind_coverage(
     to: Timestamp,
 ) -> sqlx::Result<(i64, i64)> {
     let monitors = repo::list_by_kind(conn, Some(kind)).await?;
-    let earliest: HashMap<i64, Timestamp> =
-        results::earliest_by_monitor(conn, kind).await?.into_iter().collect();
+    let earliest: HashMap<i64, Timestamp> = results::earliest_by_monitor(conn, kind)
+        .await?
+        .into_iter()
+        .collect();
     let mut total = Counts::default();
     for (_, c) in results::counts_by_monitor(conn, kind, from, to).await? {
         total.add(&c);

@@ -184,30 +184,54 @@ async fn r22_1_a_stopped_service_goes_down_after_the_retries_and_up_again_when_i
     let m = add(&app, &new).await;
 
     run_slot(&app, &m, 0).await;
-    assert_eq!(find(&app, m.id).await.state, "up", "pending → up on the first success");
-    assert!(alert_kinds(&app, m.id).await.is_empty(), "the first up is no alert");
+    assert_eq!(
+        find(&app, m.id).await.state,
+        "up",
+        "pending → up on the first success"
+    );
+    assert!(
+        alert_kinds(&app, m.id).await.is_empty(),
+        "the first up is no alert"
+    );
 
     svc.stop();
     run_slot(&app, &m, 1).await;
     let after_one = find(&app, m.id).await;
-    assert_eq!((after_one.state.as_str(), after_one.failures_in_row), ("up", 1));
-    assert!(alert_kinds(&app, m.id).await.is_empty(), "one failure is not yet down");
+    assert_eq!(
+        (after_one.state.as_str(), after_one.failures_in_row),
+        ("up", 1)
+    );
+    assert!(
+        alert_kinds(&app, m.id).await.is_empty(),
+        "one failure is not yet down"
+    );
 
     let s = run_slot(&app, &m, 2).await;
     assert_eq!(find(&app, m.id).await.state, "down");
     assert_eq!(alert_kinds(&app, m.id).await, ["down"]);
-    assert!(s.changes.iter().any(|c| c.contains("停止")), "{:?}", s.changes);
+    assert!(
+        s.changes.iter().any(|c| c.contains("停止")),
+        "{:?}",
+        s.changes
+    );
     assert!(last_detail(&app, m.id).await.contains("接続できません"));
     assert_eq!(app.audit_count("monitor.down").await, 1);
 
     run_slot(&app, &m, 3).await;
-    assert_eq!(alert_kinds(&app, m.id).await, ["down"], "still down: no second alert");
+    assert_eq!(
+        alert_kinds(&app, m.id).await,
+        ["down"],
+        "still down: no second alert"
+    );
 
     svc.restart().await;
     run_slot(&app, &m, 4).await;
     assert_eq!(find(&app, m.id).await.state, "up");
     assert_eq!(alert_kinds(&app, m.id).await, ["down", "up"]);
-    assert_eq!(outcomes(&app, m.id).await, ["up", "down", "down", "down", "up"]);
+    assert_eq!(
+        outcomes(&app, m.id).await,
+        ["up", "down", "down", "down", "up"]
+    );
     // Audit events for the changes of state only (first up, down, recovered), not per check.
     assert_eq!(app.audit_count("monitor.up").await, 2);
     assert_eq!(app.audit_count("monitor.down").await, 1);
@@ -219,18 +243,121 @@ async fn r22_1_http_checks_judge_status_keyword_json_value_and_response_time() {
     let svc = Service::start().await;
     let closed = closed_port().await;
     let cases: Vec<(&str, NewMonitor, bool, &str)> = vec![
-        ("keyword", { let mut m = monitor(Kind::Http, "k1", &svc.url("/text")); m.keyword = Some("稼働中".into()); m }, true, ""),
-        ("keyword missing", { let mut m = monitor(Kind::Http, "k2", &svc.url("/text")); m.keyword = Some("停止中".into()); m }, false, "「停止中」が含まれていません"),
-        ("json", { let mut m = monitor(Kind::Http, "j1", &svc.url("/health")); m.json_pointer = Some("/db/ok".into()); m.json_value = Some("true".into()); m }, true, ""),
-        ("json other", { let mut m = monitor(Kind::Http, "j2", &svc.url("/health")); m.json_pointer = Some("/status".into()); m.json_value = Some("ng".into()); m }, false, "/status"),
-        ("json absent", { let mut m = monitor(Kind::Http, "j3", &svc.url("/health")); m.json_pointer = Some("/nope".into()); m.json_value = Some("1".into()); m }, false, "/nope がありません"),
-        ("404", monitor(Kind::Http, "s1", &svc.url("/missing")), false, "ステータス 404"),
-        ("404 expected", { let mut m = monitor(Kind::Http, "s2", &svc.url("/missing")); m.expect_status = Some(404); m }, true, ""),
-        ("200 not 204", { let mut m = monitor(Kind::Http, "s3", &svc.url("/text")); m.expect_status = Some(204); m }, false, "期待値 204"),
-        ("slow", { let mut m = monitor(Kind::Http, "t1", &svc.url("/slow")); m.max_response_ms = Some(100); m }, false, "上限 100 ミリ秒"),
-        ("slow but fine", { let mut m = monitor(Kind::Http, "t2", &svc.url("/slow")); m.max_response_ms = Some(2_000); m }, true, ""),
-        ("timeout", { let mut m = monitor(Kind::Http, "t3", &svc.url("/slow")); m.timeout_ms = 150; m }, false, "150 ミリ秒以内に応答がありません"),
-        ("refused", monitor(Kind::Http, "c1", &format!("http://127.0.0.1:{closed}/")), false, "接続できません"),
+        (
+            "keyword",
+            {
+                let mut m = monitor(Kind::Http, "k1", &svc.url("/text"));
+                m.keyword = Some("稼働中".into());
+                m
+            },
+            true,
+            "",
+        ),
+        (
+            "keyword missing",
+            {
+                let mut m = monitor(Kind::Http, "k2", &svc.url("/text"));
+                m.keyword = Some("停止中".into());
+                m
+            },
+            false,
+            "「停止中」が含まれていません",
+        ),
+        (
+            "json",
+            {
+                let mut m = monitor(Kind::Http, "j1", &svc.url("/health"));
+                m.json_pointer = Some("/db/ok".into());
+                m.json_value = Some("true".into());
+                m
+            },
+            true,
+            "",
+        ),
+        (
+            "json other",
+            {
+                let mut m = monitor(Kind::Http, "j2", &svc.url("/health"));
+                m.json_pointer = Some("/status".into());
+                m.json_value = Some("ng".into());
+                m
+            },
+            false,
+            "/status",
+        ),
+        (
+            "json absent",
+            {
+                let mut m = monitor(Kind::Http, "j3", &svc.url("/health"));
+                m.json_pointer = Some("/nope".into());
+                m.json_value = Some("1".into());
+                m
+            },
+            false,
+            "/nope がありません",
+        ),
+        (
+            "404",
+            monitor(Kind::Http, "s1", &svc.url("/missing")),
+            false,
+            "ステータス 404",
+        ),
+        (
+            "404 expected",
+            {
+                let mut m = monitor(Kind::Http, "s2", &svc.url("/missing"));
+                m.expect_status = Some(404);
+                m
+            },
+            true,
+            "",
+        ),
+        (
+            "200 not 204",
+            {
+                let mut m = monitor(Kind::Http, "s3", &svc.url("/text"));
+                m.expect_status = Some(204);
+                m
+            },
+            false,
+            "期待値 204",
+        ),
+        (
+            "slow",
+            {
+                let mut m = monitor(Kind::Http, "t1", &svc.url("/slow"));
+                m.max_response_ms = Some(100);
+                m
+            },
+            false,
+            "上限 100 ミリ秒",
+        ),
+        (
+            "slow but fine",
+            {
+                let mut m = monitor(Kind::Http, "t2", &svc.url("/slow"));
+                m.max_response_ms = Some(2_000);
+                m
+            },
+            true,
+            "",
+        ),
+        (
+            "timeout",
+            {
+                let mut m = monitor(Kind::Http, "t3", &svc.url("/slow"));
+                m.timeout_ms = 150;
+                m
+            },
+            false,
+            "150 ミリ秒以内に応答がありません",
+        ),
+        (
+            "refused",
+            monitor(Kind::Http, "c1", &format!("http://127.0.0.1:{closed}/")),
+            false,
+            "接続できません",
+        ),
     ];
     let mut ids = Vec::new();
     for (label, mut m, up, detail) in cases {
@@ -239,9 +366,12 @@ async fn r22_1_http_checks_judge_status_keyword_json_value_and_response_time() {
     }
     // Every check's offset lies in the first three quarters of the minute.
     app.advance_minutes(1);
-    let s = scheduler::run_due(&app.state, app.now().minus(jiff::SignedDuration::from_secs(14)))
-        .await
-        .expect("run");
+    let s = scheduler::run_due(
+        &app.state,
+        app.now().minus(jiff::SignedDuration::from_secs(14)),
+    )
+    .await
+    .expect("run");
     assert_eq!(s.checked, ids.len());
     for (label, id, up, detail) in ids {
         let got = outcomes(&app, id).await;
@@ -268,18 +398,27 @@ async fn r22_1_ping_reaches_this_machine_by_icmp_or_by_the_noted_tcp_fallback() 
     let after = find(&app, m.id).await;
     assert_eq!(outcomes(&app, m.id).await, ["up"]);
     assert_eq!(after.state, "up");
-    let icmp = rainbownet::monitor::check::Checker::new(&MonitorSettings::default()).icmp_available();
+    let icmp =
+        rainbownet::monitor::check::Checker::new(&MonitorSettings::default()).icmp_available();
     if icmp {
         assert_eq!(after.note, None, "ICMP echo needs no note");
     } else {
-        assert!(after.note.as_deref().is_some_and(|n| n.contains("TCP 接続")), "{:?}", after.note);
+        assert!(
+            after
+                .note
+                .as_deref()
+                .is_some_and(|n| n.contains("TCP 接続")),
+            "{:?}",
+            after.note
+        );
     }
 }
 
 #[tokio::test]
 async fn r22_1_without_icmp_a_tcp_connect_stands_in_with_a_note_and_a_closed_port_is_down() {
     let app = spawn_app_with(|s| {
-        s.sections.insert("monitor".into(), serde_json::json!({ "icmp": false }));
+        s.sections
+            .insert("monitor".into(), serde_json::json!({ "icmp": false }));
     })
     .await;
     let port = app.address.rsplit(':').next().expect("port").to_string();
@@ -291,9 +430,12 @@ async fn r22_1_without_icmp_a_tcp_connect_stands_in_with_a_note_and_a_closed_por
     let open = add(&app, &open).await;
     let shut = add(&app, &shut).await;
     app.advance_minutes(1);
-    scheduler::run_due(&app.state, app.now().minus(jiff::SignedDuration::from_secs(14)))
-        .await
-        .expect("run");
+    scheduler::run_due(
+        &app.state,
+        app.now().minus(jiff::SignedDuration::from_secs(14)),
+    )
+    .await
+    .expect("run");
     let (open, shut) = (find(&app, open.id).await, find(&app, shut.id).await);
     assert_eq!((open.state.as_str(), shut.state.as_str()), ("up", "down"));
     for m in [&open, &shut] {
@@ -307,24 +449,41 @@ async fn r22_1_without_icmp_a_tcp_connect_stands_in_with_a_note_and_a_closed_por
 #[tokio::test]
 async fn r22_1_slot_coverage_counts_the_slots_run_and_records_the_skipped_ones_missed() {
     let app = spawn_app_with(|s| {
-        s.sections.insert("monitor".into(), serde_json::json!({ "icmp": false }));
+        s.sections
+            .insert("monitor".into(), serde_json::json!({ "icmp": false }));
     })
     .await;
     let port = app.address.rsplit(':').next().expect("port").to_string();
-    let m = add(&app, &monitor(Kind::Ping, "coverage", &format!("127.0.0.1:{port}"))).await;
+    let m = add(
+        &app,
+        &monitor(Kind::Ping, "coverage", &format!("127.0.0.1:{port}")),
+    )
+    .await;
     let c = m.cadence();
     for k in [0, 1, 2, 5, 6, 9] {
         run_slot(&app, &m, k).await;
     }
     assert_eq!(
         outcomes(&app, m.id).await,
-        ["up", "up", "up", "missed", "missed", "up", "up", "missed", "missed", "up"]
+        [
+            "up", "up", "up", "missed", "missed", "up", "up", "missed", "missed", "up"
+        ]
     );
     let mut conn = app.db().pool().acquire().await.expect("conn");
     let from = m.created_at;
-    assert_eq!(slot_coverage(&mut conn, m.id, from, c.start(10)).await.expect("coverage"), (6, 10));
+    assert_eq!(
+        slot_coverage(&mut conn, m.id, from, c.start(10))
+            .await
+            .expect("coverage"),
+        (6, 10)
+    );
     // Two more slots pass with the engine stopped: expected, not checked, before any record.
-    assert_eq!(slot_coverage(&mut conn, m.id, from, c.start(12)).await.expect("coverage"), (6, 12));
+    assert_eq!(
+        slot_coverage(&mut conn, m.id, from, c.start(12))
+            .await
+            .expect("coverage"),
+        (6, 12)
+    );
     assert_eq!(
         rainbownet::monitor::kind_coverage(&mut conn, Kind::Ping, from, c.start(12))
             .await
@@ -337,15 +496,21 @@ async fn r22_1_slot_coverage_counts_the_slots_run_and_records_the_skipped_ones_m
             .expect("kind coverage"),
         (0, 0)
     );
-    let u = uptime(&mut conn, m.id, from, c.start(10)).await.expect("uptime");
+    let u = uptime(&mut conn, m.id, from, c.start(10))
+        .await
+        .expect("uptime");
     assert_eq!((u.slots, u.up, u.down, u.missed), (10, 6, 0, 4));
     drop(conn);
 
     // A slot is handed out once: a second claim at the same instant gets nothing.
     app.clock.set(c.due(12));
-    let first = scheduler::claim_due(&app.state, app.now(), false).await.expect("claim");
+    let first = scheduler::claim_due(&app.state, app.now(), false)
+        .await
+        .expect("claim");
     assert_eq!((first.claims.len(), first.missed), (1, 2));
-    let again = scheduler::claim_due(&app.state, app.now(), false).await.expect("claim");
+    let again = scheduler::claim_due(&app.state, app.now(), false)
+        .await
+        .expect("claim");
     assert!(again.claims.is_empty(), "the slot is not handed out twice");
     // Its check never came back (the process stopped): the next run records it missed.
     run_slot(&app, &m, 13).await;
@@ -356,11 +521,16 @@ async fn r22_1_slot_coverage_counts_the_slots_run_and_records_the_skipped_ones_m
 #[tokio::test]
 async fn r22_1_a_second_application_on_the_same_database_continues_the_slots() {
     let app = spawn_app_with(|s| {
-        s.sections.insert("monitor".into(), serde_json::json!({ "icmp": false }));
+        s.sections
+            .insert("monitor".into(), serde_json::json!({ "icmp": false }));
     })
     .await;
     let port = app.address.rsplit(':').next().expect("port").to_string();
-    let m = add(&app, &monitor(Kind::Ping, "restart", &format!("127.0.0.1:{port}"))).await;
+    let m = add(
+        &app,
+        &monitor(Kind::Ping, "restart", &format!("127.0.0.1:{port}")),
+    )
+    .await;
     run_slot(&app, &m, 0).await;
     run_slot(&app, &m, 1).await;
 
@@ -369,16 +539,26 @@ async fn r22_1_a_second_application_on_the_same_database_continues_the_slots() {
     let second = spawn_app_with(move |s| {
         s.database.url = url;
         s.paths.data_dir = dir;
-        s.sections.insert("monitor".into(), serde_json::json!({ "icmp": false }));
+        s.sections
+            .insert("monitor".into(), serde_json::json!({ "icmp": false }));
     })
     .await;
     let m2 = find(&second, m.id).await;
-    assert_eq!(m2.last_slot_at, Some(m.cadence().start(1)), "the state is in the database");
+    assert_eq!(
+        m2.last_slot_at,
+        Some(m.cadence().start(1)),
+        "the state is in the database"
+    );
     run_slot(&second, &m2, 4).await;
-    assert_eq!(outcomes(&second, m.id).await, ["up", "up", "missed", "missed", "up"]);
+    assert_eq!(
+        outcomes(&second, m.id).await,
+        ["up", "up", "missed", "missed", "up"]
+    );
     let mut conn = second.db().pool().acquire().await.expect("conn");
     assert_eq!(
-        slot_coverage(&mut conn, m.id, m.created_at, m.cadence().start(5)).await.expect("coverage"),
+        slot_coverage(&mut conn, m.id, m.created_at, m.cadence().start(5))
+            .await
+            .expect("coverage"),
         (3, 5)
     );
 }
@@ -389,15 +569,45 @@ async fn r22_1_the_cli_adds_lists_and_runs_every_monitor_once() {
     let app = spawn_app().await;
     let mut svc = Service::start().await;
     let out = app.cli(&[
-        "monitor", "add", "--name", "ポータル", "--http", &svc.url("/text"), "--interval", "15m",
-        "--keyword", "稼働中",
+        "monitor",
+        "add",
+        "--name",
+        "ポータル",
+        "--http",
+        &svc.url("/text"),
+        "--interval",
+        "15m",
+        "--keyword",
+        "稼働中",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("監視を登録しました"));
-    let bad = app.cli(&["monitor", "add", "--name", "x", "--http", "ftp://x", "--interval", "5m"]);
+    let bad = app.cli(&[
+        "monitor",
+        "add",
+        "--name",
+        "x",
+        "--http",
+        "ftp://x",
+        "--interval",
+        "5m",
+    ]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("http:// か https://"));
-    let bad = app.cli(&["monitor", "add", "--name", "x", "--ping", "127.0.0.1", "--interval", "5"]);
+    let bad = app.cli(&[
+        "monitor",
+        "add",
+        "--name",
+        "x",
+        "--ping",
+        "127.0.0.1",
+        "--interval",
+        "5",
+    ]);
     assert!(!bad.status.success(), "an interval needs its unit");
 
     let list = String::from_utf8_lossy(&app.cli(&["monitor", "list"]).stdout).to_string();
@@ -405,7 +615,11 @@ async fn r22_1_the_cli_adds_lists_and_runs_every_monitor_once() {
     assert_eq!(list.trim(), format!("1\tポータル\thttp\t{url}\tpending"));
 
     let run = app.cli(&["monitor", "run", "--once"]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let list = String::from_utf8_lossy(&app.cli(&["monitor", "list"]).stdout).to_string();
     assert!(
         list.trim().ends_with("\tup"),
@@ -418,25 +632,43 @@ async fn r22_1_the_cli_adds_lists_and_runs_every_monitor_once() {
     svc.stop();
     let closed = closed_port().await;
     let out = app.cli(&[
-        "monitor", "add", "--name", "閉じた口", "--http", &format!("http://127.0.0.1:{closed}/"),
-        "--retries", "1", "--interval", "5m",
+        "monitor",
+        "add",
+        "--name",
+        "閉じた口",
+        "--http",
+        &format!("http://127.0.0.1:{closed}/"),
+        "--retries",
+        "1",
+        "--interval",
+        "5m",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = app.cli(&["monitor", "run", "--once"]);
     assert_eq!(run.status.code(), Some(1), "a monitor is down: exit 1");
     let text = String::from_utf8_lossy(&run.stdout).to_string();
     assert!(text.contains("閉じた口\tdown"), "{text}");
     let list = String::from_utf8_lossy(&app.cli(&["monitor", "list"]).stdout).to_string();
     assert!(list.contains("閉じた口\thttp"), "{list}");
-    assert!(list.lines().any(|l| l.starts_with("2\t") && l.ends_with("\tdown")), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("2\t") && l.ends_with("\tdown")),
+        "{list}"
+    );
     assert_eq!(alert_kinds(&app, 2).await, ["down"]);
 }
 
 #[tokio::test]
 async fn r22_1_the_rollup_aggregates_hours_and_days_and_deletes_raw_results_only_after() {
     let app = spawn_app_with(|s| {
-        s.sections
-            .insert("monitor".into(), serde_json::json!({ "hourly_keep_days": 30 }));
+        s.sections.insert(
+            "monitor".into(),
+            serde_json::json!({ "hourly_keep_days": 30 }),
+        );
     })
     .await;
     let now = app.now();
@@ -494,9 +726,16 @@ async fn r22_1_the_rollup_aggregates_hours_and_days_and_deletes_raw_results_only
         day.try_get("down").expect("d"),
         day.try_get("missed").expect("m"),
     );
-    assert_eq!(got, (before.slots, before.up, before.down, before.missed), "days hold every slot");
+    assert_eq!(
+        got,
+        (before.slots, before.up, before.down, before.missed),
+        "days hold every slot"
+    );
     let hourly: i64 = sums[1].try_get("n").expect("n");
-    assert!(hourly <= 31 * 24 && hourly >= 29 * 24, "hours older than 30 days deleted: {hourly}");
+    assert!(
+        (29 * 24..=31 * 24).contains(&hourly),
+        "hours older than 30 days deleted: {hourly}"
+    );
 
     let cutoff = rollup::day_of(now.minus(jiff::SignedDuration::from_hours(24 * 90)));
     let old: i64 = sqlx::query_scalar(
@@ -518,7 +757,12 @@ async fn r22_1_the_rollup_aggregates_hours_and_days_and_deletes_raw_results_only
         (before.slots, before.up, before.down, before.missed),
         "a year's uptime reads the same from raw results and daily aggregates"
     );
-    assert_eq!(after.avg_ms.map(|v| (v - before.avg_ms.unwrap_or(0)).abs() <= 1), Some(true));
+    assert_eq!(
+        after
+            .avg_ms
+            .map(|v| (v - before.avg_ms.unwrap_or(0)).abs() <= 1),
+        Some(true)
+    );
 
     // A second run changes nothing.
     rollup::run(&app.state, now).await.expect("rollup again");
@@ -531,15 +775,34 @@ async fn r22_1_https_checks_read_the_days_left_on_the_certificate() {
     let dir = tempfile::tempdir().expect("dir");
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let ok = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "20", "-subj", "/CN=127.0.0.1"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "20",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .output()
         .expect("openssl");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let port = closed_port().await;
     let script = format!(
         "import http.server, ssl\n\
@@ -561,14 +824,18 @@ async fn r22_1_https_checks_read_the_days_left_on_the_certificate() {
             .expect("python3"),
     );
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let ca = cert.display().to_string();
     let app = spawn_app_with(move |s| {
-        s.sections.insert("monitor".into(), serde_json::json!({ "ca_file": ca }));
+        s.sections
+            .insert("monitor".into(), serde_json::json!({ "ca_file": ca }));
     })
     .await;
     let url = format!("https://127.0.0.1:{port}/");
@@ -579,15 +846,17 @@ async fn r22_1_https_checks_read_the_days_left_on_the_certificate() {
     short.retries = 1;
     let (enough, short) = (add(&app, &enough).await, add(&app, &short).await);
     app.advance_minutes(1);
-    scheduler::run_due(&app.state, app.now().minus(jiff::SignedDuration::from_secs(14)))
-        .await
-        .expect("run");
-    let days: Vec<Option<i64>> = sqlx::query_scalar(
-        "SELECT cert_days_left FROM monitor_results ORDER BY monitor_id",
+    scheduler::run_due(
+        &app.state,
+        app.now().minus(jiff::SignedDuration::from_secs(14)),
     )
-    .fetch_all(app.db().pool())
     .await
-    .expect("days");
+    .expect("run");
+    let days: Vec<Option<i64>> =
+        sqlx::query_scalar("SELECT cert_days_left FROM monitor_results ORDER BY monitor_id")
+            .fetch_all(app.db().pool())
+            .await
+            .expect("days");
     assert_eq!(days.len(), 2);
     assert!(days.iter().all(|d| matches!(d, Some(19 | 20))), "{days:?}");
     assert_eq!(outcomes(&app, enough.id).await, ["up"]);
@@ -600,9 +869,12 @@ async fn r22_1_https_checks_read_the_days_left_on_the_certificate() {
     m.retries = 1;
     let m = add(&plain, &m).await;
     plain.advance_minutes(1);
-    scheduler::run_due(&plain.state, plain.now().minus(jiff::SignedDuration::from_secs(14)))
-        .await
-        .expect("run");
+    scheduler::run_due(
+        &plain.state,
+        plain.now().minus(jiff::SignedDuration::from_secs(14)),
+    )
+    .await
+    .expect("run");
     assert_eq!(outcomes(&plain, m.id).await, ["down"]);
     let d = last_detail(&plain, m.id).await;
     assert!(d.contains("証明書"), "{d}");

@@ -8,7 +8,12 @@ use crate::db::Timestamp;
 /// The instant a DER certificate expires (None when it cannot be read).
 pub fn not_after(der: &[u8]) -> Option<Timestamp> {
     let cert = Certificate::from_der(der).ok()?;
-    let secs = cert.tbs_certificate.validity.not_after.to_unix_duration().as_secs();
+    let secs = cert
+        .tbs_certificate
+        .validity
+        .not_after
+        .to_unix_duration()
+        .as_secs();
     Timestamp::from_millis(i64::try_from(secs).ok()?.checked_mul(1000)?)
 }
 

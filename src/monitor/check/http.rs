@@ -116,7 +116,8 @@ fn verdict(
     }
     if let Some(ptr) = m.json_pointer.as_deref().filter(|p| !p.is_empty()) {
         let want = m.json_value.as_deref().unwrap_or("");
-        let Ok(doc) = serde_json::from_str::<serde_json::Value>(text.as_deref().unwrap_or("")) else {
+        let Ok(doc) = serde_json::from_str::<serde_json::Value>(text.as_deref().unwrap_or(""))
+        else {
             return Some("応答が JSON ではありません".into());
         };
         match doc.pointer(ptr) {
@@ -158,7 +159,11 @@ fn json_matches(v: &serde_json::Value, want: &str) -> bool {
 async fn read_body(mut res: reqwest::Response, left: Duration) -> Result<Vec<u8>, String> {
     let read = async {
         let mut body = Vec::new();
-        while let Some(chunk) = res.chunk().await.map_err(|e| format!("応答の受信に失敗しました（{e}）"))? {
+        while let Some(chunk) = res
+            .chunk()
+            .await
+            .map_err(|e| format!("応答の受信に失敗しました（{e}）"))?
+        {
             let room = MAX_BODY - body.len();
             body.extend_from_slice(&chunk[..chunk.len().min(room)]);
             if body.len() >= MAX_BODY {
@@ -186,7 +191,11 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
         cause = s.to_string();
         src = s.source();
     }
-    let text = if cause.is_empty() { e.to_string() } else { cause };
+    let text = if cause.is_empty() {
+        e.to_string()
+    } else {
+        cause
+    };
     if e.is_connect() {
         if text.contains("certificate") || text.contains("Certificate") {
             format!("TLS 証明書を検証できません（{text}）")

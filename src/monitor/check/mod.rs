@@ -77,13 +77,20 @@ impl Checker {
 
     /// Checks `monitor` once; `now` dates the certificate's days left.
     pub async fn check(&self, monitor: &Monitor, now: Timestamp) -> Probe {
-        let timeout = std::time::Duration::from_millis(monitor.timeout_ms.clamp(100, 120_000) as u64);
+        let timeout =
+            std::time::Duration::from_millis(monitor.timeout_ms.clamp(100, 120_000) as u64);
         match monitor.kind() {
             Kind::Ping => {
                 let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed);
                 self.inner
                     .icmp
-                    .check(&monitor.target, self.inner.tcp_port, seq, monitor.id, timeout)
+                    .check(
+                        &monitor.target,
+                        self.inner.tcp_port,
+                        seq,
+                        monitor.id,
+                        timeout,
+                    )
                     .await
             }
             Kind::Http => match &self.inner.http {

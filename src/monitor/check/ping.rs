@@ -20,7 +20,10 @@ impl Icmp {
     pub(super) fn open(settings: &MonitorSettings) -> Icmp {
         if !settings.icmp {
             let off = || Err("設定（[monitor] icmp = false）".to_string());
-            return Icmp { v4: off(), v6: off() };
+            return Icmp {
+                v4: off(),
+                v6: off(),
+            };
         }
         let open = |kind| {
             Client::new(&Config::builder().kind(kind).build()).map_err(|e| {
@@ -74,7 +77,9 @@ impl Icmp {
 }
 
 async fn echo(client: &Client, ip: IpAddr, seq: u16, id: i64, timeout: Duration) -> Probe {
-    let mut pinger = client.pinger(ip, PingIdentifier((id & 0xffff) as u16)).await;
+    let mut pinger = client
+        .pinger(ip, PingIdentifier((id & 0xffff) as u16))
+        .await;
     pinger.timeout(timeout);
     match pinger.ping(PingSequence(seq), &[0u8; 16]).await {
         Ok((_, rtt)) => Probe {
