@@ -189,7 +189,7 @@ pub struct Monitor {
     pub updated_at: Timestamp,
     /// Where the cadence starts: the creation, or the last resumption (NULL: `created_at`).
     pub slots_from: Option<Timestamp>,
-    /// When the next check is due (the engine's; NULL until it first sees the monitor).
+    /// When the next check is due (set when added or resumed; moved on by the engine).
     pub due_at: Option<Timestamp>,
     /// The start of the last slot recorded (checked or missed).
     pub last_slot_at: Option<Timestamp>,

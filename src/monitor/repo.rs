@@ -18,9 +18,9 @@ pub async fn insert(
         "INSERT INTO monitors (name, kind, target, interval_seconds, timeout_ms, retries,
              expect_status, keyword, json_pointer, json_value, max_response_ms, cert_min_days,
              asset_ref, paused, state, state_since, failures_in_row, created_by, created_at,
-             updated_at)
+             updated_at, due_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $15, 0, $16, $15,
-             $15)
+             $15, $15)
          RETURNING id",
     )
     .bind(m.name.as_str())
@@ -71,11 +71,12 @@ pub async fn list_by_kind(conn: &mut Conn, kind: Option<Kind>) -> sqlx::Result<V
     .await
 }
 
-/// Unpaused monitors whose next check is due at `now` (or not yet planned), earliest first.
+/// Unpaused monitors whose next check is due at `now`, earliest first (`due_at` is set when a
+/// monitor is added or resumed, so that this reads the index only).
 pub async fn due(conn: &mut Conn, now: Timestamp, limit: i64) -> sqlx::Result<Vec<Monitor>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM monitors
-         WHERE paused = 0 AND (due_at IS NULL OR due_at <= $1)
+         WHERE due_at <= $1 AND paused = 0
          ORDER BY due_at, id LIMIT $2"
     )))
     .bind(now)
@@ -161,7 +162,7 @@ pub async fn set_paused(
     let done = sqlx::query(
         "UPDATE monitors SET paused = $1, updated_at = $2,
              slots_from = CASE WHEN $1 = 0 THEN $2 ELSE slots_from END,
-             due_at = NULL, last_slot_at = CASE WHEN $1 = 0 THEN NULL ELSE last_slot_at END,
+             due_at = $2, last_slot_at = CASE WHEN $1 = 0 THEN NULL ELSE last_slot_at END,
              state = CASE WHEN $1 = 0 THEN 'pending' ELSE state END,
              state_since = CASE WHEN $1 = 0 THEN $2 ELSE state_since END,
              failures_in_row = CASE WHEN $1 = 0 THEN 0 ELSE failures_in_row END

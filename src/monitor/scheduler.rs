@@ -386,7 +386,8 @@ async fn run_forever(state: AppState) {
     }
 }
 
-/// Until the next check is due, between 20 ms and 1 s.
+/// Until the next check is due, between 50 ms (checks due close together are claimed together)
+/// and 1 s.
 async fn next_wait(state: &AppState) -> Duration {
     let next = match state.db.pool().acquire().await {
         Ok(mut conn) => repo::next_due(&mut conn).await.ok().flatten(),
@@ -394,7 +395,7 @@ async fn next_wait(state: &AppState) -> Duration {
     };
     let now = state.now();
     let ms = next.map_or(1000, |t| t.millis() - now.millis());
-    Duration::from_millis(ms.clamp(20, 1000) as u64)
+    Duration::from_millis(ms.clamp(50, 1000) as u64)
 }
 
 async fn recorder(state: AppState, mut receiver: mpsc::Receiver<(Claim, Probe, Timestamp)>) {
