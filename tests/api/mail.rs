@@ -23,9 +23,9 @@ const FROM: &str = "noreply@rainbow.example.jp";
 const FROM_NAME: &str = "きよすレインボーネット 運用管理";
 
 /// A running smtp_sink.py; killed on drop.
-struct Sink {
+pub(crate) struct Sink {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
 }
 
@@ -41,7 +41,7 @@ fn script() -> PathBuf {
 }
 
 /// Whether aiosmtpd is there; without it a test skips (saying so), unless it is required.
-fn smtp_available() -> bool {
+pub(crate) fn smtp_available() -> bool {
     let ok = Command::new("python3")
         .args(["-c", "import aiosmtpd"])
         .stdout(Stdio::null())
@@ -63,7 +63,7 @@ fn smtp_available() -> bool {
 
 impl Sink {
     /// Starts the server (`port` 0: a free one) with extra options (`--mode`, `--auth` …).
-    fn start(port: u16, extra: &[&str]) -> Sink {
+    pub(crate) fn start(port: u16, extra: &[&str]) -> Sink {
         let dir = tempfile::tempdir().expect("mail dir");
         // The server's own log (TLS handshakes refused on purpose print tracebacks there).
         let log_path = dir.path().join("server.log");
@@ -94,7 +94,7 @@ impl Sink {
     }
 
     /// The messages received so far, in order, as the Python decoder read them.
-    fn messages(&self) -> Vec<Value> {
+    pub(crate) fn messages(&self) -> Vec<Value> {
         let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("mail"))
             .expect("read dir")
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -116,7 +116,7 @@ fn closed_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-fn mail_settings(s: &mut Settings, port: u16) {
+pub(crate) fn mail_settings(s: &mut Settings, port: u16) {
     s.mail.enabled = true;
     s.mail.host = "127.0.0.1".into();
     s.mail.port = port;
@@ -150,7 +150,7 @@ async fn queue(app: &TestApp, to: &[&str], subject: &str, body: &str) -> i64 {
 }
 
 /// Runs the job `mail.send` once through the job runner (as `serve` and `job run` do).
-async fn run_job(app: &TestApp) -> String {
+pub(crate) async fn run_job(app: &TestApp) -> String {
     rainbownet::jobs::run(&app.state, mail::JOB, "test-runner")
         .await
         .expect("the job runs")

@@ -19,7 +19,7 @@ use sqlx::Row;
 use crate::helpers::*;
 
 /// A small HTTP service on 127.0.0.1 that a test stops and starts on the same port.
-struct Service {
+pub(crate) struct Service {
     port: u16,
     task: Option<tokio::task::JoinHandle<()>>,
     healthy: Arc<AtomicBool>,
@@ -52,7 +52,7 @@ fn router(healthy: Arc<AtomicBool>) -> Router {
 }
 
 impl Service {
-    async fn start() -> Service {
+    pub(crate) async fn start() -> Service {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -73,17 +73,17 @@ impl Service {
         }));
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(t) = self.task.take() {
             t.abort();
         }
     }
 
-    async fn restart(&mut self) {
+    pub(crate) async fn restart(&mut self) {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
             .await
             .expect("bind the same port again");
@@ -105,7 +105,7 @@ async fn closed_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-fn monitor(kind: Kind, name: &str, target: &str) -> NewMonitor {
+pub(crate) fn monitor(kind: Kind, name: &str, target: &str) -> NewMonitor {
     let mut m = NewMonitor::with_defaults(
         Name::parse(name).expect("name"),
         kind,
@@ -117,7 +117,7 @@ fn monitor(kind: Kind, name: &str, target: &str) -> NewMonitor {
     m
 }
 
-async fn add(app: &TestApp, m: &NewMonitor) -> Monitor {
+pub(crate) async fn add(app: &TestApp, m: &NewMonitor) -> Monitor {
     let id = service::add(app.db(), m, &Actor::cli(), app.now())
         .await
         .expect("monitor added");
@@ -133,7 +133,7 @@ async fn find(app: &TestApp, id: i64) -> Monitor {
 }
 
 /// Runs the scheduler at the instant slot `k` of `m` is due.
-async fn run_slot(app: &TestApp, m: &Monitor, k: i64) -> scheduler::Summary {
+pub(crate) async fn run_slot(app: &TestApp, m: &Monitor, k: i64) -> scheduler::Summary {
     app.clock.set(m.cadence().due(k));
     scheduler::run_due(&app.state, app.now())
         .await
