@@ -36,4 +36,5 @@ pub mod records;
 pub mod requests;
 pub mod startup;
 pub mod state;
+pub mod tls;
 pub mod web;

@@ -84,6 +84,7 @@ impl Application {
         db: Db,
         domains: Vec<Domain>,
     ) -> anyhow::Result<Application> {
+        crate::tls::install_provider();
         let (router, registry, layers) = assemble(domains, &settings)?;
         let state = AppState {
             db,

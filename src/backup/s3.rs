@@ -74,6 +74,7 @@ impl S3Target {
         if !prefix.is_empty() && !prefix.ends_with('/') {
             prefix.push('/');
         }
+        crate::tls::install_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(600))

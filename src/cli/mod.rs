@@ -103,6 +103,7 @@ fn command_line(domains: &[CliCommand]) -> clap::Command {
 }
 
 pub async fn main() -> anyhow::Result<ExitCode> {
+    crate::tls::install_provider();
     let commands: Vec<CliCommand> = crate::startup::domains()
         .into_iter()
         .flat_map(|d| d.cli)

@@ -40,26 +40,54 @@
 //!   acknowledge alerts and keep the on-call list (`ADMINS`, `ACKERS`); system operators (who
 //!   answer users' questions about outages, 第15条), the service operator (who reports to the
 //!   committee, 第17条(4)) and the operations manager read (`READERS`).
+//!
+//! The engine (see `scheduler.rs` for the details):
+//! - Slots are `slots_from + k × interval` ([`model::Cadence`]); a monitor's check is due a
+//!   stable offset (a hash of its id) into its slot, so checks spread over the interval.
+//!   Pausing stops the slots; resuming starts a new cadence (the paused time is no slot).
+//! - A slot is handed out once ([`scheduler::claim_due`] moves `due_at` past it in the
+//!   database before the check), so one monitor never runs twice at once, also across
+//!   restarts and processes; a slot handed out but never recorded is recorded missed later.
+//! - A result, the state change it causes, its alert and its audit event are one transaction;
+//!   results are recorded in batches (SQLite's one writer). Only changes of state are audited
+//!   (`monitor.down`, `monitor.up`), never single checks.
+//! - Ping uses ICMP echo (surge-ping); without the right to open ICMP sockets, or with
+//!   `icmp = false`, a TCP connect to the target's port or `tcp_port` stands in and the
+//!   monitor's `note` says so in Japanese.
+//! - HTTP(S): rustls with the ring provider (never aws-lc-rs or OpenSSL), redirects only within
+//!   the host (at most 5), a body read up to 1 MB for keyword and JSON checks.
+//! - `monitor.rollup` (hourly) aggregates before it deletes: a raw result is deleted only when
+//!   its id is at or below the rollup's watermark; raw results go a whole Tokyo day at a time.
 
 pub mod alerts;
 mod cards;
+pub mod check;
+mod cli;
+pub mod coverage;
 mod demo;
 pub mod for_incidents;
 pub mod model;
 pub mod repo;
 mod repo_alerts;
+pub mod repo_results;
 mod repo_uptime;
+pub mod rollup;
 mod routes;
 mod routes_alerts;
 mod routes_summary;
+pub mod scheduler;
 pub mod service;
 pub mod settings;
 mod status;
 pub mod uptime;
 
+pub use coverage::{Uptime, kind_coverage, slot_coverage, uptime};
 pub use model::{Kind, Monitor, NewMonitor, Outcome, State};
+pub use scheduler::{Summary, run_due};
 pub use settings::MonitorSettings;
 pub use status::{PublicStatus, public_status};
+
+use jiff::SignedDuration;
 
 use crate::auth::Role;
 use crate::domain::Domain;
@@ -86,6 +114,16 @@ pub fn domain() -> Domain {
         .nav("監視", 720, routes_summary::PATH, "稼働状況")
         .cards(|s, p, now| Box::pin(cards::cards(s, p, now)))
         .demo(70, |db, now, fresh| Box::pin(demo::seed(db, now, fresh)))
+        .task(scheduler::TASK, scheduler::task)
+        .job(
+            rollup::JOB,
+            "監視結果の集計（時間別・日別）と保存期間を過ぎた結果の削除",
+            SignedDuration::from_hours(1),
+            |s, now| Box::pin(rollup::run(s, now)),
+        )
+        .cli(cli::add())
+        .cli(cli::list())
+        .cli(cli::run())
 }
 
 fn page_routes() -> Routes {

@@ -187,6 +187,12 @@ pub struct Monitor {
     pub created_by: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Where the cadence starts: the creation, or the last resumption (NULL: `created_at`).
+    pub slots_from: Option<Timestamp>,
+    /// When the next check is due (set when added or resumed; moved on by the engine).
+    pub due_at: Option<Timestamp>,
+    /// The start of the last slot recorded (checked or missed).
+    pub last_slot_at: Option<Timestamp>,
 }
 
 impl Monitor {
@@ -198,6 +204,15 @@ impl Monitor {
         State::parse(&self.state).unwrap_or(State::Pending)
     }
 
+    /// The start of the monitor's cadence (see [`Cadence`]).
+    pub fn cadence(&self) -> Cadence {
+        Cadence::new(
+            self.slots_from.unwrap_or(self.created_at),
+            self.interval_seconds,
+            self.id,
+        )
+    }
+
     /// "paused", or the state's key: what `monitor list` prints.
     pub fn status_key(&self) -> &'static str {
         if self.paused {
@@ -205,6 +220,100 @@ impl Monitor {
         } else {
             self.state().key()
         }
+    }
+}
+
+impl NewMonitor {
+    /// A monitor of `kind` with `[monitor]`'s defaults (interval by kind, timeout, retries) and
+    /// no conditions beyond the kind's own.
+    pub fn with_defaults(
+        name: Name,
+        kind: Kind,
+        target: Target,
+        s: &super::settings::MonitorSettings,
+    ) -> NewMonitor {
+        NewMonitor {
+            name,
+            kind,
+            target,
+            interval_seconds: match kind {
+                Kind::Ping => s.ping_interval_seconds,
+                Kind::Http => s.http_interval_seconds,
+            },
+            timeout_ms: s.timeout_ms,
+            retries: s.retries,
+            expect_status: None,
+            keyword: None,
+            json_pointer: None,
+            json_value: None,
+            max_response_ms: None,
+            cert_min_days: None,
+            asset_ref: None,
+        }
+    }
+
+    /// The rules between the fields (`service::add` refuses a monitor that breaks one).
+    pub fn check(&self) -> Result<(), &'static str> {
+        if !(10..=86_400).contains(&self.interval_seconds) {
+            return Err("間隔は 10 秒から 1 日までで指定してください。");
+        }
+        if self.timeout_ms < 100
+            || self.timeout_ms > 120_000
+            || self.timeout_ms >= self.interval_seconds * 1000 / 4
+        {
+            return Err(
+                "タイムアウトは 0.1 秒から 120 秒、かつ間隔の 4 分の 1 未満で指定してください。",
+            );
+        }
+        if !(1..=100).contains(&self.retries) {
+            return Err("「停止」とするまでの失敗回数は 1 から 100 で指定してください。");
+        }
+        if self
+            .expect_status
+            .is_some_and(|s| !(100..=599).contains(&s))
+        {
+            return Err("期待するステータスは 100 から 599 で指定してください。");
+        }
+        if self
+            .json_pointer
+            .as_deref()
+            .is_some_and(|p| !p.is_empty() && !p.starts_with('/'))
+        {
+            return Err(
+                "JSON の位置は RFC 6901 の形（/status など、/ で始まる）で指定してください。",
+            );
+        }
+        if self.max_response_ms.is_some_and(|v| v < 1) || self.cert_min_days.is_some_and(|v| v < 0)
+        {
+            return Err("応答時間の上限と証明書の残り日数は正の数で指定してください。");
+        }
+        if self.cert_min_days.is_some() && !self.target.as_str().starts_with("https:") {
+            return Err("証明書の残り日数は https:// の監視にだけ指定できます。");
+        }
+        Ok(())
+    }
+}
+
+/// A check's timeout as people type it: `500ms`, `5s`, `30s`; returns milliseconds.
+pub fn parse_timeout(s: &str) -> Result<i64, &'static str> {
+    const MSG: &str =
+        "タイムアウトは 500ms、5s、30s のように入力してください（0.1 秒から 120 秒）。";
+    let t = s.trim();
+    let ms = if let Some(n) = t.strip_suffix("ms") {
+        n.trim().parse::<i64>().map_err(|_| MSG)?
+    } else if let Some(n) = t.strip_suffix('s') {
+        n.trim()
+            .parse::<i64>()
+            .map_err(|_| MSG)?
+            .checked_mul(1000)
+            .ok_or(MSG)?
+    } else {
+        return Err(MSG);
+    };
+    if (100..=120_000).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(MSG)
     }
 }
 
@@ -226,9 +335,257 @@ pub struct NewMonitor {
     pub asset_ref: Option<String>,
 }
 
+/// A monitor's slots: slot `k` starts at `anchor + k × interval`; its check is due `offset`
+/// after the start, the offset a stable hash of the monitor's id within the first three quarters
+/// of the interval (so that 10,000 monitors do not all start at once, and a check with a
+/// shorter timeout ends within its slot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cadence {
+    anchor_ms: i64,
+    interval_ms: i64,
+    offset_ms: i64,
+}
+
+impl Cadence {
+    pub fn new(anchor: Timestamp, interval_seconds: i64, id: i64) -> Cadence {
+        let interval_ms = interval_seconds.max(1) * 1000;
+        let spread = (interval_ms * 3 / 4).max(1);
+        Cadence {
+            anchor_ms: anchor.millis(),
+            interval_ms,
+            offset_ms: (spread_hash(id) % spread.unsigned_abs()) as i64,
+        }
+    }
+
+    pub fn interval_ms(&self) -> i64 {
+        self.interval_ms
+    }
+
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms
+    }
+
+    /// The slot that contains `t` (negative before the anchor).
+    pub fn index(&self, t: Timestamp) -> i64 {
+        (t.millis() - self.anchor_ms).div_euclid(self.interval_ms)
+    }
+
+    pub fn start(&self, k: i64) -> Timestamp {
+        ts(self.anchor_ms + k * self.interval_ms)
+    }
+
+    /// When the check of slot `k` is due.
+    pub fn due(&self, k: i64) -> Timestamp {
+        ts(self.anchor_ms + k * self.interval_ms + self.offset_ms)
+    }
+
+    /// Slots that lie wholly in `[from, to)`, counted from the anchor on.
+    pub fn slots_within(&self, from: Timestamp, to: Timestamp) -> i64 {
+        let first = self.index(from.max(self.start(0)).minus(ms(1))) + 1;
+        let end = self.index(to) - 1;
+        (end - first + 1).max(0)
+    }
+
+    /// What the engine does for this monitor at `now`, given the slot after the last one
+    /// recorded (`next`): the slots that ended unchecked (recorded missed), the slot to check
+    /// now (if its due time has come), and when to look again.
+    pub fn plan(&self, next: i64, now: Timestamp, force: bool) -> Plan {
+        let next = next.max(0);
+        let current = self.index(now);
+        if current < next {
+            return Plan {
+                missed: next..next,
+                check: None,
+                due_at: self.due(next),
+            };
+        }
+        let missed = next..current;
+        if force || now >= self.due(current) {
+            Plan {
+                missed,
+                check: Some(current),
+                due_at: self.due(current + 1),
+            }
+        } else {
+            Plan {
+                missed,
+                check: None,
+                due_at: self.due(current),
+            }
+        }
+    }
+}
+
+/// See [`Cadence::plan`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub missed: std::ops::Range<i64>,
+    pub check: Option<i64>,
+    pub due_at: Timestamp,
+}
+
+fn ts(millis: i64) -> Timestamp {
+    Timestamp::from_millis(millis).unwrap_or_else(|| Timestamp::from_millis(0).expect("epoch"))
+}
+
+fn ms(n: i64) -> jiff::SignedDuration {
+    jiff::SignedDuration::from_millis(n)
+}
+
+/// SplitMix64: a stable, well-spread hash of a monitor's id (the same in every process).
+fn spread_hash(id: i64) -> u64 {
+    let mut z = (id as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// What one check found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// No change of state.
+    None,
+    /// Pending → up: the first good check; no alert.
+    FirstUp,
+    /// `retries` failures in a row: down (an alert).
+    Down,
+    /// The first good check after down: up (an alert).
+    Recovered,
+}
+
+/// The state machine of one check: `(state, failures in a row)` after a check that was good
+/// (`ok`) or not, and the change it makes.
+pub fn transition(
+    state: State,
+    failures_in_row: i64,
+    retries: i64,
+    ok: bool,
+) -> (State, i64, Change) {
+    if ok {
+        return match state {
+            State::Down => (State::Up, 0, Change::Recovered),
+            State::Pending => (State::Up, 0, Change::FirstUp),
+            State::Up => (State::Up, 0, Change::None),
+        };
+    }
+    let failures = failures_in_row.saturating_add(1);
+    if state != State::Down && failures >= retries.max(1) {
+        (State::Down, failures, Change::Down)
+    } else {
+        (state, failures, Change::None)
+    }
+}
+
+/// A duration as people type it: `30s`, `5m`, `15m`, `1h`, or plain seconds; 10 s to 1 day.
+pub fn parse_interval(s: &str) -> Result<i64, &'static str> {
+    const MSG: &str = "間隔は 30s、5m、15m、1h のように入力してください（10 秒から 1 日まで）。";
+    let t = s.trim();
+    let (num, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: i64 = num.parse().map_err(|_| MSG)?;
+    let secs = match unit.trim() {
+        "s" | "sec" | "秒" => n,
+        "m" | "min" | "分" => n.checked_mul(60).ok_or(MSG)?,
+        "h" | "時間" => n.checked_mul(3600).ok_or(MSG)?,
+        _ => return Err(MSG),
+    };
+    if (10..=86_400).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(MSG)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    #[test]
+    fn r22_1_slots_start_at_the_anchor_and_checks_are_spread_within_the_first_three_quarters() {
+        let c = Cadence::new(at("2026-01-01T00:00:00Z"), 300, 7);
+        assert_eq!(c.start(2), at("2026-01-01T00:10:00Z"));
+        assert!(c.offset_ms() < 225_000);
+        assert_eq!(c.index(at("2026-01-01T00:09:59.999Z")), 1);
+        assert_eq!(c.index(at("2025-12-31T23:59:59Z")), -1);
+        let offsets: std::collections::BTreeSet<i64> = (1..200)
+            .map(|id| Cadence::new(at("2026-01-01T00:00:00Z"), 300, id).offset_ms())
+            .collect();
+        assert!(offsets.len() > 190, "ids spread over the interval");
+        assert_eq!(
+            Cadence::new(at("2026-01-01T00:00:00Z"), 300, 7),
+            c,
+            "stable"
+        );
+    }
+
+    #[test]
+    fn r22_1_the_plan_records_passed_slots_missed_and_checks_the_current_one_once_due() {
+        let c = Cadence::new(at("2026-01-01T00:00:00Z"), 300, 7);
+        let before_due = c.start(3).plus(ms(c.offset_ms() - 1));
+        let p = c.plan(1, before_due, false);
+        assert_eq!((p.missed, p.check, p.due_at), (1..3, None, c.due(3)));
+        let p = c.plan(1, c.due(3), false);
+        assert_eq!((p.missed, p.check, p.due_at), (1..3, Some(3), c.due(4)));
+        let p = c.plan(4, c.due(3), false);
+        assert_eq!((p.missed, p.check, p.due_at), (4..4, None, c.due(4)));
+        assert_eq!(
+            c.plan(0, before_due, true).check,
+            Some(3),
+            "run --once checks now"
+        );
+        assert_eq!(c.slots_within(c.start(0), c.start(10)), 10);
+        assert_eq!(c.slots_within(c.start(0).plus(ms(1)), c.start(10)), 9);
+        assert_eq!(
+            c.slots_within(at("2025-01-01T00:00:00Z"), c.start(2).plus(ms(5))),
+            2
+        );
+    }
+
+    #[test]
+    fn r22_1_retries_failures_in_a_row_turn_a_monitor_down_and_one_success_up() {
+        assert_eq!(
+            transition(State::Pending, 0, 2, true),
+            (State::Up, 0, Change::FirstUp)
+        );
+        assert_eq!(
+            transition(State::Up, 0, 2, false),
+            (State::Up, 1, Change::None)
+        );
+        assert_eq!(
+            transition(State::Up, 1, 2, false),
+            (State::Down, 2, Change::Down)
+        );
+        assert_eq!(
+            transition(State::Down, 2, 2, false),
+            (State::Down, 3, Change::None)
+        );
+        assert_eq!(
+            transition(State::Down, 3, 2, true),
+            (State::Up, 0, Change::Recovered)
+        );
+        assert_eq!(
+            transition(State::Pending, 0, 1, false),
+            (State::Down, 1, Change::Down)
+        );
+    }
+
+    #[test]
+    fn r22_1_intervals_read_as_people_type_them() {
+        assert_eq!(parse_interval("5m"), Ok(300));
+        assert_eq!(parse_interval("15m"), Ok(900));
+        assert_eq!(parse_interval("30s"), Ok(30));
+        assert_eq!(parse_interval("1h"), Ok(3600));
+        assert_eq!(parse_interval("600"), Ok(600));
+        assert!(parse_interval("5").is_err());
+        assert!(parse_interval("2d").is_err());
+        assert!(parse_interval("m").is_err());
+    }
 
     #[test]
     fn r22_1_targets_are_hosts_for_ping_and_http_urls_for_http() {

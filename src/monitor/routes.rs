@@ -415,6 +415,16 @@ pub async fn show(
         now,
     )
     .await?;
+    // The cadence kept (R22.1): checked slots of those the interval called for, including the
+    // slots that passed while nothing was running.
+    let (checked, expected) = super::coverage::slot_coverage(
+        &mut conn,
+        id,
+        now.minus(SignedDuration::from_hours(24 * 30)),
+        now,
+    )
+    .await?;
+    let coverage = format!("{checked} / {expected} スロット");
     let (range_key, range_label, hours) = RANGES
         .iter()
         .copied()
@@ -462,7 +472,7 @@ pub async fn show(
             since: m.state_since.jst(),
             paused: m.paused,
             facts: facts(&m),
-            coverage: month.coverage_text(),
+            coverage,
             uptime: [("24 時間", day), ("30 日", month), ("1 年", year)]
                 .into_iter()
                 .map(|(label, c)| UptimeLine {

@@ -40,6 +40,8 @@ pub struct SummaryPage {
     pub prev: String,
     pub next: Option<String>,
     pub lines: Vec<SummaryLine>,
+    /// Per kind, for the whole network: "n / N 回" of the policy's cadence this month.
+    pub cadence: Vec<(&'static str, String)>,
     pub made_at: String,
     pub made_by: String,
     pub raw_gone: bool,
@@ -96,6 +98,7 @@ pub async fn index(
     let mut lines = Vec::new();
     for m in &monitors {
         let c = counts_span(&mut conn, m.id, from, to).await?;
+        let (checked, expected) = super::coverage::slot_coverage(&mut conn, m.id, from, to).await?;
         let rows = repo_uptime::results_between(&mut conn, m.id, from, to).await?;
         let periods = uptime::periods(&points(&rows), Outcome::Down, m.interval_seconds);
         let total = periods
@@ -107,7 +110,7 @@ pub async fn index(
             kind: m.kind().label(),
             interval: interval_text(m.interval_seconds),
             uptime: c.uptime_text(),
-            coverage: c.coverage_text(),
+            coverage: format!("{checked} / {expected} 回"),
             below: c.down > 0,
             down_total: if periods.is_empty() {
                 "なし".into()
@@ -118,6 +121,13 @@ pub async fn index(
             paused: m.paused,
         });
     }
+    let mut cadence = Vec::new();
+    for kind in [super::Kind::Ping, super::Kind::Http] {
+        let (checked, expected) = super::coverage::kind_coverage(&mut conn, kind, from, to).await?;
+        if expected > 0 {
+            cadence.push((kind.label(), format!("{checked} / {expected} 回")));
+        }
+    }
     render(
         SummaryPage {
             page: page.titled("稼働状況"),
@@ -125,6 +135,7 @@ pub async fn index(
             prev: key(prev_month),
             next: next_month.filter(|d| *d <= this_month).map(key),
             lines,
+            cadence,
             made_at: now.jst(),
             made_by: actor.login,
             raw_gone,

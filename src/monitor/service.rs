@@ -16,6 +16,7 @@ pub async fn add(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<i64, DomainError> {
+    m.check().map_err(|e| DomainError::invalid("monitor", e))?;
     let mut tx = db.begin().await?;
     let id = repo::insert(&mut tx, m, &actor.login, now).await?;
     audit::record(
@@ -99,7 +100,7 @@ pub async fn pause(db: &Db, id: i64, actor: &Actor, now: Timestamp) -> Result<()
     let m = repo::find(&mut tx, id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    if !repo::pause(&mut tx, id, now).await? {
+    if !repo::set_paused(&mut tx, id, true, now).await? {
         return Err(DomainError::Conflict(
             "この監視は既に一時停止しています。".into(),
         ));
@@ -117,13 +118,14 @@ pub async fn pause(db: &Db, id: i64, actor: &Actor, now: Timestamp) -> Result<()
     Ok(())
 }
 
-/// Resumes a paused monitor; it starts again "pending" and is checked from the next slot.
+/// Resumes a paused monitor with a fresh cadence from `now` ("pending" until its first check;
+/// the paused time is no slot).
 pub async fn resume(db: &Db, id: i64, actor: &Actor, now: Timestamp) -> Result<(), DomainError> {
     let mut tx = db.begin().await?;
     let m = repo::find(&mut tx, id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    if !repo::resume(&mut tx, id, now).await? {
+    if !repo::set_paused(&mut tx, id, false, now).await? {
         return Err(DomainError::Conflict(
             "この監視は一時停止していません。".into(),
         ));

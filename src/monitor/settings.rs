@@ -18,6 +18,16 @@ pub struct MonitorSettings {
     pub raw_keep_days: i64,
     /// Hourly aggregates are kept this many days; daily aggregates are kept for good.
     pub hourly_keep_days: i64,
+    /// Ping with ICMP echo (false: always a TCP connect check, noted on each monitor).
+    pub icmp: bool,
+    /// The port of the TCP connect check that stands in for ping when ICMP may not be used and
+    /// the target names no port (`host:port`).
+    pub tcp_port: u16,
+    /// Extra CA certificates (a PEM file) trusted by HTTPS checks besides the system's, for
+    /// services with certificates of the network's own CA. Empty: the system's only.
+    pub ca_file: String,
+    /// Checks running at once at most.
+    pub max_concurrent_checks: usize,
 }
 
 impl Default for MonitorSettings {
@@ -29,6 +39,10 @@ impl Default for MonitorSettings {
             retries: 2,
             raw_keep_days: 90,
             hourly_keep_days: 800,
+            icmp: true,
+            tcp_port: 443,
+            ca_file: String::new(),
+            max_concurrent_checks: 1000,
         }
     }
 }

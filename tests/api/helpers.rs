@@ -37,6 +37,7 @@ pub async fn spawn_app_of(
     configure: impl FnOnce(&mut Settings),
     domains: Vec<rainbownet::domain::Domain>,
 ) -> TestApp {
+    rainbownet::tls::install_provider();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::default();
     settings.server.bind = "127.0.0.1:0".into();

@@ -6,10 +6,8 @@
 //! the incident is recovered and reported, the recurrence report is accepted by the city's
 //! account, and the statistics count the incident with its cause category.
 //!
-//! The monitoring engine (`monitor::scheduler`) is not on main yet: `engine_pass` below does
-//! what it does for one HTTP monitor (a real GET of the service, the slot's result, `retries`
-//! failures in a row turn it down and raise the alert through `monitor::alerts::raise`). When
-//! the engine lands, `engine_pass` becomes `monitor::scheduler::run_due(&app.state, now)`.
+//! The monitoring is the real engine: `monitor::scheduler::run_due` at the monitor's slots (the
+//! test clock set to each), checking a local HTTP service that the test stops.
 
 use std::time::Duration;
 
@@ -18,113 +16,14 @@ use rainbownet::audit::Actor;
 use rainbownet::auth::{Role, totp};
 use rainbownet::db::Timestamp;
 use rainbownet::incidents::contacts::{self, ContactFields};
-use rainbownet::monitor::alerts::{self, AlertKind};
-use rainbownet::monitor::model::{Kind, Name, NewMonitor, Target};
-use rainbownet::monitor::{repo as monitor_repo, service as monitor_service};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rainbownet::monitor::model::Kind;
 
 use crate::browser::*;
 use crate::helpers::*;
+use crate::monitor_engine::{Service, add, monitor, run_slot};
 
 fn jst(s: &str) -> Timestamp {
     s.parse::<jiff::Timestamp>().expect("time").into()
-}
-
-/// A tiny HTTP service on loopback that answers 200 until it is stopped (aborted).
-async fn start_service() -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/health", listener.local_addr().expect("addr"));
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    )
-                    .await;
-            });
-        }
-    });
-    (url, task)
-}
-
-/// One pass of the monitoring engine for one HTTP monitor at the test clock's now: a real GET,
-/// the slot's result, and after `retries` failures in a row the monitor turns down and the
-/// alert is raised on the same transaction. Returns the alert raised, if any.
-async fn engine_pass(app: &TestApp, monitor_id: i64, url: &str, retries: i64) -> Option<i64> {
-    let now = app.now();
-    let res = reqwest::Client::new()
-        .get(url)
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await;
-    let (outcome, code, detail) = match res {
-        Ok(r) if r.status().is_success() => ("up", Some(i64::from(r.status().as_u16())), None),
-        Ok(r) => (
-            "down",
-            Some(i64::from(r.status().as_u16())),
-            Some("応答コードが異常です".to_string()),
-        ),
-        Err(_) => ("down", None, Some("接続できませんでした".to_string())),
-    };
-    let mut tx = app.db().begin().await.expect("tx");
-    sqlx::query(
-        "INSERT INTO monitor_results (monitor_id, slot_at, checked_at, outcome, response_ms,
-             status_code, detail) VALUES ($1, $2, $2, $3, 3, $4, $5)",
-    )
-    .bind(monitor_id)
-    .bind(now)
-    .bind(outcome)
-    .bind(code)
-    .bind(detail.clone())
-    .execute(&mut *tx)
-    .await
-    .expect("result");
-    let m = monitor_repo::find(&mut tx, monitor_id)
-        .await
-        .expect("find")
-        .expect("monitor");
-    let failures = if outcome == "up" {
-        0
-    } else {
-        m.failures_in_row + 1
-    };
-    let down_now = failures >= retries && m.state != "down";
-    sqlx::query("UPDATE monitors SET failures_in_row = $1 WHERE id = $2")
-        .bind(failures)
-        .bind(monitor_id)
-        .execute(&mut *tx)
-        .await
-        .expect("failures");
-    let mut alert = None;
-    if down_now {
-        sqlx::query("UPDATE monitors SET state = 'down', state_since = $1 WHERE id = $2")
-            .bind(now)
-            .bind(monitor_id)
-            .execute(&mut *tx)
-            .await
-            .expect("state");
-        alert = Some(
-            alerts::raise(
-                &mut tx,
-                &m,
-                AlertKind::Down,
-                &format!("{retries} 回続けて接続できませんでした"),
-                now,
-            )
-            .await
-            .expect("raised"),
-        );
-    }
-    tx.commit().await.expect("commit");
-    alert
 }
 
 /// Logs a user in through the form (with the TOTP code when asked).
@@ -211,43 +110,26 @@ async fn r17_1_r17_3_in_a_real_browser_an_outage_becomes_an_incident_that_is_not
     add_contact(&app, "2", "保守ベンダー", "", "support@vendor.example.jp").await;
     let facility_contact = add_contact(&app, "3", "参加施設代表", "052-400-0201", "").await;
 
-    // A monitored local service: up, then stopped; two failed checks in a row raise the alert.
-    let (url, service) = start_service().await;
-    let monitor = monitor_service::add(
-        app.db(),
-        &NewMonitor {
-            name: Name::parse("地域連携サーバー").expect("name"),
-            kind: Kind::Http,
-            target: Target::parse(Kind::Http, &url).expect("target"),
-            interval_seconds: 300,
-            timeout_ms: 2_000,
-            retries: 2,
-            expect_status: None,
-            keyword: None,
-            json_pointer: None,
-            json_value: None,
-            max_response_ms: None,
-            cert_min_days: None,
-            asset_ref: None,
-        },
-        &Actor::system("test"),
-        app.now(),
-    )
-    .await
-    .expect("monitor");
-    assert_eq!(engine_pass(&app, monitor, &url, 2).await, None, "up");
-    service.abort();
-    let _ = service.await;
-    app.advance_minutes(5);
+    // A monitored local service: up, then stopped; the engine's second failed check in a row
+    // turns the monitor down and raises the alert.
+    let mut svc = Service::start().await;
+    let mut new = monitor(Kind::Http, "地域連携サーバー", &svc.url("/health"));
+    new.retries = 2;
+    let m = add(&app, &new).await;
+    assert_eq!(run_slot(&app, &m, 0).await.up, 1);
+    svc.stop();
+    assert_eq!(run_slot(&app, &m, 1).await.down, 1);
     assert_eq!(
-        engine_pass(&app, monitor, &url, 2).await,
-        None,
-        "one failure"
+        app.count("monitor_alerts").await,
+        0,
+        "one failure: no alert yet"
     );
-    app.advance_minutes(5);
-    let alert = engine_pass(&app, monitor, &url, 2)
+    let summary = run_slot(&app, &m, 2).await;
+    assert_eq!(summary.changes.len(), 1, "{:?}", summary.changes);
+    let alert: i64 = sqlx::query_scalar("SELECT id FROM monitor_alerts WHERE kind = 'down'")
+        .fetch_one(app.db().pool())
         .await
-        .expect("the second failure raises the alert");
+        .expect("the second failure raised the alert");
     app.advance_minutes(3);
 
     let driver = start_driver().await;

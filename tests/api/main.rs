@@ -23,6 +23,8 @@ mod incident_contacts;
 mod incidents;
 mod jobs;
 mod mail;
+mod monitor_e2e;
+mod monitor_engine;
 mod monitor_pages;
 mod objects;
 mod observe;
