@@ -296,6 +296,9 @@ pub struct ShowPage {
     pub results: Vec<ResultLine>,
     pub alerts: Vec<AlertLine>,
     pub can_edit: bool,
+    /// As on the alerts page: 「障害として登録」 and the link to an alert's incident.
+    pub can_draft: bool,
+    pub can_see_incident: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -496,6 +499,9 @@ pub async fn show(
             results,
             alerts,
             can_edit: ADMINS.contains(&p.role),
+            can_draft: ADMINS.contains(&p.role)
+                && state.may_open(p.role, &super::routes_alerts::draft_href(0)),
+            can_see_incident: state.may_open(p.role, "/incidents/0"),
         },
         StatusCode::OK,
     )

@@ -333,6 +333,18 @@ async fn r17_1_an_incident_drafted_from_a_monitoring_alert_carries_the_monitor_t
     tx.commit().await.expect("commit");
 
     let admin = app.login_as(Role::SystemAdmin).await;
+    let monitor_page = format!("/admin/monitors/{mid}");
+    let before = admin
+        .client
+        .get(&monitor_page)
+        .await
+        .text()
+        .await
+        .expect("monitor page");
+    assert!(
+        before.contains(&format!("/incidents/new?alert={alert}")),
+        "the monitor's page offers 障害として登録 for its down alert"
+    );
     let form = admin
         .client
         .get(&format!("/incidents/new?alert={alert}"))
@@ -389,6 +401,18 @@ async fn r17_1_an_incident_drafted_from_a_monitoring_alert_carries_the_monitor_t
         .expect("page");
     assert!(
         page.contains(&format!("監視アラート #{alert}")) && page.contains("HTTP 503 が続きました")
+    );
+    let after = admin
+        .client
+        .get(&monitor_page)
+        .await
+        .text()
+        .await
+        .expect("monitor page");
+    assert!(
+        after.contains(&format!("href=\"/incidents/{id}\""))
+            && !after.contains("/incidents/new?alert="),
+        "the monitor's page links the alert to its incident"
     );
 }
 
