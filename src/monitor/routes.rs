@@ -499,8 +499,7 @@ pub async fn show(
             results,
             alerts,
             can_edit: ADMINS.contains(&p.role),
-            can_draft: ADMINS.contains(&p.role)
-                && state.may_open(p.role, &super::routes_alerts::draft_href(0)),
+            can_draft: ADMINS.contains(&p.role) && state.may_open(p.role, "/incidents/new"),
             can_see_incident: state.may_open(p.role, "/incidents/0"),
         },
         StatusCode::OK,
