@@ -198,7 +198,7 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
     let actor = Actor::system("demo");
     let tree = seed_demo_tree(db, &actor, now).await?;
     let mut conn = db.pool().acquire().await?;
-    let alert = crate::monitor::for_incidents::latest_unlinked_down_alert(&mut conn).await?;
+    let alert = crate::monitor::repo_incidents::latest_unlinked_down_alert(&mut conn).await?;
     drop(conn);
     let Some(alert) = alert else {
         return seed_open_demo(db, now, &actor, &tree).await;

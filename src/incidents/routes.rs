@@ -197,7 +197,7 @@ async fn prefill(
         ));
     }
     if let Some(a) = alert {
-        let al = crate::monitor::for_incidents::alert(&mut conn, a)
+        let al = crate::monitor::repo_incidents::alert(&mut conn, a)
             .await?
             .ok_or(AppError::NotFound)?;
         if let Some(i) = al.incident_id {
@@ -206,7 +206,8 @@ async fn prefill(
             )));
         }
         let results =
-            crate::monitor::for_incidents::last_results(&mut conn, al.monitor_id, al.at, 6).await?;
+            crate::monitor::repo_incidents::last_results(&mut conn, al.monitor_id, al.at, 6)
+                .await?;
         // The first failing slot of the run of failures that raised the alert.
         let occurred = results
             .iter()
@@ -492,7 +493,7 @@ async fn facility_names(state: &AppState, ids: &[i64]) -> AppResult<Vec<String>>
 async fn links(state: &AppState, id: i64) -> AppResult<Vec<LinkView>> {
     let mut conn = state.db.pool().acquire().await?;
     let mut out = Vec::new();
-    for a in crate::monitor::for_incidents::alerts_of_incident(&mut conn, id).await? {
+    for a in crate::monitor::repo_incidents::alerts_of_incident(&mut conn, id).await? {
         out.push(LinkView {
             href: None,
             label: format!("監視アラート #{}", a.id),

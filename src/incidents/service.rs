@@ -146,12 +146,12 @@ async fn link_in(
             )
         }
         LinkTarget::Alert(a) => {
-            let alert = crate::monitor::for_incidents::alert(tx, a)
+            let alert = crate::monitor::repo_incidents::alert(tx, a)
                 .await?
                 .ok_or_else(|| {
                     DomainError::invalid("target", "その番号の監視アラートはありません。")
                 })?;
-            if !crate::monitor::for_incidents::link(tx, a, incident_id).await? {
+            if !crate::monitor::repo_incidents::link(tx, a, incident_id).await? {
                 return Err(DomainError::conflict(format!(
                     "監視アラート #{a} は既に別の障害（#{}）に関連付けられています。",
                     alert.incident_id.unwrap_or_default()
