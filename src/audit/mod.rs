@@ -64,6 +64,50 @@ pub async fn record(
     Ok(id)
 }
 
+/// One event of [`record_many`].
+pub struct Event<'a> {
+    pub at: Timestamp,
+    pub actor: &'a Actor,
+    pub action: &'a str,
+    pub target: String,
+    pub details: serde_json::Value,
+}
+
+/// Appends several events, in order, on the write transaction that makes their changes: the
+/// same rows, chain and seals as one [`record`] per event, in a few statements instead of three
+/// per event (the group commit of single documents writes one event per document this way).
+/// Returns the events' ids.
+pub async fn record_many(conn: &mut Tx, events: &[Event<'_>]) -> sqlx::Result<Vec<i64>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = conn.keys().audit().current().clone();
+    let (last, mut prev_hash) = repo::claim_many(conn, events.len() as i64).await?;
+    let first = last - events.len() as i64 + 1;
+    let mut rows = Vec::with_capacity(events.len());
+    for (id, e) in (first..).zip(events) {
+        let mut row = model::AuditRow {
+            id,
+            at: e.at,
+            actor_account_id: e.actor.account_id,
+            actor_login: e.actor.login.clone(),
+            actor_role: e.actor.role.clone(),
+            action: e.action.to_string(),
+            target: e.target.clone(),
+            details: e.details.to_string(),
+            client_addr: e.actor.client_addr.clone(),
+            prev_hash,
+            hash: String::new(),
+            key_id: Some(key.id().to_string()),
+        };
+        row.hash = row.compute_seal(&key);
+        prev_hash = row.hash.clone();
+        rows.push(row);
+    }
+    repo::insert_many(conn, &rows).await?;
+    Ok((first..=last).collect())
+}
+
 /// The chain head as this connection sees it (a backup reads it inside its snapshot, a restore
 /// from the restored database).
 pub async fn head(conn: &mut Conn) -> sqlx::Result<Head> {

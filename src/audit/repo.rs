@@ -11,6 +11,57 @@ pub async fn claim_next(conn: &mut Conn) -> sqlx::Result<(i64, String)> {
         .await
 }
 
+/// Claims `n` sequence numbers at once: the last of them and the hash before the first.
+pub async fn claim_many(conn: &mut Conn, n: i64) -> sqlx::Result<(i64, String)> {
+    sqlx::query_as("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, last_hash")
+        .bind(n)
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// Inserts rows already chained and sealed (in order), in multi-row statements, and moves the
+/// head's hash to the last of them.
+pub async fn insert_many(conn: &mut Conn, rows: &[AuditRow]) -> sqlx::Result<()> {
+    let Some(last) = rows.last() else {
+        return Ok(());
+    };
+    for chunk in rows.chunks(50) {
+        let mut sql = String::from(
+            "INSERT INTO audit_events (id, at, actor_account_id, actor_login, actor_role, action,
+                                       target, details, client_addr, prev_hash, hash, key_id) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let params: Vec<String> = (1..=12).map(|k| format!("${}", i * 12 + k)).collect();
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("({})", params.join(", ")));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in chunk {
+            q = q
+                .bind(r.id)
+                .bind(r.at)
+                .bind(r.actor_account_id)
+                .bind(&r.actor_login)
+                .bind(&r.actor_role)
+                .bind(&r.action)
+                .bind(&r.target)
+                .bind(&r.details)
+                .bind(&r.client_addr)
+                .bind(&r.prev_hash)
+                .bind(&r.hash)
+                .bind(&r.key_id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
+        .bind(&last.hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn insert(conn: &mut Conn, r: &AuditRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_events (id, at, actor_account_id, actor_login, actor_role, action, target,

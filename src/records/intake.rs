@@ -274,32 +274,6 @@ async fn insert_attachments(conn: &mut Conn, id: i64, d: &ParsedDocument) -> Res
     Ok(())
 }
 
-/// Stores one checked document inside the caller's transaction.
-async fn store_in(
-    conn: &mut Tx,
-    client: &ApiClient,
-    d: &ParsedDocument,
-    known: &mut HashMap<String, i64>,
-    now: Timestamp,
-) -> Result<Stored, Rejection> {
-    let patient_id = match patient_step(conn, client, d, known, now).await? {
-        Ok(id) => id,
-        Err(earlier) => return Ok(earlier),
-    };
-    let inserted = repo::insert_document(conn, &new_document(client, d, patient_id, now)).await?;
-    let Some(id) = inserted else {
-        return existing(conn, client, d)
-            .await?
-            .ok_or_else(|| internal("identifier taken but no document found"));
-    };
-    insert_attachments(conn, id, d).await?;
-    Ok(Stored {
-        id,
-        created: true,
-        patient_id,
-    })
-}
-
 async fn put_blobs(store: &BlobStore, docs: &[&ParsedDocument]) -> Result<(), Rejection> {
     for d in docs {
         for a in &d.attachments {
@@ -352,46 +326,167 @@ pub async fn ingest_one(
         .unwrap_or_else(|| Err(internal("group commit ended without an answer")))
 }
 
-/// Stores a group of single documents in one transaction (see [`ingest_one`]).
+/// Stores a group of single documents in one transaction (see [`ingest_one`]): every document's
+/// patient first (each registration under its own savepoint), then the documents in multi-row
+/// inserts, then one audit event per stored document ([`audit::record_many`]): a handful of
+/// statements for the whole group instead of several per document.
 async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>, Rejection> {
     let store = BlobStore::new(&state.settings.paths.data_dir);
     let _gate = store.writing().await;
     let mut tx = state.db.begin().await?;
     let mut known: HashMap<i64, HashMap<String, i64>> = HashMap::new();
-    let mut results = Vec::with_capacity(group.len());
-    for p in group {
+    let mut results: Vec<Option<Answer>> = Vec::with_capacity(group.len());
+    let mut ready = Vec::new();
+    for (index, p) in group.iter().enumerate() {
         let cache = known.entry(p.client.facility_id).or_default();
-        let r = store_in(&mut tx, &p.client, &p.doc, cache, p.now).await;
-        match &r {
-            Err(e) if e.status >= 500 => return Err(e.clone()),
-            Ok(s) if s.created => {
-                // Blobs only once every check has passed, and before the commit.
-                put_blobs(&store, &[&p.doc]).await?;
-                audit::record(
-                    &mut tx,
-                    p.now,
-                    &p.client.actor(),
-                    "records.document_received",
-                    &format!("patient:{}", s.patient_id),
-                    details(&p.client, &p.doc, s.id),
-                )
-                .await?;
+        match patient_step(&mut tx, &p.client, &p.doc, cache, p.now).await {
+            Ok(Ok(patient_id)) => {
+                results.push(None);
+                ready.push(Ready {
+                    index,
+                    client: &p.client,
+                    doc: &p.doc,
+                    patient_id,
+                    now: p.now,
+                });
             }
-            _ => {}
+            Ok(Err(earlier)) => results.push(Some(Ok(earlier))),
+            Err(e) if e.status >= 500 => return Err(e),
+            Err(e) => results.push(Some(Err(e))),
         }
-        results.push(r);
     }
-    tx.commit().await?;
-    let stored = results
+    let answers = insert_ready(&mut tx, &ready).await?;
+    let created: Vec<(&Ready, i64, i64)> = ready
         .iter()
-        .filter(|r| matches!(r, Ok(s) if s.created))
-        .count();
+        .zip(&answers)
+        .filter_map(|(r, a)| match a {
+            Ok(s) if s.created => Some((r, s.id, s.patient_id)),
+            _ => None,
+        })
+        .collect();
+    // Blobs only once every check has passed, and before the commit.
+    put_blobs(&store, &created.iter().map(|(r, ..)| r.doc).collect::<Vec<_>>()).await?;
+    let actors: Vec<_> = created.iter().map(|(r, ..)| r.client.actor()).collect();
+    let events: Vec<audit::Event> = created
+        .iter()
+        .zip(&actors)
+        .map(|((r, id, patient_id), actor)| audit::Event {
+            at: r.now,
+            actor,
+            action: "records.document_received",
+            target: format!("patient:{patient_id}"),
+            details: details(r.client, r.doc, *id),
+        })
+        .collect();
+    audit::record_many(&mut tx, &events).await?;
+    tx.commit().await?;
     state
         .metrics
         .intake_documents
         .with_label_values(&["single"])
-        .inc_by(stored as u64);
-    Ok(results)
+        .inc_by(created.len() as u64);
+    for (r, a) in ready.iter().zip(answers) {
+        results[r.index] = Some(a);
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(internal("document without an answer"))))
+        .collect())
+}
+
+/// A checked document whose patient is known, ready to be inserted.
+struct Ready<'a> {
+    /// Its place among the documents of the request or group.
+    index: usize,
+    client: &'a ApiClient,
+    doc: &'a ParsedDocument,
+    patient_id: i64,
+    now: Timestamp,
+}
+
+/// Inserts checked documents in multi-row statements (one facility's at a time, 50 a statement)
+/// with their attachments: each is stored, or recognised as a retry of one stored earlier (in
+/// these documents or before) and answered with that one, or refused as different content under
+/// a taken Bundle.identifier. One answer per document, in order.
+async fn insert_ready(
+    tx: &mut Tx,
+    ready: &[Ready<'_>],
+) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
+    let mut answers: Vec<Option<Result<Stored, Rejection>>> = ready.iter().map(|_| None).collect();
+    let mut facilities: Vec<i64> = Vec::new();
+    for r in ready {
+        if !facilities.contains(&r.client.facility_id) {
+            facilities.push(r.client.facility_id);
+        }
+    }
+    for facility in facilities {
+        let mine: Vec<usize> = (0..ready.len())
+            .filter(|k| ready[*k].client.facility_id == facility)
+            .collect();
+        // Identifier → (id, content hash) of the documents inserted here.
+        let mut claimed: HashMap<(&str, &str), (i64, &str)> = HashMap::new();
+        for chunk in mine.chunks(50) {
+            let rows: Vec<repo::NewDocument> = chunk
+                .iter()
+                .map(|k| {
+                    let r = &ready[*k];
+                    new_document(r.client, r.doc, r.patient_id, r.now)
+                })
+                .collect();
+            let inserted = repo::insert_documents(tx, &rows).await?;
+            let mut fresh: HashMap<(String, String), i64> = inserted
+                .into_iter()
+                .map(|(id, sys, val)| ((sys, val), id))
+                .collect();
+            for k in chunk {
+                let Ready {
+                    client,
+                    doc: d,
+                    patient_id,
+                    ..
+                } = ready[*k];
+                let key = (d.identifier_system.as_str(), d.identifier_value.as_str());
+                let owned = (d.identifier_system.clone(), d.identifier_value.clone());
+                let r = if let Some(id) = fresh.remove(&owned) {
+                    insert_attachments(tx, id, d).await?;
+                    claimed.insert(key, (id, d.content_hash.as_str()));
+                    Ok(Stored {
+                        id,
+                        created: true,
+                        patient_id,
+                    })
+                } else if let Some((id, hash)) = claimed.get(&key) {
+                    if *hash == d.content_hash {
+                        Ok(Stored {
+                            id: *id,
+                            created: false,
+                            patient_id: 0,
+                        })
+                    } else {
+                        Err(Rejection::new(
+                            409,
+                            "duplicate",
+                            format!(
+                                "同じ Bundle.identifier（{}）で内容の異なる文書が同時に送信されています（ID {id}）。",
+                                d.identifier_value
+                            ),
+                        ))
+                    }
+                } else {
+                    match existing(tx, client, d).await {
+                        Ok(Some(s)) => Ok(s),
+                        Ok(None) => return Err(internal("identifier taken but no document found")),
+                        Err(e) => Err(e),
+                    }
+                };
+                answers[*k] = Some(r);
+            }
+        }
+    }
+    Ok(answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(internal("document without an answer"))))
+        .collect())
 }
 
 /// Many documents in one transaction: each entry succeeds or fails on its own; one audit event
@@ -424,60 +519,29 @@ pub async fn ingest_many(
             },
         }
     }
+    let ready: Vec<Ready> = ready
+        .into_iter()
+        .map(|(index, doc, patient_id)| Ready {
+            index,
+            client,
+            doc,
+            patient_id,
+            now,
+        })
+        .collect();
+    let answers = insert_ready(&mut tx, &ready).await?;
     let mut created: Vec<&ParsedDocument> = Vec::new();
     let mut stored_ids = Vec::new();
-    // Identifier → (id, content hash) of the documents this batch inserted.
-    let mut claimed: HashMap<(&str, &str), (i64, &str)> = HashMap::new();
-    for chunk in ready.chunks(50) {
-        let rows: Vec<repo::NewDocument> = chunk
-            .iter()
-            .map(|(_, d, p)| new_document(client, d, *p, now))
-            .collect();
-        let inserted = repo::insert_documents(&mut tx, &rows).await?;
-        let mut fresh: HashMap<(String, String), i64> = inserted
-            .into_iter()
-            .map(|(id, sys, val)| ((sys, val), id))
-            .collect();
-        for (i, d, patient_id) in chunk {
-            let key = (d.identifier_system.as_str(), d.identifier_value.as_str());
-            let owned = (d.identifier_system.clone(), d.identifier_value.clone());
-            let r = if let Some(id) = fresh.remove(&owned) {
-                insert_attachments(&mut tx, id, d).await?;
-                claimed.insert(key, (id, d.content_hash.as_str()));
-                created.push(d);
-                stored_ids.push(json!({"document_id": id, "identifier": d.identifier_value,
-                                       "type": d.type_code, "sha256": d.content_hash}));
-                Ok(Stored {
-                    id,
-                    created: true,
-                    patient_id: *patient_id,
-                })
-            } else if let Some((id, hash)) = claimed.get(&key) {
-                if *hash == d.content_hash {
-                    Ok(Stored {
-                        id: *id,
-                        created: false,
-                        patient_id: 0,
-                    })
-                } else {
-                    Err(Rejection::new(
-                        409,
-                        "duplicate",
-                        format!(
-                            "同じ Bundle.identifier（{}）で内容の異なる文書が同じ batch にあります（ID {id}）。",
-                            d.identifier_value
-                        ),
-                    ))
-                }
-            } else {
-                match existing(&mut tx, client, d).await {
-                    Ok(Some(s)) => Ok(s),
-                    Ok(None) => return Err(internal("identifier taken but no document found")),
-                    Err(e) => Err(e),
-                }
-            };
-            results[*i] = Some(r);
+    for (r, a) in ready.iter().zip(answers) {
+        if let Ok(s) = &a
+            && s.created
+        {
+            let d = r.doc;
+            created.push(d);
+            stored_ids.push(json!({"document_id": s.id, "identifier": d.identifier_value,
+                                   "type": d.type_code, "sha256": d.content_hash}));
         }
+        results[r.index] = Some(a);
     }
     put_blobs(&store, &created).await?;
     if !stored_ids.is_empty() {

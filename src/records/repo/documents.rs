@@ -42,35 +42,6 @@ pub struct NewDocument<'a> {
     pub expires_at: Timestamp,
 }
 
-/// Inserts a document; None when the sender already used its identifier (nothing inserted).
-pub async fn insert_document(conn: &mut Conn, d: &NewDocument<'_>) -> sqlx::Result<Option<i64>> {
-    sqlx::query(
-        "INSERT INTO documents (patient_id, facility_id, bundle_type, identifier_system,
-            identifier_value, type_code, type_label, title, doc_date, content_hash, content,
-            size_bytes, sent_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-         ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(d.patient_id)
-    .bind(d.facility_id)
-    .bind(d.bundle_type)
-    .bind(d.identifier_system)
-    .bind(d.identifier_value)
-    .bind(d.type_code)
-    .bind(d.type_label)
-    .bind(d.title)
-    .bind(d.doc_date)
-    .bind(d.content_hash)
-    .bind(d.content)
-    .bind(d.content.len() as i64)
-    .bind(d.sent_at)
-    .bind(d.expires_at)
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| r.try_get("id"))
-    .transpose()
-}
-
 /// Inserts many documents in one statement; returns (id, identifier system, value) of those
 /// inserted (an identifier the sender already used is skipped).
 pub async fn insert_documents(
