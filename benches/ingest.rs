@@ -14,7 +14,8 @@
 //! `INGEST_DOCS` (default 10000) documents per run. PostgreSQL: `INGEST_DATABASE_URL=postgres://
 //! user@host:port/db` (a role that may create databases: each run gets a database of its own,
 //! dropped at the end). `INGEST_LOG` is the server's log filter (default `info`, as in production:
-//! one access-log line per request, written to a file).
+//! one access-log line per request, written to a file). `INGEST_PROFILE=single|batch|healthz`
+//! runs only that kind (after printing the server's pid and pausing 3 s, for `perf record -p`).
 
 use std::future::Future;
 use std::io::{BufRead, Write};
@@ -744,6 +745,21 @@ async fn main() {
 
     let full = Server::start(&dir.path().join("full"), &dbs.new_url("full").await, "full").await;
     let sync = if pg.is_some() { "" } else { "FULL, " };
+    if let Ok(what) = std::env::var("INGEST_PROFILE") {
+        // For a profiler attached to the server: its pid, a pause, then one kind of run only.
+        eprintln!("server pid {}", full.pid);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let d = next_docs();
+        let row = match what.as_str() {
+            "batch" => measure("batch", Some(&full), true, batch(&full, &d, 100, 2)).await,
+            "healthz" => measure("healthz", Some(&full), false, healthz(&full, n, CLIENTS)).await,
+            _ => measure("single", Some(&full), true, single(&full, d, CLIENTS)).await,
+        };
+        report("profile run", &[row], f64::NAN, f64::NAN);
+        full.stop();
+        dbs.drop_all().await;
+        return;
+    }
     rows.push(
         measure(
             &format!("ceiling: GET /healthz (no database), {CLIENTS} clients"),

@@ -25,7 +25,7 @@ pub async fn insert_many(conn: &mut Conn, rows: &[AuditRow]) -> sqlx::Result<()>
     let Some(last) = rows.last() else {
         return Ok(());
     };
-    for chunk in rows.chunks(50) {
+    for chunk in crate::db::pow2_chunks(rows, 16) {
         let mut sql = String::from(
             "INSERT INTO audit_events (id, at, actor_account_id, actor_login, actor_role, action,
                                        target, details, client_addr, prev_hash, hash, key_id) VALUES ",

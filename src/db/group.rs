@@ -71,20 +71,46 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     }
 }
 
-/// The group-commit queues of one database, one per item and result type.
+/// `items` in slices for multi-row statements: `max` at a time (a power of two), the rest in
+/// halving powers of two (for 45 and 16: 16, 16, 8, 4, 1). Statements of only a few distinct
+/// sizes stay in the driver's prepared-statement cache (sizes 1 … n would push each other out
+/// and be parsed again each time), and none binds more parameters than `max` rows hold.
+pub fn pow2_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let max = max.max(1).next_power_of_two();
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut size = max;
+        while size > rest.len() {
+            size /= 2;
+        }
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+/// The group-commit queues of one database, one per item and result type, and the other values
+/// that live with it ([`Db::shared`](super::Db::shared)), one per type.
 #[derive(Default)]
 pub(super) struct Groups(Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>);
 
 impl Groups {
     pub(super) fn get<T: Send + 'static, R: Send + 'static>(&self) -> Arc<GroupCommit<T, R>> {
+        self.shared::<GroupCommit<T, R>>()
+    }
+
+    pub(super) fn shared<V: Default + Send + Sync + 'static>(&self) -> Arc<V> {
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = map
-            .entry(TypeId::of::<GroupCommit<T, R>>())
-            .or_insert_with(|| Arc::new(GroupCommit::<T, R>::default()));
-        match Arc::clone(entry).downcast::<GroupCommit<T, R>>() {
-            Ok(group) => group,
+            .entry(TypeId::of::<V>())
+            .or_insert_with(|| Arc::new(V::default()));
+        match Arc::clone(entry).downcast::<V>() {
+            Ok(value) => value,
             // Unreachable: the key is the type's own id.
-            Err(_) => Arc::new(GroupCommit::default()),
+            Err(_) => Arc::new(V::default()),
         }
     }
 }
@@ -135,6 +161,17 @@ mod tests {
         let group: Arc<GroupCommit<u32, u32>> = Arc::default();
         let r = group.submit(1, |_items| async { Vec::new() }).await;
         assert_eq!(r, None);
+    }
+
+    #[test]
+    fn chunks_are_powers_of_two_up_to_the_maximum_and_cover_every_item() {
+        let items: Vec<u32> = (0..45).collect();
+        let sizes: Vec<usize> = pow2_chunks(&items, 16).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [16, 16, 8, 4, 1]);
+        let back: Vec<u32> = pow2_chunks(&items, 16).flatten().copied().collect();
+        assert_eq!(back, items);
+        assert_eq!(pow2_chunks(&items[..0], 16).count(), 0);
+        assert_eq!(pow2_chunks(&items[..3], 12).map(<[u32]>::len).collect::<Vec<_>>(), [2, 1]);
     }
 
     #[test]

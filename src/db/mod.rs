@@ -25,7 +25,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use decode::{Flag, SetAt, TextKey};
-pub use group::GroupCommit;
+pub use group::{GroupCommit, pow2_chunks};
 pub use keys::{Key, KeyRing, KeySet};
 pub use settings::{DatabaseSettings, Synchronous, redact_url};
 pub use timestamp::{Timestamp, tokyo};
@@ -240,6 +240,12 @@ impl Db {
     /// (see [`GroupCommit`]).
     pub fn group<T: Send + 'static, R: Send + 'static>(&self) -> Arc<GroupCommit<T, R>> {
         self.groups.get()
+    }
+
+    /// The value of type `V` that lives with this database (one per type, created on first use,
+    /// shared by every clone, dropped with the last): a cache of rows, for instance.
+    pub fn shared<V: Default + Send + Sync + 'static>(&self) -> Arc<V> {
+        self.groups.shared()
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

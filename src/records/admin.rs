@@ -149,6 +149,7 @@ pub async fn revoke_key(
     let mut tx = state.db.begin().await?;
     service::revoke_api_key(&mut tx, id, &actor, now).await?;
     tx.commit().await?;
+    super::api::forget_api_keys(&state.db);
     Ok(flash_redirect(
         &state,
         "/admin/api-keys",

@@ -1,6 +1,10 @@
 //! The FHIR API's plumbing: `OperationOutcome` responses, the API-key extractor ([`ApiClient`]),
 //! and the size-limited body reader.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
@@ -99,6 +103,51 @@ impl ApiClient {
     }
 }
 
+/// How long an API key found valid is taken as valid without asking the database again.
+pub const KEY_TTL: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
+struct KeyOwner {
+    key_id: i64,
+    facility_id: i64,
+    facility_code: String,
+}
+
+/// API keys found valid (by their SHA-256) within the last [`KEY_TTL`], so that a stream of
+/// requests does not look its key up in the database on every request. Only valid keys are
+/// kept (an unknown key is looked up every time). A revocation made by this server empties the
+/// cache as soon as it is committed ([`forget_api_keys`]); one made elsewhere (the CLI, another
+/// server on the same database) or a facility's withdrawal takes effect within [`KEY_TTL`].
+/// The TTL is measured on the monotonic clock (it is no business time).
+#[derive(Default)]
+pub struct KeyCache(Mutex<HashMap<String, (KeyOwner, Instant)>>);
+
+impl KeyCache {
+    fn get(&self, hash: &str) -> Option<KeyOwner> {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(hash)
+            .filter(|(_, at)| at.elapsed() < KEY_TTL)
+            .map(|(owner, _)| owner.clone())
+    }
+
+    fn put(&self, hash: String, owner: KeyOwner) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= 1024 {
+            map.retain(|_, (_, at)| at.elapsed() < KEY_TTL);
+        }
+        map.insert(hash, (owner, Instant::now()));
+    }
+}
+
+/// Forgets every cached API key (after a revocation is committed).
+pub fn forget_api_keys(db: &crate::db::Db) {
+    db.shared::<KeyCache>()
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+}
+
 impl FromRequestParts<AppState> for ApiClient {
     type Rejection = Rejection;
 
@@ -119,11 +168,24 @@ impl FromRequestParts<AppState> for ApiClient {
             .filter(|k| !k.is_empty() && k.len() <= 200)
             .ok_or_else(unauthorized)?;
         let hash = crate::auth::token_hash(key);
-        let mut conn = state.db.pool().acquire().await?;
-        let owner = repo::find_api_key(&mut conn, &hash).await?.ok_or_else(|| {
-            tracing::warn!("unknown or revoked api key");
-            unauthorized()
-        })?;
+        let cache = state.db.shared::<KeyCache>();
+        let owner = match cache.get(&hash) {
+            Some(owner) => owner,
+            None => {
+                let mut conn = state.db.pool().acquire().await?;
+                let owner = repo::find_api_key(&mut conn, &hash).await?.ok_or_else(|| {
+                    tracing::warn!("unknown or revoked api key");
+                    unauthorized()
+                })?;
+                let owner = KeyOwner {
+                    key_id: owner.key_id,
+                    facility_id: owner.facility_id,
+                    facility_code: owner.facility_code,
+                };
+                cache.put(hash, owner.clone());
+                owner
+            }
+        };
         let client_addr = parts
             .extensions
             .get::<ClientAddr>()

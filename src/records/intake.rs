@@ -404,7 +404,8 @@ struct Ready<'a> {
     now: Timestamp,
 }
 
-/// Inserts checked documents in multi-row statements (one facility's at a time, 50 a statement)
+/// Inserts checked documents in multi-row statements (one facility's at a time, up to 16 a
+/// statement, [`crate::db::pow2_chunks`])
 /// with their attachments: each is stored, or recognised as a retry of one stored earlier (in
 /// these documents or before) and answered with that one, or refused as different content under
 /// a taken Bundle.identifier. One answer per document, in order.
@@ -425,7 +426,7 @@ async fn insert_ready(
             .collect();
         // Identifier → (id, content hash) of the documents inserted here.
         let mut claimed: HashMap<(&str, &str), (i64, &str)> = HashMap::new();
-        for chunk in mine.chunks(50) {
+        for chunk in crate::db::pow2_chunks(&mine, 16) {
             let rows: Vec<repo::NewDocument> = chunk
                 .iter()
                 .map(|k| {
