@@ -493,3 +493,82 @@ async fn x5_stored_documents_are_counted_for_the_metrics_and_a_retry_is_not() {
         "{text}"
     );
 }
+
+/// Single documents sent at the same time share group commits (one transaction, multi-row
+/// inserts, one `audit::record_many` per group); each request still gets its own answer: new
+/// documents 201 with their own id, retries 200 with the original, a different document under a
+/// taken identifier 409, a patient without consent 422 (the others are stored all the same),
+/// one `records.document_received` event per stored document, and the chain verifies.
+#[tokio::test]
+async fn r21_1_concurrent_single_documents_share_commits_and_each_gets_its_own_answer() {
+    let net = std::sync::Arc::new(network().await);
+    let res = net.send(A, "/api/fhir/Consent", consent_for(&[])).await;
+    assert_eq!(res.status(), 201);
+    let doc = |ident: &str, title: &str, local_id: &str| {
+        let mut b = fixture_json("collection_clins.json");
+        b["identifier"]["value"] = json!(format!("{A}^2026^{ident}"));
+        b["entry"][0]["resource"]["identifier"][0]["value"] = json!(local_id);
+        b["entry"][3]["resource"]["note"] = json!([{"text": title}]);
+        b.to_string()
+    };
+    // What each request sends, and what it may be answered.
+    let mut sends: Vec<(String, &[u16])> = Vec::new();
+    for i in 0..30 {
+        // GC0 and GC1 have rivals below, which may come first.
+        let allowed: &[u16] = match i {
+            0 => &[200, 201],
+            1 => &[201, 409],
+            _ => &[201],
+        };
+        sends.push((doc(&format!("GC{i}"), "同じ", "000123"), allowed));
+    }
+    // The same document five times more: one of the six is stored, the rest get the original.
+    for _ in 0..5 {
+        sends.push((doc("GC0", "同じ", "000123"), &[200, 201]));
+    }
+    // Another content under GC1: refused (or stored, with GC1 refused, if it came first).
+    sends.push((doc("GC1", "別の内容", "000123"), &[201, 409]));
+    // A patient with no consent: refused on its own.
+    sends.push((doc("GCX", "同じ", "999999"), &[422]));
+    let mut tasks = Vec::new();
+    for (body, allowed) in sends {
+        let net = net.clone();
+        tasks.push(tokio::spawn(async move {
+            let res = net.send(A, "/api/fhir/Bundle", body).await;
+            let status = res.status().as_u16();
+            let loc = res
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().expect("location").to_string());
+            assert!(allowed.contains(&status), "{status} not in {allowed:?}");
+            (status, loc)
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.expect("request"));
+    }
+    let created: Vec<&String> = answers
+        .iter()
+        .filter(|(s, _)| *s == 201)
+        .filter_map(|(_, l)| l.as_ref())
+        .collect();
+    let distinct: std::collections::HashSet<&&String> = created.iter().collect();
+    assert_eq!(created.len(), 30, "30 documents stored: {answers:?}");
+    assert_eq!(distinct.len(), 30, "each with its own id");
+    // The retries point at the one GC0 stored.
+    let originals: std::collections::HashSet<&String> = answers
+        .iter()
+        .filter(|(s, _)| *s == 200)
+        .filter_map(|(_, l)| l.as_ref())
+        .collect();
+    assert!(originals.len() <= 1, "{originals:?}");
+    assert_eq!(answers.iter().filter(|(s, _)| *s == 409).count(), 1);
+    assert_eq!(net.app.count("documents").await, 30);
+    assert_eq!(net.app.audit_count("records.document_received").await, 30);
+    let mut conn = net.app.db().pool().acquire().await.expect("conn");
+    let report = rainbownet::audit::verify(&mut conn, net.app.db().keys().audit())
+        .await
+        .expect("verify");
+    assert!(report.broken.is_none(), "{:?}", report.broken);
+}
