@@ -1161,7 +1161,7 @@ pub async fn report_pdf(
     let settings = state.section::<IncidentsSettings>();
     let bytes = service::print(
         &state.db,
-        &state.settings.pdf.font_path,
+        &state.settings.pdf,
         &settings,
         &inc,
         draft,
