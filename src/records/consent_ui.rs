@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::blobs::BlobStore;
+use crate::blobs::BlobStore;
 use super::consent::{self, Act, Book, ConsentError, Party};
 use super::model::{self, Scope};
 use super::objects;
@@ -341,7 +341,7 @@ pub async fn serve_scan(
     content_type: Option<&str>,
     name: &str,
 ) -> AppResult<Response> {
-    let bytes = BlobStore::new(&state.settings.paths.data_dir)
+    let bytes = BlobStore::of(state)
         .get(hash)
         .await
         .map_err(AppError::Internal)?;

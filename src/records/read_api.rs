@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::{ApiClient, fhir};
-use super::blobs::BlobStore;
+use crate::blobs::BlobStore;
 use super::model::Rejection;
 use super::objects;
 use super::repo::{self, DocumentRow, Search};
@@ -98,7 +98,7 @@ pub async fn get_bundle(
         Err(DomainError::NotFound) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(&state);
     let body = full_bundle(&store, &doc).await?;
     log_read(
         &mut tx,
@@ -200,7 +200,7 @@ pub async fn search(
         }
     }
     let docs = repo::search(&mut tx, client.facility_id, &s).await?;
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(&state);
     let mut entries = Vec::with_capacity(docs.len());
     for doc in &docs {
         entries.push(json!({"fullUrl": format!("{}/api/fhir/Bundle/{}",
