@@ -10,7 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinSet;
 
 use super::settings::{BlobSettings, StoreKind};
-use super::store::{BlobError, BlobStore};
+use super::hash::BlobError;
+use super::store::BlobStore;
 use crate::domain::{CliCommand, CliContext};
 
 const GROUP: &str = "blobs";

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::store::is_hash;
+use super::hash::is_hash;
 
 #[derive(Clone, Debug)]
 pub struct LocalStore {

@@ -34,13 +34,17 @@
 //!   S3, `blobs migrate --to s3` then uploads them to the (new) bucket.
 
 mod cli;
+mod hash;
 mod local;
+mod s3_store;
 mod settings;
 mod store;
 
+pub use hash::{BlobError, hash_of, is_hash, key_of};
 pub use local::LocalStore;
+pub use s3_store::{S3Blobs, use_credentials};
 pub use settings::{BlobSettings, StoreKind};
-pub use store::{BlobError, BlobStore, S3Blobs, hash_of, is_hash, key_of, use_credentials};
+pub use store::BlobStore;
 
 use crate::domain::Domain;
 

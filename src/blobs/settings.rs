@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use super::store::BlobStore;
+use super::s3_store::S3Blobs;
 
 /// Which store holds the blobs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +47,7 @@ pub struct BlobSettings {
     pub collect_grace_minutes: u32,
     /// The built store, once per application (not a setting).
     #[serde(skip)]
-    pub(super) built: OnceLock<Result<BlobStore, Arc<str>>>,
+    pub(super) built: OnceLock<Result<Arc<S3Blobs>, Arc<str>>>,
 }
 
 impl Default for BlobSettings {

@@ -4,13 +4,13 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, anyhow, bail, ensure};
-use rusty_s3::Credentials;
-use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
+use super::hash::{BlobError, check_hash, hash_of, is_hash};
 use super::local::LocalStore;
+use super::s3_store::S3Blobs;
 use super::settings::{BlobSettings, StoreKind};
-use crate::s3::{S3Client, S3Place};
+use crate::s3::S3Place;
 use crate::state::AppState;
 
 /// The content-addressed store of attachments: a local directory or an S3-compatible bucket.
@@ -24,63 +24,9 @@ pub enum BlobStore {
     Broken(Arc<str>),
 }
 
-/// Why a read found no good blob.
-#[derive(Debug, thiserror::Error)]
-pub enum BlobError {
-    #[error("blob {0} is missing from the store")]
-    Missing(String),
-    #[error("blob {0} is corrupt: its content does not match its hash")]
-    Corrupt(String),
-}
-
 fn gate() -> Arc<RwLock<()>> {
     static GATE: OnceLock<Arc<RwLock<()>>> = OnceLock::new();
     GATE.get_or_init(|| Arc::new(RwLock::new(()))).clone()
-}
-
-pub fn is_hash(h: &str) -> bool {
-    h.len() == 64
-        && h.bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-}
-
-/// The SHA-256 of `bytes`, lower-case hex.
-pub fn hash_of(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-pub(super) fn check_hash(hash: &str, bytes: &[u8]) -> Result<(), BlobError> {
-    if hash_of(bytes) == hash {
-        Ok(())
-    } else {
-        Err(BlobError::Corrupt(hash.to_string()))
-    }
-}
-
-/// The key of a blob in a bucket (after the configured prefix): `blobs/ab/cdef…`, the same path
-/// as in the local directory and in backup archives.
-pub fn key_of(hash: &str) -> String {
-    format!("blobs/{}/{}", &hash[..2], &hash[2..])
-}
-
-static PROCESS_CREDENTIALS: OnceLock<(String, String)> = OnceLock::new();
-
-/// Credentials for every S3 blob store this process builds afterwards, in place of the
-/// environment's (for tests, which may not change the environment, and for embedding).
-pub fn use_credentials(access_key: &str, secret_key: &str) {
-    let _ = PROCESS_CREDENTIALS.set((access_key.to_string(), secret_key.to_string()));
-}
-
-fn credentials() -> anyhow::Result<Credentials> {
-    if let Some((k, s)) = PROCESS_CREDENTIALS.get() {
-        return Ok(Credentials::new(k.clone(), s.clone()));
-    }
-    Credentials::from_env().ok_or_else(|| {
-        anyhow!(
-            "[blobs] store = \"s3\" には環境変数 AWS_ACCESS_KEY_ID と AWS_SECRET_ACCESS_KEY が必要です \
-             (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-        )
-    })
 }
 
 impl BlobStore {
@@ -94,14 +40,13 @@ impl BlobStore {
     pub fn configured(settings: &BlobSettings, data_dir: &Path) -> BlobStore {
         match settings.store {
             StoreKind::Local => BlobStore::local(data_dir),
-            StoreKind::S3 => settings
+            StoreKind::S3 => match settings
                 .built
-                .get_or_init(|| {
-                    Self::build(StoreKind::S3, settings, data_dir)
-                        .map_err(|e| Arc::from(format!("{e:#}")))
-                })
-                .clone()
-                .unwrap_or_else(BlobStore::Broken),
+                .get_or_init(|| s3(settings).map(Arc::new).map_err(|e| format!("{e:#}").into()))
+            {
+                Ok(s) => BlobStore::S3(Arc::clone(s)),
+                Err(why) => BlobStore::Broken(Arc::clone(why)),
+            },
         }
     }
 
@@ -117,43 +62,17 @@ impl BlobStore {
         settings: &BlobSettings,
         data_dir: &Path,
     ) -> anyhow::Result<BlobStore> {
-        match kind {
-            StoreKind::Local => Ok(BlobStore::local(data_dir)),
-            StoreKind::S3 => {
-                let endpoint = settings.s3_endpoint.trim();
-                let url: url::Url = endpoint.parse().with_context(|| {
-                    format!("[blobs] s3_endpoint が URL ではありません: {endpoint:?}")
-                })?;
-                ensure!(
-                    matches!(url.scheme(), "http" | "https"),
-                    "[blobs] s3_endpoint は http:// か https:// で始めてください: {endpoint}"
-                );
-                ensure!(
-                    !settings.s3_bucket.trim().is_empty(),
-                    "[blobs] s3_bucket を指定してください"
-                );
-                let place = S3Place {
-                    endpoint: url,
-                    bucket: settings.s3_bucket.trim().to_string(),
-                    region: settings.s3_region.trim().to_string(),
-                    path_style: settings.s3_path_style,
-                    prefix: settings.s3_prefix.clone(),
-                };
-                let client = S3Client::new(&place, credentials()?)
-                    .map_err(|e| e.context("[blobs]"))?;
-                Ok(BlobStore::S3(Arc::new(S3Blobs {
-                    client,
-                    grace: settings.grace(),
-                })))
-            }
-        }
+        Ok(match kind {
+            StoreKind::Local => BlobStore::local(data_dir),
+            StoreKind::S3 => BlobStore::S3(Arc::new(s3(settings)?)),
+        })
     }
 
     /// Where the blobs are, for messages (never credentials).
     pub fn describe(&self) -> String {
         match self {
             BlobStore::Local(l) => format!("local:{}", l.root().display()),
-            BlobStore::S3(s) => s.client.describe(),
+            BlobStore::S3(s) => s.describe(),
             BlobStore::Broken(why) => format!("broken: {why}"),
         }
     }
@@ -171,10 +90,7 @@ impl BlobStore {
     /// Stores `bytes` under `hash` (which the caller computed; it is checked) unless already
     /// there. Call it before the transaction that references the blob, never inside one.
     pub async fn put(&self, hash: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        ensure!(is_hash(hash), "not a sha256: {hash}");
-        if hash_of(bytes) != hash {
-            bail!("blob content does not match its hash");
-        }
+        checked(hash, bytes)?;
         match self {
             BlobStore::Local(l) => l.put(hash, bytes).await,
             BlobStore::S3(s) => s.put(hash, bytes).await,
@@ -185,16 +101,13 @@ impl BlobStore {
     /// Writes `bytes` under `hash` even when an object of that name is there (a copy found
     /// damaged by `blobs migrate`).
     pub async fn replace(&self, hash: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        ensure!(is_hash(hash), "not a sha256: {hash}");
-        if hash_of(bytes) != hash {
-            bail!("blob content does not match its hash");
-        }
+        checked(hash, bytes)?;
         match self {
             BlobStore::Local(l) => {
                 l.remove(hash).await?;
                 l.put(hash, bytes).await
             }
-            BlobStore::S3(s) => s.client.put_bytes(&key_of(hash), bytes.to_vec()).await,
+            BlobStore::S3(s) => s.replace(hash, bytes).await,
             BlobStore::Broken(why) => bail!("blob store: {why}"),
         }
     }
@@ -204,7 +117,7 @@ impl BlobStore {
         ensure!(is_hash(hash), "not a sha256: {hash}");
         let bytes = match self {
             BlobStore::Local(l) => l.get(hash).await?,
-            BlobStore::S3(s) => s.client.get_bytes(&key_of(hash)).await?,
+            BlobStore::S3(s) => s.get(hash).await?,
             BlobStore::Broken(why) => bail!("blob store: {why}"),
         };
         let bytes = bytes.ok_or_else(|| BlobError::Missing(hash.to_string()))?;
@@ -216,32 +129,24 @@ impl BlobStore {
     /// it, and only then calls [`Self::remove`]): always for the local store; for S3 when the
     /// object exists and was last written at least the grace period ago.
     pub async fn collectable(&self, hash: &str) -> anyhow::Result<bool> {
+        if !is_hash(hash) {
+            return Ok(false);
+        }
         match self {
-            BlobStore::Local(_) => Ok(is_hash(hash)),
-            BlobStore::S3(s) => {
-                if !is_hash(hash) {
-                    return Ok(false);
-                }
-                Ok(match s.client.head(&key_of(hash)).await? {
-                    Some(h) => h.age().is_some_and(|age| age >= s.grace),
-                    None => false,
-                })
-            }
+            BlobStore::Local(_) => Ok(true),
+            BlobStore::S3(s) => s.collectable(hash).await,
             BlobStore::Broken(why) => bail!("blob store: {why}"),
         }
     }
 
     /// Removes a blob (the caller has checked that nothing refers to it); whether it was there.
     pub async fn remove(&self, hash: &str) -> anyhow::Result<bool> {
+        if !is_hash(hash) {
+            return Ok(false);
+        }
         match self {
             BlobStore::Local(l) => l.remove(hash).await,
-            BlobStore::S3(s) => {
-                if !is_hash(hash) {
-                    return Ok(false);
-                }
-                s.client.delete(&key_of(hash)).await?;
-                Ok(true)
-            }
+            BlobStore::S3(s) => s.remove(hash).await,
             BlobStore::Broken(why) => bail!("blob store: {why}"),
         }
     }
@@ -250,22 +155,7 @@ impl BlobStore {
     pub async fn list(&self) -> anyhow::Result<Vec<(String, u64)>> {
         match self {
             BlobStore::Local(l) => l.list().await,
-            BlobStore::S3(s) => {
-                let mut out: Vec<(String, u64)> = s
-                    .client
-                    .list("blobs/")
-                    .await?
-                    .into_iter()
-                    .filter_map(|o| {
-                        let rest = o.name.strip_prefix("blobs/")?;
-                        let (a, b) = rest.split_once('/')?;
-                        let hash = format!("{a}{b}");
-                        (a.len() == 2 && is_hash(&hash)).then_some((hash, o.size))
-                    })
-                    .collect();
-                out.sort();
-                Ok(out)
-            }
+            BlobStore::S3(s) => s.list().await,
             BlobStore::Broken(why) => bail!("blob store: {why}"),
         }
     }
@@ -282,33 +172,43 @@ impl BlobStore {
                     Err(e) => Err(e.into()),
                 }
             }
-            BlobStore::S3(s) => Ok(s.client.head(&key_of(hash)).await?.map(|h| h.size)),
+            BlobStore::S3(s) => s.size(hash).await,
             BlobStore::Broken(why) => bail!("blob store: {why}"),
         }
     }
 }
 
-/// The S3 store: objects `<prefix>blobs/ab/cdef…`.
-#[derive(Debug)]
-pub struct S3Blobs {
-    client: S3Client,
-    grace: jiff::SignedDuration,
+fn checked(hash: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    ensure!(is_hash(hash), "not a sha256: {hash}");
+    ensure!(
+        hash_of(bytes) == hash,
+        "blob content does not match its hash"
+    );
+    Ok(())
 }
 
-impl S3Blobs {
-    /// A HEAD first: an object that exists with the right size and was written less than half
-    /// the grace period ago is left as it is (a no-op); else the bytes are PUT, which also
-    /// renews an old object's age, so a purge running meanwhile cannot collect it.
-    async fn put(&self, hash: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        let key = key_of(hash);
-        if let Some(h) = self.client.head(&key).await?
-            && h.size == bytes.len() as u64
-            && h.age().is_some_and(|age| age < self.grace / 2)
-        {
-            return Ok(());
-        }
-        self.client.put_bytes(&key, bytes.to_vec()).await
-    }
+/// The S3 store of `[blobs]` (validated here, so that a bad setting names its key).
+fn s3(settings: &BlobSettings) -> anyhow::Result<S3Blobs> {
+    let endpoint = settings.s3_endpoint.trim();
+    let url: url::Url = endpoint
+        .parse()
+        .with_context(|| format!("[blobs] s3_endpoint が URL ではありません: {endpoint:?}"))?;
+    ensure!(
+        matches!(url.scheme(), "http" | "https"),
+        "[blobs] s3_endpoint は http:// か https:// で始めてください: {endpoint}"
+    );
+    ensure!(
+        !settings.s3_bucket.trim().is_empty(),
+        "[blobs] s3_bucket を指定してください"
+    );
+    let place = S3Place {
+        endpoint: url,
+        bucket: settings.s3_bucket.trim().to_string(),
+        region: settings.s3_region.trim().to_string(),
+        path_style: settings.s3_path_style,
+        prefix: settings.s3_prefix.clone(),
+    };
+    S3Blobs::new(&place, settings.grace())
 }
 
 #[cfg(test)]
@@ -316,7 +216,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_blob_is_stored_under_its_hash_and_read_back() {
+    async fn a_blob_is_stored_under_its_hash_read_back_checked_and_removed() {
         let dir = std::env::temp_dir().join(format!("rn-blobs-{}", rand::random::<u64>()));
         let store = BlobStore::local(&dir);
         let bytes = b"%PDF-1.4 test";
@@ -333,7 +233,6 @@ mod tests {
             store.put(&"0".repeat(64), bytes).await.is_err(),
             "wrong hash"
         );
-        assert!(l.path("../../etc/passwd").is_none());
         assert_eq!(
             store.list().await.expect("list"),
             vec![(hash.clone(), bytes.len() as u64)]
@@ -354,8 +253,23 @@ mod tests {
     }
 
     #[test]
-    fn a_blob_key_is_its_local_path() {
-        let h = hash_of(b"x");
-        assert_eq!(key_of(&h), format!("blobs/{}/{}", &h[..2], &h[2..]));
+    fn an_s3_store_needs_an_endpoint_and_a_bucket() {
+        let mut s = BlobSettings {
+            store: StoreKind::S3,
+            ..BlobSettings::default()
+        };
+        let dir = Path::new("/nonexistent");
+        assert!(matches!(
+            BlobStore::configured(&s, dir),
+            BlobStore::Broken(_)
+        ));
+        s = BlobSettings {
+            store: StoreKind::S3,
+            s3_endpoint: "ftp://example".into(),
+            s3_bucket: "b".into(),
+            ..BlobSettings::default()
+        };
+        let err = BlobStore::build(StoreKind::S3, &s, dir).expect_err("ftp");
+        assert!(err.to_string().contains("s3_endpoint"), "{err:#}");
     }
 }
