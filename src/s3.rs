@@ -233,7 +233,10 @@ impl S3Client {
         }
         match self.head(name).await? {
             Some(h) if h.size == local => Ok(local),
-            Some(h) => bail!("S3 {name}: {} bytes after the upload, {local} expected", h.size),
+            Some(h) => bail!(
+                "S3 {name}: {} bytes after the upload, {local} expected",
+                h.size
+            ),
             None => bail!("S3 {name}: missing after the upload"),
         }
     }

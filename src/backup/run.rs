@@ -35,8 +35,8 @@ use super::snapshot::{self, Facts};
 use super::verify::{self, Checked};
 use super::{age_keys, redact, repo};
 use crate::audit::{self, Actor};
-use crate::db::{Backend, Timestamp};
 use crate::blobs::BlobStore;
+use crate::db::{Backend, Timestamp};
 use crate::state::AppState;
 
 /// A `running` row younger than this means another backup is in progress.

@@ -9,8 +9,8 @@ use clap::{Args, FromArgMatches};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinSet;
 
-use super::settings::{BlobSettings, StoreKind};
 use super::hash::BlobError;
+use super::settings::{BlobSettings, StoreKind};
 use super::store::BlobStore;
 use crate::domain::{CliCommand, CliContext};
 
@@ -67,10 +67,11 @@ fn bar(len: usize) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let style =
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{bar:30}] {pos}/{len} ({eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] [{bar:30}] {pos}/{len} ({eta})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
     ProgressBar::new(len as u64).with_style(style)
 }
 
@@ -129,7 +130,9 @@ async fn run_migrate(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<E
         "コピー {copied} 件、移行済み {present} 件（読み戻して SHA-256 を確認）、失敗 {failed} 件"
     );
     if failed > 0 {
-        eprintln!("失敗したものがあります。原因を取り除いてから、もう一度実行してください（続きから再開します）。");
+        eprintln!(
+            "失敗したものがあります。原因を取り除いてから、もう一度実行してください（続きから再開します）。"
+        );
         return Ok(ExitCode::from(1));
     }
     if to_kind == StoreKind::S3 && settings.store != StoreKind::S3 {

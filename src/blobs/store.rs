@@ -40,10 +40,11 @@ impl BlobStore {
     pub fn configured(settings: &BlobSettings, data_dir: &Path) -> BlobStore {
         match settings.store {
             StoreKind::Local => BlobStore::local(data_dir),
-            StoreKind::S3 => match settings
-                .built
-                .get_or_init(|| s3(settings).map(Arc::new).map_err(|e| format!("{e:#}").into()))
-            {
+            StoreKind::S3 => match settings.built.get_or_init(|| {
+                s3(settings)
+                    .map(Arc::new)
+                    .map_err(|e| format!("{e:#}").into())
+            }) {
                 Ok(s) => BlobStore::S3(Arc::clone(s)),
                 Err(why) => BlobStore::Broken(Arc::clone(why)),
             },

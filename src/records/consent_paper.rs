@@ -10,12 +10,12 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::blobs::BlobStore;
 use super::consent::{self, Act, Book, ConsentError, Party, ScanRef};
 use super::model::{self, ConsentChange, Scope};
 use super::repo;
 use super::views::*;
 use crate::audit;
+use crate::blobs::BlobStore;
 use crate::db::Tx;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;

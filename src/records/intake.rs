@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::api::{ApiClient, internal};
-use crate::blobs::BlobStore;
 use super::consent::{self, Act, Party, ScanRef};
 use super::fhir::{ParsedDocument, PatientInfo};
 use super::model::{self, ConsentInfo, Rejection};
 use super::repo;
 use crate::audit::{self, Actor};
+use crate::blobs::BlobStore;
 use crate::db::{Conn, Timestamp, Tx};
 use crate::state::AppState;
 

@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::api::{ApiClient, FhirBody, fhir, internal, outcome_json};
-use crate::blobs::BlobStore;
 use super::consent::{self, Act, ConsentError, Party, ScanRef};
 use super::fhir::{self as fhirck, ParsedDocument};
 use super::intake::{check_custodian, ingest_many, ingest_one, resolve_patient};
 use super::model::{self, ConsentChange, Rejection};
 use super::repo;
+use crate::blobs::BlobStore;
 use crate::error::DomainError;
 use crate::state::AppState;
 

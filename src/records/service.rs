@@ -9,12 +9,12 @@
 use rand::RngCore;
 use serde_json::json;
 
-use crate::blobs::BlobStore;
 use super::fhir::PatientInfo;
 use super::intake;
 use super::model::{ConsentInfo, Rejection};
 use super::repo;
 use crate::audit::{self, Actor};
+use crate::blobs::BlobStore;
 use crate::db::{Constraint, Db, Timestamp, Tx, constraint};
 use crate::error::DomainError;
 use crate::state::AppState;
