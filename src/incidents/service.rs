@@ -7,9 +7,9 @@ use sha2::{Digest, Sha256};
 use super::model::{self, CauseCategory, Incident, Move, NewIncident, Severity, Source, Status};
 use super::repo::{self, Fields, NewVendorContact};
 use crate::audit::{self, Actor};
+use crate::blobs::BlobStore;
 use crate::db::{Db, Timestamp, Tx, tokyo};
 use crate::error::DomainError;
-use crate::records::blobs::BlobStore;
 
 /// Opens an incident (status 調査中) on the caller's transaction, with its first timeline entry,
 /// and returns its id. The caller commits (an incident drafted from an alert or an inquiry links
