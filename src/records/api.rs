@@ -33,10 +33,32 @@ pub fn outcome_json(code: &str, message: &str) -> Value {
     })
 }
 
+/// The `OperationOutcome` of a refusal: its issues with their FHIRPath, or its one message.
+pub fn rejection_outcome(r: &Rejection) -> Value {
+    if r.issues.is_empty() {
+        return outcome_json(r.code, &r.message);
+    }
+    json!({"resourceType": "OperationOutcome", "issue": issues_json(&r.issues)})
+}
+
+pub fn issues_json(issues: &[super::model::Issue]) -> Vec<Value> {
+    issues
+        .iter()
+        .map(|i| {
+            let mut v = json!({"severity": i.severity, "code": i.code, "diagnostics": i.diagnostics});
+            if !i.expression.is_empty() {
+                v["expression"] = json!([i.expression]);
+                v["location"] = json!([i.expression]);
+            }
+            v
+        })
+        .collect()
+}
+
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-        fhir(status, &outcome_json(self.code, &self.message))
+        fhir(status, &rejection_outcome(&self))
     }
 }
 
