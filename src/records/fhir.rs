@@ -228,11 +228,12 @@ pub fn parse_bundle(
             }
             let subject = str_at(comp, &["subject", "reference"])
                 .ok_or_else(|| invalid("Composition.subject がありません。"))?;
-            let target = fhir_refs::resolve(&resources, resources[0].0, subject).ok_or_else(|| {
-                invalid(format!(
-                    "Composition.subject「{subject}」が Bundle 内で解決できません。"
-                ))
-            })?;
+            let target =
+                fhir_refs::resolve(&resources, resources[0].0, subject).ok_or_else(|| {
+                    invalid(format!(
+                        "Composition.subject「{subject}」が Bundle 内で解決できません。"
+                    ))
+                })?;
             if resource_type(target) != Some("Patient") {
                 return Err(invalid("Composition.subject が Patient を指していません。"));
             }

@@ -11,14 +11,23 @@ const DUPLICATE: &str = "\u{1}duplicate key\u{1}";
 /// Why a body is not acceptable JSON.
 #[derive(Debug, PartialEq, Eq)]
 pub enum JsonError {
-    Syntax { line: usize, column: usize },
-    Duplicate { key: String, line: usize, column: usize },
+    Syntax {
+        line: usize,
+        column: usize,
+    },
+    Duplicate {
+        key: String,
+        line: usize,
+        column: usize,
+    },
 }
 
 /// Parses JSON, refusing repeated keys.
 pub fn parse_strict(body: &[u8]) -> Result<Value, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let v = Strict.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    let v = Strict
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
     v.map_err(|e| {
         let (line, column) = (e.line(), e.column());
         let text = e.to_string();
@@ -117,8 +126,9 @@ mod tests {
 
     #[test]
     fn repeated_keys_are_refused_with_where_they_are() {
-        let e = parse_strict(b"{\"a\": 1,\n \"b\": {\"gender\": \"male\", \"gender\": \"female\"}}")
-            .expect_err("duplicate");
+        let e =
+            parse_strict(b"{\"a\": 1,\n \"b\": {\"gender\": \"male\", \"gender\": \"female\"}}")
+                .expect_err("duplicate");
         match e {
             JsonError::Duplicate { key, line, .. } => {
                 assert_eq!(key, "gender");

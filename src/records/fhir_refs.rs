@@ -68,12 +68,16 @@ fn bundle_refs(bundle: &Value, root: &str, out: &mut Vec<Issue>) {
     for single in ["subject", "encounter", "custodian"] {
         push_ref(comp.get(single), &format!("{base}.{single}"), &mut refs);
     }
-    each(comp, "author", &base, &mut |v, p| push_ref(Some(v), &p, &mut refs));
+    each(comp, "author", &base, &mut |v, p| {
+        push_ref(Some(v), &p, &mut refs)
+    });
     each(comp, "attester", &base, &mut |a, p| {
         push_ref(a.get("party"), &format!("{p}.party"), &mut refs);
     });
     each(comp, "event", &base, &mut |ev, p| {
-        each(ev, "detail", &p, &mut |d, p| push_ref(Some(d), &p, &mut refs));
+        each(ev, "detail", &p, &mut |d, p| {
+            push_ref(Some(d), &p, &mut refs)
+        });
     });
     section_refs(comp, &base, &mut refs);
     for (reference, path) in refs {
@@ -185,7 +189,11 @@ fn local_refs(v: &Value, ids: &[&str], path: &mut String, out: &mut Vec<Issue>, 
 
 /// The resource a reference (written in the entry whose fullUrl is `from`) points at: by
 /// fullUrl, by a RESTful fullUrl's service base, or by resource type and id.
-pub fn resolve<'a>(entries: &[Entry<'a>], from: Option<&str>, reference: &str) -> Option<&'a Value> {
+pub fn resolve<'a>(
+    entries: &[Entry<'a>],
+    from: Option<&str>,
+    reference: &str,
+) -> Option<&'a Value> {
     let unversioned = reference.split("/_history/").next().unwrap_or(reference);
     if let Some((_, r)) = entries
         .iter()
@@ -262,7 +270,9 @@ mod tests {
         let mut e = vec![comp(json!({}))];
         e.extend(others());
         assert!(check_bundle(&document(e.clone()), "Bundle").is_empty());
-        let mut bad = vec![comp(json!({"section": [{"section": [{"entry": [{"reference": "urn:uuid:gone"}]}]}]}))];
+        let mut bad = vec![comp(
+            json!({"section": [{"section": [{"entry": [{"reference": "urn:uuid:gone"}]}]}]}),
+        )];
         bad.extend(others());
         let issues = check_bundle(&document(bad), "Bundle");
         assert_eq!(issues.len(), 1, "{issues:?}");
@@ -276,9 +286,11 @@ mod tests {
     fn contained_references_must_name_a_contained_resource() {
         let mut e = vec![comp(json!({}))];
         e.extend(others());
-        e.push(json!({"fullUrl": "urn:uuid:m", "resource": {"resourceType": "MedicationRequest",
+        e.push(
+            json!({"fullUrl": "urn:uuid:m", "resource": {"resourceType": "MedicationRequest",
             "contained": [{"resourceType": "Medication", "id": "med"}],
-            "medicationReference": {"reference": "#med"}, "subject": {"reference": "#"}}}));
+            "medicationReference": {"reference": "#med"}, "subject": {"reference": "#"}}}),
+        );
         assert!(check_bundle(&document(e.clone()), "Bundle").is_empty());
         e[3]["resource"]["medicationReference"]["reference"] = json!("#nothing");
         let issues = check_bundle(&document(e), "Bundle");
@@ -288,11 +300,15 @@ mod tests {
 
     #[test]
     fn a_nested_document_resolves_inside_itself() {
-        let mut inner = vec![json!({"fullUrl": "urn:uuid:c", "resource": {"resourceType": "Composition",
-            "subject": {"reference": "urn:uuid:p2"}, "author": [{"reference": "urn:uuid:o"}]}})];
+        let mut inner = vec![
+            json!({"fullUrl": "urn:uuid:c", "resource": {"resourceType": "Composition",
+            "subject": {"reference": "urn:uuid:p2"}, "author": [{"reference": "urn:uuid:o"}]}}),
+        ];
         inner.push(json!({"fullUrl": "urn:uuid:p2", "resource": {"resourceType": "Patient"}}));
         inner.push(json!({"fullUrl": "urn:uuid:o", "resource": {"resourceType": "Organization"}}));
-        let mut outer = vec![comp(json!({"section": [{"entry": [{"reference": "urn:uuid:rx"}]}]}))];
+        let mut outer = vec![comp(
+            json!({"section": [{"entry": [{"reference": "urn:uuid:rx"}]}]}),
+        )];
         outer.extend(others());
         outer.push(json!({"fullUrl": "urn:uuid:rx", "resource": document(inner.clone())}));
         assert!(check_bundle(&document(outer.clone()), "Bundle").is_empty());
@@ -318,6 +334,13 @@ mod tests {
         assert_eq!(service_base("urn:uuid:1"), None);
         let p = json!({"resourceType": "Patient"});
         let entries: Vec<Entry> = vec![(Some("http://example.org/fhir/Patient/23"), &p)];
-        assert!(resolve(&entries, Some("http://example.org/fhir/Composition/1"), "Patient/23").is_some());
+        assert!(
+            resolve(
+                &entries,
+                Some("http://example.org/fhir/Composition/1"),
+                "Patient/23"
+            )
+            .is_some()
+        );
     }
 }

@@ -195,7 +195,9 @@ fn build(raw: RawTable) -> Table {
         for (prop, (ty, min, many, vs, choice)) in elems {
             let choice = (!choice.is_empty()).then(|| choice.clone().into_boxed_str());
             if *min > 0 {
-                let key = choice.clone().unwrap_or_else(|| prop.clone().into_boxed_str());
+                let key = choice
+                    .clone()
+                    .unwrap_or_else(|| prop.clone().into_boxed_str());
                 match required.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, props)) => props.push(prop.clone().into()),
                     None => required.push((key, vec![prop.clone().into()])),
@@ -432,18 +434,18 @@ impl<'a> Walker<'a> {
                         "空の配列は使えません（要素がなければ省略してください）。".into(),
                     ),
                     Value::Array(items) => {
-                        let shadow = map.get(&format!("_{k}")).and_then(Value::as_array);
+                        let shadow = if matches!(e.ty, Ty::Prim(_)) {
+                            map.get(&format!("_{k}")).and_then(Value::as_array)
+                        } else {
+                            None
+                        };
                         for (i, item) in items.iter().enumerate() {
                             self.path.push(Seg::Idx(i));
                             if item.is_null() {
                                 let has_shadow = matches!(e.ty, Ty::Prim(_))
                                     && shadow.and_then(|s| s.get(i)).is_some_and(|s| !s.is_null());
                                 if !has_shadow {
-                                    self.issue(
-                                        "structure",
-                                        None,
-                                        "null は使えません。".into(),
-                                    );
+                                    self.issue("structure", None, "null は使えません。".into());
                                 }
                             } else {
                                 self.value(e, item);
@@ -499,7 +501,9 @@ impl<'a> Walker<'a> {
             self.issue(
                 "structure",
                 Some(k),
-                format!("{base}[x] は 1 つの型だけで指定してください（複数の型が指定されています）。"),
+                format!(
+                    "{base}[x] は 1 つの型だけで指定してください（複数の型が指定されています）。"
+                ),
             );
         } else {
             seen.push(base);
@@ -510,9 +514,7 @@ impl<'a> Walker<'a> {
         self.issue(
             "structure",
             Some(k),
-            format!(
-                "「{k}」は {type_name} に定義されていない要素です（Unrecognized property）。"
-            ),
+            format!("「{k}」は {type_name} に定義されていない要素です（Unrecognized property）。"),
         );
     }
 
@@ -604,7 +606,10 @@ impl<'a> Walker<'a> {
             let system = c.get("system").and_then(Value::as_str);
             let code = c.get("code").and_then(Value::as_str);
             match (system, code) {
-                (Some(s), Some(code)) => vs.by_system.get(s).is_some_and(|codes| codes.contains(code)),
+                (Some(s), Some(code)) => vs
+                    .by_system
+                    .get(s)
+                    .is_some_and(|codes| codes.contains(code)),
                 _ => false,
             }
         };
@@ -682,7 +687,9 @@ fn primitive(p: Prim, v: &Value) -> Result<(), String> {
                 return want("文字列");
             };
             if s.is_empty() {
-                return Err("空の文字列は使えません（値がなければ要素ごと省略してください）。".into());
+                return Err(
+                    "空の文字列は使えません（値がなければ要素ごと省略してください）。".into(),
+                );
             }
             string_value(p, s)
         }
@@ -690,7 +697,13 @@ fn primitive(p: Prim, v: &Value) -> Result<(), String> {
 }
 
 fn string_value(p: Prim, s: &str) -> Result<(), String> {
-    let bad = || Err(format!("「{}」は {} として正しくありません。", clip(s), p.name()));
+    let bad = || {
+        Err(format!(
+            "「{}」は {} として正しくありません。",
+            clip(s),
+            p.name()
+        ))
+    };
     let ok = match p {
         Prim::Str | Prim::Markdown => true,
         Prim::Code => {
@@ -701,8 +714,7 @@ fn string_value(p: Prim, s: &str) -> Result<(), String> {
         }
         Prim::Id => {
             s.len() <= 64
-                && s
-                    .bytes()
+                && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         }
         Prim::Uri | Prim::Url | Prim::Canonical => !s.chars().any(char::is_whitespace),
@@ -747,11 +759,9 @@ fn string_value(p: Prim, s: &str) -> Result<(), String> {
         Prim::Instant => date_time(s, true),
         Prim::Time => time(s).is_some_and(|rest| rest.is_empty()),
         Prim::Xhtml => xhtml(s),
-        Prim::Boolean
-        | Prim::Integer
-        | Prim::PositiveInt
-        | Prim::UnsignedInt
-        | Prim::Decimal => false,
+        Prim::Boolean | Prim::Integer | Prim::PositiveInt | Prim::UnsignedInt | Prim::Decimal => {
+            false
+        }
     };
     if ok { Ok(()) } else { bad() }
 }
@@ -886,13 +896,26 @@ mod tests {
             assert!(date(ok) == Some(""), "{ok}");
             assert!(date_time(ok, false), "{ok}");
         }
-        for bad in ["2026-13-45", "2023-02-29", "20-08", "2020-8", "0000", "2020-08-01T10:00"] {
+        for bad in [
+            "2026-13-45",
+            "2023-02-29",
+            "20-08",
+            "2020-8",
+            "0000",
+            "2020-08-01T10:00",
+        ] {
             assert!(!(date(bad) == Some("")), "{bad}");
         }
         assert!(date_time("2026-11-20T10:00:00+09:00", false));
         assert!(date_time("2026-11-20T10:00:00.123Z", true));
-        assert!(!date_time("2026-11-20T10:00+09:00", false), "seconds are required");
-        assert!(!date_time("2026-11-20T10:00:00", false), "a time needs a zone");
+        assert!(
+            !date_time("2026-11-20T10:00+09:00", false),
+            "seconds are required"
+        );
+        assert!(
+            !date_time("2026-11-20T10:00:00", false),
+            "a time needs a zone"
+        );
         assert!(!date_time("2026-11-20", true), "an instant is complete");
     }
 
@@ -904,8 +927,15 @@ mod tests {
         assert_eq!(e.len(), 5, "{e:?}");
         assert!(e.iter().any(|m| m.contains("Patient.gender")), "{e:?}");
         assert!(e.iter().any(|m| m.contains("Patient.birthDate")), "{e:?}");
-        assert!(e.iter().any(|m| m.contains("Unrecognized property")), "{e:?}");
-        assert!(e.iter().any(|m| m.contains("Patient.name") && m.contains("配列")), "{e:?}");
+        assert!(
+            e.iter().any(|m| m.contains("Unrecognized property")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.contains("Patient.name") && m.contains("配列")),
+            "{e:?}"
+        );
         let e = errors(json!({"resourceType": "Patient", "gender": "woman"}));
         assert!(e[0].contains("administrative-gender"), "{e:?}");
         assert!(errors(json!({"resourceType": "Patient", "gender": "female",
@@ -919,11 +949,15 @@ mod tests {
         let e = errors(json!({"resourceType": "Observation", "status": "final"}));
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(e[0].contains("Observation.code"), "{e:?}");
-        let e = errors(json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
-            "valueString": "a", "valueBoolean": true}));
+        let e = errors(
+            json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+            "valueString": "a", "valueBoolean": true}),
+        );
         assert!(e[0].contains("value[x]"), "{e:?}");
-        let e = errors(json!({"resourceType": "Condition", "subject": {"reference": "Patient/1"},
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "gone"}]}}));
+        let e = errors(
+            json!({"resourceType": "Condition", "subject": {"reference": "Patient/1"},
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "gone"}]}}),
+        );
         assert!(e[0].contains("condition-clinical"), "{e:?}");
         assert!(errors(json!({"resourceType": "Condition", "subject": {"reference": "Patient/1"},
             "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]}}))
@@ -942,6 +976,61 @@ mod tests {
             "",
         );
         assert_eq!(e.len(), 1, "{e:?}");
-        assert_eq!(e[0].expression, "Bundle.entry[1].resource.contained[0].birthDate");
+        assert_eq!(
+            e[0].expression,
+            "Bundle.entry[1].resource.contained[0].birthDate"
+        );
+    }
+
+    #[test]
+    fn the_jp_clins_fixtures_are_valid_r4() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fhir");
+        let mut n = 0;
+        for f in std::fs::read_dir(dir).expect("fixtures") {
+            let path = f.expect("entry").path();
+            let v: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+            let e = errors(v);
+            assert!(e.is_empty(), "{}: {e:#?}", path.display());
+            n += 1;
+        }
+        assert!(n >= 6);
+    }
+
+    /// `cargo test --lib fhir_validate -- --ignored --nocapture`: how many documents a second
+    /// one core checks (the intake benchmark needs ≥ 4,000 documents/s in all).
+    #[test]
+    #[ignore]
+    fn throughput() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/fhir/referral_57133-1.json"
+        );
+        let body = std::fs::read(path).expect("read");
+        let v: Value = serde_json::from_slice(&body).expect("json");
+        assert!(errors(v.clone()).is_empty());
+        let n = 5_000;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            assert!(validate_resource(&v, "").is_empty());
+        }
+        let check = t.elapsed();
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            let _ = crate::records::fhir_json::parse_strict(&body).expect("json");
+        }
+        let strict = t.elapsed();
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            let _: Value = serde_json::from_slice(&body).expect("json");
+        }
+        let plain = t.elapsed();
+        println!(
+            "{} bytes: validate {:.0}/s, strict parse {:.0}/s, serde_json parse {:.0}/s",
+            body.len(),
+            n as f64 / check.as_secs_f64(),
+            n as f64 / strict.as_secs_f64(),
+            n as f64 / plain.as_secs_f64()
+        );
     }
 }

@@ -108,6 +108,11 @@ pub fn domain() -> Domain {
 fn routes() -> Routes {
     Routes::new()
         .post("/api/fhir/Bundle", Access::ApiKey, intake_api::post_bundle)
+        .post(
+            "/api/fhir/Bundle/$validate",
+            Access::ApiKey,
+            intake_api::validate_bundle,
+        )
         .post("/api/fhir", Access::ApiKey, intake_api::post_batch)
         .post(
             "/api/fhir/Consent",
