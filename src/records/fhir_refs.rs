@@ -201,9 +201,7 @@ pub fn resolve<'a>(
     {
         return Some(r);
     }
-    let mut parts = unversioned.rsplitn(2, '/');
-    let id = parts.next()?;
-    let ty = parts.next()?;
+    let (ty, id) = unversioned.rsplit_once('/')?;
     let relative = !ty.contains(':') && !ty.contains('/');
     if relative {
         // §2.36.4.1: against the service base of the referring entry's RESTful fullUrl.

@@ -215,7 +215,7 @@ async fn r21_1_issue14_valid_r4_variants_are_accepted() {
     b["entry"][0]["resource"]["date"] = json!("2020-08");
     b["entry"][7]["resource"]["effectiveDateTime"] = json!("2020-08");
     b["entry"][4]["resource"]["onsetDateTime"] = json!("2020");
-    let id = net.accept(A, b.to_string()).await;
+    let id = net.accept(A, b.to_string()).await.to_string();
     let res = net
         .get(A, "/api/fhir/Bundle?patient=000123&date=2020-08-01")
         .await;
@@ -223,7 +223,7 @@ async fn r21_1_issue14_valid_r4_variants_are_accepted() {
     assert!(
         found["entry"]
             .as_array()
-            .is_some_and(|e| e.iter().any(|e| e["resource"]["id"] == id.to_string())),
+            .is_some_and(|e| e.iter().any(|e| e["resource"]["id"] == id.as_str())),
         "the document is dated from the first day of its month: {found}"
     );
 
