@@ -525,7 +525,7 @@ struct Report {
 impl Report {
     fn step(&mut self, name: &str, d: Duration, extra: &str) {
         let line = format!(
-            "{name:<58} {:>9.1} s  {extra}  (load {})",
+            "{name:<58} {:>9.2} s  {extra}  (load {})",
             d.as_secs_f64(),
             load_average()
         );
@@ -792,7 +792,6 @@ async fn copy(conn: &mut PgConnection, statement: &str, data: &[u8]) {
 struct Loaded {
     patient_base: i64,
     doc_base: i64,
-    facility_ids: Vec<i64>,
     expired_day: u64,
     doc_bytes: (usize, usize, u64),
 }
@@ -1022,7 +1021,6 @@ async fn load(
     Loaded {
         patient_base,
         doc_base,
-        facility_ids,
         expired_day: expired,
         doc_bytes: (min, max, sum / size.docs.max(1)),
     }
@@ -1048,13 +1046,15 @@ async fn sizes(conn: &mut PgConnection, report: &mut Report) {
     for r in rows {
         let (name, kind, total, main): (String, String, i64, i64) =
             (r.get("relname"), r.get("kind"), r.get("total"), r.get("main"));
-        report.note(format!(
-            "  {:<40} {:<6} {:>10.1} MB (with TOAST and indexes; main {:.1} MB)",
-            name,
-            if kind == "i" { "index" } else { "table" },
-            total as f64 / 1e6,
-            main as f64 / 1e6
-        ));
+        report.note(if kind == "i" {
+            format!("  {name:<60} index {:>10.1} MB", total as f64 / 1e6)
+        } else {
+            format!(
+                "  {name:<60} table {:>10.1} MB with TOAST and indexes (heap {:.1} MB)",
+                total as f64 / 1e6,
+                main as f64 / 1e6
+            )
+        });
     }
 }
 
