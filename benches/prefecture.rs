@@ -249,9 +249,7 @@ impl Network {
         let (family, fkana) = FAMILY[below(10, p, FAMILY.len() as u64) as usize];
         let (given, gkana, gender) = GIVEN[below(11, p, GIVEN.len() as u64) as usize];
         let birth = 1930 + below(12, p, 90);
-        let ext = |code: &str| {
-            json!([{"url": "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation", "valueCode": code}])
-        };
+        let ext = |code: &str| json!([{"url": "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation", "valueCode": code}]);
         json!({
             "resourceType": "Patient",
             "identifier": [{"system": format!("{}{code}", fhir::LOCAL_ID_SYSTEM_PREFIX), "value": Self::local_id(p)}],
@@ -317,7 +315,14 @@ impl Templates {
 
     /// Document `k` of patient `p` from facility `code`, sent at `sent` (its clinical date
     /// 0–3 days earlier), as the intake parses and stores it.
-    fn document(&self, k: u64, tag: &str, p: u64, code: &str, sent: Timestamp) -> fhir::ParsedDocument {
+    fn document(
+        &self,
+        k: u64,
+        tag: &str,
+        p: u64,
+        code: &str,
+        sent: Timestamp,
+    ) -> fhir::ParsedDocument {
         let mut d = self.0[below(20, k, self.0.len() as u64) as usize].clone();
         let zoned = sent.as_jiff().to_zoned(rainbownet::db::tokyo());
         let clinical = zoned
@@ -455,7 +460,16 @@ impl Pg {
             .command("initdb")
             .arg("-D")
             .arg(&data)
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ])
             .stdout(Stdio::null())
             .status()
             .expect("initdb");
@@ -480,7 +494,10 @@ impl Pg {
             .stdout(Stdio::null())
             .status()
             .expect("pg_ctl start");
-        assert!(ok.success(), "pg_ctl start (see the log in the cluster directory)");
+        assert!(
+            ok.success(),
+            "pg_ctl start (see the log in the cluster directory)"
+        );
         pg
     }
 
@@ -602,13 +619,17 @@ async fn serve(dir: &Path, name: &str, url: &str, size: &Size) -> Server {
         .stderr(log)
         .spawn()
         .expect("rainbownet serve");
-    let base = format!("http://127.0.0.1:{port}");
+    // Stopped by Drop on every path, also when it never becomes ready.
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let client = reqwest::Client::new();
     for _ in 0..300 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+        if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await
             && r.status() == 200
         {
-            return Server { child, base };
+            return server;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -638,7 +659,11 @@ async fn log_in(base: &str, login_id: &str, otp: &str) -> reqwest::Client {
         .expect("login page");
     let res = client
         .post(format!("{base}/login"))
-        .form(&[("login_id", login_id), ("password", otp), ("csrf_token", &token(&page))])
+        .form(&[
+            ("login_id", login_id),
+            ("password", otp),
+            ("csrf_token", &token(&page)),
+        ])
         .send()
         .await
         .expect("login");
@@ -682,12 +707,22 @@ async fn timed_get(
     let status = res.status();
     let body = res.text().await.expect("body");
     samples.push(start.elapsed());
-    assert_eq!(status, 200, "GET {url}: {}", body.chars().take(300).collect::<String>());
+    assert_eq!(
+        status,
+        200,
+        "GET {url}: {}",
+        body.chars().take(300).collect::<String>()
+    );
     body
 }
 
 /// Single-document intake from `clients` clients spread over `bases`; docs/s.
-async fn intake(bases: &[String], keys: &HashMap<String, String>, docs: Vec<(String, String)>, clients: usize) -> f64 {
+async fn intake(
+    bases: &[String],
+    keys: &HashMap<String, String>,
+    docs: Vec<(String, String)>,
+    clients: usize,
+) -> f64 {
     let http = reqwest::Client::new();
     let n = docs.len();
     let queue = Arc::new(tokio::sync::Mutex::new(docs.into_iter()));
@@ -759,11 +794,8 @@ async fn drop_indexes(conn: &mut PgConnection) -> Vec<String> {
     // Foreign keys first ('f' < 'u': they may lean on a unique constraint), unique ones after.
     let mut drops = Vec::new();
     for c in &constraints {
-        let (name, table, def): (String, String, String) = (
-            c.get("conname"),
-            c.get("relname"),
-            c.get("def"),
-        );
+        let (name, table, def): (String, String, String) =
+            (c.get("conname"), c.get("relname"), c.get("def"));
         drops.push(format!("ALTER TABLE {table} DROP CONSTRAINT {name}"));
         rebuild.push(format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}"));
     }
@@ -781,10 +813,7 @@ async fn drop_indexes(conn: &mut PgConnection) -> Vec<String> {
 }
 
 async fn copy(conn: &mut PgConnection, statement: &str, data: &[u8]) {
-    let mut c = conn
-        .copy_in_raw(statement)
-        .await
-        .expect("COPY statement");
+    let mut c = conn.copy_in_raw(statement).await.expect("COPY statement");
     c.send(data).await.expect("COPY data");
     c.finish().await.expect("COPY finish");
 }
@@ -825,13 +854,21 @@ async fn load(
 
     let t = Instant::now();
     let rebuild = drop_indexes(conn).await;
-    report.step("drop indexes and constraints of the loaded tables", t.elapsed(), "");
+    report.step(
+        "drop indexes and constraints of the loaded tables",
+        t.elapsed(),
+        "",
+    );
 
     // Patients, their local IDs and consents, registered 400 days ago.
     let t = Instant::now();
     let registered = now.minus(jiff::SignedDuration::from_hours(24 * 400));
     let reg = registered.to_db();
-    let signed_on = registered.as_jiff().to_zoned(rainbownet::db::tokyo()).date().to_string();
+    let signed_on = registered
+        .as_jiff()
+        .to_zoned(rainbownet::db::tokyo())
+        .date()
+        .to_string();
     let (mut patients, mut links, mut consents, mut listed) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut consent_id = consent_base;
@@ -839,10 +876,19 @@ async fn load(
         let id = (patient_base + 1 + p as i64).to_string();
         let facilities = net.facilities_of(p);
         let first = &net.codes[facilities[0]];
-        let info = fhir::patient_info(&Network::patient_resource(p, first), first).expect("patient");
+        let info =
+            fhir::patient_info(&Network::patient_resource(p, first), first).expect("patient");
         row(
             &mut patients,
-            &[&id, &Network::network_id(p), &info.name, &info.kana, &info.birth_date, &info.gender, &reg],
+            &[
+                &id,
+                &Network::network_id(p),
+                &info.name,
+                &info.kana,
+                &info.birth_date,
+                &info.gender,
+                &reg,
+            ],
         );
         let listed_scope = net.listed_scope(p);
         for f in &facilities {
@@ -871,22 +917,43 @@ async fn load(
                     scope.push(0);
                 }
                 for g in scope {
-                    row(&mut listed, &[&consent_id.to_string(), &facility_ids[g].to_string()]);
+                    row(
+                        &mut listed,
+                        &[&consent_id.to_string(), &facility_ids[g].to_string()],
+                    );
                 }
             }
         }
     }
-    copy(conn, "COPY patients (id, network_id, name, kana, birth_date, gender, created_at) FROM STDIN", &patients).await;
-    copy(conn, "COPY patient_links (patient_id, facility_id, local_id, created_at) FROM STDIN", &links).await;
+    copy(
+        conn,
+        "COPY patients (id, network_id, name, kana, birth_date, gender, created_at) FROM STDIN",
+        &patients,
+    )
+    .await;
+    copy(
+        conn,
+        "COPY patient_links (patient_id, facility_id, local_id, created_at) FROM STDIN",
+        &links,
+    )
+    .await;
     copy(
         conn,
         "COPY consents (id, patient_id, facility_id, signed_on, scope, scan_hash, scan_content_type, recorded_at, recorded_by, owner_kind) FROM STDIN",
         &consents,
     )
     .await;
-    copy(conn, "COPY consent_facilities (consent_id, facility_id) FROM STDIN", &listed).await;
+    copy(
+        conn,
+        "COPY consent_facilities (consent_id, facility_id) FROM STDIN",
+        &listed,
+    )
+    .await;
     report.step(
-        &format!("load {} patients, their local IDs and consents (COPY)", size.patients),
+        &format!(
+            "load {} patients, their local IDs and consents (COPY)",
+            size.patients
+        ),
         t.elapsed(),
         "",
     );
@@ -909,8 +976,12 @@ async fn load(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<u8>, usize, usize, u64, u64)>(4);
     let mut handles = Vec::new();
     for w in 0..workers {
-        let (tx, net, templates, facility_ids) =
-            (tx.clone(), net.clone(), templates.clone(), facility_ids.clone());
+        let (tx, net, templates, facility_ids) = (
+            tx.clone(),
+            net.clone(),
+            templates.clone(),
+            facility_ids.clone(),
+        );
         let docs = size.docs;
         handles.push(std::thread::spawn(move || {
             let mut c = w;
@@ -923,7 +994,8 @@ async fn load(
                     let f = facilities[below(8, k, facilities.len() as u64) as usize];
                     let code = &net.codes[f];
                     let sent = Timestamp::from_millis(
-                        start.millis() + ((k as f64 + unit(9, k)) / docs as f64 * span_ms as f64) as i64,
+                        start.millis()
+                            + ((k as f64 + unit(9, k)) / docs as f64 * span_ms as f64) as i64,
                     )
                     .expect("time");
                     let d = templates.document(k, "Y", p, code, sent);
@@ -999,7 +1071,9 @@ async fn load(
 
     let t = Instant::now();
     for s in &rebuild {
-        conn.execute(sqlx::AssertSqlSafe(s.clone())).await.expect("rebuild");
+        conn.execute(sqlx::AssertSqlSafe(s.clone()))
+            .await
+            .expect("rebuild");
     }
     report.step(
         &format!("build {} indexes and constraints again", rebuild.len()),
@@ -1044,8 +1118,12 @@ async fn sizes(conn: &mut PgConnection, report: &mut Report) {
     .await
     .expect("sizes");
     for r in rows {
-        let (name, kind, total, main): (String, String, i64, i64) =
-            (r.get("relname"), r.get("kind"), r.get("total"), r.get("main"));
+        let (name, kind, total, main): (String, String, i64, i64) = (
+            r.get("relname"),
+            r.get("kind"),
+            r.get("total"),
+            r.get("main"),
+        );
         report.note(if kind == "i" {
             format!("  {name:<60} index {:>10.1} MB", total as f64 / 1e6)
         } else {
@@ -1112,16 +1190,29 @@ async fn main() {
     let mut facility_ids = Vec::new();
     for (i, code) in net.codes.iter().enumerate() {
         let (name, kind) = match i {
-            0..20 => (format!("県立第{}病院", i + 1), rainbownet::facilities::FacilityKind::Hospital),
-            20..120 => (format!("みどり{}クリニック", i + 1), rainbownet::facilities::FacilityKind::Clinic),
-            _ => (format!("あおば{}薬局", i + 1), rainbownet::facilities::FacilityKind::Pharmacy),
+            0..20 => (
+                format!("県立第{}病院", i + 1),
+                rainbownet::facilities::FacilityKind::Hospital,
+            ),
+            20..120 => (
+                format!("みどり{}クリニック", i + 1),
+                rainbownet::facilities::FacilityKind::Clinic,
+            ),
+            _ => (
+                format!("あおば{}薬局", i + 1),
+                rainbownet::facilities::FacilityKind::Pharmacy,
+            ),
         };
         let f = rainbownet::facilities::NewFacility::minimal(
             rainbownet::facilities::FacilityCode::parse(code).expect("code"),
             &name,
             kind,
         );
-        facility_ids.push(rainbownet::facilities::add(&state.db, &f, &system, now).await.expect("facility"));
+        facility_ids.push(
+            rainbownet::facilities::add(&state.db, &f, &system, now)
+                .await
+                .expect("facility"),
+        );
     }
     // The senders of the intake runs: the first 8 facilities (the reader among them).
     let mut keys = HashMap::new();
@@ -1142,15 +1233,29 @@ async fn main() {
         .await
         .expect("account");
     report.step(
-        &format!("migrations, {} facilities, API keys, an account", size.facilities),
+        &format!(
+            "migrations, {} facilities, API keys, an account",
+            size.facilities
+        ),
         t.elapsed(),
         "",
     );
 
     let mut conn = PgConnection::connect(&url).await.expect("connect");
-    conn.execute("SET maintenance_work_mem = '512MB'").await.expect("set");
+    conn.execute("SET maintenance_work_mem = '512MB'")
+        .await
+        .expect("set");
     let templates = Arc::new(Templates::load());
-    let loaded = load(&mut conn, &size, &net, &templates, facility_ids, now, &mut report).await;
+    let loaded = load(
+        &mut conn,
+        &size,
+        &net,
+        &templates,
+        facility_ids,
+        now,
+        &mut report,
+    )
+    .await;
     let (min, max, mean) = loaded.doc_bytes;
     report.note(format!(
         "documents: {min}–{max} bytes as stored (mean {mean}); {} expired today (one day's worth; N/366 = {})",
@@ -1171,33 +1276,66 @@ async fn main() {
     let mut ignored = Vec::new();
     for i in 0..30u64 {
         let p = loaded.patient_base + 1 + below(30, i, size.patients) as i64;
-        timed_get(&reader, &format!("{}/records/patients/{p}", a.base), None, &mut ignored).await;
+        timed_get(
+            &reader,
+            &format!("{}/records/patients/{p}", a.base),
+            None,
+            &mut ignored,
+        )
+        .await;
     }
 
     let reads = size.reads as u64;
     let mut samples = Vec::new();
     for i in 0..reads {
         let p = loaded.patient_base + 1 + below(31, i, size.patients) as i64;
-        timed_get(&reader, &format!("{}/records/patients/{p}", a.base), None, &mut samples).await;
+        timed_get(
+            &reader,
+            &format!("{}/records/patients/{p}", a.base),
+            None,
+            &mut samples,
+        )
+        .await;
     }
     report.latency("UI  patient timeline /records/patients/{id}", samples);
     // The patients with the most documents (the first ones: the skew of patient_of_doc).
     let mut samples = Vec::new();
     for i in 0..reads.min(100) {
         let p = loaded.patient_base + 1 + i as i64;
-        timed_get(&reader, &format!("{}/records/patients/{p}", a.base), None, &mut samples).await;
+        timed_get(
+            &reader,
+            &format!("{}/records/patients/{p}", a.base),
+            None,
+            &mut samples,
+        )
+        .await;
     }
-    report.latency("UI  timeline of the 100 patients with most documents", samples);
+    report.latency(
+        "UI  timeline of the 100 patients with most documents",
+        samples,
+    );
     let mut samples = Vec::new();
     for i in 0..reads {
         let d = loaded.doc_base + 1 + below(32, i, size.docs) as i64;
-        timed_get(&reader, &format!("{}/records/documents/{d}", a.base), None, &mut samples).await;
+        timed_get(
+            &reader,
+            &format!("{}/records/documents/{d}", a.base),
+            None,
+            &mut samples,
+        )
+        .await;
     }
     report.latency("UI  document page /records/documents/{id}", samples);
     let mut samples = Vec::new();
     for i in 0..reads {
         let d = loaded.doc_base + 1 + below(33, i, size.docs) as i64;
-        timed_get(&api, &format!("{}/api/fhir/Bundle/{d}", a.base), Some(&reader_key), &mut samples).await;
+        timed_get(
+            &api,
+            &format!("{}/api/fhir/Bundle/{d}", a.base),
+            Some(&reader_key),
+            &mut samples,
+        )
+        .await;
     }
     report.latency("API GET /api/fhir/Bundle/{id}", samples);
     let mut samples = Vec::new();
@@ -1206,7 +1344,11 @@ async fn main() {
         let p = below(34, i, size.patients);
         let body = timed_get(
             &api,
-            &format!("{}/api/fhir/Bundle?patient={}", a.base, Network::network_id(p)),
+            &format!(
+                "{}/api/fhir/Bundle?patient={}",
+                a.base,
+                Network::network_id(p)
+            ),
             Some(&reader_key),
             &mut samples,
         )
@@ -1217,7 +1359,10 @@ async fn main() {
             .unwrap_or(0) as usize;
     }
     report.latency("API GET /api/fhir/Bundle?patient=KR… (search)", samples);
-    report.note(format!("  (search: {:.1} documents per patient on average)", found as f64 / reads as f64));
+    report.note(format!(
+        "  (search: {:.1} documents per patient on average)",
+        found as f64 / reads as f64
+    ));
     let mut samples = Vec::new();
     for _ in 0..reads.min(50) {
         timed_get(&reader, &format!("{}/records", a.base), None, &mut samples).await;
@@ -1239,14 +1384,22 @@ async fn main() {
             };
             let code = &net.codes[*f];
             // The Bundle as sent (no attachments, so the stored JSON is the sent JSON).
-            out.push((code.clone(), templates.document(k, &format!("I{run}-"), p, code, now).content));
+            out.push((
+                code.clone(),
+                templates
+                    .document(k, &format!("I{run}-"), p, code, now)
+                    .content,
+            ));
         }
         out
     };
     let t = Instant::now();
     let one_before = intake(std::slice::from_ref(&a.base), &keys, intake_docs(1), 16).await;
     report.step(
-        &format!("intake, one instance, 16 clients, {} docs", size.intake_docs),
+        &format!(
+            "intake, one instance, 16 clients, {} docs",
+            size.intake_docs
+        ),
         t.elapsed(),
         &format!("{one_before:.0} docs/s"),
     );
@@ -1254,7 +1407,10 @@ async fn main() {
     let t = Instant::now();
     let two = intake(&[a.base.clone(), b.base.clone()], &keys, intake_docs(2), 16).await;
     report.step(
-        &format!("intake, two instances, 8 clients each, {} docs", size.intake_docs),
+        &format!(
+            "intake, two instances, 8 clients each, {} docs",
+            size.intake_docs
+        ),
         t.elapsed(),
         &format!("{two:.0} docs/s"),
     );
@@ -1275,13 +1431,20 @@ async fn main() {
     // Retention over the expired day.
     let now = SystemClock.now();
     let t = Instant::now();
-    let message = rainbownet::records::review_expired(&state, now).await.expect("retention job");
-    report.step("records.retention job (lists the expired documents)", t.elapsed(), &message);
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM documents WHERE expires_at <= $1 ORDER BY id")
-        .bind(now.to_db())
-        .fetch_all(&mut conn)
+    let message = rainbownet::records::review_expired(&state, now)
         .await
-        .expect("expired ids");
+        .expect("retention job");
+    report.step(
+        "records.retention job (lists the expired documents)",
+        t.elapsed(),
+        &message,
+    );
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM documents WHERE expires_at <= $1 ORDER BY id")
+            .bind(now.to_db())
+            .fetch_all(&mut conn)
+            .await
+            .expect("expired ids");
     let t = Instant::now();
     let (purged, _) = rainbownet::records::purge(&state, &ids, &system, now)
         .await
