@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::api::{ApiClient, internal};
-use super::blobs::BlobStore;
 use super::consent::{self, Act, Party, ScanRef};
 use super::fhir::{ParsedDocument, PatientInfo};
 use super::model::{self, ConsentInfo, Rejection};
 use super::repo;
 use crate::audit::{self, Actor};
+use crate::blobs::BlobStore;
 use crate::db::{Conn, Timestamp, Tx};
 use crate::state::AppState;
 
@@ -331,7 +331,7 @@ pub async fn ingest_one(
 /// inserts, then one audit event per stored document ([`audit::record_many`]): a handful of
 /// statements for the whole group instead of several per document.
 async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>, Rejection> {
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(state);
     let _gate = store.writing().await;
     let mut tx = state.db.begin().await?;
     let mut known: HashMap<i64, HashMap<String, i64>> = HashMap::new();
@@ -498,7 +498,7 @@ pub async fn ingest_many(
     docs: &[Result<ParsedDocument, Rejection>],
     now: Timestamp,
 ) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(state);
     let _gate = store.writing().await;
     let mut known = HashMap::new();
     let mut tx = state.db.begin().await?;
