@@ -57,7 +57,14 @@ fn trim(mut d: Value) -> Value {
                 obj.remove("identifier");
             }
         }
-        for s in r["section"].as_array_mut().into_iter().flatten() {
+        // `get_mut`, not `r["section"]`: indexing a Value mutably adds a null member, which
+        // the structural validation rightly refuses (section is no element of a Patient).
+        for s in r
+            .get_mut("section")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
             if let Some(obj) = s.as_object_mut() {
                 obj.remove("code");
             }
