@@ -530,9 +530,7 @@ async fn baseline(url: &str, sqlite_sync: &str, bodies: &[String], per_statement
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (i, b) in rows.iter().enumerate() {
-                q = q
-                    .bind(format!("{n}-{m}-{i}"))
-                    .bind(b.as_str());
+                q = q.bind(format!("{n}-{m}-{i}")).bind(b.as_str());
             }
             q.execute(&mut *tx).await.expect("insert");
         }

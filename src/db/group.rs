@@ -171,7 +171,12 @@ mod tests {
         let back: Vec<u32> = pow2_chunks(&items, 16).flatten().copied().collect();
         assert_eq!(back, items);
         assert_eq!(pow2_chunks(&items[..0], 16).count(), 0);
-        assert_eq!(pow2_chunks(&items[..3], 12).map(<[u32]>::len).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(
+            pow2_chunks(&items[..3], 12)
+                .map(<[u32]>::len)
+                .collect::<Vec<_>>(),
+            [2, 1]
+        );
     }
 
     #[test]

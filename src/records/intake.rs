@@ -365,7 +365,11 @@ async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>
         })
         .collect();
     // Blobs only once every check has passed, and before the commit.
-    put_blobs(&store, &created.iter().map(|(r, ..)| r.doc).collect::<Vec<_>>()).await?;
+    put_blobs(
+        &store,
+        &created.iter().map(|(r, ..)| r.doc).collect::<Vec<_>>(),
+    )
+    .await?;
     let actors: Vec<_> = created.iter().map(|(r, ..)| r.client.actor()).collect();
     let events: Vec<audit::Event> = created
         .iter()
@@ -539,8 +543,10 @@ pub async fn ingest_many(
         {
             let d = r.doc;
             created.push(d);
-            stored_ids.push(json!({"document_id": s.id, "identifier": d.identifier_value,
-                                   "type": d.type_code, "sha256": d.content_hash}));
+            stored_ids.push(
+                json!({"document_id": s.id, "identifier": d.identifier_value,
+                                   "type": d.type_code, "sha256": d.content_hash}),
+            );
         }
         results[r.index] = Some(a);
     }
