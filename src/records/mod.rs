@@ -24,7 +24,9 @@
 //!   audited (`access.denied`, through `web::ObjectGuard`; see [`objects`]), also in the owning
 //!   facility's access log.
 //! - Attachments are served only with an allow-listed content type, else as
-//!   `application/octet-stream`, always as a download ([`objects::download`]).
+//!   `application/octet-stream`, always as a download ([`objects::download`]) named after
+//!   their title with the extension of the served type (`紹介状.pdf`; RFC 6266 `filename*`, with
+//!   an ASCII `document-{id}-{n}.{ext}` fallback).
 //! - Intake (facility systems, `Authorization: Bearer <API key>`; keys are issued, listed and
 //!   revoked by system administrators or `rainbownet apikey create`, stored as SHA-256):
 //!   FHIR R4 JSON document/collection Bundles, batches, Consents. Everything is checked first
@@ -32,6 +34,17 @@
 //!   consent, size); errors are `OperationOutcome`s in Japanese and nothing is stored. An accepted
 //!   document is committed before the 201; a retry with the same Bundle.identifier is answered
 //!   with the original (200). Attachments go to the content-addressed blob store ([`blobs`]).
+//! - Right patient ([`patient_match`]): a document (single, batch, or a Consent) sent under a
+//!   local ID that is already linked is filed under that network patient only when the
+//!   Bundle's Patient agrees with the registration — name and kana after normalising width,
+//!   spaces and hiragana/katakana; birth date and sex exactly; kana only when both have one.
+//!   A difference is refused (422 `business-rule`, naming the fields, not the registered
+//!   values; nothing stored; audited `records.patient_mismatch`), so two people sent under one
+//!   local ID are never merged. With `[records] patient_mismatch = "review"` a document is
+//!   instead stored and held ([`review`]): nobody reads it (UI or API, any facility) until a
+//!   facility manager of the sending facility accepts it (filed under the patient) or rejects
+//!   it (never filed) on `/records/review`, with a confirmation and a reason, audited in the
+//!   same transaction. The document page shows the patient as sent beside the registered one.
 //! - Every read (UI and API) writes an audit event in the same transaction: who, facility,
 //!   patient, document, channel. Facility managers see the reads of their facility's patients.
 //! - Retention: a document expires one year after the day it was sent. The daily
@@ -53,8 +66,11 @@ mod intake_api;
 mod link;
 pub mod model;
 pub mod objects;
+pub mod patient_match;
 mod read_api;
 mod repo;
+mod review;
+mod review_ui;
 mod service;
 mod ui;
 mod views;
@@ -79,6 +95,7 @@ pub fn domain() -> Domain {
         .routes(routes())
         .nav("", 40, "/records", "診療情報")
         .nav("利用者", 160, "/records/access-log", "診療情報アクセスログ")
+        .nav("利用者", 165, "/records/review", "患者照合の確認")
         .nav("診療情報の管理", 410, "/admin/api-keys", "API キー")
         .nav(
             "診療情報の管理",
@@ -93,6 +110,7 @@ pub fn domain() -> Domain {
             "紙の同意書",
         )
         .settings::<RecordsSettings>()
+        .cards(|s, p, now| Box::pin(review_ui::cards(s, p, now)))
         .job(
             "records.retention",
             "保存期間を過ぎた診療情報の一覧（削除は手動）",
@@ -171,6 +189,22 @@ fn routes() -> Routes {
             "/records/access-log",
             Access::Roles(MANAGERS),
             ui::access_log,
+        )
+        .get("/records/review", Access::Roles(MANAGERS), review_ui::index)
+        .get(
+            "/records/review/{id}",
+            Access::Roles(MANAGERS),
+            review_ui::show,
+        )
+        .post(
+            "/records/review/{id}/accept",
+            Access::Roles(MANAGERS),
+            review_ui::accept,
+        )
+        .post(
+            "/records/review/{id}/reject",
+            Access::Roles(MANAGERS),
+            review_ui::reject,
         )
         .get("/admin/api-keys", Access::Roles(ADMINS), admin::api_keys)
         .post("/admin/api-keys", Access::Roles(ADMINS), admin::create_key)
