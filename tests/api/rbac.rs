@@ -253,6 +253,18 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
             Only(RECORD_READERS),
         ),
         ("GET", "/records/access-log", Only(FACILITY_MANAGERS)),
+        ("GET", "/records/review", Only(FACILITY_MANAGERS)),
+        ("GET", "/records/review/{id}", Only(FACILITY_MANAGERS)),
+        (
+            "POST",
+            "/records/review/{id}/accept",
+            Only(FACILITY_MANAGERS),
+        ),
+        (
+            "POST",
+            "/records/review/{id}/reject",
+            Only(FACILITY_MANAGERS),
+        ),
         ("GET", "/admin/api-keys", Only(ADMINS)),
         ("POST", "/admin/api-keys", Only(ADMINS)),
         ("POST", "/admin/api-keys/{id}/revoke", Only(ADMINS)),
