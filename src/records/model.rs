@@ -503,6 +503,49 @@ mod tests {
     }
 
     #[test]
+    fn every_resource_type_has_a_japanese_label_and_an_unknown_one_a_japanese_fallback() {
+        for (t, label) in [
+            ("Coverage", "保険・公費"),
+            ("CarePlan", "診療計画"),
+            ("Communication", "連絡・申し送り"),
+            ("FamilyMemberHistory", "家族歴"),
+        ] {
+            assert_eq!(resource_label(t), label);
+        }
+        for t in [
+            "Encounter",
+            "Condition",
+            "AllergyIntolerance",
+            "Observation",
+            "MedicationRequest",
+            "MedicationStatement",
+            "Medication",
+            "Immunization",
+            "Procedure",
+            "DiagnosticReport",
+            "DocumentReference",
+            "Binary",
+            "Specimen",
+            "ServiceRequest",
+            "Practitioner",
+            "PractitionerRole",
+            "Organization",
+            "Location",
+            "RelatedPerson",
+            "Device",
+            "Goal",
+            "Consent",
+            "Composition",
+            "Patient",
+            "Bundle",
+        ] {
+            assert!(!resource_label(t).is_ascii(), "{t} has no Japanese label");
+        }
+        assert_eq!(resource_label("Flag"), "その他の情報（Flag）");
+        assert_eq!(resource_label("<b>x</b>"), "その他の情報（bxb）");
+    }
+
+    #[test]
     fn dates_must_be_real() {
         assert_eq!(
             date_part("2026-02-28T10:00:00+09:00").as_deref(),

@@ -136,7 +136,10 @@ pub fn download(bytes: Vec<u8>, declared: Option<&str>, stem: &str) -> Response 
 /// control character.
 fn unsafe_in_name(c: char) -> bool {
     c.is_control()
-        || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | ';')
+        || matches!(
+            c,
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | ';'
+        )
         || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
@@ -278,9 +281,15 @@ mod tests {
             res.headers()[CONTENT_DISPOSITION],
             "attachment; filename=\"document-11-1.txt\"; filename*=UTF-8''%E7%B4%B9%E4%BB%8B%E7%8A%B6.txt"
         );
-        assert_eq!(file_name("検査結果", "pdf").as_deref(), Some("検査結果.pdf"));
+        assert_eq!(
+            file_name("検査結果", "pdf").as_deref(),
+            Some("検査結果.pdf")
+        );
         assert_eq!(file_name("写真.JPG", "jpg").as_deref(), Some("写真.JPG"));
-        assert_eq!(file_name("report.pdf", "pdf").as_deref(), Some("report.pdf"));
+        assert_eq!(
+            file_name("report.pdf", "pdf").as_deref(),
+            Some("report.pdf")
+        );
         assert_eq!(file_name("note", "bin").as_deref(), Some("note.bin"));
     }
 

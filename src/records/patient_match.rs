@@ -219,15 +219,21 @@ fn refusal(local_id: &str, fields: &[Field], what: &str) -> Rejection {
     )
 }
 
+/// A refused send: whose registration, by which local ID (and Bundle.identifier), which fields,
+/// and what was sent (文書 or 同意書).
+struct Mismatch<'a> {
+    patient_id: i64,
+    local_id: &'a str,
+    identifier: Option<&'a str>,
+    fields: Vec<Field>,
+    what: &'a str,
+}
+
 /// Records the refusal (`records.patient_mismatch`) on `conn` and returns it.
 async fn refuse(
     conn: &mut Tx,
     client: &ApiClient,
-    patient_id: i64,
-    local_id: &str,
-    identifier: Option<&str>,
-    fields: &[Field],
-    what: &str,
+    m: Mismatch<'_>,
     now: Timestamp,
 ) -> Result<(), Rejection> {
     audit::record(
@@ -235,14 +241,14 @@ async fn refuse(
         now,
         &client.actor(),
         "records.patient_mismatch",
-        &format!("patient:{patient_id}"),
+        &format!("patient:{}", m.patient_id),
         json!({"facility_id": client.facility_id, "facility": client.facility_code,
-               "local_id": local_id, "identifier": identifier,
-               "fields": fields.iter().map(|f| f.key()).collect::<Vec<_>>(),
+               "local_id": m.local_id, "identifier": m.identifier,
+               "fields": m.fields.iter().map(|f| f.key()).collect::<Vec<_>>(),
                "decision": "refused", "channel": "api"}),
     )
     .await?;
-    Err(refusal(local_id, fields, what))
+    Err(refusal(m.local_id, &m.fields, m.what))
 }
 
 /// The intake's patient step for a document about to be filed under the registered patient
@@ -262,17 +268,14 @@ pub async fn screen(
     if fields.is_empty() || (mode == PatientMismatch::Review && d.consent.is_none()) {
         return Ok(());
     }
-    refuse(
-        conn,
-        client,
+    let m = Mismatch {
         patient_id,
-        &d.patient.local_id,
-        Some(&d.identifier_value),
-        &fields,
-        "文書",
-        now,
-    )
-    .await
+        local_id: &d.patient.local_id,
+        identifier: Some(&d.identifier_value),
+        fields,
+        what: "文書",
+    };
+    refuse(conn, client, m, now).await
 }
 
 /// A Consent sent on its own for the registered patient `patient_id`: its Patient (contained,
@@ -290,10 +293,14 @@ pub async fn screen_consent(
     if fields.is_empty() {
         return Ok(());
     }
-    refuse(
-        conn, client, patient_id, local_id, None, &fields, "同意書", now,
-    )
-    .await
+    let m = Mismatch {
+        patient_id,
+        local_id,
+        identifier: None,
+        fields,
+        what: "同意書",
+    };
+    refuse(conn, client, m, now).await
 }
 
 #[cfg(test)]

@@ -39,7 +39,8 @@ pub async fn hold_if_differs(
     now: Timestamp,
 ) -> Result<(), Rejection> {
     let sent = Sent::from_info(&d.patient);
-    let fields = patient_match::differences_for(conn, patient_id, &sent, Presence::Required).await?;
+    let fields =
+        patient_match::differences_for(conn, patient_id, &sent, Presence::Required).await?;
     if fields.is_empty() {
         return Ok(());
     }

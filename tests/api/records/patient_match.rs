@@ -76,6 +76,9 @@ async fn review_of(net: &Net, document_id: i64) -> i64 {
         .expect("id")
 }
 
+/// A change made to a Bundle's Patient.
+type Change = Box<dyn FnOnce(&mut Value)>;
+
 async fn first_issue(res: reqwest::Response) -> (u16, Value) {
     let status = res.status().as_u16();
     let v: Value = res.json().await.expect("json");
@@ -88,7 +91,7 @@ async fn r21_1_issue14_a_document_whose_patient_differs_in_name_birth_date_or_se
     let net = network().await;
     registered(&net).await;
     let before = net.rows().await;
-    let cases: [(&str, Box<dyn FnOnce(&mut Value)>, &str); 4] = [
+    let cases: [(&str, Change, &str); 4] = [
         (
             "NAME",
             Box::new(|p| p["name"][0]["text"] = json!("清須 太郎")),
@@ -124,7 +127,10 @@ async fn r21_1_issue14_a_document_whose_patient_differs_in_name_birth_date_or_se
         assert!(msg.contains("000123") && msg.contains("何も保存されていません"));
         // Only the field names, never the registered values.
         for registered in ["清須 花子", "キヨス ハナコ", "1948-03-12", "female"] {
-            assert!(!msg.contains(registered), "{ident} leaks {registered}: {msg}");
+            assert!(
+                !msg.contains(registered),
+                "{ident} leaks {registered}: {msg}"
+            );
         }
     }
     assert_eq!(net.rows().await, before, "nothing stored");
@@ -156,7 +162,10 @@ async fn r21_1_issue14_a_document_whose_patient_differs_in_name_birth_date_or_se
         .await
         .expect("json");
     assert_eq!(v["entry"][0]["response"]["status"], "201 Created");
-    assert_eq!(v["entry"][1]["response"]["status"], "422 Unprocessable Entity");
+    assert_eq!(
+        v["entry"][1]["response"]["status"],
+        "422 Unprocessable Entity"
+    );
     assert_eq!(
         v["entry"][1]["response"]["outcome"]["issue"][0]["code"],
         "business-rule"
@@ -184,7 +193,12 @@ async fn r21_1_issue14_a_matching_patient_written_with_full_width_spaces_or_hira
                 referral(ident, |p| set_names(p, kanji, kana)),
             )
             .await;
-        assert_eq!(res.status(), 201, "{ident}: {}", res.text().await.expect("body"));
+        assert_eq!(
+            res.status(),
+            201,
+            "{ident}: {}",
+            res.text().await.expect("body")
+        );
     }
     assert_eq!(net.app.count("patients").await, 1);
     assert_eq!(net.app.audit_count("records.patient_mismatch").await, 0);
@@ -225,7 +239,10 @@ async fn r21_1_issue14_two_unrelated_patients_sent_under_one_local_id_are_not_me
         p["identifier"][0]["value"] = json!("777777");
         f(p);
         let mut consent = fixture_json("consent_all.json");
-        consent.as_object_mut().expect("consent").remove("contained");
+        consent
+            .as_object_mut()
+            .expect("consent")
+            .remove("contained");
         consent["patient"] = json!({"reference": "urn:uuid:d5a8f5c2-1f0e-4a47-9a5e-5b0d3c0c0001"});
         b["entry"].as_array_mut().expect("entries").push(
             json!({"fullUrl": "urn:uuid:6e0c3c1a-0000-4000-8000-00000000c0a2", "resource": consent}),
@@ -308,7 +325,10 @@ async fn r21_1_x3_issue14_in_review_mode_a_held_document_is_read_by_nobody_until
     assert_eq!(a_manager.get(&page).await.status(), 404);
     assert_eq!(b_user.get(&page).await.status(), 404);
     assert_eq!(
-        a_manager.get(&format!("{page}/attachments/1")).await.status(),
+        a_manager
+            .get(&format!("{page}/attachments/1"))
+            .await
+            .status(),
         404
     );
 
@@ -317,7 +337,10 @@ async fn r21_1_x3_issue14_in_review_mode_a_held_document_is_read_by_nobody_until
     let list = a_manager.get("/records/review").await;
     assert_eq!(list.status(), 200);
     let html = list.text().await.expect("html");
-    assert!(html.contains(&format!("/records/review/{review}")), "{html}");
+    assert!(
+        html.contains(&format!("/records/review/{review}")),
+        "{html}"
+    );
     assert!(html.contains("清須 花代"));
     let dash = a_manager.get("/").await.text().await.expect("html");
     assert!(dash.contains("患者照合の確認待ち"), "dashboard card");
@@ -332,7 +355,12 @@ async fn r21_1_x3_issue14_in_review_mode_a_held_document_is_read_by_nobody_until
 
     // Another facility's manager cannot see or resolve it: 404, audited.
     let denied = net.app.audit_count("access.denied").await;
-    let b_list = b_manager.get("/records/review").await.text().await.expect("html");
+    let b_list = b_manager
+        .get("/records/review")
+        .await
+        .text()
+        .await
+        .expect("html");
     assert!(!b_list.contains(&format!("/records/review/{review}")));
     assert_eq!(
         b_manager
@@ -356,7 +384,12 @@ async fn r21_1_x3_issue14_in_review_mode_a_held_document_is_read_by_nobody_until
         .post_form(&accept, &[("confirm", "yes"), ("reason", "  ")])
         .await;
     assert_eq!(res.status(), 422);
-    assert!(res.text().await.expect("html").contains("理由を入力してください"));
+    assert!(
+        res.text()
+            .await
+            .expect("html")
+            .contains("理由を入力してください")
+    );
     let res = a_manager
         .post_form(&accept, &[("reason", "旧姓の表記")])
         .await;
@@ -367,7 +400,10 @@ async fn r21_1_x3_issue14_in_review_mode_a_held_document_is_read_by_nobody_until
     let res = a_manager
         .post_form(
             &accept,
-            &[("confirm", "yes"), ("reason", "電話で本人確認。花代は入力誤り")],
+            &[
+                ("confirm", "yes"),
+                ("reason", "電話で本人確認。花代は入力誤り"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 303);
@@ -404,7 +440,10 @@ async fn r21_1_x3_issue14_in_review_mode_a_rejected_document_is_never_read_and_c
     let res = a_manager.post_form(&reject, &[("confirm", "yes")]).await;
     assert_eq!(res.status(), 422, "a reason is required");
     let res = a_manager
-        .post_form(&reject, &[("confirm", "yes"), ("reason", "別の患者の検査結果")])
+        .post_form(
+            &reject,
+            &[("confirm", "yes"), ("reason", "別の患者の検査結果")],
+        )
         .await;
     assert_eq!(res.status(), 303);
     assert_eq!(net.app.audit_count("records.review_rejected").await, 1);
@@ -419,7 +458,12 @@ async fn r21_1_x3_issue14_in_review_mode_a_rejected_document_is_never_read_and_c
             .status(),
         404
     );
-    let list = a_manager.get("/records/review").await.text().await.expect("html");
+    let list = a_manager
+        .get("/records/review")
+        .await
+        .text()
+        .await
+        .expect("html");
     assert!(list.contains("別の患者の検査結果"), "kept as rejected");
     // The corrected document is accepted under the same Bundle.identifier.
     let fixed = referral("REJ", |_| {});
@@ -443,7 +487,9 @@ async fn r21_1_issue14_the_document_page_shows_the_patient_as_sent_beside_the_re
     let id = net
         .accept(
             A,
-            referral("SENT", |p| set_names(p, "清須　花子", Some("きよす　はなこ"))),
+            referral("SENT", |p| {
+                set_names(p, "清須　花子", Some("きよす　はなこ"))
+            }),
         )
         .await;
     let user = net.person(Role::User, A, "a-user").await;
@@ -525,7 +571,10 @@ async fn r21_1_issue14_an_empty_kana_is_not_shown_as_empty_brackets() {
     b["identifier"]["value"] = json!(format!("{A}^2026^NOKANA"));
     set_names(patient_of(&mut b), "清須 花子", None);
     let mut consent = fixture_json("consent_all.json");
-    consent.as_object_mut().expect("consent").remove("contained");
+    consent
+        .as_object_mut()
+        .expect("consent")
+        .remove("contained");
     consent["patient"] = json!({"reference": "urn:uuid:d5a8f5c2-1f0e-4a47-9a5e-5b0d3c0c0001"});
     b["entry"].as_array_mut().expect("entries").push(
         json!({"fullUrl": "urn:uuid:6e0c3c1a-0000-4000-8000-00000000c0a2", "resource": consent}),
