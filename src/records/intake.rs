@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::api::{ApiClient, internal};
-use super::blobs::BlobStore;
 use super::consent::{self, Act, Party, ScanRef};
 use super::fhir::{ParsedDocument, PatientInfo};
 use super::model::{self, ConsentInfo, PatientMismatch, Rejection};
@@ -18,6 +17,7 @@ use super::patient_match;
 use super::repo;
 use super::review;
 use crate::audit::{self, Actor};
+use crate::blobs::BlobStore;
 use crate::db::{Conn, Timestamp, Tx};
 use crate::state::AppState;
 
@@ -366,7 +366,7 @@ pub async fn ingest_one(
 
 /// Stores a group of single documents in one transaction (see [`ingest_one`]).
 async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>, Rejection> {
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(state);
     let _gate = store.writing().await;
     let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
@@ -415,7 +415,7 @@ pub async fn ingest_many(
     docs: &[Result<ParsedDocument, Rejection>],
     now: Timestamp,
 ) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(state);
     let _gate = store.writing().await;
     let mut known = HashMap::new();
     let mode = state.section::<model::RecordsSettings>().patient_mismatch;

@@ -31,9 +31,19 @@
 //!   revoked by system administrators or `rainbownet apikey create`, stored as SHA-256):
 //!   FHIR R4 JSON document/collection Bundles, batches, Consents. Everything is checked first
 //!   (JSON, resourceType, Bundle.type, references inside the Bundle, the sender's own patient ID,
-//!   consent, size); errors are `OperationOutcome`s in Japanese and nothing is stored. An accepted
+//!   consent, size); errors are `OperationOutcome`s in Japanese, with the FHIRPath of each fault,
+//!   and nothing is stored. FHIR conformance ([`fhir_validate`], [`fhir_refs`], [`fhir_json`]):
+//!   only `application/fhir+json` / `application/json`; no key repeated in a JSON object; every
+//!   resource (entries, contained, nested Bundles, batch entries, Consents) matches the R4
+//!   definitions — known resource type, no unknown element, cardinalities, required elements,
+//!   datatypes (partial dates valid), REQUIRED value sets — from a table generated from the
+//!   official definitions (`fhir_r4.json`, `scripts/gen_fhir_r4_table.py`); structural faults
+//!   are 400. The Composition's references resolve inside its own Bundle (R4 §3.3.1; a nested
+//!   document Bundle inside itself), `#id` names a contained resource, other references may
+//!   point outside; faults are 422. `POST /api/fhir/Bundle/$validate` makes the same checks and
+//!   stores and audits nothing. An accepted
 //!   document is committed before the 201; a retry with the same Bundle.identifier is answered
-//!   with the original (200). Attachments go to the content-addressed blob store ([`blobs`]).
+//!   with the original (200). Attachments go to the content-addressed blob store ([`crate::blobs`]).
 //! - Right patient ([`patient_match`]): a document (single, batch, or a Consent) sent under a
 //!   local ID that is already linked is filed under that network patient only when the
 //!   Bundle's Patient agrees with the registration — name and kana after normalising width,
@@ -54,13 +64,15 @@
 mod admin;
 mod api;
 pub mod attachments;
-pub mod blobs;
 mod cli;
 pub mod consent;
 mod consent_api;
 mod consent_paper;
 mod consent_ui;
 pub mod fhir;
+mod fhir_json;
+mod fhir_refs;
+pub mod fhir_validate;
 mod intake;
 mod intake_api;
 mod link;
@@ -123,6 +135,11 @@ pub fn domain() -> Domain {
 fn routes() -> Routes {
     Routes::new()
         .post("/api/fhir/Bundle", Access::ApiKey, intake_api::post_bundle)
+        .post(
+            "/api/fhir/Bundle/$validate",
+            Access::ApiKey,
+            intake_api::validate_bundle,
+        )
         .post("/api/fhir", Access::ApiKey, intake_api::post_batch)
         .post(
             "/api/fhir/Consent",

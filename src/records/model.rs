@@ -13,6 +13,8 @@ pub struct Rejection {
     /// FHIR `IssueType` code (invalid, structure, forbidden, too-costly, conflict …).
     pub code: &'static str,
     pub message: String,
+    /// The issues found, each with where (FHIRPath); empty: one issue, `message`.
+    pub issues: Vec<Issue>,
 }
 
 impl Rejection {
@@ -21,8 +23,32 @@ impl Rejection {
             status,
             code,
             message: message.into(),
+            issues: Vec::new(),
         }
     }
+
+    /// A refusal listing several issues; the message is the first one's.
+    pub fn with_issues(status: u16, issues: Vec<Issue>) -> Self {
+        let first = issues.first();
+        Self {
+            status,
+            code: first.map_or("invalid", |i| i.code),
+            message: first.map_or_else(String::new, |i| i.diagnostics.clone()),
+            issues,
+        }
+    }
+}
+
+/// One issue of an `OperationOutcome`: what is wrong (Japanese) and where (FHIRPath).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    /// error, warning or information.
+    pub severity: &'static str,
+    /// FHIR `IssueType` code (structure, required, value, code-invalid, invalid …).
+    pub code: &'static str,
+    pub diagnostics: String,
+    /// Where, as FHIRPath (`Bundle.entry[1].resource.birthDate`).
+    pub expression: String,
 }
 
 /// Who may read a patient's documents besides the sending facility.

@@ -210,6 +210,7 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/portal/runbooks/{id}", Only(ADMINS)),
         ("POST", "/portal/runbooks/{id}/restore", Only(ADMINS)),
         ("POST", "/api/fhir/Bundle", ApiKey),
+        ("POST", "/api/fhir/Bundle/$validate", ApiKey),
         ("POST", "/api/fhir", ApiKey),
         ("POST", "/api/fhir/Consent", ApiKey),
         ("GET", "/api/fhir/Consent", ApiKey),

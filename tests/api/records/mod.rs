@@ -15,6 +15,7 @@ mod intake;
 mod link;
 mod patient_match;
 mod reading;
+mod validate;
 
 pub const A: &str = "2310000011";
 pub const B: &str = "2310000022";
