@@ -15,7 +15,7 @@ mod repo;
 mod routes;
 mod runner;
 
-pub use runner::{RunError, holder_id, run, run_due, scheduler, status};
+pub use runner::{RunError, holder_id, run, run_due, run_if_due, scheduler, status};
 
 pub use repo::JobStatus;
 

@@ -39,7 +39,11 @@ pub async fn run(state: &AppState, name: &str, holder: &str) -> Result<String, R
 /// Runs one job under its lease if it is still due: no runner started it during the last
 /// interval. The check and the taking of the lease are one statement, so that of several
 /// instances whose schedulers find the job due at the same time exactly one runs it.
-async fn run_if_due(state: &AppState, name: &str, holder: &str) -> Result<String, RunError> {
+pub async fn run_if_due(
+    state: &AppState,
+    name: &str,
+    holder: &str,
+) -> Result<String, RunError> {
     run_under_lease(state, name, holder, true).await
 }
 
