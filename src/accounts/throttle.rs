@@ -73,22 +73,26 @@ impl Attempt {
 /// Admits an attempt from `addr` now, or refuses it (counted in the metrics; the first refusal
 /// of an address in a window is logged).
 pub async fn admit(state: &AppState, addr: &str, what: Attempt) -> Result<Permit, Refused> {
-    state.throttle.admit(addr, state.now()).await.inspect_err(|r| {
-        state
-            .metrics
-            .auth_throttled
-            .with_label_values(&[what.label(), r.limit.label()])
-            .inc();
-        if r.first {
-            tracing::warn!(
-                client = %r.key,
-                kind = what.label(),
-                limit = r.limit.label(),
-                retry_after = r.retry_after_seconds,
-                "credential attempts throttled"
-            );
-        }
-    })
+    state
+        .throttle
+        .admit(addr, state.now())
+        .await
+        .inspect_err(|r| {
+            state
+                .metrics
+                .auth_throttled
+                .with_label_values(&[what.label(), r.limit.label()])
+                .inc();
+            if r.first {
+                tracing::warn!(
+                    client = %r.key,
+                    kind = what.label(),
+                    limit = r.limit.label(),
+                    retry_after = r.retry_after_seconds,
+                    "credential attempts throttled"
+                );
+            }
+        })
 }
 
 /// The message on the form of a refused attempt.

@@ -559,7 +559,10 @@ mod tests {
             drop(t.admit("10.0.0.3", now).await.expect("admitted"));
             let r = u.admit("10.0.0.1", now).await.err().expect("refused");
             assert_eq!(r.limit, Limit::Global);
-            let p = u.admit("10.0.0.9", now).await.expect("a fresh address gets in");
+            let p = u
+                .admit("10.0.0.9", now)
+                .await
+                .expect("a fresh address gets in");
             p.succeeded().await;
             assert!(
                 t.admit("10.0.0.9", now).await.is_ok(),
@@ -581,13 +584,13 @@ mod tests {
         });
         let now = at(6_000_000);
         drop(t.admit("10.0.0.1", now).await.expect("tracked"));
-        drop(t.admit("10.0.0.2", now).await.expect("untracked, below global"));
-        assert_eq!(
-            t.admit("10.0.0.3", now)
+        drop(
+            t.admit("10.0.0.2", now)
                 .await
-                .err()
-                .expect("refused")
-                .limit,
+                .expect("untracked, below global"),
+        );
+        assert_eq!(
+            t.admit("10.0.0.3", now).await.err().expect("refused").limit,
             Limit::Global
         );
     }
@@ -617,16 +620,10 @@ mod tests {
                 assert!(c.admit("10.0.0.1", now).await.is_err());
             }
             assert!(
-                u.take_closed_refusals(now)
-                    .await
-                    .expect("taken")
-                    .is_empty(),
+                u.take_closed_refusals(now).await.expect("taken").is_empty(),
                 "window still open"
             );
-            let mut closed = t
-                .take_closed_refusals(at(6_000_061))
-                .await
-                .expect("taken");
+            let mut closed = t.take_closed_refusals(at(6_000_061)).await.expect("taken");
             // In memory each process reports its own; shared, one report takes them all.
             if t.is_shared() {
                 assert!(
@@ -636,11 +633,7 @@ mod tests {
                         .is_empty()
                 );
             } else {
-                closed.extend(
-                    u.take_closed_refusals(at(6_000_061))
-                        .await
-                        .expect("taken"),
-                );
+                closed.extend(u.take_closed_refusals(at(6_000_061)).await.expect("taken"));
             }
             assert_eq!(closed.get(&("10.0.0.1".to_string(), now)), Some(&4));
             assert_eq!(closed.len(), 1, "the server's row is no address");

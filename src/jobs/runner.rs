@@ -39,11 +39,7 @@ pub async fn run(state: &AppState, name: &str, holder: &str) -> Result<String, R
 /// Runs one job under its lease if it is still due: no runner started it during the last
 /// interval. The check and the taking of the lease are one statement, so that of several
 /// instances whose schedulers find the job due at the same time exactly one runs it.
-pub async fn run_if_due(
-    state: &AppState,
-    name: &str,
-    holder: &str,
-) -> Result<String, RunError> {
+pub async fn run_if_due(state: &AppState, name: &str, holder: &str) -> Result<String, RunError> {
     run_under_lease(state, name, holder, true).await
 }
 
@@ -68,9 +64,16 @@ async fn run_under_lease(
         .acquire()
         .await
         .map_err(anyhow::Error::from)?;
-    if !repo::acquire(&mut conn, name, holder, now.plus(lease_for), now, due_before)
-        .await
-        .map_err(anyhow::Error::from)?
+    if !repo::acquire(
+        &mut conn,
+        name,
+        holder,
+        now.plus(lease_for),
+        now,
+        due_before,
+    )
+    .await
+    .map_err(anyhow::Error::from)?
     {
         return Err(RunError::Busy(name.into()));
     }

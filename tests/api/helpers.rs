@@ -407,10 +407,7 @@ impl TestApp {
     /// in the data directory and passed with `--config`).
     pub fn spawn_instance(&self, config: &str) -> Instance {
         use std::io::BufRead;
-        let file = self
-            .dir
-            .path()
-            .join(format!("instance-{}.toml", next_id()));
+        let file = self.dir.path().join(format!("instance-{}.toml", next_id()));
         std::fs::write(&file, config).expect("instance configuration");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rainbownet"))
             .args(["serve", "--bind", "127.0.0.1:0", "--config"])

@@ -107,12 +107,10 @@ async fn x5_a_scheduled_run_is_refused_when_another_instance_ran_the_job_within_
         Err(jobs::RunError::Busy(_))
     ));
     let runs = || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM job_runs WHERE name = 'sessions.expire'",
-        )
-        .fetch_one(app.db().pool())
-        .await
-        .unwrap()
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM job_runs WHERE name = 'sessions.expire'")
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap()
     };
     assert_eq!(runs().await, 1);
     // An operator's `job run` runs it now, due or not.

@@ -76,7 +76,11 @@ async fn x5_a_session_made_on_one_instance_works_on_the_other_with_its_form_toke
             ],
         )
         .await;
-    assert_eq!(res.status(), 303, "password change on B with A's form token");
+    assert_eq!(
+        res.status(),
+        303,
+        "password change on B with A's form token"
+    );
 
     // TOTP enrolment: the page (and its secret, kept in the session) on B, the code posted to A.
     let page = on_b
@@ -101,10 +105,17 @@ async fn x5_a_session_made_on_one_instance_works_on_the_other_with_its_form_toke
     let second = app.client_of(&b, Some("192.0.2.12"));
     for c in [&first, &second] {
         assert_eq!(c.login(&login_id, password).await.status(), 303);
-        assert_eq!(location(&c.get("/").await), "/login/totp", "second factor first");
+        assert_eq!(
+            location(&c.get("/").await),
+            "/login/totp",
+            "second factor first"
+        );
     }
-    let next = totp::code_at(&secret, system_now().plus(jiff::SignedDuration::from_secs(30)))
-        .expect("code");
+    let next = totp::code_at(
+        &secret,
+        system_now().plus(jiff::SignedDuration::from_secs(30)),
+    )
+    .expect("code");
     let fields = [("code", next.as_str())];
     let (r1, r2) = tokio::join!(
         first.post_form("/login/totp", &fields),
@@ -114,7 +125,13 @@ async fn x5_a_session_made_on_one_instance_works_on_the_other_with_its_form_toke
         .iter()
         .filter(|s| s.as_u16() == 303)
         .count();
-    assert_eq!(accepted, 1, "one code, one use: {} {}", r1.status(), r2.status());
+    assert_eq!(
+        accepted,
+        1,
+        "one code, one use: {} {}",
+        r1.status(),
+        r2.status()
+    );
 
     // Logged out on A, the session is gone on B too.
     on_a.csrf().await;
