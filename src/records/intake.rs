@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::api::{ApiClient, internal};
-use super::blobs::BlobStore;
 use super::consent::{self, Act, Party, ScanRef};
 use super::fhir::{ParsedDocument, PatientInfo};
 use super::model::{self, ConsentInfo, Rejection};
 use super::repo;
 use crate::audit::{self, Actor};
+use crate::blobs::BlobStore;
 use crate::db::{Conn, Timestamp, Tx};
 use crate::state::AppState;
 
@@ -354,7 +354,7 @@ pub async fn ingest_one(
 
 /// Stores a group of single documents in one transaction (see [`ingest_one`]).
 async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>, Rejection> {
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(state);
     let _gate = store.writing().await;
     let mut tx = state.db.begin().await?;
     // Several instances: intake transactions queue whole (see `audit::lock_head`).
@@ -404,7 +404,7 @@ pub async fn ingest_many(
     docs: &[Result<ParsedDocument, Rejection>],
     now: Timestamp,
 ) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(state);
     let _gate = store.writing().await;
     let mut known = HashMap::new();
     let mut tx = state.db.begin().await?;

@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::api::{ApiClient, FhirBody, fhir, internal, outcome_json};
-use super::blobs::BlobStore;
 use super::consent::{self, Act, ConsentError, Party, ScanRef};
 use super::fhir::{self as fhirck, ParsedDocument};
 use super::intake::{check_custodian, ingest_many, ingest_one, resolve_patient};
 use super::model::{self, ConsentChange, Rejection};
 use super::repo;
+use crate::blobs::BlobStore;
 use crate::error::DomainError;
 use crate::state::AppState;
 
@@ -147,7 +147,7 @@ pub async fn post_consent(
         (Some(hash), Some((content_type, _))) => Some(ScanRef { hash, content_type }),
         _ => None,
     };
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(&state);
     let _gate = store.writing().await;
     let mut tx = state.db.begin().await?;
     let known = repo::find_link(&mut tx, client.facility_id, &patient.local_id).await?;

@@ -31,7 +31,7 @@
 //!   (JSON, resourceType, Bundle.type, references inside the Bundle, the sender's own patient ID,
 //!   consent, size); errors are `OperationOutcome`s in Japanese and nothing is stored. An accepted
 //!   document is committed before the 201; a retry with the same Bundle.identifier is answered
-//!   with the original (200). Attachments go to the content-addressed blob store ([`blobs`]).
+//!   with the original (200). Attachments go to the content-addressed blob store ([`crate::blobs`]).
 //! - Every read (UI and API) writes an audit event in the same transaction: who, facility,
 //!   patient, document, channel. Facility managers see the reads of their facility's patients.
 //! - Retention: a document expires one year after the day it was sent. The daily
@@ -41,7 +41,6 @@
 mod admin;
 mod api;
 pub mod attachments;
-pub mod blobs;
 mod cli;
 pub mod consent;
 mod consent_api;

@@ -11,7 +11,6 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::blobs::BlobStore;
 use super::consent;
 use super::consent_ui;
 use super::fhir::PatientInfo;
@@ -23,6 +22,7 @@ use super::service;
 use super::views::*;
 use crate::audit::{self, Actor};
 use crate::auth::{Principal, Role};
+use crate::blobs::BlobStore;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{Caller, ClientAddr, ObjectGuard, Page, flash_redirect, render};
@@ -214,7 +214,7 @@ pub async fn attachment(
         .into_iter()
         .find(|a| a.ordinal == n)
         .ok_or(AppError::NotFound)?;
-    let bytes = BlobStore::new(&state.settings.paths.data_dir)
+    let bytes = BlobStore::of(&state)
         .get(&a.blob_hash)
         .await
         .map_err(AppError::Internal)?;
