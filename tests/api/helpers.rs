@@ -404,8 +404,9 @@ pub struct Instance {
 
 impl TestApp {
     /// Starts an [`Instance`] on this app's database (`config` is written to a file of its own
-    /// in the data directory and passed with `--config`).
-    pub fn spawn_instance(&self, config: &str) -> Instance {
+    /// in the data directory and passed with `--config`; `env`: more variables, such as S3
+    /// credentials).
+    pub fn spawn_instance(&self, config: &str, env: &[(&str, &str)]) -> Instance {
         use std::io::BufRead;
         let file = self.dir.path().join(format!("instance-{}.toml", next_id()));
         std::fs::write(&file, config).expect("instance configuration");
@@ -415,6 +416,7 @@ impl TestApp {
             .env("RAINBOWNET__DATABASE__URL", &self.database_url)
             .env("RAINBOWNET__PATHS__DATA_DIR", self.dir.path())
             .env("RAINBOWNET__LOG__FILTER", "error")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start rainbownet serve");

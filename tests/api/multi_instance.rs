@@ -9,9 +9,9 @@
 //! PostgreSQL only: on SQLite (one process by design) the tests say so and return. CI runs the
 //! suite a second time on PostgreSQL (scripts/test.sh), where they run.
 //!
-//! TODO(issue 16, blobs): the two instances share the data directory's blob store; once
-//! `[blobs] store = "s3"` exists, start moto_server (as backup_targets.rs does) and point both
-//! instances at one bucket instead.
+//! The intake test keeps the attachments in one S3-compatible bucket (a local `moto_server`,
+//! as `backup_targets.rs` and `blobs.rs` start it; RAINBOWNET_REQUIRE_S3=1 makes its absence a
+//! failure) shared by both instances and the test's own application.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -19,8 +19,16 @@ use rainbownet::auth::{Role, totp};
 use rainbownet::db::Timestamp;
 use serde_json::{Value, json};
 
+use rainbownet::audit::Actor;
+use rainbownet::blobs::{BlobSettings, BlobStore, StoreKind};
+
+use crate::backup_targets::S3Server;
 use crate::helpers::*;
-use crate::records::{A, consent_for, fixture, fixture_json, network};
+use crate::records::{A, consent_for, fixture, fixture_json};
+
+const BUCKET: &str = "rainbownet-multi";
+const ACCESS_KEY: &str = "multi-test-access";
+const SECRET_KEY: &str = "multi-test-secret";
 
 fn on_postgres(test: &str) -> bool {
     let pg = std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"));
@@ -51,8 +59,8 @@ async fn x5_a_session_made_on_one_instance_works_on_the_other_with_its_form_toke
     }
     let app = spawn_app().await;
     let (a, b) = (
-        app.spawn_instance(&instance_config(false)),
-        app.spawn_instance(&instance_config(false)),
+        app.spawn_instance(&instance_config(false), &[]),
+        app.spawn_instance(&instance_config(false), &[]),
     );
     let (login_id, otp) = app.create_account(Role::SystemAdmin, "multi-admin").await;
     let on_a = app.client_of(&a, Some("192.0.2.10"));
@@ -151,8 +159,8 @@ async fn x5_the_credential_throttle_counts_the_attempts_of_both_instances() {
     }
     let app = spawn_app().await;
     let (a, b) = (
-        app.spawn_instance(&instance_config(false)),
-        app.spawn_instance(&instance_config(false)),
+        app.spawn_instance(&instance_config(false), &[]),
+        app.spawn_instance(&instance_config(false), &[]),
     );
     let flood = "203.0.113.50";
     let (on_a, on_b) = (
@@ -180,6 +188,17 @@ async fn x5_the_credential_throttle_counts_the_attempts_of_both_instances() {
         .login(&login_id, &otp)
         .await;
     assert_eq!(res.status(), 303);
+}
+
+/// A referral of the fixture patient under a new identifier, with an attachment of its own.
+fn referral(ident: &str) -> String {
+    use base64::Engine;
+    let mut v = fixture_json("referral_57133-1.json");
+    v["identifier"]["value"] = json!(ident);
+    v["entry"][9]["resource"]["content"][0]["attachment"]["data"] = json!(
+        base64::engine::general_purpose::STANDARD.encode(format!("%PDF-1.4 attachment of {ident}"))
+    );
+    v.to_string()
 }
 
 /// A document of the fixture patient under a new identifier.
@@ -226,19 +245,51 @@ async fn x5_intake_on_both_instances_at_once_stores_each_document_once_and_a_ret
     if !on_postgres("x5_intake_on_both_instances_at_once") {
         return;
     }
-    let net = network().await;
-    let app = &net.app;
-    assert_eq!(
-        net.send(A, "/api/fhir/Consent", consent_for(&[]))
-            .await
-            .status(),
-        201
+    // One bucket for the attachments of every instance.
+    let Some(s3) = S3Server::start(BUCKET).await else {
+        return;
+    };
+    rainbownet::blobs::use_credentials(ACCESS_KEY, SECRET_KEY);
+    let mut blobs = BlobSettings::default();
+    blobs.store = StoreKind::S3;
+    blobs.s3_endpoint = s3.endpoint.clone();
+    blobs.s3_bucket = BUCKET.into();
+    blobs.s3_path_style = true;
+    let app = spawn_app_with(|s| s.set_section("blobs", &blobs)).await;
+    let app = &app;
+    app.facility(A).await;
+    let (_, key) = rainbownet::records::create_api_key(
+        app.db(),
+        A,
+        "電子カルテ連携",
+        &Actor::system("test"),
+        app.now(),
+    )
+    .await
+    .expect("api key");
+    let config = format!(
+        "{}\n[blobs]\nstore = \"s3\"\ns3_endpoint = \"{}\"\ns3_bucket = \"{BUCKET}\"\ns3_path_style = true\n",
+        instance_config(false),
+        s3.endpoint
     );
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+    ];
     let (a, b) = (
-        app.spawn_instance(&instance_config(false)),
-        app.spawn_instance(&instance_config(false)),
+        app.spawn_instance(&config, &credentials),
+        app.spawn_instance(&config, &credentials),
     );
-    let key = net.keys[A].clone();
+    // The patient's consent (with its scanned form, a blob) through instance A.
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/fhir/Consent", a.address))
+        .bearer_auth(&key)
+        .header("content-type", "application/fhir+json")
+        .body(consent_for(&[]))
+        .send()
+        .await
+        .expect("POST Consent");
+    assert_eq!(res.status(), 201);
 
     // A stream of distinct documents into both instances at once (group commit on each).
     let mut tasks = tokio::task::JoinSet::new();
@@ -253,7 +304,7 @@ async fn x5_intake_on_both_instances_at_once_stores_each_document_once_and_a_ret
             let mut statuses = Vec::new();
             for i in 0..15 {
                 let ident = format!("{A}^2026^MULTI{worker}-{i}");
-                statuses.push(post_bundle(&url, &key, document(&ident)).await.0);
+                statuses.push(post_bundle(&url, &key, referral(&ident)).await.0);
             }
             statuses
         });
@@ -302,6 +353,51 @@ async fn x5_intake_on_both_instances_at_once_stores_each_document_once_and_a_ret
     assert_eq!(app.audit_count("records.document_received").await, stored);
     assert_eq!(app.audit_count("records.patient_registered").await, 1 + 4);
 
+    // Every attachment, written by either instance, is in the bucket and nothing on the disk;
+    // one stored through A reads back equal through B.
+    let bucket = BlobStore::build(StoreKind::S3, &blobs, app.dir.path()).expect("bucket");
+    let listed: HashSet<String> = bucket
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|(h, _)| h)
+        .collect();
+    let referenced: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT blob_hash FROM document_attachments")
+            .fetch_all(app.db().pool())
+            .await
+            .expect("attachments");
+    assert!(referenced.len() >= 6 * 15, "{}", referenced.len());
+    assert!(referenced.iter().all(|h| listed.contains(h)));
+    assert!(
+        !app.dir.path().join("blobs").exists()
+            || std::fs::read_dir(app.dir.path().join("blobs"))
+                .expect("blobs dir")
+                .next()
+                .is_none(),
+        "no blob on the local disk"
+    );
+    let ident = format!("{A}^2026^MULTI0-3");
+    let id: i64 = sqlx::query_scalar("SELECT id FROM documents WHERE identifier_value = $1")
+        .bind(&ident)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("document");
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/fhir/Bundle/{id}", b.address))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("GET Bundle");
+    assert_eq!(res.status(), 200);
+    let read: Value = res.json().await.expect("json");
+    assert_eq!(
+        read["entry"][9]["resource"]["content"][0]["attachment"]["data"],
+        serde_json::from_str::<Value>(&referral(&ident)).expect("json")["entry"][9]["resource"]["content"]
+            [0]["attachment"]["data"]
+    );
+
     // Both instances appended to the audit chain at once: it verifies.
     drop((a, b));
     let out = app.cli(&["audit", "verify"]);
@@ -329,8 +425,8 @@ async fn x5_jobs_scheduled_on_both_instances_run_once_each_and_the_audit_chain_v
         "every job's interval is longer than this test"
     );
     let (a, b) = (
-        app.spawn_instance(&instance_config(true)),
-        app.spawn_instance(&instance_config(true)),
+        app.spawn_instance(&instance_config(true), &[]),
+        app.spawn_instance(&instance_config(true), &[]),
     );
     // Both schedulers tick every second; meanwhile both instances write audit events.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
