@@ -370,6 +370,8 @@ async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>
     let _gate = store.writing().await;
     let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
+    // Several instances: intake transactions queue whole (see `audit::lock_head`).
+    audit::lock_head(&mut tx).await?;
     let mut known: HashMap<i64, HashMap<String, i64>> = HashMap::new();
     let mut results = Vec::with_capacity(group.len());
     for p in group {
@@ -420,6 +422,8 @@ pub async fn ingest_many(
     let mut known = HashMap::new();
     let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
+    // Several instances: intake transactions queue whole (see `audit::lock_head`).
+    audit::lock_head(&mut tx).await?;
     let mut results: Vec<Option<Result<Stored, Rejection>>> = Vec::with_capacity(docs.len());
     // First every entry's patient (and the early answers), then the documents in multi-row
     // inserts: one statement per chunk instead of one per document.
