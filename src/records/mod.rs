@@ -55,6 +55,7 @@ pub mod model;
 pub mod objects;
 mod read_api;
 mod repo;
+mod search;
 mod service;
 mod ui;
 mod views;
