@@ -42,6 +42,7 @@ mod admin;
 mod api;
 pub mod attachments;
 pub mod blobs;
+mod capability;
 mod cli;
 pub mod consent;
 mod consent_api;
@@ -120,6 +121,7 @@ fn routes() -> Routes {
             read_api::get_bundle,
         )
         .get("/api/fhir/Bundle", Access::ApiKey, read_api::search)
+        .get("/api/fhir/metadata", Access::Public, capability::metadata)
         .get("/api/openapi.json", Access::Public, read_api::openapi)
         .get("/records", Access::Roles(READERS), ui::index)
         .get(
