@@ -14,6 +14,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
 
+use crate::error::ErrorPage;
+
 const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 
 fn is_fhir(path: &str) -> bool {
@@ -93,8 +95,12 @@ pub async fn operation_outcomes(req: Request, next: Next) -> Response {
             .insert(CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
         return res;
     }
-    let res = next.run(req).await;
+    let mut res = next.run(req).await;
     let status = res.status();
+    if status == StatusCode::UNAUTHORIZED && !res.headers().contains_key(WWW_AUTHENTICATE) {
+        res.headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
     let fhir_already = res
         .headers()
         .get(CONTENT_TYPE)
@@ -114,11 +120,8 @@ pub async fn operation_outcomes(req: Request, next: Next) -> Response {
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
     parts.headers.remove(CONTENT_LENGTH);
-    if status == StatusCode::UNAUTHORIZED && !parts.headers.contains_key(WWW_AUTHENTICATE) {
-        parts
-            .headers
-            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
+    // Else the outermost layer would render it as the HTML error page after all.
+    parts.extensions.remove::<ErrorPage>();
     Response::from_parts(parts, body(code, &msg))
 }
 

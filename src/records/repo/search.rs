@@ -125,7 +125,11 @@ fn cond_sql(sql: &mut Sql, c: &Cond) -> String {
         }
         Cond::CompositionType(t) => tokens_exist(sql, "composition.type", t),
         Cond::Subject(v) => reference_sql(sql, "s.composition_subject", v),
-        Cond::SubjectIdentifier(t) => tokens_exist(sql, "patient.identifier", t),
+        // Only a document Bundle has a Composition to chain through.
+        Cond::SubjectIdentifier(t) => format!(
+            "(d.bundle_type = 'document' AND {})",
+            tokens_exist(sql, "patient.identifier", t)
+        ),
         Cond::PatientIds(ids) if ids.is_empty() => "1 = 0".into(),
         Cond::PatientIds(ids) => {
             let list: Vec<String> = ids.iter().map(|i| sql.int(*i)).collect();

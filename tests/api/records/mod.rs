@@ -14,6 +14,7 @@ mod consent;
 mod intake;
 mod link;
 mod reading;
+mod search;
 
 pub const A: &str = "2310000011";
 pub const B: &str = "2310000022";
