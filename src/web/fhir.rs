@@ -23,7 +23,12 @@ fn is_fhir(path: &str) -> bool {
 }
 
 fn json_media(m: &str) -> bool {
-    let m = m.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let m = m
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     matches!(
         m.as_str(),
         "" | "*/*"
@@ -52,7 +57,12 @@ fn accepts_json(req: &Request) -> bool {
     accept_ok && format_ok
 }
 
-fn outcome(status: StatusCode, method: &str, path: &str, allow: Option<&str>) -> (&'static str, String) {
+fn outcome(
+    status: StatusCode,
+    method: &str,
+    path: &str,
+    allow: Option<&str>,
+) -> (&'static str, String) {
     match status.as_u16() {
         400 => ("invalid", "リクエストを読み取れませんでした。送信内容と URL の書式を確かめてください。".into()),
         401 => ("login", "API キーが無効です。Authorization: Bearer に施設の API キーを指定してください。".into()),

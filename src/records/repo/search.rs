@@ -44,7 +44,9 @@ impl Sql {
 /// `col` ends with `suffix` (portable: no LIKE, so no wildcard in the value matters).
 fn ends_with(sql: &mut Sql, col: &str, suffix: &str) -> String {
     let p = sql.text(suffix);
-    format!("(length({col}) >= length({p}) AND substr({col}, length({col}) - length({p}) + 1) = {p})")
+    format!(
+        "(length({col}) >= length({p}) AND substr({col}, length({col}) - length({p}) + 1) = {p})"
+    )
 }
 
 fn token_sql(sql: &mut Sql, t: &Token, system_col: &str, code_col: &str) -> String {
@@ -201,7 +203,10 @@ pub async fn search_count(
     and: &[Vec<Cond>],
 ) -> sqlx::Result<i64> {
     let sql = base(facility_id, and);
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n{}", sql.text)));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) AS n{}",
+        sql.text
+    )));
     for a in sql.args {
         q = match a {
             Arg::Text(t) => q.bind(t),

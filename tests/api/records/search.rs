@@ -39,7 +39,9 @@ async fn five(scope: &[&str]) -> (Net, Vec<i64>) {
 }
 
 async fn search(net: &Net, facility: &str, query: &str) -> Value {
-    let res = net.get(facility, &format!("/api/fhir/Bundle?{query}")).await;
+    let res = net
+        .get(facility, &format!("/api/fhir/Bundle?{query}"))
+        .await;
     let status = res.status();
     let v: Value = res.json().await.expect("json");
     assert_eq!(status, 200, "{query}: {v}");
@@ -128,7 +130,12 @@ async fn r21_1_identifier_and_patient_systems_are_honoured() {
         1
     );
     assert_eq!(
-        total(&net, A, &q("http://example.org/other|2310000011^2026^R00001")).await,
+        total(
+            &net,
+            A,
+            &q("http://example.org/other|2310000011^2026^R00001")
+        )
+        .await,
         0,
         "a wrong system finds nothing"
     );
@@ -158,13 +165,21 @@ async fn r21_1_identifier_and_patient_systems_are_honoured() {
     );
     assert_eq!(total(&net, A, &p(&format!("{NETWORK}|000123"))).await, 0);
     assert_eq!(total(&net, A, &p("000123")).await, 5, "a bare own local ID");
-    assert_eq!(total(&net, A, &p(&network_id)).await, 5, "a bare network ID");
+    assert_eq!(
+        total(&net, A, &p(&network_id)).await,
+        5,
+        "a bare network ID"
+    );
     assert_eq!(
         total(&net, B, &p(&format!("{LOCAL_A}|000123"))).await,
         5,
         "B names the patient by A's local ID, with the system saying so"
     );
-    assert_eq!(total(&net, B, &p("000123")).await, 0, "not B's own local ID");
+    assert_eq!(
+        total(&net, B, &p("000123")).await,
+        0,
+        "not B's own local ID"
+    );
     let v = search(&net, A, &format!("_id={},{}", ids[2], ids[4])).await;
     assert_eq!(v["total"], 2);
 }
@@ -176,28 +191,47 @@ async fn r21_1_type_is_bundle_type_and_composition_type_is_the_chain() {
     let v = search(&net, A, "type=collection").await;
     assert_eq!(ids_of(&v), vec![ids[4]]);
     assert_eq!(
-        total(&net, A, &format!("type={}", enc("http://hl7.org/fhir/bundle-type|collection"))).await,
+        total(
+            &net,
+            A,
+            &format!("type={}", enc("http://hl7.org/fhir/bundle-type|collection"))
+        )
+        .await,
         1
     );
-    assert_eq!(total(&net, A, "type=57133-1").await, 0, "type is not Composition.type");
+    assert_eq!(
+        total(&net, A, "type=57133-1").await,
+        0,
+        "type is not Composition.type"
+    );
     let v = search(&net, A, "composition.type=57133-1").await;
     assert_eq!(ids_of(&v), vec![ids[0]]);
-    let v = search(&net, A, &format!("composition.type={}", enc(&format!("{DOC_TYPES}|18842-5")))).await;
+    let v = search(
+        &net,
+        A,
+        &format!("composition.type={}", enc(&format!("{DOC_TYPES}|18842-5"))),
+    )
+    .await;
     assert_eq!(ids_of(&v), vec![ids[1]]);
-    assert_eq!(
-        total(&net, A, &format!("composition.type={}", enc("http://loinc.org|18842-5"))).await,
-        0,
-        "the coding's system is honoured"
-    );
-    assert_eq!(
-        total(&net, A, "composition.type=57133-1,53576-5").await,
-        2
-    );
     assert_eq!(
         total(
             &net,
             A,
-            &format!("composition.subject.identifier={}", enc(&format!("{LOCAL_A}|000123")))
+            &format!("composition.type={}", enc("http://loinc.org|18842-5"))
+        )
+        .await,
+        0,
+        "the coding's system is honoured"
+    );
+    assert_eq!(total(&net, A, "composition.type=57133-1,53576-5").await, 2);
+    assert_eq!(
+        total(
+            &net,
+            A,
+            &format!(
+                "composition.subject.identifier={}",
+                enc(&format!("{LOCAL_A}|000123"))
+            )
         )
         .await,
         4,
@@ -206,7 +240,10 @@ async fn r21_1_type_is_bundle_type_and_composition_type_is_the_chain() {
     let v = search(
         &net,
         A,
-        &format!("composition={}", enc("urn:uuid:c0000000-0000-4000-8000-000000000001")),
+        &format!(
+            "composition={}",
+            enc("urn:uuid:c0000000-0000-4000-8000-000000000001")
+        ),
     )
     .await;
     assert_eq!(ids_of(&v), vec![ids[0]]);
@@ -214,7 +251,10 @@ async fn r21_1_type_is_bundle_type_and_composition_type_is_the_chain() {
         total(
             &net,
             A,
-            &format!("composition.subject={}", enc("urn:uuid:d5a8f5c2-1f0e-4a47-9a5e-5b0d3c0c0001"))
+            &format!(
+                "composition.subject={}",
+                enc("urn:uuid:d5a8f5c2-1f0e-4a47-9a5e-5b0d3c0c0001")
+            )
         )
         .await,
         4
@@ -314,7 +354,9 @@ async fn walk_next(net: &Net, first: &str) -> (Vec<i64>, Vec<i64>, Value) {
 async fn r21_1_count_gives_the_real_total_and_next_links_walk_all_230_documents_once() {
     let net = network().await;
     assert_eq!(
-        net.send(A, "/api/fhir/Consent", consent_for(&[])).await.status(),
+        net.send(A, "/api/fhir/Consent", consent_for(&[]))
+            .await
+            .status(),
         201
     );
     let base = fixture_json("referral_57133-1.json");
@@ -352,7 +394,10 @@ async fn r21_1_count_gives_the_real_total_and_next_links_walk_all_230_documents_
     assert_eq!(v["total"], 230, "the total of all matches, not of the page");
     assert_eq!(ids_of(&v).len(), 2);
     assert!(link(&v, "next").is_some(), "{v}");
-    assert!(link(&v, "previous").is_none(), "the first page has no previous");
+    assert!(
+        link(&v, "previous").is_none(),
+        "the first page has no previous"
+    );
     assert_eq!(
         net.app.audit_count("records.document_read").await,
         reads + 2,
@@ -369,7 +414,12 @@ async fn r21_1_count_gives_the_real_total_and_next_links_walk_all_230_documents_
     let mut back = ids_of(&last);
     let mut page = last;
     while let Some(prev) = link(&page, "previous") {
-        page = net.get(A, &path_of(&prev)).await.json().await.expect("json");
+        page = net
+            .get(A, &path_of(&prev))
+            .await
+            .json()
+            .await
+            .expect("json");
         let mut ids = ids_of(&page);
         ids.extend(back);
         back = ids;
@@ -389,11 +439,7 @@ async fn r21_1_count_gives_the_real_total_and_next_links_walk_all_230_documents_
     b["identifier"]["value"] = json!("2310000011^2026^NEW");
     b["timestamp"] = json!("2026-12-01T00:00:00+09:00");
     net.accept(A, b.to_string()).await;
-    let (rest, _, _) = walk_next(
-        &net,
-        &path_of(&link(&first, "next").expect("next")),
-    )
-    .await;
+    let (rest, _, _) = walk_next(&net, &path_of(&link(&first, "next").expect("next"))).await;
     let mut all = ids_of(&first);
     all.extend(rest);
     assert_eq!(all.len(), 230);
@@ -435,14 +481,20 @@ async fn x2_an_unknown_parameter_is_a_400_operation_outcome_and_nothing_is_read(
     let v: Value = res.json().await.expect("json");
     assert_eq!(v["total"], 1, "{v}");
     let own = link(&v, "self").expect("self");
-    assert!(own.contains("type=collection") && !own.contains("date"), "{own}");
+    assert!(
+        own.contains("type=collection") && !own.contains("date"),
+        "{own}"
+    );
     let outcome_entry = v["entry"]
         .as_array()
         .expect("entries")
         .iter()
         .find(|e| e["search"]["mode"] == "outcome")
         .expect("an outcome entry");
-    assert_eq!(outcome_entry["resource"]["resourceType"], "OperationOutcome");
+    assert_eq!(
+        outcome_entry["resource"]["resourceType"],
+        "OperationOutcome"
+    );
     assert_eq!(outcome_entry["resource"]["issue"][0]["severity"], "warning");
     assert!(
         outcome_entry["resource"]["issue"][0]["diagnostics"]
@@ -458,7 +510,10 @@ async fn x2_only_the_documents_returned_are_audited_as_read() {
     let reads = net.app.audit_count("records.document_read").await;
     let v = search(&net, A, "_count=2").await;
     assert_eq!(v["total"], 5);
-    assert_eq!(net.app.audit_count("records.document_read").await, reads + 2);
+    assert_eq!(
+        net.app.audit_count("records.document_read").await,
+        reads + 2
+    );
     let v = search(&net, A, "_summary=count").await;
     assert_eq!(v["total"], 5);
     assert!(v.get("entry").is_none(), "{v}");
@@ -500,7 +555,9 @@ async fn x3_search_results_and_totals_keep_to_the_consent_scope() {
     let mut w = fixture_json("consent_all.json");
     w["status"] = json!("inactive");
     assert_eq!(
-        net.send(A, "/api/fhir/Consent", w.to_string()).await.status(),
+        net.send(A, "/api/fhir/Consent", w.to_string())
+            .await
+            .status(),
         200
     );
     assert_eq!(total(&net, B, "").await, 0);
@@ -528,7 +585,12 @@ async fn r21_1_the_capability_statement_lists_what_is_supported() {
     assert_eq!(cs["status"], "active");
     assert_eq!(cs["kind"], "instance");
     assert_eq!(cs["fhirVersion"], "4.0.1");
-    assert!(cs["format"].as_array().expect("format").contains(&json!("json")));
+    assert!(
+        cs["format"]
+            .as_array()
+            .expect("format")
+            .contains(&json!("json"))
+    );
     let rest = &cs["rest"][0];
     assert_eq!(rest["mode"], "server");
     assert_eq!(rest["interaction"][0]["code"], "batch");
@@ -628,7 +690,11 @@ async fn x2_every_error_under_api_fhir_is_an_operation_outcome() {
     .await;
     assert_eq!(s, 405);
 
-    let res = client.get(url("/api/fhir/Bundle")).send().await.expect("send");
+    let res = client
+        .get(url("/api/fhir/Bundle"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.headers()["www-authenticate"], "Bearer");
     let (s, _) = outcome(res).await;
     assert_eq!(s, 401, "no key");
