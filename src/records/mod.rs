@@ -34,6 +34,18 @@
 //!   with the original (200). Attachments go to the content-addressed blob store ([`blobs`]).
 //! - Every read (UI and API) writes an audit event in the same transaction: who, facility,
 //!   patient, document, channel. Facility managers see the reads of their facility's patients.
+//! - Search (`GET /api/fhir/Bundle`, [`search`] reads the request, `repo::search_*` runs it) is
+//!   FHIR R4 search: commas OR, repetition AND, token systems honoured, date prefixes and partial
+//!   dates (Japan time without a zone), `identifier`, `type` (Bundle.type), `timestamp`,
+//!   `composition` and the chains `composition.type` / `composition.subject(.identifier)`,
+//!   `_id`, `_lastUpdated`, and `patient` (network ID or a facility's local-ID system). Results
+//!   and `total` hold only what the caller may read; keyset pages with `next`/`previous` links;
+//!   unknown parameters are 400 (ignored with `Prefer: handling=lenient`); only the documents of
+//!   the returned page are read and audited. The values not in `documents` are kept by a trigger
+//!   in `document_search` / `document_tokens` (migration 0026).
+//! - `GET /api/fhir/metadata` is the CapabilityStatement ([`capability`]; public); every error
+//!   under `/api/fhir` is an OperationOutcome (`web::fhir` turns the router's own 404/405 and
+//!   extractor errors into one).
 //! - Retention: a document expires one year after the day it was sent. The daily
 //!   `records.retention` job lists expired documents and deletes nothing; a system administrator
 //!   reviews the list and purges (tombstone kept, audited, unreferenced blobs removed).
