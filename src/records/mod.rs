@@ -41,8 +41,9 @@
 //!   `_id`, `_lastUpdated`, and `patient` (network ID or a facility's local-ID system). Results
 //!   and `total` hold only what the caller may read; keyset pages with `next`/`previous` links;
 //!   unknown parameters are 400 (ignored with `Prefer: handling=lenient`); only the documents of
-//!   the returned page are read and audited. The values not in `documents` are kept by a trigger
-//!   in `document_search` / `document_tokens` (migration 0026).
+//!   the returned page are read and audited. The values not in `documents` are written with each
+//!   new document into `document_search` / `document_tokens` (migration 0026; its SQL views
+//!   fill earlier documents and must agree with `search::keys`, which a test checks).
 //! - `GET /api/fhir/metadata` is the CapabilityStatement ([`capability`]; public); every error
 //!   under `/api/fhir` is an OperationOutcome (`web::fhir` turns the router's own 404/405 and
 //!   extractor errors into one).

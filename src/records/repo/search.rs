@@ -3,7 +3,8 @@
 //! only what the caller may read. Pages are keyset pages on (sort key, id): a page starts after
 //! (or ends before) the row its cursor names, so paging never loses or repeats a document, even
 //! while documents arrive. The search values the documents table does not hold are in
-//! `document_search` and `document_tokens` (migration 0026, filled by a trigger on insert).
+//! `document_search` and `document_tokens` (migration 0026; [`insert_search_keys`] with each new
+//! document).
 
 use sqlx::Row;
 
@@ -11,7 +12,8 @@ use super::documents::{DOC_COLUMNS, DocumentRow};
 use super::scope::readable;
 use crate::db::Conn;
 use crate::records::search::{
-    BUNDLE_TYPE_SYSTEM, Cond, Cursor, DateCond, PatientValue, Prefix, Sort, SortKey, Token,
+    BUNDLE_TYPE_SYSTEM, Cond, Cursor, DateCond, PatientValue, Prefix, SearchKeys, Sort, SortKey,
+    Token,
 };
 
 /// A statement being built: its text and its bound values in `$n` order.
@@ -271,4 +273,41 @@ pub async fn search_page(
         rows.reverse();
     }
     Ok(rows)
+}
+
+/// Stores the search values of a new document (in the transaction that stores it).
+pub async fn insert_search_keys(
+    conn: &mut Conn,
+    document_id: i64,
+    k: &SearchKeys,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO document_search (document_id, bundle_timestamp, composition_id,
+            composition_url, composition_subject) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(document_id)
+    .bind(k.timestamp.as_deref())
+    .bind(k.composition_id.as_deref())
+    .bind(k.composition_url.as_deref())
+    .bind(k.composition_subject.as_deref())
+    .execute(&mut *conn)
+    .await?;
+    if k.tokens.is_empty() {
+        return Ok(());
+    }
+    let mut sql =
+        String::from("INSERT INTO document_tokens (document_id, param, system, code) VALUES ");
+    for i in 0..k.tokens.len() {
+        let b = i * 3;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("($1, ${}, ${}, ${})", b + 2, b + 3, b + 4));
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(document_id);
+    for (param, system, code) in &k.tokens {
+        q = q.bind(*param).bind(system.as_str()).bind(code.as_str());
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
 }

@@ -735,3 +735,63 @@ async fn x2_every_error_under_api_fhir_is_an_operation_outcome() {
             .starts_with("text/html")
     );
 }
+
+type KeyRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+#[tokio::test]
+async fn r21_1_the_search_values_written_at_intake_equal_the_migrations_sql_definition() {
+    let (net, _) = five(&[]).await;
+    // Edge cases the intake may accept (those it refuses are simply not compared).
+    let base = fixture_json("referral_57133-1.json");
+    for (n, ts) in [
+        "2026-11-20T10:15",
+        "2026-11-20",
+        "2026-11-20T10:15:00.123456Z",
+        "2026-11-20T10:15:00-05:00",
+        "2026-11",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut b = base.clone();
+        b["identifier"]["value"] = json!(format!("2310000011^2026^E{n}"));
+        b["timestamp"] = json!(ts);
+        b["entry"][0]["resource"]["id"] = json!(format!("comp-{n}"));
+        net.send(A, "/api/fhir/Bundle", b.to_string()).await;
+    }
+    let pool = net.app.db().pool();
+    let cols =
+        "document_id, bundle_timestamp, composition_id, composition_url, composition_subject";
+    let stored: Vec<KeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {cols} FROM document_search ORDER BY document_id"
+    )))
+    .fetch_all(pool)
+    .await
+    .expect("stored");
+    let derived: Vec<KeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {cols} FROM document_search_source ORDER BY document_id"
+    )))
+    .fetch_all(pool)
+    .await
+    .expect("derived");
+    assert!(stored.len() >= 5);
+    assert_eq!(stored, derived);
+    let tokens = |table: &'static str| async move {
+        sqlx::query_as::<_, (i64, String, String, String)>(sqlx::AssertSqlSafe(format!(
+            "SELECT document_id, param, system, code FROM {table}
+             ORDER BY document_id, param, system, code"
+        )))
+        .fetch_all(pool)
+        .await
+        .expect("tokens")
+    };
+    let t = tokens("document_tokens").await;
+    assert!(t.len() >= 9, "{t:?}");
+    assert_eq!(t, tokens("document_tokens_source").await);
+}
