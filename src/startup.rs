@@ -33,6 +33,7 @@ pub fn domains() -> Vec<Domain> {
         crate::portal::domain(),
         crate::helpdesk::domain(),
         crate::calendar_admin::domain(),
+        crate::blobs::domain(),
         crate::records::domain(),
         crate::audit_ui::domain(),
         crate::mail_admin::domain(),

@@ -1,7 +1,9 @@
 //! Taking one backup now ([`backup_now`]): what each kind holds, the `backups` row (running →
 //! ok / failed) and its audit events, and the read-back check.
 //!
-//! - monthly: the database snapshot and every blob under `<data_dir>/blobs`;
+//! - monthly: the database snapshot and every blob of the configured store (`[blobs]`: the local
+//!   directory's files are streamed; an S3 bucket's objects are read one at a time through
+//!   `blobs::BlobStore`, each checked against its hash; either way the entry is `blobs/ab/cdef…`);
 //! - daily: the database snapshot and only the blobs its chain lacks (see `catalog::plan`; with no
 //!   monthly yet it takes a monthly and says so);
 //! - system (R20.3, R20.4): the configuration (secrets replaced), `system/about.json` (software and
@@ -33,8 +35,8 @@ use super::snapshot::{self, Facts};
 use super::verify::{self, Checked};
 use super::{age_keys, redact, repo};
 use crate::audit::{self, Actor};
+use crate::blobs::BlobStore;
 use crate::db::{Backend, Timestamp};
-use crate::records::blobs::{BlobStore, is_hash};
 use crate::state::AppState;
 
 /// A `running` row younger than this means another backup is in progress.
@@ -236,7 +238,11 @@ fn remove_temp_files(dir: &Path, id: &str) {
 /// One blob file of the store and its path in the archive.
 struct Blob {
     entry: String,
-    path: PathBuf,
+    hash: String,
+    size: u64,
+    /// The local store's file (streamed into the archive); `None`: read through the store
+    /// (S3), one blob in memory at a time, its hash checked.
+    path: Option<PathBuf>,
 }
 
 /// Writes the archive and its sidecar; returns the sidecar manifest, the read-back result and
@@ -260,8 +266,7 @@ async fn write(
     if let Some(path) = &identity {
         age_keys::identities(path).context("[backup] identity_file")?;
     }
-    let data_dir = state.settings.paths.data_dir.clone();
-    let store = BlobStore::new(&data_dir);
+    let store = BlobStore::of(state);
     // Held until the archive is written: no blob the snapshot references can be purged meanwhile.
     let gate = match plan.kind {
         Kind::System => None,
@@ -286,7 +291,8 @@ async fn write(
     };
     let blobs: Vec<Blob> = match plan.kind {
         Kind::System => Vec::new(),
-        _ => list_blobs(&data_dir.join("blobs"))?
+        _ => list_blobs(&store)
+            .await?
             .into_iter()
             .filter(|b| !plan.known_blobs.contains(&b.entry))
             .collect(),
@@ -298,11 +304,7 @@ async fn write(
     if plan.kind == Kind::System {
         extra.extend(system_files(state, dir, now).await?);
     }
-    let total: u64 = blobs
-        .iter()
-        .filter_map(|b| b.path.metadata().ok())
-        .map(|m| m.len())
-        .sum::<u64>()
+    let total: u64 = blobs.iter().map(|b| b.size).sum::<u64>()
         + db_entry
             .as_ref()
             .and_then(|(_, f)| f.metadata().ok())
@@ -333,13 +335,22 @@ async fn write(
         progress.clone(),
     );
     let mtime = u64::try_from(now.unix_seconds()).unwrap_or(0);
+    let (runtime, store2) = (tokio::runtime::Handle::current(), store.clone());
     let manifest = tokio::task::spawn_blocking(move || -> anyhow::Result<Manifest> {
         let mut w = Writer::create(&dir2, &id2, &recipients, level, mtime, bar)?;
         if let Some((entry, file)) = &db_entry {
             w.add_file(entry, file)?;
         }
         for b in &blobs {
-            w.add_file(&b.entry, &b.path)?;
+            match &b.path {
+                Some(path) => w.add_file(&b.entry, path)?,
+                None => {
+                    let bytes = runtime
+                        .block_on(store2.get(&b.hash))
+                        .with_context(|| format!("{} ({})", b.entry, store2.describe()))?;
+                    w.add_bytes(&b.entry, &bytes)?
+                }
+            };
         }
         for (name, bytes) in &extra {
             w.add_bytes(name, bytes)?;
@@ -435,34 +446,24 @@ async fn system_files(
     Ok(files)
 }
 
-/// Every blob of the store (`<root>/ab/cdef…`), in name order; temporary and foreign files are
-/// left out.
-fn list_blobs(root: &Path) -> anyhow::Result<Vec<Blob>> {
-    let mut out = Vec::new();
-    let dirs = match std::fs::read_dir(root) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", root.display())),
-    };
-    for d in dirs {
-        let d = d?;
-        let prefix = d.file_name().to_string_lossy().into_owned();
-        if !d.file_type()?.is_dir() || prefix.len() != 2 {
-            continue;
-        }
-        for f in std::fs::read_dir(d.path())? {
-            let f = f?;
-            let rest = f.file_name().to_string_lossy().into_owned();
-            if f.file_type()?.is_file() && is_hash(&format!("{prefix}{rest}")) {
-                out.push(Blob {
-                    entry: format!("blobs/{prefix}/{rest}"),
-                    path: f.path(),
-                });
-            }
-        }
-    }
-    out.sort_by(|a, b| a.entry.cmp(&b.entry));
-    Ok(out)
+/// Every blob of the configured store, in name order (the local store's are streamed from
+/// their files).
+async fn list_blobs(store: &BlobStore) -> anyhow::Result<Vec<Blob>> {
+    Ok(store
+        .list()
+        .await
+        .with_context(|| format!("cannot list the blobs of {}", store.describe()))?
+        .into_iter()
+        .map(|(hash, size)| Blob {
+            entry: crate::blobs::key_of(&hash),
+            path: match &store {
+                BlobStore::Local(l) => l.path(&hash),
+                _ => None,
+            },
+            hash,
+            size,
+        })
+        .collect())
 }
 
 pub(super) fn create_private_dir(dir: &Path) -> anyhow::Result<()> {

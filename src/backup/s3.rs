@@ -1,27 +1,21 @@
-//! The S3-compatible second target (see [`super::targets`] for the rules every target keeps):
-//! presigned requests (rusty-s3) sent with reqwest over plain HTTP; one PUT up to
-//! [`S3Target::DEFAULT_PART_SIZE`], a multipart upload above it (one part in memory at a time);
-//! a HEAD checks the size afterwards. Errors carry the S3 error code and message, never a signed
-//! URL or a key.
+//! The S3-compatible second target (see [`super::targets`] for the rules every target keeps),
+//! through the shared client [`crate::s3::S3Client`]: presigned requests (rusty-s3) sent with
+//! reqwest over plain HTTP; one PUT up to [`S3Target::DEFAULT_PART_SIZE`], a multipart upload
+//! above it (one part in memory at a time); a HEAD checks the size afterwards. Errors carry the
+//! S3 error code and message, never a signed URL or a key.
 
 use std::path::Path;
-use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail, ensure};
-use rusty_s3::actions::ListObjectsV2;
-use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use anyhow::{Context, ensure};
+use rusty_s3::Credentials;
 
 use super::model::{FileEntry, Object};
 use super::settings::SecondTarget;
+use crate::s3::{S3Client, S3Place};
 
 /// An S3-compatible bucket (path-style or virtual-host URLs), through presigned requests.
 pub struct S3Target {
-    bucket: Bucket,
-    credentials: Credentials,
-    prefix: String,
-    endpoint: String,
-    http: reqwest::Client,
-    part_size: u64,
+    client: S3Client,
 }
 
 impl std::fmt::Debug for S3Target {
@@ -30,14 +24,11 @@ impl std::fmt::Debug for S3Target {
     }
 }
 
-/// How long a presigned request stays valid (covers one part on a slow line).
-const SIGNED_FOR: Duration = Duration::from_secs(3600);
-
 impl S3Target {
     /// 16 MiB: a larger file goes up in parts of this size (S3 allows 10,000 parts: 160 GB).
-    pub const DEFAULT_PART_SIZE: u64 = 16 << 20;
+    pub const DEFAULT_PART_SIZE: u64 = S3Client::DEFAULT_PART_SIZE;
     /// S3's smallest part (except the last).
-    pub const MIN_PART_SIZE: u64 = 5 << 20;
+    pub const MIN_PART_SIZE: u64 = S3Client::MIN_PART_SIZE;
 
     pub fn new(t: &SecondTarget) -> anyhow::Result<S3Target> {
         let endpoint = t.endpoint.trim();
@@ -58,118 +49,50 @@ impl S3Target {
             "[backup.second_target] access_key と secret_key（環境変数 \
              RAINBOWNET__BACKUP__SECOND_TARGET__SECRET_KEY）を指定してください"
         );
-        let style = if t.path_style {
-            UrlStyle::Path
-        } else {
-            UrlStyle::VirtualHost
+        let place = S3Place {
+            endpoint: url,
+            bucket: t.bucket.trim().to_string(),
+            region: t.region.trim().to_string(),
+            path_style: t.path_style,
+            prefix: t.prefix.clone(),
         };
-        let bucket = Bucket::new(
-            url,
-            style,
-            t.bucket.trim().to_string(),
-            t.region.trim().to_string(),
+        let client = S3Client::new(
+            &place,
+            Credentials::new(t.access_key.clone(), t.secret_key.clone()),
         )
-        .map_err(|e| anyhow!("[backup.second_target] endpoint / bucket: {e}"))?;
-        let mut prefix = t.prefix.trim().trim_start_matches('/').to_string();
-        if !prefix.is_empty() && !prefix.ends_with('/') {
-            prefix.push('/');
-        }
-        crate::tls::install_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(600))
-            .build()
-            .map_err(|e| anyhow!("HTTP client: {e}"))?;
-        Ok(S3Target {
-            bucket,
-            credentials: Credentials::new(t.access_key.clone(), t.secret_key.clone()),
-            prefix,
-            endpoint: endpoint.trim_end_matches('/').to_string(),
-            http,
-            part_size: Self::DEFAULT_PART_SIZE,
-        })
+        .map_err(|e| e.context("[backup.second_target]"))?;
+        Ok(S3Target { client })
     }
 
     /// Uploads above `bytes` go in parts of `bytes` (at least [`Self::MIN_PART_SIZE`]).
-    pub fn with_part_size(mut self, bytes: u64) -> S3Target {
-        self.part_size = bytes.max(Self::MIN_PART_SIZE);
-        self
+    pub fn with_part_size(self, bytes: u64) -> S3Target {
+        S3Target {
+            client: self.client.with_part_size(bytes),
+        }
     }
 
     pub fn describe(&self) -> String {
-        format!(
-            "s3:{}/{}/{}",
-            self.endpoint,
-            self.bucket.name(),
-            self.prefix
-        )
+        self.client.describe()
     }
 
-    fn key(&self, name: &str) -> String {
-        format!("{}{}", self.prefix, name)
-    }
-
-    fn creds(&self) -> Option<&Credentials> {
-        Some(&self.credentials)
-    }
-
+    /// The objects directly under the prefix (none of a deeper "folder").
     pub(super) async fn list(&self) -> anyhow::Result<Vec<Object>> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut action = self.bucket.list_objects_v2(self.creds());
-            if !self.prefix.is_empty() {
-                action.with_prefix(self.prefix.as_str());
-            }
-            if let Some(t) = &token {
-                action.with_continuation_token(t.clone());
-            }
-            let url = action.sign(SIGNED_FOR);
-            let res = send(self.http.get(url), "list").await?;
-            let body = res.bytes().await.map_err(|e| net_error(e, "list"))?;
-            let page = ListObjectsV2::parse_response(&body)
-                .map_err(|e| anyhow!("S3 list: unreadable answer: {e}"))?;
-            for c in page.contents {
-                if let Some(name) = c.key.strip_prefix(self.prefix.as_str())
-                    && !name.is_empty()
-                    && !name.contains('/')
-                {
-                    out.push(Object {
-                        name: name.to_string(),
-                        size: c.size,
-                    });
-                }
-            }
-            match page.next_continuation_token {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => break,
-            }
-        }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        Ok(self
+            .client
+            .list("")
+            .await?
+            .into_iter()
+            .filter(|o| !o.name.contains('/'))
+            .map(|o| Object {
+                name: o.name,
+                size: o.size,
+            })
+            .collect())
     }
 
     /// The object's size by HEAD; `None` when it does not exist.
     pub async fn size(&self, name: &str) -> anyhow::Result<Option<u64>> {
-        let key = self.key(name);
-        let url = self.bucket.head_object(self.creds(), &key).sign(SIGNED_FOR);
-        let res = self
-            .http
-            .head(url)
-            .send()
-            .await
-            .map_err(|e| net_error(e, "HEAD"))?;
-        if res.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let res = check(res, "HEAD").await?;
-        let len = res
-            .headers()
-            .get(reqwest::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .ok_or_else(|| anyhow!("S3 HEAD {name}: no Content-Length"))?;
-        Ok(Some(len))
+        Ok(self.client.head(name).await?.map(|h| h.size))
     }
 
     pub(super) async fn put(
@@ -178,11 +101,11 @@ impl S3Target {
         src: &Path,
         expect: Option<&FileEntry>,
     ) -> anyhow::Result<u64> {
-        let local = tokio::fs::metadata(src)
-            .await
-            .with_context(|| format!("{}", src.display()))?
-            .len();
         if let Some(e) = expect {
+            let local = tokio::fs::metadata(src)
+                .await
+                .with_context(|| format!("{}", src.display()))?
+                .len();
             ensure!(
                 local == e.size,
                 "{}: {local} bytes, the manifest says {}",
@@ -190,207 +113,21 @@ impl S3Target {
                 e.size
             );
         }
-        if local <= self.part_size {
-            let body = tokio::fs::read(src)
-                .await
-                .with_context(|| format!("{}", src.display()))?;
-            let key = self.key(name);
-            let url = self.bucket.put_object(self.creds(), &key).sign(SIGNED_FOR);
-            send(self.http.put(url).body(body), "PUT").await?;
-        } else {
-            self.put_multipart(name, src).await?;
-        }
-        match self.size(name).await? {
-            Some(n) if n == local => Ok(n),
-            Some(n) => bail!("S3 {name}: {n} bytes after the upload, {local} expected"),
-            None => bail!("S3 {name}: missing after the upload"),
-        }
-    }
-
-    async fn put_multipart(&self, name: &str, src: &Path) -> anyhow::Result<()> {
-        use tokio::io::AsyncReadExt;
-        let key = self.key(name);
-        let url = self
-            .bucket
-            .create_multipart_upload(self.creds(), &key)
-            .sign(SIGNED_FOR);
-        let res = send(self.http.post(url), "multipart start").await?;
-        let body = res
-            .bytes()
-            .await
-            .map_err(|e| net_error(e, "multipart start"))?;
-        let upload = rusty_s3::actions::CreateMultipartUpload::parse_response(&body)
-            .map_err(|e| anyhow!("S3 multipart start: unreadable answer: {e}"))?;
-        let upload_id = upload.upload_id().to_string();
-        let parts = async {
-            let mut file = tokio::fs::File::open(src)
-                .await
-                .with_context(|| format!("{}", src.display()))?;
-            let mut etags = Vec::new();
-            let mut number: u16 = 1;
-            loop {
-                let mut buf = Vec::with_capacity(usize::try_from(self.part_size)?);
-                (&mut file)
-                    .take(self.part_size)
-                    .read_to_end(&mut buf)
-                    .await
-                    .with_context(|| format!("{}", src.display()))?;
-                if buf.is_empty() {
-                    break;
-                }
-                let url = self
-                    .bucket
-                    .upload_part(self.creds(), &key, number, &upload_id)
-                    .sign(SIGNED_FOR);
-                let res = send(self.http.put(url).body(buf), "multipart part").await?;
-                let etag = res
-                    .headers()
-                    .get(reqwest::header::ETAG)
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| anyhow!("S3 multipart part {number}: no ETag"))?
-                    .to_string();
-                etags.push(etag);
-                number = number
-                    .checked_add(1)
-                    .ok_or_else(|| anyhow!("{name}: more than 65,535 parts"))?;
-            }
-            let action = self.bucket.complete_multipart_upload(
-                self.creds(),
-                &key,
-                &upload_id,
-                etags.iter().map(String::as_str),
-            );
-            let url = action.sign(SIGNED_FOR);
-            let res = send(self.http.post(url).body(action.body()), "multipart end").await?;
-            // S3 may answer 200 with an error document on completion.
-            let text = res
-                .text()
-                .await
-                .map_err(|e| net_error(e, "multipart end"))?;
-            if text.contains("<Error>") {
-                bail!("S3 multipart end:{}", s3_message(&text));
-            }
-            anyhow::Ok(())
-        }
-        .await;
-        if parts.is_err() {
-            let url = self
-                .bucket
-                .abort_multipart_upload(self.creds(), &key, &upload_id)
-                .sign(SIGNED_FOR);
-            let _ = self.http.delete(url).send().await;
-        }
-        parts
+        self.client.put_file(name, src).await
     }
 
     pub(super) async fn get(&self, name: &str, dest: &Path) -> anyhow::Result<u64> {
-        use tokio::io::AsyncWriteExt;
-        let key = self.key(name);
-        let url = self.bucket.get_object(self.creds(), &key).sign(SIGNED_FOR);
-        let mut res = send(self.http.get(url), "GET").await?;
-        let mut file = tokio::fs::File::create(dest)
-            .await
-            .with_context(|| format!("{}", dest.display()))?;
-        let mut size = 0u64;
-        while let Some(chunk) = res.chunk().await.map_err(|e| net_error(e, "GET"))? {
-            file.write_all(&chunk).await?;
-            size += chunk.len() as u64;
-        }
-        file.flush().await?;
-        Ok(size)
+        self.client.get_to_file(name, dest).await
     }
 
     pub(super) async fn read(&self, name: &str) -> anyhow::Result<Vec<u8>> {
-        let key = self.key(name);
-        let url = self.bucket.get_object(self.creds(), &key).sign(SIGNED_FOR);
-        let res = send(self.http.get(url), "GET").await?;
-        Ok(res.bytes().await.map_err(|e| net_error(e, "GET"))?.to_vec())
+        self.client
+            .get_bytes(name)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("S3 GET: HTTP 404 Not Found NoSuchKey"))
     }
 
     pub(super) async fn delete(&self, name: &str) -> anyhow::Result<()> {
-        let key = self.key(name);
-        let url = self
-            .bucket
-            .delete_object(self.creds(), &key)
-            .sign(SIGNED_FOR);
-        let res = self
-            .http
-            .delete(url)
-            .send()
-            .await
-            .map_err(|e| net_error(e, "DELETE"))?;
-        if res.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(());
-        }
-        check(res, "DELETE").await?;
-        Ok(())
-    }
-}
-
-async fn send(req: reqwest::RequestBuilder, what: &str) -> anyhow::Result<reqwest::Response> {
-    let res = req.send().await.map_err(|e| net_error(e, what))?;
-    check(res, what).await
-}
-
-async fn check(res: reqwest::Response, what: &str) -> anyhow::Result<reqwest::Response> {
-    if res.status().is_success() {
-        return Ok(res);
-    }
-    let status = res.status();
-    let body = res.text().await.unwrap_or_default();
-    bail!("S3 {what}: HTTP {status}{}", s3_message(&body))
-}
-
-/// reqwest's error and its causes, without the request's URL (a presigned URL carries the
-/// access key and a signature).
-fn net_error(e: reqwest::Error, what: &str) -> anyhow::Error {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    anyhow!("S3 {what}: {text}")
-}
-
-/// " Code: Message" from an S3 error document (nothing else of it: some servers echo the string
-/// they signed).
-fn s3_message(body: &str) -> String {
-    let tag = |name: &str| {
-        let open = format!("<{name}>");
-        let close = format!("</{name}>");
-        let start = body.find(&open)? + open.len();
-        let len = body[start..].find(&close)?;
-        Some(
-            body[start..start + len]
-                .chars()
-                .take(200)
-                .collect::<String>(),
-        )
-    };
-    match (tag("Code"), tag("Message")) {
-        (Some(c), Some(m)) => format!(" {c}: {m}"),
-        (Some(c), None) => format!(" {c}"),
-        _ => String::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_s3_error_shows_its_code_and_message_only() {
-        let body = "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code>\
-            <Message>The request signature we calculated does not match</Message>\
-            <StringToSign>AWS4-HMAC-SHA256 secret-ish</StringToSign></Error>";
-        let m = s3_message(body);
-        assert_eq!(
-            m,
-            " SignatureDoesNotMatch: The request signature we calculated does not match"
-        );
-        assert!(!m.contains("StringToSign"));
+        self.client.delete(name).await
     }
 }

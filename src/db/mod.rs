@@ -183,6 +183,12 @@ impl Db {
                         conn.execute(synchronous.pragma()).await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    } else {
+                        // No JIT compilation: our queries are short, but a few carry large
+                        // cost estimates (a LIMIT over a walk of an index), and PostgreSQL's
+                        // default JIT then spent ~200 ms compiling each one (the patient list
+                        // took 250 ms instead of 20 ms at 200,000 patients; benches/prefecture.rs).
+                        conn.execute("SET jit = off").await?;
                     }
                     Ok(())
                 })

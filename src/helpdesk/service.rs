@@ -79,7 +79,10 @@ pub async fn add_entry(
                     "その状態には変更できません。",
                 ));
             }
-            first = first.or(Some(now));
+            // Only an answer the requester can read is a response; an internal memo is not.
+            if public {
+                first = first.or(Some(now));
+            }
             ("response", account_id, name, method, status, public, None)
         }
         Author::Requester { account_id, name } => {

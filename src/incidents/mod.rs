@@ -338,7 +338,7 @@ pub async fn seed_demo(db: &Db, now: Timestamp) -> anyhow::Result<()> {
     seed_demo_recurrence(db, id, &actor, after(195), now).await?;
     if let Err(e) = service::print(
         db,
-        &crate::pdf::PdfSettings::default().font_path,
+        &crate::pdf::PdfSettings::default(),
         &IncidentsSettings::default(),
         &reported,
         false,

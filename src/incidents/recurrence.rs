@@ -355,7 +355,7 @@ pub async fn record_committee(
         }
         _ => None,
     };
-    let store = crate::records::blobs::BlobStore::new(&state.settings.paths.data_dir);
+    let store = crate::blobs::BlobStore::of(state);
     let _gate = store.writing().await;
     let stored = match minutes {
         Some((m, ty)) => {

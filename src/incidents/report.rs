@@ -165,7 +165,11 @@ pub fn render(font: &Font, r: &ReportData) -> Vec<u8> {
     } else {
         "障害報告書"
     };
-    let mut doc = Document::new(&format!("{title} {}", r.number), font);
+    let mut doc = Document::new(
+        &format!("{title} {}", r.number),
+        font,
+        r.printed_at.as_jiff(),
+    );
     let mut sheets: Vec<Sheet> = Vec::new();
     let mut s = new_sheet(&doc, r);
 

@@ -19,9 +19,9 @@ use super::views::*;
 use super::{ADMINS, NOTE_TAKERS};
 use super::{contacts, recurrence, repo_recurrence};
 use crate::auth::Principal;
+use crate::blobs::BlobStore;
 use crate::db::{Timestamp, tokyo};
 use crate::error::{AppError, AppResult, DomainError};
-use crate::records::blobs::BlobStore;
 use crate::state::AppState;
 use crate::web::{Caller, ObjectGuard, Page, flash_redirect, render};
 
@@ -1099,7 +1099,7 @@ pub async fn attach(
     let result = match upload {
         Err(message) => Err(DomainError::invalid("file", message)),
         Ok((name, ct, bytes, note)) => {
-            let store = BlobStore::new(&state.settings.paths.data_dir);
+            let store = BlobStore::of(&state);
             service::add_attachment(
                 &state.db,
                 &store,
@@ -1129,9 +1129,7 @@ pub async fn download(
         .await?
         .ok_or(AppError::NotFound)?;
     drop(conn);
-    let bytes = BlobStore::new(&state.settings.paths.data_dir)
-        .get(&a.blob_hash)
-        .await?;
+    let bytes = BlobStore::of(&state).get(&a.blob_hash).await?;
     Ok(crate::records::objects::download(
         bytes,
         Some(&a.content_type),
@@ -1161,7 +1159,7 @@ pub async fn report_pdf(
     let settings = state.section::<IncidentsSettings>();
     let bytes = service::print(
         &state.db,
-        &state.settings.pdf.font_path,
+        &state.settings.pdf,
         &settings,
         &inc,
         draft,

@@ -511,7 +511,7 @@ pub async fn minutes(
     let Some(hash) = r.minutes_hash.as_deref() else {
         return Err(AppError::NotFound);
     };
-    let store = crate::records::blobs::BlobStore::new(&state.settings.paths.data_dir);
+    let store = crate::blobs::BlobStore::of(&state);
     let bytes = store.get(hash).await.map_err(|_| AppError::NotFound)?;
     Ok(crate::records::objects::download(
         bytes,

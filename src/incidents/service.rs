@@ -7,9 +7,9 @@ use sha2::{Digest, Sha256};
 use super::model::{self, CauseCategory, Incident, Move, NewIncident, Severity, Source, Status};
 use super::repo::{self, Fields, NewVendorContact};
 use crate::audit::{self, Actor};
+use crate::blobs::BlobStore;
 use crate::db::{Db, Timestamp, Tx, tokyo};
 use crate::error::DomainError;
-use crate::records::blobs::BlobStore;
 
 /// Opens an incident (status 調査中) on the caller's transaction, with its first timeline entry,
 /// and returns its id. The caller commits (an incident drafted from an alert or an inquiry links
@@ -718,7 +718,7 @@ async fn record_print(
 /// print is recorded with its SHA-256 and audited.
 pub async fn print(
     db: &Db,
-    font_path: &std::path::Path,
+    pdf: &crate::pdf::PdfSettings,
     settings: &model::IncidentsSettings,
     inc: &Incident,
     draft: bool,
@@ -733,9 +733,9 @@ pub async fn print(
     let mut conn = db.pool().acquire().await?;
     let data = super::report::data(&mut conn, settings, inc, draft, now).await?;
     drop(conn);
-    let font_path = font_path.to_path_buf();
+    let pdf = pdf.clone();
     let bytes = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
-        let font = crate::pdf::Font::load(&font_path)?;
+        let font = crate::pdf::Font::load(&pdf)?;
         Ok(super::report::render(&font, &data))
     })
     .await

@@ -1,5 +1,7 @@
 //! Printable Japanese documents as PDF: an A4 sheet builder over printpdf with the IPAex Gothic
-//! font (fonts-ipaexfont; IPA Font License allows embedding), embedded as a subset. Also the
+//! font embedded as a subset. The font is built into the binary (`assets/fonts/`, IPA Font
+//! License v1.0, which permits redistribution with its text), so printing works on a machine
+//! without Japanese fonts; `[pdf] font_path` replaces it. Also the
 //! Japanese era calendar (和暦) for dates on letters and forms.
 //!
 //! Coordinates are millimetres from the TOP-left corner of the page, as one measures a printed form.
@@ -15,21 +17,15 @@ use printpdf::{
 };
 
 /// The `[pdf]` settings section: the font to embed.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PdfSettings {
-    pub font_path: std::path::PathBuf,
+    /// A TrueType/OpenType font file; unset: the IPAex Gothic built into the binary.
+    pub font_path: Option<std::path::PathBuf>,
 }
 
-impl Default for PdfSettings {
-    fn default() -> Self {
-        Self {
-            font_path: std::path::PathBuf::from(
-                "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
-            ),
-        }
-    }
-}
+/// IPAex Gothic 004.01, unmodified (see `assets/fonts/README.md` and its licence).
+static BUILT_IN_FONT: &[u8] = include_bytes!("../../assets/fonts/ipaexg.ttf");
 
 pub const A4_WIDTH: f32 = 210.0;
 pub const A4_HEIGHT: f32 = 297.0;
@@ -40,10 +36,28 @@ pub struct Font {
 }
 
 impl Font {
-    pub fn load(path: &Path) -> anyhow::Result<Font> {
+    /// The configured font, or the built-in IPAex Gothic when none is configured.
+    pub fn load(settings: &PdfSettings) -> anyhow::Result<Font> {
+        match &settings.font_path {
+            Some(path) => Font::load_file(path),
+            None => Font::built_in(),
+        }
+    }
+
+    /// The IPAex Gothic built into the binary, parsed once per process.
+    pub fn built_in() -> anyhow::Result<Font> {
+        static PARSED: std::sync::OnceLock<Option<ParsedFont>> = std::sync::OnceLock::new();
+        PARSED
+            .get_or_init(|| ParsedFont::from_bytes(BUILT_IN_FONT, 0, &mut Vec::new()))
+            .clone()
+            .map(|parsed| Font { parsed })
+            .ok_or_else(|| anyhow::anyhow!("組み込みのフォントを解析できません。"))
+    }
+
+    pub fn load_file(path: &Path) -> anyhow::Result<Font> {
         let bytes = std::fs::read(path).map_err(|e| {
             anyhow::anyhow!(
-                "フォントを読み込めません（{}: {e}）。fonts-ipaexfont をインストールするか、[pdf] font_path を設定してください。",
+                "フォントを読み込めません（{}: {e}）。[pdf] font_path を確認するか、設定を外して組み込みのフォントを使ってください。",
                 path.display()
             )
         })?;
@@ -61,8 +75,15 @@ pub struct Document {
 }
 
 impl Document {
-    pub fn new(title: &str, font: &Font) -> Document {
+    /// `created` is the document's creation date in its metadata (else the PDF says 1970).
+    pub fn new(title: &str, font: &Font, created: jiff::Timestamp) -> Document {
         let mut doc = PdfDocument::new(title);
+        if let Ok(t) = printpdf::OffsetDateTime::from_unix_timestamp(created.as_second()) {
+            let info = &mut doc.metadata.info;
+            info.creation_date = t;
+            info.modification_date = t;
+            info.metadata_date = t;
+        }
         let font = doc.add_font(&font.parsed);
         Document {
             doc,

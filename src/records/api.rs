@@ -33,10 +33,33 @@ pub fn outcome_json(code: &str, message: &str) -> Value {
     })
 }
 
+/// The `OperationOutcome` of a refusal: its issues with their FHIRPath, or its one message.
+pub fn rejection_outcome(r: &Rejection) -> Value {
+    if r.issues.is_empty() {
+        return outcome_json(r.code, &r.message);
+    }
+    json!({"resourceType": "OperationOutcome", "issue": issues_json(&r.issues)})
+}
+
+pub fn issues_json(issues: &[super::model::Issue]) -> Vec<Value> {
+    issues
+        .iter()
+        .map(|i| {
+            let mut v =
+                json!({"severity": i.severity, "code": i.code, "diagnostics": i.diagnostics});
+            if !i.expression.is_empty() {
+                v["expression"] = json!([i.expression]);
+                v["location"] = json!([i.expression]);
+            }
+            v
+        })
+        .collect()
+}
+
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-        fhir(status, &outcome_json(self.code, &self.message))
+        fhir(status, &rejection_outcome(&self))
     }
 }
 
@@ -170,26 +193,54 @@ impl FromRequest<AppState> for FhirBody {
         if declared.is_some_and(|n| n > limit) {
             return Err(too_large());
         }
+        if !is_fhir_json(&content_type) {
+            return Err(Rejection::new(
+                415,
+                "not-supported",
+                "Content-Type は application/fhir+json（または application/json）を指定してください。",
+            ));
+        }
         let body: Body = req.into_body();
         let bytes = axum::body::to_bytes(body, limit)
             .await
             .map_err(|_| too_large())?;
-        if !(content_type.starts_with("application/fhir+json")
-            || content_type.starts_with("application/json"))
-        {
-            return Err(Rejection::new(
-                415,
-                "not-supported",
-                "Content-Type は application/fhir+json を指定してください。",
-            ));
-        }
         Ok(FhirBody(bytes))
     }
+}
+
+/// Exactly `application/fhir+json` or `application/json` (lower-cased), parameters such as
+/// `; charset=utf-8` allowed; `application/jsonpatch+junk` is not JSON of FHIR.
+fn is_fhir_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    matches!(essence, "application/fhir+json" | "application/json")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_fhir_json_media_types_are_accepted() {
+        for ok in [
+            "application/fhir+json",
+            "application/json",
+            "application/fhir+json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            "application/fhir+json; fhirVersion=4.0",
+        ] {
+            assert!(is_fhir_json(&ok.to_ascii_lowercase()), "{ok}");
+        }
+        for bad in [
+            "application/jsonpatch+junk",
+            "application/json-patch+json",
+            "application/fhir+jsonx",
+            "text/plain",
+            "application/fhir+xml",
+            "",
+        ] {
+            assert!(!is_fhir_json(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn a_domain_error_becomes_the_operation_outcome_of_its_kind() {

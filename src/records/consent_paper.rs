@@ -10,12 +10,12 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::blobs::BlobStore;
 use super::consent::{self, Act, Book, ConsentError, Party, ScanRef};
 use super::model::{self, ConsentChange, Scope};
 use super::repo;
 use super::views::*;
 use crate::audit;
+use crate::blobs::BlobStore;
 use crate::db::Tx;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
@@ -212,7 +212,7 @@ pub async fn paper_record(
         }
         parse_scope(&form.scope, &form.facilities, &mut errors)
     };
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(&state);
     let _gate = store.writing().await;
     let mut tx = state.db.begin().await?;
     let patient_id = repo::patient_by_network_id(&mut tx, &form.patient).await?;

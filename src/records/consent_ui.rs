@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::blobs::BlobStore;
 use super::consent::{self, Act, Book, ConsentError, Party};
 use super::model::{self, Scope};
 use super::objects;
@@ -19,6 +18,7 @@ use super::repo;
 use super::views::*;
 use crate::audit;
 use crate::auth::{Principal, Role};
+use crate::blobs::BlobStore;
 use crate::db::Tx;
 use crate::error::{AppError, AppResult, DomainError, ErrorPage};
 use crate::state::AppState;
@@ -341,7 +341,7 @@ pub async fn serve_scan(
     content_type: Option<&str>,
     name: &str,
 ) -> AppResult<Response> {
-    let bytes = BlobStore::new(&state.settings.paths.data_dir)
+    let bytes = BlobStore::of(state)
         .get(hash)
         .await
         .map_err(AppError::Internal)?;

@@ -1,9 +1,13 @@
 //! The checks made on a FHIR R4 JSON Bundle before anything is stored (pure: no I/O).
 //!
-//! A `document` Bundle starts with a Composition whose subject is the Bundle's one Patient; a
-//! `collection` Bundle holds resources (傷病名, アレルギー, 検査結果, 処方 …) of one Patient. Every
-//! reference must resolve inside the Bundle (`urn:uuid:` fullUrls, `Type/id`, absolute fullUrls,
-//! or `#contained`). The Patient must carry the sending facility's local patient ID (JP Core:
+//! The JSON must not repeat a key in an object ([`super::fhir_json`]); every resource is checked
+//! against the FHIR R4 definitions ([`super::fhir_validate`]: types, cardinalities, required
+//! elements and value sets, unknown elements and resource types refused; 400 with each issue's
+//! FHIRPath). A `document` Bundle starts with a Composition whose subject is the Bundle's one
+//! Patient; a `collection` Bundle holds resources (傷病名, アレルギー, 検査結果, 処方 …) of one
+//! Patient. References follow FHIR R4 §3.3.1 ([`super::fhir_refs`]): the Composition's resolve
+//! inside the Bundle, others may point outside, `#id` names a contained resource, a document
+//! Bundle inside resolves inside itself. The Patient must carry the sending facility's local patient ID (JP Core:
 //! `urn:oid:1.2.392.100495.20.3.51.1` + the 10-digit facility code). Attachments (`data` with a
 //! `contentType`) are taken out into the blob store; the stored JSON keeps their SHA-256.
 
@@ -13,6 +17,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::attachments::{Attachment, extract_attachments};
+use super::fhir_json::{JsonError, parse_strict};
+use super::fhir_refs;
+use super::fhir_validate::validate_resource;
 use super::model::{self, ConsentInfo, Rejection};
 
 /// JP Core's identifier system for a facility's local patient ID, followed by the facility code.
@@ -63,18 +70,21 @@ fn invalid(msg: impl Into<String>) -> Rejection {
     Rejection::new(422, "invalid", msg)
 }
 
-/// Parses the body: well-formed JSON, an object with a `resourceType`.
+/// Parses the body: well-formed JSON without a repeated key, an object with a `resourceType`.
 pub fn parse_json(body: &[u8]) -> Result<Value, Rejection> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
-        Rejection::new(
+    let v = parse_strict(body).map_err(|e| match e {
+        JsonError::Syntax { line, column } => Rejection::new(
+            400,
+            "structure",
+            format!("JSON として読み取れません（{line} 行 {column} 文字目）。"),
+        ),
+        JsonError::Duplicate { key, line, column } => Rejection::new(
             400,
             "structure",
             format!(
-                "JSON として読み取れません（{} 行 {} 文字目）。",
-                e.line(),
-                e.column()
+                "JSON の同じオブジェクトにキー「{key}」が重複しています（{line} 行 {column} 文字目）。各要素は 1 回だけ指定してください。"
             ),
-        )
+        ),
     })?;
     if !v.is_object() {
         return Err(Rejection::new(
@@ -84,6 +94,27 @@ pub fn parse_json(body: &[u8]) -> Result<Value, Rejection> {
         ));
     }
     Ok(v)
+}
+
+/// Checks a resource against the FHIR R4 definitions: 400 listing every issue found.
+pub fn validate(v: &Value) -> Result<(), Rejection> {
+    let issues = validate_resource(v, "");
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(Rejection::with_issues(400, issues))
+    }
+}
+
+/// The day a FHIR date or dateTime starts on: `2020-08` is read as 2020-08-01, `2020` as
+/// 2020-01-01 (a partial date is valid FHIR).
+pub fn date_start(s: &str) -> Option<String> {
+    let full = match s.len() {
+        4 => format!("{s}-01-01"),
+        7 => format!("{s}-01"),
+        _ => return model::date_part(s),
+    };
+    model::date_part(&full)
 }
 
 pub fn resource_type(v: &Value) -> Option<&str> {
@@ -104,6 +135,7 @@ pub fn parse_bundle(
     sender_code: &str,
     max_entries: usize,
 ) -> Result<ParsedDocument, Rejection> {
+    validate(&bundle)?;
     match resource_type(&bundle) {
         Some("Bundle") => {}
         Some(other) => {
@@ -164,7 +196,10 @@ pub fn parse_bundle(
         }
         resources.push((e.get("fullUrl").and_then(Value::as_str), r));
     }
-    check_references(&resources)?;
+    let issues = fhir_refs::check_bundle(&bundle, "Bundle");
+    if !issues.is_empty() {
+        return Err(Rejection::with_issues(422, issues));
+    }
 
     let patients: Vec<&Value> = resources
         .iter()
@@ -193,11 +228,12 @@ pub fn parse_bundle(
             }
             let subject = str_at(comp, &["subject", "reference"])
                 .ok_or_else(|| invalid("Composition.subject がありません。"))?;
-            let target = resolve(&resources, subject).ok_or_else(|| {
-                invalid(format!(
-                    "Composition.subject「{subject}」が Bundle 内で解決できません。"
-                ))
-            })?;
+            let target =
+                fhir_refs::resolve(&resources, resources[0].0, subject).ok_or_else(|| {
+                    invalid(format!(
+                        "Composition.subject「{subject}」が Bundle 内で解決できません。"
+                    ))
+                })?;
             if resource_type(target) != Some("Patient") {
                 return Err(invalid("Composition.subject が Patient を指していません。"));
             }
@@ -218,7 +254,7 @@ pub fn parse_bundle(
                 .filter(|t| !t.trim().is_empty())
                 .ok_or_else(|| invalid("Composition.title がありません。"))?;
             let date = str_at(comp, &["date"])
-                .and_then(model::date_part)
+                .and_then(date_start)
                 .ok_or_else(|| invalid("Composition.date がないか、日付として読めません。"))?;
             (
                 code.to_string(),
@@ -229,7 +265,7 @@ pub fn parse_bundle(
         }
         BundleKind::Collection => {
             let date = str_at(&bundle, &["timestamp"])
-                .and_then(model::date_part)
+                .and_then(date_start)
                 .ok_or_else(|| {
                     invalid("collection Bundle の timestamp がないか、日付として読めません。")
                 })?;
@@ -271,60 +307,6 @@ pub fn parse_bundle(
         content,
         content_hash,
     })
-}
-
-/// Every `reference` in every resource must point at something inside the Bundle.
-fn check_references(resources: &[(Option<&str>, &Value)]) -> Result<(), Rejection> {
-    for (i, (_, r)) in resources.iter().enumerate() {
-        let mut refs = Vec::new();
-        collect_references(r, &mut refs);
-        for reference in refs {
-            if reference.starts_with('#') {
-                continue;
-            }
-            if resolve(resources, reference).is_none() {
-                return Err(invalid(format!(
-                    "entry[{i}]（{}）の参照「{reference}」が Bundle 内で解決できません。",
-                    resource_type(r).unwrap_or("?")
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn collect_references<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-    match v {
-        Value::Object(map) => {
-            for (k, v) in map {
-                match (k.as_str(), v) {
-                    ("reference", Value::String(s)) => out.push(s),
-                    // Contained resources are checked with their container.
-                    _ => collect_references(v, out),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_references(v, out)),
-        _ => {}
-    }
-}
-
-/// The resource a reference points at, by fullUrl or by `Type/id`.
-pub fn resolve<'a>(resources: &[(Option<&str>, &'a Value)], reference: &str) -> Option<&'a Value> {
-    if let Some((_, r)) = resources.iter().find(|(u, _)| *u == Some(reference)) {
-        return Some(r);
-    }
-    let relative = reference.split("/_history/").next().unwrap_or(reference);
-    let mut parts = relative.rsplitn(2, '/');
-    let id = parts.next()?;
-    let ty = parts.next()?.rsplit('/').next()?;
-    resources
-        .iter()
-        .find(|(u, r)| {
-            (resource_type(r) == Some(ty) && r.get("id").and_then(Value::as_str) == Some(id))
-                || u.is_some_and(|u| u.ends_with(&format!("/{ty}/{id}")))
-        })
-        .map(|(_, r)| *r)
 }
 
 /// The JP Core Patient's local ID of the sender, its kanji and kana names, birth date and sex.
@@ -389,9 +371,27 @@ pub fn batch_entries(
             "POST /api/fhir には Bundle.type が batch の Bundle を送信してください。",
         ));
     }
-    let Some(Value::Array(entries)) = bundle.get_mut("entry").map(Value::take) else {
+    // The envelope is checked without the entries' resources; each of those is checked on
+    // its own (one bad entry does not refuse the others).
+    let resources: Vec<Option<Value>> = bundle
+        .get_mut("entry")
+        .and_then(Value::as_array_mut)
+        .map(|entries| {
+            entries
+                .iter_mut()
+                .map(|e| e.as_object_mut().and_then(|e| e.remove("resource")))
+                .collect()
+        })
+        .unwrap_or_default();
+    validate(&bundle)?;
+    let Some(Value::Array(mut entries)) = bundle.get_mut("entry").map(Value::take) else {
         return Err(invalid("Bundle.entry がありません。"));
     };
+    for (e, r) in entries.iter_mut().zip(resources) {
+        if let (Some(e), Some(r)) = (e.as_object_mut(), r) {
+            e.insert("resource".into(), r);
+        }
+    }
     if entries.len() > max_entries {
         return Err(Rejection::new(
             413,
@@ -442,7 +442,8 @@ mod tests {
         "entry": [
             {"fullUrl": "urn:uuid:c1", "resource": {"resourceType": "Composition", "status": "final",
                 "type": {"coding": [{"system": "http://loinc.org", "code": "57133-1"}]},
-                "subject": {"reference": subject}, "date": "2026-11-20T10:00:00+09:00", "title": "診療情報提供書"}},
+                "subject": {"reference": subject}, "author": [{"reference": "urn:uuid:p1"}],
+                "date": "2026-11-20T10:00:00+09:00", "title": "診療情報提供書"}},
             {"fullUrl": "urn:uuid:p1", "resource": patient("2310000001")},
             {"fullUrl": "urn:uuid:b1", "resource": {"resourceType": "Binary", "contentType": "application/pdf", "data": "JVBERi0xLjQK"}}
         ]})

@@ -10,12 +10,14 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::api::{ApiClient, internal};
-use super::blobs::BlobStore;
 use super::consent::{self, Act, Party, ScanRef};
 use super::fhir::{ParsedDocument, PatientInfo};
-use super::model::{self, ConsentInfo, Rejection};
+use super::model::{self, ConsentInfo, PatientMismatch, Rejection};
+use super::patient_match;
 use super::repo;
+use super::review;
 use crate::audit::{self, Actor};
+use crate::blobs::BlobStore;
 use crate::db::{Conn, Timestamp, Tx};
 use crate::state::AppState;
 
@@ -185,12 +187,14 @@ async fn existing(
 /// sender already stored this Bundle.identifier, that earlier document. The common case (a known
 /// patient whose consent is in force, or one resolved earlier in the transaction) is one
 /// statement or none; a retry is otherwise recognised by the insert finding the identifier
-/// taken, and it is checked before any patient is registered.
+/// taken, and it is checked before any patient is registered. The Bundle's Patient is compared
+/// with an already registered patient first ([`patient_match::screen`]).
 async fn patient_step(
     conn: &mut Tx,
     client: &ApiClient,
     d: &ParsedDocument,
     known: &mut HashMap<String, i64>,
+    mode: PatientMismatch,
     now: Timestamp,
 ) -> Result<Result<i64, Stored>, Rejection> {
     if d.consent.as_ref().is_some_and(|c| !c.active) {
@@ -201,12 +205,16 @@ async fn patient_step(
         ));
     }
     if let Some(id) = known.get(&d.patient.local_id) {
+        patient_match::screen(conn, client, d, *id, mode, now).await?;
         return Ok(Ok(*id));
     }
     let found = repo::patient_for(conn, client.facility_id, &d.patient.local_id).await?;
     if let Some(c) = &d.consent {
         // Outside the savepoint below, so that the refusal stays audited.
         check_custodian(conn, client, c, found.map(|(id, ..)| id), now).await?;
+    }
+    if let Some((id, ..)) = found {
+        patient_match::screen(conn, client, d, id, mode, now).await?;
     }
     let id = match found {
         // A facility sends under its own consent or one that covers it; a Consent in the Bundle
@@ -282,9 +290,10 @@ async fn store_in(
     client: &ApiClient,
     d: &ParsedDocument,
     known: &mut HashMap<String, i64>,
+    mode: PatientMismatch,
     now: Timestamp,
 ) -> Result<Stored, Rejection> {
-    let patient_id = match patient_step(conn, client, d, known, now).await? {
+    let patient_id = match patient_step(conn, client, d, known, mode, now).await? {
         Ok(id) => id,
         Err(earlier) => return Ok(earlier),
     };
@@ -295,6 +304,9 @@ async fn store_in(
             .ok_or_else(|| internal("identifier taken but no document found"));
     };
     insert_attachments(conn, id, d).await?;
+    if mode == PatientMismatch::Review {
+        review::hold_if_differs(conn, client, id, patient_id, d, now).await?;
+    }
     Ok(Stored {
         id,
         created: true,
@@ -356,14 +368,15 @@ pub async fn ingest_one(
 
 /// Stores a group of single documents in one transaction (see [`ingest_one`]).
 async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>, Rejection> {
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(state);
     let _gate = store.writing().await;
+    let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
     let mut known: HashMap<i64, HashMap<String, i64>> = HashMap::new();
     let mut results = Vec::with_capacity(group.len());
     for p in group {
         let cache = known.entry(p.client.facility_id).or_default();
-        let r = store_in(&mut tx, &p.client, &p.doc, cache, p.now).await;
+        let r = store_in(&mut tx, &p.client, &p.doc, cache, mode, p.now).await;
         match &r {
             Err(e) if e.status >= 500 => return Err(e.clone()),
             Ok(s) if s.created => {
@@ -404,9 +417,10 @@ pub async fn ingest_many(
     docs: &[Result<ParsedDocument, Rejection>],
     now: Timestamp,
 ) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(state);
     let _gate = store.writing().await;
     let mut known = HashMap::new();
+    let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
     let mut results: Vec<Option<Result<Stored, Rejection>>> = Vec::with_capacity(docs.len());
     // First every entry's patient (and the early answers), then the documents in multi-row
@@ -415,7 +429,7 @@ pub async fn ingest_many(
     for (i, d) in docs.iter().enumerate() {
         match d {
             Err(e) => results.push(Some(Err(e.clone()))),
-            Ok(d) => match patient_step(&mut tx, client, d, &mut known, now).await {
+            Ok(d) => match patient_step(&mut tx, client, d, &mut known, mode, now).await {
                 Ok(Ok(patient_id)) => {
                     results.push(None);
                     ready.push((i, d, patient_id));
@@ -445,6 +459,9 @@ pub async fn ingest_many(
             let owned = (d.identifier_system.clone(), d.identifier_value.clone());
             let r = if let Some(id) = fresh.remove(&owned) {
                 insert_attachments(&mut tx, id, d).await?;
+                if mode == PatientMismatch::Review {
+                    review::hold_if_differs(&mut tx, client, id, *patient_id, d, now).await?;
+                }
                 claimed.insert(key, (id, d.content_hash.as_str()));
                 created.push(d);
                 stored_ids.push(json!({"document_id": id, "identifier": d.identifier_value,

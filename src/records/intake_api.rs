@@ -1,5 +1,6 @@
 //! The intake API's handlers: `POST /api/fhir/Bundle` (document or collection),
-//! `POST /api/fhir` (batch) and `POST /api/fhir/Consent`. They parse and check the body, then
+//! `POST /api/fhir` (batch) and `POST /api/fhir/Consent`, and `POST /api/fhir/Bundle/$validate`
+//! (the same checks, nothing stored). They parse and check the body, then
 //! hand over to [`super::intake`] (documents) or [`super::consent`] (consents), which store; the
 //! answers are FHIR JSON.
 
@@ -10,13 +11,15 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::api::{ApiClient, FhirBody, fhir, internal, outcome_json};
-use super::blobs::BlobStore;
+use super::api::{ApiClient, FhirBody, fhir, internal, rejection_outcome};
 use super::consent::{self, Act, ConsentError, Party, ScanRef};
 use super::fhir::{self as fhirck, ParsedDocument};
 use super::intake::{check_custodian, ingest_many, ingest_one, resolve_patient};
-use super::model::{self, ConsentChange, Rejection};
+use super::model::{self, ConsentChange, PatientMismatch, Rejection};
+use super::patient_match;
 use super::repo;
+use super::review;
+use crate::blobs::BlobStore;
 use crate::error::DomainError;
 use crate::state::AppState;
 
@@ -54,7 +57,30 @@ pub async fn post_bundle(
         state.section::<super::RecordsSettings>().max_entries,
     )?;
     let s = ingest_one(&state, &client, d, now).await?;
+    if let Some(fields) = held(&state, &[Some(s.id)]).await?.pop().flatten() {
+        return Ok(review::held_answer(s.id, &fields));
+    }
     Ok(accepted(s.id, s.created))
+}
+
+/// In review mode, which of the stored documents are held for the right-patient review
+/// ([`review`]); in refuse mode nothing is held and nothing is asked.
+async fn held(
+    state: &AppState,
+    ids: &[Option<i64>],
+) -> Result<Vec<Option<Vec<patient_match::Field>>>, Rejection> {
+    if state.section::<super::RecordsSettings>().patient_mismatch != PatientMismatch::Review {
+        return Ok(ids.iter().map(|_| None).collect());
+    }
+    let mut conn = state.db.pool().acquire().await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(match id {
+            Some(id) => review::held(&mut conn, *id).await?,
+            None => None,
+        });
+    }
+    Ok(out)
 }
 
 pub async fn post_batch(
@@ -70,22 +96,122 @@ pub async fn post_batch(
         .map(|e| e.and_then(|r| fhirck::parse_bundle(r, &client.facility_code, max)))
         .collect();
     let results = ingest_many(&state, &client, &docs, now).await?;
+    let ids: Vec<Option<i64>> = results
+        .iter()
+        .map(|r| r.as_ref().ok().map(|s| s.id))
+        .collect();
+    let held = held(&state, &ids).await?;
     let entries: Vec<Value> = results
         .iter()
-        .map(|r| match r {
-            Ok(s) => json!({"response": {
+        .zip(held)
+        .map(|(r, held)| match (r, held) {
+            (Ok(s), Some(fields)) => json!({"response": {
+                "status": "202 Accepted",
+                "location": format!("Bundle/{}", s.id),
+                "outcome": review::held_outcome(s.id, &fields)}}),
+            (Ok(s), None) => json!({"response": {
                 "status": if s.created { "201 Created" } else { "200 OK" },
                 "location": format!("Bundle/{}", s.id)}}),
-            Err(e) => json!({"response": {
+            (Err(e), _) => json!({"response": {
                 "status": format!("{} {}", e.status,
                     StatusCode::from_u16(e.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("")),
-                "outcome": outcome_json(e.code, &e.message)}}),
+                "outcome": rejection_outcome(e)}}),
         })
         .collect();
     Ok(fhir(
         StatusCode::OK,
         &json!({"resourceType": "Bundle", "type": "batch-response", "entry": entries}),
     ))
+}
+
+/// `POST /api/fhir/Bundle/$validate`: every check that intake makes before it looks at the
+/// database (JSON, FHIR R4 structure and value sets, references, Bundle rules, the sender's own
+/// patient ID), nothing stored and nothing audited (no patient data is read or changed). A
+/// `Parameters` body with a `resource` parameter is read as that resource. 200 with an
+/// information issue when nothing is wrong, else the status intake would answer (400 structure,
+/// 422 rules) with every issue found and its FHIRPath.
+pub async fn validate_bundle(
+    State(state): State<AppState>,
+    client: ApiClient,
+    FhirBody(body): FhirBody,
+) -> Result<Response, Rejection> {
+    let max = state.section::<super::RecordsSettings>().max_entries;
+    let mut v = fhirck::parse_json(&body)?;
+    if fhirck::resource_type(&v) == Some("Parameters") {
+        fhirck::validate(&v)?;
+        v = v
+            .get_mut("parameter")
+            .and_then(Value::as_array_mut)
+            .and_then(|ps| {
+                ps.iter_mut()
+                    .find(|p| p.get("name").and_then(Value::as_str) == Some("resource"))
+            })
+            .and_then(|p| p.get_mut("resource").map(Value::take))
+            .ok_or_else(|| {
+                Rejection::new(
+                    400,
+                    "required",
+                    "Parameters に resource（検証するリソース）がありません。",
+                )
+            })?;
+    }
+    let what = match (fhirck::resource_type(&v), fhirck::str_at(&v, &["type"])) {
+        (Some("Bundle"), Some("batch")) => {
+            let mut issues = Vec::new();
+            let mut status = 200;
+            for (i, entry) in fhirck::batch_entries(v, max)?.into_iter().enumerate() {
+                if let Err(e) =
+                    entry.and_then(|r| fhirck::parse_bundle(r, &client.facility_code, max))
+                {
+                    status = status.max(e.status);
+                    issues.extend(entry_issues(i, e));
+                }
+            }
+            if !issues.is_empty() {
+                return Err(Rejection::with_issues(status, issues));
+            }
+            "batch の各 Bundle"
+        }
+        (Some("Bundle"), _) => {
+            fhirck::parse_bundle(v, &client.facility_code, max)?;
+            "Bundle"
+        }
+        (Some("Consent"), _) => {
+            fhirck::validate(&v)?;
+            model::parse_consent(&v)?;
+            "Consent"
+        }
+        _ => {
+            fhirck::validate(&v)?;
+            "リソース"
+        }
+    };
+    let body = json!({"resourceType": "OperationOutcome", "issue": [{"severity": "information",
+        "code": "informational", "diagnostics": format!(
+            "{what}に問題は見つかりませんでした（FHIR R4 の構造・データ型・必須要素・値セット、Bundle 内の参照、自施設の患者ID を確認しました）。患者の登録と同意は送信時に確認します。何も保存していません。")}]});
+    Ok(fhir(StatusCode::OK, &body))
+}
+
+/// The issues of a batch entry, with their place in the batch.
+fn entry_issues(i: usize, e: Rejection) -> Vec<model::Issue> {
+    let at = format!("Bundle.entry[{i}].resource");
+    if e.issues.is_empty() {
+        return vec![model::Issue {
+            severity: "error",
+            code: e.code,
+            diagnostics: format!("{at}: {}", e.message),
+            expression: at,
+        }];
+    }
+    e.issues
+        .into_iter()
+        .map(|mut issue| {
+            let rest = issue.expression.strip_prefix("Bundle").unwrap_or("");
+            issue.expression = format!("{at}{rest}");
+            issue.diagnostics = format!("entry[{i}]: {}", issue.diagnostics);
+            issue
+        })
+        .collect()
 }
 
 /// `POST /api/fhir/Consent`: records the sending facility's consent for its own documents
@@ -100,6 +226,7 @@ pub async fn post_consent(
 ) -> Result<Response, Rejection> {
     let now = state.now();
     let v = fhirck::parse_json(&body)?;
+    fhirck::validate(&v)?;
     let info = model::parse_consent(&v)?;
     let patient_ref = fhirck::str_at(&v, &["patient", "reference"]);
     let patient_value = match patient_ref {
@@ -147,11 +274,26 @@ pub async fn post_consent(
         (Some(hash), Some((content_type, _))) => Some(ScanRef { hash, content_type }),
         _ => None,
     };
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(&state);
     let _gate = store.writing().await;
     let mut tx = state.db.begin().await?;
     let known = repo::find_link(&mut tx, client.facility_id, &patient.local_id).await?;
     if let Err(refused) = check_custodian(&mut tx, &client, &info, known, now).await {
+        tx.commit().await?;
+        return Err(refused);
+    }
+    // Right patient: what the Consent says of its patient must not contradict the registration.
+    if let Some(id) = known
+        && let Err(refused) = patient_match::screen_consent(
+            &mut tx,
+            &client,
+            &patient_value,
+            &patient.local_id,
+            id,
+            now,
+        )
+        .await
+    {
         tx.commit().await?;
         return Err(refused);
     }

@@ -24,14 +24,37 @@
 //!   audited (`access.denied`, through `web::ObjectGuard`; see [`objects`]), also in the owning
 //!   facility's access log.
 //! - Attachments are served only with an allow-listed content type, else as
-//!   `application/octet-stream`, always as a download ([`objects::download`]).
+//!   `application/octet-stream`, always as a download ([`objects::download`]) named after
+//!   their title with the extension of the served type (`紹介状.pdf`; RFC 6266 `filename*`, with
+//!   an ASCII `document-{id}-{n}.{ext}` fallback).
 //! - Intake (facility systems, `Authorization: Bearer <API key>`; keys are issued, listed and
 //!   revoked by system administrators or `rainbownet apikey create`, stored as SHA-256):
 //!   FHIR R4 JSON document/collection Bundles, batches, Consents. Everything is checked first
 //!   (JSON, resourceType, Bundle.type, references inside the Bundle, the sender's own patient ID,
-//!   consent, size); errors are `OperationOutcome`s in Japanese and nothing is stored. An accepted
+//!   consent, size); errors are `OperationOutcome`s in Japanese, with the FHIRPath of each fault,
+//!   and nothing is stored. FHIR conformance ([`fhir_validate`], [`fhir_refs`], [`fhir_json`]):
+//!   only `application/fhir+json` / `application/json`; no key repeated in a JSON object; every
+//!   resource (entries, contained, nested Bundles, batch entries, Consents) matches the R4
+//!   definitions — known resource type, no unknown element, cardinalities, required elements,
+//!   datatypes (partial dates valid), REQUIRED value sets — from a table generated from the
+//!   official definitions (`fhir_r4.json`, `scripts/gen_fhir_r4_table.py`); structural faults
+//!   are 400. The Composition's references resolve inside its own Bundle (R4 §3.3.1; a nested
+//!   document Bundle inside itself), `#id` names a contained resource, other references may
+//!   point outside; faults are 422. `POST /api/fhir/Bundle/$validate` makes the same checks and
+//!   stores and audits nothing. An accepted
 //!   document is committed before the 201; a retry with the same Bundle.identifier is answered
-//!   with the original (200). Attachments go to the content-addressed blob store ([`blobs`]).
+//!   with the original (200). Attachments go to the content-addressed blob store ([`crate::blobs`]).
+//! - Right patient ([`patient_match`]): a document (single, batch, or a Consent) sent under a
+//!   local ID that is already linked is filed under that network patient only when the
+//!   Bundle's Patient agrees with the registration — name and kana after normalising width,
+//!   spaces and hiragana/katakana; birth date and sex exactly; kana only when both have one.
+//!   A difference is refused (422 `business-rule`, naming the fields, not the registered
+//!   values; nothing stored; audited `records.patient_mismatch`), so two people sent under one
+//!   local ID are never merged. With `[records] patient_mismatch = "review"` a document is
+//!   instead stored and held ([`review`]): nobody reads it (UI or API, any facility) until a
+//!   facility manager of the sending facility accepts it (filed under the patient) or rejects
+//!   it (never filed) on `/records/review`, with a confirmation and a reason, audited in the
+//!   same transaction. The document page shows the patient as sent beside the registered one.
 //! - Every read (UI and API) writes an audit event in the same transaction: who, facility,
 //!   patient, document, channel. Facility managers see the reads of their facility's patients.
 //! - Search (`GET /api/fhir/Bundle`, [`search`] reads the request, `repo::search_*` runs it) is
@@ -54,7 +77,6 @@
 mod admin;
 mod api;
 pub mod attachments;
-pub mod blobs;
 mod capability;
 mod cli;
 pub mod consent;
@@ -62,13 +84,19 @@ mod consent_api;
 mod consent_paper;
 mod consent_ui;
 pub mod fhir;
+mod fhir_json;
+mod fhir_refs;
+pub mod fhir_validate;
 mod intake;
 mod intake_api;
 mod link;
 pub mod model;
 pub mod objects;
+pub mod patient_match;
 mod read_api;
 mod repo;
+mod review;
+mod review_ui;
 mod search;
 mod service;
 mod ui;
@@ -94,6 +122,7 @@ pub fn domain() -> Domain {
         .routes(routes())
         .nav("", 40, "/records", "診療情報")
         .nav("利用者", 160, "/records/access-log", "診療情報アクセスログ")
+        .nav("利用者", 165, "/records/review", "患者照合の確認")
         .nav("診療情報の管理", 410, "/admin/api-keys", "API キー")
         .nav(
             "診療情報の管理",
@@ -108,6 +137,7 @@ pub fn domain() -> Domain {
             "紙の同意書",
         )
         .settings::<RecordsSettings>()
+        .cards(|s, p, now| Box::pin(review_ui::cards(s, p, now)))
         .job(
             "records.retention",
             "保存期間を過ぎた診療情報の一覧（削除は手動）",
@@ -120,6 +150,11 @@ pub fn domain() -> Domain {
 fn routes() -> Routes {
     Routes::new()
         .post("/api/fhir/Bundle", Access::ApiKey, intake_api::post_bundle)
+        .post(
+            "/api/fhir/Bundle/$validate",
+            Access::ApiKey,
+            intake_api::validate_bundle,
+        )
         .post("/api/fhir", Access::ApiKey, intake_api::post_batch)
         .post(
             "/api/fhir/Consent",
@@ -187,6 +222,22 @@ fn routes() -> Routes {
             "/records/access-log",
             Access::Roles(MANAGERS),
             ui::access_log,
+        )
+        .get("/records/review", Access::Roles(MANAGERS), review_ui::index)
+        .get(
+            "/records/review/{id}",
+            Access::Roles(MANAGERS),
+            review_ui::show,
+        )
+        .post(
+            "/records/review/{id}/accept",
+            Access::Roles(MANAGERS),
+            review_ui::accept,
+        )
+        .post(
+            "/records/review/{id}/reject",
+            Access::Roles(MANAGERS),
+            review_ui::reject,
         )
         .get("/admin/api-keys", Access::Roles(ADMINS), admin::api_keys)
         .post("/admin/api-keys", Access::Roles(ADMINS), admin::create_key)

@@ -12,13 +12,13 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::api::{ApiClient, fhir};
-use super::blobs::BlobStore;
 use super::model::Rejection;
 use super::objects;
 use super::repo::{self, DocumentRow};
 use super::search::{self, Cond, Cursor, PatientValue};
 use crate::audit::{self, Actor};
 use crate::auth::Scope;
+use crate::blobs::BlobStore;
 use crate::db::{Conn, Timestamp, Tx};
 use crate::error::DomainError;
 use crate::state::AppState;
@@ -60,9 +60,10 @@ pub async fn full_bundle(store: &BlobStore, doc: &DocumentRow) -> Result<Value, 
     super::attachments::blob_refs(&v, &mut hashes);
     let mut loaded = std::collections::HashMap::new();
     for h in hashes {
-        if let Ok(bytes) = store.get(&h).await {
-            loaded.insert(h, bytes);
-        }
+        // A missing or corrupt blob (its hash is checked) fails the read: never a Bundle
+        // silently without its attachment.
+        let bytes = store.get(&h).await.map_err(super::api::internal)?;
+        loaded.insert(h, bytes);
     }
     super::attachments::rehydrate(&mut v, &mut |h| loaded.get(h).cloned());
     if let Some(obj) = v.as_object_mut() {
@@ -100,7 +101,7 @@ pub async fn get_bundle(
         Err(DomainError::NotFound) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(&state);
     let body = full_bundle(&store, &doc).await?;
     log_read(
         &mut tx,
@@ -233,7 +234,7 @@ pub async fn search(
         links.push(json!({"relation": "next", "url": c.link(&base, Some(&cur))}));
     }
 
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(&state);
     let mut entries = Vec::with_capacity(page.len() + 1);
     for found in &page {
         let doc = &found.row;

@@ -9,12 +9,12 @@
 use rand::RngCore;
 use serde_json::json;
 
-use super::blobs::BlobStore;
 use super::fhir::PatientInfo;
 use super::intake;
 use super::model::{ConsentInfo, Rejection};
 use super::repo;
 use crate::audit::{self, Actor};
+use crate::blobs::BlobStore;
 use crate::db::{Constraint, Db, Timestamp, Tx, constraint};
 use crate::error::DomainError;
 use crate::state::AppState;
@@ -239,7 +239,7 @@ pub async fn purge(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<(usize, usize), DomainError> {
-    let store = BlobStore::new(&state.settings.paths.data_dir);
+    let store = BlobStore::of(state);
     let _gate = store.collecting().await;
     let mut tx = state.db.begin().await?;
     let mut purged = Vec::new();
@@ -267,7 +267,12 @@ pub async fn purge(
     let mut removed = 0;
     let mut conn = state.db.pool().acquire().await?;
     for h in &hashes {
-        if !repo::blob_referenced(&mut conn, h).await? && store.remove(h).await? {
+        // The age first, then the references (see `blobs`: a blob renewed after the HEAD is
+        // referenced by then, or younger than the grace period).
+        if store.collectable(h).await?
+            && !repo::blob_referenced(&mut conn, h).await?
+            && store.remove(h).await?
+        {
             removed += 1;
         }
     }

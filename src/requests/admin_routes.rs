@@ -153,7 +153,13 @@ pub async fn issue(
         Ok(letters) => pdf_response(
             &state,
             &letters,
-            &format!("letters-{}.pdf", now.as_jiff().strftime("%Y%m%d-%H%M%S")),
+            // Named in Japan time, as every page shows times.
+            &format!(
+                "letters-{}.pdf",
+                now.as_jiff()
+                    .to_zoned(crate::db::tokyo())
+                    .strftime("%Y%m%d-%H%M%S")
+            ),
         ),
         Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => render(
             list_page(&state, page, "received".into(), Some(message)).await?,

@@ -24,7 +24,12 @@ fn both(t: Timestamp) -> String {
 
 /// Renders one PDF with a page per letter.
 pub fn render(font: &Font, letters: &[LetterData], login_url: &str) -> Vec<u8> {
-    let mut doc = Document::new("利用者IDと初期パスワードのお知らせ", font);
+    let created = letters
+        .iter()
+        .map(|l| l.issued_at.as_jiff())
+        .max()
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let mut doc = Document::new("利用者IDと初期パスワードのお知らせ", font, created);
     for l in letters {
         let mut s = doc.sheet();
         page(&mut s, l, login_url);
@@ -151,5 +156,5 @@ fn page(s: &mut Sheet, l: &LetterData, login_url: &str) {
 
 /// The configured font, or a clear error when it is missing.
 pub fn font(settings: &crate::config::Settings) -> anyhow::Result<Font> {
-    Font::load(&settings.pdf.font_path)
+    Font::load(&settings.pdf)
 }

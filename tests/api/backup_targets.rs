@@ -281,15 +281,15 @@ async fn r21_1_a_failed_copy_is_recorded_and_audited_leaves_the_primary_untouche
     assert!(held_in(&nas).is_empty(), "nothing half-copied is left");
 }
 
-/// `moto_server` on a free loopback port, killed on drop.
-struct S3Server {
+/// `moto_server` on a free loopback port, killed on drop (also used by `blobs.rs`).
+pub(crate) struct S3Server {
     child: Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl S3Server {
     /// None (with a message) when the program is missing, unless RAINBOWNET_REQUIRE_S3=1.
-    async fn start(bucket: &str) -> Option<S3Server> {
+    pub(crate) async fn start(bucket: &str) -> Option<S3Server> {
         let required = std::env::var("RAINBOWNET_REQUIRE_S3").is_ok_and(|v| v == "1");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("free port")

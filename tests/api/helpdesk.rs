@@ -543,3 +543,42 @@ async fn r15_3_the_demo_network_comes_with_sample_inquiries() {
     assert_eq!(app.count("helpdesk_inquiries").await, 3);
     assert_eq!(app.audit_count("helpdesk.inquiry_received").await, 3);
 }
+
+/// Issue 15, defect 5 (R15.3): an internal memo (非公開) is not a first response — the clock
+/// runs on until the requester is answered with something they can read.
+#[tokio::test]
+async fn r15_3_an_internal_memo_does_not_stop_the_first_response_clock() {
+    let app = spawn_helpdesk_app("2026-11-26T10:00:00+09:00").await;
+    let user = app.login_as(Role::User).await;
+    let op = app.login_as(Role::SystemOperator).await;
+    let id = submit_portal(&user, "システム利用", "印刷できない").await;
+    app.clock.set(jst("2026-11-26T10:30:00+09:00"));
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{id}/responses"),
+            &[
+                ("method", "対応記録"),
+                ("status", "対応中"),
+                ("content", "担当者に確認中"),
+                ("internal", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let unanswered: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM helpdesk_inquiries WHERE id = $1 AND first_response_at IS NULL",
+    )
+    .bind(id)
+    .fetch_one(app.db().pool())
+    .await
+    .expect("inquiry");
+    assert_eq!(unanswered, 1, "the memo is not a response");
+    app.clock.set(jst("2026-11-26T12:00:00+09:00"));
+    respond(&op, id, "回答待ち", "プリンタの設定を案内しました。").await;
+    let page = text(&op.client, &format!("/helpdesk/{id}")).await;
+    assert!(
+        page.contains("<dd id=\"clock-first\">2時間</dd>"),
+        "10:00 → 12:00, the first answer the user saw: {page}"
+    );
+}

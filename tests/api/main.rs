@@ -10,6 +10,7 @@ mod backup_admin;
 mod backup_schedule;
 mod backup_targets;
 mod bad_input;
+mod blobs;
 mod browser;
 mod browser_requests;
 mod exports;

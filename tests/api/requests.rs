@@ -852,3 +852,95 @@ async fn r12_1_the_cli_registers_facilities_and_issues_a_letter_without_printing
         303
     );
 }
+
+fn pdf_info(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("letters.pdf");
+    std::fs::write(&path, bytes).expect("write pdf");
+    let out = std::process::Command::new("pdfinfo")
+        .args(["-isodates"])
+        .arg(&path)
+        .output()
+        .expect("pdfinfo (poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Issue 15, defect 11: with no `[pdf] font_path` the letter is set in the IPAex Gothic built
+/// into the binary (no font file is read at all, so a machine without Japanese fonts prints),
+/// the PDF carries the day it was printed rather than 1970 (defect 3), and the file is named in
+/// Japan time.
+#[tokio::test]
+async fn issue15_letters_print_with_the_built_in_font_dated_the_day_of_printing() {
+    let app = spawn_app_with(|s| s.pdf.font_path = None).await;
+    let fm = app.login_as(Role::FacilityManager).await;
+    let op = app.login_as(Role::SystemOperator).await;
+    assert_eq!(
+        request_add(&fm, "清須 花子", "きよす はなこ")
+            .await
+            .status(),
+        303
+    );
+    let res = issue(&op, &received_ids(&app).await).await;
+    assert_eq!(res.status(), 200);
+    let jst = app
+        .now()
+        .as_jiff()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Tokyo").expect("tz"));
+    let disposition = res
+        .headers()
+        .get("content-disposition")
+        .expect("disposition")
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(
+        disposition.contains(&format!("letters-{}", jst.strftime("%Y%m%d-%H"))),
+        "named in Japan time: {disposition}"
+    );
+    let pdf = res.bytes().await.expect("pdf");
+    assert!(pdf_text(&pdf).contains("利用者IDと初期パスワードのお知らせ"));
+    let fonts = pdf_fonts(&pdf);
+    assert!(
+        fonts.contains("IPAexGothic") && fonts.contains("yes yes yes"),
+        "the built-in font, embedded as a subset: {fonts}"
+    );
+    let info = pdf_info(&pdf);
+    let utc_day = app.now().as_jiff().strftime("%Y-%m-%d").to_string();
+    let created = info
+        .lines()
+        .find_map(|l| l.strip_prefix("CreationDate:"))
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        created.starts_with(&utc_day),
+        "created {created}, printed {utc_day}: {info}"
+    );
+}
+
+/// A configured font file that is missing is a clear Japanese message, and nothing is issued
+/// (the request stays 受付): the built-in font is used only when none is configured.
+#[tokio::test]
+async fn issue15_a_missing_configured_font_refuses_clearly_and_issues_nothing() {
+    let app = spawn_app_with(|s| {
+        s.pdf.font_path = Some("/nonexistent/rainbownet-font.ttf".into());
+    })
+    .await;
+    let fm = app.login_as(Role::FacilityManager).await;
+    let op = app.login_as(Role::SystemOperator).await;
+    request_add(&fm, "清須 花子", "きよす はなこ").await;
+    let ids = received_ids(&app).await;
+    assert_eq!(ids.len(), 1);
+    let res = issue(&op, &ids).await;
+    assert_eq!(res.status(), 503);
+    let page = res.text().await.expect("page");
+    assert!(
+        page.contains("封書のフォントが見つからないため発行できません"),
+        "{page}"
+    );
+    assert_eq!(
+        received_ids(&app).await,
+        ids,
+        "still waiting, nothing issued"
+    );
+}

@@ -168,14 +168,15 @@ struct DocumentWithAccess {
     may_read: i64,
 }
 
-/// A document and whether `facility_id` may read it.
+/// A document and whether `facility_id` may read it (a document held for the right-patient
+/// review, or rejected there, is read by nobody).
 pub async fn find_document(
     conn: &mut Conn,
     id: i64,
     facility_id: i64,
 ) -> sqlx::Result<Option<(DocumentRow, bool)>> {
     let sql = format!(
-        "SELECT {DOC_COLUMNS}, CASE WHEN {} THEN 1 ELSE 0 END AS may_read
+        "SELECT {DOC_COLUMNS}, CASE WHEN d.review_state IS NULL AND {} THEN 1 ELSE 0 END AS may_read
          FROM documents d JOIN facilities f ON f.id = d.facility_id WHERE d.id = $2",
         readable("$1", "d.patient_id", "d.facility_id")
     );
@@ -198,14 +199,15 @@ pub struct Search {
     pub limit: i64,
 }
 
-/// Documents `facility_id` may read, newest first.
+/// Documents `facility_id` may read (not held or rejected in the review), newest first.
 pub async fn search(
     conn: &mut Conn,
     facility_id: i64,
     s: &Search,
 ) -> sqlx::Result<Vec<DocumentRow>> {
     let mut sql = format!(
-        "SELECT {DOC_COLUMNS} FROM documents d JOIN facilities f ON f.id = d.facility_id WHERE {}",
+        "SELECT {DOC_COLUMNS} FROM documents d JOIN facilities f ON f.id = d.facility_id
+         WHERE d.review_state IS NULL AND {}",
         readable("$1", "d.patient_id", "d.facility_id")
     );
     let mut n = 1;

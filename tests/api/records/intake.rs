@@ -213,7 +213,8 @@ async fn x2_a_batch_reports_each_entry_and_one_failure_does_not_fail_the_others(
     let mut consent = fixture_json("consent_all.json");
     consent.as_object_mut().unwrap().remove("contained");
     consent["patient"] = json!({"reference": "urn:uuid:d5a8f5c2-1f0e-4a47-9a5e-5b0d3c0c0001"});
-    consent["provision"]["actor"] = json!([{"reference": {"identifier": {"value": "0000000000"}}}]);
+    consent["provision"]["actor"] = json!([{"role": {"text": "閲覧施設"},
+        "reference": {"identifier": {"value": "0000000000"}}}]);
     new_patient["entry"].as_array_mut().unwrap().push(
         json!({"fullUrl": "urn:uuid:6e0c3c1a-0000-4000-8000-00000000c0a2", "resource": consent}),
     );

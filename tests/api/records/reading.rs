@@ -351,3 +351,51 @@ async fn x3_narrative_is_sanitised_and_collections_are_shown_in_japanese() {
         assert!(html.contains(text), "{text} missing");
     }
 }
+
+/// The patient list (`/records`, `repo::visible_patients`, rewritten for a prefecture's size in
+/// issue 16): a facility sees the patients it holds a local ID for or that a consent in force
+/// covers, and no others; a withdrawal takes the patient off a covered facility's list.
+#[tokio::test]
+async fn x3_the_patient_list_shows_linked_and_consented_patients_only() {
+    let net = network().await;
+    assert_eq!(
+        net.send(A, "/api/fhir/Consent", consent_for(&[B]))
+            .await
+            .status(),
+        201
+    );
+    let a_user = net.person(Role::User, A, "a-list").await;
+    let b_user = net.person(Role::User, B, "b-list").await;
+    let c_user = net.person(Role::User, C, "c-list").await;
+    async fn list(u: &TestClient) -> String {
+        u.get("/records").await.text().await.expect("page")
+    }
+    assert!(
+        list(&a_user).await.contains("清須 花子"),
+        "linked (the sender)"
+    );
+    assert!(
+        list(&b_user).await.contains("清須 花子"),
+        "listed in the consent"
+    );
+    assert!(
+        !list(&c_user).await.contains("清須 花子"),
+        "neither linked nor in the scope"
+    );
+    let mut w = fixture_json("consent_all.json");
+    w["status"] = json!("inactive");
+    assert_eq!(
+        net.send(A, "/api/fhir/Consent", w.to_string())
+            .await
+            .status(),
+        200
+    );
+    assert!(
+        !list(&b_user).await.contains("清須 花子"),
+        "consent withdrawn"
+    );
+    assert!(
+        list(&a_user).await.contains("清須 花子"),
+        "the sender still holds its local ID"
+    );
+}
