@@ -117,6 +117,7 @@ impl Application {
             .layer(CatchPanicLayer::custom(|_| {
                 AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
             }))
+            .layer(from_fn(web::fhir::operation_outcomes))
             .layer(
                 // One line per request at info (the access log), inside the request's span.
                 TraceLayer::new_for_http()

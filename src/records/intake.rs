@@ -275,7 +275,9 @@ fn new_document<'a>(
     }
 }
 
+/// What goes with a newly inserted document: its attachments and its search values.
 async fn insert_attachments(conn: &mut Conn, id: i64, d: &ParsedDocument) -> Result<(), Rejection> {
+    repo::insert_search_keys(conn, id, &super::search::keys(&d.content)).await?;
     for (i, a) in d.attachments.iter().enumerate() {
         repo::insert_attachment(conn, id, i as i64 + 1, a).await?;
     }

@@ -57,6 +57,19 @@
 //!   same transaction. The document page shows the patient as sent beside the registered one.
 //! - Every read (UI and API) writes an audit event in the same transaction: who, facility,
 //!   patient, document, channel. Facility managers see the reads of their facility's patients.
+//! - Search (`GET /api/fhir/Bundle`, [`search`] reads the request, `repo::search_*` runs it) is
+//!   FHIR R4 search: commas OR, repetition AND, token systems honoured, date prefixes and partial
+//!   dates (Japan time without a zone), `identifier`, `type` (Bundle.type), `timestamp`,
+//!   `composition` and the chains `composition.type` / `composition.subject(.identifier)`,
+//!   `_id`, `_lastUpdated`, and `patient` (network ID or a facility's local-ID system). Results
+//!   and `total` hold only what the caller may read; keyset pages with `next`/`previous` links;
+//!   unknown parameters are 400 (ignored with `Prefer: handling=lenient`); only the documents of
+//!   the returned page are read and audited. The values not in `documents` are written with each
+//!   new document into `document_search` / `document_tokens` (migration 0026; its SQL views
+//!   fill earlier documents and must agree with `search::keys`, which a test checks).
+//! - `GET /api/fhir/metadata` is the CapabilityStatement ([`capability`]; public); every error
+//!   under `/api/fhir` is an OperationOutcome (`web::fhir` turns the router's own 404/405 and
+//!   extractor errors into one).
 //! - Retention: a document expires one year after the day it was sent. The daily
 //!   `records.retention` job lists expired documents and deletes nothing; a system administrator
 //!   reviews the list and purges (tombstone kept, audited, unreferenced blobs removed).
@@ -64,6 +77,7 @@
 mod admin;
 mod api;
 pub mod attachments;
+mod capability;
 mod cli;
 pub mod consent;
 mod consent_api;
@@ -83,6 +97,7 @@ mod read_api;
 mod repo;
 mod review;
 mod review_ui;
+mod search;
 mod service;
 mod ui;
 mod views;
@@ -154,6 +169,7 @@ fn routes() -> Routes {
             read_api::get_bundle,
         )
         .get("/api/fhir/Bundle", Access::ApiKey, read_api::search)
+        .get("/api/fhir/metadata", Access::Public, capability::metadata)
         .get("/api/openapi.json", Access::Public, read_api::openapi)
         .get("/records", Access::Roles(READERS), ui::index)
         .get(

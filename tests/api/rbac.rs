@@ -217,6 +217,7 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/api/fhir/Patient/$link", ApiKey),
         ("GET", "/api/fhir/Bundle/{id}", ApiKey),
         ("GET", "/api/fhir/Bundle", ApiKey),
+        ("GET", "/api/fhir/metadata", Public),
         ("GET", "/api/openapi.json", Public),
         ("GET", "/records", Only(RECORD_READERS)),
         ("GET", "/records/patients/new", Only(FACILITY_MANAGERS)),

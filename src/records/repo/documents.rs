@@ -159,7 +159,7 @@ pub struct DocumentRow {
     pub content: String,
 }
 
-const DOC_COLUMNS: &str = "d.id, d.patient_id, f.name AS facility_name, d.type_label, d.title, d.doc_date, d.sent_at, d.expires_at, d.content";
+pub(super) const DOC_COLUMNS: &str = "d.id, d.patient_id, f.name AS facility_name, d.type_label, d.title, d.doc_date, d.sent_at, d.expires_at, d.content";
 
 #[derive(sqlx::FromRow)]
 struct DocumentWithAccess {

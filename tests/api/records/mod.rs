@@ -15,6 +15,7 @@ mod intake;
 mod link;
 mod patient_match;
 mod reading;
+mod search;
 mod validate;
 
 pub const A: &str = "2310000011";
