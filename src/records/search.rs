@@ -16,8 +16,7 @@ use jiff::civil::DateTime;
 use jiff::tz::{Offset, TimeZone};
 use serde_json::{Value, json};
 
-use super::fhir::LOCAL_ID_SYSTEM_PREFIX;
-use super::link::NETWORK_ID_SYSTEM;
+use super::fhir::{LOCAL_ID_SYSTEM_PREFIX, NETWORK_ID_SYSTEM};
 use super::model::Rejection;
 use crate::db::{Timestamp, tokyo};
 
