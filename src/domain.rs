@@ -224,12 +224,12 @@ impl CliContext {
     /// The application state over `db`, with the system clock, as `serve` would have it.
     pub fn state(&self, db: Db) -> AppState {
         AppState {
+            throttle: crate::auth::Throttle::for_db(self.settings.security.throttle.clone(), &db),
             db,
             settings: Arc::new(self.settings.clone()),
             clock: Arc::new(crate::clock::SystemClock),
             registry: self.registry.clone(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
-            throttle: crate::auth::Throttle::new(self.settings.security.throttle.clone()),
         }
     }
 }

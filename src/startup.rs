@@ -87,12 +87,13 @@ impl Application {
     ) -> anyhow::Result<Application> {
         crate::tls::install_provider();
         let (router, registry, layers) = assemble(domains, &settings)?;
+        let throttle = crate::auth::Throttle::for_db(settings.security.throttle.clone(), &db);
         let state = AppState {
             db,
             clock,
             registry: Arc::new(registry),
             metrics: Arc::new(crate::metrics::Metrics::new()),
-            throttle: crate::auth::Throttle::new(settings.security.throttle.clone()),
+            throttle,
             settings: Arc::new(settings),
         };
         for run in &state.registry.on_start {
@@ -116,6 +117,7 @@ impl Application {
             .layer(CatchPanicLayer::custom(|_| {
                 AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
             }))
+            .layer(from_fn(web::fhir::operation_outcomes))
             .layer(
                 // One line per request at info (the access log), inside the request's span.
                 TraceLayer::new_for_http()

@@ -78,7 +78,7 @@ pub async fn regenerate(
         return render(view, StatusCode::UNPROCESSABLE_ENTITY);
     }
     // A TOTP code is checked here too, so it is throttled like the log-in's second step.
-    let permit = match throttle::admit(&state, &addr, Attempt::SecondFactor) {
+    let permit = match throttle::admit(&state, &addr, Attempt::SecondFactor).await {
         Ok(permit) => permit,
         Err(r) => {
             let view = form_view(&state, page, &p, Some(throttle::message(&r))).await?;
@@ -97,7 +97,7 @@ pub async fn regenerate(
     .await?;
     match issued {
         Some(codes) => {
-            permit.succeeded();
+            permit.succeeded().await;
             render(
                 RegeneratedPage {
                     page: page.titled("新しいリカバリーコード"),

@@ -227,13 +227,19 @@ pub async fn enable_totp(conn: &mut Conn, id: i64, step: i64, now: Timestamp) ->
     Ok(())
 }
 
-pub async fn set_totp_step(conn: &mut Conn, id: i64, step: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE accounts SET totp_last_step = $1 WHERE id = $2")
-        .bind(step)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+/// Records `step` as the account's last accepted TOTP step, only if it is later than the one
+/// stored: `false` when another request (of any instance) used this step or a later one
+/// meanwhile, so that one code is never accepted twice.
+pub async fn set_totp_step(conn: &mut Conn, id: i64, step: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE accounts SET totp_last_step = $1
+          WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+    )
+    .bind(step)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Replaces the account's recovery codes with these hashes; a notice that old codes were

@@ -90,7 +90,7 @@ pub async fn login(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
-    let permit = match throttle::admit(&state, &addr, Attempt::Login) {
+    let permit = match throttle::admit(&state, &addr, Attempt::Login).await {
         Ok(permit) => permit,
         Err(r) => {
             let error = Some(throttle::message(&r));
@@ -117,7 +117,7 @@ pub async fn login(
     )
     .await;
     if matches!(result, Ok(_) | Err(LoginError::OneTimePasswordExpired)) {
-        permit.succeeded();
+        permit.succeeded().await;
     }
     match result {
         Ok(token) => {
@@ -178,7 +178,7 @@ pub async fn totp_verify(
     if p.stage != Stage::VerifyTotp {
         return Ok(Redirect::to(p.stage.path()).into_response());
     }
-    let permit = match throttle::admit(&state, &addr, Attempt::SecondFactor) {
+    let permit = match throttle::admit(&state, &addr, Attempt::SecondFactor).await {
         Ok(permit) => permit,
         Err(r) => {
             let view = TotpVerifyPage {
@@ -199,7 +199,7 @@ pub async fn totp_verify(
     )
     .await?;
     if ok {
-        permit.succeeded();
+        permit.succeeded().await;
         return Ok(Redirect::to("/").into_response());
     }
     let error = Some(
@@ -281,7 +281,7 @@ pub async fn change_password(
     if p.stage == Stage::VerifyTotp {
         return Ok(Redirect::to(p.stage.path()).into_response());
     }
-    let permit = match throttle::admit(&state, &addr, Attempt::PasswordChange) {
+    let permit = match throttle::admit(&state, &addr, Attempt::PasswordChange).await {
         Ok(permit) => permit,
         Err(r) => {
             let mut view = password_page(&state, page, &p);
@@ -310,7 +310,7 @@ pub async fn change_password(
             ..
         }) | Err(DomainError::Conflict(_))
     ) {
-        permit.succeeded(); // the current password was right
+        permit.succeeded().await; // the current password was right
     }
     match result {
         Ok(token) => {

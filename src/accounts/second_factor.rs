@@ -245,7 +245,9 @@ pub async fn regenerate_recovery_codes(
         // The code was used meanwhile (or the secret changed): it does not count twice.
         return Ok(None);
     }
-    repo::set_totp_step(&mut tx, account.id, step).await?;
+    if !repo::set_totp_step(&mut tx, account.id, step).await? {
+        return Ok(None);
+    }
     let hashes: Vec<String> = codes.iter().map(|(_, h)| h.clone()).collect();
     repo::replace_recovery_codes(&mut tx, account.id, &hashes).await?;
     audit::record(

@@ -215,10 +215,11 @@ pub async fn verify_second_factor(
         None if totp::normalise_recovery_code(code).is_none() => {
             let secret = super::second_factor::totp_secret(tx.keys().totp(), &account)?;
             match secret.and_then(|s| totp::check(&s, code, now, account.totp_last_step)) {
-                Some(step) => {
-                    repo::set_totp_step(&mut tx, account.id, step).await?;
-                    Some("totp")
-                }
+                // A conditional update: of two requests with the same code (on two instances
+                // at once) only one is accepted.
+                Some(step) => repo::set_totp_step(&mut tx, account.id, step)
+                    .await?
+                    .then_some("totp"),
                 None => None,
             }
         }

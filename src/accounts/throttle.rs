@@ -1,5 +1,6 @@
 //! Throttled credential attempts and aggregated log-in failures (ASVS 2.2.1; X.1, X.2). The
-//! counters per address and for the server are `auth::throttle`'s (in memory); this is the
+//! counters per address and for the server are `auth::throttle`'s (in the database on
+//! PostgreSQL, shared by every instance; in memory on SQLite); this is the
 //! domain's side: the admission the handlers call, the 429 answer, the failure windows kept in
 //! the database and the report job.
 //!
@@ -21,11 +22,13 @@
 //!   costs the audit chain at most two rows per window, however hard it tries.
 //! - Nothing is lost silently: a window row is committed with its attempts and stays unreported
 //!   until a report covers it, so a crash, a stopped scheduler or a restart only delay the
-//!   summary. The one number kept only in memory is the count of refused attempts (by design
-//!   they write nothing): it reaches the summary from the process that refused them, through its
-//!   own scheduler (`serve` runs it). After a crash, or when a window is reported by another
-//!   process (`rainbownet job run`), that number is missing from the summary (then written as a
-//!   summary of its own, without `failures`), and the 429s remain in the access log and in
+//!   summary. The count of refused attempts is the throttle's: on PostgreSQL it is in the
+//!   shared counters, so whichever instance runs the report reports every instance's refusals.
+//!   On SQLite it is kept in memory (by design a refusal writes nothing there): it reaches the
+//!   summary from the process that refused them, through its own scheduler (`serve` runs it).
+//!   After a crash, or when a window is reported by another process (`rainbownet job run`),
+//!   that number is missing from the summary (then written as a summary of its own, without
+//!   `failures`), and the 429s remain in the access log and in
 //!   `rainbownet_auth_throttled_total`. Refusals of an address without failed log-ins (second
 //!   factor, password change) also get a summary without `failures`.
 //! - Second-factor and password-change failures come from a session that knows the password:
@@ -69,23 +72,27 @@ impl Attempt {
 
 /// Admits an attempt from `addr` now, or refuses it (counted in the metrics; the first refusal
 /// of an address in a window is logged).
-pub fn admit(state: &AppState, addr: &str, what: Attempt) -> Result<Permit, Refused> {
-    state.throttle.admit(addr, state.now()).inspect_err(|r| {
-        state
-            .metrics
-            .auth_throttled
-            .with_label_values(&[what.label(), r.limit.label()])
-            .inc();
-        if r.first {
-            tracing::warn!(
-                client = %r.key,
-                kind = what.label(),
-                limit = r.limit.label(),
-                retry_after = r.retry_after_seconds,
-                "credential attempts throttled"
-            );
-        }
-    })
+pub async fn admit(state: &AppState, addr: &str, what: Attempt) -> Result<Permit, Refused> {
+    state
+        .throttle
+        .admit(addr, state.now())
+        .await
+        .inspect_err(|r| {
+            state
+                .metrics
+                .auth_throttled
+                .with_label_values(&[what.label(), r.limit.label()])
+                .inc();
+            if r.first {
+                tracing::warn!(
+                    client = %r.key,
+                    kind = what.label(),
+                    limit = r.limit.label(),
+                    retry_after = r.retry_after_seconds,
+                    "credential attempts throttled"
+                );
+            }
+        })
 }
 
 /// The message on the form of a refused attempt.
@@ -147,7 +154,7 @@ pub async fn note_login_failure(
 /// The `login_failures.report` job: one `auth.login_failures` event for each address and closed
 /// window with more than one failed log-in or with refused attempts (see the module rules).
 pub async fn report(state: &AppState, now: Timestamp) -> anyhow::Result<String> {
-    let mut refused = state.throttle.take_closed_refusals(now);
+    let mut refused = state.throttle.take_closed_refusals(now).await?;
     let (mut windows, mut summaries) = (0, 0);
     loop {
         let mut tx = state.db.begin().await?;

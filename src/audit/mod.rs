@@ -11,7 +11,10 @@
 //!   written before sealing began (migration 0009) keep their plain SHA-256 and no `key_id`; they
 //!   form a prefix whose length is fixed in `audit_head.unsealed` and in every anchor, and each is
 //!   covered by the seal of the first sealed row through the links.
-//! - `audit_head` stores the last sequence number and hash. The head is also written OUTSIDE the
+//! - `audit_head` stores the last sequence number and hash. [`record`] claims the next number by
+//!   updating that row first (`UPDATE … RETURNING`), which holds its row lock until the
+//!   transaction ends: writers of every instance on one PostgreSQL database queue there, so the
+//!   chain never forks and the numbers have no gaps (a rolled-back claim is rolled back too). The head is also written OUTSIDE the
 //!   database as sealed anchors ([`anchor`]: `<data_dir>/audit/anchor.log`, the daily
 //!   verification event, backups' manifests).
 //! - [`verify`] / [`verify_against`] walk the whole chain and name the first row that was altered,
@@ -106,6 +109,19 @@ pub async fn record_many(conn: &mut Tx, events: &[Event<'_>]) -> sqlx::Result<Ve
     }
     repo::insert_many(conn, &rows).await?;
     Ok((first..=last).collect())
+}
+
+/// Takes the chain head's lock at the start of a write transaction that will record events
+/// (PostgreSQL; on SQLite the write transaction holds the database's lock already). Every
+/// [`record`] takes it anyway — that is what keeps the chain from forking when several
+/// instances write at once — but only at its first event, after the transaction's other
+/// writes. A transaction that writes rows other instances may be writing too (intake:
+/// patients and documents by their identifiers) takes it first, so that such transactions
+/// queue whole: the second sees what the first committed (a retried Bundle.identifier is
+/// answered with the original), and none can hold a row the other waits for while waiting
+/// for the head (no deadlock).
+pub async fn lock_head(conn: &mut Tx) -> sqlx::Result<()> {
+    repo::lock_head(conn).await
 }
 
 /// The chain head as this connection sees it (a backup reads it inside its snapshot, a restore

@@ -62,6 +62,18 @@ pub async fn insert_many(conn: &mut Conn, rows: &[AuditRow]) -> sqlx::Result<()>
     Ok(())
 }
 
+/// Takes the head row's lock now, until the transaction ends, without claiming a number (see
+/// `audit::lock_head`). Non-portable: SQLite has no `FOR UPDATE`; there a write transaction
+/// (`BEGIN IMMEDIATE`) holds the database's write lock already.
+pub async fn lock_head(conn: &mut Conn) -> sqlx::Result<()> {
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn insert(conn: &mut Conn, r: &AuditRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_events (id, at, actor_account_id, actor_login, actor_role, action, target,

@@ -22,6 +22,7 @@ mod access;
 pub mod credentials;
 pub mod password;
 pub mod repo;
+mod repo_throttle;
 mod role;
 mod scope;
 mod settings;

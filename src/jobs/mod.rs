@@ -4,14 +4,18 @@
 //!
 //! Two runners (two `serve` processes, or `serve` and a cron `job run`) never run the same job at
 //! once: a runner first takes the job's lease row (`job_leases`), which another runner can take
-//! over only after it has lapsed (`lease_seconds`). Every run is kept in `job_runs`.
+//! over only after it has lapsed (`lease_seconds`); the runner renews it while the job runs.
+//! A scheduler takes the lease only while the job is still due (its last start is `every` ago
+//! or more), in the same statement, so that several instances' schedulers on one database run
+//! each job once per interval (issue 16); `job run` and the page's button run it now, whenever
+//! it last ran. Every run is kept in `job_runs`.
 
 mod cli;
 mod repo;
 mod routes;
 mod runner;
 
-pub use runner::{RunError, holder_id, run, run_due, scheduler, status};
+pub use runner::{RunError, holder_id, run, run_due, run_if_due, scheduler, status};
 
 pub use repo::JobStatus;
 

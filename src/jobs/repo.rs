@@ -2,27 +2,52 @@
 
 use crate::db::{Conn, Timestamp};
 
-/// Takes the lease of `name` for `holder` unless another runner holds an unexpired one.
+/// Takes the lease of `name` for `holder` unless another runner holds an unexpired one. With
+/// `due_before` (a scheduled run), only when the job's last run started at or before it, so that
+/// a job that another runner ran meanwhile is not run again: checking and taking are one
+/// statement, which two instances on one database cannot both pass.
 pub async fn acquire(
     conn: &mut Conn,
     name: &str,
     holder: &str,
     until: Timestamp,
     now: Timestamp,
+    due_before: Option<Timestamp>,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "INSERT INTO job_leases (name, holder, lease_until, last_started_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (name) DO UPDATE
             SET holder = excluded.holder, lease_until = excluded.lease_until,
                 last_started_at = excluded.last_started_at
-          WHERE job_leases.lease_until IS NULL OR job_leases.lease_until < $4",
+          WHERE (job_leases.lease_until IS NULL OR job_leases.lease_until < $4)
+            AND ($5 = '' OR job_leases.last_started_at IS NULL
+                 OR job_leases.last_started_at <= $5)",
     )
     .bind(name)
     .bind(holder)
     .bind(until)
     .bind(now)
+    .bind(due_before.map(|t| t.to_db()).unwrap_or_default())
     .execute(&mut *conn)
     .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Extends `holder`'s lease of `name` to `until` while its run goes on; `false` when the lease
+/// is no longer this holder's.
+pub async fn renew(
+    conn: &mut Conn,
+    name: &str,
+    holder: &str,
+    until: Timestamp,
+) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE job_leases SET lease_until = $1 WHERE name = $2 AND holder = $3")
+            .bind(until)
+            .bind(name)
+            .bind(holder)
+            .execute(&mut *conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -25,6 +25,9 @@ use super::model::{self, ConsentInfo, Rejection};
 /// JP Core's identifier system for a facility's local patient ID, followed by the facility code.
 pub const LOCAL_ID_SYSTEM_PREFIX: &str = "urn:oid:1.2.392.100495.20.3.51.1";
 
+/// The identifier system of the network patient ID (地域連携ID, `KR…`) in FHIR Patients.
+pub const NETWORK_ID_SYSTEM: &str = "urn:rainbownet:network-patient-id";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BundleKind {
     Document,

@@ -12,8 +12,10 @@ use sha2::{Digest, Sha256};
 use super::api::{ApiClient, internal};
 use super::consent::{self, Act, Party, ScanRef};
 use super::fhir::{ParsedDocument, PatientInfo};
-use super::model::{self, ConsentInfo, Rejection};
+use super::model::{self, ConsentInfo, PatientMismatch, Rejection};
+use super::patient_match;
 use super::repo;
+use super::review;
 use crate::audit::{self, Actor};
 use crate::blobs::BlobStore;
 use crate::db::{Conn, Timestamp, Tx};
@@ -185,12 +187,14 @@ async fn existing(
 /// sender already stored this Bundle.identifier, that earlier document. The common case (a known
 /// patient whose consent is in force, or one resolved earlier in the transaction) is one
 /// statement or none; a retry is otherwise recognised by the insert finding the identifier
-/// taken, and it is checked before any patient is registered.
+/// taken, and it is checked before any patient is registered. The Bundle's Patient is compared
+/// with an already registered patient first ([`patient_match::screen`]).
 async fn patient_step(
     conn: &mut Tx,
     client: &ApiClient,
     d: &ParsedDocument,
     known: &mut HashMap<String, i64>,
+    mode: PatientMismatch,
     now: Timestamp,
 ) -> Result<Result<i64, Stored>, Rejection> {
     if d.consent.as_ref().is_some_and(|c| !c.active) {
@@ -201,12 +205,16 @@ async fn patient_step(
         ));
     }
     if let Some(id) = known.get(&d.patient.local_id) {
+        patient_match::screen(conn, client, d, *id, mode, now).await?;
         return Ok(Ok(*id));
     }
     let found = repo::patient_for(conn, client.facility_id, &d.patient.local_id).await?;
     if let Some(c) = &d.consent {
         // Outside the savepoint below, so that the refusal stays audited.
         check_custodian(conn, client, c, found.map(|(id, ..)| id), now).await?;
+    }
+    if let Some((id, ..)) = found {
+        patient_match::screen(conn, client, d, id, mode, now).await?;
     }
     let id = match found {
         // A facility sends under its own consent or one that covers it; a Consent in the Bundle
@@ -267,7 +275,9 @@ fn new_document<'a>(
     }
 }
 
+/// What goes with a newly inserted document: its attachments and its search values.
 async fn insert_attachments(conn: &mut Conn, id: i64, d: &ParsedDocument) -> Result<(), Rejection> {
+    repo::insert_search_keys(conn, id, &super::search::keys(&d.content)).await?;
     for (i, a) in d.attachments.iter().enumerate() {
         repo::insert_attachment(conn, id, i as i64 + 1, a).await?;
     }
@@ -333,13 +343,16 @@ pub async fn ingest_one(
 async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>, Rejection> {
     let store = BlobStore::of(state);
     let _gate = store.writing().await;
+    let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
+    // Several instances: intake transactions queue whole (see `audit::lock_head`).
+    audit::lock_head(&mut tx).await?;
     let mut known: HashMap<i64, HashMap<String, i64>> = HashMap::new();
     let mut results: Vec<Option<Answer>> = Vec::with_capacity(group.len());
     let mut ready = Vec::new();
     for (index, p) in group.iter().enumerate() {
         let cache = known.entry(p.client.facility_id).or_default();
-        match patient_step(&mut tx, &p.client, &p.doc, cache, p.now).await {
+        match patient_step(&mut tx, &p.client, &p.doc, cache, mode, p.now).await {
             Ok(Ok(patient_id)) => {
                 results.push(None);
                 ready.push(Ready {
@@ -355,7 +368,7 @@ async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>
             Err(e) => results.push(Some(Err(e))),
         }
     }
-    let answers = insert_ready(&mut tx, &ready).await?;
+    let answers = insert_ready(&mut tx, &ready, mode).await?;
     let created: Vec<(&Ready, i64, i64)> = ready
         .iter()
         .zip(&answers)
@@ -416,6 +429,7 @@ struct Ready<'a> {
 async fn insert_ready(
     tx: &mut Tx,
     ready: &[Ready<'_>],
+    mode: PatientMismatch,
 ) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
     let mut answers: Vec<Option<Result<Stored, Rejection>>> = ready.iter().map(|_| None).collect();
     let mut facilities: Vec<i64> = Vec::new();
@@ -448,12 +462,16 @@ async fn insert_ready(
                     client,
                     doc: d,
                     patient_id,
+                    now,
                     ..
                 } = ready[*k];
                 let key = (d.identifier_system.as_str(), d.identifier_value.as_str());
                 let owned = (d.identifier_system.clone(), d.identifier_value.clone());
                 let r = if let Some(id) = fresh.remove(&owned) {
                     insert_attachments(tx, id, d).await?;
+                    if mode == PatientMismatch::Review {
+                        review::hold_if_differs(tx, client, id, patient_id, d, now).await?;
+                    }
                     claimed.insert(key, (id, d.content_hash.as_str()));
                     Ok(Stored {
                         id,
@@ -505,7 +523,10 @@ pub async fn ingest_many(
     let store = BlobStore::of(state);
     let _gate = store.writing().await;
     let mut known = HashMap::new();
+    let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
+    // Several instances: intake transactions queue whole (see `audit::lock_head`).
+    audit::lock_head(&mut tx).await?;
     let mut results: Vec<Option<Result<Stored, Rejection>>> = Vec::with_capacity(docs.len());
     // First every entry's patient (and the early answers), then the documents in multi-row
     // inserts: one statement per chunk instead of one per document.
@@ -513,7 +534,7 @@ pub async fn ingest_many(
     for (i, d) in docs.iter().enumerate() {
         match d {
             Err(e) => results.push(Some(Err(e.clone()))),
-            Ok(d) => match patient_step(&mut tx, client, d, &mut known, now).await {
+            Ok(d) => match patient_step(&mut tx, client, d, &mut known, mode, now).await {
                 Ok(Ok(patient_id)) => {
                     results.push(None);
                     ready.push((i, d, patient_id));
@@ -534,7 +555,7 @@ pub async fn ingest_many(
             now,
         })
         .collect();
-    let answers = insert_ready(&mut tx, &ready).await?;
+    let answers = insert_ready(&mut tx, &ready, mode).await?;
     let mut created: Vec<&ParsedDocument> = Vec::new();
     let mut stored_ids = Vec::new();
     for (r, a) in ready.iter().zip(answers) {

@@ -15,8 +15,10 @@ use super::api::{ApiClient, FhirBody, fhir, internal, rejection_outcome};
 use super::consent::{self, Act, ConsentError, Party, ScanRef};
 use super::fhir::{self as fhirck, ParsedDocument};
 use super::intake::{check_custodian, ingest_many, ingest_one, resolve_patient};
-use super::model::{self, ConsentChange, Rejection};
+use super::model::{self, ConsentChange, PatientMismatch, Rejection};
+use super::patient_match;
 use super::repo;
+use super::review;
 use crate::blobs::BlobStore;
 use crate::error::DomainError;
 use crate::state::AppState;
@@ -55,7 +57,30 @@ pub async fn post_bundle(
         state.section::<super::RecordsSettings>().max_entries,
     )?;
     let s = ingest_one(&state, &client, d, now).await?;
+    if let Some(fields) = held(&state, &[Some(s.id)]).await?.pop().flatten() {
+        return Ok(review::held_answer(s.id, &fields));
+    }
     Ok(accepted(s.id, s.created))
+}
+
+/// In review mode, which of the stored documents are held for the right-patient review
+/// ([`review`]); in refuse mode nothing is held and nothing is asked.
+async fn held(
+    state: &AppState,
+    ids: &[Option<i64>],
+) -> Result<Vec<Option<Vec<patient_match::Field>>>, Rejection> {
+    if state.section::<super::RecordsSettings>().patient_mismatch != PatientMismatch::Review {
+        return Ok(ids.iter().map(|_| None).collect());
+    }
+    let mut conn = state.db.pool().acquire().await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(match id {
+            Some(id) => review::held(&mut conn, *id).await?,
+            None => None,
+        });
+    }
+    Ok(out)
 }
 
 pub async fn post_batch(
@@ -71,13 +96,23 @@ pub async fn post_batch(
         .map(|e| e.and_then(|r| fhirck::parse_bundle(r, &client.facility_code, max)))
         .collect();
     let results = ingest_many(&state, &client, &docs, now).await?;
+    let ids: Vec<Option<i64>> = results
+        .iter()
+        .map(|r| r.as_ref().ok().map(|s| s.id))
+        .collect();
+    let held = held(&state, &ids).await?;
     let entries: Vec<Value> = results
         .iter()
-        .map(|r| match r {
-            Ok(s) => json!({"response": {
+        .zip(held)
+        .map(|(r, held)| match (r, held) {
+            (Ok(s), Some(fields)) => json!({"response": {
+                "status": "202 Accepted",
+                "location": format!("Bundle/{}", s.id),
+                "outcome": review::held_outcome(s.id, &fields)}}),
+            (Ok(s), None) => json!({"response": {
                 "status": if s.created { "201 Created" } else { "200 OK" },
                 "location": format!("Bundle/{}", s.id)}}),
-            Err(e) => json!({"response": {
+            (Err(e), _) => json!({"response": {
                 "status": format!("{} {}", e.status,
                     StatusCode::from_u16(e.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("")),
                 "outcome": rejection_outcome(e)}}),
@@ -244,6 +279,21 @@ pub async fn post_consent(
     let mut tx = state.db.begin().await?;
     let known = repo::find_link(&mut tx, client.facility_id, &patient.local_id).await?;
     if let Err(refused) = check_custodian(&mut tx, &client, &info, known, now).await {
+        tx.commit().await?;
+        return Err(refused);
+    }
+    // Right patient: what the Consent says of its patient must not contradict the registration.
+    if let Some(id) = known
+        && let Err(refused) = patient_match::screen_consent(
+            &mut tx,
+            &client,
+            &patient_value,
+            &patient.local_id,
+            id,
+            now,
+        )
+        .await
+    {
         tx.commit().await?;
         return Err(refused);
     }

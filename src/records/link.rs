@@ -25,8 +25,7 @@ use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{Caller, ObjectGuard, Page, flash_redirect};
 
-/// The identifier system of the network patient ID (地域連携ID, `KR…`) in FHIR Patients.
-pub const NETWORK_ID_SYSTEM: &str = "urn:rainbownet:network-patient-id";
+pub use super::fhir::NETWORK_ID_SYSTEM;
 
 fn unknown_network_id(network_id: &str) -> Rejection {
     Rejection::new(

@@ -24,7 +24,9 @@
 //!   audited (`access.denied`, through `web::ObjectGuard`; see [`objects`]), also in the owning
 //!   facility's access log.
 //! - Attachments are served only with an allow-listed content type, else as
-//!   `application/octet-stream`, always as a download ([`objects::download`]).
+//!   `application/octet-stream`, always as a download ([`objects::download`]) named after
+//!   their title with the extension of the served type (`紹介状.pdf`; RFC 6266 `filename*`, with
+//!   an ASCII `document-{id}-{n}.{ext}` fallback).
 //! - Intake (facility systems, `Authorization: Bearer <API key>`; keys are issued, listed and
 //!   revoked by system administrators or `rainbownet apikey create`, stored as SHA-256):
 //!   FHIR R4 JSON document/collection Bundles, batches, Consents. Everything is checked first
@@ -42,8 +44,32 @@
 //!   stores and audits nothing. An accepted
 //!   document is committed before the 201; a retry with the same Bundle.identifier is answered
 //!   with the original (200). Attachments go to the content-addressed blob store ([`crate::blobs`]).
+//! - Right patient ([`patient_match`]): a document (single, batch, or a Consent) sent under a
+//!   local ID that is already linked is filed under that network patient only when the
+//!   Bundle's Patient agrees with the registration — name and kana after normalising width,
+//!   spaces and hiragana/katakana; birth date and sex exactly; kana only when both have one.
+//!   A difference is refused (422 `business-rule`, naming the fields, not the registered
+//!   values; nothing stored; audited `records.patient_mismatch`), so two people sent under one
+//!   local ID are never merged. With `[records] patient_mismatch = "review"` a document is
+//!   instead stored and held ([`review`]): nobody reads it (UI or API, any facility) until a
+//!   facility manager of the sending facility accepts it (filed under the patient) or rejects
+//!   it (never filed) on `/records/review`, with a confirmation and a reason, audited in the
+//!   same transaction. The document page shows the patient as sent beside the registered one.
 //! - Every read (UI and API) writes an audit event in the same transaction: who, facility,
 //!   patient, document, channel. Facility managers see the reads of their facility's patients.
+//! - Search (`GET /api/fhir/Bundle`, [`search`] reads the request, `repo::search_*` runs it) is
+//!   FHIR R4 search: commas OR, repetition AND, token systems honoured, date prefixes and partial
+//!   dates (Japan time without a zone), `identifier`, `type` (Bundle.type), `timestamp`,
+//!   `composition` and the chains `composition.type` / `composition.subject(.identifier)`,
+//!   `_id`, `_lastUpdated`, and `patient` (network ID or a facility's local-ID system). Results
+//!   and `total` hold only what the caller may read; keyset pages with `next`/`previous` links;
+//!   unknown parameters are 400 (ignored with `Prefer: handling=lenient`); only the documents of
+//!   the returned page are read and audited. The values not in `documents` are written with each
+//!   new document into `document_search` / `document_tokens` (migration 0026; its SQL views
+//!   fill earlier documents and must agree with `search::keys`, which a test checks).
+//! - `GET /api/fhir/metadata` is the CapabilityStatement ([`capability`]; public); every error
+//!   under `/api/fhir` is an OperationOutcome (`web::fhir` turns the router's own 404/405 and
+//!   extractor errors into one).
 //! - Retention: a document expires one year after the day it was sent. The daily
 //!   `records.retention` job lists expired documents and deletes nothing; a system administrator
 //!   reviews the list and purges (tombstone kept, audited, unreferenced blobs removed).
@@ -51,6 +77,7 @@
 mod admin;
 mod api;
 pub mod attachments;
+mod capability;
 mod cli;
 pub mod consent;
 mod consent_api;
@@ -65,8 +92,12 @@ mod intake_api;
 mod link;
 pub mod model;
 pub mod objects;
+pub mod patient_match;
 mod read_api;
 mod repo;
+mod review;
+mod review_ui;
+mod search;
 mod service;
 mod ui;
 mod views;
@@ -91,6 +122,7 @@ pub fn domain() -> Domain {
         .routes(routes())
         .nav("", 40, "/records", "診療情報")
         .nav("利用者", 160, "/records/access-log", "診療情報アクセスログ")
+        .nav("利用者", 165, "/records/review", "患者照合の確認")
         .nav("診療情報の管理", 410, "/admin/api-keys", "API キー")
         .nav(
             "診療情報の管理",
@@ -105,6 +137,7 @@ pub fn domain() -> Domain {
             "紙の同意書",
         )
         .settings::<RecordsSettings>()
+        .cards(|s, p, now| Box::pin(review_ui::cards(s, p, now)))
         .job(
             "records.retention",
             "保存期間を過ぎた診療情報の一覧（削除は手動）",
@@ -136,6 +169,7 @@ fn routes() -> Routes {
             read_api::get_bundle,
         )
         .get("/api/fhir/Bundle", Access::ApiKey, read_api::search)
+        .get("/api/fhir/metadata", Access::Public, capability::metadata)
         .get("/api/openapi.json", Access::Public, read_api::openapi)
         .get("/records", Access::Roles(READERS), ui::index)
         .get(
@@ -188,6 +222,22 @@ fn routes() -> Routes {
             "/records/access-log",
             Access::Roles(MANAGERS),
             ui::access_log,
+        )
+        .get("/records/review", Access::Roles(MANAGERS), review_ui::index)
+        .get(
+            "/records/review/{id}",
+            Access::Roles(MANAGERS),
+            review_ui::show,
+        )
+        .post(
+            "/records/review/{id}/accept",
+            Access::Roles(MANAGERS),
+            review_ui::accept,
+        )
+        .post(
+            "/records/review/{id}/reject",
+            Access::Roles(MANAGERS),
+            review_ui::reject,
         )
         .get("/admin/api-keys", Access::Roles(ADMINS), admin::api_keys)
         .post("/admin/api-keys", Access::Roles(ADMINS), admin::create_key)

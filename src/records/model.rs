@@ -312,25 +312,63 @@ pub fn document_type_label(code: &str, display: Option<&str>) -> String {
     }
 }
 
-pub fn resource_label(resource_type: &str) -> &str {
-    match resource_type {
+/// The Japanese name of a FHIR resource type, as the document page and collection titles show
+/// it; a type without one is shown as 「その他の情報（Type）」.
+pub fn resource_label(resource_type: &str) -> std::borrow::Cow<'static, str> {
+    let label = match resource_type {
         "Condition" => "傷病名",
-        "AllergyIntolerance" => "アレルギー",
-        "Observation" => "検査結果",
+        "AllergyIntolerance" => "アレルギー・不耐性",
+        "Observation" => "検査結果・観察",
         "MedicationRequest" => "処方",
         "MedicationStatement" => "服薬",
+        "MedicationAdministration" => "投薬実施",
+        "MedicationDispense" => "調剤",
+        "Medication" => "医薬品",
         "Immunization" => "予防接種",
-        "Procedure" => "処置",
+        "Procedure" => "処置・手術",
+        "DiagnosticReport" => "検査レポート",
         "DocumentReference" => "添付文書",
         "Binary" => "添付ファイル",
+        "Media" => "画像・動画",
+        "ImagingStudy" => "画像検査",
+        "Specimen" => "検体",
+        "ServiceRequest" => "検査・処置の依頼",
         "Encounter" => "受診",
         "Composition" => "文書",
+        "Bundle" => "文書の束",
         "Patient" => "患者",
+        "RelatedPerson" => "家族・関係者",
+        "FamilyMemberHistory" => "家族歴",
         "Organization" => "医療機関",
         "Practitioner" => "医療者",
+        "PractitionerRole" => "医療者の役割",
+        "Location" => "場所",
+        "Device" => "医療機器",
+        "DeviceUseStatement" => "医療機器の使用",
+        "Coverage" => "保険・公費",
+        "CarePlan" => "診療計画",
+        "CareTeam" => "ケアチーム",
+        "Goal" => "目標",
+        "Communication" => "連絡・申し送り",
         "Consent" => "同意",
-        other => other,
-    }
+        "Provenance" => "来歴",
+        "QuestionnaireResponse" => "問診票の回答",
+        "ClinicalImpression" => "臨床所見",
+        "RiskAssessment" => "リスク評価",
+        "NutritionOrder" => "栄養指示",
+        "Appointment" => "予約",
+        "Task" => "作業",
+        "List" => "一覧",
+        other => {
+            let shown: String = other
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(64)
+                .collect();
+            return std::borrow::Cow::Owned(format!("その他の情報（{shown}）"));
+        }
+    };
+    std::borrow::Cow::Borrowed(label)
 }
 
 pub fn gender_label(g: &str) -> &'static str {
@@ -386,6 +424,21 @@ pub struct RecordsSettings {
     pub max_body_bytes: usize,
     /// Most entries in one Bundle (document, collection or batch).
     pub max_entries: usize,
+    /// A document whose Patient differs from the patient registered for the sender's local ID:
+    /// `refuse` it (422, nothing stored), or hold it for `review` by the sending facility's
+    /// managers (`/records/review`) — see `records::patient_match`.
+    pub patient_mismatch: PatientMismatch,
+}
+
+/// What the intake does with a document whose Patient differs from the registered patient.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PatientMismatch {
+    /// Refused with an OperationOutcome; nothing stored.
+    #[default]
+    Refuse,
+    /// Stored, held (read by nobody) until a facility manager of the sender accepts or rejects it.
+    Review,
 }
 
 impl Default for RecordsSettings {
@@ -393,6 +446,7 @@ impl Default for RecordsSettings {
         Self {
             max_body_bytes: 20 * 1024 * 1024,
             max_entries: 1000,
+            patient_mismatch: PatientMismatch::Refuse,
         }
     }
 }
@@ -472,6 +526,49 @@ mod tests {
         assert_eq!(scan_type(b"II*\0...."), Some("image/tiff"));
         assert_eq!(scan_type(b"<html><script>"), None);
         assert_eq!(scan_type(b""), None);
+    }
+
+    #[test]
+    fn every_resource_type_has_a_japanese_label_and_an_unknown_one_a_japanese_fallback() {
+        for (t, label) in [
+            ("Coverage", "保険・公費"),
+            ("CarePlan", "診療計画"),
+            ("Communication", "連絡・申し送り"),
+            ("FamilyMemberHistory", "家族歴"),
+        ] {
+            assert_eq!(resource_label(t), label);
+        }
+        for t in [
+            "Encounter",
+            "Condition",
+            "AllergyIntolerance",
+            "Observation",
+            "MedicationRequest",
+            "MedicationStatement",
+            "Medication",
+            "Immunization",
+            "Procedure",
+            "DiagnosticReport",
+            "DocumentReference",
+            "Binary",
+            "Specimen",
+            "ServiceRequest",
+            "Practitioner",
+            "PractitionerRole",
+            "Organization",
+            "Location",
+            "RelatedPerson",
+            "Device",
+            "Goal",
+            "Consent",
+            "Composition",
+            "Patient",
+            "Bundle",
+        ] {
+            assert!(!resource_label(t).is_ascii(), "{t} has no Japanese label");
+        }
+        assert_eq!(resource_label("Flag"), "その他の情報（Flag）");
+        assert_eq!(resource_label("<b>x</b>"), "その他の情報（bxb）");
     }
 
     #[test]

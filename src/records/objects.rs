@@ -10,7 +10,11 @@
 //!   served with it only when it is on [`SERVED_TYPES`] (types a browser shows without running
 //!   anything of the file: PDF, PNG, JPEG, GIF, TIFF, plain text); anything else (HTML, SVG, XML,
 //!   JavaScript, a malformed value …) as `application/octet-stream`. Always as a download
-//!   (`Content-Disposition: attachment`) with `X-Content-Type-Options: nosniff`. The FHIR API
+//!   (`Content-Disposition: attachment`) with `X-Content-Type-Options: nosniff`, named after the
+//!   attachment's title with the extension of the type it is served with (`紹介状.txt`,
+//!   `検査結果.pdf`, anything served as octet-stream `.bin`) in RFC 6266's `filename*=UTF-8''…`,
+//!   beside an ASCII `filename="document-{id}-{n}.{ext}"`; nothing of the title that could act
+//!   as a path or header (separators, control and bidi characters, quotes) is kept. The FHIR API
 //!   returns attachments inside the Bundle's JSON (`application/fhir+json`), where the declared
 //!   type is data, not a header.
 
@@ -124,6 +128,77 @@ pub fn served_type(declared: &str) -> (String, &'static str) {
 /// A download of stored bytes: an allowed type or `application/octet-stream`, always as an
 /// attachment named `{stem}.{ext}`, never sniffed.
 pub fn download(bytes: Vec<u8>, declared: Option<&str>, stem: &str) -> Response {
+    download_named(bytes, declared, "", stem)
+}
+
+/// Characters never taken from a title into a file name: path separators, characters Windows
+/// refuses, quotes, and the invisible ones that reorder text (bidi controls), besides every
+/// control character.
+fn unsafe_in_name(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | ';'
+        )
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// The file name of an attachment titled `title` (what the sender called it) served with the
+/// extension `ext`: the title without unsafe characters, leading or trailing dots and spaces,
+/// at most 100 characters, with the extension added unless it already ends with it; None
+/// when nothing of it is left.
+pub fn file_name(title: &str, ext: &str) -> Option<String> {
+    let cleaned: String = title
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| !unsafe_in_name(*c))
+        .collect();
+    let stem: String = cleaned
+        .trim_matches(|c: char| c == '.' || c == ' ')
+        .chars()
+        .take(100)
+        .collect();
+    if stem.is_empty() {
+        return None;
+    }
+    let suffix = format!(".{ext}");
+    if stem.to_lowercase().ends_with(&suffix) && stem.len() > suffix.len() {
+        Some(stem)
+    } else {
+        Some(format!("{stem}{suffix}"))
+    }
+}
+
+/// RFC 8187 `ext-value` encoding: attr-chars as they are, every other byte as `%XX`.
+fn encode_ext_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `Content-Disposition` of a download (RFC 6266): `filename="{stem}.{ext}"` (ASCII, for
+/// old clients) and, when the title gives a name, `filename*=UTF-8''…` with it.
+pub fn disposition(title: &str, stem: &str, ext: &str) -> String {
+    let ascii: String = stem
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .collect();
+    let mut value = format!("attachment; filename=\"{ascii}.{ext}\"");
+    if let Some(name) = file_name(title, ext) {
+        value.push_str(&format!("; filename*=UTF-8''{}", encode_ext_value(&name)));
+    }
+    value
+}
+
+/// [`download`] under a name taken from the attachment's title (e.g. `紹介状.pdf`), with
+/// `{stem}.{ext}` as the ASCII fallback.
+pub fn download_named(bytes: Vec<u8>, declared: Option<&str>, title: &str, stem: &str) -> Response {
     let (ct, ext) = served_type(declared.unwrap_or(""));
     let mut res = bytes.into_response();
     let h = res.headers_mut();
@@ -131,7 +206,7 @@ pub fn download(bytes: Vec<u8>, declared: Option<&str>, stem: &str) -> Response 
         CONTENT_TYPE,
         HeaderValue::from_str(&ct).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    let disposition = format!("attachment; filename=\"{stem}.{ext}\"");
+    let disposition = disposition(title, stem, ext);
     h.insert(
         CONTENT_DISPOSITION,
         HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
@@ -197,5 +272,44 @@ mod tests {
             "attachment; filename=\"document-1-1.bin\""
         );
         assert_eq!(h["x-content-type-options"], "nosniff");
+    }
+
+    #[test]
+    fn a_download_is_named_after_its_title_with_the_extension_of_its_type() {
+        let res = download_named(b"x".to_vec(), Some("text/plain"), "紹介状", "document-11-1");
+        assert_eq!(
+            res.headers()[CONTENT_DISPOSITION],
+            "attachment; filename=\"document-11-1.txt\"; filename*=UTF-8''%E7%B4%B9%E4%BB%8B%E7%8A%B6.txt"
+        );
+        assert_eq!(
+            file_name("検査結果", "pdf").as_deref(),
+            Some("検査結果.pdf")
+        );
+        assert_eq!(file_name("写真.JPG", "jpg").as_deref(), Some("写真.JPG"));
+        assert_eq!(
+            file_name("report.pdf", "pdf").as_deref(),
+            Some("report.pdf")
+        );
+        assert_eq!(file_name("note", "bin").as_deref(), Some("note.bin"));
+    }
+
+    #[test]
+    fn a_title_never_brings_a_path_separator_or_control_character_into_the_name() {
+        assert_eq!(
+            file_name("../../etc/passwd", "txt").as_deref(),
+            Some("etcpasswd.txt")
+        );
+        assert_eq!(
+            file_name("a\\b\r\nContent-Type: x\u{202E}fdp.exe", "pdf").as_deref(),
+            Some("ab  Content-Type xfdp.exe.pdf")
+        );
+        assert_eq!(file_name(" .. ", "txt"), None);
+        assert_eq!(file_name("", "txt"), None);
+        let d = disposition("\"; x=\"y", "document-1-2", "txt");
+        assert_eq!(
+            d,
+            "attachment; filename=\"document-1-2.txt\"; filename*=UTF-8''x%3Dy.txt"
+        );
+        assert!(d.is_ascii());
     }
 }

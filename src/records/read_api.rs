@@ -1,23 +1,25 @@
-//! Reading through the FHIR API: `GET /api/fhir/Bundle/{id}` and the search
-//! `GET /api/fhir/Bundle?patient=…&type=…&date=…`. A facility reads what it sent and what the
-//! patient's consent lets it read; anything else is 404 like a missing document (direct read) or
-//! left out (search), and a refused direct read or patient search is audited (`access.denied`).
-//! Every document returned is written to the audit chain in the same transaction as the read.
+//! Reading through the FHIR API: `GET /api/fhir/Bundle/{id}` and the FHIR search
+//! `GET /api/fhir/Bundle?identifier=…&type=…&timestamp=…&patient=…` ([`super::search`]). A
+//! facility reads what it sent and what the patient's consent lets it read; anything else is 404
+//! like a missing document (direct read) or left out of results and totals (search), and a
+//! refused direct read or patient search is audited (`access.denied`). Every document returned
+//! is written to the audit chain in the same transaction as the read; a search audits only the
+//! documents of the page it returns.
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::{ApiClient, fhir};
 use super::model::Rejection;
 use super::objects;
-use super::repo::{self, DocumentRow, Search};
+use super::repo::{self, DocumentRow};
+use super::search::{self, Cond, Cursor, PatientValue};
 use crate::audit::{self, Actor};
 use crate::auth::Scope;
 use crate::blobs::BlobStore;
-use crate::db::{Timestamp, Tx};
+use crate::db::{Conn, Timestamp, Tx};
 use crate::error::DomainError;
 use crate::state::AppState;
 use crate::web::{ObjectGuard, RouteName};
@@ -118,94 +120,125 @@ pub async fn get_bundle(
     Ok(fhir(StatusCode::OK, &body))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct SearchQuery {
-    patient: Option<String>,
-    #[serde(rename = "type")]
-    type_: Option<String>,
-    date: Option<String>,
-    #[serde(rename = "_count")]
-    count: Option<i64>,
-}
-
-/// A FHIR date search value: `2026-11-20`, `ge2026-11-01`, `lt2026-12-01` …
-fn date_filter(v: &str) -> Option<(&'static str, String)> {
-    let (op, rest) = match v.get(..2) {
-        Some("eq") => ("=", &v[2..]),
-        Some("ge") => (">=", &v[2..]),
-        Some("le") => ("<=", &v[2..]),
-        Some("gt") => (">", &v[2..]),
-        Some("lt") => ("<", &v[2..]),
-        _ => ("=", v),
+/// The network patients a `patient` value names (None: the value names no one patient).
+async fn named_patients(
+    conn: &mut Conn,
+    facility_id: i64,
+    v: &PatientValue,
+) -> sqlx::Result<Option<Vec<i64>>> {
+    let ids = match v {
+        PatientValue::Network(n) => repo::patient_by_network_id(conn, n).await?,
+        PatientValue::Local {
+            facility_code,
+            value,
+        } => match repo::facility_by_code(conn, facility_code).await? {
+            Some((f, _)) => repo::find_link(conn, f, value).await?,
+            None => None,
+        },
+        // A network ID (KR…), or else the caller's own local ID.
+        PatientValue::Bare(v) => match repo::patient_by_network_id(conn, v).await? {
+            Some(id) => Some(id),
+            None => repo::find_link(conn, facility_id, v).await?,
+        },
+        _ => return Ok(None),
     };
-    super::model::date_part(rest).map(|d| (op, d))
+    Ok(Some(ids.into_iter().collect()))
 }
 
-fn searchset(entries: Vec<Value>) -> Response {
-    fhir(
-        StatusCode::OK,
-        &json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries}),
-    )
-}
-
+/// `GET /api/fhir/Bundle?…`: FHIR search ([`super::search`] reads the request, `repo::search_*`
+/// runs it). The total counts only what the caller may read; only the documents of the page
+/// returned are read, and each is audited. A named patient the caller may not see matches
+/// nothing, as an unknown one does, and the refusal is audited (`access.denied`).
 pub async fn search(
     State(state): State<AppState>,
     client: ApiClient,
     route: RouteName,
-    Query(q): Query<SearchQuery>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, Rejection> {
     let now = state.now();
-    let bad = |m: String| Rejection::new(400, "invalid", m);
-    let mut s = Search {
-        limit: q.count.unwrap_or(50).clamp(1, 100),
-        ..Search::default()
-    };
-    let mut tx = state.db.begin().await?;
-    if let Some(p) = q
-        .patient
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        // A network ID (KR…), or the facility's own local ID as `system|value` or `value`.
-        let found = if let Some((_, value)) = p.split_once('|') {
-            repo::find_link(&mut tx, client.facility_id, value).await?
-        } else if let Some(id) = repo::patient_by_network_id(&mut tx, p).await? {
-            Some(id)
-        } else {
-            repo::find_link(&mut tx, client.facility_id, p).await?
-        };
-        // An unknown patient gives an empty result rather than an error: no oracle for IDs.
-        // So does one the facility may not see, and that refused read is audited.
-        if let Some(id) = found {
-            let patient = objects::find_patient(&mut tx, id, client.facility_id).await?;
-            tx = match guard_of(&state, route, &client).check_in(tx, patient).await {
-                Ok((tx, _)) => tx,
-                Err(DomainError::NotFound) => return Ok(searchset(Vec::new())),
-                Err(e) => return Err(e.into()),
+    let lenient = search::lenient(headers.get("prefer").and_then(|v| v.to_str().ok()));
+    let mut c = search::parse(query.as_deref().unwrap_or(""), lenient, now)?;
+    let guard = guard_of(&state, route, &client);
+    for alts in &mut c.and {
+        for cond in alts.iter_mut() {
+            let Cond::Patient(v) = cond else { continue };
+            let mut conn = state.db.pool().acquire().await?;
+            let Some(ids) = named_patients(&mut conn, client.facility_id, v).await? else {
+                continue;
             };
-        }
-        s.patient_id = Some(found.unwrap_or(-1));
-    }
-    if let Some(t) = q.type_.as_deref().filter(|t| !t.is_empty()) {
-        s.type_code = Some(t.rsplit('|').next().unwrap_or(t).to_string());
-    }
-    if let Some(d) = q.date.as_deref().filter(|d| !d.is_empty()) {
-        for part in d.split(',') {
-            s.dates.push(date_filter(part.trim()).ok_or_else(|| {
-                bad(format!(
-                    "date「{part}」は日付として読めません（例: ge2026-04-01）。"
-                ))
-            })?);
+            let mut visible = Vec::new();
+            for id in ids {
+                let patient = objects::find_patient(&mut conn, id, client.facility_id).await?;
+                match guard.check(patient).await {
+                    Ok(_) => visible.push(id),
+                    Err(DomainError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            *cond = Cond::PatientIds(visible);
         }
     }
-    let docs = repo::search(&mut tx, client.facility_id, &s).await?;
+
+    let public = state.settings.server.public_url.trim_end_matches('/');
+    let base = format!("{public}/api/fhir/Bundle");
+    let mut tx = state.db.begin().await?;
+    let total = match c.total {
+        true => Some(repo::search_count(&mut tx, client.facility_id, &c.and).await?),
+        false => None,
+    };
+    let mut page = Vec::new();
+    let (mut before, mut after) = (false, false);
+    if c.count > 0 {
+        page = repo::search_page(
+            &mut tx,
+            client.facility_id,
+            &c.and,
+            c.sort,
+            c.cursor.as_ref(),
+            c.count + 1,
+        )
+        .await?;
+        let extra = page.len() as i64 > c.count;
+        match &c.cursor {
+            Some(cur) if !cur.forward => {
+                if extra {
+                    page.remove(0);
+                }
+                (before, after) = (extra, true);
+            }
+            cur => {
+                page.truncate(c.count as usize);
+                (before, after) = (cur.is_some(), extra);
+            }
+        }
+    }
+    let mut links = vec![
+        json!({"relation": "self", "url": c.link(&base, c.cursor.as_ref())}),
+        json!({"relation": "first", "url": c.link(&base, None)}),
+    ];
+    if let (Some(first), true) = (page.first(), before) {
+        let cur = Cursor {
+            forward: false,
+            key: first.sort_key.clone(),
+            id: first.row.id,
+        };
+        links.push(json!({"relation": "previous", "url": c.link(&base, Some(&cur))}));
+    }
+    if let (Some(last), true) = (page.last(), after) {
+        let cur = Cursor {
+            forward: true,
+            key: last.sort_key.clone(),
+            id: last.row.id,
+        };
+        links.push(json!({"relation": "next", "url": c.link(&base, Some(&cur))}));
+    }
+
     let store = BlobStore::of(&state);
-    let mut entries = Vec::with_capacity(docs.len());
-    for doc in &docs {
-        entries.push(json!({"fullUrl": format!("{}/api/fhir/Bundle/{}",
-                state.settings.server.public_url.trim_end_matches('/'), doc.id),
+    let mut entries = Vec::with_capacity(page.len() + 1);
+    for found in &page {
+        let doc = &found.row;
+        entries.push(json!({"fullUrl": format!("{base}/{}", doc.id),
             "resource": full_bundle(&store, doc).await?, "search": {"mode": "match"}}));
         log_read(
             &mut tx,
@@ -222,7 +255,26 @@ pub async fn search(
         .await?;
     }
     tx.commit().await?;
-    Ok(searchset(entries))
+    if !c.ignored.is_empty() {
+        let mut outcome = super::api::outcome_json(
+            "not-supported",
+            &format!(
+                "対応していない検索パラメータを無視しました（Prefer: handling=lenient）: {}",
+                c.ignored.join(", ")
+            ),
+        );
+        outcome["issue"][0]["severity"] = json!("warning");
+        entries.push(json!({"resource": outcome, "search": {"mode": "outcome"}}));
+    }
+    let mut bundle = json!({"resourceType": "Bundle", "type": "searchset"});
+    if let Some(n) = total {
+        bundle["total"] = json!(n);
+    }
+    bundle["link"] = Value::Array(links);
+    if !entries.is_empty() {
+        bundle["entry"] = Value::Array(entries);
+    }
+    Ok(fhir(StatusCode::OK, &bundle))
 }
 
 pub async fn openapi() -> Response {
@@ -233,19 +285,4 @@ pub async fn openapi() -> Response {
         axum::http::HeaderValue::from_static("application/json"),
     );
     res
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn date_search_values_take_fhir_prefixes() {
-        assert_eq!(
-            date_filter("ge2026-04-01"),
-            Some((">=", "2026-04-01".into()))
-        );
-        assert_eq!(date_filter("2026-04-01"), Some(("=", "2026-04-01".into())));
-        assert_eq!(date_filter("lt2026-13-01"), None);
-    }
 }

@@ -16,6 +16,7 @@ use super::consent_ui;
 use super::fhir::PatientInfo;
 use super::model::{self, ConsentInfo, Scope};
 use super::objects;
+use super::patient_match::{self, Presence, Sent};
 use super::read_api::{Read, log_read};
 use super::repo;
 use super::service;
@@ -157,6 +158,7 @@ pub async fn document(
         .await?
         .ok_or(AppError::NotFound)?;
     let local = repo::local_id(&mut tx, doc.patient_id, facility).await?;
+    let review = repo::review_of_document(&mut tx, id).await?;
     let attachments = repo::attachments(&mut tx, id)
         .await?
         .into_iter()
@@ -182,6 +184,23 @@ pub async fn document(
     .await?;
     tx.commit().await?;
     let (sections, resources) = render_bundle(&doc.content);
+    // The patient as the Bundle names them, beside the registered patient.
+    let sent = bundle_patient(&doc.content).map(|(resource, local_id)| {
+        let sent = Sent::from_resource(&resource);
+        let differs = patient_match::differences(&sent, &patient, Presence::Required);
+        SentPatient {
+            local_id,
+            rows: compare_rows(&sent, &patient, &differs),
+            differs: !differs.is_empty(),
+        }
+    });
+    let review_note = review.filter(|r| r.state == "accepted").map(|r| {
+        format!(
+            "患者情報が登録と異なるため保留され、送信元施設の利用施設管理者が {} に確認のうえ受け付けました（理由: {}）。",
+            r.resolved_at.map(|t| t.jst()).unwrap_or_default(),
+            r.reason.unwrap_or_default()
+        )
+    });
     render(
         DocumentPage {
             page: page.titled(doc.title.clone()),
@@ -191,6 +210,8 @@ pub async fn document(
             sections,
             resources,
             attachments,
+            sent,
+            review_note,
         },
         StatusCode::OK,
     )
@@ -232,9 +253,10 @@ pub async fn attachment(
     )
     .await?;
     tx.commit().await?;
-    Ok(objects::download(
+    Ok(objects::download_named(
         bytes,
         Some(&a.content_type),
+        &a.title,
         &format!("document-{id}-{n}"),
     ))
 }

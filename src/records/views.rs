@@ -4,8 +4,10 @@
 use askama::Template;
 use serde_json::Value;
 
-use super::fhir::{resource_type, str_at};
+use super::fhir::{LOCAL_ID_SYSTEM_PREFIX, resource_type, str_at};
 use super::model;
+use super::patient_match::{Field, Sent};
+use super::repo::PatientRow;
 use crate::web::Page;
 
 pub struct PatientLine {
@@ -74,6 +76,133 @@ pub struct DocumentPage {
     pub sections: Vec<Section>,
     pub resources: Vec<ResourceView>,
     pub attachments: Vec<AttachmentLine>,
+    /// The patient as the Bundle names them, beside the registered patient.
+    pub sent: Option<SentPatient>,
+    /// How a document held for the right-patient review was resolved.
+    pub review_note: Option<String>,
+}
+
+/// One line of the patient as sent beside the registered patient.
+pub struct CompareRow {
+    pub label: &'static str,
+    pub sent: String,
+    pub registered: String,
+    pub differs: bool,
+    /// false: not compared (a kana name missing on either side).
+    pub compared: bool,
+}
+
+/// The patient as a document (or a held document's review) names them, compared.
+pub struct SentPatient {
+    /// The sender's local patient ID.
+    pub local_id: String,
+    pub rows: Vec<CompareRow>,
+    pub differs: bool,
+}
+
+fn shown(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "（送信なし）".into())
+}
+
+/// The comparison as shown: each field as sent and as registered, with the differing ones
+/// (from [`super::patient_match::differences`]) marked.
+pub fn compare_rows(sent: &Sent, registered: &PatientRow, differs: &[Field]) -> Vec<CompareRow> {
+    let or_dash = |s: &str| {
+        if s.trim().is_empty() {
+            "—".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    Field::ALL
+        .into_iter()
+        .map(|f| {
+            let (sent, registered) = match f {
+                Field::Name => (shown(&sent.name), or_dash(&registered.name)),
+                Field::Kana => (shown(&sent.kana), or_dash(&registered.kana)),
+                Field::BirthDate => (shown(&sent.birth_date), or_dash(&registered.birth_date)),
+                Field::Gender => (
+                    sent.gender
+                        .as_deref()
+                        .map(|g| model::gender_label(g).to_string())
+                        .unwrap_or_else(|| "（送信なし）".into()),
+                    model::gender_label(&registered.gender).to_string(),
+                ),
+            };
+            let compared = f != Field::Kana || (sent != "（送信なし）" && registered != "—");
+            CompareRow {
+                label: f.label(),
+                sent,
+                registered,
+                differs: differs.contains(&f),
+                compared,
+            }
+        })
+        .collect()
+}
+
+/// The Patient resource of a stored Bundle and the sender's local ID in it.
+pub fn bundle_patient(content: &str) -> Option<(Value, String)> {
+    let v: Value = serde_json::from_str(content).ok()?;
+    let p = v
+        .get("entry")?
+        .as_array()?
+        .iter()
+        .filter_map(|e| e.get("resource"))
+        .find(|r| resource_type(r) == Some("Patient"))?
+        .clone();
+    let local_id = p
+        .get("identifier")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|i| {
+            i.get("system")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.starts_with(LOCAL_ID_SYSTEM_PREFIX))
+        })
+        .and_then(|i| i.get("value")?.as_str())
+        .unwrap_or("—")
+        .to_string();
+    Some((p, local_id))
+}
+
+/// A sending facility's review line.
+pub struct ReviewLine {
+    pub id: i64,
+    pub document_id: i64,
+    pub type_label: String,
+    pub title: String,
+    pub doc_date: String,
+    pub local_id: String,
+    pub identifier: String,
+    pub sent_name: String,
+    pub differs: String,
+    pub created: String,
+    pub state: &'static str,
+    pub resolved: String,
+    pub resolved_by: String,
+    pub reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "records/review_list.html")]
+pub struct ReviewListPage {
+    pub page: Page,
+    pub pending: Vec<ReviewLine>,
+    pub resolved: Vec<ReviewLine>,
+}
+
+#[derive(Template)]
+#[template(path = "records/review.html")]
+pub struct ReviewPage {
+    pub page: Page,
+    pub review: ReviewLine,
+    pub pending: bool,
+    pub patient: PatientLine,
+    pub sent: SentPatient,
+    pub errors: Vec<String>,
+    pub reason: String,
 }
 
 #[derive(Template)]

@@ -1,13 +1,15 @@
 //! Shared HTTP machinery that knows no domain: access rules and the route builder, the object
 //! guard ([`ObjectGuard`]: every id from a request is checked against the caller's scope),
 //! sessions, CSRF, cookies, security headers, the page context for the layout, flash messages,
-//! and the spreadsheet exports that every domain writes through (`export`: formula injection).
+//! the spreadsheet exports that every domain writes through (`export`: formula injection), and
+//! the FHIR API's errors as OperationOutcomes (`fhir`: every error under `/api/fhir`).
 
 mod access;
 mod banner;
 pub mod cookies;
 pub mod csrf;
 pub mod export;
+pub mod fhir;
 pub mod headers;
 pub mod objects;
 pub mod observe;

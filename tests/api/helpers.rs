@@ -392,3 +392,83 @@ pub fn location(res: &reqwest::Response) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// Another instance of the application on the same database and data directory (keys, blob
+/// store) as a [`TestApp`]: the real binary (`rainbownet serve`) in a process of its own, as a
+/// second machine behind a load balancer would run it, with `config` (TOML) as its
+/// configuration file. Killed on drop.
+pub struct Instance {
+    pub address: String,
+    child: std::process::Child,
+}
+
+impl TestApp {
+    /// Starts an [`Instance`] on this app's database (`config` is written to a file of its own
+    /// in the data directory and passed with `--config`; `env`: more variables, such as S3
+    /// credentials).
+    pub fn spawn_instance(&self, config: &str, env: &[(&str, &str)]) -> Instance {
+        use std::io::BufRead;
+        let file = self.dir.path().join(format!("instance-{}.toml", next_id()));
+        std::fs::write(&file, config).expect("instance configuration");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rainbownet"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+            .arg(&file)
+            .env("RAINBOWNET__DATABASE__URL", &self.database_url)
+            .env("RAINBOWNET__PATHS__DATA_DIR", self.dir.path())
+            .env("RAINBOWNET__LOG__FILTER", "error")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start rainbownet serve");
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("the first line of serve");
+        let address = line
+            .trim()
+            .strip_prefix("rainbownet: ")
+            .unwrap_or_else(|| panic!("serve said {line:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        // Keep reading what it prints, so that it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while out.read_line(&mut sink).is_ok_and(|n| n > 0) {
+                sink.clear();
+            }
+        });
+        Instance { address, child }
+    }
+
+    /// A browser-like client of `instance` (see [`TestApp::client_from`] for `forwarded_for`).
+    pub fn client_of(&self, instance: &Instance, forwarded_for: Option<&str>) -> TestClient {
+        let mut builder = reqwest::Client::builder();
+        if let Some(addr) = forwarded_for {
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert("x-forwarded-for", addr.parse().expect("header value"));
+            builder = builder.default_headers(headers);
+        }
+        let mut c = self.client_with(builder);
+        c.base = instance.address.clone();
+        c
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestClient {
+    /// The same browser (cookies, form token, headers) talking to another instance: what a load
+    /// balancer does between two requests.
+    pub fn at(&self, base: &str) -> TestClient {
+        TestClient {
+            http: self.http.clone(),
+            jar: self.jar.clone(),
+            base: base.trim_end_matches('/').to_string(),
+            csrf_seen: self.csrf_seen.clone(),
+        }
+    }
+}

@@ -92,3 +92,36 @@ async fn job_run_from_the_command_line_uses_the_same_database() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("改ざんなし"));
     assert_eq!(app.audit_count("audit.verified").await, 1);
 }
+
+#[tokio::test]
+async fn x5_a_scheduled_run_is_refused_when_another_instance_ran_the_job_within_its_interval() {
+    let app = spawn_app().await;
+    jobs::run_if_due(&app.state, "sessions.expire", "instance-a:1")
+        .await
+        .expect("due: instance A runs it");
+    // Instance B's scheduler found the job due before A took the lease and asks for it only
+    // now, after A has finished and released it: the lease is free, but the job is no longer
+    // due, and the one statement that takes the lease knows it.
+    assert!(matches!(
+        jobs::run_if_due(&app.state, "sessions.expire", "instance-b:2").await,
+        Err(jobs::RunError::Busy(_))
+    ));
+    let runs = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM job_runs WHERE name = 'sessions.expire'")
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap()
+    };
+    assert_eq!(runs().await, 1);
+    // An operator's `job run` runs it now, due or not.
+    jobs::run(&app.state, "sessions.expire", "operator")
+        .await
+        .expect("run now");
+    assert_eq!(runs().await, 2);
+    // One interval later the scheduler of either instance runs it again.
+    app.advance_minutes(5);
+    jobs::run_if_due(&app.state, "sessions.expire", "instance-b:2")
+        .await
+        .expect("due again");
+    assert_eq!(runs().await, 3);
+}

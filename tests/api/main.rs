@@ -27,6 +27,7 @@ mod mail;
 mod monitor_e2e;
 mod monitor_engine;
 mod monitor_pages;
+mod multi_instance;
 mod objects;
 mod observe;
 mod platform;

@@ -130,7 +130,7 @@ pub struct DocumentRow {
     pub content: String,
 }
 
-const DOC_COLUMNS: &str = "d.id, d.patient_id, f.name AS facility_name, d.type_label, d.title, d.doc_date, d.sent_at, d.expires_at, d.content";
+pub(super) const DOC_COLUMNS: &str = "d.id, d.patient_id, f.name AS facility_name, d.type_label, d.title, d.doc_date, d.sent_at, d.expires_at, d.content";
 
 #[derive(sqlx::FromRow)]
 struct DocumentWithAccess {
@@ -139,14 +139,15 @@ struct DocumentWithAccess {
     may_read: i64,
 }
 
-/// A document and whether `facility_id` may read it.
+/// A document and whether `facility_id` may read it (a document held for the right-patient
+/// review, or rejected there, is read by nobody).
 pub async fn find_document(
     conn: &mut Conn,
     id: i64,
     facility_id: i64,
 ) -> sqlx::Result<Option<(DocumentRow, bool)>> {
     let sql = format!(
-        "SELECT {DOC_COLUMNS}, CASE WHEN {} THEN 1 ELSE 0 END AS may_read
+        "SELECT {DOC_COLUMNS}, CASE WHEN d.review_state IS NULL AND {} THEN 1 ELSE 0 END AS may_read
          FROM documents d JOIN facilities f ON f.id = d.facility_id WHERE d.id = $2",
         readable("$1", "d.patient_id", "d.facility_id")
     );
@@ -169,14 +170,15 @@ pub struct Search {
     pub limit: i64,
 }
 
-/// Documents `facility_id` may read, newest first.
+/// Documents `facility_id` may read (not held or rejected in the review), newest first.
 pub async fn search(
     conn: &mut Conn,
     facility_id: i64,
     s: &Search,
 ) -> sqlx::Result<Vec<DocumentRow>> {
     let mut sql = format!(
-        "SELECT {DOC_COLUMNS} FROM documents d JOIN facilities f ON f.id = d.facility_id WHERE {}",
+        "SELECT {DOC_COLUMNS} FROM documents d JOIN facilities f ON f.id = d.facility_id
+         WHERE d.review_state IS NULL AND {}",
         readable("$1", "d.patient_id", "d.facility_id")
     );
     let mut n = 1;

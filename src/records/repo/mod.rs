@@ -1,12 +1,17 @@
-//! All SQL of application data, in three files: [`people`] (API keys, patients, consents),
-//! [`consents`] (a patient's consent history, for the consent authority) and [`documents`]
-//! (documents, attachments, tombstones, the access log).
+//! All SQL of application data: [`people`] (API keys, patients, consents),
+//! [`consents`] (a patient's consent history, for the consent authority), [`documents`]
+//! (documents, attachments, tombstones, the access log), [`reviews`] (documents held for
+//! the right-patient review), and [`search`] (the FHIR search on Bundle).
 
 mod consents;
 mod documents;
 mod people;
+mod reviews;
 mod scope;
+mod search;
 
 pub use consents::*;
 pub use documents::*;
 pub use people::*;
+pub use reviews::*;
+pub use search::*;

@@ -36,18 +36,19 @@ async fn r21_1_jp_clins_documents_of_every_kind_are_accepted_and_read_back() {
     // The PDF is a blob file named by its hash, stored once.
     let blobs = walk(&net.app.dir.path().join("blobs"));
     assert_eq!(blobs.len(), 2, "the PDF and the consent scan: {blobs:?}");
-    // Search by type and date, by network ID and by local ID.
+    // Search by Composition.type and Bundle.timestamp (issue 14: `type` is Bundle.type), by
+    // network ID and by local ID.
     let res = net
         .get(
             B,
-            "/api/fhir/Bundle?type=http://loinc.org|18842-5&date=ge2026-11-01",
+            "/api/fhir/Bundle?composition.type=http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes|18842-5&timestamp=ge2026-11-01",
         )
         .await;
     let found: Value = res.json().await.unwrap();
     assert_eq!(found["total"], 1, "{found}");
     assert_eq!(found["entry"][0]["resource"]["id"], ids[1].to_string());
     let res = net
-        .get(A, "/api/fhir/Bundle?patient=000123&date=lt2026-07-01")
+        .get(A, "/api/fhir/Bundle?patient=000123&timestamp=lt2026-07-01")
         .await;
     let found: Value = res.json().await.unwrap();
     assert_eq!(

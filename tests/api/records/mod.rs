@@ -13,7 +13,9 @@ use crate::helpers::*;
 mod consent;
 mod intake;
 mod link;
+mod patient_match;
 mod reading;
+mod search;
 mod validate;
 
 pub const A: &str = "2310000011";
@@ -48,7 +50,12 @@ pub struct Net {
 }
 
 pub async fn network() -> Net {
-    let app = spawn_app().await;
+    network_with(|_| {}).await
+}
+
+/// [`network`] with settings of its own (`[records] patient_mismatch = "review"`, say).
+pub async fn network_with(configure: impl FnOnce(&mut rainbownet::config::Settings)) -> Net {
+    let app = spawn_app_with(configure).await;
     let mut keys = std::collections::HashMap::new();
     for code in [A, B, C] {
         app.facility(code).await;
