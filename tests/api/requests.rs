@@ -870,7 +870,7 @@ fn pdf_info(bytes: &[u8]) -> String {
 /// the PDF carries the day it was printed rather than 1970 (defect 3), and the file is named in
 /// Japan time.
 #[tokio::test]
-async fn issue15_letters_print_with_the_built_in_font_dated_the_day_of_printing() {
+async fn r12_1_issue15_letters_print_with_the_built_in_font_dated_the_day_of_printing() {
     let app = spawn_app_with(|s| s.pdf.font_path = None).await;
     let fm = app.login_as(Role::FacilityManager).await;
     let op = app.login_as(Role::SystemOperator).await;
@@ -921,7 +921,7 @@ async fn issue15_letters_print_with_the_built_in_font_dated_the_day_of_printing(
 /// A configured font file that is missing is a clear Japanese message, and nothing is issued
 /// (the request stays 受付): the built-in font is used only when none is configured.
 #[tokio::test]
-async fn issue15_a_missing_configured_font_refuses_clearly_and_issues_nothing() {
+async fn r12_1_issue15_a_missing_configured_font_refuses_clearly_and_issues_nothing() {
     let app = spawn_app_with(|s| {
         s.pdf.font_path = Some("/nonexistent/rainbownet-font.ttf".into());
     })
