@@ -322,6 +322,8 @@ impl S3Server {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
+        // A test may start moto before any app (which installs the TLS provider otherwise).
+        rainbownet::tls::install_provider();
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while http.get(&server.endpoint).send().await.is_err() {

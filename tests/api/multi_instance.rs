@@ -435,10 +435,23 @@ async fn x5_jobs_scheduled_on_both_instances_run_once_each_and_the_audit_chain_v
         for inst in [&a, &b] {
             n += 1;
             let res = app
-                .client_of(inst, Some(&format!("198.51.100.{}", n % 200)))
+                .client_of(
+                    inst,
+                    Some(&format!(
+                        "10.{}.{}.{}",
+                        n / 65536 % 256,
+                        n / 256 % 256,
+                        n % 256
+                    )),
+                )
                 .login(&format!("nobody-{n}"), "wrong-password-1")
                 .await;
-            assert_eq!(res.status(), 401);
+            // A fast machine may reach the server-wide throttle: a refusal is written too.
+            assert!(
+                [401, 429].contains(&res.status().as_u16()),
+                "{}",
+                res.status()
+            );
         }
     }
     // Every job has run (or is running) exactly once across both instances.
