@@ -2,7 +2,8 @@
 //! guard ([`ObjectGuard`]: every id from a request is checked against the caller's scope),
 //! sessions, CSRF, cookies, security headers, the page context for the layout, flash messages,
 //! the spreadsheet exports that every domain writes through (`export`: formula injection), and
-//! the FHIR API's errors as OperationOutcomes (`fhir`: every error under `/api/fhir`).
+//! the FHIR API's errors as OperationOutcomes (`fhir`: every error under `/api/fhir`), and search,
+//! sorting and paging for list pages (`list`).
 
 mod access;
 mod banner;
@@ -11,6 +12,7 @@ pub mod csrf;
 pub mod export;
 pub mod fhir;
 pub mod headers;
+pub mod list;
 pub mod objects;
 pub mod observe;
 mod page;
