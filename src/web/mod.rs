@@ -13,6 +13,7 @@ pub mod fhir;
 pub mod headers;
 pub mod objects;
 pub mod observe;
+pub mod pager;
 mod page;
 pub mod rejections;
 pub mod session;
