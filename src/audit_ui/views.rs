@@ -1,9 +1,9 @@
 use askama::Template;
 
 use super::query::LogQuery;
-use crate::web::pager::Pager;
 use super::render::Line;
 use crate::web::Page;
+use crate::web::pager::Pager;
 
 #[derive(Template)]
 #[template(path = "audit_ui/index.html")]

@@ -47,6 +47,10 @@ pub struct JobsQuery {
 }
 
 impl JobsQuery {
+    pub fn is_status(&self, s: &str) -> bool {
+        self.status == s
+    }
+
     fn keep(&self, j: &JobLine) -> bool {
         let q = self.q.trim().to_lowercase();
         (q.is_empty() || j.name.to_lowercase().contains(&q) || j.label.to_lowercase().contains(&q))

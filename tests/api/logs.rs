@@ -384,7 +384,11 @@ async fn x4_issue15_the_jobs_list_filters_sorts_and_pages_with_counts() {
         let doc = scraper::Html::parse_document(&all);
         let sel = scraper::Selector::parse("p.count").expect("selector");
         let text: String = doc.select(&sel).flat_map(|p| p.text()).collect();
-        text.split_whitespace().nth(1).expect("total").parse().expect("n")
+        text.split_whitespace()
+            .nth(1)
+            .expect("total")
+            .parse()
+            .expect("n")
     };
     assert!(total > 10, "more jobs than one page of 10: {total}");
     assert!(all.contains(&format!("全 {total} 件中 1〜10 件")), "{all}");
