@@ -3,182 +3,75 @@
 use axum::extract::{Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use jiff::civil::Date;
 use serde::Deserialize;
 
+use super::export::{self, Layout};
+use super::query::{LogQuery, day_start};
+use super::repo as audit_repo;
 use super::views::*;
+use super::{labels, render};
 use crate::audit::BreakKind;
-use crate::audit::repo::{self, Filter, Range};
 use crate::auth::{Role, repo as sessions};
-use crate::db::{Timestamp, tokyo};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::export::Csv;
 use crate::web::{Page, render};
 
-const PAGE_SIZE: i64 = 100;
-
-/// A `YYYY-MM-DD` day in Japan time → the instant it starts; `to` days are inclusive.
-fn day_start(s: &str, next: bool) -> Result<Option<Timestamp>, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    let d: Date = s
-        .parse()
-        .map_err(|_| format!("日付は YYYY-MM-DD の形で入力してください（{s}）。"))?;
-    let d = if next {
-        d.tomorrow().map_err(|_| "日付が範囲外です。".to_string())?
-    } else {
-        d
-    };
-    let z = d
-        .to_zoned(tokyo())
-        .map_err(|_| "日付が範囲外です。".to_string())?;
-    Ok(Some(Timestamp::from(z.timestamp())))
-}
-
-fn range(f: &Filter) -> Result<Range, String> {
-    Ok(Range {
-        from: day_start(&f.from, false)?,
-        to: day_start(&f.to, true)?,
-    })
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct ListQuery {
-    #[serde(flatten)]
-    filter: Filter,
-    // Text, not a number: serde's flatten hands every query value over as a string.
-    page: String,
-}
-
-fn line(r: crate::audit::model::AuditRow) -> EventLine {
-    EventLine {
-        id: r.id,
-        at: r.at.jst_seconds(),
-        actor: r.actor_login,
-        role: r
-            .actor_role
-            .parse::<Role>()
-            .map(|r| r.label().to_string())
-            .unwrap_or(r.actor_role),
-        action: r.action,
-        target: r.target,
-        details: r.details,
-        client_addr: r.client_addr,
-    }
-}
-
+/// The audit log: filters, sort, real paging with the total count; every row in words (the
+/// action's label, names beside ids, the details as fields).
 pub async fn index(
     State(state): State<AppState>,
     page: Page,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<LogQuery>,
 ) -> AppResult<Response> {
-    let page_no = q.page.trim().parse::<i64>().unwrap_or(1).max(1);
-    let (events, error, has_next) = match range(&q.filter) {
-        Ok(r) => {
-            let mut conn = state.db.pool().acquire().await?;
-            let mut rows = repo::search(
-                &mut conn,
-                &q.filter,
-                &r,
-                PAGE_SIZE + 1,
-                (page_no - 1) * PAGE_SIZE,
-            )
-            .await?;
-            let has_next = rows.len() as i64 > PAGE_SIZE;
-            rows.truncate(PAGE_SIZE as usize);
-            (rows.into_iter().map(line).collect(), None, has_next)
+    let mut conn = state.db.pool().acquire().await?;
+    let (events, error, pager) = match q.search() {
+        Ok(s) => {
+            let total = audit_repo::count(&mut conn, &s).await?;
+            let pager = q.pager("/audit", total);
+            let rows =
+                audit_repo::page(&mut conn, &s, q.sort(), q.desc(), pager.per, pager.offset())
+                    .await?;
+            (render::lines(&mut conn, rows).await?, None, pager)
         }
-        Err(e) => (Vec::new(), Some(e), false),
+        Err(e) => (Vec::new(), Some(e), q.pager("/audit", 0)),
     };
-    let query = serde_urlencoded::to_string(q.filter_pairs()).unwrap_or_default();
     let view = AuditPage {
         page: page.titled("監査ログ"),
-        filter: q.filter,
+        categories: labels::CATEGORIES,
+        actions: labels::ACTIONS,
+        export: q.filters(),
+        q,
         events,
         error,
-        page_no,
-        has_next,
-        query,
+        pager,
     };
     render(view, axum::http::StatusCode::OK)
 }
 
-impl ListQuery {
-    fn filter_pairs(&self) -> Vec<(&'static str, String)> {
-        let f = &self.filter;
-        vec![
-            ("from", f.from.clone()),
-            ("to", f.to.clone()),
-            ("action", f.action.clone()),
-            ("actor", f.actor.clone()),
-            ("target", f.target.clone()),
-        ]
-    }
+fn file_name(state: &AppState, what: &str) -> String {
+    format!("{what}-{}", state.now().jst().get(..10).unwrap_or("log"))
 }
 
-/// CSV (UTF-8 with BOM, so that Excel in Japan opens it correctly), every matching row; cells
-/// that would start a formula (a log-in ID typed by anyone) are neutralised by `web::export`.
+/// CSV (UTF-8 with BOM, so that Excel in Japan opens it correctly) of every matching row, streamed
+/// a page at a time; cells that would start a formula (a log-in ID typed by anyone) are
+/// neutralised by `web::export`.
 pub async fn export_csv(
     State(state): State<AppState>,
-    Query(f): Query<Filter>,
+    Query(q): Query<LogQuery>,
 ) -> AppResult<Response> {
-    let r = range(&f).map_err(AppError::BadRequest)?;
-    let mut conn = state.db.pool().acquire().await?;
-    let mut out = Csv::new();
-    let header = [
-        "id",
-        "日時(JST)",
-        "日時(UTC)",
-        "実行者",
-        "役割",
-        "操作",
-        "対象",
-        "詳細",
-        "接続元",
-        "前ハッシュ",
-        "ハッシュ",
-    ];
-    out.row(header)?;
-    let mut offset = 0;
-    loop {
-        let rows = repo::search(&mut conn, &f, &r, 1000, offset).await?;
-        if rows.is_empty() {
-            break;
-        }
-        offset += rows.len() as i64;
-        for e in rows {
-            out.row([
-                e.id.to_string(),
-                e.at.jst_seconds(),
-                e.at.to_db(),
-                e.actor_login,
-                e.actor_role,
-                e.action,
-                e.target,
-                e.details,
-                e.client_addr,
-                e.prev_hash,
-                e.hash,
-            ])?;
-        }
-    }
-    let bytes = out.finish()?;
-    let name = format!(
-        "attachment; filename=\"audit-{}.csv\"",
-        state.now().jst().get(..10).unwrap_or("log")
-    );
-    Ok((
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (CONTENT_DISPOSITION, name),
-        ],
-        bytes,
-    )
-        .into_response())
+    let s = q.search().map_err(AppError::BadRequest)?;
+    let name = file_name(&state, "audit");
+    Ok(export::csv(state.db.clone(), s, Layout::Audit, &name))
+}
+
+/// The same rows as an .xlsx workbook (date cells in Japan time, set widths).
+pub async fn export_xlsx(
+    State(state): State<AppState>,
+    Query(q): Query<LogQuery>,
+) -> AppResult<Response> {
+    let s = q.search().map_err(AppError::BadRequest)?;
+    let name = file_name(&state, "audit");
+    export::xlsx(state.db.clone(), s, Layout::Audit, &name).await
 }
 
 #[derive(Deserialize, Default)]

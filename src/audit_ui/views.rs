@@ -1,29 +1,22 @@
 use askama::Template;
 
-use crate::audit::repo::Filter;
+use super::query::LogQuery;
+use super::render::Line;
 use crate::web::Page;
-
-pub struct EventLine {
-    pub id: i64,
-    pub at: String,
-    pub actor: String,
-    pub role: String,
-    pub action: String,
-    pub target: String,
-    pub details: String,
-    pub client_addr: String,
-}
+use crate::web::pager::Pager;
 
 #[derive(Template)]
 #[template(path = "audit_ui/index.html")]
 pub struct AuditPage {
     pub page: Page,
-    pub filter: Filter,
-    pub events: Vec<EventLine>,
+    pub q: LogQuery,
+    pub categories: &'static [(&'static str, &'static str)],
+    pub actions: &'static [(&'static str, &'static str)],
+    pub events: Vec<Line>,
     pub error: Option<String>,
-    pub page_no: i64,
-    pub has_next: bool,
-    pub query: String,
+    pub pager: Pager,
+    /// The filters as a query string, for the export links.
+    pub export: String,
 }
 
 pub struct SessionLine {

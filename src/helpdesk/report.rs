@@ -203,8 +203,7 @@ impl MonthReport {
                 _ => sheet.text(row, 2, &r[2])?,
             };
         }
-        sheet.set_column_width(0, 28)?;
-        sheet.set_column_width(1, 26)?;
+        crate::web::export::widths(sheet, &[28.0, 26.0, 12.0])?;
         let list = book.add_worksheet().set_name("問い合わせ一覧")?;
         let head = [
             "番号",
@@ -222,7 +221,7 @@ impl MonthReport {
         for (i, q) in self.inquiries.iter().enumerate() {
             let row = 1 + i as u32;
             list.write_number(row, 0, q.id as f64)?;
-            list.text(row, 1, &q.received_at.jst())?;
+            list.date_time(row, 1, q.received_at)?;
             list.text(row, 2, &q.channel)?;
             list.text(row, 3, &q.category)?;
             list.text(row, 4, &q.requester_name)?;
@@ -230,6 +229,7 @@ impl MonthReport {
             list.text(row, 6, &q.subject)?;
             list.text(row, 7, &q.status)?;
         }
+        crate::web::export::widths(list, &[8.0, 20.0, 12.0, 14.0, 16.0, 24.0, 40.0, 10.0])?;
         Ok(book.save_to_buffer()?)
     }
 }

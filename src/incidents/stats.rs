@@ -338,8 +338,7 @@ impl Stats {
                 _ => sheet.text(row, 2, &r[2])?,
             };
         }
-        sheet.set_column_width(0, 34)?;
-        sheet.set_column_width(1, 22)?;
+        crate::web::export::widths(sheet, &[34.0, 22.0, 12.0])?;
         let list = book.add_worksheet().set_name("障害一覧")?;
         let head = [
             "障害番号",
@@ -357,7 +356,7 @@ impl Stats {
             let row = 1 + i as u32;
             list.text(row, 0, &l.number)?;
             list.text(row, 1, &l.title)?;
-            list.text(row, 2, &l.discovered_at.jst())?;
+            list.date_time(row, 2, l.discovered_at)?;
             list.text(row, 3, l.severity)?;
             list.text(row, 4, l.cause)?;
             for (col, d) in [(5u16, l.recovery), (6, l.first_notice)] {
@@ -366,7 +365,7 @@ impl Stats {
                 }
             }
         }
-        list.set_column_width(1, 40)?;
+        crate::web::export::widths(list, &[14.0, 40.0, 20.0, 10.0, 16.0, 14.0, 16.0])?;
         Ok(book.save_to_buffer()?)
     }
 }

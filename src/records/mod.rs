@@ -74,6 +74,7 @@
 //!   `records.retention` job lists expired documents and deletes nothing; a system administrator
 //!   reviews the list and purges (tombstone kept, audited, unreferenced blobs removed).
 
+mod access_log;
 mod admin;
 mod api;
 pub mod attachments;
@@ -221,7 +222,17 @@ fn routes() -> Routes {
         .get(
             "/records/access-log",
             Access::Roles(MANAGERS),
-            ui::access_log,
+            access_log::page,
+        )
+        .get(
+            "/records/access-log/export.csv",
+            Access::Roles(MANAGERS),
+            access_log::csv,
+        )
+        .get(
+            "/records/access-log/export.xlsx",
+            Access::Roles(MANAGERS),
+            access_log::xlsx,
         )
         .get("/records/review", Access::Roles(MANAGERS), review_ui::index)
         .get(

@@ -421,55 +421,6 @@ pub async fn withdraw(
     ))
 }
 
-pub async fn access_log(
-    State(state): State<AppState>,
-    axum::Extension(p): axum::Extension<Principal>,
-    page: Page,
-) -> AppResult<Response> {
-    let facility = facility_of(&p)?;
-    let mut conn = state.db.pool().acquire().await?;
-    let lines = repo::access_log(&mut conn, facility, 500)
-        .await?
-        .into_iter()
-        .map(|l| {
-            let d: serde_json::Value = serde_json::from_str(&l.details).unwrap_or_default();
-            AccessLogLine {
-                at: l.at.jst_seconds(),
-                who: l.login,
-                role: l
-                    .role
-                    .parse::<Role>()
-                    .map(|r| r.label().to_string())
-                    .unwrap_or(l.role),
-                action: match l.action.as_str() {
-                    "records.document_read" => "文書の閲覧",
-                    "records.timeline_read" => "経過一覧の閲覧",
-                    "records.consent_scan_read" => "同意書の閲覧",
-                    "access.denied" => "閲覧の拒否（同意の範囲外）",
-                    _ => "添付ファイルの取得",
-                },
-                patient: l.target.trim_start_matches("patient:").to_string(),
-                detail: format!(
-                    "文書 {} ／ 施設 {} ／ {}",
-                    d["document_id"]
-                        .as_i64()
-                        .map(|i| i.to_string())
-                        .unwrap_or_else(|| "—".into()),
-                    d["facility_id"],
-                    d["channel"].as_str().unwrap_or("")
-                ),
-            }
-        })
-        .collect();
-    render(
-        AccessLogPage {
-            page: page.titled("診療情報のアクセスログ"),
-            lines,
-        },
-        StatusCode::OK,
-    )
-}
-
 /// The scan of the consent form in force (or last withdrawn), for facilities that may see the
 /// patient; audited like any read.
 pub async fn consent_scan(

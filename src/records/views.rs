@@ -226,20 +226,16 @@ pub struct RegisterValues {
     pub facilities: String,
 }
 
-pub struct AccessLogLine {
-    pub at: String,
-    pub who: String,
-    pub role: String,
-    pub action: &'static str,
-    pub patient: String,
-    pub detail: String,
-}
-
 #[derive(Template)]
 #[template(path = "records/access_log.html")]
 pub struct AccessLogPage {
     pub page: Page,
-    pub lines: Vec<AccessLogLine>,
+    pub q: crate::audit_ui::query::LogQuery,
+    pub actions: Vec<(&'static str, String)>,
+    pub lines: Vec<crate::audit_ui::render::Line>,
+    pub error: Option<String>,
+    pub pager: crate::web::pager::Pager,
+    pub export: String,
 }
 
 pub fn sanitize(html: &str) -> String {

@@ -8,8 +8,18 @@
 //! apostrophe is kept in .xlsx text cells too (which Excel does not evaluate anyway), so the cell
 //! stays harmless when the sheet is saved as CSV again. Numbers meant as numbers are written
 //! with `write_number`, not as text.
+//!
+//! Sheets people read (issue 15, X.4): every .xlsx sheet sets its column widths ([`Table`] or
+//! [`widths`]) and writes instants as real Excel date cells in Japan time with a date format
+//! ([`SheetText::date_time`]), so that they sort and filter as dates. A large export writes its
+//! sheet with [`Table::streaming`] (rows go to a temporary file as they are written) and is fed
+//! a page of rows at a time.
 
 use std::borrow::Cow;
+
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
+
+use crate::db::{Timestamp, tokyo};
 
 /// The characters that make a spreadsheet read a cell as a formula (or part of one).
 const TRIGGERS: &[char] = &['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
@@ -81,6 +91,9 @@ pub trait SheetText {
         text: &str,
         format: &rust_xlsxwriter::Format,
     ) -> Result<&mut Self, rust_xlsxwriter::XlsxError>;
+
+    /// An instant as an Excel date-time cell in Japan time, formatted [`DATE_TIME_FORMAT`].
+    fn date_time(&mut self, row: u32, col: u16, at: Timestamp) -> Result<&mut Self, XlsxError>;
 }
 
 impl SheetText for rust_xlsxwriter::Worksheet {
@@ -101,6 +114,69 @@ impl SheetText for rust_xlsxwriter::Worksheet {
         format: &rust_xlsxwriter::Format,
     ) -> Result<&mut Self, rust_xlsxwriter::XlsxError> {
         self.write_string_with_format(row, col, cell(text).as_ref(), format)
+    }
+
+    fn date_time(&mut self, row: u32, col: u16, at: Timestamp) -> Result<&mut Self, XlsxError> {
+        self.write_datetime_with_format(row, col, excel_time(at)?, &date_time_format())
+    }
+}
+
+/// The number format of date-time cells.
+pub const DATE_TIME_FORMAT: &str = "yyyy-mm-dd hh:mm:ss";
+
+pub fn date_time_format() -> Format {
+    Format::new().set_num_format(DATE_TIME_FORMAT)
+}
+
+/// `at` in Japan time as an Excel date-time (Excel's cells have no time zone).
+pub fn excel_time(at: Timestamp) -> Result<ExcelDateTime, XlsxError> {
+    let z = at.as_jiff().to_zoned(tokyo());
+    let n = |v: i8| v as u8;
+    ExcelDateTime::from_ymd(z.year() as u16, n(z.month()), n(z.day()))?.and_hms(
+        z.hour() as u16,
+        n(z.minute()),
+        z.second(),
+    )
+}
+
+/// Sets the widths of the first columns, in Excel's character units.
+pub fn widths(sheet: &mut Worksheet, widths: &[f64]) -> Result<(), XlsxError> {
+    for (c, w) in widths.iter().enumerate() {
+        sheet.set_column_width(c as u16, *w)?;
+    }
+    Ok(())
+}
+
+/// One sheet of a table: a bold header row, set widths, the header frozen; rows are added one
+/// at a time ([`Table::next_row`]).
+pub struct Table {
+    pub row: u32,
+}
+
+impl Table {
+    /// Starts the table on `sheet` (widths and header first: a streaming sheet writes its
+    /// columns before any row).
+    pub fn start(sheet: &mut Worksheet, head: &[(&str, f64)]) -> Result<Table, XlsxError> {
+        let bold = Format::new().set_bold();
+        for (c, (h, w)) in head.iter().enumerate() {
+            sheet.set_column_width(c as u16, *w)?;
+            sheet.text_with_format(0, c as u16, h, &bold)?;
+        }
+        sheet.set_freeze_panes(1, 0)?;
+        Ok(Table { row: 0 })
+    }
+
+    /// A workbook whose one sheet keeps only the row being written in memory (the rest goes
+    /// to a temporary file), for exports of any size.
+    pub fn streaming(name: &str) -> Result<Workbook, XlsxError> {
+        let mut book = Workbook::new();
+        book.add_worksheet_with_constant_memory()?.set_name(name)?;
+        Ok(book)
+    }
+
+    pub fn next_row(&mut self) -> u32 {
+        self.row += 1;
+        self.row
     }
 }
 

@@ -1009,6 +1009,8 @@ async fn r17_statistics_equal_hand_computed_values_and_download_as_csv_and_xlsx(
     assert!(summary.contains("<v>170</v>"), "the mean as a number");
     let list = xlsx_part(&bytes, "xl/worksheets/sheet2.xml");
     assert_eq!(list.matches("<row ").count(), 5, "header + four incidents");
+    // Issue 15: 発見日時 is a real date cell (Japan time), the columns have widths.
+    crate::logs::assert_date_cell_and_widths(&bytes, "障害一覧", 1, 2);
     // A bad period is a clear error, not a crash.
     let res = ops
         .client

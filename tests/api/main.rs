@@ -23,6 +23,7 @@ mod incident_browser;
 mod incident_contacts;
 mod incidents;
 mod jobs;
+mod logs;
 mod mail;
 mod monitor_e2e;
 mod monitor_engine;

@@ -312,39 +312,3 @@ pub async fn blob_referenced(conn: &mut Conn, hash: &str) -> sqlx::Result<bool> 
     .await?
     .is_some())
 }
-
-// ---- access log ----
-
-#[derive(sqlx::FromRow)]
-pub struct AccessLine {
-    pub at: Timestamp,
-    #[sqlx(rename = "actor_login")]
-    pub login: String,
-    #[sqlx(rename = "actor_role")]
-    pub role: String,
-    pub action: String,
-    pub target: String,
-    pub details: String,
-}
-
-/// Read events (`records.*read*`, searches) and refused reads (`access.denied`) on the patients
-/// linked to `facility_id`. Reads the
-/// audit table directly: the audit chain is where reads are recorded, and there is no copy.
-pub async fn access_log(
-    conn: &mut Conn,
-    facility_id: i64,
-    limit: i64,
-) -> sqlx::Result<Vec<AccessLine>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT a.at, a.actor_login, a.actor_role, a.action, a.target, a.details FROM audit_events a
-         WHERE a.action IN ('records.document_read', 'records.timeline_read', 'records.attachment_read',
-                            'records.consent_scan_read', 'access.denied')
-           AND a.target IN (SELECT 'patient:' || CAST(l.patient_id AS TEXT) FROM patient_links l
-                            WHERE l.facility_id = $1)
-         ORDER BY a.id DESC LIMIT {}",
-        limit.clamp(1, 1000)
-    )))
-    .bind(facility_id)
-    .fetch_all(&mut *conn)
-    .await
-}
