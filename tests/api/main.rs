@@ -13,6 +13,7 @@ mod bad_input;
 mod blobs;
 mod browser;
 mod browser_requests;
+mod dashboards;
 mod exports;
 mod firewall;
 mod helpdesk;
