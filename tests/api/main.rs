@@ -14,6 +14,7 @@ mod blobs;
 mod browser;
 mod browser_requests;
 mod dashboards;
+mod dashboards_browser;
 mod exports;
 mod firewall;
 mod helpdesk;
