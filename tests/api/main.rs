@@ -15,6 +15,7 @@ mod browser;
 mod browser_requests;
 mod dashboards;
 mod dashboards_browser;
+mod demo_network;
 mod exports;
 mod firewall;
 mod helpdesk;
