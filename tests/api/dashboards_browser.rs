@@ -61,6 +61,9 @@ async fn x4_issue15_every_roles_pages_fit_390_and_1280_px_without_broken_words()
     rainbownet::demo::prepare(app.db(), app.now())
         .await
         .expect("demo network");
+    rainbownet::demo::prepare_network(&app.state, app.now())
+        .await
+        .expect("demo documents");
     let driver = start_driver().await;
     let b = browser(&driver).await;
     let shots =

@@ -52,6 +52,9 @@ async fn x4_issue15_after_the_demo_seed_every_menu_page_of_every_role_shows_cont
     let logins = rainbownet::demo::prepare(app.db(), app.now())
         .await
         .expect("demo network");
+    rainbownet::demo::prepare_network(&app.state, app.now())
+        .await
+        .expect("demo documents");
     assert_eq!(logins.len(), 8, "one demo account per role");
     let mut failures = Vec::new();
     for login in logins {
