@@ -7,15 +7,17 @@
 //! The Bundles are the test fixtures (tests/fixtures/fhir), given the sending facility's code,
 //! a demo patient and a document number of their own.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use serde_json::Value;
 
 use super::api::{ApiClient, FhirBody};
 use super::intake_api::{post_bundle, post_consent};
 use super::model::Rejection;
+use super::read_api::get_bundle;
 use crate::audit::Actor;
 use crate::db::Timestamp;
 use crate::state::AppState;
+use crate::web::RouteName;
 
 const FIXTURE_FACILITY: &str = "2310000011";
 const CONSENT: &str = include_str!("../../tests/fixtures/fhir/consent_all.json");
@@ -57,6 +59,17 @@ const SENT: &[(&str, DemoPatient, &[&str])] = &[
         &[SUMMARY, REFERRAL],
     ),
     (
+        "2310000002",
+        DemoPatient {
+            local_id: "5521",
+            name: ("土器野", "正"),
+            kana: ("ドキノ", "タダシ"),
+            gender: "male",
+            birth: "1960-01-18",
+        },
+        &[REFERRAL],
+    ),
+    (
         "2310000003",
         DemoPatient {
             local_id: "A-0042",
@@ -76,6 +89,7 @@ pub async fn seed(state: &AppState, now: Timestamp) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut clients: Vec<ApiClient> = Vec::new();
+    let mut read_back: Vec<String> = Vec::new();
     for (n, (code, patient, documents)) in SENT.iter().enumerate() {
         let client = match clients.iter().find(|c| c.facility_code == *code) {
             Some(c) => c.clone(),
@@ -113,22 +127,45 @@ pub async fn seed(state: &AppState, now: Timestamp) -> anyhow::Result<()> {
         )?;
         for (i, doc) in documents.iter().enumerate() {
             let bundle = as_sent(doc, code, patient, n * 10 + i + 1);
-            sent(
-                post_bundle(
-                    State(state.clone()),
-                    client.clone(),
-                    FhirBody(bundle.into()),
-                )
-                .await,
-            )?;
+            let answer = post_bundle(
+                State(state.clone()),
+                client.clone(),
+                FhirBody(bundle.into()),
+            )
+            .await;
+            let res = sent(answer)?;
+            if *code == READ_BY_HOSPITAL {
+                read_back.push(location_id(&res)?);
+            }
+        }
+    }
+    // The hospital reads the clinic's referral: the clinic's access log shows who read it.
+    if let Some(hospital) = clients.iter().find(|c| c.facility_code == SENT[0].0) {
+        for id in read_back {
+            let route = RouteName("/api/fhir/Bundle/{id}".into());
+            sent(get_bundle(State(state.clone()), hospital.clone(), route, Path(id)).await)?;
         }
     }
     Ok(())
 }
 
-fn sent(answer: Result<axum::response::Response, Rejection>) -> anyhow::Result<()> {
+/// The facility whose documents the hospital reads in the demo.
+const READ_BY_HOSPITAL: &str = "2310000002";
+
+fn location_id(res: &axum::response::Response) -> anyhow::Result<String> {
+    res.headers()
+        .get(axum::http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit('/').next())
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("intake answered without a Location"))
+}
+
+fn sent(
+    answer: Result<axum::response::Response, Rejection>,
+) -> anyhow::Result<axum::response::Response> {
     match answer {
-        Ok(res) if res.status().is_success() => Ok(()),
+        Ok(res) if res.status().is_success() => Ok(res),
         Ok(res) => anyhow::bail!("intake answered {}", res.status()),
         Err(r) => anyhow::bail!("intake refused ({}): {}", r.status, r.message),
     }
