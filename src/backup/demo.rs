@@ -2,9 +2,9 @@
 //! service operator approved, and a monthly full backup with a service stop that the system
 //! administrator proposed and that waits for her approval (her dashboard card counts it).
 
-use super::BackupSettings;
 use super::repo_schedule as repo;
 use super::service_schedule::{self, Proposal};
+use super::settings::BackupSettings;
 use crate::audit::Actor;
 use crate::db::Timestamp;
 use crate::portal::Editor;

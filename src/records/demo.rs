@@ -94,7 +94,7 @@ pub async fn seed(state: &AppState, now: Timestamp) -> anyhow::Result<()> {
         let client = match clients.iter().find(|c| c.facility_code == *code) {
             Some(c) => c.clone(),
             None => {
-                let (key_id, _) = super::create_api_key(
+                let (key_id, _) = super::service::create_api_key(
                     &state.db,
                     code,
                     "電子カルテ連携（デモ）",
