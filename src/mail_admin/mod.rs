@@ -53,23 +53,6 @@ pub fn domain() -> Domain {
             |s, now| Box::pin(send(s, now)),
         )
         .cards(|s, p, now| Box::pin(cards(s, p, now)))
-        .demo(90, |db, now, fresh| {
-            Box::pin(async move {
-                // The demo sends nothing (no SMTP server): the administrator's test mail waits
-                // in the queue, as the page explains.
-                if fresh {
-                    crate::mail::queue_test(
-                        db,
-                        "oncall@example.jp",
-                        &crate::audit::Actor::system("demo-admin"),
-                        now,
-                    )
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                }
-                Ok(Vec::new())
-            })
-        })
         .cli(cli::send_test())
         .cli(cli::queue())
 }

@@ -59,6 +59,10 @@ const EMPTY_BY_DESIGN: &[(&str, &str)] = &[
         "/records/review",
         "documents are held only in patient_mismatch = review mode",
     ),
+    (
+        "/admin/mail",
+        "the demo mails nobody (monitor_pages' demo test holds it to that)",
+    ),
 ];
 
 #[tokio::test]
@@ -111,4 +115,37 @@ async fn x4_issue15_after_the_demo_seed_every_menu_page_of_every_role_shows_cont
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[tokio::test]
+async fn x4_issue15_demo_inquiries_come_from_registered_facilities_and_the_feed_has_entries() {
+    let app = spawn_app().await;
+    rainbownet::demo::prepare(app.db(), app.now())
+        .await
+        .expect("demo network");
+    let unregistered: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM helpdesk_inquiries i
+         WHERE i.facility_id IS NULL
+            OR NOT EXISTS (SELECT 1 FROM facilities f WHERE f.id = i.facility_id AND f.name = i.facility_name)",
+    )
+    .fetch_one(app.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        unregistered, 0,
+        "every demo inquiry names a registered facility"
+    );
+    let feed = app
+        .client()
+        .get("/portal/feed.atom")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(feed.matches("<entry>").count() >= 3, "{feed}");
+    let login = app.client().get("/login").await.text().await.unwrap();
+    assert!(
+        login.contains("操作説明会"),
+        "public notices on the log-in page"
+    );
 }
