@@ -32,6 +32,8 @@ pub struct Domain {
     pub cards: Vec<CardSource>,
     pub settings: Option<SettingsSection>,
     pub demo: Option<DemoSeed>,
+    /// Demo data that needs the running application's state (see [`DemoNetworkFn`]).
+    pub demo_network: Option<(u32, DemoNetworkFn)>,
     pub cli: Vec<CliCommand>,
     /// Middleware of the domain around every route (e.g. the portal's maintenance banner).
     pub layers: Vec<Layer>,
@@ -53,6 +55,7 @@ impl Domain {
             cards: Vec::new(),
             settings: None,
             demo: None,
+            demo_network: None,
             cli: Vec::new(),
             layers: Vec::new(),
             on_start: Vec::new(),
@@ -118,6 +121,13 @@ impl Domain {
         self
     }
 
+    /// Demo data seeded through the services that need the application's state (FHIR intake
+    /// with its blob store and settings), after every [`Domain::demo`] seed, in `order`.
+    pub fn demo_network(mut self, order: u32, run: DemoNetworkFn) -> Self {
+        self.demo_network = Some((order, run));
+        self
+    }
+
     pub fn cli(mut self, command: CliCommand) -> Self {
         self.cli.push(command);
         self
@@ -179,6 +189,10 @@ pub struct DemoLogin {
 /// runs at every demo start so that it can, e.g., issue fresh one-time passwords.
 pub type DemoFn =
     for<'a> fn(&'a Db, Timestamp, bool) -> BoxFuture<'a, anyhow::Result<Vec<DemoLogin>>>;
+
+/// A domain's demo data seeded through the running application (see [`Domain::demo_network`]).
+/// It runs at every demo start and seeds only when its own data is absent.
+pub type DemoNetworkFn = for<'a> fn(&'a AppState, Timestamp) -> BoxFuture<'a, anyhow::Result<()>>;
 
 pub struct DemoSeed {
     /// Seeds run in this order (facilities before the accounts that belong to them).

@@ -105,6 +105,7 @@ impl Application {
                 layer(r, state.clone())
             })
             .layer(from_fn_with_state(state.clone(), web::observe::measure))
+            .layer(from_fn_with_state(state.clone(), web::error_page_context))
             .layer(from_fn_with_state(state.clone(), web::clear_flash))
             .layer(from_fn_with_state(state.clone(), session::load))
             .layer(from_fn_with_state(state.clone(), csrf::protect))

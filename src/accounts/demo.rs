@@ -39,9 +39,11 @@ pub async fn accounts(db: &Db, now: Timestamp) -> anyhow::Result<Vec<DemoLogin>>
             None => {
                 let id = LoginId::parse(login_id).map_err(anyhow::Error::msg)?;
                 let spec = AccountSpec::new(Some(id), name, *role, *facility);
-                service::create_account(db, &spec, &actor, now)
-                    .await?
-                    .one_time_password
+                let created = service::create_account(db, &spec, &actor, now).await?;
+                if let Some(code) = facility {
+                    own_inquiry(db, login_id, name, code, now).await?;
+                }
+                created.one_time_password
             }
         };
         out.push(DemoLogin {
@@ -51,4 +53,44 @@ pub async fn accounts(db: &Db, now: Timestamp) -> anyhow::Result<Vec<DemoLogin>>
         });
     }
     Ok(out)
+}
+
+/// What a facility's demo account asked the helpdesk through the portal (its 問い合わせ page).
+async fn own_inquiry(
+    db: &Db,
+    login_id: &str,
+    name: &str,
+    code: &str,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let Some(account_id) = service::id_by_login_id(db, login_id).await? else {
+        return Ok(());
+    };
+    let mut conn = db.pool().acquire().await?;
+    let facility = match crate::facilities::id_by_code(&mut conn, code).await? {
+        Some(id) => Some(crate::facilities::find(&mut conn, id).await?),
+        None => None,
+    };
+    drop(conn);
+    let question = if login_id == "demo-user" {
+        (
+            "紹介状の添付ファイルが開けません",
+            "市民病院から届いた診療情報提供書の PDF が開けません。閲覧の手順を教えてください。",
+        )
+    } else {
+        (
+            "退職する看護師の利用者IDについて",
+            "今月末で退職する看護師がいます。利用者IDの削除はいつまでに申請すればよいですか。",
+        )
+    };
+    crate::helpdesk::seed_own_demo(
+        db,
+        (account_id, name),
+        facility.as_ref().map(|f| (f.id, f.name.as_str())),
+        question,
+        now.minus(jiff::SignedDuration::from_hours(50)),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
 }

@@ -76,6 +76,7 @@ pub mod archive;
 mod cards;
 pub mod catalog;
 mod cli;
+mod demo;
 pub mod drill;
 pub mod history;
 pub mod model;
@@ -140,6 +141,7 @@ pub fn domain() -> Domain {
             |s, now| Box::pin(drill::job(s, now)),
         )
         .cards(|s, p, now| Box::pin(cards::cards(s, p, now)))
+        .demo_network(20, |s, now| Box::pin(demo::seed(s, now)))
         .nav(
             "バックアップ",
             620,

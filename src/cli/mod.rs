@@ -157,6 +157,7 @@ pub async fn main() -> anyhow::Result<ExitCode> {
             let db = connect(&settings).await?;
             let logins = crate::demo::prepare(&db, now).await?;
             let app = Application::build_with_db(settings, Arc::new(SystemClock), db).await?;
+            crate::demo::prepare_network(app.state(), now).await?;
             let url = format!("http://{}/", app.local_addr());
             println!("\nきよすレインボーネット 運用管理システム — デモ");
             println!("URL: {url}");

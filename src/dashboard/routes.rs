@@ -3,7 +3,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
 
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::error::AppResult;
 use crate::state::{AppState, Card};
 use crate::web::{Page, render};
@@ -16,7 +16,6 @@ pub struct DashboardPage {
     pub role_label: &'static str,
     pub last_login: String,
     pub cards: Vec<Card>,
-    pub upcoming: Vec<&'static str>,
     pub notices: Vec<crate::portal::NoticeLine>,
 }
 
@@ -39,33 +38,6 @@ pub async fn index(
             Err(e) => tracing::error!(error = %e, "a dashboard card failed"),
         }
     }
-    let upcoming: Vec<&'static str> = match p.role {
-        Role::SystemAdmin => vec![
-            "死活監視（5分ごと）・応答監視（15分ごと）",
-            "バックアップ（日次・月次）",
-            "障害報告書（別紙3）",
-            "受入・保守の記録",
-        ],
-        Role::SystemOperator => vec![
-            "利用者IDの発行と封書印刷",
-            "ヘルプデスクの問い合わせ",
-            "ポータルのお知らせ",
-        ],
-        Role::KeyManager => vec!["ラック鍵の貸出・返却"],
-        Role::OpsManager => vec!["体制・教育の記録", "制限区域への入室許可"],
-        Role::ServiceOperator => vec![
-            "準拠度チェックリスト",
-            "ポータル変更依頼",
-            "バックアップ予定の承認",
-        ],
-        Role::Committee => vec!["本番データ使用許可の審査（別紙2）"],
-        Role::FacilityManager => vec!["利用者の追加・削除の申請", "参加医療施設の一覧"],
-        Role::User => vec![
-            "お知らせ",
-            "診療情報の送信・閲覧",
-            "ヘルプデスクへの問い合わせ",
-        ],
-    };
     let mut conn = state.db.pool().acquire().await?;
     let previous = crate::audit::repo::previous_login(&mut conn, p.account_id).await?;
     let view = DashboardPage {
@@ -76,7 +48,6 @@ pub async fn index(
             .map(|(t, addr)| format!("{}（接続元 {addr}）", t.jst()))
             .unwrap_or_else(|| "今回が初めてのログインです".into()),
         cards,
-        upcoming,
         notices: crate::portal::latest(&state, now, 5).await?,
     };
     render(view, axum::http::StatusCode::OK)

@@ -130,10 +130,12 @@ pub async fn open_and_overdue(
 /// A few inquiries for `rainbownet demo`, so the pages and the report are not empty.
 pub async fn seed_demo(db: &crate::db::Db, now: Timestamp) -> crate::error::AppResult<()> {
     let actor = crate::audit::Actor::system("demo");
+    // Every sample comes from a facility of the demo network (facilities seed first).
     let samples = [
         (
             "電話",
             "利用開始時",
+            "2310000002",
             "清須 花子",
             "初回ログインの方法",
             "初期パスワードでログインできません。",
@@ -141,20 +143,27 @@ pub async fn seed_demo(db: &crate::db::Db, now: Timestamp) -> crate::error::AppR
         (
             "メール",
             "障害対応・復旧時間",
-            "西 一郎",
+            "2310000001",
+            "西 一郎（地域連携室）",
             "画像が表示されない",
             "今朝から画像が表示されません。復旧の見込みを教えてください。",
         ),
         (
             "FAX",
             "参加医療施設の案内",
+            "2310000003",
             "東 次郎",
             "参加施設の一覧",
             "市内の参加医療施設の一覧を送ってください。",
         ),
     ];
-    for (i, (channel, category, name, subject, content)) in samples.into_iter().enumerate() {
+    let mut conn = db.pool().acquire().await?;
+    for (i, (channel, category, code, name, subject, content)) in samples.into_iter().enumerate() {
         let received = now.minus(jiff::SignedDuration::from_hours(30 * (i as i64 + 1)));
+        let facility = match crate::facilities::id_by_code(&mut conn, code).await? {
+            Some(id) => Some(crate::facilities::find(&mut conn, id).await?),
+            None => None,
+        };
         service::create(
             db,
             &repo::NewInquiry {
@@ -163,8 +172,8 @@ pub async fn seed_demo(db: &crate::db::Db, now: Timestamp) -> crate::error::AppR
                 category,
                 requester_account_id: None,
                 requester_name: name,
-                facility_id: None,
-                facility_name: "デモ診療所",
+                facility_id: facility.as_ref().map(|f| f.id),
+                facility_name: facility.as_ref().map_or("", |f| f.name.as_str()),
                 contact: "",
                 subject,
                 content,
@@ -178,6 +187,39 @@ pub async fn seed_demo(db: &crate::db::Db, now: Timestamp) -> crate::error::AppR
         .await?;
     }
     Ok(())
+}
+
+/// The demo network: an inquiry a demo account sent through the portal's form, so that its
+/// 問い合わせ page has a history (called by the accounts' demo seed, which knows the account).
+pub async fn seed_own_demo(
+    db: &crate::db::Db,
+    requester: (i64, &str),
+    facility: Option<(i64, &str)>,
+    (subject, content): (&str, &str),
+    received_at: Timestamp,
+) -> crate::error::AppResult<i64> {
+    let (account_id, name) = requester;
+    Ok(service::create(
+        db,
+        &repo::NewInquiry {
+            received_at,
+            channel: "Webフォーム",
+            category: "システム利用",
+            requester_account_id: Some(account_id),
+            requester_name: name,
+            facility_id: facility.map(|f| f.0),
+            facility_name: facility.map_or("", |f| f.1),
+            contact: "",
+            subject,
+            content,
+            account_request_id: None,
+            incident_id: None,
+            created_by: Some(account_id),
+        },
+        &crate::audit::Actor::system("demo"),
+        received_at,
+    )
+    .await?)
 }
 
 // ---- for incidents (issue 13): the inquiry's `incident_id` as a real reference ----

@@ -31,6 +31,7 @@
 //!   printable.
 //! - Every state change writes its audit event in the same transaction.
 
+mod demo;
 pub mod model;
 mod repo;
 mod repo_requests;
@@ -79,6 +80,14 @@ pub const RUNBOOK_READERS: &[Role] = &[Role::SystemAdmin];
 pub fn domain() -> Domain {
     Domain::new("portal")
         .routes(routes())
+        .demo(50, |db, now, fresh| {
+            Box::pin(async move {
+                if fresh {
+                    demo::seed(db, now).await?;
+                }
+                Ok(Vec::new())
+            })
+        })
         .nav("", 20, "/portal", "ポータル")
         .nav("ポータル運用", 210, "/portal/manage", "お知らせ管理")
         .nav("ポータル運用", 220, "/portal/requests", "変更依頼")

@@ -84,6 +84,7 @@ pub mod consent;
 mod consent_api;
 mod consent_paper;
 mod consent_ui;
+mod demo;
 pub mod fhir;
 mod fhir_json;
 mod fhir_refs;
@@ -139,6 +140,7 @@ pub fn domain() -> Domain {
         )
         .settings::<RecordsSettings>()
         .cards(|s, p, now| Box::pin(review_ui::cards(s, p, now)))
+        .demo_network(10, |s, now| Box::pin(demo::seed(s, now)))
         .job(
             "records.retention",
             "保存期間を過ぎた診療情報の一覧（削除は手動）",

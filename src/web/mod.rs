@@ -26,7 +26,7 @@ pub use banner::SiteBanner;
 pub use csrf::CsrfToken;
 pub use objects::{ObjectGuard, RouteName};
 pub use observe::RequestId;
-pub use page::{NavLink, Page, clear_flash, flash_redirect, render};
+pub use page::{NavLink, Page, clear_flash, error_page_context, flash_redirect, render};
 pub use statics::router as static_router;
 
 use std::convert::Infallible;

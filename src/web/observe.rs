@@ -85,10 +85,10 @@ pub async fn measure(
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorView<'a> {
+    page: super::Page,
     status: u16,
     title: &'a str,
     message: &'a str,
-    banner: Option<String>,
     request_id: &'a str,
 }
 
@@ -100,11 +100,29 @@ fn render_error_page(res: Response, id: &str) -> Response {
     if page.status.is_server_error() {
         tracing::warn!(request_id = %id, status = page.status.as_u16(), "error page shown");
     }
+    let banner = res.extensions().get::<SiteBanner>().map(|b| b.0.clone());
+    // The menu and log-out of a logged-in person come from `page::error_page_context`.
+    let mut layout = res
+        .extensions()
+        .get::<super::Page>()
+        .cloned()
+        .unwrap_or_else(|| super::Page {
+            title: String::new(),
+            user: None,
+            nav: Vec::new(),
+            csrf: String::new(),
+            demo_banner: false,
+            flash: None,
+            banner: None,
+        });
+    layout.title = page.title.to_string();
+    layout.banner = banner.or(layout.banner);
+    layout.flash = None;
     let view = ErrorView {
+        page: layout,
         status: page.status.as_u16(),
         title: page.title,
         message: &page.message,
-        banner: res.extensions().get::<SiteBanner>().map(|b| b.0.clone()),
         request_id: id,
     };
     let (mut parts, _) = res.into_parts();

@@ -143,6 +143,31 @@ pub async fn clear_flash(
     res
 }
 
+/// An error page (403, 404 …) shown to a logged-in person keeps the menu and the log-out button:
+/// this layer runs where the session is known and attaches the page context to an error
+/// response, which the outer error-page layer renders (see `observe::render_error_page`).
+pub async fn error_page_context(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut ctx = axum::http::Request::new(());
+    *ctx.uri_mut() = req.uri().clone();
+    if let Some(p) = req.extensions().get::<Principal>() {
+        ctx.extensions_mut().insert(p.clone());
+    }
+    if let Some(t) = req.extensions().get::<CsrfToken>() {
+        ctx.extensions_mut().insert(t.clone());
+    }
+    let mut res = next.run(req).await;
+    if res.extensions().get::<crate::error::ErrorPage>().is_some() {
+        let (mut parts, ()) = ctx.into_parts();
+        let Ok(page) = Page::from_request_parts(&mut parts, &state).await;
+        res.extensions_mut().insert(page);
+    }
+    res
+}
+
 /// A page rendered with its status: the one way handlers answer with HTML.
 pub fn render(
     t: impl askama::Template,

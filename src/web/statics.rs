@@ -20,8 +20,25 @@ const FILES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// A small rainbow arc (32 × 32, one PNG inside an ICO): browsers ask for `/favicon.ico` on
+/// every first visit, and a 404 there fills the log with noise.
+const FAVICON: &[u8] = include_bytes!("../../static/favicon.ico");
+
 pub fn router() -> Routes {
-    Routes::new().get("/static/{file}", Access::Public, serve)
+    Routes::new()
+        .get("/static/{file}", Access::Public, serve)
+        .get("/favicon.ico", Access::Public, favicon)
+}
+
+async fn favicon() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "image/x-icon"),
+            (CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        FAVICON,
+    )
+        .into_response()
 }
 
 async fn serve(Path(file): Path<String>) -> Result<Response, AppError> {

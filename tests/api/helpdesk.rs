@@ -540,8 +540,9 @@ async fn r15_3_the_demo_network_comes_with_sample_inquiries() {
     rainbownet::demo::prepare(app.db(), app.now())
         .await
         .unwrap();
-    assert_eq!(app.count("helpdesk_inquiries").await, 3);
-    assert_eq!(app.audit_count("helpdesk.inquiry_received").await, 3);
+    // Three taken by the helpdesk, and one each from the demo clinic's two accounts (X.4).
+    assert_eq!(app.count("helpdesk_inquiries").await, 5);
+    assert_eq!(app.audit_count("helpdesk.inquiry_received").await, 5);
 }
 
 /// Issue 15, defect 5 (R15.3): an internal memo (非公開) is not a first response — the clock
