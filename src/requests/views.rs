@@ -19,6 +19,9 @@ pub struct RequestForm {
     pub contact: String,
     pub reason: String,
     pub paper_date: String,
+    /// Set by the 種類を切り替える button: show the form for the chosen kind again, with
+    /// everything typed so far, and store nothing.
+    pub switch: String,
 }
 
 #[derive(Default)]

@@ -1079,3 +1079,70 @@ async fn x4_issue15_processing_redirects_to_a_current_list_with_a_one_time_downl
         "no processing button on 処理済"
     );
 }
+
+/// Defect 8 of issue 15: 申請の種類 did nothing without JavaScript and typed data was lost on
+/// switching. The 種類を切り替える button posts the form back for the chosen kind, stores
+/// nothing, and keeps every field (those of the other kind hidden), so switching back restores
+/// them.
+#[tokio::test]
+async fn x4_issue15_switching_the_request_kind_works_without_js_and_keeps_the_data() {
+    let app = spawn_app().await;
+    let fm = app.login_as(Role::FacilityManager).await;
+    let form = fm
+        .client
+        .get("/requests/new?kind=add")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("name=\"switch\""),
+        "a switch button in the form"
+    );
+    let res = fm
+        .client
+        .post_form(
+            "/requests",
+            &[
+                ("kind", "delete"),
+                ("switch", "1"),
+                ("name", "清須 花子"),
+                ("kana", "きよす はなこ"),
+                ("contact", "内線 21"),
+                ("reason", "異動のため"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("利用停止") || page.contains("（削除"),
+        "the delete form"
+    );
+    assert!(
+        page.contains("id=\"target\""),
+        "the delete form asks for the user"
+    );
+    assert!(
+        page.contains("type=\"hidden\" name=\"name\" value=\"清須 花子\""),
+        "the name travels along"
+    );
+    assert!(page.contains("value=\"異動のため\""));
+    assert_eq!(app.count("account_requests").await, 0, "nothing stored");
+    let res = fm
+        .client
+        .post_form(
+            "/requests",
+            &[
+                ("kind", "add"),
+                ("switch", "1"),
+                ("name", "清須 花子"),
+                ("kana", "きよす はなこ"),
+                ("contact", "内線 21"),
+            ],
+        )
+        .await;
+    let page = res.text().await.unwrap();
+    assert!(page.contains("id=\"name\" name=\"name\" type=\"text\" value=\"清須 花子\""));
+    assert_eq!(app.count("account_requests").await, 0);
+}
