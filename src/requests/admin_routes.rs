@@ -18,7 +18,7 @@ use crate::state::AppState;
 use crate::web::render;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
-pub(super) fn handler(p: &Principal, addr: &str) -> Handler {
+fn handler(p: &Principal, addr: &str) -> Handler {
     Handler {
         account_id: Some(p.account_id),
         actor: Actor::of(p, addr),

@@ -9,8 +9,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::admin_routes::handler;
-use super::service::{self, LetterData};
+use super::service::{self, Handler, LetterData};
 use super::views::{LettersReadyPage, ReissuePage};
 use super::{handoff, letter};
 use crate::accounts::Reason;
@@ -157,7 +156,10 @@ pub async fn reissue(
         &state.db,
         account_id,
         &reason,
-        &handler(&p, &addr),
+        &Handler {
+            account_id: Some(p.account_id),
+            actor: crate::audit::Actor::of(&p, &addr),
+        },
         otp_days,
         now,
     )
