@@ -257,12 +257,13 @@ pub async fn update_attributes_in(
     Ok(())
 }
 
-/// Records that the sealed letter of an account was produced (never its content).
+/// Records that the sealed letter of an account was produced (never its content), and why.
 pub async fn mark_letter_issued_in(
     conn: &mut Tx,
     account_id: i64,
     actor: &Actor,
     now: Timestamp,
+    reason: &str,
 ) -> Result<(), DomainError> {
     repo::mark_letter_issued(conn, account_id, now).await?;
     audit::record(
@@ -271,7 +272,7 @@ pub async fn mark_letter_issued_in(
         actor,
         "account.letter_issued",
         &format!("account:{account_id}"),
-        json!({}),
+        json!({"reason": reason}),
     )
     .await?;
     Ok(())

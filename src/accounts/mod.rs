@@ -52,7 +52,7 @@ mod throttle;
 mod views;
 
 pub use cli::{ABOUT as CLI_ABOUT, GROUP as CLI_GROUP};
-pub use model::{AccountSettings, LoginId};
+pub use model::{AccountSettings, LoginId, Reason};
 
 use jiff::SignedDuration;
 

@@ -197,3 +197,35 @@ mod tests {
         assert!(LoginId::parse(&"x".repeat(33)).is_err());
     }
 }
+
+/// Why an administrator does something destructive to an account (disable, role change, reset,
+/// end sessions, re-issue): required, 2–500 characters, kept in the audit event (X.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reason(String);
+
+impl Reason {
+    pub fn parse(s: &str) -> Result<Reason, String> {
+        let s = s.trim();
+        let n = s.chars().count();
+        if n < 2 {
+            return Err("理由を入力してください（監査ログに残ります）。".into());
+        }
+        if n > 500 {
+            return Err("理由は500文字以内で入力してください。".into());
+        }
+        Ok(Reason(s.to_string()))
+    }
+
+    /// The reason together with the confirmation check box of the form.
+    pub fn confirmed(reason: &str, confirm: &str) -> Result<Reason, String> {
+        let reason = Reason::parse(reason)?;
+        if confirm != "yes" {
+            return Err("確認のチェックを入れてください。".into());
+        }
+        Ok(reason)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}

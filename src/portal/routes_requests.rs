@@ -237,16 +237,31 @@ pub async fn message(
 #[serde(default)]
 pub struct NoteInput {
     note: String,
+    confirm: String,
 }
 
-/// The city agrees to the design discussed (協議中 → 合意済).
+/// The city agrees to the design discussed (協議中 → 合意済). The agreement binds the city, so it
+/// takes a ticked check box (issue 15, defect 8); without it the page comes back saying so.
 pub async fn agree(
     State(state): State<AppState>,
+    page: Page,
     Extension(p): Extension<Principal>,
     ClientAddr(addr): ClientAddr,
     Path(id): Path<i64>,
     Form(input): Form<NoteInput>,
 ) -> AppResult<Response> {
+    if input.confirm != "yes" {
+        let error = Some("合意する前に、協議の内容を確認したことをチェックしてください。".into());
+        return show_with(
+            &state,
+            page,
+            &p,
+            id,
+            error,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
     let editor = Editor::of(&p, &addr);
     service::agree_change_request(&state.db, id, &input.note, &editor, state.now()).await?;
     Ok(flash_redirect(

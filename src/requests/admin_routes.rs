@@ -4,14 +4,13 @@ use axum::Form;
 use axum::body::Bytes;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::model::VerificationMethod;
 use super::routes::submit_common;
-use super::service::{self, Handler, ImportError, LetterData};
+use super::service::{self, Handler, ImportError};
 use super::views::*;
-use super::{csv_import, letter, repo};
+use super::{csv_import, letter, letters_routes, repo};
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{AppResult, DomainError};
@@ -30,6 +29,8 @@ fn handler(p: &Principal, addr: &str) -> Handler {
 #[serde(default)]
 pub struct ListQuery {
     state: String,
+    /// The download token of letters just made (after processing).
+    letters: String,
 }
 
 async fn list_page(
@@ -42,14 +43,18 @@ async fn list_page(
     let requests = repo::list(&mut conn, 0, &filter, 500).await?;
     Ok(AdminListPage {
         page: page.titled("利用者申請の処理"),
+        // Processing is offered where requests wait, never on the processed or rejected tab.
+        can_issue: filter.is_empty() || filter == "received",
         state: filter,
         requests,
         error,
+        letters: None,
     })
 }
 
 pub async fn index(
     State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
     page: Page,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
@@ -58,7 +63,9 @@ pub async fn index(
     } else {
         String::new()
     };
-    render(list_page(&state, page, filter, None).await?, StatusCode::OK)
+    let mut view = list_page(&state, page, filter, None).await?;
+    view.letters = letters_routes::waiting(&state, &p, &q.letters);
+    render(view, StatusCode::OK)
 }
 
 pub async fn create(
@@ -94,21 +101,6 @@ pub async fn show(
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     render(show_page(&state, page, id, None).await?, StatusCode::OK)
-}
-
-/// The sealed letters as one PDF, sent once and kept nowhere.
-fn pdf_response(state: &AppState, letters: &[LetterData], name: &str) -> AppResult<Response> {
-    let font = letter::font(&state.settings)?;
-    let bytes = letter::render(&font, letters, &state.settings.server.public_url);
-    let disposition = format!("attachment; filename=\"{name}\"");
-    Ok((
-        [
-            (CONTENT_TYPE, "application/pdf".to_string()),
-            (CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
 }
 
 /// `ids=1&ids=2…` from the list's check boxes (repeated keys, which serde's Form cannot read).
@@ -150,45 +142,31 @@ pub async fn issue(
     )
     .await
     {
-        Ok(letters) => pdf_response(
-            &state,
-            &letters,
+        Ok(letters) => {
             // Named in Japan time, as every page shows times.
-            &format!(
+            let name = format!(
                 "letters-{}.pdf",
                 now.as_jiff()
                     .to_zoned(crate::db::tokyo())
                     .strftime("%Y%m%d-%H%M%S")
-            ),
-        ),
+            );
+            let token = letters_routes::hold(&state, &p, &letters, name)?;
+            let msg = format!(
+                "{} 件の申請を処理しました。封書（PDF）をダウンロードして印刷してください。",
+                letters.len()
+            );
+            Ok(flash_redirect(
+                &state,
+                &format!("/admin/requests?state=received&letters={token}"),
+                &msg,
+            ))
+        }
         Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => render(
             list_page(&state, page, "received".into(), Some(message)).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         Err(e) => Err(e.into()),
     }
-}
-
-pub async fn reissue(
-    State(state): State<AppState>,
-    ClientAddr(addr): ClientAddr,
-    axum::Extension(p): axum::Extension<Principal>,
-    Path(account_id): Path<i64>,
-) -> AppResult<Response> {
-    let now = state.now();
-    letter::font(&state.settings)?;
-    let l = service::reissue(
-        &state.db,
-        account_id,
-        &handler(&p, &addr),
-        state
-            .section::<crate::accounts::AccountSettings>()
-            .one_time_password_days,
-        now,
-    )
-    .await?;
-    let name = format!("letter-{}-reissue.pdf", l.login_id);
-    pdf_response(&state, &[l], &name)
 }
 
 /// Runs an operation on one request; its refusals are shown on the request's page.

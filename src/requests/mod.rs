@@ -13,6 +13,11 @@
 //!   one-time password (別紙1; `auth::credentials`), unique among every ID ever issued, and prints
 //!   the sealed letters (封書) for all selected requests as one PDF. The password is in clear only
 //!   in that PDF, made once; a lost letter means re-issuing a new password (`reissue`), recorded.
+//!   Processing answers with the current list and a one-time download link, not with the PDF
+//!   (`handoff`: the PDF waits in memory for the operator who made it, 15 minutes at most); the
+//!   processing button is not offered on the 処理済 and 却下 tabs (issue 15, defect 2).
+//! - A re-issue is confirmed on its own page with a required reason and a check box; the reason
+//!   is kept in the audit event (`account.letter_issued`, issue 15, defect 1).
 //! - Processing a delete request (R12.2) disables the account at once (sessions end, log-in
 //!   refused), keeps its history, and records the time from request to execution.
 //! - A change (R12.3) is a delete plus an add, linked through the request.
@@ -24,7 +29,9 @@ mod admin_routes;
 mod cli;
 mod csv_import;
 mod demo;
+mod handoff;
 pub mod letter;
+mod letters_routes;
 pub mod model;
 mod repo;
 mod routes;
@@ -141,10 +148,25 @@ fn routes() -> Routes {
             Access::Roles(OPERATORS),
             admin_routes::reject,
         )
+        .get(
+            "/admin/accounts/{id}/reissue",
+            Access::Roles(OPERATORS),
+            letters_routes::reissue_form,
+        )
         .post(
             "/admin/accounts/{id}/reissue",
             Access::Roles(OPERATORS),
-            admin_routes::reissue,
+            letters_routes::reissue,
+        )
+        .get(
+            "/admin/requests/letters",
+            Access::Roles(OPERATORS),
+            letters_routes::ready,
+        )
+        .get(
+            "/admin/requests/letters/pdf",
+            Access::Roles(OPERATORS),
+            letters_routes::download,
         )
 }
 

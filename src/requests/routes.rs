@@ -222,6 +222,14 @@ pub async fn submit_common(
     form: RequestForm,
     paper: bool,
 ) -> AppResult<Response> {
+    if !form.switch.is_empty() {
+        // Switching the kind without JavaScript (issue 15, defect 8): nothing is checked or
+        // stored; the fields of the other kind travel along hidden.
+        return render(
+            form_page(&state, page, &p, paper, form, FormErrors::default()).await?,
+            StatusCode::OK,
+        );
+    }
     let now = state.now();
     let today = now.as_jiff().to_zoned(tokyo()).date();
     let submission = match parse_form(&state, &p, &guard, &form, paper, today).await? {

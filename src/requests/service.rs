@@ -222,7 +222,8 @@ async fn issue_one(
             "申請 #{id} は他の担当者が処理しました。"
         )));
     }
-    accounts::mark_letter_issued_in(conn, created.account_id, &h.actor, now).await?;
+    let why = format!("申請 #{id} の処理");
+    accounts::mark_letter_issued_in(conn, created.account_id, &h.actor, now, &why).await?;
     let details = json!({
         "kind": r.kind.key(), "account_id": created.account_id, "login_id": created.login_id,
         "replaced_account_id": r.target_account_id, "turnaround_seconds": now.since(r.received_at).as_secs(),
@@ -252,9 +253,13 @@ async fn issue_one(
 }
 
 /// A lost letter: a new one-time password and a new letter; the old password stops working.
+/// The administrator's reason goes into the audit event (`account.letter_issued`). This is the
+/// one place a letter is re-issued: whatever must follow a re-issue (telling the facility) is
+/// called from here.
 pub async fn reissue(
     db: &Db,
     account_id: i64,
+    reason: &crate::accounts::Reason,
     h: &Handler,
     otp_days: i64,
     now: Timestamp,
@@ -271,7 +276,7 @@ pub async fn reissue(
     let facility = crate::facilities::find(&mut tx, facility_id).await?;
     let (password, expires_at) =
         accounts::reset_password_in(&mut tx, account_id, otp, otp_days, &h.actor, now).await?;
-    accounts::mark_letter_issued_in(&mut tx, account_id, &h.actor, now).await?;
+    accounts::mark_letter_issued_in(&mut tx, account_id, &h.actor, now, reason.as_str()).await?;
     tx.commit().await?;
     Ok(LetterData {
         request_id: None,

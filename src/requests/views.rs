@@ -19,6 +19,9 @@ pub struct RequestForm {
     pub contact: String,
     pub reason: String,
     pub paper_date: String,
+    /// Set by the 種類を切り替える button: show the form for the chosen kind again, with
+    /// everything typed so far, and store nothing.
+    pub switch: String,
 }
 
 #[derive(Default)]
@@ -82,6 +85,30 @@ pub struct AdminListPage {
     pub state: String,
     pub requests: Vec<Request>,
     pub error: Option<String>,
+    /// Whether the 処理して印刷 button belongs on this tab.
+    pub can_issue: bool,
+    /// The download token of letters just made.
+    pub letters: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "requests/reissue.html")]
+pub struct ReissuePage {
+    pub page: Page,
+    pub person: Person,
+    pub facility_name: String,
+    pub reason: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "requests/letters_ready.html")]
+pub struct LettersReadyPage {
+    pub page: Page,
+    /// None: nothing waits any more (downloaded, expired, or another instance).
+    pub token: Option<String>,
+    /// The account a re-issue was for (link back).
+    pub account: Option<i64>,
 }
 
 #[derive(Template)]

@@ -68,6 +68,11 @@ async fn r12_in_a_real_browser_requests_become_letters_and_a_delete_ends_the_ses
         .send()
         .await
         .unwrap();
+    assert_eq!(res.status(), 303);
+    let list = op.client.get(&location(&res)).await.text().await.unwrap();
+    let at = list.find("/admin/requests/letters/pdf?t=").expect("link");
+    let link = list[at..].split('"').next().unwrap().to_string();
+    let res = op.client.get(&link).await;
     assert_eq!(res.status(), 200);
     let pdf = res.bytes().await.unwrap();
     let creds = credentials_in(&pdf_text(&pdf));

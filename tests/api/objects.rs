@@ -72,6 +72,7 @@ fn id_routes() -> Vec<IdRoute> {
         r("GET", "/static/{file}", Not),
         r("POST", "/admin/jobs/{name}/run", Network),
         r("POST", "/admin/accounts/{id}/unlock", Network),
+        r("GET", "/admin/accounts/{id}/reissue", Network),
         r("POST", "/admin/accounts/{id}/reissue", Network),
         r("GET", "/admin/facilities/{id}", Network),
         r("POST", "/admin/facilities/{id}", Network),

@@ -117,6 +117,12 @@ async fn r13_r21_in_a_real_browser_the_city_follows_changes_and_sees_badges_sche
     fill(&b, "#message-body", "案Bでお願いします。").await;
     click_and_wait(&b, "#message-button").await;
     assert!(b.source().await.unwrap().contains("案Bでお願いします。"));
+    b.find(Locator::Css("#agree-confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     click_and_wait(&b, "#agree-button").await;
     assert_eq!(text_of(&b, "#request-state").await, "合意済");
     screenshot(&b, "portal-01-design-agreed").await;

@@ -132,7 +132,10 @@ async fn r13_2_a_design_change_is_discussed_with_the_city_until_agreed_then_done
     assert_eq!(res.status(), 403, "only the city agrees");
     let res = city
         .client
-        .post_form(&format!("/portal/requests/{id}/agree"), &[])
+        .post_form(
+            &format!("/portal/requests/{id}/agree"),
+            &[("confirm", "yes")],
+        )
         .await;
     assert_eq!(res.status(), 303);
     assert_eq!(state_of(&op.client, &id).await, "合意済");
@@ -268,4 +271,42 @@ async fn r10_1_operators_propose_windows_in_the_ui_and_bad_ones_are_refused() {
     let page = body(&op.client, "/portal/schedules").await;
     assert!(page.contains("電源設備点検") && page.contains("提案中"));
     assert_eq!(app.audit_count("portal.window_proposed").await, 1);
+}
+
+/// Defect 8 of issue 15: "設計内容に合意する" stood above the discussion thread and acted on one
+/// click. Now it follows the thread and refuses without its check box.
+#[tokio::test]
+async fn x4_issue15_agreeing_follows_the_thread_and_needs_its_check_box() {
+    let app = spawn_app().await;
+    let city = app.login_as(Role::ServiceOperator).await;
+    let op = app.login_as(Role::SystemOperator).await;
+    let res = city
+        .client
+        .post_form(
+            "/portal/requests",
+            &[
+                ("title", "トップページの構成変更"),
+                ("body", "障害情報を最上段に。"),
+            ],
+        )
+        .await;
+    let id = id_from(&location(&res));
+    op.client
+        .post_form(
+            &format!("/portal/requests/{id}/classify"),
+            &[("kind", "design")],
+        )
+        .await;
+    let page = body(&city.client, &format!("/portal/requests/{id}")).await;
+    let thread = page.find("<h2>協議</h2>").expect("thread");
+    let agree = page.find("id=\"agree-button\"").expect("agree button");
+    assert!(thread < agree, "the agreement comes after the thread");
+    assert!(page.contains("name=\"confirm\""));
+    let res = city
+        .client
+        .post_form(&format!("/portal/requests/{id}/agree"), &[])
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(state_of(&op.client, &id).await, "協議中");
+    assert_eq!(app.audit_count("portal.change_request_agreed").await, 0);
 }

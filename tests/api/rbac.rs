@@ -103,6 +103,13 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("GET", "/requests/new", Only(REQUEST_FORM)),
         ("POST", "/requests", Only(FACILITY_MANAGERS)),
         ("GET", "/admin/requests", Only(ACCOUNT_MANAGERS)),
+        ("GET", "/admin/requests/letters", Only(ACCOUNT_MANAGERS)),
+        ("GET", "/admin/requests/letters/pdf", Only(ACCOUNT_MANAGERS)),
+        (
+            "GET",
+            "/admin/accounts/{id}/reissue",
+            Only(ACCOUNT_MANAGERS),
+        ),
         ("POST", "/admin/requests", Only(ACCOUNT_MANAGERS)),
         ("POST", "/admin/requests/issue", Only(ACCOUNT_MANAGERS)),
         ("GET", "/admin/requests/import", Only(ACCOUNT_MANAGERS)),

@@ -29,8 +29,27 @@ async fn received_ids(app: &TestApp) -> Vec<i64> {
         .unwrap()
 }
 
-/// Processes add requests and returns the PDF bytes.
+/// Processes add requests: on success follows the redirect to the list and its download link,
+/// and returns the PDF's response; a refusal is returned as it came.
 async fn issue(op: &TestUser, ids: &[i64]) -> reqwest::Response {
+    let res = post_issue(op, ids).await;
+    if res.status() != 303 {
+        return res;
+    }
+    let list = op.client.get(&location(&res)).await.text().await.unwrap();
+    op.client.get(&download_link(&list)).await
+}
+
+/// The one-time download link on a page.
+fn download_link(page: &str) -> String {
+    let at = page
+        .find("/admin/requests/letters/pdf?t=")
+        .unwrap_or_else(|| panic!("no download link: {page}"));
+    page[at..].split('"').next().unwrap().replace("&amp;", "&")
+}
+
+/// The raw POST of the list's processing form.
+async fn post_issue(op: &TestUser, ids: &[i64]) -> reqwest::Response {
     let token = op.client.csrf().await;
     let mut body = format!("csrf_token={token}");
     for id in ids {
@@ -176,8 +195,14 @@ async fn r12_1_a_letter_is_made_once_and_a_lost_one_means_a_new_password() {
     let id: i64 = app.account_id(&first[0].0).await;
     let res = op
         .client
-        .post_form(&format!("/admin/accounts/{id}/reissue"), &[])
+        .post_form(
+            &format!("/admin/accounts/{id}/reissue"),
+            &[("reason", "封書の紛失（施設から電話）"), ("confirm", "yes")],
+        )
         .await;
+    assert_eq!(res.status(), 303);
+    let ready = op.client.get(&location(&res)).await.text().await.unwrap();
+    let res = op.client.get(&download_link(&ready)).await;
     assert_eq!(res.status(), 200);
     let text = pdf_text(&res.bytes().await.unwrap());
     assert!(text.contains("再発行"));
@@ -943,4 +968,181 @@ async fn r12_1_issue15_a_missing_configured_font_refuses_clearly_and_issues_noth
         ids,
         "still waiting, nothing issued"
     );
+}
+
+/// Defect 1 of issue 15: 封書を再発行 acted on one click. Now the list links to a confirmation
+/// page, and a POST without a reason or without the check box changes nothing; the reason is
+/// kept in the audit event.
+#[tokio::test]
+async fn x4_issue15_reissue_asks_for_confirmation_and_a_reason() {
+    let app = spawn_app().await;
+    let fm = app.login_as(Role::FacilityManager).await;
+    let op = app.login_as(Role::SystemOperator).await;
+    request_add(&fm, "清須 花子", "きよす はなこ").await;
+    let first = credentials_in(&pdf_text(
+        &issue(&op, &received_ids(&app).await)
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    ));
+    let id: i64 = app.account_id(&first[0].0).await;
+    let list = op.client.get("/admin/accounts").await.text().await.unwrap();
+    assert!(
+        list.contains(&format!("href=\"/admin/accounts/{id}/reissue\"")),
+        "the list links to the confirmation page"
+    );
+    assert!(!list.contains(&format!("action=\"/admin/accounts/{id}/reissue\"")));
+    let confirm = op
+        .client
+        .get(&format!("/admin/accounts/{id}/reissue"))
+        .await;
+    assert_eq!(confirm.status(), 200);
+    let confirm = confirm.text().await.unwrap();
+    assert!(confirm.contains("清須 花子") && confirm.contains("name=\"reason\""));
+    assert!(confirm.contains("name=\"confirm\""));
+
+    let path = format!("/admin/accounts/{id}/reissue");
+    for fields in [
+        vec![],
+        vec![("confirm", "yes")],
+        vec![("reason", "紛失"), ("confirm", "")],
+    ] {
+        let res = op.client.post_form(&path, &fields).await;
+        assert_eq!(res.status(), 422, "{fields:?}");
+        assert!(res.text().await.unwrap().contains("reissue-error"));
+    }
+    assert_eq!(app.audit_count("account.password_reset").await, 0);
+    assert_eq!(
+        app.client().login(&first[0].0, &first[0].1).await.status(),
+        303,
+        "the password still works"
+    );
+
+    let res = op
+        .client
+        .post_form(&path, &[("reason", "封書の紛失"), ("confirm", "yes")])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.audit_count("account.password_reset").await, 1);
+    let details: String = sqlx::query_scalar(
+        "SELECT details FROM audit_events WHERE action = 'account.letter_issued' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(app.db().pool())
+    .await
+    .unwrap();
+    assert!(details.contains("封書の紛失"), "{details}");
+}
+
+/// Defect 2 of issue 15: after 印刷 the browser got the PDF and the list stayed stale. Now
+/// processing redirects (303) to the current list with a one-time download link; the processed
+/// request no longer offers its check box, and no processing button shows on 処理済.
+#[tokio::test]
+async fn x4_issue15_processing_redirects_to_a_current_list_with_a_one_time_download() {
+    let app = spawn_app().await;
+    let fm = app.login_as(Role::FacilityManager).await;
+    let op = app.login_as(Role::SystemOperator).await;
+    request_add(&fm, "清須 花子", "きよす はなこ").await;
+    let ids = received_ids(&app).await;
+    let res = post_issue(&op, &ids).await;
+    assert_eq!(res.status(), 303, "a redirect, not the PDF");
+    let list = op.client.get(&location(&res)).await.text().await.unwrap();
+    assert!(
+        !list.contains(&format!("id=\"pick-{}\"", ids[0])),
+        "the processed request is no longer offered"
+    );
+    let link = download_link(&list);
+    let pdf = op.client.get(&link).await;
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(
+        pdf.headers().get("content-type").unwrap(),
+        "application/pdf"
+    );
+    assert_eq!(
+        credentials_in(&pdf_text(&pdf.bytes().await.unwrap())).len(),
+        1
+    );
+    assert_eq!(op.client.get(&link).await.status(), 410, "once only");
+    let other = app.login_as(Role::SystemAdmin).await;
+    assert_eq!(other.client.get(&link).await.status(), 410);
+
+    let processed = op
+        .client
+        .get("/admin/requests?state=processed")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(processed.contains("清須 花子"));
+    assert!(
+        !processed.contains("id=\"issue\"") && !processed.contains("/admin/requests/issue"),
+        "no processing button on 処理済"
+    );
+}
+
+/// Defect 8 of issue 15: 申請の種類 did nothing without JavaScript and typed data was lost on
+/// switching. The 種類を切り替える button posts the form back for the chosen kind, stores
+/// nothing, and keeps every field (those of the other kind hidden), so switching back restores
+/// them.
+#[tokio::test]
+async fn x4_issue15_switching_the_request_kind_works_without_js_and_keeps_the_data() {
+    let app = spawn_app().await;
+    let fm = app.login_as(Role::FacilityManager).await;
+    let form = fm
+        .client
+        .get("/requests/new?kind=add")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("name=\"switch\""),
+        "a switch button in the form"
+    );
+    let res = fm
+        .client
+        .post_form(
+            "/requests",
+            &[
+                ("kind", "delete"),
+                ("switch", "1"),
+                ("name", "清須 花子"),
+                ("kana", "きよす はなこ"),
+                ("contact", "内線 21"),
+                ("reason", "異動のため"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("利用停止") || page.contains("（削除"),
+        "the delete form"
+    );
+    assert!(
+        page.contains("id=\"target\""),
+        "the delete form asks for the user"
+    );
+    assert!(
+        page.contains("type=\"hidden\" name=\"name\" value=\"清須 花子\""),
+        "the name travels along"
+    );
+    assert!(page.contains("value=\"異動のため\""));
+    assert_eq!(app.count("account_requests").await, 0, "nothing stored");
+    let res = fm
+        .client
+        .post_form(
+            "/requests",
+            &[
+                ("kind", "add"),
+                ("switch", "1"),
+                ("name", "清須 花子"),
+                ("kana", "きよす はなこ"),
+                ("contact", "内線 21"),
+            ],
+        )
+        .await;
+    let page = res.text().await.unwrap();
+    assert!(page.contains("id=\"name\" name=\"name\" type=\"text\" value=\"清須 花子\""));
+    assert_eq!(app.count("account_requests").await, 0);
 }
