@@ -10,7 +10,7 @@ use super::repo;
 use super::repo_team;
 use super::routes::clip;
 use super::service_team;
-use super::views::{CannedPage, MergePage};
+use super::views::{CannedPage, MergeForm, MergePage};
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{Caller, Page, flash_redirect, render};
@@ -50,14 +50,6 @@ pub async fn assign(
         &format!("/helpdesk/{id}"),
         "担当者と優先度を保存しました。",
     ))
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(default)]
-pub struct MergeForm {
-    pub into: String,
-    pub reason: String,
-    pub confirm: String,
 }
 
 async fn merge_page(

@@ -192,7 +192,7 @@ impl ShowPage {
 pub struct MergePage {
     pub page: Page,
     pub inq: Inquiry,
-    pub form: super::routes_team::MergeForm,
+    pub form: MergeForm,
     pub error: Option<String>,
 }
 
@@ -252,4 +252,12 @@ pub struct PortalShowPage {
     pub received: String,
     pub entries: Vec<EntryView>,
     pub error: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct MergeForm {
+    pub into: String,
+    pub reason: String,
+    pub confirm: String,
 }
