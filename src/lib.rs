@@ -31,6 +31,7 @@ pub mod mail;
 pub mod mail_admin;
 pub mod metrics;
 pub mod monitor;
+pub mod notifications;
 pub mod pdf;
 pub mod portal;
 pub mod records;

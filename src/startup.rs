@@ -42,6 +42,7 @@ pub fn domains() -> Vec<Domain> {
         crate::monitor::domain(),
         crate::incidents::domain(),
         crate::firewall::domain(),
+        crate::notifications::domain(),
     ]
 }
 

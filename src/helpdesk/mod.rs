@@ -16,15 +16,29 @@
 //! - System operators and administrators handle inquiries (`/helpdesk`).
 //! - The response clock counts business time only and pauses while 回答待ち; targets come from
 //!   `[helpdesk]`; overdue inquiries are highlighted in the list and counted on the dashboard.
+//! - A team works the list (issue 15 item 5): an inquiry has an assignee (an active account of
+//!   the helpdesk roles, told through `notifications` when assigned by someone else) and a
+//!   priority (緊急・高・通常・低). The list searches (number, subject, content, requester,
+//!   facility), filters (status, assignee, priority, facility), sorts and pages with counts.
+//! - A response's method defaults to the way the inquiry came in ([`model::default_method`]).
+//!   A public staff response notifies the requester who asked through the portal; an internal
+//!   memo does not (and does not count as the first response).
+//! - Canned replies are kept by the staff (`/helpdesk/canned`; retired with a reason, never
+//!   deleted) and inserted into the response form by a plain GET (no JavaScript).
+//! - A duplicate is merged into the kept inquiry with confirmation and a reason: the duplicate
+//!   is closed (完了) with an entry naming the kept one, and its messages stay on its page.
 //! - The monthly report is a page (printable), CSV (UTF-8 with BOM) and Excel.
 //! - Every change writes its audit event in the same transaction.
 
 pub mod model;
 mod portal;
 mod repo;
+mod repo_team;
 pub mod report;
 mod routes;
+mod routes_team;
 pub mod service;
+mod service_team;
 mod views;
 
 use crate::auth::Principal;
@@ -39,6 +53,11 @@ pub use model::HelpdeskSettings;
 
 /// Who handles inquiries.
 pub const STAFF: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
+/// The role keys of [`STAFF`] (the accounts an inquiry may be assigned to).
+pub(crate) fn staff_role_keys() -> Vec<&'static str> {
+    STAFF.iter().map(|r| r.key()).collect()
+}
+
 /// Who asks through the portal.
 pub const REQUESTERS: &[Role] = &[Role::User, Role::FacilityManager];
 
@@ -102,6 +121,16 @@ fn routes() -> Routes {
         .get("/helpdesk/{id}", staff, routes::show)
         .post("/helpdesk/{id}/responses", staff, routes::respond)
         .post("/helpdesk/{id}/corrections", staff, routes::correct)
+        .post("/helpdesk/{id}/assignment", staff, routes_team::assign)
+        .get("/helpdesk/{id}/merge", staff, routes_team::merge_form)
+        .post("/helpdesk/{id}/merge", staff, routes_team::merge)
+        .get("/helpdesk/canned", staff, routes_team::canned_index)
+        .post("/helpdesk/canned", staff, routes_team::canned_create)
+        .post(
+            "/helpdesk/canned/{id}/retire",
+            staff,
+            routes_team::canned_retire,
+        )
         .get("/support", req, portal::index)
         .get("/support/new", req, portal::new_form)
         .post("/support", req, portal::create)

@@ -19,6 +19,19 @@ pub const CATEGORIES: &[&str] = &[
     "その他",
 ];
 
+/// How urgent an inquiry is, most urgent first; new inquiries are 通常.
+pub const PRIORITIES: &[&str] = &["緊急", "高", "通常", "低"];
+
+/// The response method an answer defaults to: the way the inquiry came in (a portal inquiry,
+/// Webフォーム, is answered on the portal).
+pub fn default_method(channel: &str) -> &'static str {
+    METHODS
+        .iter()
+        .copied()
+        .find(|m| *m == channel)
+        .unwrap_or("電話")
+}
+
 /// How a response was given.
 pub const METHODS: &[&str] = &["電話", "メール", "FAX", "Webフォーム", "窓口", "対応記録"];
 
@@ -192,6 +205,14 @@ mod tests {
         assert_eq!(m, SignedDuration::from_mins(330));
         assert_eq!(p90, SignedDuration::from_hours(9));
         assert_eq!(percentiles(Vec::new()), None);
+    }
+
+    #[test]
+    fn issue15_the_response_method_defaults_to_the_inquiry_channel() {
+        assert_eq!(default_method("電話"), "電話");
+        assert_eq!(default_method("メール"), "メール");
+        assert_eq!(default_method("Webフォーム"), "Webフォーム");
+        assert_eq!(default_method("?"), "電話");
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct Inquiry {
     pub completed_at: Option<Timestamp>,
     pub account_request_id: Option<i64>,
     pub incident_id: Option<i64>,
+    pub assignee_account_id: Option<i64>,
+    pub priority: String,
+    pub merged_into_id: Option<i64>,
 }
 
 pub struct NewInquiry<'a> {
@@ -67,9 +70,10 @@ pub struct NewEntry<'a> {
     pub corrects_entry_id: Option<i64>,
 }
 
-const INQUIRY_COLUMNS: &str = "id, received_at, channel, category, requester_account_id,
+pub(super) const INQUIRY_COLUMNS: &str = "id, received_at, channel, category, requester_account_id,
     requester_name, facility_id, facility_name, contact, subject, content, status,
-    first_response_at, completed_at, account_request_id, incident_id";
+    first_response_at, completed_at, account_request_id, incident_id, assignee_account_id, priority,
+    merged_into_id";
 
 pub async fn insert_inquiry(
     conn: &mut Conn,

@@ -7,8 +7,9 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::model::{CATEGORIES, CHANNELS, METHODS, Status};
+use super::model::{CATEGORIES, CHANNELS, METHODS, PRIORITIES, Status, default_method};
 use super::repo::{self, Entry, Inquiry, NewInquiry};
+use super::repo_team;
 use super::service::{self, Author};
 use super::views::*;
 use super::{report, service::overdue};
@@ -50,6 +51,8 @@ pub(super) fn row(
         ),
         resolution: format_hours(clock.resolution),
         overdue: overdue(&clock, &state.section::<super::model::HelpdeskSettings>()),
+        priority: inq.priority.clone(),
+        assignee: String::new(),
     }
 }
 
@@ -60,6 +63,7 @@ pub(super) fn entry_view(e: &Entry) -> EntryView {
             "response" => "対応",
             "requester" => "問い合わせ者からの返信",
             "correction" => "訂正",
+            "merge" => "統合",
             _ => "記録",
         },
         at: e.at.jst(),
@@ -72,10 +76,35 @@ pub(super) fn entry_view(e: &Entry) -> EntryView {
     }
 }
 
+const PER_PAGE: i64 = 50;
+
+/// The list's query: `?q=&status=&assignee=&priority=&facility=&sort=&dir=&page=`. `status`
+/// empty means unfinished only, `all` every status (`?all=1` is the old spelling of it).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ListQuery {
     all: String,
+    q: String,
+    status: String,
+    assignee: String,
+    priority: String,
+    facility: String,
+    sort: String,
+    dir: String,
+    page: String,
+}
+
+/// `%text%` with `%`, `_` and `\` escaped, for `LIKE … ESCAPE '\'`.
+fn like(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
 pub async fn index(
@@ -85,26 +114,114 @@ pub async fn index(
 ) -> AppResult<Response> {
     let now = state.now();
     let cal = calendar(&state).await?;
-    let open_only = q.all.is_empty();
+    let text = q.q.trim().to_string();
+    let status_key = if !q.all.is_empty() && q.status.is_empty() {
+        "all".to_string()
+    } else {
+        q.status.trim().to_string()
+    };
+    let status = match status_key.as_str() {
+        "" => None,
+        "all" => Some(""),
+        s => Some(Status::parse(s).map_or("", Status::label)),
+    };
+    let assignee = match q.assignee.trim() {
+        "" => 0,
+        "none" => -1,
+        s => s.parse::<i64>().unwrap_or(0).max(0),
+    };
+    let priority = if PRIORITIES.contains(&q.priority.trim()) {
+        q.priority.trim()
+    } else {
+        ""
+    };
+    let like_text = if text.is_empty() {
+        String::new()
+    } else {
+        like(&text)
+    };
+    let filter = repo_team::Filter {
+        status,
+        assignee,
+        priority,
+        facility: q.facility.trim(),
+        like: &like_text,
+        number: text.trim_start_matches('#').parse::<i64>().unwrap_or(-1),
+    };
+    let (sort, order_sql) = repo_team::SORTS
+        .iter()
+        .find(|(k, _)| *k == q.sort)
+        .copied()
+        .unwrap_or(repo_team::SORTS[0]);
+    let desc = match q.dir.as_str() {
+        "asc" => false,
+        "desc" => true,
+        _ => sort != "priority",
+    };
+    let page_no = q.page.trim().parse::<i64>().unwrap_or(1).max(1);
     let mut conn = state.db.pool().acquire().await?;
+    let (found, total) = repo_team::search(
+        &mut conn,
+        &filter,
+        order_sql,
+        desc,
+        PER_PAGE,
+        (page_no - 1) * PER_PAGE,
+    )
+    .await?;
+    let staff = repo_team::staff(&mut conn, &super::staff_role_keys()).await?;
     let mut rows = Vec::new();
-    for inq in repo::list(&mut conn, None, open_only, 500).await? {
+    for inq in &found {
         let entries = repo::entries(&mut conn, inq.id).await?;
-        rows.push(row(&state, &cal, &inq, &entries, now));
+        let mut r = row(&state, &cal, inq, &entries, now);
+        r.assignee = name_of(&staff, inq.assignee_account_id);
+        rows.push(r);
     }
+    let facilities = repo_team::facility_names(&mut conn).await?;
     let h = &*state.section::<super::model::HelpdeskSettings>();
+    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let first = if total == 0 {
+        0
+    } else {
+        (page_no - 1) * PER_PAGE + 1
+    };
     render(
         IndexPage {
             page: page.titled("ヘルプデスク"),
+            last: (first + rows.len() as i64 - 1).max(0),
             rows,
-            open_only,
             targets: format!(
                 "初回応答 {} 営業時間以内、解決 {} 営業時間以内（回答待ちの時間を除く）",
                 h.first_response_hours, h.resolution_hours
             ),
+            q: text,
+            status: status_key,
+            assignee: q.assignee.trim().to_string(),
+            priority: priority.to_string(),
+            facility: q.facility.trim().to_string(),
+            sort: sort.to_string(),
+            desc,
+            statuses: Status::ALL.iter().map(|s| s.label()).collect(),
+            staff,
+            priorities: PRIORITIES,
+            facilities,
+            total,
+            page_no,
+            pages,
+            first,
         },
         StatusCode::OK,
     )
+}
+
+fn name_of(staff: &[(i64, String)], id: Option<i64>) -> String {
+    match id {
+        None => String::new(),
+        Some(id) => staff
+            .iter()
+            .find(|(s, _)| *s == id)
+            .map_or_else(|| format!("アカウント {id}"), |(_, n)| n.clone()),
+    }
 }
 
 fn new_page(page: Page, form: InquiryForm, errors: Vec<(&'static str, String)>) -> NewPage {
@@ -250,12 +367,26 @@ async fn show_page(
     id: i64,
     error: Option<String>,
 ) -> AppResult<Response> {
+    show_page_with(state, page, id, error, None).await
+}
+
+async fn show_page_with(
+    state: &AppState,
+    page: Page,
+    id: i64,
+    error: Option<String>,
+    canned: Option<i64>,
+) -> AppResult<Response> {
     let now = state.now();
     let cal = calendar(state).await?;
     let mut conn = state.db.pool().acquire().await?;
     let inq = repo::find(&mut conn, id).await?;
     let entries = repo::entries(&mut conn, id).await?;
     let r = row(state, &cal, &inq, &entries, now);
+    let staff = repo_team::staff(&mut conn, &super::staff_role_keys()).await?;
+    let replies = repo_team::canned(&mut conn).await?;
+    let chosen = canned.and_then(|c| replies.iter().find(|r| r.id == c));
+    let merged_from = repo_team::merged_from(&mut conn, id).await?;
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -265,7 +396,6 @@ async fn show_page(
         ShowPage {
             page: page.titled(format!("問い合わせ #{id}")),
             received: inq.received_at.jst(),
-            inq,
             entries: entries.iter().map(entry_view).collect(),
             first_response: r.first_response,
             resolution: r.resolution,
@@ -273,17 +403,34 @@ async fn show_page(
             methods: METHODS,
             statuses: Status::ALL[1..].iter().map(|s| s.label()).collect(),
             error,
+            default_method: default_method(&inq.channel),
+            assignee_name: name_of(&staff, inq.assignee_account_id),
+            staff,
+            priorities: PRIORITIES,
+            canned: replies.iter().map(|c| (c.id, c.title.clone())).collect(),
+            chosen_canned: chosen.map(|c| c.id),
+            draft: chosen.map(|c| c.body.clone()).unwrap_or_default(),
+            merged_from,
+            inq,
         },
         status,
     )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ShowQuery {
+    /// A canned reply to insert into the response form (the 挿入 button, a plain GET).
+    canned: String,
 }
 
 pub async fn show(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<i64>,
+    Query(q): Query<ShowQuery>,
 ) -> AppResult<Response> {
-    show_page(&state, page, id, None).await
+    show_page_with(&state, page, id, None, q.canned.trim().parse().ok()).await
 }
 
 #[derive(Deserialize, Default)]

@@ -155,6 +155,12 @@ pub async fn add_entry(
     )
     .await?;
     repo::update_state(&mut tx, inquiry_id, status.label(), first, completed).await?;
+    if kind == "response"
+        && public
+        && let Some(requester) = inq.requester_account_id
+    {
+        notify_answer(&mut tx, &inq, requester, content, now).await?;
+    }
     audit::record(
         &mut tx,
         now,
@@ -169,6 +175,30 @@ pub async fn add_entry(
     .await?;
     tx.commit().await?;
     Ok(entry_id)
+}
+
+/// Tells the requester (who asked through the portal) that the helpdesk answered.
+async fn notify_answer(
+    conn: &mut crate::db::Tx,
+    inq: &Inquiry,
+    requester: i64,
+    content: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    let id = inq.id;
+    crate::notifications::notify(
+        conn,
+        requester,
+        &crate::notifications::Notice {
+            kind: crate::notifications::Kind::HelpdeskAnswered,
+            subject: &format!("問い合わせ #{id} にヘルプデスクから回答がありました"),
+            body: &format!("問い合わせ #{id}「{}」への回答:\n\n{content}", inq.subject),
+            link_path: &format!("/support/{id}"),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 /// The status changes recorded in an inquiry's entries, in order.

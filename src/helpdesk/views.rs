@@ -17,6 +17,8 @@ pub struct Row {
     pub first_response: String,
     pub resolution: String,
     pub overdue: bool,
+    pub priority: String,
+    pub assignee: String,
 }
 
 #[derive(Template)]
@@ -24,8 +26,74 @@ pub struct Row {
 pub struct IndexPage {
     pub page: Page,
     pub rows: Vec<Row>,
-    pub open_only: bool,
     pub targets: String,
+    /// The filters as typed (kept in the form and in every link).
+    pub q: String,
+    pub status: String,
+    pub assignee: String,
+    pub priority: String,
+    pub facility: String,
+    pub sort: String,
+    pub desc: bool,
+    pub statuses: Vec<&'static str>,
+    pub staff: Vec<(i64, String)>,
+    pub priorities: &'static [&'static str],
+    pub facilities: Vec<String>,
+    pub total: i64,
+    pub page_no: i64,
+    pub pages: i64,
+    pub first: i64,
+    pub last: i64,
+}
+
+impl IndexPage {
+    /// The list's URL with the current filters and the given sort, direction and page.
+    pub fn href(&self, sort: &str, desc: bool, page: i64) -> String {
+        let mut u = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("q", self.q.as_str()),
+            ("status", self.status.as_str()),
+            ("assignee", self.assignee.as_str()),
+            ("priority", self.priority.as_str()),
+            ("facility", self.facility.as_str()),
+        ] {
+            if !v.is_empty() {
+                u.append_pair(k, v);
+            }
+        }
+        u.append_pair("sort", sort);
+        u.append_pair("dir", if desc { "desc" } else { "asc" });
+        if page > 1 {
+            u.append_pair("page", &page.to_string());
+        }
+        format!("/helpdesk?{}", u.finish())
+    }
+
+    /// A column header's link: the other direction when it is the current sort.
+    pub fn sort_href(&self, key: &str) -> String {
+        let desc = if self.sort == key {
+            !self.desc
+        } else {
+            key != "priority"
+        };
+        self.href(key, desc, 1)
+    }
+
+    pub fn prev_href(&self) -> String {
+        self.href(&self.sort, self.desc, self.page_no - 1)
+    }
+
+    pub fn next_href(&self) -> String {
+        self.href(&self.sort, self.desc, self.page_no + 1)
+    }
+
+    pub fn sort_mark(&self, key: &str) -> &'static str {
+        match (self.sort == key, self.desc) {
+            (false, _) => "",
+            (true, true) => " ▼",
+            (true, false) => " ▲",
+        }
+    }
 }
 
 #[derive(Default, Clone, serde::Deserialize)]
@@ -88,6 +156,53 @@ pub struct ShowPage {
     pub methods: &'static [&'static str],
     pub statuses: Vec<&'static str>,
     pub error: Option<String>,
+    /// The method the response form preselects (how the inquiry came in).
+    pub default_method: &'static str,
+    pub staff: Vec<(i64, String)>,
+    pub priorities: &'static [&'static str],
+    pub assignee_name: String,
+    /// (id, title) of the canned replies in use.
+    pub canned: Vec<(i64, String)>,
+    pub chosen_canned: Option<i64>,
+    /// The response text pre-filled by 挿入 (a canned reply).
+    pub draft: String,
+    pub merged_from: Vec<i64>,
+}
+
+impl ShowPage {
+    pub fn assigned(&self, id: &i64) -> bool {
+        self.inq.assignee_account_id == Some(*id)
+    }
+
+    pub fn chosen(&self, id: &i64) -> bool {
+        self.chosen_canned == Some(*id)
+    }
+
+    pub fn priority_is(&self, p: &str) -> bool {
+        self.inq.priority == p
+    }
+
+    pub fn method_is(&self, m: &str) -> bool {
+        self.default_method == m
+    }
+}
+
+#[derive(Template)]
+#[template(path = "helpdesk/merge.html")]
+pub struct MergePage {
+    pub page: Page,
+    pub inq: Inquiry,
+    pub form: MergeForm,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "helpdesk/canned.html")]
+pub struct CannedPage {
+    pub page: Page,
+    /// (id, title, body, created by, created at)
+    pub replies: Vec<(i64, String, String, String, String)>,
+    pub error: Option<String>,
 }
 
 #[derive(Template)]
@@ -137,4 +252,12 @@ pub struct PortalShowPage {
     pub received: String,
     pub entries: Vec<EntryView>,
     pub error: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct MergeForm {
+    pub into: String,
+    pub reason: String,
+    pub confirm: String,
 }

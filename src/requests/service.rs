@@ -237,6 +237,7 @@ async fn issue_one(
         details,
     )
     .await?;
+    notify_processed(conn, &r, now).await?;
     Ok(LetterData {
         request_id: Some(id),
         facility_name: facility.name,
@@ -277,6 +278,7 @@ pub async fn reissue(
     let (password, expires_at) =
         accounts::reset_password_in(&mut tx, account_id, otp, otp_days, &h.actor, now).await?;
     accounts::mark_letter_issued_in(&mut tx, account_id, &h.actor, now, reason.as_str()).await?;
+    notify_reissued(&mut tx, facility_id, &person.display_name, now).await?;
     tx.commit().await?;
     Ok(LetterData {
         request_id: None,
@@ -445,6 +447,45 @@ async fn mark_done(
         details,
     )
     .await?;
+    notify_processed(conn, r, now).await?;
+    Ok(())
+}
+
+/// Tells the facility's managers that one of its requests was processed (issue 15 item 3).
+async fn notify_processed(conn: &mut Tx, r: &Request, now: Timestamp) -> sqlx::Result<()> {
+    let notice = crate::notifications::Notice {
+        kind: crate::notifications::Kind::RequestProcessed,
+        subject: &format!("利用者申請 #{} を処理しました", r.id),
+        body: &format!(
+            "{}の{}の申請 #{}（{}）の処理が完了しました。",
+            r.facility_name,
+            r.kind.label(),
+            r.id,
+            r.person.name
+        ),
+        link_path: "/requests",
+    };
+    crate::notifications::notify_facility_managers(conn, r.facility_id, &notice, now).await?;
+    Ok(())
+}
+
+/// Tells the facility's managers that a sealed letter was issued again (issue 15 defect 1).
+async fn notify_reissued(
+    conn: &mut Tx,
+    facility_id: i64,
+    person: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    let notice = crate::notifications::Notice {
+        kind: crate::notifications::Kind::LetterReissued,
+        subject: &format!("{person} さんの封書を再発行しました"),
+        body: &format!(
+            "{person} さんの ID・初期パスワード通知書（封書）を再発行しました。\n\
+             以前の初期パスワードは使えなくなります。封書が届いたら本人にお渡しください。"
+        ),
+        link_path: "/requests",
+    };
+    crate::notifications::notify_facility_managers(conn, facility_id, &notice, now).await?;
     Ok(())
 }
 

@@ -1,0 +1,283 @@
+//! Issue 15 item 5 (R15.2, X.4): the helpdesk for a team — assignee and priority, the response
+//! channel defaulting to how the inquiry came, canned replies inserted without JavaScript,
+//! merging duplicates, and the list's search, filters, sorting and paging with counts; defect 9
+//! (the list breaking words mid-word).
+
+use rainbownet::auth::Role;
+
+use crate::helpers::*;
+
+async fn text(c: &TestClient, path: &str) -> String {
+    let res = c.get(path).await;
+    assert_eq!(res.status(), 200, "GET {path}");
+    res.text().await.unwrap()
+}
+
+async fn record(op: &TestUser, channel: &str, facility: &str, subject: &str) -> i64 {
+    let res = op
+        .client
+        .post_form(
+            "/helpdesk",
+            &[
+                ("channel", channel),
+                ("category", "システム利用"),
+                ("requester_name", "西 一郎"),
+                ("facility_name", facility),
+                ("subject", subject),
+                ("content", "内容です。"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{subject}");
+    location(&res).rsplit('/').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn issue15_r15_2_the_response_method_defaults_to_how_the_inquiry_came() {
+    let app = spawn_app().await;
+    let op = app.login_as(Role::SystemOperator).await;
+    let user = app.login_as(Role::User).await;
+    let phone = record(&op, "電話", "西クリニック", "電話の件").await;
+    let mail = record(&op, "メール", "西クリニック", "メールの件").await;
+    let res = user
+        .client
+        .post_form(
+            "/support",
+            &[
+                ("category", "システム利用"),
+                ("subject", "ポータルの件"),
+                ("content", "質問です。"),
+            ],
+        )
+        .await;
+    let portal: i64 = location(&res).rsplit('/').next().unwrap().parse().unwrap();
+    for (id, method) in [(phone, "電話"), (mail, "メール"), (portal, "Webフォーム")] {
+        let page = text(&op.client, &format!("/helpdesk/{id}")).await;
+        assert!(
+            page.contains(&format!(
+                "<option value=\"{method}\" selected>{method}</option>"
+            )),
+            "#{id} defaults to {method}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn issue15_r15_2_assignee_and_priority_are_kept_and_only_helpdesk_staff_can_be_assigned() {
+    let app = spawn_app().await;
+    let op = app.login_as(Role::SystemOperator).await;
+    let user = app.login_as(Role::User).await;
+    let op_id = app.account_id(&op.login_id).await;
+    let user_id = app.account_id(&user.login_id).await;
+    let id = record(&op, "電話", "西クリニック", "印刷できない").await;
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{id}/assignment"),
+            &[("assignee", &user_id.to_string()), ("priority", "高")],
+        )
+        .await;
+    assert_eq!(res.status(), 400, "a user is not helpdesk staff");
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{id}/assignment"),
+            &[("assignee", &op_id.to_string()), ("priority", "緊急")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = text(&op.client, &format!("/helpdesk/{id}")).await;
+    assert!(
+        page.contains("<dd id=\"inquiry-priority\">緊急</dd>"),
+        "{page}"
+    );
+    assert!(page.contains("<dd id=\"inquiry-assignee\">試験 システム運用者</dd>"));
+    assert_eq!(app.audit_count("helpdesk.assigned").await, 1);
+}
+
+#[tokio::test]
+async fn issue15_r15_2_a_canned_reply_is_inserted_into_the_response_form_by_a_plain_get() {
+    let app = spawn_app().await;
+    let op = app.login_as(Role::SystemOperator).await;
+    let id = record(&op, "電話", "西クリニック", "パスワード").await;
+    let res = op
+        .client
+        .post_form(
+            "/helpdesk/canned",
+            &[
+                ("title", "パスワード再発行の案内"),
+                ("body", "施設管理者から再発行の申請をしてください。"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let cid: i64 = sqlx::query_scalar("SELECT id FROM helpdesk_canned_replies")
+        .fetch_one(app.db().pool())
+        .await
+        .unwrap();
+    let page = text(&op.client, &format!("/helpdesk/{id}")).await;
+    assert!(
+        page.contains("パスワード再発行の案内"),
+        "offered in the select"
+    );
+    let page = text(&op.client, &format!("/helpdesk/{id}?canned={cid}")).await;
+    assert!(
+        page.contains(
+            "name=\"content\" rows=\"5\">施設管理者から再発行の申請をしてください。</textarea>"
+        ),
+        "{page}"
+    );
+    // Retiring asks for confirmation and a reason; then it is no longer offered.
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/canned/{cid}/retire"),
+            &[("reason", "手順が変わった")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/canned/{cid}/retire"),
+            &[("reason", "手順が変わった"), ("confirm", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = text(&op.client, &format!("/helpdesk/{id}")).await;
+    assert!(!page.contains("パスワード再発行の案内"));
+    assert_eq!(app.audit_count("helpdesk.canned_retired").await, 1);
+}
+
+#[tokio::test]
+async fn issue15_r15_2_a_duplicate_is_merged_with_confirmation_and_reason_and_stays_readable() {
+    let app = spawn_app().await;
+    let op = app.login_as(Role::SystemOperator).await;
+    let kept = record(&op, "電話", "西クリニック", "画像が出ない").await;
+    let dup = record(&op, "メール", "西クリニック", "画像が表示されない").await;
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{dup}/responses"),
+            &[
+                ("method", "メール"),
+                ("status", "対応中"),
+                ("content", "重複側の記録"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let into = kept.to_string();
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{dup}/merge"),
+            &[("into", &into), ("reason", "同じ障害の問い合わせ")],
+        )
+        .await;
+    assert_eq!(res.status(), 422, "no confirmation");
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{dup}/merge"),
+            &[("into", &into), ("confirm", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), 422, "no reason");
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{dup}/merge"),
+            &[
+                ("into", &into),
+                ("reason", "同じ障害の問い合わせ"),
+                ("confirm", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = text(&op.client, &format!("/helpdesk/{dup}")).await;
+    assert!(page.contains("<dd id=\"inquiry-status\">完了"), "{page}");
+    assert!(page.contains(&format!(
+        "<a href=\"/helpdesk/{kept}\">問い合わせ #{kept}</a> に統合されました"
+    )));
+    assert!(page.contains("重複側の記録"), "its messages stay readable");
+    let page = text(&op.client, &format!("/helpdesk/{kept}")).await;
+    assert!(page.contains(&format!("<a href=\"/helpdesk/{dup}\">#{dup}</a>")));
+    assert!(page.contains("同じ障害の問い合わせ"));
+    // Twice is refused.
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{dup}/merge"),
+            &[("into", &into), ("reason", "再度"), ("confirm", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(app.audit_count("helpdesk.merged").await, 1);
+}
+
+#[tokio::test]
+async fn issue15_x4_the_inquiry_list_searches_filters_sorts_and_pages_with_counts() {
+    let app = spawn_app().await;
+    let op = app.login_as(Role::SystemOperator).await;
+    let op_id = app.account_id(&op.login_id).await;
+    for i in 0..52 {
+        record(&op, "電話", "東病院", &format!("定期の問い合わせ {i}")).await;
+    }
+    let special = record(&op, "メール", "西クリニック", "100%_特殊な件").await;
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{special}/assignment"),
+            &[("assignee", &op_id.to_string()), ("priority", "緊急")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+
+    let page = text(&op.client, "/helpdesk").await;
+    assert!(page.contains("全 53 件中 1〜50 件"), "counts");
+    assert!(page.contains("rel=\"next\""), "a next page");
+    let page2 = text(&op.client, "/helpdesk?page=2").await;
+    assert!(page2.contains("全 53 件中 51〜53 件"));
+    // Search (LIKE wildcards are literal), by number, and filters.
+    let hit = text(&op.client, "/helpdesk?q=100%25_").await;
+    assert!(
+        hit.contains("全 1 件中 1〜1 件") && hit.contains("100%_特殊な件"),
+        "{hit}"
+    );
+    let none = text(&op.client, "/helpdesk?q=%25_x").await;
+    assert!(none.contains("該当する問い合わせはありません"));
+    let by_no = text(&op.client, &format!("/helpdesk?q=%23{special}")).await;
+    assert!(by_no.contains("100%_特殊な件"));
+    let mine = text(&op.client, &format!("/helpdesk?assignee={op_id}")).await;
+    assert!(mine.contains("全 1 件中"));
+    let unassigned = text(&op.client, "/helpdesk?assignee=none").await;
+    assert!(unassigned.contains("全 52 件中"));
+    let urgent = text(&op.client, "/helpdesk?priority=%E7%B7%8A%E6%80%A5").await;
+    assert!(urgent.contains("全 1 件中"));
+    let west = text(
+        &op.client,
+        "/helpdesk?facility=%E8%A5%BF%E3%82%AF%E3%83%AA%E3%83%8B%E3%83%83%E3%82%AF",
+    )
+    .await;
+    assert!(west.contains("全 1 件中"));
+    let done = text(&op.client, "/helpdesk?status=%E5%AE%8C%E4%BA%86").await;
+    assert!(done.contains("該当する問い合わせはありません"));
+    // Sorting by priority puts 緊急 first, and the filters survive in the sort links.
+    let sorted = text(&op.client, "/helpdesk?sort=priority&dir=asc").await;
+    let first_row = sorted.split("<tbody>").nth(1).unwrap();
+    assert!(
+        first_row
+            .split("</tr>")
+            .next()
+            .unwrap()
+            .contains("100%_特殊な件")
+    );
+    // Defect 9: only the free-text columns wrap; headers and short cells never break mid-word.
+    assert!(page.contains("<td class=\"wrap\">定期の問い合わせ"));
+    let css = text(&op.client, "/static/app.css").await;
+    assert!(css.contains(
+        ".helpdesk-list th, .helpdesk-list td { white-space: nowrap; word-break: keep-all; }"
+    ));
+}
