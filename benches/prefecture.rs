@@ -765,6 +765,8 @@ const TABLES: &[&str] = &[
     "consents",
     "consent_facilities",
     "documents",
+    "document_search",
+    "document_tokens",
 ];
 
 /// Drops the secondary indexes and the unique and foreign-key constraints of the loaded
@@ -816,6 +818,16 @@ async fn copy(conn: &mut PgConnection, statement: &str, data: &[u8]) {
     let mut c = conn.copy_in_raw(statement).await.expect("COPY statement");
     c.send(data).await.expect("COPY data");
     c.finish().await.expect("COPY finish");
+}
+
+/// One generator chunk: the COPY text of its documents and of their search rows.
+struct Chunk {
+    documents: Vec<u8>,
+    search: Vec<u8>,
+    tokens: Vec<u8>,
+    /// Smallest, largest and total document size.
+    sizes: (usize, usize, u64),
+    expired: u64,
 }
 
 struct Loaded {
@@ -973,7 +985,7 @@ async fn load(
     let chunk = 2_000u64;
     let chunks = size.docs.div_ceil(chunk);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<u8>, usize, usize, u64, u64)>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
     let mut handles = Vec::new();
     for w in 0..workers {
         let (tx, net, templates, facility_ids) = (
@@ -987,6 +999,9 @@ async fn load(
             let mut c = w;
             while c < chunks {
                 let mut out = Vec::with_capacity(chunk as usize * 3500);
+                // What the intake writes beside each document (`records::search_keys`), so
+                // that FHIR search finds the loaded documents.
+                let (mut search, mut tokens) = (Vec::new(), Vec::new());
                 let (mut min, mut max, mut sum, mut expired) = (usize::MAX, 0, 0u64, 0u64);
                 for k in c * chunk..((c + 1) * chunk).min(docs) {
                     let p = net.patient_of_doc(k);
@@ -1005,10 +1020,26 @@ async fn load(
                     }
                     let len = d.content.len();
                     (min, max, sum) = (min.min(len), max.max(len), sum + len as u64);
+                    let id = (doc_base + 1 + k as i64).to_string();
+                    let keys = rainbownet::records::search_keys(&d.content);
+                    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "\\N".into());
+                    row(
+                        &mut search,
+                        &[
+                            &id,
+                            &opt(&keys.timestamp),
+                            &opt(&keys.composition_id),
+                            &opt(&keys.composition_url),
+                            &opt(&keys.composition_subject),
+                        ],
+                    );
+                    for (param, system, code) in &keys.tokens {
+                        row(&mut tokens, &[&id, param, system, code]);
+                    }
                     row(
                         &mut out,
                         &[
-                            &(doc_base + 1 + k as i64).to_string(),
+                            &id,
                             &(patient_base + 1 + p as i64).to_string(),
                             &facility_ids[f].to_string(),
                             d.kind.key(),
@@ -1026,7 +1057,14 @@ async fn load(
                         ],
                     );
                 }
-                if tx.blocking_send((out, min, max, sum, expired)).is_err() {
+                let data = Chunk {
+                    documents: out,
+                    search,
+                    tokens,
+                    sizes: (min, max, sum),
+                    expired,
+                };
+                if tx.blocking_send(data).is_err() {
                     return;
                 }
                 c += workers;
@@ -1034,19 +1072,35 @@ async fn load(
         }));
     }
     drop(tx);
-    let mut copy_in = conn
-        .copy_in_raw(
+    let (mut min, mut max, mut sum, mut expired, mut done) = (usize::MAX, 0, 0u64, 0u64, 0u64);
+    let mut shown = Instant::now();
+    // One COPY per table and chunk: a connection runs one COPY at a time.
+    while let Some(c) = rx.recv().await {
+        copy(
+            conn,
             "COPY documents (id, patient_id, facility_id, bundle_type, identifier_system, identifier_value,
                 type_code, type_label, title, doc_date, content_hash, content, size_bytes, sent_at, expires_at)
              FROM STDIN",
+            &c.documents,
         )
-        .await
-        .expect("COPY documents");
-    let (mut min, mut max, mut sum, mut expired, mut done) = (usize::MAX, 0, 0u64, 0u64, 0u64);
-    let mut shown = Instant::now();
-    while let Some((data, lo, hi, s, e)) = rx.recv().await {
-        copy_in.send(data).await.expect("COPY data");
-        (min, max, sum, expired) = (min.min(lo), max.max(hi), sum + s, expired + e);
+        .await;
+        copy(
+            conn,
+            "COPY document_search (document_id, bundle_timestamp, composition_id, composition_url,
+                composition_subject) FROM STDIN",
+            &c.search,
+        )
+        .await;
+        if !c.tokens.is_empty() {
+            copy(
+                conn,
+                "COPY document_tokens (document_id, param, system, code) FROM STDIN",
+                &c.tokens,
+            )
+            .await;
+        }
+        let (lo, hi, s) = c.sizes;
+        (min, max, sum, expired) = (min.min(lo), max.max(hi), sum + s, expired + c.expired);
         done += chunk;
         if shown.elapsed() > Duration::from_secs(30) {
             println!(
@@ -1058,7 +1112,6 @@ async fn load(
             shown = Instant::now();
         }
     }
-    copy_in.finish().await.expect("COPY finish");
     for h in handles {
         h.join().expect("generator");
     }

@@ -11,14 +11,38 @@
 //!   written before sealing began (migration 0009) keep their plain SHA-256 and no `key_id`; they
 //!   form a prefix whose length is fixed in `audit_head.unsealed` and in every anchor, and each is
 //!   covered by the seal of the first sealed row through the links.
-//! - `audit_head` stores the last sequence number and hash. [`record`] claims the next number by
-//!   updating that row first (`UPDATE … RETURNING`), which holds its row lock until the
-//!   transaction ends: writers of every instance on one PostgreSQL database queue there, so the
-//!   chain never forks and the numbers have no gaps (a rolled-back claim is rolled back too). The head is also written OUTSIDE the
-//!   database as sealed anchors ([`anchor`]: `<data_dir>/audit/anchor.log`, the daily
-//!   verification event, backups' manifests).
-//! - [`verify`] / [`verify_against`] walk the whole chain and name the first row that was altered,
-//!   removed, cut off, appended or re-hashed without the key, or the anchor that the database
+//! - Several chains (issue 16, migration 0039): `audit_head` holds one head (last place, hash)
+//!   per chain, 32 of them. [`record_many`] appends a transaction's events to ONE chain: it
+//!   claims places by updating that chain's head row (`UPDATE … RETURNING`), whose row lock
+//!   holds until the transaction ends, so a chain never forks and its places have no gaps (a
+//!   rolled-back claim is rolled back too). On PostgreSQL the chain is the first head row that
+//!   `FOR UPDATE SKIP LOCKED` can lock at once, so concurrent transactions (of one instance or
+//!   of several) take different chains and commit — and wait for their WAL flush — side by
+//!   side; only when all 32 are held does a writer wait for one. One global head would make
+//!   every writer of every instance wait for the commit flush of the one before it (two
+//!   instances measured 0.88-0.96x one). SQLite has one writer at a time: chain 1 only.
+//!   Chain 1 is the chain written before 0039; its rows kept their ids as places (`seq` NULL).
+//! - Row ids come from the `audit_events_ids` sequence (SQLite: the largest id + 1, under its
+//!   writer lock), taken after the chain's lock: ids are unique and increase along each chain
+//!   (the chain's next writer takes its ids after this one committed), with gaps where a
+//!   transaction rolled back. The seal covers the id; a row's chain and place are bound by the
+//!   links (`prev_hash`) and the heads: a row moved, renumbered or removed breaks a link or
+//!   a head. Each chain starts at the genesis hash.
+//! - Why not one chain sealed later: rows appended unsealed and chained by a sealing job would
+//!   stay alterable, undetectably, until sealed, and verification would report an unsealed tail;
+//!   several chains keep every row sealed by the transaction that writes it.
+//! - The heads are also written OUTSIDE the database as sealed anchors ([`anchor`]:
+//!   `<data_dir>/audit/anchor.log`, the daily verification event, backups' manifests); an
+//!   anchor records every chain that holds rows (chain 1 in `seq`/`hash` as before, others in
+//!   `chains`, in the sealed text too).
+//! - Intake idempotency across instances does not rely on the chain: a retried Bundle.identifier
+//!   meets the unique key on `documents` (`ON CONFLICT DO NOTHING` waits for the other
+//!   transaction and then skips; the retry is then found and answered with the original), a
+//!   local ID registered twice meets the one on `patient_links` (the later registration rolls
+//!   back to its savepoint and finds the earlier one).
+//! - [`verify`] / [`verify_against`] walk every chain (all rows in id order, each to its chain's
+//!   check) and name the first row that was altered, removed, cut off, appended or re-hashed
+//!   without the key, or the anchor that the database
 //!   contradicts; a row or anchor sealed with a key the key file does not hold is reported as
 //!   such, naming the key file (`rainbownet audit verify [--anchor FILE]`).
 //! - Log-in, failed log-in, lockout, unlock, log-out and session expiry are events (see `auth`).
@@ -30,7 +54,7 @@ mod check;
 pub mod model;
 pub mod repo;
 
-pub use model::{Actor, Anchor, BreakKind, Broken, Head, VerifyReport};
+pub use model::{Actor, Anchor, BreakKind, Broken, ChainHead, Head, VerifyReport};
 
 use std::path::{Path, PathBuf};
 
@@ -46,25 +70,15 @@ pub async fn record(
     target: &str,
     details: serde_json::Value,
 ) -> sqlx::Result<i64> {
-    let key = conn.keys().audit().current().clone();
-    let (id, prev_hash) = repo::claim_next(conn).await?;
-    let mut row = model::AuditRow {
-        id,
+    let event = Event {
         at: now,
-        actor_account_id: actor.account_id,
-        actor_login: actor.login.clone(),
-        actor_role: actor.role.clone(),
-        action: action.to_string(),
+        actor,
+        action,
         target: target.to_string(),
-        details: details.to_string(),
-        client_addr: actor.client_addr.clone(),
-        prev_hash,
-        hash: String::new(),
-        key_id: Some(key.id().to_string()),
+        details,
     };
-    row.hash = row.compute_seal(&key);
-    repo::insert(conn, &row).await?;
-    Ok(id)
+    let ids = record_many(conn, std::slice::from_ref(&event)).await?;
+    ids.first().copied().ok_or(sqlx::Error::RowNotFound)
 }
 
 /// One event of [`record_many`].
@@ -76,21 +90,22 @@ pub struct Event<'a> {
     pub details: serde_json::Value,
 }
 
-/// Appends several events, in order, on the write transaction that makes their changes: the
-/// same rows, chain and seals as one [`record`] per event, in a few statements instead of three
-/// per event (the group commit of single documents writes one event per document this way).
-/// Returns the events' ids.
+/// Appends several events, in order, to one chain, on the write transaction that makes their
+/// changes: the same rows, links and seals as one [`record`] per event, in a few statements
+/// instead of three per event (the group commit of single documents writes one event per
+/// document this way). Returns the events' ids.
 pub async fn record_many(conn: &mut Tx, events: &[Event<'_>]) -> sqlx::Result<Vec<i64>> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
     let key = conn.keys().audit().current().clone();
-    let (last, mut prev_hash) = repo::claim_many(conn, events.len() as i64).await?;
-    let first = last - events.len() as i64 + 1;
+    let claim = repo::claim(conn, events.len() as i64).await?;
+    let first = claim.last - events.len() as i64 + 1;
+    let mut prev_hash = claim.prev_hash;
     let mut rows = Vec::with_capacity(events.len());
-    for (id, e) in (first..).zip(events) {
+    for ((place, id), e) in (first..).zip(&claim.ids).zip(events) {
         let mut row = model::AuditRow {
-            id,
+            id: *id,
             at: e.at,
             actor_account_id: e.actor.account_id,
             actor_login: e.actor.login.clone(),
@@ -102,26 +117,15 @@ pub async fn record_many(conn: &mut Tx, events: &[Event<'_>]) -> sqlx::Result<Ve
             prev_hash,
             hash: String::new(),
             key_id: Some(key.id().to_string()),
+            chain: claim.chain,
+            seq: Some(place),
         };
         row.hash = row.compute_seal(&key);
         prev_hash = row.hash.clone();
         rows.push(row);
     }
     repo::insert_many(conn, &rows).await?;
-    Ok((first..=last).collect())
-}
-
-/// Takes the chain head's lock at the start of a write transaction that will record events
-/// (PostgreSQL; on SQLite the write transaction holds the database's lock already). Every
-/// [`record`] takes it anyway — that is what keeps the chain from forking when several
-/// instances write at once — but only at its first event, after the transaction's other
-/// writes. A transaction that writes rows other instances may be writing too (intake:
-/// patients and documents by their identifiers) takes it first, so that such transactions
-/// queue whole: the second sees what the first committed (a retried Bundle.identifier is
-/// answered with the original), and none can hold a row the other waits for while waiting
-/// for the head (no deadlock).
-pub async fn lock_head(conn: &mut Tx) -> sqlx::Result<()> {
-    repo::lock_head(conn).await
+    Ok(claim.ids)
 }
 
 /// The chain head as this connection sees it (a backup reads it inside its snapshot, a restore
@@ -193,7 +197,7 @@ pub async fn verify_and_anchor(
 ) -> anyhow::Result<Anchored> {
     let file = anchor::path(data_dir);
     let mut anchors = anchor::read_log(data_dir)?;
-    let last = anchors.last().map(|a| (a.seq, a.hash.clone()));
+    let last = anchors.last().map(Anchor::marks);
     anchors.extend(extra.iter().cloned());
     let mut conn = db.pool().acquire().await?;
     let report = verify_against(&mut conn, db.keys().audit(), &anchors).await?;
@@ -201,7 +205,7 @@ pub async fn verify_and_anchor(
     let mut new = None;
     if report.broken.is_none() {
         let a = Anchor::seal(&report.head, db.keys().audit().current(), now);
-        if last != Some((a.seq, a.hash.clone())) {
+        if last != Some(a.marks()) {
             anchor::append(&file, &a)?;
         }
         new = Some(a);
@@ -239,8 +243,10 @@ pub async fn verify_and_record(db: &Db, data_dir: &Path, now: Timestamp) -> anyh
                         "anchor_file": file,
                     });
                     let msg = format!(
-                        "{} 件、改ざんなし（アンカー {} 件と一致、{} 行目までを記録）",
-                        report.rows, report.anchors, a.seq
+                        "{} 件、改ざんなし（アンカー {} 件と一致、{} 件までを記録）",
+                        report.rows,
+                        report.anchors,
+                        report.head.rows()
                     );
                     (details, Ok((a, msg)))
                 }

@@ -105,9 +105,19 @@ pub struct AuditRow {
     /// The id of the `audit` key that sealed the row; `None` for a row written before sealing
     /// began (its `hash` is a plain SHA-256).
     pub key_id: Option<String>,
+    /// The chain the row belongs to (`audit_head.id`; 1 for every row before migration 0039).
+    pub chain: i64,
+    /// Its place in that chain, from 1; `None` for a row written before migration 0039, whose
+    /// place is its id (see [`AuditRow::place`]).
+    pub seq: Option<i64>,
 }
 
 impl AuditRow {
+    /// The row's place in its chain.
+    pub fn place(&self) -> i64 {
+        self.seq.unwrap_or(self.id)
+    }
+
     /// The plain SHA-256 over every field but `hash` and `key_id`, in a fixed order, as a JSON
     /// array: the `hash` of rows written before sealing began. Anyone can compute it, so it proves
     /// nothing against someone who can write the database; [`AuditRow::compute_seal`] does.
@@ -141,13 +151,44 @@ impl AuditRow {
     }
 }
 
-/// The `audit_head` row: the last sequence number and its hash, and how many rows at the start of
-/// the chain were written before sealing began (fixed when the seal was introduced).
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+/// The heads of the chains (`audit_head`): chain 1's last place and hash, and how many rows at
+/// its start were written before sealing began (fixed when the seal was introduced); and the
+/// other chains that hold rows (see the module doc).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Head {
     pub seq: i64,
     pub last_hash: String,
     pub unsealed: i64,
+    /// Chains 2 … with at least one row, in chain order.
+    pub chains: Vec<ChainHead>,
+}
+
+impl Head {
+    /// Every chain's (chain, last place, hash), chain 1 first, empty chains but 1 left out.
+    pub fn marks(&self) -> Vec<ChainHead> {
+        let first = ChainHead {
+            chain: 1,
+            seq: self.seq,
+            hash: self.last_hash.clone(),
+        };
+        std::iter::once(first)
+            .chain(self.chains.iter().cloned())
+            .collect()
+    }
+
+    /// Rows in every chain together, as the heads record them.
+    pub fn rows(&self) -> i64 {
+        self.seq + self.chains.iter().map(|c| c.seq).sum::<i64>()
+    }
+}
+
+/// The head of one chain: its last place and that row's hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainHead {
+    pub chain: i64,
+    pub seq: i64,
+    pub hash: String,
 }
 
 /// What kind of break verification found.
@@ -208,6 +249,10 @@ pub struct Anchor {
     pub at: Timestamp,
     /// The id of the audit key that sealed the anchor.
     pub key: String,
+    /// The heads of chains 2 … that held rows (chain 1's is `seq` / `hash`); absent from the
+    /// line, and from the sealed text, when only chain 1 did (so such a line reads as before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chains: Vec<ChainHead>,
     pub mac: String,
     /// Where it was read from ("FILE line N"), for messages.
     #[serde(skip)]
@@ -228,6 +273,7 @@ impl Anchor {
             unsealed: head.unsealed,
             at,
             key: key.id().to_string(),
+            chains: head.chains.clone(),
             mac: String::new(),
             origin: String::new(),
         };
@@ -243,7 +289,24 @@ impl Anchor {
             self.at.to_db(),
             self.key
         ]);
-        format!("rainbownet.audit.anchor.v1\n{fields}")
+        if self.chains.is_empty() {
+            return format!("rainbownet.audit.anchor.v1\n{fields}");
+        }
+        let chains = serde_json::to_string(&self.chains).expect("chain heads serialise");
+        format!("rainbownet.audit.anchor.v2\n{fields}\n{chains}")
+    }
+
+    /// Every chain's head as the anchor records it, chain 1 first (a chain not listed was
+    /// empty then).
+    pub fn marks(&self) -> Vec<ChainHead> {
+        let first = ChainHead {
+            chain: 1,
+            seq: self.seq,
+            hash: self.hash.clone(),
+        };
+        std::iter::once(first)
+            .chain(self.chains.iter().cloned())
+            .collect()
     }
 
     /// The line written to the anchor file (JSON, no line break).
@@ -307,6 +370,8 @@ mod tests {
             prev_hash: prev.into(),
             hash: String::new(),
             key_id: None,
+            chain: 1,
+            seq: None,
         };
         r.hash = r.compute_hash();
         r
@@ -324,6 +389,7 @@ mod tests {
             seq: r.id,
             last_hash: r.hash.clone(),
             unsealed,
+            chains: Vec::new(),
         }
     }
 
@@ -461,6 +527,7 @@ mod tests {
             seq: 0,
             last_hash: GENESIS.into(),
             unsealed: 0,
+            chains: Vec::new(),
         };
         let anchor = Anchor::seal(&empty, k, at);
         // Every row rewritten as a self-consistent plain row, the head to match.

@@ -1,26 +1,87 @@
 //! All SQL of the audit log.
 
-use super::model::{AuditRow, Head};
+use super::model::{AuditRow, ChainHead, Head};
 use crate::db::{Conn, Timestamp};
 
-/// Claims the next sequence number. Updating the head row first is what serialises writers:
-/// PostgreSQL holds its row lock, SQLite its write lock, until the transaction ends.
-pub async fn claim_next(conn: &mut Conn) -> sqlx::Result<(i64, String)> {
-    sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
-        .fetch_one(&mut *conn)
-        .await
+/// How many chains `audit_head` holds (migration 0039).
+pub const CHAINS: i64 = 32;
+
+/// A claim of `n` places at the end of one chain, held (its head row locked) until the
+/// transaction ends.
+pub struct Claim {
+    pub chain: i64,
+    /// The chain's last place after the claim: the claimed places end here.
+    pub last: i64,
+    /// The hash of the row before the first claimed place.
+    pub prev_hash: String,
+    /// `n` fresh row ids, ascending.
+    pub ids: Vec<i64>,
 }
 
-/// Claims `n` sequence numbers at once: the last of them and the hash before the first.
-pub async fn claim_many(conn: &mut Conn, n: i64) -> sqlx::Result<(i64, String)> {
-    sqlx::query_as("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, last_hash")
+/// Claims `n` places at the end of a chain no other open transaction holds, and `n` row ids.
+/// PostgreSQL: the first head row that `FOR UPDATE SKIP LOCKED` can lock at once (one this
+/// transaction holds already counts), and the ids from the `audit_events_ids` sequence after
+/// that lock, so that they increase along the chain; only when every chain is held does it wait
+/// for one. SQLite has one writer at a time: chain 1, and ids after the largest.
+pub async fn claim(conn: &mut Conn, n: i64) -> sqlx::Result<Claim> {
+    if conn.backend_name() != "PostgreSQL" {
+        let (chain, last, prev_hash): (i64, i64, String) = sqlx::query_as(
+            "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING id, seq, last_hash",
+        )
         .bind(n)
         .fetch_one(&mut *conn)
-        .await
+        .await?;
+        let (max,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM audit_events")
+            .fetch_one(&mut *conn)
+            .await?;
+        return Ok(Claim {
+            chain,
+            last,
+            prev_hash,
+            ids: (max + 1..=max + n).collect(),
+        });
+    }
+    const FREE: &str = "(SELECT id FROM audit_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)";
+    let mut rows = claim_pg(conn, n, FREE, None).await?;
+    if rows.is_empty() {
+        // Every chain is held: wait for one (which one does not matter).
+        let chain = 1 + rand::random::<u64>() as i64 % CHAINS;
+        rows = claim_pg(conn, n, "$2", Some(chain)).await?;
+    }
+    let Some((chain, last, prev_hash, _)) = rows.first().cloned() else {
+        return Err(sqlx::Error::RowNotFound);
+    };
+    let mut ids: Vec<i64> = rows.into_iter().map(|r| r.3).collect();
+    ids.sort_unstable();
+    Ok(Claim {
+        chain,
+        last,
+        prev_hash,
+        ids,
+    })
 }
 
-/// Inserts rows already chained and sealed (in order), in multi-row statements, and moves the
-/// head's hash to the last of them.
+async fn claim_pg(
+    conn: &mut Conn,
+    n: i64,
+    which: &str,
+    chain: Option<i64>,
+) -> sqlx::Result<Vec<(i64, i64, String, i64)>> {
+    let sql = format!(
+        "WITH h AS (UPDATE audit_head SET seq = seq + $1 WHERE id = {which}
+                    RETURNING id, seq, last_hash)
+         SELECT h.id, h.seq, h.last_hash, nextval('audit_events_ids') AS next_id
+         FROM h CROSS JOIN generate_series(1, $1) AS g"
+    );
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(n);
+    if let Some(c) = chain {
+        q = q.bind(c);
+    }
+    q.fetch_all(&mut *conn).await
+}
+
+/// Inserts rows already chained and sealed (in order, all of one claim), in multi-row
+/// statements, and moves their chain's head hash to the last of them.
 pub async fn insert_many(conn: &mut Conn, rows: &[AuditRow]) -> sqlx::Result<()> {
     let Some(last) = rows.last() else {
         return Ok(());
@@ -28,10 +89,11 @@ pub async fn insert_many(conn: &mut Conn, rows: &[AuditRow]) -> sqlx::Result<()>
     for chunk in crate::db::pow2_chunks(rows, 16) {
         let mut sql = String::from(
             "INSERT INTO audit_events (id, at, actor_account_id, actor_login, actor_role, action,
-                                       target, details, client_addr, prev_hash, hash, key_id) VALUES ",
+                                       target, details, client_addr, prev_hash, hash, key_id,
+                                       chain, seq) VALUES ",
         );
         for i in 0..chunk.len() {
-            let params: Vec<String> = (1..=12).map(|k| format!("${}", i * 12 + k)).collect();
+            let params: Vec<String> = (1..=14).map(|k| format!("${}", i * 14 + k)).collect();
             if i > 0 {
                 sql.push(',');
             }
@@ -51,64 +113,44 @@ pub async fn insert_many(conn: &mut Conn, rows: &[AuditRow]) -> sqlx::Result<()>
                 .bind(&r.client_addr)
                 .bind(&r.prev_hash)
                 .bind(&r.hash)
-                .bind(&r.key_id);
+                .bind(&r.key_id)
+                .bind(r.chain)
+                .bind(r.seq);
         }
         q.execute(&mut *conn).await?;
     }
-    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
+    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = $2")
         .bind(&last.hash)
+        .bind(last.chain)
         .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
-/// Takes the head row's lock now, until the transaction ends, without claiming a number (see
-/// `audit::lock_head`). Non-portable: SQLite has no `FOR UPDATE`; there a write transaction
-/// (`BEGIN IMMEDIATE`) holds the database's write lock already.
-pub async fn lock_head(conn: &mut Conn) -> sqlx::Result<()> {
-    if conn.backend_name() == "PostgreSQL" {
-        sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
-pub async fn insert(conn: &mut Conn, r: &AuditRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (id, at, actor_account_id, actor_login, actor_role, action, target,
-                                   details, client_addr, prev_hash, hash, key_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(r.id)
-    .bind(r.at)
-    .bind(r.actor_account_id)
-    .bind(&r.actor_login)
-    .bind(&r.actor_role)
-    .bind(&r.action)
-    .bind(&r.target)
-    .bind(&r.details)
-    .bind(&r.client_addr)
-    .bind(&r.prev_hash)
-    .bind(&r.hash)
-    .bind(&r.key_id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
-        .bind(&r.hash)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
+/// Every chain's head, in one statement (so that they are read at one moment).
 pub async fn head(conn: &mut Conn) -> sqlx::Result<Head> {
-    sqlx::query_as("SELECT seq, last_hash, unsealed FROM audit_head WHERE id = 1")
-        .fetch_one(&mut *conn)
-        .await
+    let rows: Vec<(i64, i64, String, i64)> =
+        sqlx::query_as("SELECT id, seq, last_hash, unsealed FROM audit_head ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut head = Head {
+        seq: 0,
+        last_hash: super::model::GENESIS.to_string(),
+        unsealed: 0,
+        chains: Vec::new(),
+    };
+    for (chain, seq, hash, unsealed) in rows {
+        if chain == 1 {
+            (head.seq, head.last_hash, head.unsealed) = (seq, hash, unsealed);
+        } else if seq > 0 {
+            head.chains.push(ChainHead { chain, seq, hash });
+        }
+    }
+    Ok(head)
 }
 
 const COLUMNS: &str = "id, at, actor_account_id, actor_login, actor_role, action, target, details,
-                       client_addr, prev_hash, hash, key_id";
+                       client_addr, prev_hash, hash, key_id, chain, seq";
 
 /// Rows with `id > after`, in id order, at most `limit` (for walking the chain in pages).
 pub async fn page_after(conn: &mut Conn, after: i64, limit: i64) -> sqlx::Result<Vec<AuditRow>> {

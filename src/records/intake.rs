@@ -93,6 +93,10 @@ pub async fn check_custodian(
     ))
 }
 
+/// The `code` of the refusal of a registration that another transaction made first (the local
+/// ID's link was committed meanwhile): the intake rolls back to its savepoint and looks again.
+const RACED: &str = "transient";
+
 /// The network patient of a local ID, registered now when a consent comes with it.
 pub async fn resolve_patient(
     conn: &mut Tx,
@@ -135,7 +139,13 @@ pub async fn resolve_patient(
         ));
     };
     let id = repo::insert_patient(conn, &new_network_id(), patient, now).await?;
-    repo::insert_link(conn, id, facility_id, &patient.local_id, now).await?;
+    if !repo::insert_link(conn, id, facility_id, &patient.local_id, now).await? {
+        return Err(Rejection::new(
+            409,
+            RACED,
+            "同じ患者IDの登録が同時に行われました。もう一度送信してください。",
+        ));
+    }
     audit::record(
         conn,
         now,
@@ -208,6 +218,24 @@ async fn patient_step(
         patient_match::screen(conn, client, d, *id, mode, now).await?;
         return Ok(Ok(*id));
     }
+    match patient_lookup(conn, client, d, known, mode, now).await {
+        // Another transaction registered this local ID first: now it is there to be found.
+        Err(e) if e.status == 409 && e.code == RACED => {
+            patient_lookup(conn, client, d, known, mode, now).await
+        }
+        r => r,
+    }
+}
+
+/// [`patient_step`] for a local ID not resolved earlier in the transaction.
+async fn patient_lookup(
+    conn: &mut Tx,
+    client: &ApiClient,
+    d: &ParsedDocument,
+    known: &mut HashMap<String, i64>,
+    mode: PatientMismatch,
+    now: Timestamp,
+) -> Result<Result<i64, Stored>, Rejection> {
     let found = repo::patient_for(conn, client.facility_id, &d.patient.local_id).await?;
     if let Some(c) = &d.consent {
         // Outside the savepoint below, so that the refusal stays audited.
@@ -284,6 +312,12 @@ async fn insert_attachments(conn: &mut Conn, id: i64, d: &ParsedDocument) -> Res
     Ok(())
 }
 
+/// Stores the attachments of documents about to be stored, BEFORE their transaction begins: an
+/// upload (to S3 a network round trip per blob) inside it would hold the transaction's locks and
+/// connection for that long. The store is content-addressed, so a blob whose document is then
+/// refused or rolled back is an orphan that nothing references, kept for the purge's grace
+/// period and then swept (`blobs`); the caller holds `BlobStore::writing` from before the puts
+/// until its commit, so a purge in this process cannot take a blob in between.
 async fn put_blobs(store: &BlobStore, docs: &[&ParsedDocument]) -> Result<(), Rejection> {
     for d in docs {
         for a in &d.attachments {
@@ -343,10 +377,10 @@ pub async fn ingest_one(
 async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>, Rejection> {
     let store = BlobStore::of(state);
     let _gate = store.writing().await;
+    // Blobs first, outside the transaction (see `put_blobs`).
+    put_blobs(&store, &group.iter().map(|p| &p.doc).collect::<Vec<_>>()).await?;
     let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
-    // Several instances: intake transactions queue whole (see `audit::lock_head`).
-    audit::lock_head(&mut tx).await?;
     let mut known: HashMap<i64, HashMap<String, i64>> = HashMap::new();
     let mut results: Vec<Option<Answer>> = Vec::with_capacity(group.len());
     let mut ready = Vec::new();
@@ -377,12 +411,6 @@ async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>
             _ => None,
         })
         .collect();
-    // Blobs only once every check has passed, and before the commit.
-    put_blobs(
-        &store,
-        &created.iter().map(|(r, ..)| r.doc).collect::<Vec<_>>(),
-    )
-    .await?;
     let actors: Vec<_> = created.iter().map(|(r, ..)| r.client.actor()).collect();
     let events: Vec<audit::Event> = created
         .iter()
@@ -439,9 +467,16 @@ async fn insert_ready(
         }
     }
     for facility in facilities {
-        let mine: Vec<usize> = (0..ready.len())
+        let mut mine: Vec<usize> = (0..ready.len())
             .filter(|k| ready[*k].client.facility_id == facility)
             .collect();
+        // In identifier order: two transactions inserting some of the same identifiers (a
+        // retry sent to two instances) then wait for each other in the same order, never in a
+        // circle (a deadlock).
+        mine.sort_by_key(|k| {
+            let d = ready[*k].doc;
+            (&d.identifier_system, &d.identifier_value)
+        });
         // Identifier → (id, content hash) of the documents inserted here.
         let mut claimed: HashMap<(&str, &str), (i64, &str)> = HashMap::new();
         for chunk in crate::db::pow2_chunks(&mine, 16) {
@@ -522,11 +557,11 @@ pub async fn ingest_many(
 ) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
     let store = BlobStore::of(state);
     let _gate = store.writing().await;
+    // Blobs first, outside the transaction (see `put_blobs`).
+    put_blobs(&store, &docs.iter().flatten().collect::<Vec<_>>()).await?;
     let mut known = HashMap::new();
     let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
-    // Several instances: intake transactions queue whole (see `audit::lock_head`).
-    audit::lock_head(&mut tx).await?;
     let mut results: Vec<Option<Result<Stored, Rejection>>> = Vec::with_capacity(docs.len());
     // First every entry's patient (and the early answers), then the documents in multi-row
     // inserts: one statement per chunk instead of one per document.
@@ -571,7 +606,6 @@ pub async fn ingest_many(
         }
         results[r.index] = Some(a);
     }
-    put_blobs(&store, &created).await?;
     if !stored_ids.is_empty() {
         audit::record(
             &mut tx,

@@ -106,6 +106,9 @@ mod views;
 
 pub use admin::review_expired;
 pub use model::RecordsSettings;
+/// The search values the intake stores beside each document (`document_search`,
+/// `document_tokens`); public for loaders that bypass the intake (the prefecture benchmark).
+pub use search::{SearchKeys, keys as search_keys};
 pub use service::{create_api_key, purge};
 
 use crate::auth::Role;

@@ -1,6 +1,7 @@
 //! X.2 — the audit chain, its verification, the audit page, CSV export, the access log.
 
 use rainbownet::auth::Role;
+use serde_json::json;
 
 use crate::helpers::*;
 
@@ -199,4 +200,48 @@ async fn x2_the_verify_page_reports_the_chain() {
         .await
         .unwrap();
     assert!(body.contains("2 行目"), "{body}");
+}
+
+/// Issue 16: a transaction that holds its chain open does not stop another from recording and
+/// committing (on PostgreSQL it takes another chain; with one chain it would wait here for
+/// ever), and the chains verify together. SQLite has one writer: nothing to show there.
+#[tokio::test]
+async fn x2_issue16_two_open_transactions_record_on_two_chains_and_both_verify() {
+    let app = spawn_app().await;
+    if app.db().backend() != rainbownet::db::Backend::Postgres {
+        return;
+    }
+    let actor = rainbownet::audit::Actor::system("test");
+    let mut first = app.db().begin().await.expect("begin");
+    let a = rainbownet::audit::record(&mut first, app.now(), &actor, "test.first", "x", json!({}))
+        .await
+        .expect("first");
+    let mut second = app.db().begin().await.expect("begin");
+    let b = rainbownet::audit::record(
+        &mut second,
+        app.now(),
+        &actor,
+        "test.second",
+        "x",
+        json!({}),
+    )
+    .await
+    .expect("second");
+    second
+        .commit()
+        .await
+        .expect("second commits while the first is open");
+    first.commit().await.expect("first");
+    let chains: Vec<i64> =
+        sqlx::query_scalar("SELECT chain FROM audit_events WHERE id IN ($1, $2) ORDER BY id")
+            .bind(a)
+            .bind(b)
+            .fetch_all(app.db().pool())
+            .await
+            .expect("chains");
+    assert_eq!(chains.len(), 2);
+    assert_ne!(chains[0], chains[1]);
+    let out = app.cli(&["audit", "verify"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
 }

@@ -317,7 +317,7 @@ async fn r21_1_x5_a_backup_taken_while_documents_arrive_restores_every_acknowled
     }
     wait_until(|| acked.lock().expect("lock").len() >= 6).await;
     let accounts_before = env.app.count("accounts").await;
-    let audit_before: i64 = sqlx::query_scalar("SELECT seq FROM audit_head")
+    let audit_before: i64 = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1")
         .fetch_one(env.app.db().pool())
         .await
         .expect("head");

@@ -138,16 +138,18 @@ pub async fn insert_patient(
     .try_get("id")
 }
 
+/// Links a facility's local ID to a patient; false when the local ID is linked already (by a
+/// transaction that committed first: the unique key waits for it on PostgreSQL).
 pub async fn insert_link(
     conn: &mut Conn,
     patient_id: i64,
     facility_id: i64,
     local_id: &str,
     now: Timestamp,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
         "INSERT INTO patient_links (patient_id, facility_id, local_id, created_at)
-         VALUES ($1, $2, $3, $4)",
+         VALUES ($1, $2, $3, $4) ON CONFLICT (facility_id, local_id) DO NOTHING",
     )
     .bind(patient_id)
     .bind(facility_id)
@@ -155,7 +157,7 @@ pub async fn insert_link(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 #[derive(sqlx::FromRow)]

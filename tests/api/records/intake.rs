@@ -147,10 +147,13 @@ async fn x2_bad_submissions_get_a_japanese_operation_outcome_and_store_nothing()
         before,
         "nothing stored by any bad submission"
     );
-    assert_eq!(
-        walk(&net.app.dir.path().join("blobs")).len(),
-        1,
-        "only the consent scan"
+    // Attachments are stored before the transaction (issue 16): a submission refused inside it
+    // leaves its attachment as an unreferenced blob (nothing in `net.rows()` names it), which
+    // the purge sweeps after its grace period. Refusals before the transaction leave none.
+    let blobs = walk(&net.app.dir.path().join("blobs")).len();
+    assert!(
+        (1..=2).contains(&blobs),
+        "the consent scan and at most the referral's attachment: {blobs}"
     );
 }
 
