@@ -51,12 +51,7 @@ use crate::web::{Access, Routes};
 
 pub use model::HelpdeskSettings;
 
-/// Who handles inquiries.
-pub const STAFF: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
-/// The role keys of [`STAFF`] (the accounts an inquiry may be assigned to).
-pub(crate) fn staff_role_keys() -> Vec<&'static str> {
-    STAFF.iter().map(|r| r.key()).collect()
-}
+pub use model::{STAFF, staff_role_keys};
 
 /// Who asks through the portal.
 pub const REQUESTERS: &[Role] = &[Role::User, Role::FacilityManager];

@@ -2,6 +2,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::auth::Role;
 use crate::calendar::BusinessCalendar;
 
 /// How an inquiry came in (R15.2).
@@ -157,6 +158,14 @@ impl Default for HelpdeskSettings {
             resolution_hours: 27,
         }
     }
+}
+
+/// Who handles inquiries.
+pub const STAFF: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
+
+/// The role keys of [`STAFF`] (the accounts an inquiry may be assigned to).
+pub fn staff_role_keys() -> Vec<&'static str> {
+    STAFF.iter().map(|r| r.key()).collect()
 }
 
 #[cfg(test)]

@@ -169,7 +169,7 @@ pub async fn index(
         (page_no - 1) * PER_PAGE,
     )
     .await?;
-    let staff = repo_team::staff(&mut conn, &super::staff_role_keys()).await?;
+    let staff = repo_team::staff(&mut conn, &super::model::staff_role_keys()).await?;
     let mut rows = Vec::new();
     for inq in &found {
         let entries = repo::entries(&mut conn, inq.id).await?;
@@ -383,7 +383,7 @@ async fn show_page_with(
     let inq = repo::find(&mut conn, id).await?;
     let entries = repo::entries(&mut conn, id).await?;
     let r = row(state, &cal, &inq, &entries, now);
-    let staff = repo_team::staff(&mut conn, &super::staff_role_keys()).await?;
+    let staff = repo_team::staff(&mut conn, &super::model::staff_role_keys()).await?;
     let replies = repo_team::canned(&mut conn).await?;
     let chosen = canned.and_then(|c| replies.iter().find(|r| r.id == c));
     let merged_from = repo_team::merged_from(&mut conn, id).await?;

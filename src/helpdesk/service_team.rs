@@ -29,7 +29,7 @@ pub async fn assign(
     let mut tx = db.begin().await?;
     let inq = repo::find(&mut tx, id).await?;
     if let Some(a) = assignee {
-        let staff = repo_team::staff(&mut tx, &super::staff_role_keys()).await?;
+        let staff = repo_team::staff(&mut tx, &super::model::staff_role_keys()).await?;
         if !staff.iter().any(|(s, _)| *s == a) {
             return Err(DomainError::invalid(
                 "assignee",

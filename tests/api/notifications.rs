@@ -198,7 +198,8 @@ async fn issue15_x4_a_processed_request_and_a_reissued_letter_are_mailed_to_the_
     };
     let letters = issue(app.db(), &[rid], &h, 14, app.now()).await.unwrap();
     let account_id = app.account_id(&letters[0].login_id).await;
-    reissue(app.db(), account_id, &h, 14, app.now())
+    let reason = rainbownet::accounts::Reason::parse("本人がパスワードを忘れたため").unwrap();
+    reissue(app.db(), account_id, &reason, &h, 14, app.now())
         .await
         .unwrap();
 
