@@ -136,7 +136,7 @@ fn clause(s: &Search) -> (String, Vec<String>) {
 }
 
 const COLUMNS: &str = "id, at, actor_account_id, actor_login, actor_role, action, target, details,
-                       client_addr, prev_hash, hash, key_id";
+                       client_addr, prev_hash, hash, key_id, chain, seq";
 
 pub async fn count(conn: &mut Conn, s: &Search) -> sqlx::Result<i64> {
     let (w, binds) = clause(s);
