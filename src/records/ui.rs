@@ -298,6 +298,13 @@ pub async fn register(
     if signed_on.is_none() {
         errors.push("同意書の署名日を YYYY-MM-DD で入力してください。".into());
     }
+    // No default: a wrong sex would make every later document a patient mismatch (R21.1).
+    if !matches!(
+        form.gender.as_str(),
+        "male" | "female" | "other" | "unknown"
+    ) {
+        errors.push("性別を選んでください。".into());
+    }
     let scope = match form.scope.as_str() {
         "all" => Some(Scope::All),
         "listed" => {
@@ -340,10 +347,7 @@ pub async fn register(
         name: form.name.trim().chars().take(100).collect(),
         kana: form.kana.trim().chars().take(100).collect(),
         birth_date: form.birth_date.trim().to_string(),
-        gender: match form.gender.as_str() {
-            g @ ("male" | "female" | "other") => g.to_string(),
-            _ => "unknown".into(),
-        },
+        gender: form.gender.clone(),
     };
     let mut tx = state.db.begin().await?;
     match service::register_patient(&mut tx, facility, &patient, &info, &actor, now).await {

@@ -399,3 +399,54 @@ async fn x3_the_patient_list_shows_linked_and_consented_patients_only() {
         "the sender still holds its local ID"
     );
 }
+
+/// Issue 15, defect 6: the registration form does not guess the sex (a wrong one would make every
+/// later document a patient mismatch, R21.1), speaks of no API path to a clinic manager, types its
+/// text inputs; the API-key page says when no key exists.
+#[tokio::test]
+async fn x4_issue15_r21_1_the_patient_form_has_no_default_sex_and_no_api_path() {
+    let net = network().await;
+    let m = net.person(Role::FacilityManager, A, "a-admin").await;
+    let form = m.get("/records/patients/new").await.text().await.unwrap();
+    assert!(form.contains(r#"<option value="" selected>選んでください</option>"#));
+    assert!(
+        !form.contains("/api/fhir"),
+        "no API path for a clinic manager"
+    );
+    let untyped: Vec<&str> = form
+        .split("<input")
+        .skip(1)
+        .map(|t| &t[..t.find('>').unwrap_or(t.len())])
+        .filter(|t| !t.contains("type="))
+        .collect();
+    assert!(
+        untyped.is_empty(),
+        "every input says its type (text inputs are styled by type): {untyped:?}"
+    );
+    let fields = [
+        ("local_id", "000124"),
+        ("name", "清須 太郎"),
+        ("kana", "キヨス タロウ"),
+        ("birth_date", "1950-05-05"),
+        ("signed_on", "2026-04-01"),
+        ("scope", "all"),
+    ];
+    let res = m.post_form("/records/patients", &fields).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("性別を選んでください。"));
+    let mut with_sex = fields.to_vec();
+    with_sex.push(("gender", "male"));
+    let res = m.post_form("/records/patients", &with_sex).await;
+    assert_eq!(res.status(), 303);
+
+    let fresh = spawn_app().await;
+    let admin = fresh.login_as(Role::SystemAdmin).await;
+    let keys = admin
+        .client
+        .get("/admin/api-keys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(keys.contains("発行済みの API キーはありません。"));
+}
