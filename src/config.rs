@@ -86,6 +86,56 @@ impl Default for ServerSettings {
     }
 }
 
+impl ServerSettings {
+    /// Listens on `bind` (from `--bind`). A public URL that only followed the old address (the
+    /// default, `http://` + bind) follows the new one, so that letters, feeds and mails name the
+    /// address people reach (issue 15, defect 3); a public URL set in the file is kept. An
+    /// unspecified host (`0.0.0.0`) or port 0 says nothing about the public address: kept too.
+    pub fn rebind(&mut self, bind: String) {
+        let followed = self.public_url.trim_end_matches('/') == format!("http://{}", self.bind);
+        let concrete = bind
+            .parse::<std::net::SocketAddr>()
+            .map(|a| !a.ip().is_unspecified() && a.port() != 0)
+            .unwrap_or(!bind.ends_with(":0"));
+        if followed && concrete {
+            self.public_url = format!("http://{bind}");
+        }
+        self.bind = bind;
+    }
+
+    /// Why the public URL looks wrong for where the server listens: a loopback public URL while
+    /// listening beyond loopback means every letter and mail would send people to their own PC.
+    pub fn public_url_warning(&self) -> Option<String> {
+        let authority = self
+            .public_url
+            .split("://")
+            .nth(1)
+            .unwrap_or("")
+            .split('/')
+            .next()
+            .unwrap_or("");
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => authority.split(':').next().unwrap_or(""),
+        };
+        let public_loopback = host.is_empty()
+            || host == "localhost"
+            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let listens_beyond = match self.bind.parse::<std::net::SocketAddr>() {
+            Ok(a) => !a.ip().is_loopback(),
+            Err(_) => !self.bind.starts_with("localhost"),
+        };
+        (public_loopback && listens_beyond).then(|| {
+            format!(
+                "[server] public_url = \"{}\" is a loopback address but the server listens on {}: \
+                 letters, the feed and mails would point people to their own computer; set \
+                 [server] public_url to the address users open",
+                self.public_url, self.bind
+            )
+        })
+    }
+}
+
 /// An address or a CIDR network (`192.0.2.10`, `10.0.0.0/8`, `2001:db8::/32`) in
 /// `server.trusted_proxies`; written and read as that text, so a typo fails at start-up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,5 +376,40 @@ mod tests {
                 .collect(),
             _ => vec![prefix.to_string()],
         }
+    }
+
+    #[test]
+    fn issue15_a_new_bind_moves_a_following_public_url_and_keeps_a_configured_one() {
+        let mut s = ServerSettings::default();
+        s.rebind("192.0.2.5:8443".into());
+        assert_eq!(s.public_url, "http://192.0.2.5:8443");
+        assert_eq!(s.public_url_warning(), None);
+
+        let mut s = ServerSettings {
+            public_url: "https://rainbow.example.jp".into(),
+            ..ServerSettings::default()
+        };
+        s.rebind("192.0.2.5:8443".into());
+        assert_eq!(s.public_url, "https://rainbow.example.jp");
+
+        let mut s = ServerSettings::default();
+        s.rebind("0.0.0.0:8080".into());
+        assert_eq!(
+            s.public_url, "http://127.0.0.1:8080",
+            "nothing to derive from 0.0.0.0"
+        );
+        assert!(
+            s.public_url_warning()
+                .is_some_and(|w| w.contains("public_url"))
+        );
+
+        let mut s = ServerSettings::default();
+        s.rebind("127.0.0.1:0".into());
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(
+            s.public_url_warning(),
+            None,
+            "loopback on both sides is consistent"
+        );
     }
 }

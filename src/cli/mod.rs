@@ -132,7 +132,11 @@ pub async fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { bind } => {
             if let Some(b) = bind {
-                settings.server.bind = b;
+                settings.server.rebind(b);
+            }
+            if let Some(w) = settings.server.public_url_warning() {
+                tracing::warn!("{w}");
+                eprintln!("警告: {w}");
             }
             tracing::info!(?settings, "starting");
             let app = Application::build(settings, Arc::new(SystemClock)).await?;
@@ -151,7 +155,7 @@ pub async fn main() -> anyhow::Result<ExitCode> {
                 settings.paths.data_dir = PathBuf::from("demo-data");
             }
             if let Some(b) = bind {
-                settings.server.bind = b;
+                settings.server.rebind(b);
             }
             settings.security.require_totp = with_totp;
             let db = connect(&settings).await?;
