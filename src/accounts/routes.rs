@@ -189,7 +189,7 @@ pub async fn totp_verify(
                 .map(|res| throttle::too_many(res, &r));
         }
     };
-    let ok = service::verify_second_factor(
+    let token = service::verify_second_factor(
         &state.db,
         &state.settings.security,
         &p,
@@ -198,9 +198,12 @@ pub async fn totp_verify(
         state.now(),
     )
     .await?;
-    if ok {
+    if let Some(token) = token {
         permit.succeeded().await;
-        return Ok(Redirect::to("/").into_response());
+        let mut res = Redirect::to("/").into_response();
+        set_session_cookie(&state, &mut res, &token);
+        csrf::rotate(&mut res);
+        return Ok(res);
     }
     let error = Some(
         "コードが正しくありません。認証アプリに表示されている最新の6桁を入力してください。".into(),
@@ -396,13 +399,13 @@ pub async fn enroll(
         return Err(AppError::NotFound);
     }
     match service::finish_totp_enrolment(&state.db, &p, &form.code, &addr, state.now()).await? {
-        Some(codes) => render(
-            RecoveryCodesPage {
-                page: page.titled("リカバリーコード"),
-                codes,
-            },
-            StatusCode::OK,
-        ),
+        Some((codes, token)) => {
+            let mut page = page.titled("リカバリーコード");
+            page.csrf = csrf::token_for_session(state.db.keys().csrf(), &token);
+            let mut res = render(RecoveryCodesPage { page, codes }, StatusCode::OK)?;
+            set_session_cookie(&state, &mut res, &token);
+            Ok(res)
+        }
         None => {
             let error = Some(
                 "コードが正しくありません。アプリに表示されている6桁のコードを入力してください。"

@@ -183,6 +183,8 @@ async fn finish_login(
 }
 
 /// A second-factor code (TOTP or a recovery code) for a session at the `VerifyTotp` stage.
+/// Accepted, the session gets a new token (returned, for the cookie): the token that existed
+/// before the second factor must not become a fully authenticated session (session fixation).
 ///
 /// A recovery code is checked against the account's unused codes (argon2, in the password
 /// slots) before the transaction; a TOTP code is checked inside it (the secret is opened with
@@ -194,7 +196,7 @@ pub async fn verify_second_factor(
     code: &str,
     client: &str,
     now: Timestamp,
-) -> Result<bool, DomainError> {
+) -> Result<Option<String>, DomainError> {
     let recovery = if totp::normalise_recovery_code(code).is_some() {
         let stored = {
             let mut conn = db.pool().acquire().await?;
@@ -225,8 +227,7 @@ pub async fn verify_second_factor(
         }
         None => None,
     };
-    let ok = method.is_some();
-    if let Some(method) = method {
+    let token = if let Some(method) = method {
         audit::record(
             &mut tx,
             now,
@@ -237,11 +238,13 @@ pub async fn verify_second_factor(
         )
         .await?;
         sessions::mark_mfa(&mut tx, p.session_id, now).await?;
+        Some(super::service_sessions::rotate(&mut tx, p, &actor, "mfa_verified", now).await?)
     } else {
         record_mfa_failure(&mut tx, sec, &account, &actor, p, "login", now).await?;
-    }
+        None
+    };
     tx.commit().await?;
-    Ok(ok)
+    Ok(token)
 }
 
 /// A password change as typed into the form.
@@ -394,7 +397,8 @@ pub async fn start_totp_enrolment(db: &Db, p: &Principal) -> Result<String, Doma
     Ok(secret)
 }
 
-/// Confirms enrolment with a first code; returns the recovery codes to show once. The code is
+/// Confirms enrolment with a first code; returns the recovery codes to show once and the
+/// session's new token (rotated as at every change of authentication level). The code is
 /// checked and the recovery codes hashed (argon2) before the transaction.
 pub async fn finish_totp_enrolment(
     db: &Db,
@@ -402,7 +406,7 @@ pub async fn finish_totp_enrolment(
     code: &str,
     client: &str,
     now: Timestamp,
-) -> Result<Option<Vec<String>>, DomainError> {
+) -> Result<Option<(Vec<String>, String)>, DomainError> {
     let already = || DomainError::Conflict("二要素認証はすでに設定されています。".into());
     let seen = {
         let mut conn = db.pool().acquire().await?;
@@ -443,8 +447,9 @@ pub async fn finish_totp_enrolment(
         json!({"recovery_codes": codes.len()}),
     )
     .await?;
+    let token = super::service_sessions::rotate(&mut tx, p, &actor, "totp_enrolled", now).await?;
     tx.commit().await?;
-    Ok(Some(codes.into_iter().map(|(c, _)| c).collect()))
+    Ok(Some((codes.into_iter().map(|(c, _)| c).collect(), token)))
 }
 
 pub async fn logout(

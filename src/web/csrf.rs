@@ -50,6 +50,12 @@ pub fn rotate(res: &mut Response) {
     res.extensions_mut().insert(RotatePreSession);
 }
 
+/// The form token for a session token issued in this very response (a rotated session), so that
+/// the page sent with the new cookie carries forms that the next request accepts.
+pub fn token_for_session(keys: &KeySet, session_token: &str) -> String {
+    token_with(keys.current(), Anchor::Session(session_token))
+}
+
 /// What a form token is bound to.
 #[derive(Clone, Copy, Debug)]
 enum Anchor<'a> {

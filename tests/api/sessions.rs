@@ -494,3 +494,53 @@ async fn x1_hsts_is_sent_only_when_secure_cookies_are_on() {
         assert!(hsts.contains("includeSubDomains"), "{hsts}");
     }
 }
+
+/// Session fixation: the token a browser holds before its second factor (known to anyone who
+/// planted it or read it over the person's shoulder) must not become the fully authenticated
+/// session. Both the log-in code and the first enrolment give a new session id.
+#[tokio::test]
+async fn x1_the_second_factor_gives_a_new_session_id_and_the_half_logged_in_one_no_longer_works() {
+    let app = spawn_app().await;
+    let admin = app.login_as(Role::SystemAdmin).await;
+    let enrolled = audit_details(&app, "auth.session_rotated").await;
+    assert!(
+        enrolled.iter().any(|d| d["reason"] == "totp_enrolled"),
+        "the enrolment rotated the session: {enrolled:?}"
+    );
+    let secret = admin.totp_secret.clone().expect("staff enrol TOTP");
+    app.advance_minutes(1);
+
+    let c = app.client();
+    assert_eq!(
+        c.login(&admin.login_id, &admin.password).await.status(),
+        303
+    );
+    let half = c.cookie("rn_session").expect("session after the password");
+    let code = rainbownet::auth::totp::code_at(&secret, app.now()).expect("code");
+    let res = c.post_form("/login/totp", &[("code", &code)]).await;
+    assert_eq!(res.status(), 303);
+    let full = set_cookie(&res, "rn_session").expect("a new session cookie");
+    assert_ne!(full, half);
+    assert_eq!(
+        c.get("/").await.status(),
+        200,
+        "the new session is logged in"
+    );
+    // A form on the new session works (its form token follows the new session).
+    assert_ne!(c.get("/account/sessions").await.status(), 403);
+
+    let replay = raw()
+        .get(format!("{}/", app.address))
+        .header("cookie", format!("rn_session={half}"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(replay.status(), 303);
+    assert_eq!(location(&replay), "/login");
+    let last = audit_details(&app, "auth.session_rotated")
+        .await
+        .pop()
+        .expect("event");
+    assert_eq!(last["reason"], "mfa_verified");
+    assert_eq!(session_count(&app, &admin.login_id, true).await, 2);
+}
