@@ -67,7 +67,8 @@ pub async fn raise(
             .iter()
             .filter_map(|o| Address::parse(&o.email).ok())
             .collect();
-        let (subject, body) = compose(monitor, kind, detail, now);
+        let link = crate::notifications::page_url(tx, ALERTS_PATH).await?;
+        let (subject, body) = compose(monitor, kind, detail, &link, now);
         let mail = Outgoing {
             source: MAIL_SOURCE,
             source_ref: Some(id.to_string()),
@@ -98,6 +99,7 @@ pub fn compose(
     monitor: &Monitor,
     kind: AlertKind,
     detail: &str,
+    link: &str,
     now: Timestamp,
 ) -> (String, String) {
     let (subject, what) = match kind {
@@ -128,7 +130,8 @@ pub fn compose(
          監視先: {target}\n\
          日時: {at}（日本時間）\n\
          内容: {detail}\n\n\
-         確認と対応の記録は、運用管理システムの「監視 › アラート」（{path}）で行ってください。\n\
+         確認と対応の記録は、運用管理システムの「監視 › アラート」で行ってください。\n\
+         {link}\n\n\
          このメールは送信専用です。\n",
         name = monitor.name,
         kind = monitor.kind().label(),
@@ -139,7 +142,6 @@ pub fn compose(
         } else {
             detail.trim()
         },
-        path = ALERTS_PATH,
     );
     (subject, body)
 }

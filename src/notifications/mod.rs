@@ -165,6 +165,15 @@ pub async fn notify_facility_managers(
     Ok(managers.len())
 }
 
+/// The full address of a page (`path`) for a mail, from the public URL recorded at the last
+/// start (`[server] public_url`); the bare path when none was recorded yet.
+pub async fn page_url(conn: &mut Tx, path: &str) -> sqlx::Result<String> {
+    Ok(match repo::public_url(conn).await? {
+        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+        None => path.to_string(),
+    })
+}
+
 pub fn domain() -> Domain {
     Domain::new("notifications")
         .routes(routes())

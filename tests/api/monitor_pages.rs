@@ -209,7 +209,12 @@ async fn r22_1_a_down_alert_queues_one_mail_to_the_active_on_call_list_with_a_ja
     assert!(body.contains(SECRET_TARGET), "{body}");
     assert!(body.contains(&format!("{}（日本時間）", app.now().jst_seconds())));
     assert!(body.contains("2 回続けて応答がありませんでした"));
-    assert!(body.contains("/admin/monitors/alerts"));
+    // A full address the on-call person can open from a phone, not a bare path.
+    let base = app.state.settings.server.public_url.trim_end_matches('/');
+    assert!(
+        body.contains(&format!("{base}/admin/monitors/alerts")),
+        "{body}"
+    );
     let row = alert_row(&app, alert).await;
     assert_eq!(
         row.get::<Option<i64>, _>("mail_id"),
