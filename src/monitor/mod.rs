@@ -74,6 +74,7 @@ mod repo_uptime;
 pub mod rollup;
 mod routes;
 mod routes_alerts;
+mod routes_form;
 mod routes_summary;
 pub mod scheduler;
 pub mod service;
@@ -131,13 +132,13 @@ fn page_routes() -> Routes {
     let admins = Access::Roles(ADMINS);
     Routes::new()
         .get(routes::HOME, readers, routes::index)
-        .post(routes::HOME, admins, routes::create)
-        .get("/admin/monitors/new", admins, routes::new_form)
+        .post(routes::HOME, admins, routes_form::create)
+        .get("/admin/monitors/new", admins, routes_form::new_form)
         .get("/admin/monitors/{id}", readers, routes::show)
-        .post("/admin/monitors/{id}", admins, routes::update)
-        .get("/admin/monitors/{id}/edit", admins, routes::edit_form)
-        .post("/admin/monitors/{id}/pause", admins, routes::pause)
-        .post("/admin/monitors/{id}/resume", admins, routes::resume)
+        .post("/admin/monitors/{id}", admins, routes_form::update)
+        .get("/admin/monitors/{id}/edit", admins, routes_form::edit_form)
+        .post("/admin/monitors/{id}/pause", admins, routes_form::pause)
+        .post("/admin/monitors/{id}/resume", admins, routes_form::resume)
         .get(routes_alerts::ALERTS, readers, routes_alerts::index)
         .post(
             "/admin/monitors/alerts/{id}/acknowledge",
