@@ -64,7 +64,7 @@ pub async fn index(
         String::new()
     };
     let mut view = list_page(&state, page, filter, None).await?;
-    view.letters = letters_routes::waiting(&state, &p, &q.letters);
+    view.letters = letters_routes::waiting(&state, &p, &q.letters).await?;
     render(view, StatusCode::OK)
 }
 
@@ -150,7 +150,7 @@ pub async fn issue(
                     .to_zoned(crate::db::tokyo())
                     .strftime("%Y%m%d-%H%M%S")
             );
-            let token = letters_routes::hold(&state, &p, &letters, name)?;
+            let token = letters_routes::hold(&state, &p, &letters, name).await?;
             let msg = format!(
                 "{} 件の申請を処理しました。封書（PDF）をダウンロードして印刷してください。",
                 letters.len()

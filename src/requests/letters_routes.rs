@@ -20,7 +20,7 @@ use crate::state::AppState;
 use crate::web::{ClientAddr, Page, flash_redirect, render};
 
 /// Renders the letters and keeps the PDF for the operator's download; returns the link token.
-pub fn hold(
+pub async fn hold(
     state: &AppState,
     p: &Principal,
     letters: &[LetterData],
@@ -28,13 +28,14 @@ pub fn hold(
 ) -> AppResult<String> {
     let font = letter::font(&state.settings)?;
     let bytes = letter::render(&font, letters, &state.settings.server.public_url);
-    Ok(handoff::hold(p.account_id, name, bytes, state.now()))
+    Ok(handoff::hold(&state.db, p.account_id, &name, &bytes, state.now()).await?)
 }
 
 /// The token, when a download is still waiting for this operator.
-pub fn waiting(state: &AppState, p: &Principal, token: &str) -> Option<String> {
-    let ok = !token.is_empty() && handoff::waiting(p.account_id, token, state.now());
-    ok.then(|| token.to_string())
+pub async fn waiting(state: &AppState, p: &Principal, token: &str) -> AppResult<Option<String>> {
+    let ok =
+        !token.is_empty() && handoff::waiting(&state.db, p.account_id, token, state.now()).await?;
+    Ok(ok.then(|| token.to_string()))
 }
 
 #[derive(Deserialize, Default)]
@@ -51,7 +52,8 @@ pub async fn download(
     page: Page,
     Query(q): Query<TokenQuery>,
 ) -> AppResult<Response> {
-    let Some((name, bytes)) = handoff::take(p.account_id, &q.t, state.now()) else {
+    let Some((name, bytes)) = handoff::take(&state.db, p.account_id, &q.t, state.now()).await?
+    else {
         let view = LettersReadyPage {
             page: page.titled("封書のダウンロード"),
             token: None,
@@ -77,7 +79,7 @@ pub async fn ready(
     page: Page,
     Query(q): Query<TokenQuery>,
 ) -> AppResult<Response> {
-    let token = waiting(&state, &p, &q.t);
+    let token = waiting(&state, &p, &q.t).await?;
     let status = if token.is_some() {
         StatusCode::OK
     } else {
@@ -173,7 +175,7 @@ pub async fn reissue(
         Err(e) => return Err(e.into()),
     };
     let name = format!("letter-{}-reissue.pdf", l.login_id);
-    let token = hold(&state, &p, &[l], name)?;
+    let token = hold(&state, &p, &[l], name).await?;
     Ok(flash_redirect(
         &state,
         &format!("/admin/requests/letters?t={token}&account={account_id}"),

@@ -34,6 +34,7 @@ pub mod letter;
 mod letters_routes;
 pub mod model;
 mod repo;
+mod repo_handoff;
 mod routes;
 pub mod service;
 mod views;

@@ -495,3 +495,43 @@ async fn x5_jobs_scheduled_on_both_instances_run_once_each_and_the_audit_chain_v
     );
     assert!(app.audit_count("auth.login_failed").await >= 2);
 }
+
+#[tokio::test]
+async fn x5_issue15_a_letter_processed_on_one_instance_downloads_once_from_the_other() {
+    if !on_postgres("x5_issue15_a_letter_processed_on_one_instance_downloads_once") {
+        return;
+    }
+    use crate::requests::{download_link, post_issue, received_ids, request_add};
+    let app = spawn_app().await;
+    let (a, b) = (
+        app.spawn_instance(&instance_config(false), &[]),
+        app.spawn_instance(&instance_config(false), &[]),
+    );
+    let fm = app.login_as(Role::FacilityManager).await;
+    let op = app.login_as(Role::SystemOperator).await;
+    request_add(&fm, "清須 花子", "きよす はなこ").await;
+    let ids = received_ids(&app).await;
+    let via = |base: &str| TestUser {
+        client: op.client.at(base),
+        login_id: op.login_id.clone(),
+        password: op.password.clone(),
+        totp_secret: op.totp_secret.clone(),
+    };
+    let (on_a, on_b) = (via(&a.address), via(&b.address));
+
+    // Processed on A; the balancer sends the list and the download to B.
+    let res = post_issue(&on_a, &ids).await;
+    assert_eq!(res.status(), 303, "processing on A");
+    let list = on_b.client.get(&location(&res)).await.text().await.unwrap();
+    let link = download_link(&list);
+    let pdf = on_b.client.get(&link).await;
+    assert_eq!(pdf.status(), 200, "the letter made on A downloads from B");
+    let text = crate::requests::pdf_text(&pdf.bytes().await.unwrap());
+    assert_eq!(crate::requests::credentials_in(&text).len(), 1);
+    assert_eq!(
+        on_a.client.get(&link).await.status(),
+        410,
+        "once, across instances"
+    );
+    assert_eq!(app.count("letter_handoffs").await, 0, "nothing left behind");
+}

@@ -7,7 +7,7 @@ use crate::helpers::*;
 const OTHER_FACILITY: &str = "9900000002";
 
 /// Adds a user request through the facility manager's form; returns the response.
-async fn request_add(fm: &TestUser, name: &str, kana: &str) -> reqwest::Response {
+pub(crate) async fn request_add(fm: &TestUser, name: &str, kana: &str) -> reqwest::Response {
     fm.client
         .post_form(
             "/requests",
@@ -22,7 +22,7 @@ async fn request_add(fm: &TestUser, name: &str, kana: &str) -> reqwest::Response
         .await
 }
 
-async fn received_ids(app: &TestApp) -> Vec<i64> {
+pub(crate) async fn received_ids(app: &TestApp) -> Vec<i64> {
     sqlx::query_scalar("SELECT id FROM account_requests WHERE state = 'received' ORDER BY id")
         .fetch_all(app.db().pool())
         .await
@@ -41,7 +41,7 @@ async fn issue(op: &TestUser, ids: &[i64]) -> reqwest::Response {
 }
 
 /// The one-time download link on a page.
-fn download_link(page: &str) -> String {
+pub(crate) fn download_link(page: &str) -> String {
     let at = page
         .find("/admin/requests/letters/pdf?t=")
         .unwrap_or_else(|| panic!("no download link: {page}"));
@@ -49,7 +49,7 @@ fn download_link(page: &str) -> String {
 }
 
 /// The raw POST of the list's processing form.
-async fn post_issue(op: &TestUser, ids: &[i64]) -> reqwest::Response {
+pub(crate) async fn post_issue(op: &TestUser, ids: &[i64]) -> reqwest::Response {
     let token = op.client.csrf().await;
     let mut body = format!("csrf_token={token}");
     for id in ids {
@@ -1052,6 +1052,22 @@ async fn x4_issue15_processing_redirects_to_a_current_list_with_a_one_time_downl
         "the processed request is no longer offered"
     );
     let link = download_link(&list);
+    // While it waits, the database holds neither the token nor the PDF in clear (issue 16: the
+    // row is shared by every instance, and goes into backups).
+    let token = link.split("t=").nth(1).unwrap().split('&').next().unwrap();
+    let (hash, sealed): (String, String) =
+        sqlx::query_as("SELECT token_hash, sealed FROM letter_handoffs")
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap();
+    assert!(!hash.contains(token) && !sealed.contains(token));
+    let body = sealed.split('.').nth(1).expect("nonce.ciphertext");
+    let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, body)
+        .expect("base64url");
+    assert!(
+        raw.len() > 1000 && !raw.windows(4).any(|w| w == b"%PDF"),
+        "the PDF is stored sealed"
+    );
     let pdf = op.client.get(&link).await;
     assert_eq!(pdf.status(), 200);
     assert_eq!(
