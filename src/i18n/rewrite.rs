@@ -49,30 +49,28 @@ pub fn translate_html(html: &str, catalogue: &Catalogue) -> Result<Translated, S
         }
         en
     };
-    let settings = RewriteStrSettings {
-        element_content_handlers: vec![
-            element!("html[lang]", |el| {
-                el.set_attribute("lang", "en")?;
-                Ok(())
-            }),
-            element!("*", |el| {
-                let mut names: Vec<&str> = ATTRIBUTES.to_vec();
-                let kind = el.get_attribute("type").unwrap_or_default();
-                if el.tag_name() == "input" && matches!(kind.as_str(), "submit" | "button") {
-                    names.push("value");
+    let settings = RewriteStrSettings::new()
+        .append_element_content_handler(element!("html[lang]", |el| {
+            el.set_attribute("lang", "en")?;
+            Ok(())
+        }))
+        .append_element_content_handler(element!("*", |el| {
+            let mut names: Vec<&str> = ATTRIBUTES.to_vec();
+            let kind = el.get_attribute("type").unwrap_or_default();
+            if el.tag_name() == "input" && matches!(kind.as_str(), "submit" | "button") {
+                names.push("value");
+            }
+            for name in names {
+                let Some(value) = el.get_attribute(name) else {
+                    continue;
+                };
+                if let Some(en) = lookup(&value) {
+                    el.set_attribute(name, &en.replace('&', "&amp;"))?;
                 }
-                for name in names {
-                    let Some(value) = el.get_attribute(name) else {
-                        continue;
-                    };
-                    if let Some(en) = lookup(&value) {
-                        el.set_attribute(name, &en.replace('&', "&amp;"))?;
-                    }
-                }
-                Ok(())
-            }),
-        ],
-        document_content_handlers: vec![doc_text!(|t| {
+            }
+            Ok(())
+        }))
+        .append_document_content_handler(doc_text!(|t| {
             if !matches!(t.text_type(), TextType::Data | TextType::RCData) {
                 return Ok(());
             }
@@ -93,9 +91,7 @@ pub fn translate_html(html: &str, catalogue: &Catalogue) -> Result<Translated, S
                 None => t.replace(&raw, ContentType::Html),
             }
             Ok(())
-        })],
-        ..RewriteStrSettings::new()
-    };
+        }));
     let html = rewrite_str(html, settings).map_err(|e| e.to_string())?;
     Ok(Translated {
         html,

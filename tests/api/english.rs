@@ -82,8 +82,11 @@ async fn asciify_data(app: &TestApp) {
              WHERE m.type = 'table' AND upper(p.type) LIKE '%TEXT%'",
         ),
         Backend::Postgres => sqlx::query_as(
-            "SELECT table_name::text, column_name::text FROM information_schema.columns
-             WHERE table_schema = current_schema() AND data_type IN ('text', 'character varying')",
+            "SELECT c.table_name::text, c.column_name::text FROM information_schema.columns c
+             JOIN information_schema.tables t
+               ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+             WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
+               AND c.data_type IN ('text', 'character varying')",
         ),
     }
     .fetch_all(pool)
