@@ -22,7 +22,9 @@ pub fn catalogue() -> &'static Catalogue {
 }
 
 struct Pattern {
-    regex: Regex,
+    /// The same pattern with lazy and with greedy variables: a text may be cut either way
+    /// ("{ $at } { $kind }" on "2026-11-30 02:00 日次" needs the greedy one).
+    regex: [Regex; 2],
     vars: Vec<String>,
     id: String,
 }
@@ -81,6 +83,35 @@ pub fn messages(source: &str) -> Vec<(String, Vec<Piece>)> {
     out
 }
 
+/// Data between Japanese punctuation (a list joined with "、", a name in "（）"): the text with
+/// ASCII punctuation, if nothing else Japanese is left.
+pub fn fold_punctuation(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '（' => out.push_str(" ("),
+            '）' => out.push(')'),
+            '、' | '，' => out.push_str(", "),
+            '：' => out.push_str(": "),
+            '／' => out.push_str(" / "),
+            '〜' | '～' => out.push_str(" – "),
+            '｜' => out.push_str(" | "),
+            '　' => out.push(' '),
+            '「' | '」' | '『' | '』' => out.push('"'),
+            '［' | '【' => out.push('['),
+            '］' | '】' => out.push(']'),
+            '。' => out.push('.'),
+            '・' => out.push_str(", "),
+            c => out.push(c),
+        }
+    }
+    let out = normalise(&out)
+        .replace("( ", "(")
+        .replace(" )", ")")
+        .replace(" ,", ",");
+    (!super::has_japanese(&out)).then_some(out)
+}
+
 /// Text as it is compared: trimmed, every run of white space one space.
 pub fn normalise(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -103,28 +134,39 @@ impl Catalogue {
                 continue;
             }
             let mut re = String::from("^");
+            let mut greedy = String::from("^");
             let mut vars = Vec::new();
             for p in &pieces {
                 match p {
                     Piece::Text(t) => {
                         let t = normalise(&format!("\u{1}{t}\u{1}"));
                         let t = t.trim_matches('\u{1}');
-                        re.push_str(&regex::escape(t).replace(' ', r"\s*"));
+                        let lit = regex::escape(t).replace(' ', r"\s+");
+                        re.push_str(&lit);
+                        greedy.push_str(&lit);
                     }
                     Piece::Var(v) => {
                         re.push_str("(.*?)");
+                        greedy.push_str("(.*)");
                         vars.push(v.clone());
                     }
                 }
             }
             re.push('$');
-            match Regex::new(&re) {
-                Ok(regex) => patterns.push(Pattern { regex, vars, id }),
-                Err(e) => tracing::warn!(%id, %e, "catalogue pattern does not compile"),
+            greedy.push('$');
+            match (Regex::new(&re), Regex::new(&greedy)) {
+                (Ok(lazy), Ok(greedy)) => patterns.push(Pattern {
+                    regex: [lazy, greedy],
+                    vars,
+                    id,
+                }),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(%id, %e, "catalogue pattern does not compile")
+                }
             }
         }
         // The most literal text first: "{ $n } 件中" wins over "{ $x }件".
-        patterns.sort_by_key(|p| std::cmp::Reverse(p.regex.as_str().len() - 5 * p.vars.len()));
+        patterns.sort_by_key(|p| std::cmp::Reverse(p.regex[0].as_str().len() - 5 * p.vars.len()));
         let mut bundle =
             FluentBundle::new_concurrent(vec![unic_langid::LanguageIdentifier::default()]);
         bundle.set_use_isolating(false);
@@ -149,21 +191,33 @@ impl Catalogue {
         if let Some(id) = self.exact.get(&key) {
             return self.format(id, None);
         }
-        for p in &self.patterns {
-            if let Some(caps) = p.regex.captures(&key) {
-                let mut args = FluentArgs::new();
-                for (i, name) in p.vars.iter().enumerate() {
-                    let v = caps.get(i + 1).map_or("", |m| m.as_str());
-                    // A plain count is a number (English plurals select on it); anything else,
-                    // "007" included, stays text.
-                    let value = match v.parse::<i64>() {
-                        Ok(n) if n.to_string() == v => FluentValue::from(n),
-                        _ => FluentValue::from(self.translate(v).unwrap_or_else(|| v.to_string())),
-                    };
-                    args.set(name.clone(), value);
-                }
-                return self.format(&p.id, Some(&args));
+        let tries = self
+            .patterns
+            .iter()
+            .flat_map(|p| p.regex.iter().map(move |r| (p, r)));
+        'patterns: for (p, regex) in tries {
+            let Some(caps) = regex.captures(&key) else {
+                continue;
+            };
+            let mut args = FluentArgs::new();
+            for (i, name) in p.vars.iter().enumerate() {
+                let v = caps.get(i + 1).map_or("", |m| m.as_str()).trim();
+                // A plain count is a number (English plurals select on it); Japanese text must
+                // itself be in the catalogue, else this pattern cut the text in the wrong place
+                // and the next one is tried; other text (data) stays as it is.
+                let value = match v.parse::<i64>() {
+                    Ok(n) if n.to_string() == v => FluentValue::from(n),
+                    _ if super::has_japanese(v) => {
+                        match self.translate(v).or_else(|| fold_punctuation(v)) {
+                            Some(en) => FluentValue::from(en),
+                            None => continue 'patterns,
+                        }
+                    }
+                    _ => FluentValue::from(v.to_string()),
+                };
+                args.set(name.clone(), value);
             }
+            return self.format(&p.id, Some(&args));
         }
         None
     }

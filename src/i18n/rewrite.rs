@@ -12,7 +12,7 @@ use lol_html::{RewriteStrSettings, doc_text, element, rewrite_str};
 use super::catalogue::Catalogue;
 
 /// Attributes whose text a person reads.
-const ATTRIBUTES: &[&str] = &["title", "placeholder", "aria-label", "alt"];
+const ATTRIBUTES: &[&str] = &["title", "placeholder", "aria-label", "alt", "label"];
 
 /// Text kept in Japanese on purpose: the language switch names Japanese in Japanese.
 const KEEP: &[&str] = &["日本語"];
@@ -43,7 +43,9 @@ pub fn translate_html(html: &str, catalogue: &Catalogue) -> Result<Translated, S
         if KEEP.contains(&text.trim()) {
             return None;
         }
-        let en = catalogue.translate(&text);
+        let en = catalogue
+            .translate(&text)
+            .or_else(|| super::catalogue::fold_punctuation(&text));
         if en.is_none() {
             missed.borrow_mut().push(super::catalogue::normalise(&text));
         }

@@ -26,6 +26,9 @@ const NOT_PAGES: &[&str] = &[
     "/portal/feed.atom",
 ];
 
+/// Attributes a person reads (the rewriter translates the same).
+const READ_ATTRIBUTES: &[&str] = &["title", "placeholder", "aria-label", "alt", "label"];
+
 /// How many pages of one role the crawl opens at most (each path pattern once).
 const MAX_PAGES: usize = 400;
 
@@ -134,8 +137,13 @@ fn japanese_texts(html: &str) -> Vec<String> {
                 out.push(t.split_whitespace().collect::<Vec<_>>().join(" "));
             }
         } else if let Some(el) = node.value().as_element() {
+            let button =
+                el.name() == "input" && matches!(el.attr("type"), Some("submit" | "button"));
             for (name, value) in el.attrs() {
-                if has_japanese(value) {
+                // What a person reads; other values (an option's code, a field's content) are
+                // data sent back to the server.
+                let read = READ_ATTRIBUTES.contains(&name) || (button && name == "value");
+                if read && has_japanese(value) {
                     out.push(format!("@{name}={value}"));
                 }
             }
