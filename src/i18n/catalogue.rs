@@ -83,6 +83,15 @@ pub fn messages(source: &str) -> Vec<(String, Vec<Piece>)> {
     out
 }
 
+/// Whether a text contains Japanese (Hiragana, Katakana, CJK ideographs, CJK punctuation or
+/// full-width forms).
+pub fn has_japanese(text: &str) -> bool {
+    text.chars().any(|c| {
+        matches!(c as u32,
+            0x3000..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF00..=0xFFEF)
+    })
+}
+
 /// Data between Japanese punctuation (a list joined with "、", a name in "（）"): the text with
 /// ASCII punctuation, if nothing else Japanese is left.
 pub fn fold_punctuation(text: &str) -> Option<String> {
@@ -109,7 +118,7 @@ pub fn fold_punctuation(text: &str) -> Option<String> {
         .replace("( ", "(")
         .replace(" )", ")")
         .replace(" ,", ",");
-    (!super::has_japanese(&out)).then_some(out)
+    (!has_japanese(&out)).then_some(out)
 }
 
 /// Text as it is compared: trimmed, every run of white space one space.
@@ -207,7 +216,7 @@ impl Catalogue {
                 // and the next one is tried; other text (data) stays as it is.
                 let value = match v.parse::<i64>() {
                     Ok(n) if n.to_string() == v => FluentValue::from(n),
-                    _ if super::has_japanese(v) => {
+                    _ if has_japanese(v) => {
                         match self.translate(v).or_else(|| fold_punctuation(v)) {
                             Some(en) => FluentValue::from(en),
                             None => continue 'patterns,

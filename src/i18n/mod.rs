@@ -17,8 +17,8 @@
 mod catalogue;
 mod rewrite;
 
-pub use catalogue::{Catalogue, EN_SOURCE, JA_SOURCE, Piece, catalogue, messages};
-pub use rewrite::{Translated, has_japanese, translate_html};
+pub use catalogue::{Catalogue, EN_SOURCE, JA_SOURCE, Piece, catalogue, has_japanese, messages};
+pub use rewrite::{Translated, translate_html};
 
 use axum::body::Body;
 use axum::extract::Request;

@@ -9,22 +9,13 @@ use std::cell::RefCell;
 use lol_html::html_content::{ContentType, TextType};
 use lol_html::{RewriteStrSettings, doc_text, element, rewrite_str};
 
-use super::catalogue::Catalogue;
+use super::catalogue::{Catalogue, fold_punctuation, has_japanese, normalise};
 
 /// Attributes whose text a person reads.
 const ATTRIBUTES: &[&str] = &["title", "placeholder", "aria-label", "alt", "label"];
 
 /// Text kept in Japanese on purpose: the language switch names Japanese in Japanese.
 const KEEP: &[&str] = &["日本語"];
-
-/// Whether a text contains Japanese (Hiragana, Katakana, CJK ideographs, CJK punctuation or
-/// full-width forms).
-pub fn has_japanese(text: &str) -> bool {
-    text.chars().any(|c| {
-        matches!(c as u32,
-            0x3000..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF00..=0xFFEF)
-    })
-}
 
 /// A page in English, and the Japanese texts the catalogue did not know.
 pub struct Translated {
@@ -45,9 +36,9 @@ pub fn translate_html(html: &str, catalogue: &Catalogue) -> Result<Translated, S
         }
         let en = catalogue
             .translate(&text)
-            .or_else(|| super::catalogue::fold_punctuation(&text));
+            .or_else(|| fold_punctuation(&text));
         if en.is_none() {
-            missed.borrow_mut().push(super::catalogue::normalise(&text));
+            missed.borrow_mut().push(normalise(&text));
         }
         en
     };
