@@ -269,6 +269,29 @@ mod tests {
     }
 
     #[test]
+    fn a_pattern_that_cuts_the_text_in_the_wrong_place_is_not_used() {
+        let c = Catalogue::new(
+            "next = 次回：{ $at } { $kind }\ndaily = 日次\nsort = 操作{ $mark }\n",
+            "next = Next: { $at } { $kind }\ndaily = Daily\nsort = Action{ $mark }\n",
+        );
+        assert_eq!(
+            c.translate("次回：2026-11-30 02:00 日次").as_deref(),
+            Some("Next: 2026-11-30 02:00 Daily"),
+            "the greedy cut, after the lazy one left Japanese in a variable"
+        );
+        assert_eq!(c.translate("操作のないまま"), None, "no 'Actionのないまま'");
+    }
+
+    #[test]
+    fn data_between_japanese_punctuation_becomes_ascii() {
+        assert_eq!(
+            fold_punctuation("Kiyosu City（demo-city）、Nishi").as_deref(),
+            Some("Kiyosu City (demo-city), Nishi")
+        );
+        assert_eq!(fold_punctuation("名前（x）"), None);
+    }
+
+    #[test]
     fn the_product_catalogue_parses_and_has_no_duplicate_ids() {
         let ja = messages(JA_SOURCE);
         let en = messages(EN_SOURCE);
