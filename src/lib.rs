@@ -25,6 +25,7 @@ pub mod facilities;
 pub mod firewall;
 pub mod health;
 pub mod helpdesk;
+pub mod i18n;
 pub mod incidents;
 pub mod jobs;
 pub mod mail;

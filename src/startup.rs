@@ -108,6 +108,8 @@ impl Application {
             .layer(from_fn_with_state(state.clone(), web::observe::measure))
             .layer(from_fn_with_state(state.clone(), web::error_page_context))
             .layer(from_fn_with_state(state.clone(), web::clear_flash))
+            // English pages for staff who chose it (X.4): inside the session, which knows.
+            .layer(from_fn(crate::i18n::translate))
             .layer(from_fn_with_state(state.clone(), session::load))
             .layer(from_fn_with_state(state.clone(), csrf::protect))
             .layer(from_fn(web::rejections::japanese_errors))

@@ -30,12 +30,15 @@
 //! - Log-in, second-factor and password-change attempts are throttled per client address and for
 //!   the server before any check (429 with `Retry-After`); failed log-ins are aggregated to at
 //!   most two audit events per address and window (`throttle.rs`).
+//! - Staff roles choose the language of their pages (日本語 / English, `language`; X.4); the
+//!   choice is kept on the account and audited.
 //! - Log-in, failure, lockout, unlock, log-out, password change, enrolment, session rotation and
 //!   ending: all audited.
 
 mod cli;
 mod demo;
 mod inventory;
+mod language;
 mod lifecycle;
 mod lockout;
 pub mod model;
@@ -61,6 +64,16 @@ use crate::db::{Conn, Timestamp};
 use crate::domain::Domain;
 use crate::state::{AppState, Card};
 use crate::web::{Access, Routes};
+
+/// Who may choose English pages (X.4): every role but the facilities' own.
+const STAFF: &[Role] = &[
+    Role::ServiceOperator,
+    Role::Committee,
+    Role::OpsManager,
+    Role::SystemAdmin,
+    Role::SystemOperator,
+    Role::KeyManager,
+];
 
 /// Who manages accounts (list, unlock).
 pub const MANAGERS: &[Role] = &[Role::SystemAdmin, Role::SystemOperator];
@@ -95,6 +108,7 @@ fn routes() -> Routes {
             recovery::regenerate,
         )
         .get("/account/sessions", Access::AnyRole, routes_sessions::index)
+        .post("/account/language", Access::Roles(STAFF), language::update)
         .post(
             "/account/sessions/end-others",
             Access::AnyRole,

@@ -555,3 +555,21 @@ pub async fn reviews(
     .fetch_all(&mut *conn)
     .await
 }
+
+/// Sets an account's page language; returns the one it had.
+pub async fn set_language(
+    conn: &mut Conn,
+    account_id: i64,
+    language: &str,
+) -> sqlx::Result<Option<String>> {
+    let from: Option<String> = sqlx::query_scalar("SELECT language FROM accounts WHERE id = $1")
+        .bind(account_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE accounts SET language = $1 WHERE id = $2")
+        .bind(language)
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(from)
+}

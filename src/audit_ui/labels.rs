@@ -11,6 +11,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("account.created", "アカウントの作成"),
     ("account.disabled", "アカウントの無効化"),
     ("account.inventory_reviewed", "アカウント棚卸しの実施"),
+    ("account.language_changed", "表示言語の変更"),
     ("account.letter_issued", "封書（初期パスワード）の発行"),
     ("account.password_reset", "パスワードの再設定"),
     ("account.totp_reset", "二要素認証の初期化"),

@@ -27,12 +27,14 @@ pub struct SessionRow {
     pub must_change_password: i64,
     pub totp_enabled_at: Option<Timestamp>,
     pub disabled_at: Option<Timestamp>,
+    /// The account's page language (`ja` or `en`; see `i18n`).
+    pub language: String,
 }
 
 const SESSION_SELECT: &str =
     "SELECT s.id, s.account_id, s.created_at, s.last_seen_at, s.mfa_at, s.ended_at,
         a.login_id, a.display_name, a.role, a.facility_id, a.must_change_password,
-        a.totp_enabled_at, a.disabled_at
+        a.totp_enabled_at, a.disabled_at, a.language
    FROM sessions s JOIN accounts a ON a.id = s.account_id";
 
 pub async fn find_by_token_hash(conn: &mut Conn, hash: &str) -> sqlx::Result<Option<SessionRow>> {

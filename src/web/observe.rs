@@ -125,8 +125,11 @@ fn render_error_page(res: Response, id: &str) -> Response {
         message: &page.message,
         request_id: id,
     };
+    let english = res.extensions().get::<crate::i18n::Lang>() == Some(&crate::i18n::Lang::En);
     let (mut parts, _) = res.into_parts();
     let body = match view.render() {
+        // Rendered here, outside the translating layer, which marked the response (X.4).
+        Ok(html) if english => Html(crate::i18n::translate_error_page(html)).into_response(),
         Ok(html) => Html(html).into_response(),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, page.title).into_response(),
     };

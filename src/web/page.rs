@@ -29,6 +29,9 @@ pub struct UserBadge {
     pub display_name: String,
     pub login_id: String,
     pub role_label: &'static str,
+    /// Staff roles get the 日本語 / English switch (X.4); `english` is the current choice.
+    pub staff: bool,
+    pub english: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -95,6 +98,9 @@ impl FromRequestParts<AppState> for Page {
                 display_name: p.display_name.clone(),
                 login_id: p.login_id.clone(),
                 role_label: p.role.label(),
+                staff: p.role.is_staff(),
+                english: parts.extensions.get::<crate::i18n::Lang>()
+                    == Some(&crate::i18n::Lang::En),
             }),
             nav,
             csrf: parts
@@ -158,6 +164,9 @@ pub async fn error_page_context(
     }
     if let Some(t) = req.extensions().get::<CsrfToken>() {
         ctx.extensions_mut().insert(t.clone());
+    }
+    if let Some(l) = req.extensions().get::<crate::i18n::Lang>() {
+        ctx.extensions_mut().insert(*l);
     }
     let mut res = next.run(req).await;
     if res.extensions().get::<crate::error::ErrorPage>().is_some() {

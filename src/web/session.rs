@@ -14,6 +14,7 @@ use super::{ClientAddr, cookies, csrf};
 use crate::audit::{self, Actor};
 use crate::auth::{self, Principal, Role, Stage, repo};
 use crate::error::AppError;
+use crate::i18n::Lang;
 use crate::state::AppState;
 
 /// How stale `last_seen_at` may get before a request writes it again.
@@ -29,8 +30,9 @@ pub async fn load(State(state): State<AppState>, mut req: Request, next: Next) -
         .cloned()
         .unwrap_or_default();
     match resolve(&state, &token, &client.0).await {
-        Ok(Resolved::Active(p)) => {
+        Ok(Resolved::Active(p, lang)) => {
             req.extensions_mut().insert(p);
+            req.extensions_mut().insert(lang);
             next.run(req).await
         }
         Ok(Resolved::Expired) => {
@@ -65,7 +67,7 @@ fn clear_cookie(state: &AppState, res: &mut Response) {
 }
 
 enum Resolved {
-    Active(Principal),
+    Active(Principal, Lang),
     Expired,
     Unknown,
 }
@@ -110,16 +112,24 @@ async fn resolve(state: &AppState, token: &str, client: &str) -> Result<Resolved
         s.mfa_at.is_some(),
         sec.require_totp,
     );
-    Ok(Resolved::Active(Principal {
-        account_id: s.account_id,
-        login_id: s.login_id,
-        display_name: s.display_name,
-        role,
-        facility_id: s.facility_id,
-        session_id: s.id,
-        session_started: s.created_at,
-        stage,
-    }))
+    // Only staff roles may see English (X.4); the others keep Japanese whatever is stored.
+    let lang = match Lang::from_key(&s.language) {
+        Lang::En if role.is_staff() => Lang::En,
+        _ => Lang::Ja,
+    };
+    Ok(Resolved::Active(
+        Principal {
+            account_id: s.account_id,
+            login_id: s.login_id,
+            display_name: s.display_name,
+            role,
+            facility_id: s.facility_id,
+            session_id: s.id,
+            session_started: s.created_at,
+            stage,
+        },
+        lang,
+    ))
 }
 
 /// Ends an expired session and records why (shared with the `sessions.expire` job).

@@ -16,6 +16,7 @@ mod browser_requests;
 mod dashboards;
 mod dashboards_browser;
 mod demo_network;
+mod english;
 mod exports;
 mod firewall;
 mod helpdesk;

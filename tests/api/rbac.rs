@@ -25,6 +25,14 @@ enum Expect {
 const AUDIT_READERS: &[Role] = &[SystemAdmin, OpsManager, ServiceOperator];
 const ACCOUNT_MANAGERS: &[Role] = &[SystemAdmin, SystemOperator];
 const ADMINS: &[Role] = &[SystemAdmin];
+const STAFF: &[Role] = &[
+    ServiceOperator,
+    Committee,
+    OpsManager,
+    SystemAdmin,
+    SystemOperator,
+    KeyManager,
+];
 const FACILITY_MANAGERS: &[Role] = &[FacilityManager];
 const REQUEST_FORM: &[Role] = &[FacilityManager, SystemAdmin, SystemOperator];
 const PORTAL_EDITORS: &[Role] = &[SystemAdmin, SystemOperator];
@@ -70,6 +78,7 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
         ("GET", "/account/sessions", AnyRole),
         ("POST", "/account/sessions/end-others", AnyRole),
         ("POST", "/account/sessions/{id}/end", AnyRole),
+        ("POST", "/account/language", Only(STAFF)),
         ("GET", "/admin/accounts", Only(ACCOUNT_MANAGERS)),
         (
             "POST",
