@@ -21,7 +21,7 @@ use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{Caller, Page, flash_redirect, render};
 
-use super::consent_ui::{lines, parse_scope};
+use super::consent_ui::{lines, parse_scope, typed_codes};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -210,7 +210,7 @@ pub async fn paper_record(
         if signed_on.is_none() {
             errors.push("同意書の署名日を YYYY-MM-DD で入力してください。".into());
         }
-        parse_scope(&form.scope, &form.facilities, &mut errors)
+        parse_scope(&form.scope, &typed_codes(&form.facilities), &mut errors)
     };
     let store = BlobStore::of(&state);
     let _gate = store.writing().await;

@@ -169,28 +169,30 @@ pub async fn panel(
         can_record: manager && !held_by_staff,
         can_withdraw: manager && !held_by_staff && own_latest.is_some_and(|r| book.is_in_force(r)),
         held_by_staff: linked && held_by_staff,
+        choices: if manager {
+            ScopeChoice::all(&repo::participating_facilities(tx).await?, &[])
+        } else {
+            Vec::new()
+        },
     })
 }
 
-/// A scope from a form: `all`, or `listed` with facility codes separated by commas or spaces.
+/// A scope from a form: `all`, or `listed` with the ticked facility codes (at least one).
 pub(super) fn parse_scope(
     scope: &str,
-    facilities: &str,
+    codes: &[String],
     errors: &mut Vec<String>,
 ) -> Option<Scope> {
     match scope {
         "all" => Some(Scope::All),
         "listed" => {
-            let codes: Vec<String> = facilities
-                .split([',', '、', ' ', '\n'])
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect();
             if codes.is_empty() {
-                errors.push("同意の対象施設のコードを入力してください。".into());
+                errors.push("同意の対象とする施設を1つ以上選んでください。".into());
                 return None;
             }
+            let mut codes = codes.to_vec();
+            codes.sort();
+            codes.dedup();
             Some(Scope::Listed(codes))
         }
         _ => {
@@ -198,6 +200,15 @@ pub(super) fn parse_scope(
             None
         }
     }
+}
+
+/// Facility codes typed into a text field (the staff's paper form), separated by commas or spaces.
+pub(super) fn typed_codes(text: &str) -> Vec<String> {
+    text.split([',', '、', ' ', '\n'])
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// `POST /records/patients/{id}/consent`: the facility manager records (widens, narrows,
@@ -209,8 +220,9 @@ pub async fn record(
     guard: ObjectGuard,
     page: Page,
     Path(id): Path<i64>,
-    Form(form): Form<ConsentValues>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
+    let form = ConsentValues::from_fields(fields);
     let now = state.now();
     let facility = p.facility_id.ok_or(AppError::Forbidden)?;
     let mut tx = state.db.begin().await?;
@@ -226,6 +238,7 @@ pub async fn record(
         errors.push("同意書の署名日を YYYY-MM-DD で入力してください。".into());
     }
     let scope = parse_scope(&form.scope, &form.facilities, &mut errors);
+    let facilities = repo::participating_facilities(&mut tx).await?;
     if target == facility && !repo::is_linked(&mut tx, id, facility).await? {
         errors.push("自施設の患者ID を連携してから、自施設の同意を記録してください。".into());
     }
@@ -235,6 +248,7 @@ pub async fn record(
                 page: page.titled(format!("{} さんの同意の記録", patient.name)),
                 patient_id: id,
                 patient_name: patient.name.clone(),
+                choices: ScopeChoice::all(&facilities, &form.facilities),
                 form,
                 errors,
             },

@@ -431,6 +431,31 @@ pub struct ConsentPanel {
     pub can_withdraw: bool,
     /// The facility's own consent is held by staff (a paper form): changes go through them.
     pub held_by_staff: bool,
+    /// The facilities a scope may list, as checkboxes (none ticked).
+    pub choices: Vec<ScopeChoice>,
+}
+
+/// One participating facility as a checkbox of a consent's scope.
+#[derive(Clone)]
+pub struct ScopeChoice {
+    pub code: String,
+    /// The label: the facility's name and code.
+    pub label: String,
+    pub ticked: bool,
+}
+
+impl ScopeChoice {
+    /// The checkboxes of `facilities` (code, name), those in `ticked` ticked.
+    pub fn all(facilities: &[(String, String)], ticked: &[String]) -> Vec<ScopeChoice> {
+        facilities
+            .iter()
+            .map(|(code, name)| ScopeChoice {
+                code: code.clone(),
+                label: format!("{name}（{code}）"),
+                ticked: ticked.contains(code),
+            })
+            .collect()
+    }
 }
 
 /// The facility manager's consent form when it has to be shown again (422).
@@ -441,17 +466,39 @@ pub struct ConsentFormPage {
     pub patient_id: i64,
     pub patient_name: String,
     pub form: ConsentValues,
+    /// The participating facilities, those of the sent form ticked.
+    pub choices: Vec<ScopeChoice>,
     pub errors: Vec<String>,
 }
 
-#[derive(Default, Clone, serde::Deserialize)]
-#[serde(default)]
+/// The facility manager's consent form as sent: the listed facilities are the ticked
+/// checkboxes (repeated `facilities` fields), never typed codes (issue 15 defect 6).
+#[derive(Default, Clone)]
 pub struct ConsentValues {
     /// The code of the facility whose consent is recorded (empty: the caller's own).
     pub facility: String,
     pub signed_on: String,
     pub scope: String,
-    pub facilities: String,
+    pub facilities: Vec<String>,
+}
+
+impl ConsentValues {
+    /// The form from its fields (a repeated `facilities` field: one ticked facility each).
+    pub fn from_fields(fields: Vec<(String, String)>) -> ConsentValues {
+        let mut v = ConsentValues::default();
+        for (name, value) in fields {
+            match name.as_str() {
+                "facility" => v.facility = value,
+                "signed_on" => v.signed_on = value,
+                "scope" => v.scope = value,
+                "facilities" if !value.trim().is_empty() => {
+                    v.facilities.push(value.trim().to_string())
+                }
+                _ => {}
+            }
+        }
+        v
+    }
 }
 
 /// A patient as the staff see them on the paper-form page.

@@ -281,3 +281,98 @@ async fn issue15_x4_the_inquiry_list_searches_filters_sorts_and_pages_with_count
         ".helpdesk-list th, .helpdesk-list td { white-space: nowrap; word-break: keep-all; }"
     ));
 }
+
+/// The inquiry numbers of a list page, in the order shown.
+fn row_ids(page: &str) -> Vec<i64> {
+    let body = page.split("<tbody>").nth(1).unwrap_or("");
+    body.split("<td><a href=\"/helpdesk/")
+        .skip(1)
+        .filter_map(|s| s.split('"').next()?.parse().ok())
+        .collect()
+}
+
+/// The sort links of the list's column headers (HTML-unescaped).
+fn header_links(page: &str) -> Vec<String> {
+    page.split("<th scope=\"col\"><a href=\"")
+        .skip(1)
+        .map(|s| {
+            s.split('"')
+                .next()
+                .unwrap()
+                .replace("&amp;", "&")
+                .replace("&#38;", "&")
+        })
+        .collect()
+}
+
+/// The `sort` of a list link.
+fn sort_key(link: &str) -> &str {
+    link.split(['?', '&'])
+        .find_map(|p| p.strip_prefix("sort="))
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn issue15_x4_every_sortable_column_header_links_to_a_working_sort_that_changes_the_order() {
+    let app = spawn_app().await;
+    let op = app.login_as(Role::SystemOperator).await;
+    // Three inquiries that differ in every sortable column: status and priority set apart.
+    let first = record(&op, "電話", "東病院", "一件目").await;
+    let second = record(&op, "電話", "東病院", "二件目").await;
+    let third = record(&op, "電話", "東病院", "三件目").await;
+    for (id, priority) in [(first, "低"), (second, "緊急"), (third, "高")] {
+        let res = op
+            .client
+            .post_form(
+                &format!("/helpdesk/{id}/assignment"),
+                &[("assignee", ""), ("priority", priority)],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "{priority}");
+    }
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{second}/responses"),
+            &[
+                ("method", "電話"),
+                ("status", "対応中"),
+                ("content", "確認中です。"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+
+    let page = text(&op.client, "/helpdesk").await;
+    let links = header_links(&page);
+    let sorts: Vec<&str> = links.iter().map(|l| sort_key(l)).collect();
+    assert_eq!(sorts, ["id", "received", "status", "priority"], "{page}");
+    for link in &links {
+        // The header link gives one order; the same header on that page gives the reverse.
+        let once = text(&op.client, link).await;
+        let shown = row_ids(&once);
+        assert_eq!(shown.len(), 3, "{link}: {once}");
+        let again_link = header_links(&once)
+            .into_iter()
+            .find(|l| sort_key(l) == sort_key(link))
+            .unwrap();
+        assert_ne!(
+            &again_link, link,
+            "the current sort's header flips the direction"
+        );
+        let again = row_ids(&text(&op.client, &again_link).await);
+        let mut reversed = shown.clone();
+        reversed.reverse();
+        assert_eq!(again, reversed, "{link} then {again_link}");
+    }
+    // The orders follow the column: priority 緊急 → 高 → 低 ascending, numbers by number.
+    let by_priority = row_ids(&text(&op.client, "/helpdesk?sort=priority&dir=asc").await);
+    assert_eq!(by_priority, [second, third, first]);
+    let by_id = row_ids(&text(&op.client, "/helpdesk?sort=id&dir=asc").await);
+    assert_eq!(by_id, [first, second, third]);
+    let by_status = row_ids(&text(&op.client, "/helpdesk?sort=status&dir=asc").await);
+    assert_ne!(
+        by_status, by_id,
+        "対応中 is not ordered among 受付 by number"
+    );
+}

@@ -82,6 +82,17 @@ pub async fn facility_label(conn: &mut Conn, id: i64) -> sqlx::Result<Option<(St
         .transpose()
 }
 
+/// The participating facilities (code, name), by code: the choices of a consent's scope
+/// (a withdrawn facility can no longer be named).
+pub async fn participating_facilities(conn: &mut Conn) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query("SELECT code, name FROM facilities WHERE withdrawn_at IS NULL ORDER BY code")
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.try_get("code")?, r.try_get("name")?)))
+        .collect()
+}
+
 /// The facilities holding a local ID of the patient (code, name), by code.
 pub async fn linked_facilities(
     conn: &mut Conn,

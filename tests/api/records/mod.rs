@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 mod consent;
+mod consent_form;
 mod intake;
 mod link;
 mod patient_match;
