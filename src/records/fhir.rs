@@ -460,6 +460,7 @@ mod tests {
     fn document(subject: &str) -> Value {
         json!({"resourceType": "Bundle", "type": "document",
         "identifier": {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:1"},
+        "timestamp": "2026-11-20T10:15:00+09:00",
         "entry": [
             {"fullUrl": "urn:uuid:c1", "resource": {"resourceType": "Composition", "status": "final",
                 "type": {"coding": [{"system": "http://loinc.org", "code": "57133-1"}]},
