@@ -97,6 +97,8 @@ impl Application {
             throttle,
             settings: Arc::new(settings),
         };
+        // Every instance on this database must use the same keys (issue 16).
+        crate::db::fingerprints::check_shared_keys(&state.db, state.now()).await?;
         for run in &state.registry.on_start {
             run(&state, state.now()).await?;
         }

@@ -7,6 +7,7 @@
 //! `migrations/postgres`, paired by name, and run at start-up and by `rainbownet migrate`.
 
 mod decode;
+pub mod fingerprints;
 mod group;
 pub mod keys;
 mod ready;

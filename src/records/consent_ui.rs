@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::consent::{self, Act, Book, ConsentError, Party};
 use super::model::{self, Scope};
 use super::objects;
-use super::read_api::{Read, log_read};
+use super::read_api::{Read, log_read_alone};
 use super::repo;
 use super::views::*;
 use crate::audit;
@@ -343,11 +343,12 @@ pub async fn scan(
     .await
 }
 
-/// Serves the scan `hash` of a consent form as a download, the read audited in `tx`.
+/// Serves the scan `hash` of a consent form as a download; `tx` (the rows read) ends before the
+/// blob is fetched, and the read is audited after the fetch succeeded.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_scan(
     state: &AppState,
-    mut tx: Tx,
+    tx: Tx,
     now: crate::db::Timestamp,
     actor: &audit::Actor,
     read: Read,
@@ -355,11 +356,13 @@ pub async fn serve_scan(
     content_type: Option<&str>,
     name: &str,
 ) -> AppResult<Response> {
+    // The rows were read in `tx`: end it before the object store answers (issue 16), and
+    // audit only a read that succeeded, in a short transaction of its own.
+    tx.commit().await?;
     let bytes = BlobStore::of(state)
         .get(hash)
         .await
         .map_err(AppError::Internal)?;
-    log_read(&mut tx, now, actor, "records.consent_scan_read", read).await?;
-    tx.commit().await?;
+    log_read_alone(&state.db, now, actor, "records.consent_scan_read", read).await?;
     Ok(objects::download(bytes, content_type, name))
 }

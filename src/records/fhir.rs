@@ -199,6 +199,24 @@ pub fn parse_bundle(
         }
         resources.push((e.get("fullUrl").and_then(Value::as_str), r));
     }
+    // bdl-7: a fullUrl names one entry (entries sharing one must differ in meta.versionId).
+    let mut seen = std::collections::HashSet::new();
+    for (url, r) in &resources {
+        if let Some(url) = url
+            && !seen.insert((*url, str_at(r, &["meta", "versionId"])))
+        {
+            return Err(invalid(format!(
+                "entry の fullUrl「{url}」が重複しています（FHIR R4 bdl-7）。"
+            )));
+        }
+    }
+    // bdl-10: a document Bundle has a timestamp (bdl-9 identifier and bdl-11 first entry a
+    // Composition are checked above and below).
+    if matches!(kind, BundleKind::Document) && str_at(&bundle, &["timestamp"]).is_none() {
+        return Err(invalid(
+            "document Bundle の timestamp がありません（FHIR R4 bdl-10）。",
+        ));
+    }
     let issues = fhir_refs::check_bundle(&bundle, "Bundle");
     if !issues.is_empty() {
         return Err(Rejection::with_issues(422, issues));
@@ -442,6 +460,7 @@ mod tests {
     fn document(subject: &str) -> Value {
         json!({"resourceType": "Bundle", "type": "document",
         "identifier": {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:1"},
+        "timestamp": "2026-11-20T10:15:00+09:00",
         "entry": [
             {"fullUrl": "urn:uuid:c1", "resource": {"resourceType": "Composition", "status": "final",
                 "type": {"coding": [{"system": "http://loinc.org", "code": "57133-1"}]},

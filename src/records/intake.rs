@@ -312,6 +312,19 @@ async fn insert_attachments(conn: &mut Conn, id: i64, d: &ParsedDocument) -> Res
     Ok(())
 }
 
+/// The order in which a transaction resolves its documents' patients: by facility and local
+/// ID (then request order), whatever order they were sent in. Registering a new patient inserts
+/// its link, and on PostgreSQL a second transaction inserting the same link waits for the first;
+/// two transactions registering the same patients in opposite orders (two instances, two
+/// batches) would then wait for each other in a circle — a deadlock that aborts one with a 500.
+/// In one order they only queue (issue 16 item 2).
+fn patient_order<'a>(keys: impl Iterator<Item = Option<(i64, &'a str)>>) -> Vec<usize> {
+    let mut order: Vec<(Option<(i64, &str)>, usize)> =
+        keys.enumerate().map(|(i, k)| (k, i)).collect();
+    order.sort();
+    order.into_iter().map(|(_, i)| i).collect()
+}
+
 /// Stores the attachments of documents about to be stored, BEFORE their transaction begins: an
 /// upload (to S3 a network round trip per blob) inside it would hold the transaction's locks and
 /// connection for that long. The store is content-addressed, so a blob whose document is then
@@ -382,13 +395,16 @@ async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>
     let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
     let mut known: HashMap<i64, HashMap<String, i64>> = HashMap::new();
-    let mut results: Vec<Option<Answer>> = Vec::with_capacity(group.len());
+    let mut results: Vec<Option<Answer>> = group.iter().map(|_| None).collect();
     let mut ready = Vec::new();
-    for (index, p) in group.iter().enumerate() {
+    let keys = group
+        .iter()
+        .map(|p| Some((p.client.facility_id, p.doc.patient.local_id.as_str())));
+    for index in patient_order(keys) {
+        let p = &group[index];
         let cache = known.entry(p.client.facility_id).or_default();
         match patient_step(&mut tx, &p.client, &p.doc, cache, mode, p.now).await {
             Ok(Ok(patient_id)) => {
-                results.push(None);
                 ready.push(Ready {
                     index,
                     client: &p.client,
@@ -397,11 +413,12 @@ async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>
                     now: p.now,
                 });
             }
-            Ok(Err(earlier)) => results.push(Some(Ok(earlier))),
+            Ok(Err(earlier)) => results[index] = Some(Ok(earlier)),
             Err(e) if e.status >= 500 => return Err(e),
-            Err(e) => results.push(Some(Err(e))),
+            Err(e) => results[index] = Some(Err(e)),
         }
     }
+    ready.sort_by_key(|r| r.index);
     let answers = insert_ready(&mut tx, &ready, mode).await?;
     let created: Vec<(&Ready, i64, i64)> = ready
         .iter()
@@ -562,24 +579,27 @@ pub async fn ingest_many(
     let mut known = HashMap::new();
     let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
-    let mut results: Vec<Option<Result<Stored, Rejection>>> = Vec::with_capacity(docs.len());
+    let mut results: Vec<Option<Result<Stored, Rejection>>> = docs.iter().map(|_| None).collect();
     // First every entry's patient (and the early answers), then the documents in multi-row
     // inserts: one statement per chunk instead of one per document.
     let mut ready: Vec<(usize, &ParsedDocument, i64)> = Vec::new();
-    for (i, d) in docs.iter().enumerate() {
-        match d {
-            Err(e) => results.push(Some(Err(e.clone()))),
+    let keys = docs.iter().map(|d| {
+        d.as_ref()
+            .ok()
+            .map(|d| (client.facility_id, d.patient.local_id.as_str()))
+    });
+    for i in patient_order(keys) {
+        match &docs[i] {
+            Err(e) => results[i] = Some(Err(e.clone())),
             Ok(d) => match patient_step(&mut tx, client, d, &mut known, mode, now).await {
-                Ok(Ok(patient_id)) => {
-                    results.push(None);
-                    ready.push((i, d, patient_id));
-                }
-                Ok(Err(earlier)) => results.push(Some(Ok(earlier))),
+                Ok(Ok(patient_id)) => ready.push((i, d, patient_id)),
+                Ok(Err(earlier)) => results[i] = Some(Ok(earlier)),
                 Err(e) if e.status >= 500 => return Err(e),
-                Err(e) => results.push(Some(Err(e))),
+                Err(e) => results[i] = Some(Err(e)),
             },
         }
     }
+    ready.sort_by_key(|r| r.0);
     let ready: Vec<Ready> = ready
         .into_iter()
         .map(|(index, doc, patient_id)| Ready {

@@ -276,6 +276,12 @@ pub async fn post_consent(
     };
     let store = BlobStore::of(&state);
     let _gate = store.writing().await;
+    // The scan first, outside the transaction, like a document's attachments (`intake::put_blobs`:
+    // a slow object store must not hold the transaction; a refused consent leaves an
+    // unreferenced blob that the purge sweeps after its grace period).
+    if let (Some(hash), Some((_, bytes))) = (&scan_hash, &info.scan) {
+        store.put(hash, bytes).await.map_err(internal)?;
+    }
     let mut tx = state.db.begin().await?;
     let known = repo::find_link(&mut tx, client.facility_id, &patient.local_id).await?;
     if let Err(refused) = check_custodian(&mut tx, &client, &info, known, now).await {
@@ -327,9 +333,6 @@ pub async fn post_consent(
             }
             Err(e) => return Err(e.into()),
         }
-        if let (Some(hash), Some((_, bytes))) = (&scan_hash, &info.scan) {
-            store.put(hash, bytes).await.map_err(internal)?;
-        }
         tx.commit().await?;
         let body = json!({"resourceType": "OperationOutcome", "issue": [{"severity": "information",
             "code": "informational", "diagnostics": "自施設の同意の撤回を記録しました。以後、自施設以外の施設は自施設が送信したこの患者の文書を閲覧できません（他の施設が記録した同意は変わりません）。"}]});
@@ -375,9 +378,6 @@ pub async fn post_consent(
             ConsentChange::Granted,
         ),
     };
-    if let (Some(hash), Some((_, bytes))) = (&scan_hash, &info.scan) {
-        store.put(hash, bytes).await.map_err(internal)?;
-    }
     tx.commit().await?;
     let body = json!({"resourceType": "OperationOutcome", "issue": [{"severity": "information",
         "code": "informational", "diagnostics": format!(

@@ -5,6 +5,12 @@
 //! refused direct read or patient search is audited (`access.denied`). Every document returned
 //! is written to the audit chain in the same transaction as the read; a search audits only the
 //! documents of the page it returns.
+//!
+//! A read that needs blobs (a Bundle with attachments, an attachment, a consent scan) holds no
+//! database transaction while the object store answers (issue 16: a slow S3 must not hold a
+//! transaction or a connection): the rows are read and the reach checked first, then the blob
+//! is read and its hash verified, and only a read that succeeded is audited, in a short
+//! transaction of its own ([`log_read_alone`]) before the bytes are sent.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -53,6 +59,20 @@ pub async fn log_read(
     Ok(())
 }
 
+/// [`log_read`] in a transaction of its own (for reads that fetched a blob outside any
+/// transaction); the response is sent only after it commits.
+pub async fn log_read_alone(
+    db: &crate::db::Db,
+    now: Timestamp,
+    actor: &Actor,
+    action: &str,
+    r: Read,
+) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    log_read(&mut tx, now, actor, action, r).await?;
+    tx.commit().await
+}
+
 /// The stored Bundle with its attachments put back, as the sender sent it.
 pub async fn full_bundle(store: &BlobStore, doc: &DocumentRow) -> Result<Value, Rejection> {
     let mut v: Value = serde_json::from_str(&doc.content).map_err(super::api::internal)?;
@@ -96,15 +116,17 @@ pub async fn get_bundle(
     let guard = guard_of(&state, route, &client);
     let mut tx = state.db.begin().await?;
     let found = objects::find_document(&mut tx, id, client.facility_id, None).await?;
-    let (mut tx, doc) = match guard.check_in(tx, found).await {
+    let (tx, doc) = match guard.check_in(tx, found).await {
         Ok((tx, doc)) => (tx, doc.row),
         Err(DomainError::NotFound) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
+    // The rows are read and the reach checked: end the transaction before the object store.
+    tx.commit().await?;
     let store = BlobStore::of(&state);
     let body = full_bundle(&store, &doc).await?;
-    log_read(
-        &mut tx,
+    log_read_alone(
+        &state.db,
         now,
         &client.actor(),
         "records.document_read",
@@ -116,7 +138,6 @@ pub async fn get_bundle(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(fhir(StatusCode::OK, &body))
 }
 

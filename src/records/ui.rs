@@ -17,7 +17,7 @@ use super::fhir::PatientInfo;
 use super::model::{self, ConsentInfo, Scope};
 use super::objects;
 use super::patient_match::{self, Presence, Sent};
-use super::read_api::{Read, log_read};
+use super::read_api::{Read, log_read, log_read_alone};
 use super::repo;
 use super::service;
 use super::views::*;
@@ -235,12 +235,15 @@ pub async fn attachment(
         .into_iter()
         .find(|a| a.ordinal == n)
         .ok_or(AppError::NotFound)?;
+    // No transaction is held while the object store answers (issue 16); only a read that
+    // succeeded is audited, before the bytes are sent.
+    tx.commit().await?;
     let bytes = BlobStore::of(&state)
         .get(&a.blob_hash)
         .await
         .map_err(AppError::Internal)?;
-    log_read(
-        &mut tx,
+    log_read_alone(
+        &state.db,
         now,
         &Actor::of(&p, &addr),
         "records.attachment_read",
@@ -252,7 +255,6 @@ pub async fn attachment(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(objects::download_named(
         bytes,
         Some(&a.content_type),

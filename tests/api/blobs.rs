@@ -178,6 +178,8 @@ async fn x5_issue16_an_attachment_sent_into_s3_is_read_back_equal_and_nothing_is
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.bytes().await.expect("bytes").to_vec(), pdf);
+    // Each successful read is audited (after the blob was read, in its own transaction).
+    assert_eq!(net.app.audit_count("records.attachment_read").await, 1);
 
     // The same attachment again: stored once, the put is a no-op.
     let (body, _) = referral(2, None);
@@ -211,6 +213,7 @@ async fn x5_issue16_a_corrupted_object_in_s3_is_detected_on_read_and_by_blobs_ve
         .await
         .expect("PUT");
 
+    let reads_before = net.app.audit_count("records.document_read").await;
     let res = attachment_via_api(&net, id).await;
     assert_eq!(res.status(), 500, "never the changed bytes");
     let reader = net
@@ -221,6 +224,13 @@ async fn x5_issue16_a_corrupted_object_in_s3_is_detected_on_read_and_by_blobs_ve
         .await;
     assert_eq!(res.status(), 500);
     assert_ne!(res.bytes().await.expect("bytes").to_vec(), tampered);
+    // The blob is read (and verified) before the read is audited: a read that failed left no
+    // read event (the audit transaction is short and never waits on the object store).
+    assert_eq!(
+        net.app.audit_count("records.document_read").await,
+        reads_before
+    );
+    assert_eq!(net.app.audit_count("records.attachment_read").await, 0);
 
     let (code, out) = cli_with_s3(
         &net.app,

@@ -34,6 +34,7 @@ mod monitor_e2e;
 mod monitor_engine;
 mod monitor_pages;
 mod multi_instance;
+mod multi_instance_keys;
 mod notifications;
 mod objects;
 mod observe;

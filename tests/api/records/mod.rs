@@ -16,6 +16,7 @@ mod intake;
 mod link;
 mod patient_match;
 mod reading;
+mod registration_order;
 mod search;
 mod validate;
 

@@ -431,3 +431,41 @@ async fn r21_1_issue14_batch_entries_and_consents_are_validated_too() {
     assert_eq!(o["issue"][0]["expression"][0], "Consent.signedBy", "{o}");
     assert_eq!(net.rows().await, after);
 }
+
+#[tokio::test]
+async fn r21_1_issue14_bundle_invariants_bdl7_fullurl_unique_and_bdl10_document_timestamp() {
+    let net = registered().await;
+    let before = net.rows().await;
+    // bdl-7: two entries with one fullUrl (and no versionId to tell them apart).
+    let mut b = referral("bdl7");
+    let first = b["entry"][1]["fullUrl"].clone();
+    b["entry"][2]["fullUrl"] = first;
+    let (s, o) = refusal(net.send(A, "/api/fhir/Bundle", b.to_string()).await).await;
+    assert_eq!(s, 422, "{o}");
+    assert!(o.to_string().contains("bdl-7"), "{o}");
+    // bdl-10: a document without its timestamp.
+    let mut b = referral("bdl10");
+    b.as_object_mut().expect("object").remove("timestamp");
+    let (s, o) = refusal(net.send(A, "/api/fhir/Bundle", b.to_string()).await).await;
+    assert_eq!(s, 422, "{o}");
+    assert!(o.to_string().contains("bdl-10"), "{o}");
+    assert_eq!(net.rows().await, before, "nothing stored");
+    // bdl-9 (identifier) and bdl-11 (first entry a Composition) are refused as before.
+    let mut b = referral("bdl9");
+    b.as_object_mut().expect("object").remove("identifier");
+    assert_eq!(
+        refusal(net.send(A, "/api/fhir/Bundle", b.to_string()).await)
+            .await
+            .0,
+        422
+    );
+    let mut b = referral("bdl11");
+    b["entry"].as_array_mut().expect("entries").swap(0, 1);
+    assert_eq!(
+        refusal(net.send(A, "/api/fhir/Bundle", b.to_string()).await)
+            .await
+            .0,
+        422
+    );
+    assert_eq!(net.rows().await, before, "nothing stored");
+}
