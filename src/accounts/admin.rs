@@ -22,6 +22,15 @@ use crate::auth::{Role, repo as sessions};
 use crate::db::{Timestamp, Tx};
 use crate::error::DomainError;
 
+/// The account as it is (for pages), or None.
+pub async fn find(conn: &mut crate::db::Conn, id: i64) -> Result<Option<Account>, DomainError> {
+    match repo::find(conn, id).await {
+        Ok(a) => Ok(Some(a)),
+        Err(sqlx::Error::RowNotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The account, locked for the rest of the transaction.
 pub async fn lock_account(tx: &mut Tx, id: i64) -> Result<Option<Account>, DomainError> {
     Ok(repo_admin::find_for_update(tx, id).await?)
