@@ -292,3 +292,52 @@ async fn issue15_the_history_matches_the_account_exactly() {
     assert!(page.contains("hist-first"));
     assert!(!page.contains(&long_id), "no event of account {long_id}");
 }
+
+/// The text of the re-issued letter of a new user (reason and tick given).
+async fn reissued_letter(app: &TestApp) -> String {
+    let op = app.login_as(Role::SystemOperator).await;
+    let user = app.login_as(Role::User).await;
+    let id = app.account_id(&user.login_id).await;
+    let res = confirmed(&op, &format!("/admin/accounts/{id}/reissue"), &[]).await;
+    assert_eq!(res.status(), 303);
+    let ready = op
+        .client
+        .get(&location(&res))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let at = ready
+        .find("/admin/requests/letters/pdf?t=")
+        .expect("download link");
+    let link = ready[at..]
+        .split('"')
+        .next()
+        .expect("link")
+        .replace("&amp;", "&");
+    let pdf = op.client.get(&link).await.bytes().await.expect("pdf");
+    crate::requests::pdf_text(&pdf)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+#[tokio::test]
+async fn issue15_defect3_the_letter_gives_the_helpdesk_phone_and_hours() {
+    let app = spawn_app_with(|s| {
+        s.set_section(
+            "helpdesk",
+            &serde_json::json!({"phone": "052-400-2911", "first_response_hours": 4, "resolution_hours": 27}),
+        )
+    })
+    .await;
+    let text = reissued_letter(&app).await;
+    assert!(
+        text.contains("ヘルプデスク:052-400-2911（受付平日09:00〜18:00）"),
+        "{text}"
+    );
+    // Without a number the line is left out (no empty "ヘルプデスク:").
+    let app = spawn_app().await;
+    let text = reissued_letter(&app).await;
+    assert!(!text.contains("ヘルプデスク:"), "{text}");
+}
