@@ -128,10 +128,7 @@ pub async fn show(
     render(view, StatusCode::OK)
 }
 
-fn label_of<T: Copy>(key: &str, parse: fn(&str) -> Option<T>) -> String
-where
-    T: Labelled,
-{
+fn label_of<T: Copy + Labelled>(key: &str, parse: fn(&str) -> Option<T>) -> String {
     parse(key).map_or_else(|| key.to_string(), |v| v.text().to_string())
 }
 
@@ -293,23 +290,24 @@ pub async fn act(
         }
         Err(e) => return Err(e.into()),
     }
-    if let (Some(facility), true) = (locked.facility_id, action.notifies()) {
-        if locked.role.needs_facility() {
-            let subject = format!("アカウントの{}", action.done_word());
-            let body = format!(
-                "{}（ログインID {}）のアカウントについて、システム管理者が「{}」を行いました。",
-                locked.display_name,
-                locked.login_id,
-                action.done_word()
-            );
-            let notice = Notice {
-                kind: Kind::AccountChanged,
-                subject: &subject,
-                body: &body,
-                link_path: "",
-            };
-            notifications::notify_facility_managers(&mut tx, facility, &notice, now).await?;
-        }
+    if let (Some(facility), true) = (
+        locked.facility_id,
+        action.notifies() && locked.role.needs_facility(),
+    ) {
+        let subject = format!("アカウントの{}", action.done_word());
+        let body = format!(
+            "{}（ログインID {}）のアカウントについて、システム管理者が「{}」を行いました。",
+            locked.display_name,
+            locked.login_id,
+            action.done_word()
+        );
+        let notice = Notice {
+            kind: Kind::AccountChanged,
+            subject: &subject,
+            body: &body,
+            link_path: "",
+        };
+        notifications::notify_facility_managers(&mut tx, facility, &notice, now).await?;
     }
     tx.commit().await?;
     if let Some((clear, expires)) = password {
