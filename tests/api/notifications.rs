@@ -148,7 +148,7 @@ async fn issue15_x4_with_mail_turned_off_the_notification_is_on_the_site_only() 
     // Everything but answers by mail.
     settings(&user, "taro@clinic.example.jp", &ALL_KINDS[1..]).await;
     let form = text(&user.client, "/notifications/settings").await;
-    assert_eq!(form.matches(" checked>").count(), 3, "the choice is kept");
+    assert_eq!(form.matches(" checked>").count(), 4, "the choice is kept");
     let id = portal_inquiry(&user, "画像が出ない").await;
     answer(&op, id, "復旧しました。", false).await;
     assert!(unread_line(&user).await.contains("未読 1 件"));
