@@ -8,6 +8,7 @@
 pub const ACTIONS: &[(&str, &str)] = &[
     ("access.denied", "閲覧の拒否（権限・同意の範囲外）"),
     ("account.attributes_changed", "アカウント属性の変更"),
+    ("account.changed", "施設のアカウントの変更（通知の種類）"),
     ("account.created", "アカウントの作成"),
     ("account.disabled", "アカウントの無効化"),
     ("account.enabled", "アカウントの利用再開"),
