@@ -5,6 +5,7 @@
 //! [`calendar`], [`web`], [`pdf`]. Domains: [`accounts`], [`facilities`], [`requests`], [`portal`],
 //! [`records`], [`helpdesk`], [`dashboard`]. Wiring: [`startup`], [`jobs`], [`cli`].
 
+pub mod account_admin;
 pub mod accounts;
 pub mod audit;
 pub mod audit_ui;

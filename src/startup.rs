@@ -28,6 +28,7 @@ pub fn domains() -> Vec<Domain> {
         crate::health::domain(),
         crate::dashboard::domain(),
         crate::accounts::domain(),
+        crate::account_admin::domain(),
         crate::facilities::domain(),
         crate::requests::domain(),
         crate::portal::domain(),

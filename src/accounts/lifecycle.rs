@@ -83,6 +83,14 @@ impl OneTimePassword {
         }
         Ok(all)
     }
+
+    pub(super) fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    pub(super) fn into_clear(self) -> String {
+        self.clear
+    }
 }
 
 /// Creates an account with a one-time password (must be changed at first log-in).

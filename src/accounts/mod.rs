@@ -4,6 +4,9 @@
 //! Rules:
 //! - The log-in page never tells whether an ID exists: unknown ID, wrong password, locked and
 //!   disabled accounts all get the same message, and an unknown ID costs the same argon2 time.
+//!   Only the right password of a disabled account is answered 403 "利用停止中" (issue 15).
+//! - Administrators act on one account from `/admin/accounts/{id}` (`account_admin`, through
+//!   `admin`): disable/enable, role, TOTP and password reset, ending sessions — with a reason.
 //! - `lockout_threshold` failures (password or second factor) within `lockout_window_minutes`
 //!   lock the account for `lockout_minutes` (`auth.account_locked`); an administrator may unlock
 //!   it (`auth.account_unlocked`, web or `rainbownet account unlock`).
@@ -35,6 +38,7 @@
 //! - Log-in, failure, lockout, unlock, log-out, password change, enrolment, session rotation and
 //!   ending: all audited.
 
+pub mod admin;
 mod cli;
 mod demo;
 mod inventory;
@@ -44,6 +48,7 @@ mod lockout;
 pub mod model;
 mod recovery;
 mod repo;
+mod repo_admin;
 mod repo_throttle;
 mod review;
 mod routes;

@@ -4,7 +4,8 @@ use super::model::{Account, AccountSummary, RecoveryStatus};
 use crate::auth::Role;
 use crate::db::{Conn, Timestamp};
 
-const ACCOUNT_COLUMNS: &str = "id, login_id, display_name, role, facility_id, password_hash,
+pub(super) const ACCOUNT_COLUMNS: &str =
+    "id, login_id, display_name, role, facility_id, password_hash,
     must_change_password, password_expires_at, totp_secret, totp_enabled_at, totp_last_step,
     locked_at, locked_until, failures_since, disabled_at, last_login_at, created_at";
 

@@ -16,6 +16,8 @@ use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{Caller, ClientAddr, Page, cookies, csrf, flash_redirect, render, user_agent};
 
+/// The right password of a disabled account (R12.2): the person learns why, and whom to ask.
+const DISABLED: &str = "このアカウントは利用停止中のためログインできません。利用を再開するには、所属施設の管理者またはヘルプデスクにお問い合わせください。";
 const LOGIN_FAILED: &str = "ログインIDまたはパスワードが正しくありません。続けて失敗すると、一定時間ログインできなくなります。";
 
 #[derive(Deserialize, Default)]
@@ -130,6 +132,17 @@ pub async fn login(
         Err(LoginError::Invalid) => render(
             LoginPage { page: page.titled("ログイン"), login_id, error: Some(LOGIN_FAILED.into()), notice: None, notices: Vec::new(), status: None },
             StatusCode::UNAUTHORIZED,
+        ),
+        Err(LoginError::Disabled) => render(
+            LoginPage {
+                page: page.titled("ログイン"),
+                login_id,
+                error: Some(DISABLED.into()),
+                notice: None,
+                notices: Vec::new(),
+                status: None,
+            },
+            StatusCode::FORBIDDEN,
         ),
         Err(LoginError::OneTimePasswordExpired) => render(
             LoginPage {

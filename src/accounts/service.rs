@@ -28,6 +28,9 @@ pub enum LoginError {
     /// Wrong ID, wrong password, locked or disabled: the page says the same for all of them.
     #[error("invalid credentials")]
     Invalid,
+    /// The right password of a disabled account: the person may be told (R12.2).
+    #[error("account disabled")]
+    Disabled,
     #[error("one-time password expired")]
     OneTimePasswordExpired,
     #[error(transparent)]
@@ -71,11 +74,11 @@ pub async fn login(
             repo::find_by_login_id(&mut conn, login_id).await?
         };
         let verified_hash = match &seen {
-            Some(a) if a.disabled_at.is_none() && !a.is_locked(now) => {
-                password::verify_async(pw, &a.password_hash)
-                    .await
-                    .then(|| a.password_hash.clone())
-            }
+            // A disabled account's password is checked too: with the right one, the person is told
+            // the account is disabled (the wrong one gets the common message).
+            Some(a) if !a.is_locked(now) => password::verify_async(pw, &a.password_hash)
+                .await
+                .then(|| a.password_hash.clone()),
             _ => {
                 password::verify_dummy_async(pw).await;
                 None
@@ -147,6 +150,9 @@ async fn finish_login(
         note_login_failure(tx, &sec.throttle, &actor, &target, login_id, reason, now).await?;
         if reason == "wrong_password" {
             lock_if_too_many(tx, sec, &account, &actor, now).await?;
+        }
+        if reason == "disabled" && verified {
+            return Err(LoginError::Disabled);
         }
         return Err(LoginError::Invalid);
     }

@@ -149,6 +149,43 @@ pub fn percentiles(mut xs: Vec<SignedDuration>) -> Option<(SignedDuration, Signe
 pub struct HelpdeskSettings {
     pub first_response_hours: i64,
     pub resolution_hours: i64,
+    /// The helpdesk's phone number, printed on the sealed letters (issue 15 defect 3); empty
+    /// leaves the line out.
+    pub phone: String,
+}
+
+impl HelpdeskSettings {
+    /// "ヘルプデスク: 052-000-0000（受付 平日 09:00〜18:00）" with the hours of `[calendar]`, or
+    /// None without a phone number.
+    pub fn contact_line(&self, cal: &crate::calendar::CalendarSettings) -> Option<String> {
+        let phone = self.phone.trim();
+        if phone.is_empty() {
+            return None;
+        }
+        const DAYS: [(&str, &str); 7] = [
+            ("mon", "月"),
+            ("tue", "火"),
+            ("wed", "水"),
+            ("thu", "木"),
+            ("fri", "金"),
+            ("sat", "土"),
+            ("sun", "日"),
+        ];
+        let open: Vec<&str> = DAYS
+            .iter()
+            .filter(|(k, _)| cal.open_weekdays.iter().any(|d| d.eq_ignore_ascii_case(k)))
+            .map(|(_, l)| *l)
+            .collect();
+        let days = if open == ["月", "火", "水", "木", "金"] {
+            "平日".to_string()
+        } else {
+            open.join("・")
+        };
+        Some(format!(
+            "ヘルプデスク: {phone}（受付 {days} {}〜{}）",
+            cal.opens_at, cal.closes_at
+        ))
+    }
 }
 
 impl Default for HelpdeskSettings {
@@ -156,6 +193,7 @@ impl Default for HelpdeskSettings {
         Self {
             first_response_hours: 4,
             resolution_hours: 27,
+            phone: String::new(),
         }
     }
 }

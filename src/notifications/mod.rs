@@ -46,14 +46,17 @@ pub enum Kind {
     RequestProcessed,
     /// A sealed letter of the facility was issued again.
     LetterReissued,
+    /// An account of the facility was disabled, enabled or reset by an administrator.
+    AccountChanged,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::HelpdeskAnswered,
         Kind::HelpdeskAssigned,
         Kind::RequestProcessed,
         Kind::LetterReissued,
+        Kind::AccountChanged,
     ];
 
     pub fn key(self) -> &'static str {
@@ -62,6 +65,7 @@ impl Kind {
             Kind::HelpdeskAssigned => "helpdesk.assigned",
             Kind::RequestProcessed => "request.processed",
             Kind::LetterReissued => "letter.reissued",
+            Kind::AccountChanged => "account.changed",
         }
     }
 
@@ -71,6 +75,7 @@ impl Kind {
             Kind::HelpdeskAssigned => "問い合わせの担当の割り当て",
             Kind::RequestProcessed => "利用者申請の処理完了",
             Kind::LetterReissued => "封書（ID・初期パスワード通知書）の再発行",
+            Kind::AccountChanged => "施設のアカウントの利用停止・再開・再設定",
         }
     }
 

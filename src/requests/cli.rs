@@ -96,7 +96,11 @@ async fn run_issue(ctx: &CliContext, m: &clap::ArgMatches) -> anyhow::Result<Exi
     )
     .await
     .map_err(cli_error)?;
-    let bytes = crate::requests::letter::render(&font, &letters, &settings.server.public_url);
+    let helpdesk = ctx
+        .section::<crate::helpdesk::HelpdeskSettings>()
+        .contact_line(&settings.calendar);
+    let url = &settings.server.public_url;
+    let bytes = crate::requests::letter::render(&font, &letters, url, helpdesk.as_deref());
     std::fs::write(letter, bytes)
         .map_err(|e| anyhow::anyhow!("封書を書き込めません（{}）: {e}", letter.display()))?;
     for l in &letters {

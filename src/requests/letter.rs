@@ -23,7 +23,13 @@ fn both(t: Timestamp) -> String {
 }
 
 /// Renders one PDF with a page per letter.
-pub fn render(font: &Font, letters: &[LetterData], login_url: &str) -> Vec<u8> {
+/// `helpdesk` is the phone line (`HelpdeskSettings::contact_line`), None to leave it out.
+pub fn render(
+    font: &Font,
+    letters: &[LetterData],
+    login_url: &str,
+    helpdesk: Option<&str>,
+) -> Vec<u8> {
     let created = letters
         .iter()
         .map(|l| l.issued_at.as_jiff())
@@ -32,13 +38,13 @@ pub fn render(font: &Font, letters: &[LetterData], login_url: &str) -> Vec<u8> {
     let mut doc = Document::new("利用者IDと初期パスワードのお知らせ", font, created);
     for l in letters {
         let mut s = doc.sheet();
-        page(&mut s, l, login_url);
+        page(&mut s, l, login_url, helpdesk);
         doc.add(s);
     }
     doc.finish()
 }
 
-fn page(s: &mut Sheet, l: &LetterData, login_url: &str) {
+fn page(s: &mut Sheet, l: &LetterData, login_url: &str, helpdesk: Option<&str>) {
     // Fold marks at one and two thirds, in the left margin.
     for y in [99.0, 198.0] {
         s.line(2.0, y, 7.0, y, 0.5, 0.4);
@@ -147,6 +153,9 @@ fn page(s: &mut Sheet, l: &LetterData, login_url: &str) {
         9.5,
         "お問い合わせ：ヘルプデスク（平日 9:00〜18:00、祝日・年末年始を除く）",
     );
+    if let Some(line) = helpdesk {
+        s.text(20.0, y + 9.5, 9.5, line);
+    }
     let footer = match l.request_id {
         Some(id) => format!("申請番号 #{id}　発行 {}", l.issued_at.jst()),
         None => format!("再発行　発行 {}", l.issued_at.jst()),

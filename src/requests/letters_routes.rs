@@ -27,7 +27,11 @@ pub async fn hold(
     name: String,
 ) -> AppResult<String> {
     let font = letter::font(&state.settings)?;
-    let bytes = letter::render(&font, letters, &state.settings.server.public_url);
+    let helpdesk = state
+        .section::<crate::helpdesk::HelpdeskSettings>()
+        .contact_line(&state.settings.calendar);
+    let url = &state.settings.server.public_url;
+    let bytes = letter::render(&font, letters, url, helpdesk.as_deref());
     Ok(handoff::hold(&state.db, p.account_id, &name, &bytes, state.now()).await?)
 }
 

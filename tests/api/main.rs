@@ -2,6 +2,7 @@
 //! SQLite by default and on PostgreSQL when TEST_DATABASE_URL is set.
 #![allow(clippy::unwrap_used)]
 
+mod account_admin;
 mod audit;
 mod audit_anchor;
 mod auth;

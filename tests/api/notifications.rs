@@ -28,6 +28,7 @@ const ALL_KINDS: &[&str] = &[
     "helpdesk.assigned",
     "request.processed",
     "letter.reissued",
+    "account.changed",
 ];
 
 async fn portal_inquiry(u: &TestUser, subject: &str) -> i64 {
@@ -84,7 +85,7 @@ async fn issue15_x4_a_public_answer_notifies_the_requester_on_the_site_and_by_ma
     let op = app.login_as(Role::SystemOperator).await;
     // Every kind is on until the user turns it off.
     let form = text(&user.client, "/notifications/settings").await;
-    assert_eq!(form.matches(" checked>").count(), 4, "{form}");
+    assert_eq!(form.matches(" checked>").count(), 5, "{form}");
     settings(&user, "hanako@clinic.example.jp", ALL_KINDS).await;
     let id = portal_inquiry(&user, "ログインできない").await;
 
@@ -147,7 +148,7 @@ async fn issue15_x4_with_mail_turned_off_the_notification_is_on_the_site_only() 
     // Everything but answers by mail.
     settings(&user, "taro@clinic.example.jp", &ALL_KINDS[1..]).await;
     let form = text(&user.client, "/notifications/settings").await;
-    assert_eq!(form.matches(" checked>").count(), 3, "the choice is kept");
+    assert_eq!(form.matches(" checked>").count(), 4, "the choice is kept");
     let id = portal_inquiry(&user, "画像が出ない").await;
     answer(&op, id, "復旧しました。", false).await;
     assert!(unread_line(&user).await.contains("未読 1 件"));

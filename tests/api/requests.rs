@@ -360,8 +360,8 @@ async fn r12_2_a_delete_request_ends_the_users_live_session_and_records_the_time
             .login(&user.login_id, &user.password)
             .await
             .status(),
-        401,
-        "log-in refused"
+        403,
+        "log-in refused: the right password of a disabled account is told so (issue 15)"
     );
     let page = op
         .client
