@@ -39,6 +39,7 @@ pub mod portal;
 pub mod records;
 pub mod requests;
 pub mod s3;
+pub mod search;
 pub mod startup;
 pub mod state;
 pub mod tls;

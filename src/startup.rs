@@ -44,6 +44,7 @@ pub fn domains() -> Vec<Domain> {
         crate::incidents::domain(),
         crate::firewall::domain(),
         crate::notifications::domain(),
+        crate::search::domain(),
     ]
 }
 

@@ -156,6 +156,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("records.patient_mismatch", "患者情報の不一致"),
     ("records.patient_registered", "患者の登録"),
     ("records.patients_listed", "患者一覧の閲覧"),
+    ("records.patients_searched", "患者の検索（全体検索）"),
     ("records.purged", "保存期間を過ぎた文書の削除"),
     ("records.retention", "保存期間の点検"),
     ("records.retention_listed", "保存期間一覧の閲覧"),

@@ -106,6 +106,7 @@ mod views;
 
 pub use admin::review_expired;
 pub use model::RecordsSettings;
+pub use repo::{PatientHit, find_visible_patients};
 /// The search values the intake stores beside each document (`document_search`,
 /// `document_tokens`); public for loaders that bypass the intake (the prefecture benchmark).
 pub use search::{SearchKeys, keys as search_keys};

@@ -29,6 +29,7 @@ mod incident_browser;
 mod incident_contacts;
 mod incidents;
 mod jobs;
+mod lists;
 mod logs;
 mod mail;
 mod monitor_e2e;

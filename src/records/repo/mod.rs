@@ -5,6 +5,7 @@
 
 mod consents;
 mod documents;
+mod find;
 mod people;
 mod reviews;
 mod scope;
@@ -12,6 +13,7 @@ mod search;
 
 pub use consents::*;
 pub use documents::*;
+pub use find::*;
 pub use people::*;
 pub use reviews::*;
 pub use search::*;
