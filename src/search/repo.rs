@@ -6,6 +6,7 @@ use crate::db::Conn;
 
 #[derive(sqlx::FromRow)]
 pub struct AccountHit {
+    pub id: i64,
     pub login_id: String,
     pub display_name: String,
 }
@@ -32,7 +33,7 @@ pub async fn accounts(
     limit: i64,
 ) -> sqlx::Result<Vec<AccountHit>> {
     sqlx::query_as(
-        "SELECT login_id, display_name FROM accounts
+        "SELECT id, login_id, display_name FROM accounts
          WHERE (LOWER(login_id) LIKE LOWER($1) ESCAPE '\\' OR LOWER(display_name) LIKE LOWER($1) ESCAPE '\\')
            AND ($2 = 0 OR facility_id = $3)
          ORDER BY login_id, id LIMIT $4",

@@ -65,11 +65,17 @@ pub async fn index(
     let mut groups = Vec::new();
     let mut tx = state.db.begin().await?;
     if may("/admin/accounts") {
+        // The account's own page where the role may open it, else the list narrowed to it.
+        let own_page = may("/admin/accounts/1");
         let hits = repo::accounts(&mut tx, &like, p.facility_id, fetch)
             .await?
             .into_iter()
             .map(|a| Hit {
-                href: with_q("/admin/accounts", &a.login_id),
+                href: if own_page {
+                    format!("/admin/accounts/{}", a.id)
+                } else {
+                    with_q("/admin/accounts", &a.login_id)
+                },
                 key: a.login_id,
                 label: a.display_name,
             })
