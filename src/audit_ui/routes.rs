@@ -14,6 +14,7 @@ use crate::audit::BreakKind;
 use crate::auth::{Role, repo as sessions};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::web::list::{ListQuery, Pager};
 use crate::web::{Page, render};
 
 /// The audit log: filters, sort, real paging with the total count; every row in words (the
@@ -114,12 +115,23 @@ pub async fn sessions(
     State(state): State<AppState>,
     page: Page,
     Query(q): Query<SessionQuery>,
+    Query(list): Query<ListQuery>,
 ) -> AppResult<Response> {
     let now = state.now();
     let from = day_start(&q.from, false).map_err(AppError::BadRequest)?;
     let to = day_start(&q.to, true).map_err(AppError::BadRequest)?;
     let mut conn = state.db.pool().acquire().await?;
-    let rows = sessions::access_log(&mut conn, &q.login_id, from, to, 500, 0).await?;
+    // Paged in SQL (no ceiling): newest first, the page size from the link (X.4).
+    let total = sessions::access_log_count(&mut conn, &q.login_id, from, to).await?;
+    let rows = sessions::access_log(
+        &mut conn,
+        &q.login_id,
+        from,
+        to,
+        list.limit(),
+        list.offset(),
+    )
+    .await?;
     let sessions = rows
         .into_iter()
         .map(|s| {
@@ -148,12 +160,19 @@ pub async fn sessions(
             }
         })
         .collect();
+    let pager = Pager::new(
+        "/audit/sessions",
+        &list,
+        total,
+        &[("login_id", &q.login_id), ("from", &q.from), ("to", &q.to)],
+    );
     let view = SessionsPage {
         page: page.titled("アクセスログ"),
         login_id: q.login_id,
         from: q.from,
         to: q.to,
         sessions,
+        pager,
     };
     render(view, axum::http::StatusCode::OK)
 }

@@ -39,6 +39,7 @@ pub struct SessionsPage {
     pub from: String,
     pub to: String,
     pub sessions: Vec<SessionLine>,
+    pub pager: crate::web::list::Pager,
 }
 
 #[derive(Template)]

@@ -227,6 +227,25 @@ pub struct AccessLogRow {
     pub user_agent: String,
 }
 
+/// How many sessions [`access_log`] would list without its page limit.
+pub async fn access_log_count(
+    conn: &mut Conn,
+    login_id: &str,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions s JOIN accounts a ON a.id = s.account_id
+          WHERE ($1 = '' OR a.login_id = $1) AND ($2 = '' OR s.created_at >= $2)
+            AND ($3 = '' OR s.created_at < $3)",
+    )
+    .bind(login_id.trim())
+    .bind(from.map(|t| t.to_db()).unwrap_or_default())
+    .bind(to.map(|t| t.to_db()).unwrap_or_default())
+    .fetch_one(&mut *conn)
+    .await
+}
+
 pub async fn access_log(
     conn: &mut Conn,
     login_id: &str,

@@ -229,7 +229,7 @@ async fn x1_in_a_real_browser_staff_change_the_password_enrol_totp_and_reach_the
     );
     screenshot(&b, "04-dashboard-admin").await;
 
-    click_and_wait(&b, ".who button[type=submit]").await;
+    click_and_wait(&b, ".who form[action=\"/logout\"] button[type=submit]").await;
     assert_eq!(path(&b).await, "/login?logged_out=1");
 
     // A facility user: no TOTP, straight to the dashboard after the password change.

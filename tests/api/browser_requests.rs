@@ -88,7 +88,7 @@ async fn r12_in_a_real_browser_requests_become_letters_and_a_delete_ends_the_ses
     .unwrap();
 
     // The first user logs in with the letter's password and must change it.
-    click_and_wait(&b, ".who button[type=submit]").await;
+    click_and_wait(&b, ".who form[action=\"/logout\"] button[type=submit]").await;
     fill(&b, "#login_id", &creds[0].0).await;
     fill(&b, "#password", &creds[0].1).await;
     submit(&b).await;

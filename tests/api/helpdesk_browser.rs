@@ -54,7 +54,7 @@ async fn r15_1_r15_3_in_a_real_browser_a_night_inquiry_is_answered_on_monday() {
         body.contains("次の営業開始 2026年11月30日（月）9:00"),
         "flash"
     );
-    click_and_wait(&b, ".who button[type=submit]").await;
+    click_and_wait(&b, ".who form[action=\"/logout\"] button[type=submit]").await;
 
     // Monday 10:00 the operator logs in (with TOTP) and answers.
     app.clock.set(jst("2026-11-30T10:00:00+09:00"));

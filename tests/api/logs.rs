@@ -416,3 +416,60 @@ async fn x4_issue15_the_jobs_list_filters_sorts_and_pages_with_counts() {
     let desc = names(&get("/admin/jobs?sort=name&dir=desc&per=200".into()).await);
     assert_eq!(desc, asc.into_iter().rev().collect::<Vec<_>>());
 }
+
+/// Issue 15 item 2 / defect 7: the session log (`/audit/sessions`) had a 500-row ceiling; it now
+/// pages in SQL with a count, and the paging links keep the filter.
+#[tokio::test]
+async fn x4_issue15_the_session_log_pages_past_500_with_a_count_and_keeps_its_filter() {
+    let app = spawn_app().await;
+    let user = app.login_as(Role::User).await;
+    let account = app.account_id(&user.login_id).await;
+    let at = app.now().to_db();
+    for i in 0..520 {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, ended_at,
+                                   end_reason, client_addr, user_agent)
+             VALUES ($1, $2, $3, $3, $3, 'logout', '192.0.2.1', 'test')",
+        )
+        .bind(format!("seeded-{i}"))
+        .bind(account)
+        .bind(&at)
+        .execute(app.db().pool())
+        .await
+        .unwrap();
+    }
+    let admin = app.login_as(Role::SystemAdmin).await;
+    // The 520 seeded and the user's own (log-in, and the new id at the password change).
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE account_id = $1")
+        .bind(account)
+        .fetch_one(app.db().pool())
+        .await
+        .unwrap();
+    assert!(total > 520);
+    let path = format!("/audit/sessions?login_id={}", user.login_id);
+    let first = admin.client.get(&path).await.text().await.unwrap();
+    assert!(
+        first.contains(&format!("全 {total} 件中 1〜50 件")),
+        "{first}"
+    );
+    let last = admin
+        .client
+        .get(&format!("{path}&page=11"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        last.contains(&format!("全 {total} 件中 501〜{total} 件")),
+        "{last}"
+    );
+    assert_eq!(
+        last.matches("<tr><td><code>").count() as i64,
+        total - 500,
+        "the rows beyond 500 are reachable"
+    );
+    assert!(
+        last.contains(&format!("login_id={}", user.login_id)),
+        "the paging links keep the filter"
+    );
+}
