@@ -208,3 +208,50 @@ pub async fn set_public_url(conn: &mut Conn, url: &str, now: Timestamp) -> sqlx:
     .await?;
     Ok(())
 }
+
+/// Whether any notification exists (the demo seed runs once).
+pub async fn any(conn: &mut Conn) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notifications")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// The active accounts of a role and their facility's name (demo seed).
+pub async fn active_with_role(
+    conn: &mut Conn,
+    role: &str,
+) -> sqlx::Result<Vec<(i64, Option<String>)>> {
+    sqlx::query_as(
+        "SELECT a.id, f.name FROM accounts a LEFT JOIN facilities f ON f.id = a.facility_id
+         WHERE a.role = $1 AND a.disabled_at IS NULL ORDER BY a.id",
+    )
+    .bind(role)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// The newest inquiry an account asked through the portal: (id, subject) (demo seed).
+pub async fn own_inquiry(conn: &mut Conn, account_id: i64) -> sqlx::Result<Option<(i64, String)>> {
+    sqlx::query_as(
+        "SELECT id, subject FROM helpdesk_inquiries WHERE requester_account_id = $1
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(account_id)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// The newest inquiries not done yet: (id, subject, requester) (demo seed).
+pub async fn open_inquiries(
+    conn: &mut Conn,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, String, String)>> {
+    sqlx::query_as(
+        "SELECT id, subject, requester_name FROM helpdesk_inquiries WHERE status <> '完了'
+         ORDER BY id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+}

@@ -263,7 +263,9 @@ pub async fn attachment(
     ))
 }
 
-pub async fn register_form(page: Page) -> AppResult<Response> {
+pub async fn register_form(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+    let mut conn = state.db.pool().acquire().await?;
+    let facilities = repo::participating_facilities(&mut conn).await?;
     render(
         RegisterPage {
             page: page.titled("患者の登録と同意の記録"),
@@ -271,6 +273,7 @@ pub async fn register_form(page: Page) -> AppResult<Response> {
                 scope: "all".into(),
                 ..Default::default()
             },
+            choices: ScopeChoice::all(&facilities, &[]),
             errors: Vec::new(),
         },
         StatusCode::OK,
@@ -281,8 +284,9 @@ pub async fn register(
     State(state): State<AppState>,
     Caller { p, actor }: Caller,
     page: Page,
-    Form(form): Form<RegisterValues>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
+    let form = RegisterValues::from_fields(fields);
     let now = state.now();
     let facility = facility_of(&p)?;
     let mut errors = Vec::new();
@@ -307,30 +311,15 @@ pub async fn register(
     ) {
         errors.push("性別を選んでください。".into());
     }
-    let scope = match form.scope.as_str() {
-        "all" => Some(Scope::All),
-        "listed" => {
-            let codes: Vec<String> = form
-                .facilities
-                .split([',', '、', ' ', '\n'])
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect();
-            if codes.is_empty() {
-                errors.push("同意の対象施設のコードを入力してください。".into());
-            }
-            Some(Scope::Listed(codes))
-        }
-        _ => {
-            errors.push("同意の範囲を選んでください。".into());
-            None
-        }
-    };
+    let scope = consent_ui::parse_scope(&form.scope, &form.facilities, &mut errors);
+    let mut conn = state.db.pool().acquire().await?;
+    let facilities = repo::participating_facilities(&mut conn).await?;
+    drop(conn);
     if !errors.is_empty() {
         return render(
             RegisterPage {
                 page: page.titled("患者の登録と同意の記録"),
+                choices: ScopeChoice::all(&facilities, &form.facilities),
                 form,
                 errors,
             },
@@ -364,6 +353,7 @@ pub async fn register(
         Err(DomainError::Invalid { message, .. }) => render(
             RegisterPage {
                 page: page.titled("患者の登録と同意の記録"),
+                choices: ScopeChoice::all(&facilities, &form.facilities),
                 form,
                 errors: vec![message],
             },

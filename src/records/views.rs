@@ -210,11 +210,13 @@ pub struct ReviewPage {
 pub struct RegisterPage {
     pub page: Page,
     pub form: RegisterValues,
+    /// The participating facilities, those of the sent form ticked (issue 15 defect 6).
+    pub choices: Vec<ScopeChoice>,
     pub errors: Vec<String>,
 }
 
-#[derive(Default, Clone, serde::Deserialize)]
-#[serde(default)]
+/// The registration form as sent: the listed facilities are the ticked checkboxes.
+#[derive(Default, Clone)]
 pub struct RegisterValues {
     pub local_id: String,
     pub name: String,
@@ -223,7 +225,32 @@ pub struct RegisterValues {
     pub gender: String,
     pub signed_on: String,
     pub scope: String,
-    pub facilities: String,
+    pub facilities: Vec<String>,
+}
+
+impl RegisterValues {
+    /// The form from its fields (a repeated `facilities` field: one ticked facility each).
+    pub fn from_fields(fields: Vec<(String, String)>) -> RegisterValues {
+        let mut v = RegisterValues::default();
+        for (name, value) in fields {
+            let field = match name.as_str() {
+                "local_id" => &mut v.local_id,
+                "name" => &mut v.name,
+                "kana" => &mut v.kana,
+                "birth_date" => &mut v.birth_date,
+                "gender" => &mut v.gender,
+                "signed_on" => &mut v.signed_on,
+                "scope" => &mut v.scope,
+                "facilities" if !value.trim().is_empty() => {
+                    v.facilities.push(value.trim().to_string());
+                    continue;
+                }
+                _ => continue,
+            };
+            *field = value;
+        }
+        v
+    }
 }
 
 #[derive(Template)]

@@ -122,3 +122,50 @@ async fn x3_the_consent_scope_is_a_set_of_labelled_checkboxes_and_stores_exactly
     assert_eq!(res.status(), 303);
     assert_eq!(latest_listed(app, patient).await, vec![A, C]);
 }
+
+#[tokio::test]
+async fn x3_the_registration_form_lists_the_consent_scope_as_checkboxes_and_stores_the_ticked_set()
+{
+    let net = network().await;
+    let app = &net.app;
+    let m = net.person(Role::FacilityManager, A, "a-manager").await;
+    let page = m.get("/records/patients/new").await.text().await.unwrap();
+    for code in [A, B, C] {
+        assert!(page.contains(&checkbox(code)), "{code}: {page}");
+    }
+    assert!(!page.contains("カンマ区切り"), "{page}");
+    let base = [
+        ("local_id", "000777"),
+        ("name", "清須 三郎"),
+        ("kana", "キヨス サブロウ"),
+        ("birth_date", "1950-05-05"),
+        ("gender", "male"),
+        ("signed_on", "2026-04-01"),
+        ("scope", "listed"),
+    ];
+    // Listed with nothing ticked: refused, nobody registered.
+    let res = m.post_form("/records/patients", &base).await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("同意の対象とする施設を1つ以上選んでください。"),
+        "{page}"
+    );
+    // Ticked B and C: exactly those are stored.
+    let mut ticked = base.to_vec();
+    ticked.push(("facilities", B));
+    ticked.push(("facilities", C));
+    let res = m.post_form("/records/patients", &ticked).await;
+    assert_eq!(res.status(), 303);
+    let patient: i64 =
+        sqlx::query("SELECT patient_id FROM patient_links WHERE local_id = '000777'")
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap()
+            .try_get("patient_id")
+            .unwrap();
+    assert_eq!(
+        latest_listed(app, patient).await,
+        vec![B.to_string(), C.to_string()]
+    );
+}
