@@ -5,7 +5,7 @@
 //! Every page that shows a patient's data writes the read to the audit chain first.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -26,6 +26,7 @@ use crate::auth::{Principal, Role};
 use crate::blobs::BlobStore;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
+use crate::web::list::{Dir, ListQuery, Pager};
 use crate::web::{Caller, ClientAddr, ObjectGuard, Page, flash_redirect, render};
 
 fn facility_of(p: &Principal) -> AppResult<i64> {
@@ -59,14 +60,25 @@ pub async fn index(
     State(state): State<AppState>,
     Caller { p, actor }: Caller,
     page: Page,
+    Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
     let facility = facility_of(&p)?;
+    let order = q.order(repo::PATIENT_SORTS, "kana", Dir::Asc);
+    let like = q.like();
     let mut tx = state.db.begin().await?;
-    let patients: Vec<PatientLine> = repo::visible_patients(&mut tx, facility)
-        .await?
-        .into_iter()
-        .map(|(p, l)| patient_line(p, l))
-        .collect();
+    let total = repo::count_visible_patients(&mut tx, facility, like.as_deref()).await?;
+    let patients: Vec<PatientLine> = repo::visible_patients(
+        &mut tx,
+        facility,
+        like.as_deref(),
+        &order,
+        q.limit(),
+        q.offset(),
+    )
+    .await?
+    .into_iter()
+    .map(|(p, l)| patient_line(p, l))
+    .collect();
     // The list shows names and birth dates: a read of application data too.
     audit::record(
         &mut tx,
@@ -74,15 +86,19 @@ pub async fn index(
         &actor,
         "records.patients_listed",
         &format!("facility:{facility}"),
-        json!({"facility_id": facility, "patients": patients.len(), "channel": "ui"}),
+        json!({"facility_id": facility, "patients": patients.len(), "page": q.page(),
+               "searched": like.is_some(), "channel": "ui"}),
     )
     .await?;
     tx.commit().await?;
+    let pager = Pager::new("/records", &q, total, &[] as &[(&str, &str)]);
     render(
         PatientsPage {
             page: page.titled("患者の診療情報"),
             patients,
             can_register: p.role == Role::FacilityManager,
+            q: q.text().unwrap_or_default().to_string(),
+            pager,
         },
         StatusCode::OK,
     )

@@ -26,6 +26,9 @@ pub struct PatientsPage {
     pub page: Page,
     pub patients: Vec<PatientLine>,
     pub can_register: bool,
+    /// The search text as typed (kept in the search box).
+    pub q: String,
+    pub pager: crate::web::list::Pager,
 }
 
 pub struct DocumentLine {

@@ -1,8 +1,9 @@
-//! Global search `/search` (issue 15 item 2, X.4): what each role finds and what it must not.
+//! Lists (X.4): the global search `/search` (issue 15 item 2) — what each role finds and what it
+//! must not — and the paged, searched, sorted lists (patients, facilities, announcements).
 
 use rainbownet::auth::Role;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 #[tokio::test]
 async fn staff_search_finds_facilities_and_accounts_and_takes_wildcards_literally() {
@@ -63,5 +64,94 @@ async fn facility_user_sees_only_patients_and_the_search_is_audited() {
     assert_eq!(
         app.audit_count("records.patients_searched").await,
         before + 1
+    );
+}
+
+/// Twelve patients linked to the test facility of `login_as` (local IDs L-01..L-12, kana
+/// カナ01..カナ12), plus one of another facility the list must never show.
+async fn seed_patients(app: &TestApp) {
+    app.facility("9900000001").await;
+    app.facility("9900000222").await;
+    let at = app.now().to_db();
+    for (code, n) in (1..=12)
+        .map(|n| ("9900000001", n))
+        .chain([("9900000222", 99)])
+    {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO patients (network_id, name, kana, birth_date, gender, created_at)
+             VALUES ($1, $2, $3, '1950-04-01', 'female', $4) RETURNING id",
+        )
+        .bind(format!("KR00000000{n:02}"))
+        .bind(format!("清須 花子{n:02}"))
+        .bind(format!("カナ{n:02}"))
+        .bind(&at)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("patient");
+        sqlx::query(
+            "INSERT INTO patient_links (patient_id, facility_id, local_id, created_at)
+             VALUES ($1, (SELECT id FROM facilities WHERE code = $2), $3, $4)",
+        )
+        .bind(id)
+        .bind(code)
+        .bind(format!("L-{n:02}"))
+        .bind(&at)
+        .execute(app.db().pool())
+        .await
+        .expect("link");
+    }
+}
+
+async fn page_text(user: &crate::helpers::TestUser, path: &str) -> String {
+    let res = user.client.get(path).await;
+    assert_eq!(res.status(), 200, "{path}");
+    res.text().await.expect("body")
+}
+
+#[tokio::test]
+async fn x4_patient_list_is_paged_searched_and_sorted_and_each_page_is_audited() {
+    let app = spawn_app().await;
+    seed_patients(&app).await;
+    let user = app.login_as(Role::User).await;
+    let before = app.audit_count("records.patients_listed").await;
+
+    let first = page_text(&user, "/records?per=10").await;
+    assert!(
+        first.contains("全 12 件中 1〜10 件"),
+        "count of visible patients only"
+    );
+    assert!(first.contains("カナ01") && first.contains("カナ10"));
+    assert!(!first.contains("カナ11"), "page 1 stops at 10");
+    assert!(
+        !first.contains("カナ99"),
+        "another facility's patient is not listed"
+    );
+    assert!(first.contains("rel=\"next\""), "a link to page 2");
+
+    let second = page_text(&user, "/records?per=10&page=2").await;
+    assert!(second.contains("全 12 件中 11〜12 件"));
+    assert!(second.contains("カナ11") && second.contains("カナ12"));
+    assert!(!second.contains("カナ01"));
+
+    // Search by network ID, local ID and kana; each narrows the list.
+    let by_id = page_text(&user, "/records?q=KR0000000003").await;
+    assert!(by_id.contains("全 1 件中 1〜1 件") && by_id.contains("カナ03"));
+    let by_local = page_text(&user, "/records?q=l-07").await;
+    assert!(by_local.contains("全 1 件中 1〜1 件") && by_local.contains("カナ07"));
+    let by_kana = page_text(&user, "/records?q=%E3%82%AB%E3%83%8A1").await;
+    assert!(by_kana.contains("全 3 件中 1〜3 件"), "カナ10..12");
+    let none = page_text(&user, "/records?q=%25").await;
+    assert!(none.contains("全 0 件") && none.contains("該当する患者はいません"));
+
+    // A whitelisted sort reverses the order; an unknown one falls back to kana, not a 500.
+    let desc = page_text(&user, "/records?per=10&sort=kana&dir=desc").await;
+    assert!(desc.contains("カナ12") && !desc.contains("カナ01"));
+    let odd = page_text(&user, "/records?per=10&sort=drop;table&dir=sideways").await;
+    assert!(odd.contains("カナ01") && !odd.contains("カナ12"));
+
+    assert_eq!(
+        app.audit_count("records.patients_listed").await,
+        before + 8,
+        "every page shown is a read in the audit chain"
     );
 }

@@ -188,45 +188,6 @@ pub async fn patient_by_network_id(conn: &mut Conn, network_id: &str) -> sqlx::R
         .transpose()
 }
 
-#[derive(sqlx::FromRow)]
-struct VisiblePatient {
-    #[sqlx(flatten)]
-    patient: PatientRow,
-    local_id: Option<String>,
-}
-
-/// Patients a facility cares for (linked) or may read under consent: the first 500 by kana.
-///
-/// The visibility test is a scalar subquery on purpose: written as `EXISTS … OR EXISTS …` in
-/// the WHERE clause, PostgreSQL turns both into hashed subplans, which read every link and
-/// every consent of the network before the first row (5.8 s at 1,000,000 patients); as one
-/// scalar per patient it walks `patients_kana` (migration 0030) and stops after 500 rows
-/// (20 ms). Same answer, same SQL on SQLite.
-pub async fn visible_patients(
-    conn: &mut Conn,
-    facility_id: i64,
-) -> sqlx::Result<Vec<(PatientRow, Option<String>)>> {
-    let sql = format!(
-        "SELECT p.id, p.network_id, p.name, p.kana, p.birth_date, p.gender,
-                (SELECT l.local_id FROM patient_links l WHERE l.patient_id = p.id AND l.facility_id = $1) AS local_id
-         FROM patients p
-         WHERE (SELECT 1 AS x
-                WHERE EXISTS (SELECT 1 FROM patient_links l WHERE l.patient_id = p.id AND l.facility_id = $1)
-                   OR {}) = 1
-         ORDER BY p.kana, p.id LIMIT 500",
-        covered("$1", "p.id")
-    );
-    Ok(
-        sqlx::query_as::<_, VisiblePatient>(sqlx::AssertSqlSafe(sql))
-            .bind(facility_id)
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .map(|r| (r.patient, r.local_id))
-            .collect(),
-    )
-}
-
 pub async fn is_linked(conn: &mut Conn, patient_id: i64, facility_id: i64) -> sqlx::Result<bool> {
     Ok(
         sqlx::query("SELECT 1 AS x FROM patient_links WHERE patient_id = $1 AND facility_id = $2")
