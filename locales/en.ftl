@@ -2220,3 +2220,6 @@ changing-the-role-changes-what-the = Changing the role changes what the account 
 a-facility-account-disabled-re-enabled = A facility account disabled, re-enabled or reset
 facility-account-changed-notification-ki = Facility account changed (notification kind)
 no-requests = No requests.
+
+## Account administration (2)
+account-v1-2 = Account: { $v1 }

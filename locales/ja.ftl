@@ -2221,3 +2221,6 @@ changing-the-role-changes-what-the = 役割を変更すると、できる操作�
 a-facility-account-disabled-re-enabled = 施設のアカウントの利用停止・再開・再設定
 facility-account-changed-notification-ki = 施設のアカウントの変更（通知の種類）
 no-requests = 申請はありません。
+
+## Account administration (2)
+account-v1-2 = アカウント: { $v1 }
