@@ -2202,3 +2202,24 @@ n-min = { $n } min
 unread-unread-total-in-all-unread = { $unread } unread ({ $total } in all, unread only)
 next-at-kind = Next: { $at } { $kind }
 ping-a-host-name-or-ip-2 = ping: a host name or IP address / HTTP: a URL starting with http:// or https://
+
+## Account administration
+back-to-account-management = ← Back to account management
+requests-for-this-account = Requests for this account
+disable-the-account = Disable the account
+re-enable-the-account = Re-enable the account
+end-all-sessions-administrator = End all sessions (administrator)
+no-sessions-are-logged-in = No sessions are logged in.
+i-have-checked-the-above = I have checked the above
+once-disabled-this-account-can-no = Once disabled, this account can no longer log in and its open sessions end at once. No data is deleted.
+new-role = New role
+re-issue-the-sealed-letter-password = Re-issue the sealed letter (password reset)
+change-of-role = Change of role
+change-the-role = Change the role
+changing-the-role-changes-what-the = Changing the role changes what the account may do. Its open sessions end; the new role applies from the next log-in.
+a-facility-account-disabled-re-enabled = A facility account disabled, re-enabled or reset
+facility-account-changed-notification-ki = Facility account changed (notification kind)
+no-requests = No requests.
+
+## Account administration (2)
+account-v1-2 = Account: { $v1 }

@@ -2203,3 +2203,24 @@ n-min = { $n } 分
 unread-unread-total-in-all-unread = 未読 { $unread } 件（全 { $total } 件・未読のみ表示）
 next-at-kind = 次回：{ $at } { $kind }
 ping-a-host-name-or-ip-2 = ping: ホスト名か IP アドレス／HTTP: http:// か https:// で始まる URL
+
+## Account administration
+back-to-account-management = ← アカウント管理に戻る
+requests-for-this-account = このアカウントの申請
+disable-the-account = アカウントの利用停止
+re-enable-the-account = アカウントの利用再開
+end-all-sessions-administrator = セッションの一括終了（管理者）
+no-sessions-are-logged-in = ログイン中のセッションはありません。
+i-have-checked-the-above = 上記の内容を確認しました
+once-disabled-this-account-can-no = 利用を停止すると、このアカウントではログインできなくなり、ログイン中のセッションもすぐに終了します。データは削除されません。
+new-role = 変更後の役割
+re-issue-the-sealed-letter-password = 封書を再発行する（パスワード再設定）
+change-of-role = 役割の変更
+change-the-role = 役割を変更する
+changing-the-role-changes-what-the = 役割を変更すると、できる操作が変わります。ログイン中のセッションは終了し、次のログインから新しい役割になります。
+a-facility-account-disabled-re-enabled = 施設のアカウントの利用停止・再開・再設定
+facility-account-changed-notification-ki = 施設のアカウントの変更（通知の種類）
+no-requests = 申請はありません。
+
+## Account administration (2)
+account-v1-2 = アカウント: { $v1 }

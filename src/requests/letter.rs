@@ -23,7 +23,8 @@ fn both(t: Timestamp) -> String {
 }
 
 /// Renders one PDF with a page per letter.
-/// `helpdesk` is the phone line (`HelpdeskSettings::contact_line`), None to leave it out.
+/// `helpdesk` is the phone line (`HelpdeskSettings::contact_line`); when None the generic
+/// contact text stands in (one line either way).
 pub fn render(
     font: &Font,
     letters: &[LetterData],
@@ -147,15 +148,10 @@ fn page(s: &mut Sheet, l: &LetterData, login_url: &str, helpdesk: Option<&str>) 
         "・初期パスワードは再表示できません。紛失した場合は再発行となります。",
     ];
     let y = s.lines(20.0, y + 3.0, 9.0, 5.0, &notes);
-    s.text(
-        20.0,
-        y + 4.0,
-        9.5,
-        "お問い合わせ：ヘルプデスク（平日 9:00〜18:00、祝日・年末年始を除く）",
-    );
-    if let Some(line) = helpdesk {
-        s.text(20.0, y + 9.5, 9.5, line);
-    }
+    // One contact line: the configured one (with the phone) replaces the generic text.
+    let contact =
+        helpdesk.unwrap_or("お問い合わせ：ヘルプデスク（平日 9:00〜18:00、祝日・年末年始を除く）");
+    s.text(20.0, y + 4.0, 9.5, contact);
     let footer = match l.request_id {
         Some(id) => format!("申請番号 #{id}　発行 {}", l.issued_at.jst()),
         None => format!("再発行　発行 {}", l.issued_at.jst()),

@@ -336,8 +336,14 @@ async fn issue15_defect3_the_letter_gives_the_helpdesk_phone_and_hours() {
         text.contains("ヘルプデスク:052-400-2911（受付平日09:00〜18:00）"),
         "{text}"
     );
-    // Without a number the line is left out (no empty "ヘルプデスク:").
+    // The configured line replaces the generic one: one contact line, not two.
+    assert!(!text.contains("お問い合わせ：ヘルプデスク"), "{text}");
+    // Without a number the generic line stands alone (no empty "ヘルプデスク:").
     let app = spawn_app().await;
     let text = reissued_letter(&app).await;
     assert!(!text.contains("ヘルプデスク:"), "{text}");
+    assert!(
+        text.contains("お問い合わせ：ヘルプデスク（平日9:00〜18:00"),
+        "{text}"
+    );
 }
