@@ -2223,3 +2223,10 @@ no-requests = No requests.
 
 ## Account administration (2)
 account-v1-2 = Account: { $v1 }
+
+## Global search
+search-everything = Search everything
+search-by-id-kana-or-number = Search by ID, kana or number
+accounts-facilities-patients-id-kana-inq = Accounts, facilities, patients (ID, kana), inquiry numbers
+patient-search-global-search = Patient search (global search)
+enter-the-text-to-search-for = Enter the text to search for.

@@ -2224,3 +2224,10 @@ no-requests = 申請はありません。
 
 ## Account administration (2)
 account-v1-2 = アカウント: { $v1 }
+
+## Global search
+search-everything = 全体検索
+search-by-id-kana-or-number = ID・カナ・番号で検索
+accounts-facilities-patients-id-kana-inq = アカウント・施設・患者（ID・カナ）・問い合わせ番号
+patient-search-global-search = 患者の検索（全体検索）
+enter-the-text-to-search-for = 検索する文字を入れてください。
