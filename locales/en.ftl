@@ -2230,3 +2230,7 @@ search-by-id-kana-or-number = Search by ID, kana or number
 accounts-facilities-patients-id-kana-inq = Accounts, facilities, patients (ID, kana), inquiry numbers
 patient-search-global-search = Patient search (global search)
 enter-the-text-to-search-for = Enter the text to search for.
+
+## records: held documents on the patient page
+held-document-s-of-this-patient = { $held } document(s) of this patient sent by your facility are held for review because the patient details differ. Until a facility manager reviews them they are not listed here and no facility can read them.
+open-the-documents-held-for-review = Open the documents held for review

@@ -2231,3 +2231,7 @@ search-by-id-kana-or-number = ID・カナ・番号で検索
 accounts-facilities-patients-id-kana-inq = アカウント・施設・患者（ID・カナ）・問い合わせ番号
 patient-search-global-search = 患者の検索（全体検索）
 enter-the-text-to-search-for = 検索する文字を入れてください。
+
+## records: held documents on the patient page
+held-document-s-of-this-patient = 自施設から送信されたこの患者の文書 { $held } 件が、患者情報の不一致のため確認待ちです。施設管理者が確認するまで、この一覧には表示されず、どの施設も閲覧できません。
+open-the-documents-held-for-review = 確認待ちの文書を開く

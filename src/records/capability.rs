@@ -50,7 +50,7 @@ pub fn statement(public_url: &str, date: &str) -> Value {
                     "type": "Bundle",
                     "documentation": "document / collection Bundle: create (POST /Bundle), read, search-type. 検索は同意の範囲で読める文書だけを対象にし、total も同じ範囲で数えます。返した文書だけを閲覧として監査記録に残します。",
                     "interaction": [
-                        {"code": "create", "documentation": "同じ Bundle.identifier の再送には元の文書を 200 で返します。"},
+                        {"code": "create", "documentation": "201 で受け付けます。同じ Bundle.identifier の再送には元の文書を 200 で返します。文書の Patient の氏名・フリガナ・生年月日・性別が患者ID の登録患者と異なれば 422 business-rule（何も保存しません）。[records] patient_mismatch = \"review\" の運用では保存して 202 と warning の OperationOutcome を返し、送信施設の施設管理者が確認するまで誰も読めません。"},
                         {"code": "read"},
                         {"code": "search-type", "documentation": "カンマは OR、同じパラメータの繰り返しは AND。未対応のパラメータ・修飾子は 400（Prefer: handling=lenient のときは無視し、self リンクから外して OperationOutcome の entry で知らせます）。_count（既定 50、上限 100、0 は total のみ）、_sort（timestamp / _lastUpdated / _id、- で降順、既定 -timestamp）、_total（none / estimate / accurate）、_summary=count。ページは link の next / previous / first で辿ります。"},
                     ],
@@ -80,13 +80,13 @@ pub fn statement(public_url: &str, date: &str) -> Value {
                     "operation": [{
                         "name": "link",
                         "definition": format!("{base}/OperationDefinition/Patient-link"),
-                        "documentation": "POST /Patient/$link: 同意の範囲にある患者に自施設の患者IDを紐付けます。",
+                        "documentation": "POST /Patient/$link: 同意の範囲にある患者に自施設の患者IDを紐付けます（新規 201、既存 200）。Patient に氏名・フリガナ・生年月日・性別があれば登録患者と照合し、異なれば 422 business-rule で何も紐付けません。",
                     }],
                 },
             ],
             "interaction": [{
                 "code": "batch",
-                "documentation": "POST /api/fhir: document / collection Bundle をまとめて送信します（entry ごとに結果を返します）。",
+                "documentation": "POST /api/fhir: document / collection Bundle をまとめて送信します（entry ごとに 201 / 202（確認待ち）/ 200 / 4xx の結果を返します）。",
             }],
         }],
     })

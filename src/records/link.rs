@@ -4,7 +4,9 @@
 //! Rules: a consent in force of the patient (for any facility's documents) must cover the
 //! facility; a local ID names one network patient per facility, and a facility holds one local
 //! ID per patient. Linking gives no say over another facility's consent ([`super::consent`]).
-//! A refusal stores nothing; a link is audited (`records.patient_linked`) in its transaction.
+//! The Patient's name, kana, birth date and sex, as far as sent, must agree with the registered
+//! patient ([`super::patient_match::screen_link`]), so a mistyped network ID links nobody.
+//! A refusal stores nothing (a patient mismatch is audited); a link is audited (`records.patient_linked`) in its transaction.
 //! Through the API (`POST /api/fhir/Patient/$link`, a Patient with both identifiers) or, for a
 //! facility manager, from the patient page.
 
@@ -76,6 +78,25 @@ pub async fn post_link(
     let patient_id = repo::patient_by_network_id(&mut tx, &network_id)
         .await?
         .ok_or_else(|| unknown_network_id(&network_id))?;
+    // Outside the consent the link is refused below; comparing first would tell an outsider
+    // whether a name and birth date belong to this network ID.
+    let in_scope = repo::in_consent_scope(&mut tx, patient_id, client.facility_id).await?;
+    if in_scope
+        && let Err(refused) = super::patient_match::screen_link(
+            &mut tx,
+            &client,
+            &v,
+            &local_id,
+            &network_id,
+            patient_id,
+            now,
+        )
+        .await
+    {
+        // Nothing is linked; the refusal's audit event is kept.
+        tx.commit().await?;
+        return Err(refused);
+    }
     let created = link_patient(
         &mut tx,
         patient_id,

@@ -303,6 +303,46 @@ pub async fn screen_consent(
     refuse(conn, client, m, now).await
 }
 
+/// A link (`POST /api/fhir/Patient/$link`) of the sender's `local_id` to the network patient
+/// `patient_id`: what the Patient says besides its identifiers (name, kana, birth date, sex, as
+/// far as sent) must not differ from the registered patient, or a mistyped 地域連携ID would tie
+/// the sender's ID to another person. Refusals are audited on `conn`.
+pub async fn screen_link(
+    conn: &mut Tx,
+    client: &ApiClient,
+    patient: &Value,
+    local_id: &str,
+    network_id: &str,
+    patient_id: i64,
+    now: Timestamp,
+) -> Result<(), Rejection> {
+    let sent = Sent::from_resource(patient);
+    let fields = differences_for(conn, patient_id, &sent, Presence::AsSent).await?;
+    if fields.is_empty() {
+        return Ok(());
+    }
+    audit::record(
+        conn,
+        now,
+        &client.actor(),
+        "records.patient_mismatch",
+        &format!("patient:{patient_id}"),
+        json!({"facility_id": client.facility_id, "facility": client.facility_code,
+               "local_id": local_id, "network_id": network_id,
+               "fields": fields.iter().map(|f| f.key()).collect::<Vec<_>>(),
+               "decision": "refused", "channel": "api", "operation": "link"}),
+    )
+    .await?;
+    Err(Rejection::new(
+        422,
+        "business-rule",
+        format!(
+            "連携要求の Patient の{}が、地域連携ID {network_id} で登録されている患者と一致しません。別の患者である可能性があるため連携しませんでした（何も保存されていません）。地域連携ID と患者情報（氏名・フリガナ・生年月日・性別）を確認してください。",
+            labels(&fields)
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,6 +129,7 @@ pub async fn timeline(
         .collect();
     let local = repo::local_id(&mut tx, id, facility).await?;
     let consent = consent_ui::panel(&mut tx, id, &p, local.is_some()).await?;
+    let held = repo::count_pending_for_patient(&mut tx, facility, id).await?;
     log_read(
         &mut tx,
         now,
@@ -151,6 +152,8 @@ pub async fn timeline(
             consent,
             documents,
             can_link,
+            held,
+            can_review: p.role == Role::FacilityManager,
         },
         StatusCode::OK,
     )

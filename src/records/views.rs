@@ -48,6 +48,9 @@ pub struct TimelinePage {
     pub consent: ConsentPanel,
     pub documents: Vec<DocumentLine>,
     pub can_link: bool,
+    /// Documents of this patient sent by the caller's facility, held for its review.
+    pub held: i64,
+    pub can_review: bool,
 }
 
 pub struct Section {

@@ -130,6 +130,23 @@ pub async fn count_pending(conn: &mut Conn, facility_id: i64) -> sqlx::Result<i6
     .await
 }
 
+/// How many documents of `patient_id` that `facility_id` sent wait for its review: the
+/// patient page says so, since they are left out of the timeline until resolved.
+pub async fn count_pending_for_patient(
+    conn: &mut Conn,
+    facility_id: i64,
+    patient_id: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM document_reviews r JOIN documents d ON d.id = r.document_id
+         WHERE r.facility_id = $1 AND r.state = 'pending' AND d.patient_id = $2",
+    )
+    .bind(facility_id)
+    .bind(patient_id)
+    .fetch_one(&mut *conn)
+    .await
+}
+
 /// Resolves a pending review: `accepted` files its document (readable as the consent says),
 /// `rejected` leaves it unreadable and frees its Bundle.identifier for a corrected resend.
 /// false when the review was no longer pending (nothing changed).

@@ -315,3 +315,82 @@ async fn x3_a_facility_manager_links_a_local_id_from_the_patient_page() {
     assert!(log.contains("b-manager"), "{log}");
     assert!(log.contains(&page_url), "{log}");
 }
+
+/// A link through the API with the patient's name, birth date and sex: it must agree with the
+/// registered patient, or a mistyped network ID would tie B's ID to another person (issue 14
+/// item 1, R21.1). Outside the consent nothing is compared (no oracle for an outsider).
+#[tokio::test]
+async fn r21_1_issue14_a_link_whose_patient_details_differ_is_refused_and_audited() {
+    let net = network().await;
+    let app = &net.app;
+    assert_eq!(
+        net.send(A, "/api/fhir/Consent", consent_for(&[B]))
+            .await
+            .status(),
+        201
+    );
+    net.accept(A, fixture("referral_57133-1.json")).await;
+    let nid = network_id(app, patient_of_local(app, "000123").await).await;
+    let with = |code: &str, local: &str, name: &str, birth: &str, gender: &str| {
+        json!({"resourceType": "Patient",
+            "identifier": [{"system": NETWORK, "value": nid},
+                           {"system": format!("{LOCAL}{code}"), "value": local}],
+            "name": [{"use": "official", "text": name}],
+            "birthDate": birth, "gender": gender})
+        .to_string()
+    };
+    let mismatches = || async {
+        sqlx::query(
+            "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'records.patient_mismatch'",
+        )
+        .fetch_one(app.db().pool())
+        .await
+        .unwrap()
+        .try_get::<i64, _>("n")
+        .unwrap()
+    };
+
+    let before = (net.rows().await, links_audited(app).await);
+    for (body, field) in [
+        (with(B, "B-1", "清須 太郎", "1948-03-12", "female"), "氏名"),
+        (
+            with(B, "B-1", "清須 花子", "1948-03-13", "female"),
+            "生年月日",
+        ),
+        (with(B, "B-1", "清須 花子", "1948-03-12", "male"), "性別"),
+    ] {
+        let (s, m) = outcome(net.send(B, "/api/fhir/Patient/$link", body).await).await;
+        assert_eq!(s, 422, "{m}");
+        assert!(m.contains(field) && m.contains("一致しません"), "{m}");
+        assert!(!m.contains("1948-03-12"), "registered values not told: {m}");
+        assert_eq!((net.rows().await, links_audited(app).await), before);
+    }
+    assert_eq!(mismatches().await, 3);
+
+    // C is outside the consent: 403 whatever the details, and nothing compared or audited.
+    let (s, m) = outcome(
+        net.send(
+            C,
+            "/api/fhir/Patient/$link",
+            with(C, "C-1", "別人 一郎", "1990-01-01", "male"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 403, "{m}");
+    assert!(!m.contains("一致しません"), "{m}");
+    assert_eq!(mismatches().await, 3);
+
+    // The same person, written with a full-width space, links.
+    let (s, m) = outcome(
+        net.send(
+            B,
+            "/api/fhir/Patient/$link",
+            with(B, "B-1", "清須　花子", "1948-03-12", "female"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201, "{m}");
+    assert_eq!(links_audited(app).await, 1);
+}

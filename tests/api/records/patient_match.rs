@@ -344,6 +344,31 @@ async fn r21_1_x3_issue14_in_review_mode_a_held_document_is_read_by_nobody_until
     assert!(html.contains("清須 花代"));
     let dash = a_manager.get("/").await.text().await.expect("html");
     assert!(dash.contains("患者照合の確認待ち"), "dashboard card");
+    // The patient page tells the sending facility that a document waits (it is not listed),
+    // the manager with a link to the queue; another facility is told nothing.
+    let patient: i64 = sqlx::query("SELECT patient_id FROM documents WHERE id = $1")
+        .bind(id)
+        .fetch_one(net.app.db().pool())
+        .await
+        .expect("document")
+        .try_get("patient_id")
+        .expect("patient");
+    let timeline = format!("/records/patients/{patient}");
+    let html = a_manager.get(&timeline).await.text().await.expect("html");
+    assert!(
+        html.contains("文書 1 件が、患者情報の不一致のため確認待ち"),
+        "{html}"
+    );
+    assert!(html.contains("href=\"/records/review\""));
+    assert!(
+        !html.contains(&format!("/records/documents/{id}\"")),
+        "not listed"
+    );
+    let a_user = net.person(Role::User, A, "a-user").await;
+    let html = a_user.get(&timeline).await.text().await.expect("html");
+    assert!(html.contains("確認待ちです") && !html.contains("確認待ちの文書を開く"));
+    let html = b_user.get(&timeline).await.text().await.expect("html");
+    assert!(!html.contains("確認待ち"), "{html}");
     let detail = a_manager
         .get(&format!("/records/review/{review}"))
         .await
@@ -418,6 +443,72 @@ async fn r21_1_x3_issue14_in_review_mode_a_held_document_is_read_by_nobody_until
         .post_form(&accept, &[("confirm", "yes"), ("reason", "再度")])
         .await;
     assert_eq!(res.status(), 409);
+    let html = a_manager.get(&timeline).await.text().await.expect("html");
+    assert!(!html.contains("確認待ちです"), "notice gone once resolved");
+    assert!(
+        html.contains(&format!("/records/documents/{id}\"")),
+        "now listed"
+    );
+}
+
+/// What the API answers for a patient who differs is what its descriptions promise: the
+/// OpenAPI document and the CapabilityStatement name the 202 (held) and the 422 (refused).
+#[tokio::test]
+async fn r21_1_issue14_the_api_descriptions_name_the_held_and_refused_answers() {
+    let net = review_net().await;
+    let get = |path: &'static str| {
+        let url = format!("{}{path}", net.app.address);
+        async move {
+            reqwest::get(url)
+                .await
+                .expect("get")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let api = get("/api/openapi.json").await;
+    let create = &api["paths"]["/api/fhir/Bundle"]["post"]["responses"];
+    assert!(
+        create["202"]["description"]
+            .as_str()
+            .expect("202")
+            .contains("確認待ち")
+    );
+    assert!(
+        create["422"]["description"]
+            .as_str()
+            .expect("422")
+            .contains("生年月日")
+    );
+    let link = &api["paths"]["/api/fhir/Patient/$link"]["post"]["responses"];
+    assert!(
+        link["422"]["description"]
+            .as_str()
+            .expect("422")
+            .contains("生年月日")
+    );
+    let batch = api["paths"]["/api/fhir"]["post"]["responses"]["200"]["description"]
+        .as_str()
+        .expect("batch");
+    assert!(batch.contains("202"));
+    let cap = get("/api/fhir/metadata").await;
+    let text = cap.to_string();
+    assert!(
+        text.contains("202") && text.contains("422 business-rule"),
+        "{text}"
+    );
+
+    // And the server does answer so.
+    registered(&net).await;
+    let res = net
+        .send(
+            A,
+            "/api/fhir/Bundle",
+            referral("DESC", |p| p["birthDate"] = json!("1948-03-13")),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
 }
 
 #[tokio::test]
