@@ -195,15 +195,15 @@ async fn existing(
 
 /// The patient a checked document belongs to, inside the caller's transaction — or, when the
 /// sender already stored this Bundle.identifier, that earlier document. The common case (a known
-/// patient whose consent is in force, or one resolved earlier in the transaction) is one
-/// statement or none; a retry is otherwise recognised by the insert finding the identifier
+/// patient whose consent is in force, read ahead or resolved earlier in the transaction) needs
+/// no statement; a retry is otherwise recognised by the insert finding the identifier
 /// taken, and it is checked before any patient is registered. The Bundle's Patient is compared
 /// with an already registered patient first ([`patient_match::screen`]).
 async fn patient_step(
     conn: &mut Tx,
     client: &ApiClient,
     d: &ParsedDocument,
-    known: &mut HashMap<String, i64>,
+    known: &mut Known,
     mode: PatientMismatch,
     now: Timestamp,
 ) -> Result<Result<i64, Stored>, Rejection> {
@@ -214,40 +214,73 @@ async fn patient_step(
             "同意の撤回は POST /api/fhir/Consent で送信してください（文書と一緒には受け付けられません）。",
         ));
     }
-    if let Some(id) = known.get(&d.patient.local_id) {
-        patient_match::screen(conn, client, d, *id, mode, now).await?;
-        return Ok(Ok(*id));
+    if let Some(id) = known.resolved.get(&d.patient.local_id).copied() {
+        match known.rows.get(&id) {
+            Some(row) => patient_match::screen_row(conn, client, d, row, mode, now).await?,
+            None => patient_match::screen(conn, client, d, id, mode, now).await?,
+        }
+        return Ok(Ok(id));
     }
-    match patient_lookup(conn, client, d, known, mode, now).await {
+    match patient_lookup(conn, client, d, known, mode, now, true).await {
         // Another transaction registered this local ID first: now it is there to be found.
         Err(e) if e.status == 409 && e.code == RACED => {
-            patient_lookup(conn, client, d, known, mode, now).await
+            patient_lookup(conn, client, d, known, mode, now, false).await
         }
         r => r,
     }
 }
 
-/// [`patient_step`] for a local ID not resolved earlier in the transaction.
+/// What a transaction knows of one sender's patients: the local IDs it resolved, their
+/// registered details, and — for a batch or a group — the links read ahead ([`read_ahead`]).
+#[derive(Default)]
+struct Known {
+    resolved: HashMap<String, i64>,
+    rows: HashMap<i64, repo::PatientRow>,
+    /// Once read ahead: the link of every local ID of the request (absent: not linked then).
+    ahead: Option<HashMap<String, repo::LinkedPatient>>,
+}
+
+/// Reads the links of all the documents' local IDs (one facility's) in a few statements, instead
+/// of two per document.
+async fn read_ahead<'a>(
+    conn: &mut Conn,
+    facility_id: i64,
+    docs: impl Iterator<Item = &'a ParsedDocument>,
+    known: &mut Known,
+) -> sqlx::Result<()> {
+    let mut ids: Vec<&str> = docs.map(|d| d.patient.local_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    known.ahead = Some(repo::patients_for(conn, facility_id, &ids).await?);
+    Ok(())
+}
+
+/// [`patient_step`] for a local ID not resolved earlier in the transaction; `ahead`: whether
+/// the links read ahead may answer (not after a race, which the read-ahead did not see).
 async fn patient_lookup(
     conn: &mut Tx,
     client: &ApiClient,
     d: &ParsedDocument,
-    known: &mut HashMap<String, i64>,
+    known: &mut Known,
     mode: PatientMismatch,
     now: Timestamp,
+    ahead: bool,
 ) -> Result<Result<i64, Stored>, Rejection> {
-    let found = repo::patient_for(conn, client.facility_id, &d.patient.local_id).await?;
+    let found = match (&known.ahead, ahead) {
+        (Some(links), true) => links.get(&d.patient.local_id).cloned(),
+        _ => repo::patient_for(conn, client.facility_id, &d.patient.local_id).await?,
+    };
     if let Some(c) = &d.consent {
         // Outside the savepoint below, so that the refusal stays audited.
-        check_custodian(conn, client, c, found.map(|(id, ..)| id), now).await?;
+        check_custodian(conn, client, c, found.as_ref().map(|f| f.row.id), now).await?;
     }
-    if let Some((id, ..)) = found {
-        patient_match::screen(conn, client, d, id, mode, now).await?;
+    if let Some(f) = &found {
+        patient_match::screen_row(conn, client, d, &f.row, mode, now).await?;
     }
-    let id = match found {
+    let id = match &found {
         // A facility sends under its own consent or one that covers it; a Consent in the Bundle
         // is recorded (as the sender's own) only when the sender has none in force.
-        Some((id, own, covered)) if own || (covered && d.consent.is_none()) => id,
+        Some(f) if f.own || (f.covered && d.consent.is_none()) => f.row.id,
         _ => {
             if let Some(s) = existing(conn, client, d).await? {
                 return Ok(Err(s));
@@ -276,7 +309,12 @@ async fn patient_lookup(
             }
         }
     };
-    known.insert(d.patient.local_id.clone(), id);
+    if let Some(f) = found
+        && f.row.id == id
+    {
+        known.rows.insert(id, f.row);
+    }
+    known.resolved.insert(d.patient.local_id.clone(), id);
     Ok(Ok(id))
 }
 
@@ -303,9 +341,9 @@ fn new_document<'a>(
     }
 }
 
-/// What goes with a newly inserted document: its attachments and its search values.
+/// What goes with a newly inserted document besides its search values (stored per chunk,
+/// [`repo::insert_search_keys_many`]): its attachments.
 async fn insert_attachments(conn: &mut Conn, id: i64, d: &ParsedDocument) -> Result<(), Rejection> {
-    repo::insert_search_keys(conn, id, &super::search::keys(&d.content)).await?;
     for (i, a) in d.attachments.iter().enumerate() {
         repo::insert_attachment(conn, id, i as i64 + 1, a).await?;
     }
@@ -394,7 +432,17 @@ async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>
     put_blobs(&store, &group.iter().map(|p| &p.doc).collect::<Vec<_>>()).await?;
     let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
-    let mut known: HashMap<i64, HashMap<String, i64>> = HashMap::new();
+    let mut known: HashMap<i64, Known> = HashMap::new();
+    for p in group {
+        if !known.contains_key(&p.client.facility_id) {
+            let mut k = Known::default();
+            let mine = group
+                .iter()
+                .filter(|q| q.client.facility_id == p.client.facility_id);
+            read_ahead(&mut tx, p.client.facility_id, mine.map(|q| &q.doc), &mut k).await?;
+            known.insert(p.client.facility_id, k);
+        }
+    }
     let mut results: Vec<Option<Answer>> = group.iter().map(|_| None).collect();
     let mut ready = Vec::new();
     let keys = group
@@ -509,6 +557,7 @@ async fn insert_ready(
                 .into_iter()
                 .map(|(id, sys, val)| ((sys, val), id))
                 .collect();
+            let mut keys: Vec<(i64, super::search::SearchKeys)> = Vec::new();
             for k in chunk {
                 let Ready {
                     client,
@@ -520,6 +569,7 @@ async fn insert_ready(
                 let key = (d.identifier_system.as_str(), d.identifier_value.as_str());
                 let owned = (d.identifier_system.clone(), d.identifier_value.clone());
                 let r = if let Some(id) = fresh.remove(&owned) {
+                    keys.push((id, super::search::keys(&d.content)));
                     insert_attachments(tx, id, d).await?;
                     if mode == PatientMismatch::Review {
                         review::hold_if_differs(tx, client, id, patient_id, d, now).await?;
@@ -556,6 +606,7 @@ async fn insert_ready(
                 };
                 answers[*k] = Some(r);
             }
+            repo::insert_search_keys_many(tx, &keys).await?;
         }
     }
     Ok(answers
@@ -576,9 +627,16 @@ pub async fn ingest_many(
     let _gate = store.writing().await;
     // Blobs first, outside the transaction (see `put_blobs`).
     put_blobs(&store, &docs.iter().flatten().collect::<Vec<_>>()).await?;
-    let mut known = HashMap::new();
+    let mut known = Known::default();
     let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
+    read_ahead(
+        &mut tx,
+        client.facility_id,
+        docs.iter().flatten(),
+        &mut known,
+    )
+    .await?;
     let mut results: Vec<Option<Result<Stored, Rejection>>> = docs.iter().map(|_| None).collect();
     // First every entry's patient (and the early answers), then the documents in multi-row
     // inserts: one statement per chunk instead of one per document.

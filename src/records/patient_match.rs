@@ -263,13 +263,28 @@ pub async fn screen(
     mode: PatientMismatch,
     now: Timestamp,
 ) -> Result<(), Rejection> {
+    match repo::find_patient(conn, patient_id).await? {
+        Some(registered) => screen_row(conn, client, d, &registered, mode, now).await,
+        None => Ok(()),
+    }
+}
+
+/// [`screen`] with the registered patient already read (a batch reads its patients ahead).
+pub async fn screen_row(
+    conn: &mut Tx,
+    client: &ApiClient,
+    d: &ParsedDocument,
+    registered: &PatientRow,
+    mode: PatientMismatch,
+    now: Timestamp,
+) -> Result<(), Rejection> {
     let sent = Sent::from_info(&d.patient);
-    let fields = differences_for(conn, patient_id, &sent, Presence::Required).await?;
+    let fields = differences(&sent, registered, Presence::Required);
     if fields.is_empty() || (mode == PatientMismatch::Review && d.consent.is_none()) {
         return Ok(());
     }
     let m = Mismatch {
-        patient_id,
+        patient_id: registered.id,
         local_id: &d.patient.local_id,
         identifier: Some(&d.identifier_value),
         fields,

@@ -4,7 +4,7 @@
 //! caller may read. Pages are keyset pages on (sort key, id): a page starts after
 //! (or ends before) the row its cursor names, so paging never loses or repeats a document, even
 //! while documents arrive. The search values the documents table does not hold are in
-//! `document_search` and `document_tokens` (migration 0026; [`insert_search_keys`] with each new
+//! `document_search` and `document_tokens` (migration 0026; [`insert_search_keys_many`] with each new
 //! document).
 
 use sqlx::Row;
@@ -276,39 +276,66 @@ pub async fn search_page(
     Ok(rows)
 }
 
-/// Stores the search values of a new document (in the transaction that stores it).
-pub async fn insert_search_keys(
+/// Stores the search values of new documents (in the transaction that stores them), in
+/// multi-row statements of power-of-two sizes ([`crate::db::pow2_chunks`]), so that the driver
+/// keeps them prepared.
+pub async fn insert_search_keys_many(
     conn: &mut Conn,
-    document_id: i64,
-    k: &SearchKeys,
+    docs: &[(i64, SearchKeys)],
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO document_search (document_id, bundle_timestamp, composition_id,
-            composition_url, composition_subject) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(document_id)
-    .bind(k.timestamp.as_deref())
-    .bind(k.composition_id.as_deref())
-    .bind(k.composition_url.as_deref())
-    .bind(k.composition_subject.as_deref())
-    .execute(&mut *conn)
-    .await?;
-    if k.tokens.is_empty() {
-        return Ok(());
-    }
-    let mut sql =
-        String::from("INSERT INTO document_tokens (document_id, param, system, code) VALUES ");
-    for i in 0..k.tokens.len() {
-        let b = i * 3;
-        if i > 0 {
-            sql.push(',');
+    for chunk in crate::db::pow2_chunks(docs, 16) {
+        let mut sql = String::from(
+            "INSERT INTO document_search (document_id, bundle_timestamp, composition_id,
+                composition_url, composition_subject) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 5;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            ));
         }
-        sql.push_str(&format!("($1, ${}, ${}, ${})", b + 2, b + 3, b + 4));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, k) in chunk {
+            q = q
+                .bind(*id)
+                .bind(k.timestamp.as_deref())
+                .bind(k.composition_id.as_deref())
+                .bind(k.composition_url.as_deref())
+                .bind(k.composition_subject.as_deref());
+        }
+        q.execute(&mut *conn).await?;
     }
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(document_id);
-    for (param, system, code) in &k.tokens {
-        q = q.bind(*param).bind(system.as_str()).bind(code.as_str());
+    let tokens: Vec<(i64, &str, &str, &str)> = docs
+        .iter()
+        .flat_map(|(id, k)| {
+            k.tokens
+                .iter()
+                .map(move |(p, s, c)| (*id, *p, s.as_str(), c.as_str()))
+        })
+        .collect();
+    for chunk in crate::db::pow2_chunks(&tokens, 32) {
+        let mut sql =
+            String::from("INSERT INTO document_tokens (document_id, param, system, code) VALUES ");
+        for i in 0..chunk.len() {
+            let b = i * 4;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, param, system, code) in chunk {
+            q = q.bind(*id).bind(*param).bind(*system).bind(*code);
+        }
+        q.execute(&mut *conn).await?;
     }
-    q.execute(&mut *conn).await?;
     Ok(())
 }
