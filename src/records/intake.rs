@@ -434,13 +434,11 @@ async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>
     let mut tx = state.db.begin().await?;
     let mut known: HashMap<i64, Known> = HashMap::new();
     for p in group {
-        if !known.contains_key(&p.client.facility_id) {
-            let mut k = Known::default();
-            let mine = group
-                .iter()
-                .filter(|q| q.client.facility_id == p.client.facility_id);
-            read_ahead(&mut tx, p.client.facility_id, mine.map(|q| &q.doc), &mut k).await?;
-            known.insert(p.client.facility_id, k);
+        let facility = p.client.facility_id;
+        if let std::collections::hash_map::Entry::Vacant(slot) = known.entry(facility) {
+            let mine = group.iter().filter(|q| q.client.facility_id == facility);
+            let k = slot.insert(Known::default());
+            read_ahead(&mut tx, facility, mine.map(|q| &q.doc), k).await?;
         }
     }
     let mut results: Vec<Option<Answer>> = group.iter().map(|_| None).collect();
