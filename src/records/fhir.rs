@@ -20,7 +20,7 @@ use super::attachments::{Attachment, extract_attachments};
 use super::fhir_json::{JsonError, parse_strict};
 use super::fhir_refs;
 use super::fhir_validate::validate_resource;
-use super::model::{self, ConsentInfo, Rejection};
+use super::model::{self, ConsentInfo, Rejection, SearchKeys};
 
 /// JP Core's identifier system for a facility's local patient ID, followed by the facility code.
 pub const LOCAL_ID_SYSTEM_PREFIX: &str = "urn:oid:1.2.392.100495.20.3.51.1";
@@ -67,6 +67,23 @@ pub struct ParsedDocument {
     /// The Bundle as stored: attachments replaced by their hash.
     pub content: String,
     pub content_hash: String,
+    /// Its search values when the caller read them from the parsed Bundle
+    /// ([`with_search_keys`]); otherwise the intake reads them from `content`.
+    pub search: Option<SearchKeys>,
+}
+
+/// [`parse_bundle`], with the search values read from the same parsed JSON by `keys` (the
+/// intake passes `search::keys_of`), which saves parsing the stored text once more.
+pub fn with_search_keys(
+    bundle: Value,
+    sender_code: &str,
+    max_entries: usize,
+    keys: impl FnOnce(&Value) -> SearchKeys,
+) -> Result<ParsedDocument, Rejection> {
+    let k = keys(&bundle);
+    let mut d = parse_bundle(bundle, sender_code, max_entries)?;
+    d.search = Some(k);
+    Ok(d)
 }
 
 fn invalid(msg: impl Into<String>) -> Rejection {
@@ -327,6 +344,7 @@ pub fn parse_bundle(
         attachments,
         content,
         content_hash,
+        search: None,
     })
 }
 

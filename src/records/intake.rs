@@ -567,7 +567,8 @@ async fn insert_ready(
                 let key = (d.identifier_system.as_str(), d.identifier_value.as_str());
                 let owned = (d.identifier_system.clone(), d.identifier_value.clone());
                 let r = if let Some(id) = fresh.remove(&owned) {
-                    keys.push((id, super::search::keys(&d.content)));
+                    let k = d.search.clone();
+                    keys.push((id, k.unwrap_or_else(|| super::search::keys(&d.content))));
                     insert_attachments(tx, id, d).await?;
                     if mode == PatientMismatch::Review {
                         review::hold_if_differs(tx, client, id, patient_id, d, now).await?;

@@ -51,10 +51,11 @@ pub async fn post_bundle(
 ) -> Result<Response, Rejection> {
     let now = state.now();
     let v = fhirck::parse_json(&body)?;
-    let d = fhirck::parse_bundle(
+    let d = fhirck::with_search_keys(
         v,
         &client.facility_code,
         state.section::<super::RecordsSettings>().max_entries,
+        super::search::keys_of,
     )?;
     let s = ingest_one(&state, &client, d, now).await?;
     if let Some(fields) = held(&state, &[Some(s.id)]).await?.pop().flatten() {
@@ -93,7 +94,11 @@ pub async fn post_batch(
     let v = fhirck::parse_json(&body)?;
     let docs: Vec<Result<ParsedDocument, Rejection>> = fhirck::batch_entries(v, max)?
         .into_iter()
-        .map(|e| e.and_then(|r| fhirck::parse_bundle(r, &client.facility_code, max)))
+        .map(|e| {
+            e.and_then(|r| {
+                fhirck::with_search_keys(r, &client.facility_code, max, super::search::keys_of)
+            })
+        })
         .collect();
     let results = ingest_many(&state, &client, &docs, now).await?;
     let ids: Vec<Option<i64>> = results

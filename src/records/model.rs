@@ -451,6 +451,19 @@ impl Default for RecordsSettings {
     }
 }
 
+/// The search values of a stored Bundle that the documents table does not hold (migration 0026
+/// has the same definition in SQL, for the documents stored before it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SearchKeys {
+    /// Bundle.timestamp as stored UTC text; None when absent or unreadable.
+    pub timestamp: Option<String>,
+    pub composition_id: Option<String>,
+    pub composition_url: Option<String>,
+    pub composition_subject: Option<String>,
+    /// (param, system or "", code): `composition.type`, `patient.identifier`.
+    pub tokens: Vec<(&'static str, String, String)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

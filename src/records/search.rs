@@ -593,18 +593,7 @@ impl Criteria {
     }
 }
 
-/// The search values of a stored Bundle that the documents table does not hold (migration 0026
-/// has the same definition in SQL, for the documents stored before it).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SearchKeys {
-    /// Bundle.timestamp as stored UTC text; None when absent or unreadable.
-    pub timestamp: Option<String>,
-    pub composition_id: Option<String>,
-    pub composition_url: Option<String>,
-    pub composition_subject: Option<String>,
-    /// (param, system or "", code): `composition.type`, `patient.identifier`.
-    pub tokens: Vec<(&'static str, String, String)>,
-}
+pub use super::model::SearchKeys;
 
 /// Bundle.timestamp as stored: a date is midnight Japan time, a time without a zone Japan time,
 /// a partial or unreadable value None.
@@ -618,9 +607,15 @@ fn stored_instant(v: &str) -> Option<String> {
 
 /// Reads the search values out of the Bundle as stored (`documents.content`).
 pub fn keys(content: &str) -> SearchKeys {
-    let Ok(v) = serde_json::from_str::<Value>(content) else {
-        return SearchKeys::default();
-    };
+    match serde_json::from_str::<Value>(content) {
+        Ok(v) => keys_of(&v),
+        Err(_) => SearchKeys::default(),
+    }
+}
+
+/// [`keys`] of a Bundle already parsed (the intake has it before storing: no second parse).
+/// Attachments replaced by their hash change none of these values.
+pub fn keys_of(v: &Value) -> SearchKeys {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
     let system_ok = |o: &Value| o.get("system").is_none_or(Value::is_string);
     let document = v.get("type").and_then(Value::as_str) == Some("document");
@@ -672,6 +667,29 @@ pub fn keys(content: &str) -> SearchKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_read_from_the_parsed_bundle_equal_those_read_back_from_the_stored_text() {
+        for name in [
+            "referral_57133-1.json",
+            "patient_summary_60591-5.json",
+            "discharge_summary_18842-5.json",
+            "checkup_report_53576-5.json",
+            "collection_clins.json",
+        ] {
+            let path = format!("{}/tests/fixtures/fhir/{name}", env!("CARGO_MANIFEST_DIR"));
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("fixture"))
+                .expect("json");
+            let d =
+                super::super::fhir::with_search_keys(v, "2310000011", 100, keys_of).expect(name);
+            let read_back = keys(&d.content);
+            assert!(
+                !read_back.tokens.is_empty(),
+                "{name}: the test must see tokens"
+            );
+            assert_eq!(d.search, Some(read_back), "{name}");
+        }
+    }
 
     fn now() -> Timestamp {
         "2026-11-25T00:00:00.000Z".parse().expect("timestamp")
