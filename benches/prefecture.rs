@@ -1420,7 +1420,10 @@ async fn main() {
     for _ in 0..reads.min(50) {
         timed_get(&reader, &format!("{}/records", a.base), None, &mut samples).await;
     }
-    report.latency("UI  patient list /records (first 500 by kana)", samples);
+    report.latency(
+        "UI  patient list /records (page 1 of 50 by kana, with the count)",
+        samples,
+    );
 
     // Intake: one instance, two instances, one again.
     let senders: Vec<usize> = (0..8).collect();

@@ -2234,3 +2234,6 @@ enter-the-text-to-search-for = Enter the text to search for.
 ## records: held documents on the patient page
 held-document-s-of-this-patient = { $held } document(s) of this patient sent by your facility are held for review because the patient details differ. Until a facility manager reviews them they are not listed here and no facility can read them.
 open-the-documents-held-for-review = Open the documents held for review
+
+## lists: a capped count
+at-least-v1-showing-v2-v3 = at least { $v1 }; showing { $v2 }–{ $v3 }

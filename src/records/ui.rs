@@ -91,7 +91,14 @@ pub async fn index(
     )
     .await?;
     tx.commit().await?;
-    let pager = Pager::new("/records", &q, total, &[] as &[(&str, &str)]);
+    let more = total > repo::PATIENT_COUNT_CAP;
+    let pager = Pager::new(
+        "/records",
+        &q,
+        total.min(repo::PATIENT_COUNT_CAP),
+        &[] as &[(&str, &str)],
+    )
+    .at_least(more);
     render(
         PatientsPage {
             page: page.titled("患者の診療情報"),

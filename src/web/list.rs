@@ -277,6 +277,8 @@ pub struct Pager {
     per: i64,
     page: i64,
     total: i64,
+    /// The total is a floor: counting stopped there ([`Pager::at_least`]).
+    more: bool,
     filters: Vec<(String, String)>,
 }
 
@@ -298,6 +300,7 @@ impl Pager {
             per: q.limit(),
             page: q.page(),
             total: total.max(0),
+            more: false,
             filters: filters
                 .iter()
                 .filter_map(|(k, v)| {
@@ -312,13 +315,26 @@ impl Pager {
         self.total
     }
 
+    /// Marks the total as a floor, for a list that stops counting at a cap (a count of a
+    /// million rows on every page view costs more than the page): the summary says
+    /// "N 件以上" and a next page is always offered.
+    pub fn at_least(mut self, more: bool) -> Pager {
+        self.more = more;
+        self
+    }
+
     pub fn page(&self) -> i64 {
         self.page
     }
 
     /// The number of pages, at least 1.
     pub fn pages(&self) -> i64 {
-        ((self.total + self.per - 1) / self.per).max(1)
+        let counted = ((self.total + self.per - 1) / self.per).max(1);
+        if self.more {
+            counted.max(self.page) + 1
+        } else {
+            counted
+        }
     }
 
     /// "全 123 件中 1〜50 件"; "全 0 件" for an empty list.
@@ -327,6 +343,10 @@ impl Pager {
             return "全 0 件".into();
         }
         let first = (self.page - 1) * self.per + 1;
+        if self.more {
+            let last = first + self.per - 1;
+            return format!("{} 件以上中 {}〜{} 件", self.total, first, last);
+        }
         if first > self.total {
             return format!("全 {} 件（このページに該当はありません）", self.total);
         }
@@ -559,6 +579,31 @@ mod tests {
             "past the end leads back to the last page"
         );
         assert_eq!(p.next_href(), None);
+    }
+
+    #[test]
+    fn x4_a_capped_count_is_a_floor_and_a_next_page_is_always_offered() {
+        let at = |query: &str| {
+            Pager::new("/x", &q(query), 10_000, &[] as &[(&str, &str)]).at_least(true)
+        };
+        let p = at("");
+        assert_eq!(p.summary(), "10000 件以上中 1〜50 件");
+        assert_eq!(p.next_href().as_deref(), Some("/x?page=2"));
+        let p = at("page=200");
+        assert_eq!(p.summary(), "10000 件以上中 9951〜10000 件");
+        assert_eq!(
+            p.next_href().as_deref(),
+            Some("/x?page=201"),
+            "past the cap"
+        );
+        let p = at("page=250");
+        assert_eq!(p.next_href().as_deref(), Some("/x?page=251"));
+        let exact = Pager::new("/x", &q("page=200"), 10_000, &[] as &[(&str, &str)]);
+        assert_eq!(
+            exact.next_href(),
+            None,
+            "an exact count ends at its last page"
+        );
     }
 
     #[test]

@@ -155,3 +155,42 @@ async fn x4_patient_list_is_paged_searched_and_sorted_and_each_page_is_audited()
         "every page shown is a read in the audit chain"
     );
 }
+
+/// A network where a facility sees more patients than the list counts (X.4, issue 16 item 3):
+/// the count stops at 10,000 and says "10000 件以上", a next page is still offered and works.
+#[tokio::test]
+async fn x4_issue16_the_patient_count_stops_at_ten_thousand_and_says_so() {
+    let app = spawn_app().await;
+    app.facility("9900000001").await;
+    let at = app.now().to_db();
+    let pool = app.db().pool();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10020)
+         INSERT INTO patients (network_id, name, kana, birth_date, gender, created_at)
+         SELECT 'KRC' || i, '清須 多数', 'タスウ' || i, '1950-04-01', 'female', '{at}' FROM n"
+    )))
+    .execute(pool)
+    .await
+    .expect("patients");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO patient_links (patient_id, facility_id, local_id, created_at)
+         SELECT p.id, f.id, 'C-' || p.network_id, '{at}' FROM patients p, facilities f
+         WHERE f.code = '9900000001' AND p.network_id LIKE 'KRC%'"
+    )))
+    .execute(pool)
+    .await
+    .expect("links");
+    let user = app.login_as(Role::User).await;
+    let first = page_text(&user, "/records").await;
+    assert!(
+        first.contains("10000 件以上中 1〜50 件"),
+        "a floor, not a total"
+    );
+    assert!(first.contains("rel=\"next\""));
+    let far = page_text(&user, "/records?per=10&page=1002").await;
+    assert!(far.contains("10000 件以上中 10011〜10020 件"));
+    assert!(far.contains("タスウ"), "rows past the cap are still listed");
+    // A search below the cap is counted exactly.
+    let one = page_text(&user, "/records?q=KRC10007").await;
+    assert!(one.contains("全 1 件中 1〜1 件"), "exact under the cap");
+}

@@ -121,15 +121,22 @@ pub async fn visible_patients(
         .collect())
 }
 
-/// How many patients `facility_id` may see that match `like` (all of them without it).
+/// The patient list counts no further: past it the list says "10000 件以上". A network of a
+/// million patients, most of them visible to every facility under consents for all, would
+/// otherwise test every patient on every page view.
+pub const PATIENT_COUNT_CAP: i64 = 10_000;
+
+/// How many patients `facility_id` may see that match `like` (all of them without it), up to
+/// [`PATIENT_COUNT_CAP`] + 1 (more than the cap: there are at least that many).
 pub async fn count_visible_patients(
     conn: &mut Conn,
     facility_id: i64,
     like: Option<&str>,
 ) -> sqlx::Result<i64> {
     let sql = format!(
-        "SELECT COUNT(*) FROM patients p WHERE {}",
-        visible_where(like.is_some())
+        "SELECT COUNT(*) FROM (SELECT 1 AS x FROM patients p WHERE {} LIMIT {}) c",
+        visible_where(like.is_some()),
+        PATIENT_COUNT_CAP + 1
     );
     let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(facility_id);
     if let Some(like) = like {
