@@ -2231,3 +2231,14 @@ search-by-id-kana-or-number = ID・カナ・番号で検索
 accounts-facilities-patients-id-kana-inq = アカウント・施設・患者（ID・カナ）・問い合わせ番号
 patient-search-global-search = 患者の検索（全体検索）
 enter-the-text-to-search-for = 検索する文字を入れてください。
+
+## Helpdesk attachments
+no-attachments-2 = 添付ファイルはありません。
+attach-a-file-pdf-png-jpeg = ファイルを添付する（PDF・PNG・JPEG・テキスト・Excel・Word、2 MB まで）
+internal-memo-not-shown-to-the = 内部メモ（依頼者には表示しない）
+the-file-was-attached = ファイルを添付しました。
+the-file-is-too-large-up = ファイルが大きすぎます（2 MB まで）。
+choose-a-file-to-attach-an = 添付するファイルを選んでください（空のファイルは添付できません）。
+only-pdf-png-jpeg-text-txt = 添付できるのは PDF・PNG・JPEG・テキスト（.txt・.csv）・Excel（.xlsx）・Word（.docx）のファイルです。
+file-attached-to-an-inquiry = 問い合わせへのファイル添付
+inquiry-attachment-read = 問い合わせの添付ファイルの閲覧
