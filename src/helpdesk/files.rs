@@ -224,7 +224,7 @@ pub async fn portal_attach(
     }
 }
 
-/// `GET /helpdesk/{id}/attachments/{n}`: any file of the inquiry, for the staff.
+/// `GET /helpdesk/{id}/attachments/{n}`: file number `n` of the inquiry (any), for the staff.
 pub async fn staff_download(
     State(state): State<AppState>,
     Caller { actor, .. }: Caller,
@@ -263,7 +263,7 @@ async fn serve(
         actor,
         "helpdesk.attachment_read",
         &format!("inquiry:{id}"),
-        json!({"attachment": n, "file_name": f.file_name, "channel": if staff { "staff" } else { "portal" }}),
+        json!({"attachment": f.id, "number": n, "file_name": f.file_name, "channel": if staff { "staff" } else { "portal" }}),
     )
     .await?;
     tx.commit().await?;

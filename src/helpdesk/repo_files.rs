@@ -49,28 +49,27 @@ pub async fn insert(conn: &mut Conn, f: &NewFile<'_>, now: Timestamp) -> sqlx::R
     .await
 }
 
-/// An inquiry's files, oldest first; `public_only`: the requester's view (no memo files).
-pub async fn of_inquiry(
-    conn: &mut Conn,
-    inquiry_id: i64,
-    public_only: bool,
-) -> sqlx::Result<Vec<StoredFile>> {
+/// An inquiry's files, oldest first (the n-th is file number n of the inquiry).
+pub async fn of_inquiry(conn: &mut Conn, inquiry_id: i64) -> sqlx::Result<Vec<StoredFile>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM helpdesk_attachments
-         WHERE inquiry_id = $1 AND (public = 1 OR $2 = 0) ORDER BY id"
+        "SELECT {COLUMNS} FROM helpdesk_attachments WHERE inquiry_id = $1 ORDER BY id"
     )))
     .bind(inquiry_id)
-    .bind(i64::from(public_only))
     .fetch_all(&mut *conn)
     .await
 }
 
-pub async fn find(conn: &mut Conn, inquiry_id: i64, id: i64) -> sqlx::Result<Option<StoredFile>> {
+/// File number `n` (1, 2, …) of an inquiry.
+pub async fn find(conn: &mut Conn, inquiry_id: i64, n: i64) -> sqlx::Result<Option<StoredFile>> {
+    if n < 1 {
+        return Ok(None);
+    }
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM helpdesk_attachments WHERE inquiry_id = $1 AND id = $2"
+        "SELECT {COLUMNS} FROM helpdesk_attachments WHERE inquiry_id = $1
+         ORDER BY id LIMIT 1 OFFSET $2"
     )))
     .bind(inquiry_id)
-    .bind(id)
+    .bind(n - 1)
     .fetch_optional(&mut *conn)
     .await
 }

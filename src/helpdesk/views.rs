@@ -282,11 +282,13 @@ pub async fn file_views(
     staff: bool,
     base: &str,
 ) -> sqlx::Result<Vec<FileView>> {
-    Ok(super::repo_files::of_inquiry(conn, id, !staff)
+    Ok(super::repo_files::of_inquiry(conn, id)
         .await?
         .into_iter()
-        .map(|f| FileView {
-            href: format!("{base}/{id}/attachments/{}", f.id),
+        .zip(1..)
+        .filter(|(f, _)| staff || f.public)
+        .map(|(f, n)| FileView {
+            href: format!("{base}/{id}/attachments/{n}"),
             size: size_label(f.size_bytes),
             internal: !f.public,
             by: f.uploaded_by,

@@ -11,14 +11,14 @@ use crate::records::{A, consent_for, fixture, network, walk};
 const PDF: &[u8] = b"%PDF-1.4\n% the error screen\n";
 
 /// Uploads `bytes` as `name` to `{base}/{id}/attachments` (`internal`: the staff's memo box).
-async fn upload(
-    user: &TestUser,
+pub(crate) async fn upload(
+    client: &TestClient,
     path: &str,
     name: &str,
     bytes: &[u8],
     internal: bool,
 ) -> reqwest::Response {
-    let token = user.client.csrf().await;
+    let token = client.csrf().await;
     let boundary = "rnHELPDESKboundary7";
     let mut body = Vec::new();
     if internal {
@@ -32,9 +32,9 @@ async fn upload(
     body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes());
     body.extend_from_slice(bytes);
     body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-    user.client
+    client
         .http
-        .post(user.client.url(&format!("{path}?csrf_token={token}")))
+        .post(client.url(&format!("{path}?csrf_token={token}")))
         .header(
             "content-type",
             format!("multipart/form-data; boundary={boundary}"),
@@ -83,20 +83,28 @@ async fn r15_1_requester_and_staff_attach_files_that_only_those_who_see_the_inqu
 
     // The requester attaches a PDF; the staff a text file for them and a memo's screenshot.
     assert_eq!(
-        upload(&alice, &mine, "エラー画面.pdf", PDF, false)
+        upload(&alice.client, &mine, "エラー画面.pdf", PDF, false)
             .await
             .status(),
         303
     );
     assert_eq!(
-        upload(&op, &staff, "手順.txt", "手順です\n".as_bytes(), false)
-            .await
-            .status(),
+        upload(
+            &op.client,
+            &staff,
+            "手順.txt",
+            "手順です\n".as_bytes(),
+            false
+        )
+        .await
+        .status(),
         303
     );
     let png = b"\x89PNG\r\n\x1a\n internal screenshot";
     assert_eq!(
-        upload(&op, &staff, "memo.png", png, true).await.status(),
+        upload(&op.client, &staff, "memo.png", png, true)
+            .await
+            .status(),
         303
     );
     assert_eq!(app.audit_count("helpdesk.attachment_added").await, 3);
@@ -164,7 +172,9 @@ async fn r15_1_requester_and_staff_attach_files_that_only_those_who_see_the_inqu
     let n = links[0].rsplit('/').next().unwrap();
     assert_eq!(other.client.get(&format!("{mine}/{n}")).await.status(), 404);
     assert_eq!(
-        upload(&other, &mine, "x.pdf", PDF, false).await.status(),
+        upload(&other.client, &mine, "x.pdf", PDF, false)
+            .await
+            .status(),
         404
     );
     // Nor the requester on the staff's path.
@@ -202,7 +212,7 @@ async fn r15_1_too_large_empty_or_other_files_are_refused_with_the_page_kept() {
             "添付できるのは PDF",
         ),
     ] {
-        let res = upload(&alice, &mine, name, bytes, false).await;
+        let res = upload(&alice.client, &mine, name, bytes, false).await;
         assert_eq!(res.status(), 422, "{name}");
         let page = res.text().await.unwrap();
         assert!(page.contains(why), "{name}: {page}");
@@ -238,7 +248,7 @@ async fn r15_1_the_records_purge_keeps_a_blob_a_helpdesk_file_refers_to() {
     let id = ask(&alice).await;
     for pdf in &pdfs {
         let res = upload(
-            &alice,
+            &alice.client,
             &format!("/support/{id}/attachments"),
             "紹介状.pdf",
             pdf,

@@ -262,7 +262,12 @@ async fn ask(c: &TestClient, subject: &str) -> i64 {
         )
         .await;
     assert_eq!(res.status(), 303, "inquiry {subject}");
-    location(&res).rsplit('/').next().unwrap().parse().unwrap()
+    let id = location(&res).rsplit('/').next().unwrap().parse().unwrap();
+    // Its file number 1 (`/support/{id}/attachments/{n}`).
+    let path = format!("/support/{id}/attachments");
+    let res = crate::helpdesk_files::upload(c, &path, "画面.pdf", b"%PDF-1.4\n", false).await;
+    assert_eq!(res.status(), 303, "file of inquiry {subject}");
+    id
 }
 
 async fn scalar(app: &TestApp, sql: &str, bind: &str) -> i64 {
