@@ -72,18 +72,32 @@ async fn own_inquiry(
         None => None,
     };
     drop(conn);
-    let question = if login_id == "demo-user" {
+    // Each question, the helpdesk staff member (a demo account made earlier) who answers it,
+    // and the answer.
+    let (question, staff, answer) = if login_id == "demo-user" {
         (
-            "紹介状の添付ファイルが開けません",
-            "市民病院から届いた診療情報提供書の PDF が開けません。閲覧の手順を教えてください。",
+            (
+                "紹介状の添付ファイルが開けません",
+                "市民病院から届いた診療情報提供書の PDF が開けません。閲覧の手順を教えてください。",
+            ),
+            "demo-operator",
+            "お問い合わせありがとうございます。手順をご案内します。\n\
+             「文書」の一覧から該当の文書を開き、「PDF を表示」を押してください。\
+             表示されない場合は、ブラウザを最新の版に更新してお試しください。",
         )
     } else {
         (
-            "退職する看護師の利用者IDについて",
-            "今月末で退職する看護師がいます。利用者IDの削除はいつまでに申請すればよいですか。",
+            (
+                "退職する看護師の利用者IDについて",
+                "今月末で退職する看護師がいます。利用者IDの削除はいつまでに申請すればよいですか。",
+            ),
+            "demo-admin",
+            "お問い合わせありがとうございます。\n\
+             退職日までに「利用者申請」から削除の申請を出してください。\
+             退職日の翌日から、その利用者IDではログインできなくなります。",
         )
     };
-    crate::helpdesk::seed_own_demo(
+    let inquiry = crate::helpdesk::seed_own_demo(
         db,
         (account_id, name),
         facility.as_ref().map(|f| (f.id, f.name.as_str())),
@@ -92,5 +106,18 @@ async fn own_inquiry(
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(staff_id) = service::id_by_login_id(db, staff).await?
+        && let Some((_, staff_name, _, _)) = ACCOUNTS.iter().find(|a| a.0 == staff)
+    {
+        crate::helpdesk::answer_own_demo(
+            db,
+            inquiry,
+            (staff_id, staff_name),
+            answer,
+            now.minus(jiff::SignedDuration::from_hours(21)),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     Ok(())
 }

@@ -72,6 +72,8 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("firewall.review_signed", "ファイアウォールログ点検の確認"),
     ("helpdesk.answered", "問い合わせへの回答"),
     ("helpdesk.assigned", "問い合わせの担当者割り当て"),
+    ("helpdesk.attachment_added", "問い合わせへのファイル添付"),
+    ("helpdesk.attachment_read", "問い合わせの添付ファイルの閲覧"),
     ("helpdesk.canned_added", "定型文の追加"),
     ("helpdesk.canned_retired", "定型文の廃止"),
     ("helpdesk.correction_added", "問い合わせ記録の訂正"),

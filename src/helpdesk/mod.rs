@@ -27,12 +27,16 @@
 //!   deleted) and inserted into the response form by a plain GET (no JavaScript).
 //! - A duplicate is merged into the kept inquiry with confirmation and a reason: the duplicate
 //!   is closed (完了) with an entry naming the kept one, and its messages stay on its page.
+//! - Files are attached to an inquiry by the requester and the staff (a staff file may be an
+//!   internal memo's), checked, stored and served as [`files`] says.
 //! - The monthly report is a page (printable), CSV (UTF-8 with BOM) and Excel.
 //! - Every change writes its audit event in the same transaction.
 
+mod files;
 pub mod model;
 mod portal;
 mod repo;
+mod repo_files;
 mod repo_team;
 pub mod report;
 mod routes;
@@ -116,6 +120,12 @@ fn routes() -> Routes {
         .get("/helpdesk/{id}", staff, routes::show)
         .post("/helpdesk/{id}/responses", staff, routes::respond)
         .post("/helpdesk/{id}/corrections", staff, routes::correct)
+        .post("/helpdesk/{id}/attachments", staff, files::staff_attach)
+        .get(
+            "/helpdesk/{id}/attachments/{n}",
+            staff,
+            files::staff_download,
+        )
         .post("/helpdesk/{id}/assignment", staff, routes_team::assign)
         .get("/helpdesk/{id}/merge", staff, routes_team::merge_form)
         .post("/helpdesk/{id}/merge", staff, routes_team::merge)
@@ -131,6 +141,8 @@ fn routes() -> Routes {
         .post("/support", req, portal::create)
         .get("/support/{id}", req, portal::show)
         .post("/support/{id}/reply", req, portal::reply)
+        .post("/support/{id}/attachments", req, files::portal_attach)
+        .get("/support/{id}/attachments/{n}", req, files::portal_download)
 }
 
 /// Unfinished and overdue inquiries, for the dashboard.
@@ -244,6 +256,31 @@ pub async fn seed_own_demo(
         received_at,
     )
     .await?)
+}
+
+/// The demo network: the helpdesk staff member `staff` takes the demo account's inquiry and
+/// answers it, through the same services as the pages (so the assignee and the requester are
+/// notified by them, and each notice matches the inquiry's state: issue 15 item 9).
+pub async fn answer_own_demo(
+    db: &crate::db::Db,
+    inquiry_id: i64,
+    staff: (i64, &str),
+    answer: &str,
+    at: Timestamp,
+) -> crate::error::AppResult<()> {
+    let actor = crate::audit::Actor::system("demo");
+    // Assigned by the system (not by the staff member), so the assignee is told.
+    service_team::assign(db, inquiry_id, Some(staff.0), "通常", 0, &actor, at).await?;
+    let author = service::Author::Staff {
+        account_id: staff.0,
+        name: staff.1,
+        method: "Webフォーム",
+        status: model::Status::Waiting,
+        public: true,
+    };
+    let later = at.plus(jiff::SignedDuration::from_hours(1));
+    service::add_entry(db, inquiry_id, author, answer, &actor, later).await?;
+    Ok(())
 }
 
 // ---- for incidents (issue 13): the inquiry's `incident_id` as a real reference ----

@@ -81,6 +81,16 @@ async fn own(conn: &mut Conn, guard: &ObjectGuard, id: i64) -> AppResult<Inquiry
     Ok(guard.check(found).await?.0)
 }
 
+/// The requester's own inquiry `id` (anyone else's: not found, audited).
+pub(super) async fn own_inquiry(
+    state: &AppState,
+    guard: &ObjectGuard,
+    id: i64,
+) -> AppResult<Inquiry> {
+    let mut conn = state.db.pool().acquire().await?;
+    own(&mut conn, guard, id).await
+}
+
 pub async fn index(
     State(state): State<AppState>,
     page: Page,
@@ -186,7 +196,7 @@ pub async fn create(
     Ok(flash_redirect(&state, &format!("/support/{id}"), &msg))
 }
 
-async fn show_page(
+pub(super) async fn show_page(
     state: &AppState,
     page: Page,
     guard: &ObjectGuard,
@@ -196,6 +206,7 @@ async fn show_page(
     let mut conn = state.db.pool().acquire().await?;
     let inq = own(&mut conn, guard, id).await?;
     let entries = repo::entries(&mut conn, id).await?;
+    let attachments = file_views(&mut conn, id, false, "/support").await?;
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -211,6 +222,7 @@ async fn show_page(
                 .filter(|e| e.public)
                 .map(entry_view)
                 .collect(),
+            attachments,
             error,
         },
         status,

@@ -361,7 +361,7 @@ pub async fn create(
     ))
 }
 
-async fn show_page(
+pub(super) async fn show_page(
     state: &AppState,
     page: Page,
     id: i64,
@@ -387,6 +387,7 @@ async fn show_page_with(
     let replies = repo_team::canned(&mut conn).await?;
     let chosen = canned.and_then(|c| replies.iter().find(|r| r.id == c));
     let merged_from = repo_team::merged_from(&mut conn, id).await?;
+    let attachments = file_views(&mut conn, id, true, "/helpdesk").await?;
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -411,6 +412,7 @@ async fn show_page_with(
             chosen_canned: chosen.map(|c| c.id),
             draft: chosen.map(|c| c.body.clone()).unwrap_or_default(),
             merged_from,
+            attachments,
             inq,
         },
         status,
@@ -629,4 +631,14 @@ pub async fn report_xlsx(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         &format!("helpdesk-{}.xlsx", r.month),
     ))
+}
+
+/// The inquiry `id` (404 when there is none), for the staff's pages.
+pub(super) async fn inquiry(state: &AppState, id: i64) -> AppResult<Inquiry> {
+    let mut conn = state.db.pool().acquire().await?;
+    match repo::find(&mut conn, id).await {
+        Ok(inq) => Ok(inq),
+        Err(sqlx::Error::RowNotFound) => Err(AppError::NotFound),
+        Err(e) => Err(e.into()),
+    }
 }

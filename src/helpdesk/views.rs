@@ -167,6 +167,7 @@ pub struct ShowPage {
     /// The response text pre-filled by 挿入 (a canned reply).
     pub draft: String,
     pub merged_from: Vec<i64>,
+    pub attachments: Vec<FileView>,
 }
 
 impl ShowPage {
@@ -251,6 +252,7 @@ pub struct PortalShowPage {
     pub inq: Inquiry,
     pub received: String,
     pub entries: Vec<EntryView>,
+    pub attachments: Vec<FileView>,
     pub error: Option<String>,
 }
 
@@ -260,4 +262,48 @@ pub struct MergeForm {
     pub into: String,
     pub reason: String,
     pub confirm: String,
+}
+
+/// A file as the inquiry's page lists it.
+pub struct FileView {
+    pub href: String,
+    pub name: String,
+    pub size: String,
+    pub internal: bool,
+    pub by: String,
+    pub at: String,
+}
+
+/// The files of an inquiry for a page: `staff` sees memo files too; `base`: `/helpdesk` or
+/// `/support`.
+pub async fn file_views(
+    conn: &mut crate::db::Conn,
+    id: i64,
+    staff: bool,
+    base: &str,
+) -> sqlx::Result<Vec<FileView>> {
+    Ok(super::repo_files::of_inquiry(conn, id)
+        .await?
+        .into_iter()
+        .zip(1..)
+        .filter(|(f, _)| staff || f.public)
+        .map(|(f, n)| FileView {
+            href: format!("{base}/{id}/attachments/{n}"),
+            size: size_label(f.size_bytes),
+            internal: !f.public,
+            by: f.uploaded_by,
+            at: f.uploaded_at.jst(),
+            name: f.file_name,
+        })
+        .collect())
+}
+
+fn size_label(bytes: i64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if bytes < 1024 * 1024 {
+        format!("{:.1} KB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1024.0 / 1024.0)
+    }
 }

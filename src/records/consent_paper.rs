@@ -21,7 +21,7 @@ use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{Caller, Page, flash_redirect, render};
 
-use super::consent_ui::{lines, parse_scope, typed_codes};
+use super::consent_ui::{lines, parse_scope};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -100,11 +100,13 @@ pub async fn paper_form(
         Some((_, p, c)) => (Some(p), c),
         None => (None, ConsentPanel::default()),
     };
+    let choices = paper_choices(&state, &[]).await?;
     render(
         PaperConsentPage {
             page: page.titled(PAPER_TITLE),
             patient,
             consent,
+            choices,
             form: PaperValues {
                 patient: network_id,
                 action: "grant".into(),
@@ -148,7 +150,7 @@ async fn read_paper(mut multipart: Multipart) -> Result<(PaperValues, Vec<u8>), 
             "action" => v.action = text,
             "signed_on" => v.signed_on = text,
             "scope" => v.scope = text,
-            "facilities" => v.facilities = text,
+            "facilities" => v.facilities.push(text.trim().to_string()),
             _ => {}
         }
     }
@@ -210,7 +212,7 @@ pub async fn paper_record(
         if signed_on.is_none() {
             errors.push("同意書の署名日を YYYY-MM-DD で入力してください。".into());
         }
-        parse_scope(&form.scope, &typed_codes(&form.facilities), &mut errors)
+        parse_scope(&form.scope, &form.facilities, &mut errors)
     };
     let store = BlobStore::of(&state);
     let _gate = store.writing().await;
@@ -317,14 +319,25 @@ async fn paper_refused(
         Some((_, p, c)) => (Some(p), c),
         None => (None, ConsentPanel::default()),
     };
+    let choices = paper_choices(state, &form.facilities).await?;
     render(
         PaperConsentPage {
             page: page.titled(PAPER_TITLE),
             patient,
             consent,
+            choices,
             form,
             errors,
         },
         StatusCode::UNPROCESSABLE_ENTITY,
     )
+}
+
+/// The participating facilities as the checkboxes of a `listed` scope, `ticked` ticked (the
+/// same choice as the facility manager's consent form).
+async fn paper_choices(state: &AppState, ticked: &[String]) -> AppResult<Vec<ScopeChoice>> {
+    let mut tx = state.db.begin().await?;
+    let facilities = repo::participating_facilities(&mut tx).await?;
+    tx.commit().await?;
+    Ok(ScopeChoice::all(&facilities, ticked))
 }

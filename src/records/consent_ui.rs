@@ -202,15 +202,6 @@ pub(super) fn parse_scope(
     }
 }
 
-/// Facility codes typed into a text field (the staff's paper form), separated by commas or spaces.
-pub(super) fn typed_codes(text: &str) -> Vec<String> {
-    text.split([',', '、', ' ', '\n'])
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// `POST /records/patients/{id}/consent`: the facility manager records (widens, narrows,
 /// renews) the facility's own consent. Naming another facility's consent is refused (403,
 /// audited).

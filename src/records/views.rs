@@ -552,7 +552,8 @@ pub struct PaperValues {
     pub action: String,
     pub signed_on: String,
     pub scope: String,
-    pub facilities: String,
+    /// The ticked facility codes of a `listed` scope (checkboxes, as on the facility's form).
+    pub facilities: Vec<String>,
 }
 
 /// Staff entering a signed paper form (同意書・撤回書) with its scan.
@@ -563,5 +564,7 @@ pub struct PaperConsentPage {
     pub patient: Option<PaperPatient>,
     pub consent: ConsentPanel,
     pub form: PaperValues,
+    /// The participating facilities as checkboxes for a `listed` scope.
+    pub choices: Vec<ScopeChoice>,
     pub errors: Vec<String>,
 }

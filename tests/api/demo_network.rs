@@ -107,6 +107,50 @@ async fn x4_issue15_after_the_demo_seed_every_menu_page_of_every_role_shows_cont
             )
             .await;
         assert_eq!(res.status(), 303, "{}: password change", login.login_id);
+        // Item 9: every notice the demo user was sent opens a page in the state it tells of.
+        let notices: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT n.kind, n.link_path, n.body FROM notifications n
+             JOIN accounts a ON a.id = n.account_id WHERE a.login_id = $1",
+        )
+        .bind(&login.login_id)
+        .fetch_all(app.db().pool())
+        .await
+        .unwrap();
+        for (kind, link, body) in notices {
+            let page = client.get(&link).await;
+            assert_eq!(page.status(), 200, "{}: {link}", login.login_id);
+            let page = page.text().await.unwrap();
+            let shown = match kind.as_str() {
+                // The answer quoted in the notice is on the requester's page, which waits for them.
+                "helpdesk.answered" => {
+                    let answer = body.split("への回答:\n\n").nth(1).unwrap_or("");
+                    let first = answer.lines().next().unwrap_or("");
+                    !first.is_empty()
+                        && page.contains(first)
+                        && page.contains(r#"<dd id="inquiry-status">回答待ち</dd>"#)
+                }
+                // The inquiry's page names the notified account as its assignee.
+                "helpdesk.assigned" => {
+                    let name: String =
+                        sqlx::query_scalar("SELECT display_name FROM accounts WHERE login_id = $1")
+                            .bind(&login.login_id)
+                            .fetch_one(app.db().pool())
+                            .await
+                            .unwrap();
+                    page.contains(&format!(r#"<dd id="inquiry-assignee">{name}</dd>"#))
+                }
+                other => {
+                    failures.push(format!(
+                        "{}: unexpected demo notice {other}",
+                        login.login_id
+                    ));
+                    true
+                }
+            };
+            if !shown {
+                failures.push(format!("{} {kind} {link}: {body}\n{page}", login.login_id));
+            }
+        }
         let home = client.get("/").await.text().await.unwrap();
         for href in page_links(&home) {
             let status = client.get(&href).await.status();

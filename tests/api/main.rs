@@ -22,6 +22,7 @@ mod exports;
 mod firewall;
 mod helpdesk;
 mod helpdesk_browser;
+mod helpdesk_files;
 mod helpdesk_team;
 mod helpers;
 mod house;

@@ -151,6 +151,8 @@ fn id_routes() -> Vec<IdRoute> {
         r("GET", "/helpdesk/{id}", Network),
         r("POST", "/helpdesk/{id}/responses", Network),
         r("POST", "/helpdesk/{id}/corrections", Network),
+        r("POST", "/helpdesk/{id}/attachments", Network),
+        r("GET", "/helpdesk/{id}/attachments/{n}", Network),
         r("POST", "/helpdesk/{id}/assignment", Network),
         r("GET", "/helpdesk/{id}/merge", Network),
         r("POST", "/helpdesk/{id}/merge", Network),
@@ -161,6 +163,8 @@ fn id_routes() -> Vec<IdRoute> {
         r("POST", "/account/sessions/{id}/end", Session),
         r("GET", "/support/{id}", Inquiry),
         r("POST", "/support/{id}/reply", Inquiry),
+        r("POST", "/support/{id}/attachments", Inquiry),
+        r("GET", "/support/{id}/attachments/{n}", Inquiry),
         // Incidents: the contact tree, the checklist, recurrence reports (staff only).
         r("GET", "/incidents/contacts/{id}", Network),
         r("POST", "/incidents/contacts/{id}", Network),
@@ -258,7 +262,12 @@ async fn ask(c: &TestClient, subject: &str) -> i64 {
         )
         .await;
     assert_eq!(res.status(), 303, "inquiry {subject}");
-    location(&res).rsplit('/').next().unwrap().parse().unwrap()
+    let id = location(&res).rsplit('/').next().unwrap().parse().unwrap();
+    // Its file number 1 (`/support/{id}/attachments/{n}`).
+    let path = format!("/support/{id}/attachments");
+    let res = crate::helpdesk_files::upload(c, &path, "画面.pdf", b"%PDF-1.4\n", false).await;
+    assert_eq!(res.status(), 303, "file of inquiry {subject}");
+    id
 }
 
 async fn scalar(app: &TestApp, sql: &str, bind: &str) -> i64 {

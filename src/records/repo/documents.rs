@@ -298,14 +298,15 @@ pub async fn purge_document(
 }
 
 /// Whether anything still refers to a blob: a document's attachment, a consent's scan, an
-/// incident's 添付資料, or the minutes of an incident's extraordinary committee (issue 13;
+/// incident's 添付資料, a helpdesk inquiry's file (never purged either), or the minutes of an incident's extraordinary committee (issue 13;
 /// incidents are never purged, so their blobs stay).
 pub async fn blob_referenced(conn: &mut Conn, hash: &str) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "SELECT 1 AS x FROM document_attachments WHERE blob_hash = $1
          UNION ALL SELECT 1 AS x FROM consents WHERE scan_hash = $1 OR withdrawn_scan_hash = $1
          UNION ALL SELECT 1 AS x FROM incident_recurrence_reports WHERE minutes_hash = $1
-         UNION ALL SELECT 1 AS x FROM incident_attachments WHERE blob_hash = $1",
+         UNION ALL SELECT 1 AS x FROM incident_attachments WHERE blob_hash = $1
+         UNION ALL SELECT 1 AS x FROM helpdesk_attachments WHERE blob_hash = $1",
     )
     .bind(hash)
     .fetch_optional(&mut *conn)

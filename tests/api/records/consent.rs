@@ -571,6 +571,15 @@ async fn x3_staff_record_a_paper_consent_only_with_the_scan_of_the_signed_form()
         "{page}"
     );
     assert_eq!(app.audit_count("records.consents_read").await, 1);
+    // The scope's facilities are checkboxes (as on the facility's own form), none ticked yet.
+    for code in [A, B, C] {
+        assert!(
+            page.contains(&format!(
+                r#"type="checkbox" name="facilities" value="{code}">"#
+            )),
+            "{page}"
+        );
+    }
 
     // Without a scan, or with a file that is not a scan: refused, nothing stored.
     let grant = [
@@ -586,6 +595,10 @@ async fn x3_staff_record_a_paper_consent_only_with_the_scan_of_the_signed_form()
     assert_eq!(res.status(), 422);
     let body = res.text().await.unwrap();
     assert!(body.contains("スキャン") && body.contains("必要"), "{body}");
+    assert!(
+        body.contains(&format!(r#"name="facilities" value="{B}" checked"#)),
+        "the refused form keeps the ticked facility: {body}"
+    );
     let res = paper(&staff, &grant, Some(("text/html", b"<script>x</script>"))).await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("PDF・PNG・JPEG・TIFF"));
