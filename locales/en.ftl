@@ -2230,3 +2230,15 @@ search-by-id-kana-or-number = Search by ID, kana or number
 accounts-facilities-patients-id-kana-inq = Accounts, facilities, patients (ID, kana), inquiry numbers
 patient-search-global-search = Patient search (global search)
 enter-the-text-to-search-for = Enter the text to search for.
+
+## Account creation (issue 15 item 4)
+new-account = New account
+the-initial-password-is-shown-once = The initial password is shown once, on the page after creation. The person changes it at the first log-in.
+login-id-generated-if-left-empty = Login ID (generated if left empty)
+facility-facility-roles-only = Facility (facility roles only)
+create = Create
+account-created-2 = Account created
+new-2 = New
+enter-the-name = Enter the name.
+the-name-must-be-at-most = The name must be at most 100 characters.
+choose-a-role = Choose a role.

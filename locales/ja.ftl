@@ -2231,3 +2231,15 @@ search-by-id-kana-or-number = ID・カナ・番号で検索
 accounts-facilities-patients-id-kana-inq = アカウント・施設・患者（ID・カナ）・問い合わせ番号
 patient-search-global-search = 患者の検索（全体検索）
 enter-the-text-to-search-for = 検索する文字を入れてください。
+
+## Account creation (issue 15 item 4)
+new-account = アカウントの新規作成
+the-initial-password-is-shown-once = 初期パスワードは作成後の画面に一度だけ表示されます。本人は最初のログインでパスワードを変更します。
+login-id-generated-if-left-empty = ログインID（空欄なら自動で作ります）
+facility-facility-roles-only = 所属施設（施設の役割のときだけ）
+create = 作成する
+account-created-2 = アカウントを作成しました
+new-2 = 新規作成
+enter-the-name = 氏名を入力してください。
+the-name-must-be-at-most = 氏名は100文字以内で入力してください。
+choose-a-role = 役割を選んでください。
