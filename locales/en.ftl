@@ -2247,3 +2247,14 @@ choose-a-file-to-attach-an = Choose a file to attach (an empty file cannot be at
 only-pdf-png-jpeg-text-txt = Only PDF, PNG, JPEG, text (.txt, .csv), Excel (.xlsx) and Word (.docx) files can be attached.
 file-attached-to-an-inquiry = File attached to an inquiry
 inquiry-attachment-read = Inquiry attachment read
+## Account creation (issue 15 item 4)
+new-account = New account
+the-initial-password-is-shown-once = The initial password is shown once, on the page after creation. The person changes it at the first log-in.
+login-id-generated-if-left-empty = Login ID (generated if left empty)
+facility-facility-roles-only = Facility (facility roles only)
+create = Create
+account-created-2 = Account created
+new-2 = New
+enter-the-name = Enter the name.
+the-name-must-be-at-most = The name must be at most 100 characters.
+choose-a-role = Choose a role.

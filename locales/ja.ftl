@@ -2248,3 +2248,14 @@ choose-a-file-to-attach-an = 添付するファイルを選んでください（
 only-pdf-png-jpeg-text-txt = 添付できるのは PDF・PNG・JPEG・テキスト（.txt・.csv）・Excel（.xlsx）・Word（.docx）のファイルです。
 file-attached-to-an-inquiry = 問い合わせへのファイル添付
 inquiry-attachment-read = 問い合わせの添付ファイルの閲覧
+## Account creation (issue 15 item 4)
+new-account = アカウントの新規作成
+the-initial-password-is-shown-once = 初期パスワードは作成後の画面に一度だけ表示されます。本人は最初のログインでパスワードを変更します。
+login-id-generated-if-left-empty = ログインID（空欄なら自動で作ります）
+facility-facility-roles-only = 所属施設（施設の役割のときだけ）
+create = 作成する
+account-created-2 = アカウントを作成しました
+new-2 = 新規作成
+enter-the-name = 氏名を入力してください。
+the-name-must-be-at-most = 氏名は100文字以内で入力してください。
+choose-a-role = 役割を選んでください。

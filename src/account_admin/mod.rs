@@ -13,11 +13,14 @@
 //!   (`notifications::Kind::AccountChanged`) when a facility's account changed.
 //! - The last active system administrator can neither be disabled nor lose the role; only a
 //!   system administrator grants or removes that role.
+//! - `/admin/accounts/new` creates an account (`create`): a reason, the one-time password
+//!   shown once; only a system administrator creates a system administrator.
 //! - A new password: a facility's account gets it by sealed letter (`/admin/accounts/{id}/reissue`,
 //!   `requests`), a staff account on screen, once, to be changed at the next log-in.
 //! - The history is the audit events whose target is exactly `account:{id}` (log-ins, failures,
 //!   changes), the newest first, paged.
 
+mod create;
 mod repo;
 mod routes;
 mod views;
@@ -154,6 +157,8 @@ action_handlers! {
 fn routes() -> Routes {
     let m = Access::Roles(MANAGERS);
     Routes::new()
+        .get("/admin/accounts/new", m, create::new_form)
+        .post("/admin/accounts/new", m, create::create)
         .get("/admin/accounts/{id}", m, routes::show)
         .get("/admin/accounts/{id}/disable", m, disable_form)
         .post("/admin/accounts/{id}/disable", m, disable)

@@ -87,3 +87,22 @@ pub struct PasswordPage {
     pub password: String,
     pub expires: String,
 }
+
+/// One option of a select (a role, a facility).
+pub struct Choice {
+    pub key: String,
+    pub label: String,
+    pub chosen: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account_admin/new.html")]
+pub struct NewAccountPage {
+    pub page: Page,
+    pub roles: Vec<Choice>,
+    pub facilities: Vec<Choice>,
+    pub login_id: String,
+    pub display_name: String,
+    pub reason: String,
+    pub error: Option<String>,
+}

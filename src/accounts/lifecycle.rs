@@ -116,6 +116,19 @@ pub async fn create_account_in(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Created, DomainError> {
+    create_with_reason_in(conn, spec, otp, None, actor, now).await
+}
+
+/// [`create_account_in`] with the reason an administrator gave (issue 15 item 4: the account
+/// page's "new account"), written into the `account.created` event.
+pub async fn create_with_reason_in(
+    conn: &mut Tx,
+    spec: &AccountSpec<'_>,
+    otp: OneTimePassword,
+    reason: Option<&str>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Created, DomainError> {
     let mut rng = rand::rngs::OsRng;
     let facility_id = match spec.facility_code {
         Some(code) => Some(
@@ -177,8 +190,11 @@ pub async fn create_account_in(
         }
         Err(e) => return Err(e.into()),
     };
-    let details =
+    let mut details =
         json!({"login_id": login_id, "role": spec.role.key(), "facility_id": facility_id});
+    if let (Some(r), Some(d)) = (reason, details.as_object_mut()) {
+        d.insert("reason".into(), json!(r));
+    }
     audit::record(
         conn,
         now,

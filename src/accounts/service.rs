@@ -18,9 +18,9 @@ use crate::error::DomainError;
 
 pub use super::lifecycle::{
     AccountSpec, Created, ONE_TIME_PASSWORD_DAYS, OneTimePassword, Person, PersonAttributes,
-    create_account, create_account_in, disable_in, find_person, id_by_login_id,
-    mark_letter_issued_in, people_of_facility, person, reset_password, reset_password_in,
-    reset_totp, update_attributes_in,
+    create_account, create_account_in, create_with_reason_in, disable_in, find_person,
+    id_by_login_id, mark_letter_issued_in, people_of_facility, person, reset_password,
+    reset_password_in, reset_totp, update_attributes_in,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod account_admin;
+mod account_create;
 mod audit;
 mod audit_anchor;
 mod auth;

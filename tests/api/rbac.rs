@@ -85,6 +85,8 @@ fn expected() -> Vec<(&'static str, &'static str, Expect)> {
             "/admin/accounts/{id}/unlock",
             Only(ACCOUNT_MANAGERS),
         ),
+        ("GET", "/admin/accounts/new", Only(ACCOUNT_MANAGERS)),
+        ("POST", "/admin/accounts/new", Only(ACCOUNT_MANAGERS)),
         ("GET", "/admin/accounts/{id}", Only(ACCOUNT_MANAGERS)),
         (
             "GET",
