@@ -2234,3 +2234,7 @@ enter-the-text-to-search-for = Enter the text to search for.
 ## records: held documents on the patient page
 held-document-s-of-this-patient = { $held } document(s) of this patient sent by your facility are held for review because the patient details differ. Until a facility manager reviews them they are not listed here and no facility can read them.
 open-the-documents-held-for-review = Open the documents held for review
+
+## Lists: request history
+name-kana-user-id-or-reason = Name, kana, user ID or reason
+all-states = All states

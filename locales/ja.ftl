@@ -2235,3 +2235,7 @@ enter-the-text-to-search-for = 検索する文字を入れてください。
 ## records: held documents on the patient page
 held-document-s-of-this-patient = 自施設から送信されたこの患者の文書 { $held } 件が、患者情報の不一致のため確認待ちです。施設管理者が確認するまで、この一覧には表示されず、どの施設も閲覧できません。
 open-the-documents-held-for-review = 確認待ちの文書を開く
+
+## Lists: request history
+name-kana-user-id-or-reason = 氏名・ふりがな・利用者ID・理由
+all-states = すべての状態

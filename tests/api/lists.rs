@@ -155,3 +155,77 @@ async fn x4_patient_list_is_paged_searched_and_sorted_and_each_page_is_audited()
         "every page shown is a read in the audit chain"
     );
 }
+
+/// Twelve add-requests of the test facility 9900000001 (persons 申請者01..12, kana
+/// しんせい01..12; every fourth rejected), plus one of another facility the list must never show.
+async fn seed_requests(app: &TestApp) {
+    app.facility("9900000001").await;
+    app.facility("9900000222").await;
+    let at = app.now().to_db();
+    for (code, n) in (1..=12)
+        .map(|n| ("9900000001", n))
+        .chain([("9900000222", 99)])
+    {
+        let state = if n % 4 == 0 { "rejected" } else { "received" };
+        sqlx::query(
+            "INSERT INTO account_requests (facility_id, kind, state, channel, received_at,
+                                           person_name, person_kana, job_type, reason)
+             VALUES ((SELECT id FROM facilities WHERE code = $1), 'add', $2, 'portal', $3,
+                     $4, $5, '医師', '新任')",
+        )
+        .bind(code)
+        .bind(state)
+        .bind(&at)
+        .bind(format!("申請者{n:02}"))
+        .bind(format!("しんせい{n:02}"))
+        .execute(app.db().pool())
+        .await
+        .expect("request");
+    }
+}
+
+#[tokio::test]
+async fn x4_facility_request_history_is_paged_searched_filtered_and_stays_in_the_facility() {
+    let app = spawn_app().await;
+    seed_requests(&app).await;
+    let fm = app.login_as(Role::FacilityManager).await;
+
+    // Newest first (same time: the higher number is newer), ten a page.
+    let first = page_text(&fm, "/requests?per=10").await;
+    assert!(
+        first.contains("全 12 件中 1〜10 件"),
+        "count of own requests"
+    );
+    assert!(first.contains("申請者12") && first.contains("申請者03"));
+    assert!(!first.contains("申請者02"), "page 1 stops at 10");
+    assert!(!first.contains("申請者99"), "another facility's request");
+    assert!(first.contains("rel=\"next\""), "a link to page 2");
+
+    let second = page_text(&fm, "/requests?per=10&page=2").await;
+    assert!(second.contains("全 12 件中 11〜12 件"));
+    assert!(second.contains("申請者02") && second.contains("申請者01"));
+    assert!(!second.contains("申請者12"));
+
+    // Search by kana narrows; another facility's request is not found by its own name.
+    let by_kana = page_text(&fm, "/requests?q=%E3%81%97%E3%82%93%E3%81%9B%E3%81%8407").await;
+    assert!(by_kana.contains("全 1 件中 1〜1 件") && by_kana.contains("申請者07"));
+    let other = page_text(&fm, "/requests?q=%E7%94%B3%E8%AB%8B%E8%80%8599").await;
+    assert!(other.contains("全 0 件") && other.contains("該当する申請はありません"));
+    let literal = page_text(&fm, "/requests?q=%25").await;
+    assert!(literal.contains("全 0 件"), "% taken literally");
+
+    // The state filter, kept in the page links; an unknown state shows everything.
+    let rejected = page_text(&fm, "/requests?state=rejected").await;
+    assert!(rejected.contains("全 3 件中 1〜3 件"));
+    assert!(rejected.contains("申請者04") && !rejected.contains("申請者05"));
+    let paged = page_text(&fm, "/requests?state=received&per=10").await;
+    assert!(paged.contains("全 9 件中 1〜9 件"));
+    let odd_state = page_text(&fm, "/requests?state=drop;table").await;
+    assert!(odd_state.contains("全 12 件中 1〜12 件"));
+
+    // A whitelisted sort reverses the order; an unknown one falls back, not a 500.
+    let oldest = page_text(&fm, "/requests?per=10&sort=received&dir=asc").await;
+    assert!(oldest.contains("全 12 件中 1〜10 件"));
+    let odd = page_text(&fm, "/requests?per=10&sort=drop;table&dir=sideways").await;
+    assert!(odd.contains("申請者12") && !odd.contains("申請者02"));
+}
