@@ -2238,3 +2238,11 @@ open-the-documents-held-for-review = Open the documents held for review
 ## Lists: request history
 name-kana-user-id-or-reason = Name, kana, user ID or reason
 all-states = All states
+
+## Lists: patient documents
+title-document-type-or-sender = Title, document type or sender
+no-matching-documents = No matching documents.
+sort-by = Sort by:
+document-date = Document date
+received-at = Received at
+document-type-2 = Document type

@@ -2239,3 +2239,11 @@ open-the-documents-held-for-review = 確認待ちの文書を開く
 ## Lists: request history
 name-kana-user-id-or-reason = 氏名・ふりがな・利用者ID・理由
 all-states = すべての状態
+
+## Lists: patient documents
+title-document-type-or-sender = 文書名・文書の種類・送信元
+no-matching-documents = 該当する文書はありません。
+sort-by = 並べ替え：
+document-date = 文書の日付
+received-at = 受信日時
+document-type-2 = 文書の種類

@@ -229,3 +229,94 @@ async fn x4_facility_request_history_is_paged_searched_filtered_and_stays_in_the
     let odd = page_text(&fm, "/requests?per=10&sort=drop;table&dir=sideways").await;
     assert!(odd.contains("申請者12") && !odd.contains("申請者02"));
 }
+
+/// One patient of the test facility 9900000001 with twelve documents it sent (titles
+/// 紹介状01..12, dated 2026-01-01..12; 03, 06, 09 and 12 are 検査結果, the rest 診療情報提供書),
+/// plus one it sent that is held for review and one of 9900000222 without a consent: neither
+/// may ever be listed. Returns the patient's id.
+async fn seed_documents(app: &TestApp) -> i64 {
+    seed_patients(app).await;
+    let patient: i64 = sqlx::query_scalar("SELECT id FROM patients WHERE kana = 'カナ01'")
+        .fetch_one(app.db().pool())
+        .await
+        .expect("patient");
+    let at = app.now().to_db();
+    let docs = (1..=12)
+        .map(|n| ("9900000001", n, None))
+        .chain([("9900000001", 13, Some("held")), ("9900000222", 14, None)]);
+    for (code, n, review) in docs {
+        let label = if n % 3 == 0 {
+            "検査結果"
+        } else {
+            "診療情報提供書"
+        };
+        sqlx::query(
+            "INSERT INTO documents (patient_id, facility_id, bundle_type, identifier_system,
+                 identifier_value, type_code, type_label, title, doc_date, content_hash, content,
+                 size_bytes, sent_at, expires_at, review_state)
+             VALUES ($1, (SELECT id FROM facilities WHERE code = $2), 'document', 'urn:test', $3,
+                     'x', $4, $5, $6, 'h', '{}', 2, $7, $7, $8)",
+        )
+        .bind(patient)
+        .bind(code)
+        .bind(format!("doc-{n}"))
+        .bind(label)
+        .bind(format!("紹介状{n:02}"))
+        .bind(format!("2026-01-{n:02}"))
+        .bind(&at)
+        .bind(review)
+        .execute(app.db().pool())
+        .await
+        .expect("document");
+    }
+    patient
+}
+
+#[tokio::test]
+async fn x4_patient_documents_are_paged_searched_and_sorted_within_the_consent() {
+    let app = spawn_app().await;
+    let patient = seed_documents(&app).await;
+    let user = app.login_as(Role::User).await;
+    let path = format!("/records/patients/{patient}");
+    let before = app.audit_count("records.timeline_read").await;
+
+    // Newest document date first, ten a page; held and unconsented documents never count.
+    let first = page_text(&user, &format!("{path}?per=10")).await;
+    assert!(
+        first.contains("全 12 件中 1〜10 件"),
+        "readable documents only"
+    );
+    assert!(first.contains("紹介状12") && first.contains("紹介状03"));
+    assert!(!first.contains("紹介状02"), "page 1 stops at 10");
+    assert!(!first.contains("紹介状13"), "a held document is not listed");
+    assert!(!first.contains("紹介状14"), "no consent, not listed");
+    assert!(first.contains("rel=\"next\""), "a link to page 2");
+
+    let second = page_text(&user, &format!("{path}?per=10&page=2")).await;
+    assert!(second.contains("全 12 件中 11〜12 件"));
+    assert!(second.contains("紹介状02") && second.contains("紹介状01"));
+    assert!(!second.contains("紹介状12"));
+
+    // Search by type and by title narrows; the held and unconsented ones stay out.
+    let by_type = page_text(&user, &format!("{path}?q=%E6%A4%9C%E6%9F%BB")).await;
+    assert!(
+        by_type.contains("全 4 件中 1〜4 件"),
+        "検査結果: 03 06 09 12"
+    );
+    let by_title = page_text(&user, &format!("{path}?q=%E7%B4%B9%E4%BB%8B%E7%8A%B61")).await;
+    assert!(
+        by_title.contains("全 3 件中 1〜3 件"),
+        "紹介状10..12, not 13/14"
+    );
+    let none = page_text(&user, &format!("{path}?q=%25")).await;
+    assert!(none.contains("全 0 件") && none.contains("該当する文書はありません"));
+
+    // A whitelisted sort reverses the order; an unknown one falls back to newest first.
+    let oldest = page_text(&user, &format!("{path}?per=10&sort=date&dir=asc")).await;
+    assert!(oldest.contains("紹介状01") && !oldest.contains("紹介状12"));
+    let odd = page_text(&user, &format!("{path}?per=10&sort=drop;table&dir=up")).await;
+    assert!(odd.contains("紹介状12") && !odd.contains("紹介状01"));
+
+    // Every page shown is one patient read in the audit chain, as before the paging.
+    assert_eq!(app.audit_count("records.timeline_read").await, before + 7);
+}
