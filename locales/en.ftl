@@ -2246,3 +2246,6 @@ sort-by = Sort by:
 document-date = Document date
 received-at = Received at
 document-type-2 = Document type
+
+## Lists: held documents
+title-document-type-patient-id-or = Title, document type, patient ID or name as sent

@@ -2247,3 +2247,6 @@ sort-by = 並べ替え：
 document-date = 文書の日付
 received-at = 受信日時
 document-type-2 = 文書の種類
+
+## Lists: held documents
+title-document-type-patient-id-or = 文書名・文書の種類・患者ID・送信された氏名

@@ -200,6 +200,9 @@ pub struct ReviewListPage {
     pub page: Page,
     pub pending: Vec<ReviewLine>,
     pub resolved: Vec<ReviewLine>,
+    /// The search of the held documents as typed, and their pager (X.4).
+    pub q: String,
+    pub pager: crate::web::list::Pager,
 }
 
 #[derive(Template)]

@@ -320,3 +320,76 @@ async fn x4_patient_documents_are_paged_searched_and_sorted_within_the_consent()
     // Every page shown is one patient read in the audit chain, as before the paging.
     assert_eq!(app.audit_count("records.timeline_read").await, before + 7);
 }
+
+/// Twelve documents of the test facility 9900000001 held for its review (titles 保留01..12,
+/// patient IDs L-01..L-12), plus one of 9900000222 its managers must never see.
+async fn seed_reviews(app: &TestApp) {
+    seed_patients(app).await;
+    let at = app.now().to_db();
+    for (code, n) in (1..=12)
+        .map(|n| ("9900000001", n))
+        .chain([("9900000222", 99)])
+    {
+        let doc: i64 = sqlx::query_scalar(
+            "INSERT INTO documents (patient_id, facility_id, bundle_type, identifier_system,
+                 identifier_value, type_code, type_label, title, doc_date, content_hash, content,
+                 size_bytes, sent_at, expires_at, review_state)
+             VALUES ((SELECT MIN(id) FROM patients), (SELECT id FROM facilities WHERE code = $1),
+                     'document', 'urn:test', $2, 'x', '診療情報提供書', $3, '2026-01-01', 'h',
+                     '{}', 2, $4, $4, 'held') RETURNING id",
+        )
+        .bind(code)
+        .bind(format!("held-{n}"))
+        .bind(format!("保留{n:02}"))
+        .bind(&at)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("document");
+        sqlx::query(
+            "INSERT INTO document_reviews (document_id, facility_id, patient_id, local_id,
+                 identifier_value, sent_name, sent_kana, sent_birth_date, sent_gender, differs,
+                 state, created_at)
+             VALUES ($1, (SELECT id FROM facilities WHERE code = $2), (SELECT MIN(id) FROM patients),
+                     $3, $4, '別人 太郎', 'ベツニン', '1960-01-01', 'male', 'name', 'pending', $5)",
+        )
+        .bind(doc)
+        .bind(code)
+        .bind(format!("L-{n:02}"))
+        .bind(format!("held-{n}"))
+        .bind(&at)
+        .execute(app.db().pool())
+        .await
+        .expect("review");
+    }
+}
+
+#[tokio::test]
+async fn x4_held_documents_are_paged_searched_and_sorted_for_the_own_facility_only() {
+    let app = spawn_app().await;
+    seed_reviews(&app).await;
+    let fm = app.login_as(Role::FacilityManager).await;
+
+    // In the order they arrived, ten a page; another facility's held document never counts.
+    let first = page_text(&fm, "/records/review?per=10").await;
+    assert!(first.contains("全 12 件中 1〜10 件"));
+    assert!(first.contains("保留01") && first.contains("保留10"));
+    assert!(!first.contains("保留11") && !first.contains("保留99"));
+    assert!(first.contains("rel=\"next\""), "a link to page 2");
+    let second = page_text(&fm, "/records/review?per=10&page=2").await;
+    assert!(second.contains("全 12 件中 11〜12 件") && second.contains("保留12"));
+    assert!(!second.contains("保留01"));
+
+    // Search by patient ID and by title narrows; `%` is literal.
+    let by_local = page_text(&fm, "/records/review?q=l-07").await;
+    assert!(by_local.contains("全 1 件中 1〜1 件") && by_local.contains("保留07"));
+    let by_title = page_text(&fm, "/records/review?q=%E4%BF%9D%E7%95%991").await;
+    assert!(by_title.contains("全 3 件中 1〜3 件"), "保留10..12, not 99");
+    let none = page_text(&fm, "/records/review?q=%25").await;
+    assert!(none.contains("全 0 件") && none.contains("該当する文書はありません"));
+
+    // A whitelisted sort reverses; an unknown one falls back to the arrival order.
+    let desc = page_text(&fm, "/records/review?per=10&sort=local_id&dir=desc").await;
+    assert!(desc.contains("保留12") && !desc.contains("保留01"));
+    let odd = page_text(&fm, "/records/review?per=10&sort=x;y").await;
+    assert!(odd.contains("保留01") && !odd.contains("保留12"));
+}
