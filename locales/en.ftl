@@ -2249,3 +2249,6 @@ document-type-2 = Document type
 
 ## Lists: held documents
 title-document-type-patient-id-or = Title, document type, patient ID or name as sent
+
+## Lists: announcements
+no-matching-announcements = No matching announcements.

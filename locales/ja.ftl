@@ -2250,3 +2250,6 @@ document-type-2 = 文書の種類
 
 ## Lists: held documents
 title-document-type-patient-id-or = 文書名・文書の種類・患者ID・送信された氏名
+
+## Lists: announcements
+no-matching-announcements = 該当するお知らせはありません。

@@ -393,3 +393,50 @@ async fn x4_held_documents_are_paged_searched_and_sorted_for_the_own_facility_on
     let odd = page_text(&fm, "/records/review?per=10&sort=x;y").await;
     assert!(odd.contains("保留01") && !odd.contains("保留12"));
 }
+
+#[tokio::test]
+async fn x4_announcement_management_is_paged_searched_and_sorted() {
+    let app = spawn_app().await;
+    let at = app.now().to_db();
+    for n in 1..=12 {
+        sqlx::query(
+            "INSERT INTO portal_announcements (category, title, body_md, publish_at, revision,
+                 created_by, created_at, updated_at)
+             VALUES ('notice', $1, $2, $3, 1, 'test', $3, $3)",
+        )
+        .bind(format!("連絡{n:02}"))
+        .bind(if n == 5 {
+            "停電のため停止"
+        } else {
+            "本文"
+        })
+        .bind(&at)
+        .execute(app.db().pool())
+        .await
+        .expect("announcement");
+    }
+    let op = app.login_as(Role::SystemOperator).await;
+
+    // Newest first (same time: the later one), ten a page.
+    let first = page_text(&op, "/portal/manage?per=10").await;
+    assert!(first.contains("全 12 件中 1〜10 件"));
+    assert!(first.contains("連絡12") && first.contains("連絡03") && !first.contains("連絡02"));
+    assert!(first.contains("rel=\"next\""), "a link to page 2");
+    let second = page_text(&op, "/portal/manage?per=10&page=2").await;
+    assert!(second.contains("全 12 件中 11〜12 件") && second.contains("連絡01"));
+    assert!(!second.contains("連絡12"));
+
+    // Search by title and by body narrows; `%` is literal.
+    let by_title = page_text(&op, "/portal/manage?q=%E9%80%A3%E7%B5%A11").await;
+    assert!(by_title.contains("全 3 件中 1〜3 件"), "連絡10..12");
+    let by_body = page_text(&op, "/portal/manage?q=%E5%81%9C%E9%9B%BB").await;
+    assert!(by_body.contains("全 1 件中 1〜1 件") && by_body.contains("連絡05"));
+    let none = page_text(&op, "/portal/manage?q=%25").await;
+    assert!(none.contains("全 0 件") && none.contains("該当するお知らせはありません"));
+
+    // A whitelisted sort; an unknown one falls back to newest first.
+    let by_name = page_text(&op, "/portal/manage?per=10&sort=title").await;
+    assert!(by_name.contains("連絡01") && !by_name.contains("連絡12"));
+    let odd = page_text(&op, "/portal/manage?per=10&sort=1;drop").await;
+    assert!(odd.contains("連絡12") && !odd.contains("連絡01"));
+}
