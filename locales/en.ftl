@@ -2258,3 +2258,20 @@ new-2 = New
 enter-the-name = Enter the name.
 the-name-must-be-at-most = The name must be at most 100 characters.
 choose-a-role = Choose a role.
+## Lists: request history
+name-kana-user-id-or-reason = Name, kana, user ID or reason
+all-states = All states
+
+## Lists: patient documents
+title-document-type-or-sender = Title, document type or sender
+no-matching-documents = No matching documents.
+sort-by = Sort by:
+document-date = Document date
+received-at = Received at
+document-type-2 = Document type
+
+## Lists: held documents
+title-document-type-patient-id-or = Title, document type, patient ID or name as sent
+
+## Lists: announcements
+no-matching-announcements = No matching announcements.

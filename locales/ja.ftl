@@ -2259,3 +2259,20 @@ new-2 = 新規作成
 enter-the-name = 氏名を入力してください。
 the-name-must-be-at-most = 氏名は100文字以内で入力してください。
 choose-a-role = 役割を選んでください。
+## Lists: request history
+name-kana-user-id-or-reason = 氏名・ふりがな・利用者ID・理由
+all-states = すべての状態
+
+## Lists: patient documents
+title-document-type-or-sender = 文書名・文書の種類・送信元
+no-matching-documents = 該当する文書はありません。
+sort-by = 並べ替え：
+document-date = 文書の日付
+received-at = 受信日時
+document-type-2 = 文書の種類
+
+## Lists: held documents
+title-document-type-patient-id-or = 文書名・文書の種類・患者ID・送信された氏名
+
+## Lists: announcements
+no-matching-announcements = 該当するお知らせはありません。

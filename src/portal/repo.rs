@@ -117,12 +117,46 @@ pub async fn list_visible(
         .await
 }
 
-pub async fn list_all_announcements(conn: &mut Conn) -> sqlx::Result<Vec<Announcement>> {
+/// Sort keys of `/portal/manage` (public key, SQL; X.4); the default is the publication time,
+/// newest first.
+pub const ANNOUNCEMENT_SORTS: &[(&str, &str)] = &[
+    ("publish", "publish_at"),
+    ("title", "title"),
+    ("category", "category"),
+];
+
+/// Every announcement matching `$1` ("" no search) in its title or body.
+const ANNOUNCEMENT_WHERE: &str = "($1 = '' OR LOWER(title) LIKE LOWER($1) ESCAPE '\\'
+    OR LOWER(body_md) LIKE LOWER($1) ESCAPE '\\')";
+
+/// One page of every announcement (see [`ANNOUNCEMENT_WHERE`]) in `order` (one of
+/// [`ANNOUNCEMENT_SORTS`]; the id breaks ties, newest first).
+pub async fn page_announcements(
+    conn: &mut Conn,
+    like: &str,
+    order: &crate::web::list::Order,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Announcement>> {
     let sql = format!(
-        "SELECT {ANN_COLUMNS} FROM portal_announcements ORDER BY publish_at DESC, id DESC LIMIT 500"
+        "SELECT {ANN_COLUMNS} FROM portal_announcements WHERE {ANNOUNCEMENT_WHERE}
+         ORDER BY {}, id DESC LIMIT $2 OFFSET $3",
+        order.sql_clause()
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(like)
+        .bind(limit)
+        .bind(offset)
         .fetch_all(&mut *conn)
+        .await
+}
+
+/// How many announcements [`page_announcements`] pages through.
+pub async fn count_announcements(conn: &mut Conn, like: &str) -> sqlx::Result<i64> {
+    let sql = format!("SELECT COUNT(*) FROM portal_announcements WHERE {ANNOUNCEMENT_WHERE}");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(like)
+        .fetch_one(&mut *conn)
         .await
 }
 

@@ -1,7 +1,7 @@
 //! Handlers of the top page, announcements (editing, preview, history, restore) and the feed.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
@@ -17,6 +17,7 @@ use crate::auth::{Owned, Owner, Principal};
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
+use crate::web::list::{Dir, ListQuery, Pager};
 use crate::web::{ClientAddr, ObjectGuard, Page, flash_redirect, render};
 
 use super::service::DOC_ANNOUNCEMENT;
@@ -150,14 +151,24 @@ pub async fn feed(State(state): State<AppState>) -> AppResult<Response> {
         .into_response())
 }
 
-pub async fn manage(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+/// Every announcement, searched, sorted and paged in SQL with its count (X.4).
+pub async fn manage(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
     let now = state.now();
+    let order = q.order(repo::ANNOUNCEMENT_SORTS, "publish", Dir::Desc);
+    let like = q.like().unwrap_or_default();
     let mut conn = state.db.pool().acquire().await?;
-    let items = repo::list_all_announcements(&mut conn).await?;
+    let total = repo::count_announcements(&mut conn, &like).await?;
+    let items = repo::page_announcements(&mut conn, &like, &order, q.limit(), q.offset()).await?;
     render(
         ManagePage {
             page: page.titled("お知らせ管理"),
             items: items.iter().map(|a| manage_line(a, now)).collect(),
+            q: q.text().unwrap_or_default().to_string(),
+            pager: Pager::new("/portal/manage", &q, total, &[] as &[(&str, &str)]),
         },
         StatusCode::OK,
     )

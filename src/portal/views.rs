@@ -165,6 +165,9 @@ pub fn manage_line(a: &Announcement, now: Timestamp) -> ManageLine {
 pub struct ManagePage {
     pub page: Page,
     pub items: Vec<ManageLine>,
+    /// The search as typed, and the pager of the list (X.4).
+    pub q: String,
+    pub pager: crate::web::list::Pager,
 }
 
 /// The values of the announcement form, as typed.

@@ -6,7 +6,7 @@
 //! patient data write their read to the audit chain.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -23,6 +23,7 @@ use crate::auth::{Principal, Role};
 use crate::db::{Conn, Timestamp};
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::{AppState, Card};
+use crate::web::list::{Dir, ListQuery, Pager};
 use crate::web::{Caller, ObjectGuard, Page, flash_redirect, render};
 
 fn facility_of(p: &Principal) -> AppResult<i64> {
@@ -61,14 +62,21 @@ pub async fn index(
     State(state): State<AppState>,
     Caller { p, actor }: Caller,
     page: Page,
+    Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
     let facility = facility_of(&p)?;
+    // The held documents are searched, sorted and paged in SQL (X.4); the recently resolved
+    // stay a short list of the latest.
+    let order = q.order(repo::PENDING_SORTS, "received", Dir::Asc);
+    let like = q.like().unwrap_or_default();
     let mut tx = state.db.begin().await?;
-    let pending: Vec<ReviewLine> = repo::list_reviews(&mut tx, facility, true, 500)
-        .await?
-        .iter()
-        .map(line)
-        .collect();
+    let total = repo::count_pending_matching(&mut tx, facility, &like).await?;
+    let pending: Vec<ReviewLine> =
+        repo::page_pending(&mut tx, facility, &like, &order, q.limit(), q.offset())
+            .await?
+            .iter()
+            .map(line)
+            .collect();
     let resolved: Vec<ReviewLine> = repo::list_reviews(&mut tx, facility, false, 50)
         .await?
         .iter()
@@ -90,6 +98,8 @@ pub async fn index(
             page: page.titled("患者照合の確認"),
             pending,
             resolved,
+            q: q.text().unwrap_or_default().to_string(),
+            pager: Pager::new("/records/review", &q, total, &[] as &[(&str, &str)]),
         },
         StatusCode::OK,
     )

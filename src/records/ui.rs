@@ -117,6 +117,7 @@ pub async fn timeline(
     guard: ObjectGuard,
     page: Page,
     Path(id): Path<i64>,
+    Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
     let now = state.now();
     let facility = facility_of(&p)?;
@@ -124,16 +125,29 @@ pub async fn timeline(
     let found = objects::find_patient(&mut tx, id, facility).await?;
     let (mut tx, patient) = guard.check_in(tx, found).await?;
     let patient = patient.row;
-    let search = repo::Search {
-        patient_id: Some(id),
-        limit: 500,
-        ..Default::default()
-    };
-    let documents: Vec<DocumentLine> = repo::search(&mut tx, facility, &search)
-        .await?
-        .iter()
-        .map(doc_line)
-        .collect();
+    // The documents the facility may read (as before), one page at a time in SQL (X.4).
+    let order = q.order(repo::PATIENT_DOC_SORTS, "date", Dir::Desc);
+    let like = q.like().unwrap_or_default();
+    let total = repo::count_patient_documents(&mut tx, facility, id, &like).await?;
+    let documents: Vec<DocumentLine> =
+        repo::patient_documents(&mut tx, facility, id, &like, &order, q.limit(), q.offset())
+            .await?
+            .into_iter()
+            .map(|d| DocumentLine {
+                id: d.id,
+                date: d.doc_date,
+                type_label: d.type_label,
+                title: d.title,
+                facility: d.facility_name,
+                sent: d.sent_at.jst(),
+            })
+            .collect();
+    let pager = Pager::new(
+        &format!("/records/patients/{id}"),
+        &q,
+        total,
+        &[] as &[(&str, &str)],
+    );
     let local = repo::local_id(&mut tx, id, facility).await?;
     let consent = consent_ui::panel(&mut tx, id, &p, local.is_some()).await?;
     let held = repo::count_pending_for_patient(&mut tx, facility, id).await?;
@@ -161,6 +175,8 @@ pub async fn timeline(
             can_link,
             held,
             can_review: p.role == Role::FacilityManager,
+            q: q.text().unwrap_or_default().to_string(),
+            pager,
         },
         StatusCode::OK,
     )

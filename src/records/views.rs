@@ -51,6 +51,9 @@ pub struct TimelinePage {
     /// Documents of this patient sent by the caller's facility, held for its review.
     pub held: i64,
     pub can_review: bool,
+    /// The document search as typed, and the pager of the document list (X.4).
+    pub q: String,
+    pub pager: crate::web::list::Pager,
 }
 
 pub struct Section {
@@ -197,6 +200,9 @@ pub struct ReviewListPage {
     pub page: Page,
     pub pending: Vec<ReviewLine>,
     pub resolved: Vec<ReviewLine>,
+    /// The search of the held documents as typed, and their pager (X.4).
+    pub q: String,
+    pub pager: crate::web::list::Pager,
 }
 
 #[derive(Template)]

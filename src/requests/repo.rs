@@ -162,3 +162,67 @@ pub async fn count_open(conn: &mut Conn, facility_id: i64) -> sqlx::Result<i64> 
         .fetch_one(&mut *conn)
         .await
 }
+
+/// Sort keys of a facility's request history `/requests` (public key, SQL; X.4); the default
+/// is the reception time, newest first.
+pub const FACILITY_SORTS: &[(&str, &str)] = &[
+    ("received", "r.received_at"),
+    ("kind", "r.kind"),
+    ("state", "r.state"),
+];
+
+/// `WHERE` of one facility's requests (`$1`), in state `$2` ("" every state), matching the
+/// pattern `$3` ("" no search) in the person's name or kana, the target's name or log-in ID, or
+/// the reason. The facility test comes first and always: the list never leaves the caller's
+/// facility, whatever the search.
+const FACILITY_WHERE: &str = "r.facility_id = $1 AND ($2 = '' OR r.state = $2)
+    AND ($3 = '' OR LOWER(r.person_name) LIKE LOWER($3) ESCAPE '\\'
+         OR LOWER(r.person_kana) LIKE LOWER($3) ESCAPE '\\'
+         OR LOWER(COALESCE(t.display_name, '')) LIKE LOWER($3) ESCAPE '\\'
+         OR LOWER(COALESCE(t.login_id, '')) LIKE LOWER($3) ESCAPE '\\'
+         OR LOWER(r.reason) LIKE LOWER($3) ESCAPE '\\')";
+
+/// One page of facility `facility_id`'s requests (see [`FACILITY_WHERE`]) in `order` (one of
+/// [`FACILITY_SORTS`]; the id breaks ties so pages never overlap).
+pub async fn page_of_facility(
+    conn: &mut Conn,
+    facility_id: i64,
+    state: &str,
+    like: &str,
+    order: &crate::web::list::Order,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Request>> {
+    let sql = format!(
+        "{SELECT} WHERE {FACILITY_WHERE} ORDER BY {}, r.id DESC LIMIT $4 OFFSET $5",
+        order.sql_clause()
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(facility_id)
+        .bind(state)
+        .bind(like)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// How many requests [`page_of_facility`] pages through.
+pub async fn count_of_facility(
+    conn: &mut Conn,
+    facility_id: i64,
+    state: &str,
+    like: &str,
+) -> sqlx::Result<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM account_requests r
+           LEFT JOIN accounts t ON t.id = r.target_account_id
+          WHERE {FACILITY_WHERE}"
+    );
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(facility_id)
+        .bind(state)
+        .bind(like)
+        .fetch_one(&mut *conn)
+        .await
+}

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use jiff::civil::Date;
 
-use super::model::{Channel, PersonData, RequestKind, parse_paper_date};
+use super::model::{Channel, PersonData, RequestKind, RequestState, parse_paper_date};
 use super::repo;
 use super::service::{self, Submission};
 use super::views::*;
@@ -16,27 +16,63 @@ use crate::auth::{Principal, Role};
 use crate::db::tokyo;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
+use crate::web::list::{Dir, ListQuery, Pager};
 use crate::web::{ClientAddr, ObjectGuard, Page, flash_redirect, render};
 
 fn own_facility(p: &Principal) -> AppResult<i64> {
     p.facility_id.ok_or(AppError::Forbidden)
 }
 
+/// The state filter of `/requests` (the search, sort and page are in [`ListQuery`]).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct MineFilter {
+    state: String,
+}
+
+/// The facility manager's page: the facility's users and its request history, searched,
+/// filtered by state, sorted and paged in SQL (X.4), never beyond the caller's facility.
 pub async fn mine(
     State(state): State<AppState>,
     page: Page,
     axum::Extension(p): axum::Extension<Principal>,
+    Query(filter): Query<MineFilter>,
+    Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
     let facility_id = own_facility(&p)?;
+    // An unknown state is ignored like an unknown sort: the whole history, not a 400.
+    let state_key = RequestState::from_key(filter.state.trim())
+        .map(RequestState::key)
+        .unwrap_or("");
+    let order = q.order(repo::FACILITY_SORTS, "received", Dir::Desc);
+    let like = q.like().unwrap_or_default();
     let mut conn = state.db.pool().acquire().await?;
     let facility = crate::facilities::find(&mut conn, facility_id).await?;
     let people = accounts::people_of_facility(&mut conn, facility_id).await?;
-    let requests = repo::list(&mut conn, facility_id, "", 200).await?;
+    let total = repo::count_of_facility(&mut conn, facility_id, state_key, &like).await?;
+    let requests = repo::page_of_facility(
+        &mut conn,
+        facility_id,
+        state_key,
+        &like,
+        &order,
+        q.limit(),
+        q.offset(),
+    )
+    .await?;
+    let pager = Pager::new("/requests", &q, total, &[("state", state_key)]);
     let view = MinePage {
         page: page.titled("利用者の申請"),
         facility_name: facility.name,
         people,
         requests,
+        q: q.text().unwrap_or_default().to_string(),
+        state: state_key,
+        states: RequestState::ALL
+            .iter()
+            .map(|s| (s.key(), s.label()))
+            .collect(),
+        pager,
     };
     render(view, StatusCode::OK)
 }

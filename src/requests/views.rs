@@ -61,6 +61,12 @@ pub struct MinePage {
     pub facility_name: String,
     pub people: Vec<Person>,
     pub requests: Vec<Request>,
+    /// The search text as typed (trimmed), for the search box.
+    pub q: String,
+    /// The state filter ("" every state) and the choices of its menu.
+    pub state: &'static str,
+    pub states: Vec<(&'static str, &'static str)>,
+    pub pager: crate::web::list::Pager,
 }
 
 #[derive(Template)]

@@ -161,56 +161,6 @@ pub async fn find_document(
     )
 }
 
-#[derive(Default)]
-pub struct Search {
-    pub patient_id: Option<i64>,
-    pub type_code: Option<String>,
-    /// (operator, YYYY-MM-DD) pairs: `=`, `>=`, `<=`, `>`, `<`.
-    pub dates: Vec<(&'static str, String)>,
-    pub limit: i64,
-}
-
-/// Documents `facility_id` may read (not held or rejected in the review), newest first.
-pub async fn search(
-    conn: &mut Conn,
-    facility_id: i64,
-    s: &Search,
-) -> sqlx::Result<Vec<DocumentRow>> {
-    let mut sql = format!(
-        "SELECT {DOC_COLUMNS} FROM documents d JOIN facilities f ON f.id = d.facility_id
-         WHERE d.review_state IS NULL AND {}",
-        readable("$1", "d.patient_id", "d.facility_id")
-    );
-    let mut n = 1;
-    if s.patient_id.is_some() {
-        n += 1;
-        sql.push_str(&format!(" AND d.patient_id = ${n}"));
-    }
-    if s.type_code.is_some() {
-        n += 1;
-        sql.push_str(&format!(" AND d.type_code = ${n}"));
-    }
-    for (op, _) in &s.dates {
-        n += 1;
-        sql.push_str(&format!(" AND d.doc_date {op} ${n}"));
-    }
-    sql.push_str(&format!(
-        " ORDER BY d.doc_date DESC, d.id DESC LIMIT {}",
-        s.limit.clamp(1, 500)
-    ));
-    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(facility_id);
-    if let Some(p) = s.patient_id {
-        q = q.bind(p);
-    }
-    if let Some(t) = &s.type_code {
-        q = q.bind(t.clone());
-    }
-    for (_, d) in &s.dates {
-        q = q.bind(d.clone());
-    }
-    q.fetch_all(&mut *conn).await
-}
-
 #[derive(sqlx::FromRow)]
 pub struct AttachmentRow {
     pub ordinal: i64,

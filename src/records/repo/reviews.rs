@@ -121,6 +121,64 @@ pub async fn list_reviews(
     .await
 }
 
+/// Sort keys of the held documents on `/records/review` (public key, SQL); the default is the
+/// order they arrived in.
+pub const PENDING_SORTS: &[(&str, &str)] = &[
+    ("received", "r.id"),
+    ("date", "d.doc_date"),
+    ("type", "d.type_label"),
+    ("local_id", "r.local_id"),
+];
+
+/// `WHERE` of facility `$1`'s held documents matching `$2` ("" no search) in the title, the
+/// type, the patient ID, the identifier or the name and kana as sent.
+const PENDING_WHERE: &str = "r.facility_id = $1 AND r.state = 'pending'
+    AND ($2 = '' OR LOWER(d.title) LIKE LOWER($2) ESCAPE '\\'
+         OR LOWER(d.type_label) LIKE LOWER($2) ESCAPE '\\'
+         OR LOWER(r.local_id) LIKE LOWER($2) ESCAPE '\\'
+         OR LOWER(r.identifier_value) LIKE LOWER($2) ESCAPE '\\'
+         OR LOWER(r.sent_name) LIKE LOWER($2) ESCAPE '\\'
+         OR LOWER(r.sent_kana) LIKE LOWER($2) ESCAPE '\\')";
+
+/// One page of facility `facility_id`'s held documents (see [`PENDING_WHERE`]) in `order`
+/// (one of [`PENDING_SORTS`]; the id breaks ties).
+pub async fn page_pending(
+    conn: &mut Conn,
+    facility_id: i64,
+    like: &str,
+    order: &crate::web::list::Order,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<ReviewRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REVIEW_COLUMNS} FROM document_reviews r JOIN documents d ON d.id = r.document_id
+         WHERE {PENDING_WHERE} ORDER BY {}, r.id LIMIT $3 OFFSET $4",
+        order.sql_clause()
+    )))
+    .bind(facility_id)
+    .bind(like)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// How many held documents [`page_pending`] pages through.
+pub async fn count_pending_matching(
+    conn: &mut Conn,
+    facility_id: i64,
+    like: &str,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM document_reviews r JOIN documents d ON d.id = r.document_id
+         WHERE {PENDING_WHERE}"
+    )))
+    .bind(facility_id)
+    .bind(like)
+    .fetch_one(&mut *conn)
+    .await
+}
+
 pub async fn count_pending(conn: &mut Conn, facility_id: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM document_reviews WHERE facility_id = $1 AND state = 'pending'",
