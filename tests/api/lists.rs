@@ -193,6 +193,8 @@ async fn x4_issue16_the_patient_count_stops_at_ten_thousand_and_says_so() {
     // A search below the cap is counted exactly.
     let one = page_text(&user, "/records?q=KRC10007").await;
     assert!(one.contains("全 1 件中 1〜1 件"), "exact under the cap");
+}
+
 /// Twelve add-requests of the test facility 9900000001 (persons 申請者01..12, kana
 /// しんせい01..12; every fourth rejected), plus one of another facility the list must never show.
 async fn seed_requests(app: &TestApp) {
