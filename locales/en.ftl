@@ -2242,3 +2242,7 @@ new-2 = New
 enter-the-name = Enter the name.
 the-name-must-be-at-most = The name must be at most 100 characters.
 choose-a-role = Choose a role.
+
+## Account list search (/admin/accounts)
+login-id-name-facility = Login ID, name, facility
+locked-2 = Locked

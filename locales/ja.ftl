@@ -2243,3 +2243,7 @@ new-2 = 新規作成
 enter-the-name = 氏名を入力してください。
 the-name-must-be-at-most = 氏名は100文字以内で入力してください。
 choose-a-role = 役割を選んでください。
+
+## Account list search (/admin/accounts)
+login-id-name-facility = ログインID・氏名・所属施設
+locked-2 = ロック中
