@@ -2246,3 +2246,7 @@ choose-a-role = Choose a role.
 ## Account list search (/admin/accounts)
 login-id-name-facility = Login ID, name, facility
 locked-2 = Locked
+
+## Facility list search (/admin/facilities)
+facility-code-name = Facility code, name
+no-facility-matches = No facility matches.

@@ -2247,3 +2247,7 @@ choose-a-role = 役割を選んでください。
 ## Account list search (/admin/accounts)
 login-id-name-facility = ログインID・氏名・所属施設
 locked-2 = ロック中
+
+## Facility list search (/admin/facilities)
+facility-code-name = 施設コード・施設名
+no-facility-matches = 該当する施設はありません。

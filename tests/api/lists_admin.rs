@@ -121,3 +121,42 @@ async fn x4_account_state_filter_keeps_the_row_actions() {
     let after = page_text(&admin, "/admin/accounts?state=locked").await;
     assert!(after.contains("全 0 件"));
 }
+
+#[tokio::test]
+async fn x4_facility_list_is_paged_searched_and_sorted() {
+    let app = spawn_app().await;
+    for n in 1..=12 {
+        app.facility(&format!("99000005{n:02}")).await;
+    }
+    let admin = app.login_as(Role::SystemAdmin).await;
+
+    let all = page_text(&admin, "/admin/facilities?q=99000005&per=10").await;
+    assert!(all.contains("全 12 件中 1〜10 件"), "count of the matches");
+    assert!(all.contains("テスト施設9900000501") && all.contains("テスト施設9900000510"));
+    assert!(!all.contains("テスト施設9900000511"), "page 1 stops at 10");
+    assert!(all.contains("rel=\"next\""));
+    let second = page_text(&admin, "/admin/facilities?q=99000005&per=10&page=2").await;
+    assert!(second.contains("全 12 件中 11〜12 件"));
+    assert!(second.contains("テスト施設9900000512") && !second.contains("テスト施設9900000501"));
+
+    let one = page_text(&admin, "/admin/facilities?q=%E6%96%BD%E8%A8%AD9900000503").await;
+    assert!(one.contains("全 1 件中 1〜1 件"), "by name");
+    let none = page_text(&admin, "/admin/facilities?q=%25").await;
+    assert!(none.contains("全 0 件") && none.contains("該当する施設はありません"));
+
+    let desc = page_text(
+        &admin,
+        "/admin/facilities?q=99000005&per=10&sort=code&dir=desc",
+    )
+    .await;
+    assert!(desc.contains("テスト施設9900000512") && !desc.contains("テスト施設9900000501"));
+    let odd = page_text(
+        &admin,
+        "/admin/facilities?q=99000005&per=10&sort=drop;table",
+    )
+    .await;
+    assert!(
+        odd.contains("全 12 件中 1〜10 件"),
+        "an unknown sort is ignored"
+    );
+}
