@@ -2275,3 +2275,11 @@ title-document-type-patient-id-or = Title, document type, patient ID or name as 
 
 ## Lists: announcements
 no-matching-announcements = No matching announcements.
+
+## Account list search (/admin/accounts)
+login-id-name-facility = Login ID, name, facility
+locked-2 = Locked
+
+## Facility list search (/admin/facilities)
+facility-code-name = Facility code, name
+no-facility-matches = No facility matches.

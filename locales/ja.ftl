@@ -2276,3 +2276,11 @@ title-document-type-patient-id-or = 文書名・文書の種類・患者ID・送
 
 ## Lists: announcements
 no-matching-announcements = 該当するお知らせはありません。
+
+## Account list search (/admin/accounts)
+login-id-name-facility = ログインID・氏名・所属施設
+locked-2 = ロック中
+
+## Facility list search (/admin/facilities)
+facility-code-name = 施設コード・施設名
+no-facility-matches = 該当する施設はありません。

@@ -49,9 +49,11 @@ pub mod model;
 mod recovery;
 mod repo;
 mod repo_admin;
+mod repo_list;
 mod repo_throttle;
 mod review;
 mod routes;
+mod routes_list;
 mod routes_sessions;
 pub mod second_factor;
 pub mod service;
@@ -127,7 +129,7 @@ fn routes() -> Routes {
         .get(
             "/admin/accounts",
             Access::Roles(MANAGERS),
-            routes::admin_list,
+            routes_list::admin_list,
         )
         .post(
             "/admin/accounts/{id}/unlock",

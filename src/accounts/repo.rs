@@ -1,6 +1,6 @@
 //! All SQL of accounts, log-in attempts, recovery codes and (for now) facilities.
 
-use super::model::{Account, AccountSummary, RecoveryStatus};
+use super::model::{Account, RecoveryStatus};
 use crate::auth::Role;
 use crate::db::{Conn, Timestamp};
 
@@ -381,18 +381,6 @@ pub async fn reseal_totp_secret(
             .execute(&mut *conn)
             .await?;
     Ok(done.rows_affected() == 1)
-}
-
-pub async fn list(conn: &mut Conn) -> sqlx::Result<Vec<AccountSummary>> {
-    sqlx::query_as(
-        "SELECT a.id, a.login_id, a.display_name, a.role, f.name AS facility_name, a.locked_at,
-                a.locked_until, a.disabled_at, a.must_change_password, a.totp_enabled_at,
-                a.last_login_at
-           FROM accounts a LEFT JOIN facilities f ON f.id = a.facility_id
-          ORDER BY a.role, a.login_id",
-    )
-    .fetch_all(&mut *conn)
-    .await
 }
 
 pub async fn count_locked(conn: &mut Conn, now: Timestamp) -> sqlx::Result<i64> {

@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::repo;
 use super::service::{self, Client, LoginError};
 use super::throttle::{self, Attempt};
 use super::views::*;
@@ -430,58 +429,6 @@ pub async fn enroll(
             )
         }
     }
-}
-
-pub async fn admin_list(State(state): State<AppState>, page: Page) -> AppResult<Response> {
-    let now = state.now();
-    let mut conn = state.db.pool().acquire().await?;
-    let accounts = repo::list(&mut conn)
-        .await?
-        .into_iter()
-        .map(|a| {
-            let locked = a.locked_until.is_some_and(|u| u > now);
-            let status = if a.disabled_at.is_some() {
-                "無効".to_string()
-            } else if locked {
-                format!(
-                    "ロック中（{} まで）",
-                    a.locked_until.map(|t| t.jst()).unwrap_or_default()
-                )
-            } else if a.must_change_password {
-                "初期パスワード未変更".to_string()
-            } else {
-                "有効".to_string()
-            };
-            let reissuable = a.role.needs_facility() && a.disabled_at.is_none();
-            AccountLine {
-                id: a.id,
-                login_id: a.login_id,
-                display_name: a.display_name,
-                role_label: a.role.label(),
-                facility: a.facility_name.unwrap_or_else(|| "—".into()),
-                status,
-                locked,
-                locked_since: a.locked_at.map(|t| t.jst()).unwrap_or_default(),
-                totp: if a.totp_enabled {
-                    "設定済"
-                } else {
-                    "未設定"
-                },
-                last_login: a
-                    .last_login_at
-                    .map(|t| t.jst())
-                    .unwrap_or_else(|| "—".into()),
-                reissuable,
-            }
-        })
-        .collect();
-    render(
-        AdminListPage {
-            page: page.titled("アカウント管理"),
-            accounts,
-        },
-        StatusCode::OK,
-    )
 }
 
 pub async fn unlock(

@@ -71,6 +71,13 @@ pub struct AccountLine {
 pub struct AdminListPage {
     pub page: Page,
     pub accounts: Vec<AccountLine>,
+    /// The search text, the filter choices (key, label) and the chosen ones ("" for all).
+    pub q: String,
+    pub roles: Vec<(&'static str, &'static str)>,
+    pub states: Vec<(&'static str, &'static str)>,
+    pub role: &'static str,
+    pub state: &'static str,
+    pub pager: crate::web::list::Pager,
 }
 
 /// One live session on the "my sessions" page.

@@ -90,3 +90,57 @@ pub async fn list(conn: &mut Conn, active_only: bool) -> sqlx::Result<Vec<Facili
         .fetch_all(&mut *conn)
         .await
 }
+
+/// Sort keys of `/admin/facilities` (X.4); the default puts withdrawn facilities last.
+pub const FACILITY_SORTS: &[(&str, &str)] = &[
+    (
+        "state",
+        "CASE WHEN f.withdrawn_at IS NULL THEN 0 ELSE 1 END",
+    ),
+    ("code", "f.code"),
+    ("name", "f.name"),
+    ("kind", "f.kind"),
+];
+
+/// `WHERE` of the admin list: code or name containing `$1` (already `%…%`, wildcards escaped).
+fn matching(like: Option<&str>) -> &'static str {
+    match like {
+        Some(_) => {
+            "LOWER(f.code) LIKE LOWER($1) ESCAPE '\\' OR LOWER(f.name) LIKE LOWER($1) ESCAPE '\\'"
+        }
+        None => "1 = 1",
+    }
+}
+
+/// One page of facilities matching `like`, in `order` (one of [`FACILITY_SORTS`]; kind, code
+/// and id break ties so pages never overlap).
+pub async fn page(
+    conn: &mut Conn,
+    like: Option<&str>,
+    order: &crate::web::list::Order,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Facility>> {
+    let n = usize::from(like.is_some());
+    let sql = format!(
+        "{SELECT} WHERE {} ORDER BY {}, f.kind, f.code, f.id LIMIT ${} OFFSET ${}",
+        matching(like),
+        order.sql_clause(),
+        n + 1,
+        n + 2
+    );
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    if let Some(like) = like {
+        query = query.bind(like);
+    }
+    query.bind(limit).bind(offset).fetch_all(&mut *conn).await
+}
+
+pub async fn count(conn: &mut Conn, like: Option<&str>) -> sqlx::Result<i64> {
+    let sql = format!("SELECT COUNT(*) FROM facilities f WHERE {}", matching(like));
+    let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+    if let Some(like) = like {
+        query = query.bind(like);
+    }
+    query.fetch_one(&mut *conn).await
+}

@@ -1,6 +1,6 @@
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
@@ -9,6 +9,7 @@ use super::views::*;
 use super::{NewFacility, repo, service};
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
+use crate::web::list::{Dir, ListQuery, Pager};
 use crate::web::{Caller, Page, flash_redirect, render};
 
 fn kinds() -> Vec<&'static str> {
@@ -58,24 +59,35 @@ fn parse(form: &FacilityForm) -> Result<NewFacility, FacilityErrors> {
 async fn admin_page(
     state: &AppState,
     page: Page,
+    q: &ListQuery,
     form: FacilityForm,
     errors: FacilityErrors,
 ) -> AppResult<AdminPage> {
+    let order = q.order(repo::FACILITY_SORTS, "state", Dir::Asc);
+    let like = q.like();
     let mut conn = state.db.pool().acquire().await?;
-    let facilities = repo::list(&mut conn, false).await?;
+    let total = repo::count(&mut conn, like.as_deref()).await?;
+    let facilities = repo::page(&mut conn, like.as_deref(), &order, q.limit(), q.offset()).await?;
     Ok(AdminPage {
         page: page.titled("施設の管理"),
         facilities,
         form,
         errors,
         kinds: kinds(),
+        q: q.text().unwrap_or_default().to_string(),
+        pager: Pager::new("/admin/facilities", q, total, &[] as &[(&str, &str)]),
     })
 }
 
-pub async fn admin_index(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+pub async fn admin_index(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
     let view = admin_page(
         &state,
         page,
+        &q,
         FacilityForm::default(),
         FacilityErrors::default(),
     )
@@ -92,7 +104,7 @@ pub async fn create(
     let new = match parse(&form) {
         Ok(n) => n,
         Err(errors) => {
-            let view = admin_page(&state, page, form, errors).await?;
+            let view = admin_page(&state, page, &ListQuery::default(), form, errors).await?;
             return render(view, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
@@ -107,7 +119,7 @@ pub async fn create(
                 code: Some(message),
                 ..Default::default()
             };
-            let view = admin_page(&state, page, form, errors).await?;
+            let view = admin_page(&state, page, &ListQuery::default(), form, errors).await?;
             render(view, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => Err(e.into()),

@@ -45,6 +45,9 @@ pub struct AdminPage {
     pub form: FacilityForm,
     pub errors: FacilityErrors,
     pub kinds: Vec<&'static str>,
+    /// The search text and the pager of the list (X.4).
+    pub q: String,
+    pub pager: crate::web::list::Pager,
 }
 
 #[derive(Template)]

@@ -32,6 +32,7 @@ mod incident_contacts;
 mod incidents;
 mod jobs;
 mod lists;
+mod lists_admin;
 mod logs;
 mod mail;
 mod monitor_e2e;
