@@ -2252,3 +2252,6 @@ title-document-type-patient-id-or = Title, document type, patient ID or name as 
 
 ## Lists: announcements
 no-matching-announcements = No matching announcements.
+
+## Lists: operators request list
+facility-name-kana-user-id-or = Facility, name, kana, user ID or reason

@@ -2253,3 +2253,6 @@ title-document-type-patient-id-or = 文書名・文書の種類・患者ID・送
 
 ## Lists: announcements
 no-matching-announcements = 該当するお知らせはありません。
+
+## Lists: operators request list
+facility-name-kana-user-id-or = 施設・氏名・ふりがな・利用者ID・理由

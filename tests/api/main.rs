@@ -30,6 +30,7 @@ mod incident_contacts;
 mod incidents;
 mod jobs;
 mod lists;
+mod lists_more;
 mod logs;
 mod mail;
 mod monitor_e2e;

@@ -1,0 +1,76 @@
+//! Lists paged, searched and sorted in SQL (X.4, issue 15 item 2), continued from `lists.rs`:
+//! the operators' request list `/admin/requests`.
+
+use rainbownet::auth::Role;
+
+use crate::helpers::spawn_app;
+use crate::lists::{page_text, seed_requests};
+
+#[tokio::test]
+async fn x4_operator_request_list_is_paged_searched_sorted_and_keeps_the_state_tab() {
+    let app = spawn_app().await;
+    seed_requests(&app).await;
+    let op = app.login_as(Role::SystemOperator).await;
+
+    // Every facility's requests: 12 + 1; waiting first, newest first, ten a page.
+    let first = page_text(&op, "/admin/requests?per=10").await;
+    assert!(
+        first.contains("全 13 件中 1〜10 件"),
+        "count over all facilities"
+    );
+    assert!(first.contains("申請者99") && first.contains("申請者11"));
+    assert!(
+        !first.contains("申請者12"),
+        "rejected ones come after the waiting ones"
+    );
+    assert!(first.contains("rel=\"next\""));
+    let second = page_text(&op, "/admin/requests?per=10&page=2").await;
+    assert!(second.contains("全 13 件中 11〜13 件"));
+    assert!(second.contains("申請者12") && second.contains("申請者04"));
+
+    // Search by kana, by person name; % is literal.
+    let by_kana = page_text(
+        &op,
+        "/admin/requests?q=%E3%81%97%E3%82%93%E3%81%9B%E3%81%8407",
+    )
+    .await;
+    assert!(by_kana.contains("全 1 件中 1〜1 件") && by_kana.contains("申請者07"));
+    let literal = page_text(&op, "/admin/requests?q=%25").await;
+    assert!(literal.contains("全 0 件") && literal.contains("該当する申請はありません"));
+
+    // The state tab with paging and search kept in the links; the issue form only there.
+    let received = page_text(&op, "/admin/requests?state=received&per=10").await;
+    assert!(received.contains("全 10 件中 1〜10 件"));
+    let sort = received.find("sort=facility").expect("a sort link");
+    let start = received[..sort].rfind("href=").expect("its href");
+    let link = received[start..].split('>').next().unwrap_or_default();
+    assert!(
+        link.contains("state=received"),
+        "the tab kept in the sort links: {link}"
+    );
+    assert!(received.contains("id=\"issue-form\""));
+    let rejected = page_text(&op, "/admin/requests?state=rejected").await;
+    assert!(rejected.contains("全 3 件中 1〜3 件") && !rejected.contains("申請者05"));
+    assert!(
+        !rejected.contains("id=\"issue-form\""),
+        "no processing on the rejected tab"
+    );
+    let odd_state = page_text(&op, "/admin/requests?state=drop;table").await;
+    assert!(odd_state.contains("全 13 件中"));
+
+    // A whitelisted sort; an unknown one falls back, not a 500.
+    let by_state = page_text(&op, "/admin/requests?sort=state&dir=desc&per=10").await;
+    assert!(by_state.contains("全 13 件中 1〜10 件"));
+    assert!(by_state.contains("申請者12") && by_state.contains("申請者04"));
+    assert!(
+        !by_state.contains("申請者03"),
+        "rejected before received (descending): 3 rejected + the 7 newest received"
+    );
+    let odd = page_text(&op, "/admin/requests?per=10&sort=drop;table&dir=sideways").await;
+    assert!(odd.contains("申請者99") && !odd.contains("申請者12"));
+
+    // A facility manager never reaches the operators' list.
+    let fm = app.login_as(Role::FacilityManager).await;
+    let res = fm.client.get("/admin/requests").await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+}
