@@ -2255,3 +2255,7 @@ no-matching-announcements = No matching announcements.
 
 ## Lists: operators request list
 facility-name-kana-user-id-or = Facility, name, kana, user ID or reason
+
+## Lists: portal change requests
+title-content-or-requester = Title, content or requester
+no-request-matches = No request matches.

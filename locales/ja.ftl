@@ -2256,3 +2256,7 @@ no-matching-announcements = 該当するお知らせはありません。
 
 ## Lists: operators request list
 facility-name-kana-user-id-or = 施設・氏名・ふりがな・利用者ID・理由
+
+## Lists: portal change requests
+title-content-or-requester = 件名・内容・依頼者
+no-request-matches = 該当する依頼はありません。

@@ -1,9 +1,9 @@
 //! Lists paged, searched and sorted in SQL (X.4, issue 15 item 2), continued from `lists.rs`:
-//! the operators' request list `/admin/requests`.
+//! the operators' request list `/admin/requests` and the portal change requests.
 
 use rainbownet::auth::Role;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 use crate::lists::{page_text, seed_requests};
 
 #[tokio::test]
@@ -73,4 +73,55 @@ async fn x4_operator_request_list_is_paged_searched_sorted_and_keeps_the_state_t
     let fm = app.login_as(Role::FacilityManager).await;
     let res = fm.client.get("/admin/requests").await;
     assert!(res.status().is_client_error(), "{}", res.status());
+}
+
+/// Twelve portal change requests 変更依頼01..12 by 依頼者01..12 (body 本文01..12), in order.
+async fn seed_change_requests(app: &TestApp) {
+    let at = app.now().to_db();
+    for n in 1..=12 {
+        sqlx::query(
+            "INSERT INTO portal_change_requests (title, body, state, requested_by_login,
+                requested_by_name, requested_at)
+             VALUES ($1, $2, 'submitted', 'city', $3, $4)",
+        )
+        .bind(format!("変更依頼{n:02}"))
+        .bind(format!("本文{n:02}"))
+        .bind(format!("依頼者{n:02}"))
+        .bind(&at)
+        .execute(app.db().pool())
+        .await
+        .expect("change request");
+    }
+}
+
+#[tokio::test]
+async fn x4_portal_change_requests_are_paged_searched_and_sorted() {
+    let app = spawn_app().await;
+    seed_change_requests(&app).await;
+    let op = app.login_as(Role::SystemOperator).await;
+
+    // Newest first (same time: the higher id), ten a page.
+    let first = page_text(&op, "/portal/requests?per=10").await;
+    assert!(
+        first.contains("全 12 件中 1〜10 件"),
+        "the count, not a cap"
+    );
+    assert!(first.contains("変更依頼12") && first.contains("変更依頼03"));
+    assert!(!first.contains("変更依頼02") && first.contains("rel=\"next\""));
+    let second = page_text(&op, "/portal/requests?per=10&page=2").await;
+    assert!(second.contains("全 12 件中 11〜12 件") && second.contains("変更依頼01"));
+
+    // Search by body and by requester; % literal.
+    let by_body = page_text(&op, "/portal/requests?q=%E6%9C%AC%E6%96%8707").await;
+    assert!(by_body.contains("全 1 件中 1〜1 件") && by_body.contains("変更依頼07"));
+    let by_name = page_text(&op, "/portal/requests?q=%E4%BE%9D%E9%A0%BC%E8%80%8511").await;
+    assert!(by_name.contains("全 1 件中 1〜1 件") && by_name.contains("変更依頼11"));
+    let literal = page_text(&op, "/portal/requests?q=%25").await;
+    assert!(literal.contains("全 0 件") && literal.contains("該当する依頼はありません"));
+
+    // A whitelisted sort; an unknown one falls back, not a 500.
+    let by_title = page_text(&op, "/portal/requests?per=10&sort=title&dir=asc").await;
+    assert!(by_title.contains("変更依頼01") && !by_title.contains("変更依頼12"));
+    let odd = page_text(&op, "/portal/requests?per=10&sort=drop;table&dir=up").await;
+    assert!(odd.contains("変更依頼12") && !odd.contains("変更依頼02"));
 }
