@@ -2259,3 +2259,7 @@ facility-name-kana-user-id-or = Facility, name, kana, user ID or reason
 ## Lists: portal change requests
 title-content-or-requester = Title, content or requester
 no-request-matches = No request matches.
+
+## Lists: portal schedules
+title-services-or-reason = Title, services or reason
+no-schedule-matches = No schedule matches.

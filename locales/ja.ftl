@@ -2260,3 +2260,7 @@ facility-name-kana-user-id-or = 施設・氏名・ふりがな・利用者ID・�
 ## Lists: portal change requests
 title-content-or-requester = 件名・内容・依頼者
 no-request-matches = 該当する依頼はありません。
+
+## Lists: portal schedules
+title-services-or-reason = 件名・対象サービス・理由
+no-schedule-matches = 該当する予定はありません。

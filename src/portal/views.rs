@@ -359,6 +359,9 @@ pub struct SchedulesPage {
     pub kinds: Vec<KindOption>,
     pub form: WindowForm,
     pub error: Option<String>,
+    /// The search text, shown back in the search box.
+    pub q: String,
+    pub pager: crate::web::list::Pager,
 }
 
 #[derive(Clone, Debug, Default, serde::Deserialize)]

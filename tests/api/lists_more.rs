@@ -1,5 +1,5 @@
 //! Lists paged, searched and sorted in SQL (X.4, issue 15 item 2), continued from `lists.rs`:
-//! the operators' request list `/admin/requests` and the portal change requests.
+//! the operators' request list `/admin/requests` the portal change requests and schedules.
 
 use rainbownet::auth::Role;
 
@@ -124,4 +124,52 @@ async fn x4_portal_change_requests_are_paged_searched_and_sorted() {
     assert!(by_title.contains("変更依頼01") && !by_title.contains("変更依頼12"));
     let odd = page_text(&op, "/portal/requests?per=10&sort=drop;table&dir=up").await;
     assert!(odd.contains("変更依頼12") && !odd.contains("変更依頼02"));
+}
+
+/// Twelve proposed windows 保守作業01..12 (reason 理由01..12), all at the same time (the id orders them).
+async fn seed_windows(app: &TestApp) {
+    for n in 1..=12i64 {
+        let start = app.now().to_db();
+        sqlx::query(
+            "INSERT INTO portal_schedules (kind, title, starts_at, ends_at, services, reason,
+                state, source, created_by, created_at)
+             VALUES ('maintenance', $1, $2, $2, '全サービス', $3, 'proposed', 'portal', 'op', $2)",
+        )
+        .bind(format!("保守作業{n:02}"))
+        .bind(&start)
+        .bind(format!("理由{n:02}"))
+        .execute(app.db().pool())
+        .await
+        .expect("window");
+    }
+}
+
+#[tokio::test]
+async fn x4_portal_schedules_are_paged_searched_and_sorted() {
+    let app = spawn_app().await;
+    seed_windows(&app).await;
+    let op = app.login_as(Role::SystemOperator).await;
+
+    // Latest start first (same start: the higher id), ten a page.
+    let first = page_text(&op, "/portal/schedules?per=10").await;
+    assert!(
+        first.contains("全 12 件中 1〜10 件"),
+        "the count, not a cap"
+    );
+    assert!(first.contains("保守作業12") && first.contains("保守作業03"));
+    assert!(!first.contains("保守作業02") && first.contains("rel=\"next\""));
+    let second = page_text(&op, "/portal/schedules?per=10&page=2").await;
+    assert!(second.contains("全 12 件中 11〜12 件") && second.contains("保守作業01"));
+
+    // Search by reason; % literal.
+    let by_reason = page_text(&op, "/portal/schedules?q=%E7%90%86%E7%94%B107").await;
+    assert!(by_reason.contains("全 1 件中 1〜1 件") && by_reason.contains("保守作業07"));
+    let literal = page_text(&op, "/portal/schedules?q=%25").await;
+    assert!(literal.contains("全 0 件") && literal.contains("該当する予定はありません"));
+
+    // A whitelisted sort; an unknown one falls back, not a 500.
+    let by_title = page_text(&op, "/portal/schedules?per=10&sort=title&dir=asc").await;
+    assert!(by_title.contains("保守作業01") && !by_title.contains("保守作業12"));
+    let odd = page_text(&op, "/portal/schedules?per=10&sort=drop;table").await;
+    assert!(odd.contains("保守作業12") && !odd.contains("保守作業02"));
 }
