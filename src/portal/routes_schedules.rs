@@ -7,7 +7,6 @@ use axum::{Extension, Form};
 
 use super::model::{self, WindowKind};
 use super::repo_lists as lists;
-use super::repo_requests as repo;
 use super::service::Editor;
 use super::service_requests as service;
 use super::views::*;
