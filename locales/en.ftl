@@ -2283,3 +2283,13 @@ locked-2 = Locked
 ## Facility list search (/admin/facilities)
 facility-code-name = Facility code, name
 no-facility-matches = No facility matches.
+## Lists: operators request list
+facility-name-kana-user-id-or = Facility, name, kana, user ID or reason
+
+## Lists: portal change requests
+title-content-or-requester = Title, content or requester
+no-request-matches = No request matches.
+
+## Lists: portal schedules
+title-services-or-reason = Title, services or reason
+no-schedule-matches = No schedule matches.

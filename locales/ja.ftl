@@ -2284,3 +2284,13 @@ locked-2 = ロック中
 ## Facility list search (/admin/facilities)
 facility-code-name = 施設コード・施設名
 no-facility-matches = 該当する施設はありません。
+## Lists: operators request list
+facility-name-kana-user-id-or = 施設・氏名・ふりがな・利用者ID・理由
+
+## Lists: portal change requests
+title-content-or-requester = 件名・内容・依頼者
+no-request-matches = 該当する依頼はありません。
+
+## Lists: portal schedules
+title-services-or-reason = 件名・対象サービス・理由
+no-schedule-matches = 該当する予定はありません。

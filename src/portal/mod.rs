@@ -34,6 +34,7 @@
 mod demo;
 pub mod model;
 mod repo;
+mod repo_lists;
 mod repo_requests;
 mod routes;
 mod routes_requests;

@@ -18,7 +18,7 @@ pub struct ChangeRequest {
     pub lead_minutes: Option<i64>,
 }
 
-const REQ_COLUMNS: &str =
+pub(super) const REQ_COLUMNS: &str =
     "id, title, body, state, kind, requested_by_name, requested_at, done_at, lead_minutes";
 
 pub async fn insert_request(
@@ -48,15 +48,6 @@ pub async fn find_request(conn: &mut Conn, id: i64) -> sqlx::Result<ChangeReques
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_one(&mut *conn)
-        .await
-}
-
-pub async fn list_requests(conn: &mut Conn) -> sqlx::Result<Vec<ChangeRequest>> {
-    let sql = format!(
-        "SELECT {REQ_COLUMNS} FROM portal_change_requests ORDER BY requested_at DESC, id DESC LIMIT 500"
-    );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
         .await
 }
 
@@ -206,7 +197,7 @@ pub struct Window {
     pub approved_at: Option<Timestamp>,
 }
 
-const WIN_COLUMNS: &str = "id, kind, title, starts_at, ends_at, services, reason, state, source, approved_by, approved_at";
+pub(super) const WIN_COLUMNS: &str = "id, kind, title, starts_at, ends_at, services, reason, state, source, approved_by, approved_at";
 
 pub struct NewWindowRow<'a> {
     pub kind: &'a str,
@@ -247,15 +238,6 @@ pub async fn find_window(conn: &mut Conn, id: i64) -> sqlx::Result<Window> {
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_one(&mut *conn)
-        .await
-}
-
-pub async fn list_windows(conn: &mut Conn) -> sqlx::Result<Vec<Window>> {
-    let sql = format!(
-        "SELECT {WIN_COLUMNS} FROM portal_schedules ORDER BY starts_at DESC, id DESC LIMIT 500"
-    );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
         .await
 }
 

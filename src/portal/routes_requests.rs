@@ -1,12 +1,13 @@
 //! Change requests from the service operator (R13.1–R13.3).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::model::{self, RequestKind, RequestState};
+use super::repo_lists as lists;
 use super::repo_requests as repo;
 use super::service::Editor;
 use super::service_requests as service;
@@ -15,6 +16,7 @@ use super::{CITY, EDITORS, PARTIES};
 use crate::auth::Principal;
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
+use crate::web::list::{Dir, ListQuery, Pager};
 use crate::web::render;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
@@ -22,14 +24,22 @@ pub async fn index(
     State(state): State<AppState>,
     page: Page,
     Extension(p): Extension<Principal>,
+    Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
+    // Searched, sorted and paged in SQL with the count (X.4), no 500-row cap.
+    let order = q.order(lists::REQUEST_SORTS, "requested", Dir::Desc);
+    let like = q.like().unwrap_or_default();
     let mut conn = state.db.pool().acquire().await?;
-    let items = repo::list_requests(&mut conn).await?;
+    let total = lists::count_requests(&mut conn, &like).await?;
+    let items = lists::page_requests(&mut conn, &like, &order, q.limit(), q.offset()).await?;
+    let pager = Pager::new::<&str>("/portal/requests", &q, total, &[]);
     render(
         RequestsPage {
             page: page.titled("ポータル変更依頼"),
             items: items.iter().map(request_line).collect(),
             can_request: CITY.contains(&p.role),
+            q: q.text().unwrap_or_default().to_string(),
+            pager,
         },
         StatusCode::OK,
     )

@@ -1,12 +1,12 @@
 //! The published schedule of service stops and maintenance windows (R21.2, R21.3, R10.1).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
 
 use super::model::{self, WindowKind};
-use super::repo_requests as repo;
+use super::repo_lists as lists;
 use super::service::Editor;
 use super::service_requests as service;
 use super::views::*;
@@ -14,6 +14,7 @@ use super::{CITY, EDITORS, NewWindow};
 use crate::auth::Principal;
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
+use crate::web::list::{Dir, ListQuery, Pager};
 use crate::web::render;
 use crate::web::{Caller, ClientAddr, Page, flash_redirect};
 
@@ -22,12 +23,17 @@ async fn page_with(
     page: Page,
     p: &Principal,
     form: WindowForm,
-    error: Option<String>,
+    (q, error): (&ListQuery, Option<String>),
     status: StatusCode,
 ) -> AppResult<Response> {
+    // Searched, sorted and paged in SQL with the count (X.4), no 500-row cap.
     let now = state.now();
+    let order = q.order(lists::WINDOW_SORTS, "starts", Dir::Desc);
+    let like = q.like().unwrap_or_default();
     let mut conn = state.db.pool().acquire().await?;
-    let items = repo::list_windows(&mut conn).await?;
+    let total = lists::count_windows(&mut conn, &like).await?;
+    let items = lists::page_windows(&mut conn, &like, &order, q.limit(), q.offset()).await?;
+    let pager = Pager::new::<&str>("/portal/schedules", q, total, &[]);
     render(
         SchedulesPage {
             page: page.titled("サービス停止・保守の予定"),
@@ -43,6 +49,8 @@ async fn page_with(
                 .collect(),
             form,
             error,
+            q: q.text().unwrap_or_default().to_string(),
+            pager,
         },
         status,
     )
@@ -52,13 +60,14 @@ pub async fn index(
     State(state): State<AppState>,
     page: Page,
     Extension(p): Extension<Principal>,
+    Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
     let form = WindowForm {
         kind: WindowKind::Maintenance.key().into(),
         services: "全サービス".into(),
         ..Default::default()
     };
-    page_with(&state, page, &p, form, None, StatusCode::OK).await
+    page_with(&state, page, &p, form, (&q, None), StatusCode::OK).await
 }
 
 pub async fn create(
@@ -78,7 +87,7 @@ pub async fn create(
             page,
             &p,
             form,
-            Some(msg),
+            (&ListQuery::default(), Some(msg)),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
@@ -105,7 +114,7 @@ pub async fn create(
                 page,
                 &p,
                 form,
-                Some(message),
+                (&ListQuery::default(), Some(message)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;

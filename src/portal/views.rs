@@ -302,6 +302,9 @@ pub struct RequestsPage {
     pub page: Page,
     pub items: Vec<RequestLine>,
     pub can_request: bool,
+    /// The search text, shown back in the search box.
+    pub q: String,
+    pub pager: crate::web::list::Pager,
 }
 
 #[derive(Template)]
@@ -356,6 +359,9 @@ pub struct SchedulesPage {
     pub kinds: Vec<KindOption>,
     pub form: WindowForm,
     pub error: Option<String>,
+    /// The search text, shown back in the search box.
+    pub q: String,
+    pub pager: crate::web::list::Pager,
 }
 
 #[derive(Clone, Debug, Default, serde::Deserialize)]

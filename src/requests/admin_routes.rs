@@ -15,6 +15,7 @@ use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
+use crate::web::list::{Dir, ListQuery, Pager};
 use crate::web::render;
 use crate::web::{ClientAddr, Page, flash_redirect};
 
@@ -25,22 +26,32 @@ fn handler(p: &Principal, addr: &str) -> Handler {
     }
 }
 
+/// The state tab and the letters token of `/admin/requests` (the search, sort and page are in
+/// [`crate::web::list::ListQuery`]).
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
-pub struct ListQuery {
+pub struct ListFilter {
     state: String,
     /// The download token of letters just made (after processing).
     letters: String,
 }
 
+/// The operators' list: every facility's requests, searched, filtered by state, sorted and
+/// paged in SQL with their count (X.4). The state tab is kept in the page and sort links; the
+/// letters token is not (the download is offered once, on the page processing leads to).
 async fn list_page(
     state: &AppState,
     page: Page,
     filter: String,
+    q: &ListQuery,
     error: Option<String>,
 ) -> AppResult<AdminListPage> {
+    let order = q.order(repo::ADMIN_SORTS, "waiting", Dir::Asc);
+    let like = q.like().unwrap_or_default();
     let mut conn = state.db.pool().acquire().await?;
-    let requests = repo::list(&mut conn, 0, &filter, 500).await?;
+    let total = repo::count_all(&mut conn, &filter, &like).await?;
+    let requests = repo::page_all(&mut conn, &filter, &like, &order, q.limit(), q.offset()).await?;
+    let pager = Pager::new("/admin/requests", q, total, &[("state", filter.as_str())]);
     Ok(AdminListPage {
         page: page.titled("利用者申請の処理"),
         // Processing is offered where requests wait, never on the processed or rejected tab.
@@ -49,6 +60,8 @@ async fn list_page(
         requests,
         error,
         letters: None,
+        q: q.text().unwrap_or_default().to_string(),
+        pager,
     })
 }
 
@@ -56,15 +69,16 @@ pub async fn index(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
     page: Page,
+    Query(f): Query<ListFilter>,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
-    let filter = if super::model::RequestState::from_key(&q.state).is_some() {
-        q.state
+    let filter = if super::model::RequestState::from_key(&f.state).is_some() {
+        f.state
     } else {
         String::new()
     };
-    let mut view = list_page(&state, page, filter, None).await?;
-    view.letters = letters_routes::waiting(&state, &p, &q.letters).await?;
+    let mut view = list_page(&state, page, filter, &q, None).await?;
+    view.letters = letters_routes::waiting(&state, &p, &f.letters).await?;
     render(view, StatusCode::OK)
 }
 
@@ -127,7 +141,14 @@ pub async fn issue(
             "封書のフォントが見つからないため発行できません。システム管理者に連絡してください。"
                 .to_string();
         return render(
-            list_page(&state, page, "received".into(), Some(msg)).await?,
+            list_page(
+                &state,
+                page,
+                "received".into(),
+                &ListQuery::default(),
+                Some(msg),
+            )
+            .await?,
             StatusCode::SERVICE_UNAVAILABLE,
         );
     }
@@ -162,7 +183,14 @@ pub async fn issue(
             ))
         }
         Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => render(
-            list_page(&state, page, "received".into(), Some(message)).await?,
+            list_page(
+                &state,
+                page,
+                "received".into(),
+                &ListQuery::default(),
+                Some(message),
+            )
+            .await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         Err(e) => Err(e.into()),

@@ -65,25 +65,6 @@ pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Request> {
         .await
 }
 
-/// Requests, newest first; `facility_id` 0 means every facility, `state` "" every state.
-pub async fn list(
-    conn: &mut Conn,
-    facility_id: i64,
-    state: &str,
-    limit: i64,
-) -> sqlx::Result<Vec<Request>> {
-    let sql = format!(
-        "{SELECT} WHERE ($1 = 0 OR r.facility_id = $1) AND ($2 = '' OR r.state = $2)
-         ORDER BY CASE WHEN r.state = 'received' THEN 0 ELSE 1 END, r.id DESC LIMIT $3"
-    );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(facility_id)
-        .bind(state)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await
-}
-
 /// Moves a received request to processed; false if it was not in `received` any more.
 pub async fn mark_processed(
     conn: &mut Conn,
@@ -221,6 +202,70 @@ pub async fn count_of_facility(
     );
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(facility_id)
+        .bind(state)
+        .bind(like)
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// Sort keys of the operators' list `/admin/requests` (public key, SQL; X.4). The default,
+/// `waiting`, puts the requests still to process first, newest first within each group.
+pub const ADMIN_SORTS: &[(&str, &str)] = &[
+    (
+        "waiting",
+        "CASE WHEN r.state = 'received' THEN 0 ELSE 1 END",
+    ),
+    ("received", "r.received_at"),
+    ("facility", "f.name"),
+    ("kind", "r.kind"),
+    ("state", "r.state"),
+];
+
+/// `WHERE` of every facility's requests in state `$1` ("" every state) matching the pattern
+/// `$2` ("" no search) in the facility name, the person's name or kana, the target's or the
+/// issued account's log-in ID, the target's name or the reason.
+const ADMIN_WHERE: &str = "($1 = '' OR r.state = $1)
+    AND ($2 = '' OR LOWER(f.name) LIKE LOWER($2) ESCAPE '\\'
+         OR LOWER(r.person_name) LIKE LOWER($2) ESCAPE '\\'
+         OR LOWER(r.person_kana) LIKE LOWER($2) ESCAPE '\\'
+         OR LOWER(COALESCE(t.display_name, '')) LIKE LOWER($2) ESCAPE '\\'
+         OR LOWER(COALESCE(t.login_id, '')) LIKE LOWER($2) ESCAPE '\\'
+         OR LOWER(COALESCE(ra.login_id, '')) LIKE LOWER($2) ESCAPE '\\'
+         OR LOWER(r.reason) LIKE LOWER($2) ESCAPE '\\')";
+
+/// One page of all requests (see [`ADMIN_WHERE`]) in `order` (one of [`ADMIN_SORTS`]; the id,
+/// newest first, breaks ties so pages never overlap).
+pub async fn page_all(
+    conn: &mut Conn,
+    state: &str,
+    like: &str,
+    order: &crate::web::list::Order,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Request>> {
+    let sql = format!(
+        "{SELECT} WHERE {ADMIN_WHERE} ORDER BY {}, r.id DESC LIMIT $3 OFFSET $4",
+        order.sql_clause()
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(state)
+        .bind(like)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// How many requests [`page_all`] pages through.
+pub async fn count_all(conn: &mut Conn, state: &str, like: &str) -> sqlx::Result<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM account_requests r
+           JOIN facilities f ON f.id = r.facility_id
+           LEFT JOIN accounts t ON t.id = r.target_account_id
+           LEFT JOIN accounts ra ON ra.id = r.result_account_id
+          WHERE {ADMIN_WHERE}"
+    );
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(state)
         .bind(like)
         .fetch_one(&mut *conn)

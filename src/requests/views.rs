@@ -95,6 +95,9 @@ pub struct AdminListPage {
     pub can_issue: bool,
     /// The download token of letters just made.
     pub letters: Option<String>,
+    /// The search text, shown back in the search box.
+    pub q: String,
+    pub pager: crate::web::list::Pager,
 }
 
 #[derive(Template)]

@@ -102,7 +102,7 @@ async fn seed_patients(app: &TestApp) {
     }
 }
 
-async fn page_text(user: &crate::helpers::TestUser, path: &str) -> String {
+pub(crate) async fn page_text(user: &crate::helpers::TestUser, path: &str) -> String {
     let res = user.client.get(path).await;
     assert_eq!(res.status(), 200, "{path}");
     res.text().await.expect("body")
@@ -197,7 +197,7 @@ async fn x4_issue16_the_patient_count_stops_at_ten_thousand_and_says_so() {
 
 /// Twelve add-requests of the test facility 9900000001 (persons 申請者01..12, kana
 /// しんせい01..12; every fourth rejected), plus one of another facility the list must never show.
-async fn seed_requests(app: &TestApp) {
+pub(crate) async fn seed_requests(app: &TestApp) {
     app.facility("9900000001").await;
     app.facility("9900000222").await;
     let at = app.now().to_db();
