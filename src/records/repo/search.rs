@@ -278,12 +278,13 @@ pub async fn search_page(
 
 /// Stores the search values of new documents (in the transaction that stores them), in
 /// multi-row statements of power-of-two sizes ([`crate::db::pow2_chunks`]), so that the driver
-/// keeps them prepared.
+/// keeps them prepared; at most 8 rows, since sqlx binds a statement's parameters in time
+/// quadratic in their number (a 32-row token insert showed in the profile).
 pub async fn insert_search_keys_many(
     conn: &mut Conn,
     docs: &[(i64, SearchKeys)],
 ) -> sqlx::Result<()> {
-    for chunk in crate::db::pow2_chunks(docs, 16) {
+    for chunk in crate::db::pow2_chunks(docs, 8) {
         let mut sql = String::from(
             "INSERT INTO document_search (document_id, bundle_timestamp, composition_id,
                 composition_url, composition_subject) VALUES ",
@@ -321,7 +322,7 @@ pub async fn insert_search_keys_many(
                 .map(move |(p, s, c)| (*id, *p, s.as_str(), c.as_str()))
         })
         .collect();
-    for chunk in crate::db::pow2_chunks(&tokens, 32) {
+    for chunk in crate::db::pow2_chunks(&tokens, 8) {
         let mut sql =
             String::from("INSERT INTO document_tokens (document_id, param, system, code) VALUES ");
         for i in 0..chunk.len() {
