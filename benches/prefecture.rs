@@ -287,7 +287,10 @@ fn trim(mut d: Value) -> Value {
                 obj.remove("identifier");
             }
         }
-        for s in r["section"].as_array_mut().into_iter().flatten() {
+        // `get_mut`, not `r["section"]`: indexing a Value mutably adds a null member, which
+        // the intake's structural validation refuses on any resource but a Composition.
+        let sections = r.get_mut("section").and_then(Value::as_array_mut);
+        for s in sections.into_iter().flatten() {
             if let Some(obj) = s.as_object_mut() {
                 obj.remove("code");
             }
