@@ -2293,3 +2293,6 @@ no-request-matches = No request matches.
 ## Lists: portal schedules
 title-services-or-reason = Title, services or reason
 no-schedule-matches = No schedule matches.
+
+## audit labels
+incident-attachment-downloaded = Incident attachment downloaded

@@ -2294,3 +2294,6 @@ no-request-matches = 該当する依頼はありません。
 ## Lists: portal schedules
 title-services-or-reason = 件名・対象サービス・理由
 no-schedule-matches = 該当する予定はありません。
+
+## audit labels
+incident-attachment-downloaded = 障害の添付資料のダウンロード

@@ -82,6 +82,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("helpdesk.requester_added", "問い合わせへの追記（依頼者）"),
     ("helpdesk.response_added", "問い合わせへの対応記録"),
     ("incident.attachment_added", "障害への添付資料の追加"),
+    ("incident.attachment_read", "障害の添付資料のダウンロード"),
     ("incident.contact_added", "障害連絡先の追加"),
     ("incident.contact_deactivated", "障害連絡先の停止"),
     ("incident.contact_moved", "障害連絡先の並べ替え"),

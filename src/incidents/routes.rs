@@ -1120,9 +1120,11 @@ pub async fn attach(
 
 pub async fn download(
     State(state): State<AppState>,
+    Caller { actor, .. }: Caller,
     guard: ObjectGuard,
     Path((id, n)): Path<(i64, i64)>,
 ) -> AppResult<Response> {
+    let now = state.now();
     find_guarded(&state, &guard, id).await?;
     let mut conn = state.db.pool().acquire().await?;
     let a = repo::find_attachment(&mut conn, id, n)
@@ -1130,6 +1132,7 @@ pub async fn download(
         .ok_or(AppError::NotFound)?;
     drop(conn);
     let bytes = BlobStore::of(&state).get(&a.blob_hash).await?;
+    service::record_attachment_read(&state.db, id, n, &a.file_name, &actor, now).await?;
     Ok(crate::records::objects::download(
         bytes,
         Some(&a.content_type),

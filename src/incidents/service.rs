@@ -619,6 +619,31 @@ pub async fn add_vendor_contact(
     Ok(cid)
 }
 
+/// Records that `actor` downloaded attachment `n` of incident `id` — after the object store
+/// answered, in a short transaction of its own, so that only a read that happened is recorded and
+/// no transaction waits on the store.
+pub async fn record_attachment_read(
+    db: &Db,
+    id: i64,
+    n: i64,
+    file_name: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    let mut tx = db.begin().await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        "incident.attachment_read",
+        &format!("incident:{id}"),
+        json!({"attachment": n, "file_name": file_name}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Stores a 添付資料 in the blob store and records it (the blob write is held open against the
 /// purge until the row is committed, as records do).
 #[allow(clippy::too_many_arguments)]

@@ -721,12 +721,15 @@ async fn r17_1_attachments_are_downloads_of_allowed_types_and_survive_the_record
         app.audit_count("incident.attachment_added").await,
         blobs.len() as i64 + 1
     );
+    // Each download is a read in the audit log (two so far); a refused one is not.
+    assert_eq!(app.audit_count("incident.attachment_read").await, 2);
     // An attachment of another incident is not reachable under this one.
     let res = admin
         .client
         .get(&format!("/incidents/{}/attachments/{html_n}", id + 1))
         .await;
     assert_eq!(res.status(), 404);
+    assert_eq!(app.audit_count("incident.attachment_read").await, 2);
 
     // The document expires and is purged; the blobs the incident refers to stay.
     let before = walk(&app.dir.path().join("blobs")).len();
