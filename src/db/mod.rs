@@ -10,6 +10,7 @@ mod decode;
 pub mod fingerprints;
 mod group;
 pub mod keys;
+mod page;
 mod ready;
 mod settings;
 mod timestamp;
@@ -28,6 +29,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use decode::{Flag, SetAt, TextKey};
 pub use group::{GroupCommit, pow2_chunks};
 pub use keys::{Key, KeyRing, KeySet};
+pub use page::Listed;
 pub use settings::{DatabaseSettings, Synchronous, redact_url};
 pub use timestamp::{Timestamp, tokyo};
 

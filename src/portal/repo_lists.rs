@@ -2,7 +2,7 @@
 //! counted in SQL instead of the 500-row cap. Split from `repo_requests.rs` to keep it short.
 
 use super::repo_requests::{ChangeRequest, REQ_COLUMNS, WIN_COLUMNS, Window};
-use crate::db::Conn;
+use crate::db::{Conn, Listed};
 use crate::web::list::Order;
 
 /// Sort keys of `/portal/requests` (public key, SQL); the default is the request time, newest
@@ -18,6 +18,12 @@ const REQUEST_WHERE: &str = "$1 = '' OR LOWER(title) LIKE LOWER($1) ESCAPE '\\'
     OR LOWER(body) LIKE LOWER($1) ESCAPE '\\'
     OR LOWER(requested_by_name) LIKE LOWER($1) ESCAPE '\\'";
 
+const REQUESTS: Listed = Listed {
+    columns: REQ_COLUMNS,
+    table: "portal_change_requests",
+    condition: REQUEST_WHERE,
+};
+
 /// One page of change requests in `order` (the id, newest first, breaks ties).
 pub async fn page_requests(
     conn: &mut Conn,
@@ -26,26 +32,14 @@ pub async fn page_requests(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<ChangeRequest>> {
-    let sql = format!(
-        "SELECT {REQ_COLUMNS} FROM portal_change_requests WHERE {REQUEST_WHERE}
-          ORDER BY {}, id DESC LIMIT $2 OFFSET $3",
-        order.sql_clause()
-    );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(like)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *conn)
+    REQUESTS
+        .page(conn, like, &order.sql_clause(), limit, offset)
         .await
 }
 
 /// How many change requests [`page_requests`] pages through.
 pub async fn count_requests(conn: &mut Conn, like: &str) -> sqlx::Result<i64> {
-    let sql = format!("SELECT COUNT(*) FROM portal_change_requests WHERE {REQUEST_WHERE}");
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(like)
-        .fetch_one(&mut *conn)
-        .await
+    REQUESTS.count(conn, like).await
 }
 
 /// Sort keys of `/portal/schedules` (public key, SQL); the default is the start, latest first.
@@ -60,6 +54,12 @@ const WINDOW_WHERE: &str = "$1 = '' OR LOWER(title) LIKE LOWER($1) ESCAPE '\\'
     OR LOWER(services) LIKE LOWER($1) ESCAPE '\\'
     OR LOWER(reason) LIKE LOWER($1) ESCAPE '\\'";
 
+const WINDOWS: Listed = Listed {
+    columns: WIN_COLUMNS,
+    table: "portal_schedules",
+    condition: WINDOW_WHERE,
+};
+
 /// One page of schedule windows in `order` (the id, newest first, breaks ties).
 pub async fn page_windows(
     conn: &mut Conn,
@@ -68,24 +68,12 @@ pub async fn page_windows(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Window>> {
-    let sql = format!(
-        "SELECT {WIN_COLUMNS} FROM portal_schedules WHERE {WINDOW_WHERE}
-          ORDER BY {}, id DESC LIMIT $2 OFFSET $3",
-        order.sql_clause()
-    );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(like)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *conn)
+    WINDOWS
+        .page(conn, like, &order.sql_clause(), limit, offset)
         .await
 }
 
 /// How many windows [`page_windows`] pages through.
 pub async fn count_windows(conn: &mut Conn, like: &str) -> sqlx::Result<i64> {
-    let sql = format!("SELECT COUNT(*) FROM portal_schedules WHERE {WINDOW_WHERE}");
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(like)
-        .fetch_one(&mut *conn)
-        .await
+    WINDOWS.count(conn, like).await
 }
