@@ -15,7 +15,7 @@ fn between<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
 }
 
 #[tokio::test]
-async fn issue15_an_administrator_creates_a_staff_account_whose_password_works_once() {
+async fn x4_issue15_an_administrator_creates_a_staff_account_whose_password_works_once() {
     let app = spawn_app().await;
     let admin = app.login_as(Role::SystemAdmin).await;
     let list = admin
@@ -97,7 +97,7 @@ async fn issue15_an_administrator_creates_a_staff_account_whose_password_works_o
 }
 
 #[tokio::test]
-async fn issue15_an_operator_cannot_create_a_system_administrator() {
+async fn x4_issue15_an_operator_cannot_create_a_system_administrator() {
     let app = spawn_app().await;
     let op = app.login_as(Role::SystemOperator).await;
     let form = op.client.get("/admin/accounts/new").await;
@@ -144,7 +144,7 @@ async fn issue15_an_operator_cannot_create_a_system_administrator() {
 }
 
 #[tokio::test]
-async fn issue15_a_refused_form_keeps_what_was_typed() {
+async fn x4_issue15_a_refused_form_keeps_what_was_typed() {
     let app = spawn_app().await;
     let admin = app.login_as(Role::SystemAdmin).await;
     let events = app.audit_count("account.created").await;
