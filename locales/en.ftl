@@ -904,7 +904,6 @@ date-signed = Date signed
 scope-of-consent = Scope of consent
 all-participating-facilities = All participating facilities
 named-facilities-only = Named facilities only
-codes-of-the-named-facilities-comma = Codes of the named facilities (comma-separated)
 record-our-facility-s-consent = Record our facility's consent
 consent-and-who-may-view = Consent and who may view
 consent-is-recorded-for-each-facility = Consent is recorded for each facility that sent documents. A facility's documents can be viewed only by that facility and by the facilities its valid consent allows. Only the facility that recorded a consent (for paper forms, the operations staff) may change or withdraw it.

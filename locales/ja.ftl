@@ -905,7 +905,6 @@ date-signed = 同意書の署名日
 scope-of-consent = 同意の範囲
 all-participating-facilities = 参加施設すべて
 named-facilities-only = 指定した施設のみ
-codes-of-the-named-facilities-comma = 指定する施設のコード（カンマ区切り）
 record-our-facility-s-consent = 自施設の同意を記録する
 consent-and-who-may-view = 同意と閲覧できる範囲
 consent-is-recorded-for-each-facility = 同意は、文書を送信した施設ごとに記録されます。その施設の文書を閲覧できるのは、送信した施設と、その施設の有効な同意が認める施設だけです。同意を変更・撤回できるのは、同意を記録した施設（紙の書面にもとづく記録は運用担当者）だけです。

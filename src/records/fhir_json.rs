@@ -110,11 +110,18 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut m = Map::new();
         while let Some(k) = map.next_key::<String>()? {
-            if m.contains_key(&k) {
-                return Err(A::Error::custom(format!("{DUPLICATE}{k}{DUPLICATE}")));
+            // One walk of the map per key: the entry both tells a repeat and takes the value.
+            match m.entry(k) {
+                serde_json::map::Entry::Occupied(o) => {
+                    return Err(A::Error::custom(format!(
+                        "{DUPLICATE}{}{DUPLICATE}",
+                        o.key()
+                    )));
+                }
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(map.next_value_seed(Strict)?);
+                }
             }
-            let v = map.next_value_seed(Strict)?;
-            m.insert(k, v);
         }
         Ok(Value::Object(m))
     }
