@@ -237,14 +237,14 @@ impl CliContext {
 
     /// The application state over `db`, with the system clock, as `serve` would have it.
     pub fn state(&self, db: Db) -> AppState {
-        AppState {
+        AppState::new(crate::state::Shared {
             throttle: crate::auth::Throttle::for_db(self.settings.security.throttle.clone(), &db),
             db,
             settings: Arc::new(self.settings.clone()),
             clock: Arc::new(crate::clock::SystemClock),
             registry: self.registry.clone(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
-        }
+        })
     }
 }
 

@@ -91,14 +91,14 @@ impl Application {
         crate::tls::install_provider();
         let (router, registry, layers) = assemble(domains, &settings)?;
         let throttle = crate::auth::Throttle::for_db(settings.security.throttle.clone(), &db);
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             db,
             clock,
             registry: Arc::new(registry),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             throttle,
             settings: Arc::new(settings),
-        };
+        });
         // Every instance on this database must use the same keys (issue 16).
         crate::db::fingerprints::check_shared_keys(&state.db, state.now()).await?;
         for run in &state.registry.on_start {

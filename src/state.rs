@@ -16,8 +16,27 @@ use crate::config::Settings;
 use crate::db::{Db, Timestamp};
 use crate::metrics::Metrics;
 
+/// The state handed to every handler and layer. Axum clones it for each layer of each request,
+/// so it is one `Arc` (one counter to touch), not the eight handles inside [`Shared`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub clock: Arc<dyn Clock>,
@@ -29,7 +48,7 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
 }
 
-impl AppState {
+impl Shared {
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
