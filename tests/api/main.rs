@@ -55,3 +55,4 @@ mod search_browser;
 mod secrets;
 mod sessions;
 mod throttle;
+mod walk;
