@@ -4,6 +4,7 @@
 //!   the link and the link's text changed with the sort: it stands beside the link.
 //! - The helpdesk list at 1280 px still cut words (初回ログインの方/法, クリ/ニック).
 //! - The audit chain page scrolled sideways at 390 px (the anchor's hash did not wrap).
+//! - At 390 px the dashboard's announcement titles were cut inside words (運用管理システ/ム).
 
 use fantoccini::{Client, Locator};
 use rainbownet::auth::{Role, totp};
@@ -140,6 +141,14 @@ async fn x4_issue15_walk_helpdesk_words_stay_whole_and_the_chain_page_fits_390_p
     }
 
     b.set_window_size(390, 844).await.unwrap();
+    b.goto(&format!("{}/", app.address)).await.unwrap();
+    let broken = broken_words(&b, "main a, main p, main li").await;
+    screenshot(&b, "x4-walk-dashboard-390").await;
+    assert!(
+        broken.is_empty(),
+        "words cut on the dashboard at 390 px: {broken:?}"
+    );
+
     b.goto(&format!("{}/audit/verify", app.address))
         .await
         .unwrap();
