@@ -4,7 +4,8 @@
 //!   the link and the link's text changed with the sort: it stands beside the link.
 //! - The helpdesk list at 1280 px still cut words (初回ログインの方/法, クリ/ニック).
 //! - The audit chain page scrolled sideways at 390 px (the anchor's hash did not wrap).
-//! - At 390 px the dashboard's announcement titles were cut inside words (運用管理システ/ム).
+//! - At 390 px the dashboard's announcement titles were cut inside words (運用管理システ/ム), and
+//!   the facility's name after the title of 利用者の申請 was cut after its first letter (あ/おば).
 
 use fantoccini::{Client, Locator};
 use rainbownet::auth::{Role, totp};
@@ -160,5 +161,26 @@ async fn x4_issue15_walk_helpdesk_words_stay_whole_and_the_chain_page_fits_390_p
     screenshot(&b, "x4-walk-audit-verify-390").await;
     let over = sideways(&b).await;
     assert!(over <= 0, "/audit/verify scrolls sideways by {over} px");
+
+    // A facility manager's request page: the facility's name after the title stays whole.
+    let manager = app.login_as(Role::FacilityManager).await;
+    b.delete_all_cookies().await.unwrap();
+    b.goto(&format!("{}/login", app.address)).await.unwrap();
+    fill(&b, "#login_id", &manager.login_id).await;
+    fill(&b, "#password", &manager.password).await;
+    submit(&b).await;
+    b.goto(&format!("{}/requests", app.address)).await.unwrap();
+    let lines = b
+        .execute(
+            "const r = document.createRange();
+             r.selectNodeContents(document.querySelector('main h1 small'));
+             return new Set([...r.getClientRects()].filter(x => x.width > 0)
+                 .map(x => Math.round(x.top))).size;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    screenshot(&b, "x4-walk-requests-390").await;
+    assert_eq!(lines, 1, "the facility name after the title is cut in two");
     b.close().await.unwrap();
 }
