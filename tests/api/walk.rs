@@ -184,3 +184,40 @@ async fn x4_issue15_walk_helpdesk_words_stay_whole_and_the_chain_page_fits_390_p
     assert_eq!(lines, 1, "the facility name after the title is cut in two");
     b.close().await.unwrap();
 }
+
+/// Internal codes of who did something (`system:demo`, the demo seed) read as the system on every
+/// page an administrator opens from the menu (API keys, alerts, …).
+#[tokio::test]
+async fn x4_issue15_pages_show_the_system_not_its_internal_code() {
+    let app = spawn_app().await;
+    rainbownet::demo::prepare(app.db(), app.now())
+        .await
+        .expect("demo network");
+    rainbownet::demo::prepare_network(&app.state, app.now())
+        .await
+        .expect("demo documents");
+    let admin = app.login_as(Role::SystemAdmin).await;
+    let home = admin.client.get("/").await.text().await.unwrap();
+    let mut pages = crate::dashboards::page_links(&home);
+    pages.retain(|p| !p.starts_with("/logout"));
+    assert!(pages.contains(&"/admin/api-keys".to_string()));
+    let mut shown = Vec::new();
+    for page in &pages {
+        let body = admin.client.get(page).await.text().await.unwrap();
+        if body.contains("system:") {
+            shown.push(page.clone());
+        }
+    }
+    let keys = admin
+        .client
+        .get("/admin/api-keys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        keys.contains("システム（自動処理）"),
+        "who issued the demo keys"
+    );
+    assert!(shown.is_empty(), "pages showing system:…: {shown:?}");
+}
