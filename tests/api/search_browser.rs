@@ -1,7 +1,7 @@
 //! X.4 (issue 15, "find and page", and item 10) in a real browser, on the demo network: the search
 //! boxes of the administration lists work as a person uses them — type into the box, press Enter,
 //! see only the matching rows and their count. At 390 px the page itself never scrolls sideways;
-//! the filtered table scrolls inside its own box.
+//! the filtered table scrolls inside its own box. The box is styled like the other inputs.
 
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
@@ -116,6 +116,20 @@ async fn x4_issue15_search_boxes_filter_on_enter_and_fit_390_px() {
         .await
         .unwrap();
     assert_eq!(value.as_deref(), Some("demo-op"), "the box keeps the words");
+    // The box looks like the other inputs, not the browser's bare 21 px box (defect 6).
+    let look = b
+        .execute(
+            "const s = getComputedStyle(document.querySelector('#accounts-q'));
+             return [parseFloat(s.paddingTop), parseFloat(s.borderTopWidth),
+                     document.querySelector('#accounts-q').getBoundingClientRect().height];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        look[0].as_f64().unwrap() >= 4.0 && look[2].as_f64().unwrap() >= 30.0,
+        "the search box is styled: padding, height {look}"
+    );
     screenshot(&b, "x4-search-accounts-390").await;
     let (over, boxed) = fits(&b, "#accounts").await;
     assert!(over <= 0, "/admin/accounts scrolls sideways by {over} px");
