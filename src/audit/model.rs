@@ -74,6 +74,17 @@ impl Actor {
         }
     }
 
+    /// How a recorded login reads on a page: the scheduler, a job or the demo seed
+    /// (`system:demo`) as 「システム（自動処理）」, never as the internal code; a person's login
+    /// as it is.
+    pub fn shown(login: &str) -> String {
+        if login.starts_with("system:") {
+            "システム（自動処理）".to_string()
+        } else {
+            login.to_string()
+        }
+    }
+
     /// An operator at the server's command line (`rainbownet account create …`).
     pub fn cli() -> Actor {
         let user = std::env::var("SUDO_USER")
@@ -352,6 +363,13 @@ impl Anchor {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_system_login_is_shown_as_the_system_and_a_person_as_their_login() {
+        assert_eq!(Actor::shown("system:demo"), "システム（自動処理）");
+        assert_eq!(Actor::shown("system:backup.run"), "システム（自動処理）");
+        assert_eq!(Actor::shown("demo-admin"), "demo-admin");
+    }
+
     use super::*;
     use crate::audit::check::ChainCheck;
     use crate::db::KeyRing;

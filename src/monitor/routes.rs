@@ -238,7 +238,11 @@ pub fn alert_line(a: &repo_alerts::AlertRow) -> AlertLine {
     let kind = super::alerts::AlertKind::parse(&a.kind);
     let suppressed = a.suppressed_by.is_some();
     let state = match (&a.acknowledged_at, &a.acknowledged_by, a.suppressed_by) {
-        (Some(at), Some(by), _) => format!("確認済み（{by}、{}）", at.jst()),
+        (Some(at), Some(by), _) => format!(
+            "確認済み（{}、{}）",
+            crate::audit::Actor::shown(by),
+            at.jst()
+        ),
         (_, _, Some(w)) => format!("保守予定（停止・保守予定 #{w}）の時間中のため通知していません"),
         _ => "未確認".to_string(),
     };

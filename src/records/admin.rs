@@ -57,7 +57,11 @@ async fn keys_page(
             facility: format!("{}（{}）", k.facility_name, k.facility_code),
             label: k.label,
             prefix: k.prefix,
-            created: format!("{}（{}）", k.created_at.jst(), k.created_by),
+            created: format!(
+                "{}（{}）",
+                k.created_at.jst(),
+                crate::audit::Actor::shown(&k.created_by)
+            ),
             revoked: k.revoked_at.map(|t| t.jst()),
         })
         .collect();

@@ -51,6 +51,8 @@ mod portal_requests;
 mod rbac;
 mod records;
 mod requests;
+mod search_browser;
 mod secrets;
 mod sessions;
 mod throttle;
+mod walk;
