@@ -2295,3 +2295,10 @@ no-schedule-matches = No schedule matches.
 
 ## audit labels
 incident-attachment-downloaded = Incident attachment downloaded
+
+## Lists, account form and demo notices (issue 15, h-lists3)
+create-a-user-of-this-facility = Create a user of this facility
+facility-facility-roles-only-facility-co = Facility (facility roles only; facility code or name)
+the-facility-v1-is-not-registered = The facility "{ $v1 }" is not registered or has withdrawn. Choose a facility code or name from the suggestions.
+several-facilities-are-named-v1-enter = Several facilities are named "{ $v1 }". Enter the facility code.
+letter-issued-v1 = Letter issued { $v1 }

@@ -2296,3 +2296,10 @@ no-schedule-matches = 該当する予定はありません。
 
 ## audit labels
 incident-attachment-downloaded = 障害の添付資料のダウンロード
+
+## Lists, account form and demo notices (issue 15, h-lists3)
+create-a-user-of-this-facility = この施設の利用者を作成
+facility-facility-roles-only-facility-co = 所属施設（施設の役割のときだけ・施設コードまたは施設名）
+the-facility-v1-is-not-registered = 施設「{ $v1 }」は登録されていないか、脱退しています。施設コードか施設名を候補から選んでください。
+several-facilities-are-named-v1-enter = 「{ $v1 }」という名前の施設が複数あります。施設コードで指定してください。
+letter-issued-v1 = 封書の発行 { $v1 }

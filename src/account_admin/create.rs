@@ -6,11 +6,16 @@
 //! - Only a system administrator creates a system administrator (403 for anyone else; the role
 //!   is not even offered to them).
 //! - A facility role (user, facility manager) needs an active facility; a staff role gets none.
+//!   The facility is typed (its code or its exact name) with the active facilities offered as
+//!   a `<datalist>`: a `<select>` of a whole network's hundreds of facilities is unusable, and
+//!   the field works without JavaScript. The server resolves the text ([`resolve_facility`]);
+//!   an unknown or ambiguous name comes back as a Japanese error with the form kept. The
+//!   facility's page links here with `?facility=CODE` to fill it in.
 //! - The one-time password is shown once on the result page, never stored in clear; the person
 //!   must change it at the first log-in. A refused form comes back with what was typed.
 
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -21,6 +26,7 @@ use crate::accounts::service::{AccountSpec, OneTimePassword, create_with_reason_
 use crate::accounts::{AccountSettings, Reason};
 use crate::auth::Role;
 use crate::error::{AppError, AppResult, DomainError};
+use crate::facilities::{Facility, FacilityCode};
 use crate::state::AppState;
 use crate::web::{Caller, Page, render};
 
@@ -30,8 +36,44 @@ pub struct NewAccountForm {
     login_id: String,
     display_name: String,
     role: String,
-    facility_code: String,
+    /// The facility as typed: its code or its exact name.
+    facility: String,
     reason: String,
+}
+
+/// `?facility=CODE` from a facility's page.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Prefill {
+    facility: String,
+}
+
+/// The code of the active facility `typed` names (its code, with or without hyphens and in
+/// full-width digits, or its exact name), `None` for an empty field, or a message saying why
+/// none fits.
+pub fn resolve_facility(typed: &str, active: &[Facility]) -> Result<Option<String>, String> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(code) = FacilityCode::parse(typed)
+        && let Some(f) = active.iter().find(|f| f.code == code.as_str())
+    {
+        return Ok(Some(f.code.clone()));
+    }
+    let named: Vec<&Facility> = active
+        .iter()
+        .filter(|f| f.name.trim().to_lowercase() == typed.to_lowercase())
+        .collect();
+    match named.as_slice() {
+        [f] => Ok(Some(f.code.clone())),
+        [] => Err(format!(
+            "施設「{typed}」は登録されていないか、脱退しています。施設コードか施設名を候補から選んでください。"
+        )),
+        _ => Err(format!(
+            "「{typed}」という名前の施設が複数あります。施設コードで指定してください。"
+        )),
+    }
 }
 
 /// The roles `caller` may give a new account.
@@ -63,12 +105,17 @@ async fn form_page(
     error: Option<String>,
 ) -> AppResult<NewAccountPage> {
     let mut conn = state.db.pool().acquire().await?;
-    let facilities = crate::facilities::list_active(&mut conn)
-        .await?
+    let active = crate::facilities::list_active(&mut conn).await?;
+    let chosen = resolve_facility(&typed.facility, &active).ok().flatten();
+    let facility_name = chosen
+        .as_deref()
+        .and_then(|c| active.iter().find(|f| f.code == c))
+        .map(|f| f.name.clone());
+    let facilities = active
         .into_iter()
         .map(|f| Choice {
-            chosen: f.code == typed.facility_code,
-            label: format!("{} ({})", f.name, f.code),
+            chosen: Some(&f.code) == chosen.as_ref(),
+            label: f.name,
             key: f.code,
         })
         .collect();
@@ -76,6 +123,8 @@ async fn form_page(
         page: page.titled("アカウントの新規作成"),
         roles: roles_for(caller, &typed.role),
         facilities,
+        facility: typed.facility,
+        facility_name,
         login_id: typed.login_id,
         display_name: typed.display_name,
         reason: typed.reason,
@@ -88,8 +137,13 @@ pub async fn new_form(
     State(state): State<AppState>,
     caller: Caller,
     page: Page,
+    Query(prefill): Query<Prefill>,
 ) -> AppResult<Response> {
-    let view = form_page(&state, page, caller.p.role, NewAccountForm::default(), None).await?;
+    let typed = NewAccountForm {
+        facility: prefill.facility,
+        ..NewAccountForm::default()
+    };
+    let view = form_page(&state, page, caller.p.role, typed, None).await?;
     render(view, StatusCode::OK)
 }
 
@@ -128,11 +182,17 @@ pub async fn create(
     if role == Role::SystemAdmin && p.role != Role::SystemAdmin {
         return Err(AppError::Forbidden);
     }
-    let facility = match form.facility_code.trim() {
-        "" => None,
-        code if role.needs_facility() => Some(code.to_string()),
-        // A staff role belongs to no facility: a facility chosen before the role is ignored.
-        _ => None,
+    // A staff role belongs to no facility: a facility typed before the role is ignored.
+    let facility = if role.needs_facility() {
+        let mut conn = state.db.pool().acquire().await?;
+        let active = crate::facilities::list_active(&mut conn).await?;
+        drop(conn);
+        match resolve_facility(&form.facility, &active) {
+            Ok(code) => code,
+            Err(message) => return refuse(&state, page, p.role, form, message).await,
+        }
+    } else {
+        None
     };
     let mut spec = AccountSpec::new(login_id, &name, role, facility.as_deref());
     spec.otp_days = state.section::<AccountSettings>().one_time_password_days;
@@ -177,4 +237,45 @@ async fn refuse(
 ) -> AppResult<Response> {
     let view = form_page(state, page, caller, typed, Some(message)).await?;
     render(view, StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facility(code: &str, name: &str) -> Facility {
+        Facility {
+            id: 0,
+            code: code.into(),
+            name: name.into(),
+            kind: String::new(),
+            postal_code: String::new(),
+            address: String::new(),
+            phone: String::new(),
+            fax: String::new(),
+            withdrawn_at: None,
+            managers: String::new(),
+        }
+    }
+
+    #[test]
+    fn x4_a_facility_is_found_by_its_code_or_its_exact_name() {
+        let all = [
+            facility("2310000001", "清須市民病院"),
+            facility("2310000002", "あま診療所"),
+            facility("2310000003", "あま診療所"),
+        ];
+        let code = |t: &str| resolve_facility(t, &all);
+        assert_eq!(code(""), Ok(None));
+        assert_eq!(code(" 2310000001 "), Ok(Some("2310000001".into())));
+        assert_eq!(code("２３１０-０００００１"), Ok(Some("2310000001".into())));
+        assert_eq!(code("清須市民病院"), Ok(Some("2310000001".into())));
+        assert!(
+            code("清須")
+                .expect_err("a part is not a name")
+                .contains("登録されていない")
+        );
+        assert!(code("9999999999").is_err(), "an unknown code");
+        assert!(code("あま診療所").expect_err("two").contains("複数"));
+    }
 }

@@ -100,7 +100,11 @@ pub struct Choice {
 pub struct NewAccountPage {
     pub page: Page,
     pub roles: Vec<Choice>,
+    /// The active facilities offered in the field's `<datalist>` (key: code, label: name).
     pub facilities: Vec<Choice>,
+    /// The facility field as typed (or pre-filled), and the name it resolves to.
+    pub facility: String,
+    pub facility_name: Option<String>,
     pub login_id: String,
     pub display_name: String,
     pub reason: String,

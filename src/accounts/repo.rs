@@ -458,11 +458,13 @@ pub struct Person {
     pub disabled_at: Option<Timestamp>,
     pub last_login_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// When the last sealed letter (ID and one-time password) was issued.
+    pub letter_issued_at: Option<Timestamp>,
 }
 
 const PERSON: &str =
     "SELECT id, login_id, display_name, name_kana, job_type, contact, role, facility_id,
-        disabled_at, last_login_at, created_at FROM accounts";
+        disabled_at, last_login_at, created_at, letter_issued_at FROM accounts";
 
 pub async fn person(conn: &mut Conn, id: i64) -> sqlx::Result<Person> {
     let sql = format!("{PERSON} WHERE id = $1");

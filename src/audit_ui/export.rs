@@ -8,7 +8,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 
 use super::render::{self, Line};
-use super::repo::{self, Search, Sort};
+use super::repo::{self, Search};
 use crate::db::{Db, Timestamp};
 use crate::error::AppResult;
 use crate::web::export::{Csv, SheetText, Table};
@@ -104,7 +104,7 @@ impl Layout {
 /// The next page of the set (newest first) and where the one after it starts.
 async fn chunk(db: &Db, s: &mut Search) -> anyhow::Result<Vec<Line>> {
     let mut conn = db.pool().acquire().await?;
-    let rows = repo::page(&mut conn, s, Sort::At, true, CHUNK, 0).await?;
+    let rows = repo::page(&mut conn, s, "id DESC", CHUNK, 0).await?;
     s.before_id = rows.last().map(|r| r.id);
     Ok(render::lines(&mut conn, rows).await?)
 }

@@ -1,12 +1,23 @@
-//! The filters, sort and page of the audit log and the access log, as GET parameters (bookmarkable,
-//! no JavaScript).
+//! The filters of the audit log and the access log, as GET parameters (bookmarkable, no
+//! JavaScript): `?from=&to=&actor=&action=&target=&q=`. Sort, direction and page
+//! (`&sort=&dir=&page=&per=`) are the shared list part (`web::list::ListQuery`), read beside it;
+//! the sort keys go through [`SORTS`], the whitelist.
 
 use jiff::civil::Date;
 use serde::Deserialize;
 
-use super::repo::{Search, Sort};
+use super::repo::Search;
 use crate::db::{Timestamp, tokyo};
-use crate::web::pager::Pager;
+use crate::web::list::{Dir, ListQuery, Order, Pager};
+
+/// The sortable columns: the public key and its SQL (the id is the time order; ties are broken
+/// by the newest first in the repo).
+pub const SORTS: &[(&str, &str)] = &[
+    ("at", "id"),
+    ("actor", "actor_login"),
+    ("action", "action"),
+    ("target", "target"),
+];
 
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
@@ -18,10 +29,6 @@ pub struct LogQuery {
     pub action: String,
     pub target: String,
     pub q: String,
-    pub sort: String,
-    pub dir: String,
-    pub page: String,
-    pub per: String,
 }
 
 /// A `YYYY-MM-DD` day in Japan time → the instant it starts; `to` days are inclusive.
@@ -60,25 +67,9 @@ impl LogQuery {
         })
     }
 
-    pub fn sort(&self) -> Sort {
-        match self.sort.as_str() {
-            "actor" => Sort::Actor,
-            "action" => Sort::Action,
-            "target" => Sort::Target,
-            _ => Sort::At,
-        }
-    }
-
-    pub fn desc(&self) -> bool {
-        self.dir != "asc"
-    }
-
-    pub fn per(&self) -> i64 {
-        self.per.trim().parse::<i64>().unwrap_or(50).clamp(10, 200)
-    }
-
-    pub fn page_no(&self) -> i64 {
-        self.page.trim().parse::<i64>().unwrap_or(1).max(1)
+    /// The whitelisted sort of `list`, the newest first by default.
+    pub fn order(list: &ListQuery) -> Order {
+        list.order(SORTS, "at", Dir::Desc)
     }
 
     /// The filters as a query string, without sort and page (for the export links).
@@ -94,14 +85,20 @@ impl LogQuery {
         .unwrap_or_default()
     }
 
-    pub fn pager(&self, base: &str, total: i64) -> Pager {
+    /// The pager of the list at `base`, keeping every filter in its links (call
+    /// [`LogQuery::order`] first so the default sort is marked).
+    pub fn pager(&self, base: &str, list: &ListQuery, total: i64) -> Pager {
         Pager::new(
             base,
-            self.filters(),
-            (&self.sort, self.desc()),
-            self.per(),
-            self.page_no(),
+            list,
             total,
+            &[
+                ("from", &self.from),
+                ("to", &self.to),
+                ("actor", &self.actor),
+                ("action", &self.action),
+                ("target", &self.target),
+            ],
         )
     }
 }

@@ -28,25 +28,6 @@ pub struct Search {
     pub before_id: Option<i64>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Sort {
-    At,
-    Actor,
-    Action,
-    Target,
-}
-
-impl Sort {
-    fn sql(self) -> &'static str {
-        match self {
-            Sort::At => "id",
-            Sort::Actor => "actor_login",
-            Sort::Action => "action",
-            Sort::Target => "target",
-        }
-    }
-}
-
 fn like(text: &str) -> String {
     let mut s = String::from("%");
     for c in text.trim().to_lowercase().chars() {
@@ -148,24 +129,18 @@ pub async fn count(conn: &mut Conn, s: &Search) -> sqlx::Result<i64> {
     q.fetch_one(&mut *conn).await
 }
 
-/// One page of the search, sorted (ties broken by the newest first).
+/// One page of the search in `order` (a whitelisted clause, `query::SORTS`), ties broken by the
+/// newest first.
 pub async fn page(
     conn: &mut Conn,
     s: &Search,
-    sort: Sort,
-    desc: bool,
+    order: &str,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<AuditRow>> {
     let (w, binds) = clause(s);
-    let dir = if desc { "DESC" } else { "ASC" };
-    let order = if sort == Sort::At {
-        format!("id {dir}")
-    } else {
-        format!("{} {dir}, id DESC", sort.sql())
-    };
     let sql = format!(
-        "SELECT {COLUMNS} FROM audit_events {w} ORDER BY {order} LIMIT {} OFFSET {}",
+        "SELECT {COLUMNS} FROM audit_events {w} ORDER BY {order}, id DESC LIMIT {} OFFSET {}",
         limit.clamp(1, 10_000),
         offset.max(0)
     );

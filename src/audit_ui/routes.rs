@@ -23,18 +23,25 @@ pub async fn index(
     State(state): State<AppState>,
     page: Page,
     Query(q): Query<LogQuery>,
+    Query(list): Query<ListQuery>,
 ) -> AppResult<Response> {
     let mut conn = state.db.pool().acquire().await?;
+    let order = LogQuery::order(&list);
     let (events, error, pager) = match q.search() {
         Ok(s) => {
             let total = audit_repo::count(&mut conn, &s).await?;
-            let pager = q.pager("/audit", total);
-            let rows =
-                audit_repo::page(&mut conn, &s, q.sort(), q.desc(), pager.per, pager.offset())
-                    .await?;
+            let rows = audit_repo::page(
+                &mut conn,
+                &s,
+                &order.sql_clause(),
+                list.limit(),
+                list.offset(),
+            )
+            .await?;
+            let pager = q.pager("/audit", &list, total);
             (render::lines(&mut conn, rows).await?, None, pager)
         }
-        Err(e) => (Vec::new(), Some(e), q.pager("/audit", 0)),
+        Err(e) => (Vec::new(), Some(e), q.pager("/audit", &list, 0)),
     };
     let view = AuditPage {
         page: page.titled("監査ログ"),

@@ -3,7 +3,7 @@ use askama::Template;
 use super::query::LogQuery;
 use super::render::Line;
 use crate::web::Page;
-use crate::web::pager::Pager;
+use crate::web::list::Pager;
 
 #[derive(Template)]
 #[template(path = "audit_ui/index.html")]

@@ -126,13 +126,20 @@ pub async fn create(
     }
 }
 
+/// The new-account form, which a facility's page links with the facility filled in.
+const NEW_ACCOUNT: &str = "/admin/accounts/new";
+
 pub async fn edit_form(
     State(state): State<AppState>,
+    Caller { p, actor: _ }: Caller,
     page: Page,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let mut conn = state.db.pool().acquire().await?;
     let f = repo::find(&mut conn, id).await?;
+    // A withdrawn facility takes no new accounts; the link shows only to whoever may create one.
+    let new_account = (f.withdrawn_at.is_none() && state.may_open(p.role, NEW_ACCOUNT))
+        .then(|| format!("{NEW_ACCOUNT}?facility={}", f.code));
     let form = FacilityForm {
         code: f.code,
         name: f.name.clone(),
@@ -145,6 +152,7 @@ pub async fn edit_form(
     let view = EditPage {
         page: page.titled(format!("{} の編集", f.name)),
         id,
+        new_account,
         withdrawn: f.withdrawn_at.is_some(),
         form,
         errors: FacilityErrors::default(),
@@ -165,6 +173,7 @@ pub async fn update(
         let view = EditPage {
             page: page.titled("施設の編集"),
             id,
+            new_account: None,
             withdrawn: false,
             form,
             errors,

@@ -55,6 +55,8 @@ pub struct AdminPage {
 pub struct EditPage {
     pub page: Page,
     pub id: i64,
+    /// `/admin/accounts/new?facility=CODE`, when the caller may create accounts here.
+    pub new_account: Option<String>,
     pub withdrawn: bool,
     pub form: FacilityForm,
     pub errors: FacilityErrors,

@@ -7,7 +7,7 @@ use super::runner::{RunError, holder_id};
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::pager::Pager;
+use crate::web::list::{Dir, ListQuery, Pager};
 use crate::web::{Page, flash_redirect};
 
 pub struct JobLine {
@@ -28,51 +28,56 @@ pub struct JobLine {
 pub struct JobsPage {
     pub page: Page,
     pub q: JobsQuery,
+    /// The search text as typed.
+    pub text: String,
     pub jobs: Vec<JobLine>,
     pub pager: Pager,
 }
 
-/// The filters, sort and page of the jobs list (GET, bookmarkable).
+/// The jobs list's own filter; the search text, sort and page are the shared list part
+/// (`web::list::ListQuery`), read beside it (GET, bookmarkable).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct JobsQuery {
-    /// Part of the name or label.
-    pub q: String,
     /// 正常 / 失敗 / 実行中 / 未実行, or empty for all.
     pub status: String,
-    pub sort: String,
-    pub dir: String,
-    pub page: String,
-    pub per: String,
 }
+
+/// The sortable columns. The jobs are the registry's list in memory (a few dozen, not a
+/// table), so they are sorted and paged here; the SQL half of the whitelist is unused.
+const SORTS: &[(&str, &str)] = &[
+    ("label", "label"),
+    ("name", "name"),
+    ("every", "every"),
+    ("at", "at"),
+    ("status", "status"),
+];
 
 impl JobsQuery {
     pub fn is_status(&self, s: &str) -> bool {
         self.status == s
     }
 
-    fn keep(&self, j: &JobLine) -> bool {
-        let q = self.q.trim().to_lowercase();
+    fn keep(&self, list: &ListQuery, j: &JobLine) -> bool {
+        let q = list.text().unwrap_or_default().to_lowercase();
         (q.is_empty() || j.name.to_lowercase().contains(&q) || j.label.to_lowercase().contains(&q))
             && (self.status.is_empty() || j.status == self.status)
     }
+}
 
-    fn sort(&self, jobs: &mut [JobLine]) {
-        match self.sort.as_str() {
-            "name" => jobs.sort_by(|a, b| a.name.cmp(b.name)),
-            "every" => jobs.sort_by_key(|j| j.every_secs),
-            "status" => jobs.sort_by(|a, b| a.status.cmp(&b.status)),
-            "at" => jobs.sort_by_key(|j| j.started_at),
-            _ => jobs.sort_by(|a, b| a.label.cmp(b.label)),
-        }
-        if self.dir == "desc" {
-            jobs.reverse();
-        }
-    }
-
-    fn filters(&self) -> String {
-        serde_urlencoded::to_string([("q", &self.q), ("status", &self.status)]).unwrap_or_default()
-    }
+/// Sorts by the whitelisted key (ties by name, so pages never overlap).
+fn sort(jobs: &mut [JobLine], key: &str, desc: bool) {
+    jobs.sort_by(|a, b| {
+        let by = match key {
+            "name" => a.name.cmp(b.name),
+            "every" => a.every_secs.cmp(&b.every_secs),
+            "status" => a.status.cmp(&b.status),
+            "at" => a.started_at.cmp(&b.started_at),
+            _ => a.label.cmp(b.label),
+        };
+        let by = by.then_with(|| a.name.cmp(b.name));
+        if desc { by.reverse() } else { by }
+    });
 }
 
 fn every_text(d: jiff::SignedDuration) -> String {
@@ -92,6 +97,7 @@ pub async fn index(
     State(state): State<AppState>,
     page: Page,
     Query(q): Query<JobsQuery>,
+    Query(list): Query<ListQuery>,
 ) -> AppResult<Response> {
     let mut jobs = Vec::new();
     for job in &state.registry.jobs {
@@ -120,27 +126,26 @@ pub async fn index(
             message: s.last_message.unwrap_or_default(),
         });
     }
-    jobs.retain(|j| q.keep(j));
-    q.sort(&mut jobs);
+    jobs.retain(|j| q.keep(&list, j));
     // The default order is by label, ascending (not "the newest first").
-    let sort = if q.sort.is_empty() { "label" } else { &q.sort };
+    let order = list.order(SORTS, "label", Dir::Asc);
+    sort(&mut jobs, order.key, order.desc);
     let pager = Pager::new(
         "/admin/jobs",
-        q.filters(),
-        (sort, q.dir == "desc"),
-        q.per.trim().parse::<i64>().unwrap_or(50).clamp(10, 200),
-        q.page.trim().parse::<i64>().unwrap_or(1),
+        &list,
         jobs.len() as i64,
+        &[("status", &q.status)],
     );
     let jobs: Vec<JobLine> = jobs
         .into_iter()
-        .skip(pager.offset() as usize)
-        .take(pager.per as usize)
+        .skip(list.offset() as usize)
+        .take(list.limit() as usize)
         .collect();
     Ok(Html(
         JobsPage {
             page: page.titled("定期ジョブ"),
             q,
+            text: list.text().unwrap_or_default().to_string(),
             jobs,
             pager,
         }

@@ -16,6 +16,7 @@ use crate::audit_ui::{labels, render};
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::web::list::ListQuery;
 use crate::web::{Page, render as render_page};
 
 /// The events that are reads of (or refused reads of) a patient's data.
@@ -40,17 +41,29 @@ pub async fn page(
     axum::Extension(p): axum::Extension<Principal>,
     page: Page,
     Query(q): Query<LogQuery>,
+    Query(list): Query<ListQuery>,
 ) -> AppResult<Response> {
+    let order = LogQuery::order(&list);
     let (lines, error, pager) = match search(&p, &q) {
         Ok(s) => {
             let mut conn = state.db.pool().acquire().await?;
             let total = log::count(&mut conn, &s).await?;
-            let pager = q.pager("/records/access-log", total);
-            let rows =
-                log::page(&mut conn, &s, q.sort(), q.desc(), pager.per, pager.offset()).await?;
+            let rows = log::page(
+                &mut conn,
+                &s,
+                &order.sql_clause(),
+                list.limit(),
+                list.offset(),
+            )
+            .await?;
+            let pager = q.pager("/records/access-log", &list, total);
             (render::lines(&mut conn, rows).await?, None, pager)
         }
-        Err(AppError::BadRequest(e)) => (Vec::new(), Some(e), q.pager("/records/access-log", 0)),
+        Err(AppError::BadRequest(e)) => (
+            Vec::new(),
+            Some(e),
+            q.pager("/records/access-log", &list, 0),
+        ),
         Err(e) => return Err(e),
     };
     let actions = READS.iter().map(|a| (*a, labels::action(a))).collect();

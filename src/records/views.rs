@@ -273,7 +273,7 @@ pub struct AccessLogPage {
     pub actions: Vec<(&'static str, String)>,
     pub lines: Vec<crate::audit_ui::render::Line>,
     pub error: Option<String>,
-    pub pager: crate::web::pager::Pager,
+    pub pager: crate::web::list::Pager,
     pub export: String,
 }
 

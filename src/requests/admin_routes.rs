@@ -125,6 +125,18 @@ fn ids_of(body: &Bytes) -> Vec<i64> {
         .collect()
 }
 
+/// The state tab and list query posted with the processing form; "" is the all tab, and a
+/// missing or unknown tab falls back to the received requests, which the form is for.
+fn posted_list(body: &Bytes) -> (String, ListQuery) {
+    let raw = String::from_utf8_lossy(body);
+    let filter = url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .filter(|s| s.is_empty() || super::model::RequestState::from_key(s).is_some())
+        .unwrap_or_else(|| "received".into());
+    (filter, ListQuery::from_query(&raw))
+}
+
 pub async fn issue(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -133,6 +145,8 @@ pub async fn issue(
     body: Bytes,
 ) -> AppResult<Response> {
     let ids = ids_of(&body);
+    // The list the form was posted from (hidden fields): a refusal shows it again as it was.
+    let (filter, list) = posted_list(&body);
     let now = state.now();
     // Load the font before anything is written: without it no letter could be printed.
     if let Err(e) = letter::font(&state.settings) {
@@ -141,14 +155,7 @@ pub async fn issue(
             "封書のフォントが見つからないため発行できません。システム管理者に連絡してください。"
                 .to_string();
         return render(
-            list_page(
-                &state,
-                page,
-                "received".into(),
-                &ListQuery::default(),
-                Some(msg),
-            )
-            .await?,
+            list_page(&state, page, filter, &list, Some(msg)).await?,
             StatusCode::SERVICE_UNAVAILABLE,
         );
     }
@@ -183,14 +190,7 @@ pub async fn issue(
             ))
         }
         Err(DomainError::Invalid { message, .. } | DomainError::Conflict(message)) => render(
-            list_page(
-                &state,
-                page,
-                "received".into(),
-                &ListQuery::default(),
-                Some(message),
-            )
-            .await?,
+            list_page(&state, page, filter, &list, Some(message)).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         Err(e) => Err(e.into()),

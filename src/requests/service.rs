@@ -463,7 +463,8 @@ async fn notify_processed(conn: &mut Tx, r: &Request, now: Timestamp) -> sqlx::R
             r.id,
             r.person.name
         ),
-        link_path: "/requests",
+        // The facility's processed requests, where this one now shows 処理済.
+        link_path: "/requests?state=processed",
     };
     crate::notifications::notify_facility_managers(conn, r.facility_id, &notice, now).await?;
     Ok(())

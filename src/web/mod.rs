@@ -16,7 +16,6 @@ pub mod list;
 pub mod objects;
 pub mod observe;
 mod page;
-pub mod pager;
 pub mod rejections;
 pub mod session;
 mod statics;

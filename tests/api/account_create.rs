@@ -41,7 +41,7 @@ async fn x4_issue15_an_administrator_creates_a_staff_account_whose_password_work
                 ("display_name", "清洲 太郎"),
                 ("login_id", "kiyosu-ops01"),
                 ("role", "system_operator"),
-                ("facility_code", ""),
+                ("facility", ""),
                 ("reason", REASON),
             ],
         )
@@ -135,7 +135,7 @@ async fn x4_issue15_an_operator_cannot_create_a_system_administrator() {
     assert_eq!(res.status(), 422);
     assert!(res.text().await.expect("body").contains("所属施設が必要"));
     let mut with_facility = fields.to_vec();
-    with_facility.push(("facility_code", &code));
+    with_facility.push(("facility", &code));
     let res = op
         .client
         .post_form("/admin/accounts/new", &with_facility)
@@ -202,4 +202,121 @@ async fn x4_issue15_a_refused_form_keeps_what_was_typed() {
         .expect("POST");
     assert_eq!(res.status(), 403);
     assert_eq!(app.audit_count("account.created").await, events);
+}
+
+/// Issue 15 item 4: with hundreds of facilities the form has no `<select>` of them all but a
+/// text field with a `<datalist>`; the server resolves a code or an exact name, refuses an
+/// unknown one in Japanese with the form kept, and a facility's page pre-fills the field.
+#[tokio::test]
+async fn x4_issue15_the_facility_is_typed_by_code_or_name_and_a_facility_page_prefills_it() {
+    let app = spawn_app().await;
+    for i in 0..200 {
+        app.facility(&format!("99100{i:05}")).await;
+    }
+    let admin = app.login_as(Role::SystemAdmin).await;
+    let form = admin
+        .client
+        .get("/admin/accounts/new")
+        .await
+        .text()
+        .await
+        .expect("body");
+    let doc = scraper::Html::parse_document(&form);
+    let sel = |s: &str| scraper::Selector::parse(s).expect("selector");
+    assert_eq!(
+        doc.select(&sel("select#facility_code, select[name=facility]"))
+            .count(),
+        0,
+        "no select of every facility"
+    );
+    let input = doc
+        .select(&sel("input#facility[type=text][list=facility-list]"))
+        .next()
+        .expect("a text field with a list");
+    assert_eq!(input.attr("value"), Some(""));
+    let options = doc.select(&sel("datalist#facility-list option")).count();
+    assert!(options >= 200, "every active facility offered: {options}");
+
+    // By exact name: the account belongs to that facility.
+    let mut fields = vec![
+        ("display_name", "名前 で選ぶ"),
+        ("login_id", "by-name-01"),
+        ("role", "user"),
+        ("facility", "テスト施設9910000123"),
+        ("reason", REASON),
+    ];
+    let res = admin.client.post_form("/admin/accounts/new", &fields).await;
+    assert_eq!(res.status(), 200);
+    let facility_of = |login: &'static str| {
+        let pool = app.db().pool().clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT f.code FROM accounts a JOIN facilities f ON f.id = a.facility_id
+                 WHERE a.login_id = $1",
+            )
+            .bind(login)
+            .fetch_one(&pool)
+            .await
+            .expect("facility")
+        }
+    };
+    assert_eq!(facility_of("by-name-01").await, "9910000123");
+
+    // By code, typed with a hyphen in full-width digits.
+    fields[1] = ("login_id", "by-code-01");
+    fields[3] = ("facility", "９９１０-０００００７");
+    let res = admin.client.post_form("/admin/accounts/new", &fields).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(facility_of("by-code-01").await, "9910000007");
+
+    // Unknown: a Japanese error, the form kept, nothing created.
+    fields[1] = ("login_id", "unknown-01");
+    fields[3] = ("facility", "存在しない病院");
+    let res = admin.client.post_form("/admin/accounts/new", &fields).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("施設「存在しない病院」は登録されていないか"),
+        "{body}"
+    );
+    assert!(body.contains("value=\"存在しない病院\""), "the text kept");
+    assert!(
+        body.contains("名前 で選ぶ") && body.contains(REASON),
+        "kept"
+    );
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE login_id = 'unknown-01'")
+        .fetch_one(app.db().pool())
+        .await
+        .expect("count");
+    assert_eq!(n, 0);
+
+    // The facility's page links to the form with the facility filled in.
+    let id: i64 = sqlx::query_scalar("SELECT id FROM facilities WHERE code = '9910000042'")
+        .fetch_one(app.db().pool())
+        .await
+        .expect("id");
+    let page = admin
+        .client
+        .get(&format!("/admin/facilities/{id}"))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let doc = scraper::Html::parse_document(&page);
+    let link = doc
+        .select(&sel("a#new-account"))
+        .next()
+        .expect("a link to create a user of the facility");
+    assert_eq!(link.text().collect::<String>(), "この施設の利用者を作成");
+    let href = link.attr("href").expect("href").to_string();
+    assert_eq!(href, "/admin/accounts/new?facility=9910000042");
+    let form = admin.client.get(&href).await.text().await.expect("body");
+    let doc = scraper::Html::parse_document(&form);
+    let input = doc.select(&sel("input#facility")).next().expect("field");
+    assert_eq!(input.attr("value"), Some("9910000042"));
+    assert!(
+        doc.select(&sel("#facility-chosen"))
+            .any(|e| e.text().collect::<String>() == "テスト施設9910000042"),
+        "the name beside the code"
+    );
 }

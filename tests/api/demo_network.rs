@@ -86,6 +86,7 @@ async fn x4_issue15_after_the_demo_seed_every_menu_page_of_every_role_shows_cont
         .expect("demo documents");
     assert_eq!(logins.len(), 8, "one demo account per role");
     let mut failures = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for login in logins {
         let client = app.client();
         assert_eq!(
@@ -139,6 +140,35 @@ async fn x4_issue15_after_the_demo_seed_every_menu_page_of_every_role_shows_cont
                             .unwrap();
                     page.contains(&format!(r#"<dd id="inquiry-assignee">{name}</dd>"#))
                 }
+                // The processed request shows 処理済 on the list the notice opens.
+                "request.processed" => {
+                    seen.push(kind.clone());
+                    let id = body
+                        .split("の申請 #")
+                        .nth(1)
+                        .and_then(|s| s.split('（').next())
+                        .unwrap_or("");
+                    let doc = scraper::Html::parse_document(&page);
+                    let rows = scraper::Selector::parse("table#requests tbody tr").unwrap();
+                    !id.is_empty()
+                        && doc.select(&rows).any(|tr| {
+                            let text: String = tr.text().collect();
+                            text.trim_start().starts_with(&format!("#{id}"))
+                                && text.contains("処理済")
+                        })
+                }
+                // The person whose letter was re-issued is listed with the letter's date.
+                "letter.reissued" => {
+                    seen.push(kind.clone());
+                    let person = body.split(" さんの").next().unwrap_or("");
+                    let doc = scraper::Html::parse_document(&page);
+                    let rows = scraper::Selector::parse("tbody tr").unwrap();
+                    let mark = scraper::Selector::parse(".letter-issued").unwrap();
+                    !person.is_empty()
+                        && doc.select(&rows).any(|tr| {
+                            tr.text().any(|t| t == person) && tr.select(&mark).next().is_some()
+                        })
+                }
                 other => {
                     failures.push(format!(
                         "{}: unexpected demo notice {other}",
@@ -168,6 +198,12 @@ async fn x4_issue15_after_the_demo_seed_every_menu_page_of_every_role_shows_cont
             if let Some(why) = missing_content(&page) {
                 failures.push(format!("{:?} {href}: {why}", login.role));
             }
+        }
+    }
+    // Item 9: the facility manager was told of a processed request and a re-issued letter.
+    for kind in ["request.processed", "letter.reissued"] {
+        if !seen.iter().any(|k| k == kind) {
+            failures.push(format!("no demo notice {kind}"));
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");

@@ -22,7 +22,7 @@ fn csv_rows(bytes: &[u8]) -> Vec<csv::StringRecord> {
 }
 
 /// The texts of the cells of a page's table body.
-fn cells(html: &str) -> Vec<String> {
+pub(crate) fn cells(html: &str) -> Vec<String> {
     let doc = scraper::Html::parse_document(html);
     let td = scraper::Selector::parse("tbody td").expect("selector");
     doc.select(&td)
@@ -74,7 +74,7 @@ pub fn assert_date_cell_and_widths(bytes: &[u8], sheet: &str, row: u32, col: u32
     assert!(widths, "column widths are set");
 }
 
-async fn record_reads(app: &TestApp, reader: &str, patient_id: i64, n: usize) {
+pub(crate) async fn record_reads(app: &TestApp, reader: &str, patient_id: i64, n: usize) {
     let reader_id = app.account_id(reader).await;
     let facility: i64 = sqlx::query_scalar("SELECT facility_id FROM accounts WHERE id = $1")
         .bind(reader_id)
@@ -108,7 +108,7 @@ async fn record_reads(app: &TestApp, reader: &str, patient_id: i64, n: usize) {
     tx.commit().await.expect("commit");
 }
 
-async fn patient_of(app: &TestApp, facility_code: &str) -> i64 {
+pub(crate) async fn patient_of(app: &TestApp, facility_code: &str) -> i64 {
     let facility: i64 = sqlx::query_scalar("SELECT id FROM facilities WHERE code = $1")
         .bind(facility_code)
         .fetch_one(app.db().pool())
@@ -382,7 +382,7 @@ async fn x4_issue15_the_jobs_list_filters_sorts_and_pages_with_counts() {
     let all = get("/admin/jobs?per=10".into()).await;
     let total: usize = {
         let doc = scraper::Html::parse_document(&all);
-        let sel = scraper::Selector::parse("p.count").expect("selector");
+        let sel = scraper::Selector::parse("p.pager-summary").expect("selector");
         let text: String = doc.select(&sel).flat_map(|p| p.text()).collect();
         text.split_whitespace()
             .nth(1)

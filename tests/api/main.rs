@@ -33,6 +33,7 @@ mod incidents;
 mod jobs;
 mod lists;
 mod lists_admin;
+mod lists_logs;
 mod lists_more;
 mod logs;
 mod mail;
