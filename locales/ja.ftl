@@ -2297,3 +2297,11 @@ no-schedule-matches = 該当する予定はありません。
 
 ## audit labels
 incident-attachment-downloaded = 障害の添付資料のダウンロード
+
+## Helpdesk: files with replies (issue 15 item 5)
+attach-a-file-pdf-png-jpeg-2 = ファイルを添付する（PDF・PNG・JPEG・テキスト・Excel・Word、10 MB まで）
+files-for-this-response-optional-several = 対応に添付するファイル（任意・複数可。PDF・PNG・JPEG・テキスト・Excel・Word、合わせて 10 MB まで。内部メモのファイルは問い合わせ者に表示しません）
+files-for-this-reply-optional-several = 返信に添付するファイル（任意・複数可。PDF・PNG・JPEG・テキスト・Excel・Word、合わせて 10 MB まで）
+the-files-are-too-large-up = ファイルが大きすぎます（合わせて { $n } MB まで）。
+name-is-empty-empty-files-cannot = 「{ $name }」は空のファイルです（空のファイルは添付できません）。
+name-cannot-be-attached-only-pdf = 「{ $name }」は添付できません。添付できるのは PDF・PNG・JPEG・テキスト（.txt・.csv）・Excel（.xlsx）・Word（.docx）のファイルです。

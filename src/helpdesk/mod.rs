@@ -43,6 +43,7 @@ mod routes;
 mod routes_team;
 pub mod service;
 mod service_team;
+mod uploads;
 mod views;
 
 use crate::auth::Principal;
@@ -118,9 +119,9 @@ fn routes() -> Routes {
         .get("/helpdesk/reports/export.csv", staff, routes::report_csv)
         .get("/helpdesk/reports/export.xlsx", staff, routes::report_xlsx)
         .get("/helpdesk/{id}", staff, routes::show)
-        .post("/helpdesk/{id}/responses", staff, routes::respond)
+        .post_upload("/helpdesk/{id}/responses", staff, routes::respond)
         .post("/helpdesk/{id}/corrections", staff, routes::correct)
-        .post("/helpdesk/{id}/attachments", staff, files::staff_attach)
+        .post_upload("/helpdesk/{id}/attachments", staff, files::staff_attach)
         .get(
             "/helpdesk/{id}/attachments/{n}",
             staff,
@@ -140,8 +141,8 @@ fn routes() -> Routes {
         .get("/support/new", req, portal::new_form)
         .post("/support", req, portal::create)
         .get("/support/{id}", req, portal::show)
-        .post("/support/{id}/reply", req, portal::reply)
-        .post("/support/{id}/attachments", req, files::portal_attach)
+        .post_upload("/support/{id}/reply", req, portal::reply)
+        .post_upload("/support/{id}/attachments", req, files::portal_attach)
         .get("/support/{id}/attachments/{n}", req, files::portal_download)
 }
 
