@@ -13,6 +13,7 @@
 
 use std::convert::Infallible;
 
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
@@ -141,6 +142,27 @@ impl Upload {
     }
 }
 
+/// The body cut at [`MAX_BODY_BYTES`]; true: it was longer. The multipart reader reads the whole
+/// body before it hands out the first field, so a body limit crossed anywhere would lose the
+/// text fields before the file too; a cut body instead ends inside the file that crosses the
+/// limit, and the fields before it are read.
+async fn cut(req: Request) -> Result<(Request, bool), StatusCode> {
+    // The CSRF layer has read the body already (up to `server.max_upload_bytes`); this bound
+    // only keeps a request that came another way from being read without end.
+    const MOST: usize = 64 * 1024 * 1024;
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, MOST)
+        .await
+        .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?;
+    let longer = bytes.len() > MAX_BODY_BYTES;
+    let bytes = if longer {
+        bytes.slice(..MAX_BODY_BYTES)
+    } else {
+        bytes
+    };
+    Ok((Request::from_parts(parts, Body::from(bytes)), longer))
+}
+
 impl<S: Send + Sync> FromRequest<S> for Upload {
     type Rejection = Infallible;
 
@@ -152,8 +174,19 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
             .unwrap_or("")
             .to_ascii_lowercase();
         if content_type.starts_with("multipart/form-data") {
+            let (req, longer) = match cut(req).await {
+                Ok(cut) => cut,
+                Err(r) => return Ok(Upload::default().refuse(r)),
+            };
             return Ok(match Multipart::from_request(req, state).await {
-                Ok(m) => Self::read_multipart(m).await,
+                Ok(m) => {
+                    let mut up = Self::read_multipart(m).await;
+                    if longer {
+                        // It ends inside a file: whatever the reader said, that file is too large.
+                        up.refused = Some(Refusal::TooLarge);
+                    }
+                    up
+                }
                 Err(_) => Upload::default().refuse(StatusCode::BAD_REQUEST),
             });
         }
