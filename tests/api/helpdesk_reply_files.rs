@@ -301,3 +301,28 @@ async fn r15_1_the_records_purge_keeps_a_blob_only_a_replys_file_refers_to() {
     assert_eq!(res.status(), 200);
     assert!(res.bytes().await.unwrap().starts_with(b"%PDF-"));
 }
+
+#[tokio::test]
+async fn r15_1_a_body_beyond_the_servers_upload_limit_gets_the_japanese_413_page() {
+    // `server.max_upload_bytes` bounds what is read at all (16 MiB by default; 1 MiB here).
+    let app = spawn_app_with(|s| s.server.max_upload_bytes = 1024 * 1024).await;
+    let alice = app.login_as(Role::User).await;
+    let id = ask(&alice).await;
+    let big = pdf_of(2 * 1024 * 1024);
+    let path = format!("/support/{id}/reply");
+    let res = send(
+        &alice.client,
+        &path,
+        &[("content", "資料")],
+        &[("a.pdf", &big)],
+    )
+    .await;
+    assert_eq!(res.status(), 413);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("送信内容が大きすぎます"), "{body}");
+    assert!(
+        body.contains("<html"),
+        "a page, not axum's plain text: {body}"
+    );
+    assert_eq!(app.audit_count("helpdesk.requester_added").await, 0);
+}
