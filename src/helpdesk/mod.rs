@@ -28,7 +28,11 @@
 //! - A duplicate is merged into the kept inquiry with confirmation and a reason: the duplicate
 //!   is closed (完了) with an entry naming the kept one, and its messages stay on its page.
 //! - Files are attached to an inquiry by the requester and the staff (a staff file may be an
-//!   internal memo's), checked, stored and served as [`files`] says.
+//!   internal memo's), checked, stored and served as [`files`] says. A reply (a staff response
+//!   or memo, the requester's reply) may carry files in the same submit (multipart, no
+//!   JavaScript): the reply, its file rows (`entry_id`) and their audit events are one
+//!   transaction, each file is shown under its reply, a memo's files are the staff's only, and a
+//!   refused file (type, over 10 MB) saves nothing and brings the form back with the text.
 //! - The monthly report is a page (printable), CSV (UTF-8 with BOM) and Excel.
 //! - Every change writes its audit event in the same transaction.
 
