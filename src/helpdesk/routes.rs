@@ -380,8 +380,9 @@ async fn show_page_with(
     id: i64,
     error: Option<String>,
     canned: Option<i64>,
-    kept: Option<String>,
+    kept: Option<ResponseForm>,
 ) -> AppResult<Response> {
+    let kept = kept.unwrap_or_default();
     let now = state.now();
     let cal = calendar(state).await?;
     let mut conn = state.db.pool().acquire().await?;
@@ -417,9 +418,14 @@ async fn show_page_with(
             priorities: PRIORITIES,
             canned: replies.iter().map(|c| (c.id, c.title.clone())).collect(),
             chosen_canned: chosen.map(|c| c.id),
-            draft: kept
-                .or_else(|| chosen.map(|c| c.body.clone()))
-                .unwrap_or_default(),
+            draft: if kept.content.is_empty() {
+                chosen.map(|c| c.body.clone()).unwrap_or_default()
+            } else {
+                kept.content
+            },
+            kept_method: kept.method,
+            kept_status: kept.status,
+            kept_internal: !kept.internal.is_empty(),
             merged_from,
             attachments,
             inq,
@@ -492,7 +498,7 @@ pub async fn respond(
         None
     };
     let (Some(status), None, Ok(files)) = (status, &error, files) else {
-        return show_page_with(&state, page, id, error, None, Some(f.content)).await;
+        return show_page_with(&state, page, id, error, None, Some(f)).await;
     };
     let (files, _writing) = uploads::put_blobs(&state, files).await?;
     service::add_entry_with_files(

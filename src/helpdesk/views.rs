@@ -166,8 +166,12 @@ pub struct ShowPage {
     /// (id, title) of the canned replies in use.
     pub canned: Vec<(i64, String)>,
     pub chosen_canned: Option<i64>,
-    /// The response text pre-filled by 挿入 (a canned reply).
+    /// The response text pre-filled by 挿入 (a canned reply), or typed before a refusal.
     pub draft: String,
+    /// What a refused response had chosen (kept, so a memo stays a memo).
+    pub kept_method: String,
+    pub kept_status: String,
+    pub kept_internal: bool,
     pub merged_from: Vec<i64>,
     pub attachments: Vec<FileView>,
 }
@@ -186,7 +190,15 @@ impl ShowPage {
     }
 
     pub fn method_is(&self, m: &str) -> bool {
-        self.default_method == m
+        if self.kept_method.is_empty() {
+            self.default_method == m
+        } else {
+            self.kept_method == m
+        }
+    }
+
+    pub fn status_is(&self, s: &str) -> bool {
+        self.kept_status == s
     }
 }
 

@@ -233,12 +233,27 @@ async fn r15_1_a_reply_whose_file_is_refused_is_not_saved_and_its_text_comes_bac
     let body = res.text().await.unwrap();
     assert!(body.contains("「page.html」は添付できません"), "{body}");
     assert!(body.contains(">確認しました。</textarea>"), "{body}");
-    // And a too-large one on a staff response.
-    let res = send(&op.client, &respond, &answer, &[("big.pdf", &huge)]).await;
+    // And a too-large one on an internal memo: it comes back still a memo, as chosen.
+    let memo = [
+        ("method", "電話"),
+        ("status", "回答待ち"),
+        ("content", "確認しました。"),
+        ("internal", "1"),
+    ];
+    let res = send(&op.client, &respond, &memo, &[("big.pdf", &huge)]).await;
     assert_eq!(res.status(), 422);
     let body = res.text().await.unwrap();
     assert!(body.contains("ファイルが大きすぎます"), "{body}");
     assert!(body.contains(">確認しました。</textarea>"), "{body}");
+    assert!(
+        body.contains("name=\"internal\" value=\"1\" checked"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<option value=\"回答待ち\" selected>"),
+        "{body}"
+    );
+    assert!(body.contains("<option value=\"電話\" selected>"), "{body}");
 
     // Nothing was saved: no reply, no file, no event.
     assert_eq!(app.count("helpdesk_entries").await, entries);
