@@ -207,3 +207,67 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read(content_type: &str, body: &'static str) -> Upload {
+        let req = Request::builder()
+            .method("POST")
+            .header(CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .expect("request");
+        match Upload::from_request(req, &()).await {
+            Ok(up) => up,
+            Err(never) => match never {},
+        }
+    }
+
+    #[tokio::test]
+    async fn an_empty_file_input_is_no_file_and_the_fields_are_kept() {
+        let up = read(
+            "multipart/form-data; boundary=b",
+            "--b\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\nこんにちは\r\n\
+             --b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n\r\n\
+             --b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n\r\nA\r\n--b--\r\n",
+        )
+        .await;
+        assert_eq!(up.field("content"), "こんにちは");
+        assert!(up.refused.is_none());
+        let files = up.files().expect("files");
+        assert_eq!(files.len(), 1);
+        assert_eq!(
+            (files[0].name.as_str(), files[0].bytes.as_slice()),
+            ("a.txt", b"A".as_slice())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_plain_form_is_read_as_fields_and_anything_else_is_refused() {
+        let up = read(
+            "application/x-www-form-urlencoded",
+            "content=%E3%81%82&internal=1",
+        )
+        .await;
+        assert_eq!(up.field("content"), "あ");
+        assert!(up.has("internal") && !up.has("method"));
+        let up = read("text/plain", "content=x").await;
+        assert_eq!(up.refused, Some(Refusal::NotAForm));
+        assert!(
+            up.files()
+                .err()
+                .expect("refused")
+                .contains("multipart/form-data")
+        );
+    }
+
+    #[test]
+    fn the_too_large_message_names_the_limit() {
+        assert_eq!(
+            Refusal::TooLarge.message(),
+            "ファイルが大きすぎます（合わせて 10 MB まで）。"
+        );
+    }
+}
