@@ -2302,3 +2302,10 @@ facility-facility-roles-only-facility-co = Facility (facility roles only; facili
 the-facility-v1-is-not-registered = The facility "{ $v1 }" is not registered or has withdrawn. Choose a facility code or name from the suggestions.
 several-facilities-are-named-v1-enter = Several facilities are named "{ $v1 }". Enter the facility code.
 letter-issued-v1 = Letter issued { $v1 }
+## Helpdesk: files with replies (issue 15 item 5)
+attach-a-file-pdf-png-jpeg-2 = Attach a file (PDF, PNG, JPEG, text, Excel, Word; up to 10 MB)
+files-for-this-response-optional-several = Files for this response (optional, several allowed; PDF, PNG, JPEG, text, Excel, Word; up to 10 MB together; files of an internal memo are not shown to the requester)
+files-for-this-reply-optional-several = Files for this reply (optional, several allowed; PDF, PNG, JPEG, text, Excel, Word; up to 10 MB together)
+the-files-are-too-large-up = The files are too large (up to { $n } MB together).
+name-is-empty-empty-files-cannot = "{ $name }" is empty (empty files cannot be attached).
+name-cannot-be-attached-only-pdf = "{ $name }" cannot be attached. Only PDF, PNG, JPEG, text (.txt, .csv), Excel (.xlsx) and Word (.docx) files can be attached.

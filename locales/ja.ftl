@@ -2303,3 +2303,10 @@ facility-facility-roles-only-facility-co = 所属施設（施設の役割のと�
 the-facility-v1-is-not-registered = 施設「{ $v1 }」は登録されていないか、脱退しています。施設コードか施設名を候補から選んでください。
 several-facilities-are-named-v1-enter = 「{ $v1 }」という名前の施設が複数あります。施設コードで指定してください。
 letter-issued-v1 = 封書の発行 { $v1 }
+## Helpdesk: files with replies (issue 15 item 5)
+attach-a-file-pdf-png-jpeg-2 = ファイルを添付する（PDF・PNG・JPEG・テキスト・Excel・Word、10 MB まで）
+files-for-this-response-optional-several = 対応に添付するファイル（任意・複数可。PDF・PNG・JPEG・テキスト・Excel・Word、合わせて 10 MB まで。内部メモのファイルは問い合わせ者に表示しません）
+files-for-this-reply-optional-several = 返信に添付するファイル（任意・複数可。PDF・PNG・JPEG・テキスト・Excel・Word、合わせて 10 MB まで）
+the-files-are-too-large-up = ファイルが大きすぎます（合わせて { $n } MB まで）。
+name-is-empty-empty-files-cannot = 「{ $name }」は空のファイルです（空のファイルは添付できません）。
+name-cannot-be-attached-only-pdf = 「{ $name }」は添付できません。添付できるのは PDF・PNG・JPEG・テキスト（.txt・.csv）・Excel（.xlsx）・Word（.docx）のファイルです。

@@ -67,6 +67,9 @@ pub struct ServerSettings {
     pub public_url: String,
     pub secure_cookies: bool,
     pub max_form_bytes: usize,
+    /// The largest multipart body read at all (413 page beyond it). Files themselves are
+    /// limited to `web::upload::MAX_FILE_BYTES` (10 MB); a body up to this size is read so that a
+    /// too-large file is refused on its own form, with the typed text kept.
     pub max_upload_bytes: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR networks).
     /// Empty: the header is ignored and the peer address is the client.
@@ -80,7 +83,7 @@ impl Default for ServerSettings {
             public_url: "http://127.0.0.1:8080".into(),
             secure_cookies: false,
             max_form_bytes: 64 * 1024,
-            max_upload_bytes: 5 * 1024 * 1024,
+            max_upload_bytes: 16 * 1024 * 1024,
             trusted_proxies: Vec::new(),
         }
     }

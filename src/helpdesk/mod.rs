@@ -28,7 +28,11 @@
 //! - A duplicate is merged into the kept inquiry with confirmation and a reason: the duplicate
 //!   is closed (完了) with an entry naming the kept one, and its messages stay on its page.
 //! - Files are attached to an inquiry by the requester and the staff (a staff file may be an
-//!   internal memo's), checked, stored and served as [`files`] says.
+//!   internal memo's), checked, stored and served as [`files`] says. A reply (a staff response
+//!   or memo, the requester's reply) may carry files in the same submit (multipart, no
+//!   JavaScript): the reply, its file rows (`entry_id`) and their audit events are one
+//!   transaction, each file is shown under its reply, a memo's files are the staff's only, and a
+//!   refused file (type, over 10 MB) saves nothing and brings the form back with the text.
 //! - The monthly report is a page (printable), CSV (UTF-8 with BOM) and Excel.
 //! - Every change writes its audit event in the same transaction.
 
@@ -43,6 +47,7 @@ mod routes;
 mod routes_team;
 pub mod service;
 mod service_team;
+mod uploads;
 mod views;
 
 use crate::auth::Principal;
@@ -118,9 +123,9 @@ fn routes() -> Routes {
         .get("/helpdesk/reports/export.csv", staff, routes::report_csv)
         .get("/helpdesk/reports/export.xlsx", staff, routes::report_xlsx)
         .get("/helpdesk/{id}", staff, routes::show)
-        .post("/helpdesk/{id}/responses", staff, routes::respond)
+        .post_upload("/helpdesk/{id}/responses", staff, routes::respond)
         .post("/helpdesk/{id}/corrections", staff, routes::correct)
-        .post("/helpdesk/{id}/attachments", staff, files::staff_attach)
+        .post_upload("/helpdesk/{id}/attachments", staff, files::staff_attach)
         .get(
             "/helpdesk/{id}/attachments/{n}",
             staff,
@@ -140,8 +145,8 @@ fn routes() -> Routes {
         .get("/support/new", req, portal::new_form)
         .post("/support", req, portal::create)
         .get("/support/{id}", req, portal::show)
-        .post("/support/{id}/reply", req, portal::reply)
-        .post("/support/{id}/attachments", req, files::portal_attach)
+        .post_upload("/support/{id}/reply", req, portal::reply)
+        .post_upload("/support/{id}/attachments", req, files::portal_attach)
         .get("/support/{id}/attachments/{n}", req, files::portal_download)
 }
 

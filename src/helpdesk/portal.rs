@@ -6,12 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
-use serde::Deserialize;
 
 use super::model::CATEGORIES;
 use super::repo::{self, Inquiry, NewInquiry};
 use super::routes::{calendar, check_common, clip, entry_view, row};
 use super::service::{self, Author};
+use super::uploads;
 use super::views::*;
 use crate::auth::{Owned, Owner, Principal};
 use crate::calendar::{BusinessCalendar, Closed, Openness};
@@ -19,7 +19,7 @@ use crate::db::{Conn, Timestamp};
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::web::render;
-use crate::web::{Caller, ObjectGuard, Page, flash_redirect};
+use crate::web::{Caller, ObjectGuard, Page, Upload, flash_redirect};
 
 /// The "closed now, open again at …" notice, or None while open.
 fn closed_notice(cal: &BusinessCalendar, now: Timestamp) -> Option<String> {
@@ -203,10 +203,29 @@ pub(super) async fn show_page(
     id: i64,
     error: Option<String>,
 ) -> AppResult<Response> {
+    show_page_kept(state, page, guard, id, error, String::new()).await
+}
+
+/// The inquiry's page with `draft` (a refused reply's text) kept in the reply form.
+async fn show_page_kept(
+    state: &AppState,
+    page: Page,
+    guard: &ObjectGuard,
+    id: i64,
+    error: Option<String>,
+    draft: String,
+) -> AppResult<Response> {
     let mut conn = state.db.pool().acquire().await?;
     let inq = own(&mut conn, guard, id).await?;
     let entries = repo::entries(&mut conn, id).await?;
-    let attachments = file_views(&mut conn, id, false, "/support").await?;
+    // Only what the requester may read: public entries, and public files.
+    let mut entries: Vec<EntryView> = entries
+        .iter()
+        .filter(|e| e.public)
+        .map(entry_view)
+        .collect();
+    let files = file_views(&mut conn, id, false, "/support").await?;
+    let attachments = place_files(&mut entries, files);
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -217,13 +236,10 @@ pub(super) async fn show_page(
             page: page.titled(format!("問い合わせ #{id}")),
             received: inq.received_at.jst(),
             inq,
-            entries: entries
-                .iter()
-                .filter(|e| e.public)
-                .map(entry_view)
-                .collect(),
+            entries,
             attachments,
             error,
+            draft,
         },
         status,
     )
@@ -238,45 +254,39 @@ pub async fn show(
     show_page(&state, page, &guard, id, None).await
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct ReplyForm {
-    content: String,
-}
-
+/// `POST /support/{id}/reply` (a form, or multipart with files and the CSRF token in the
+/// query): the requester's reply with the files sent along. Refused: the page comes back with
+/// the typed text, nothing saved.
 pub async fn reply(
     State(state): State<AppState>,
     page: Page,
     Caller { p, actor }: Caller,
     guard: ObjectGuard,
     Path(id): Path<i64>,
-    Form(f): Form<ReplyForm>,
+    up: Upload,
 ) -> AppResult<Response> {
-    let now = state.now();
-    {
-        let mut conn = state.db.pool().acquire().await?;
-        own(&mut conn, &guard, id).await?;
-    }
-    if f.content.trim().is_empty() {
-        return show_page(
-            &state,
-            page,
-            &guard,
-            id,
-            Some("返信内容を入力してください。".into()),
-        )
-        .await;
-    }
-    service::add_entry(
+    own_inquiry(&state, &guard, id).await?;
+    let content = up.field("content").to_string();
+    let files = match up.files().and_then(uploads::check) {
+        Ok(_) if content.trim().is_empty() => Err("返信内容を入力してください。".to_string()),
+        other => other,
+    };
+    let files = match files {
+        Ok(files) => files,
+        Err(e) => return show_page_kept(&state, page, &guard, id, Some(e), content).await,
+    };
+    let (files, _writing) = uploads::put_blobs(&state, files).await?;
+    service::add_entry_with_files(
         &state.db,
         id,
         Author::Requester {
             account_id: p.account_id,
             name: &p.display_name,
         },
-        &clip(&f.content, 10_000),
+        &clip(&content, 10_000),
+        &files,
         &actor,
-        now,
+        state.now(),
     )
     .await?;
     Ok(flash_redirect(

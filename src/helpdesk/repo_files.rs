@@ -13,18 +13,26 @@ pub struct StoredFile {
     pub public: bool,
     pub uploaded_by: String,
     pub uploaded_at: Timestamp,
+    /// The entry (reply, memo) it came with; None: attached to the inquiry itself.
+    pub entry_id: Option<i64>,
 }
 
 const COLUMNS: &str = "id, blob_hash, file_name, content_type, size_bytes, public,
-    uploaded_by, uploaded_at";
+    uploaded_by, uploaded_at, entry_id";
+
+/// A checked file whose bytes are in the blob store under `hash`.
+pub struct FileMeta {
+    pub hash: String,
+    pub file_name: String,
+    pub content_type: &'static str,
+    pub size: i64,
+}
 
 /// What a new row holds (the uploader is the caller).
 pub struct NewFile<'a> {
     pub inquiry_id: i64,
-    pub hash: &'a str,
-    pub file_name: &'a str,
-    pub content_type: &'a str,
-    pub size: i64,
+    pub entry_id: Option<i64>,
+    pub file: &'a FileMeta,
     pub public: bool,
     pub account_id: i64,
     pub by: &'a str,
@@ -33,18 +41,19 @@ pub struct NewFile<'a> {
 pub async fn insert(conn: &mut Conn, f: &NewFile<'_>, now: Timestamp) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO helpdesk_attachments (inquiry_id, blob_hash, file_name, content_type,
-             size_bytes, public, uploaded_by_account_id, uploaded_by, uploaded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+             size_bytes, public, uploaded_by_account_id, uploaded_by, uploaded_at, entry_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(f.inquiry_id)
-    .bind(f.hash)
-    .bind(f.file_name)
-    .bind(f.content_type)
-    .bind(f.size)
+    .bind(&f.file.hash)
+    .bind(&f.file.file_name)
+    .bind(f.file.content_type)
+    .bind(f.file.size)
     .bind(i64::from(f.public))
     .bind(f.account_id)
     .bind(f.by)
     .bind(now)
+    .bind(f.entry_id)
     .fetch_one(&mut *conn)
     .await
 }

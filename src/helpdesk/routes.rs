@@ -11,13 +11,14 @@ use super::model::{CATEGORIES, CHANNELS, METHODS, PRIORITIES, Status, default_me
 use super::repo::{self, Entry, Inquiry, NewInquiry};
 use super::repo_team;
 use super::service::{self, Author};
+use super::uploads;
 use super::views::*;
 use super::{report, service::overdue};
 use crate::calendar::{BusinessCalendar, format_hours};
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::{Caller, Page, flash_redirect, render};
+use crate::web::{Caller, Page, Upload, flash_redirect, render};
 
 pub(super) async fn calendar(state: &AppState) -> AppResult<BusinessCalendar> {
     let mut conn = state.db.pool().acquire().await?;
@@ -73,6 +74,7 @@ pub(super) fn entry_view(e: &Entry) -> EntryView {
         status_after: e.status_after.clone(),
         public: e.public,
         corrects: e.corrects_entry_id,
+        files: Vec::new(),
     }
 }
 
@@ -367,16 +369,20 @@ pub(super) async fn show_page(
     id: i64,
     error: Option<String>,
 ) -> AppResult<Response> {
-    show_page_with(state, page, id, error, None).await
+    show_page_with(state, page, id, error, None, None).await
 }
 
+/// The inquiry's page; `canned`: a canned reply to insert; `kept`: the response typed before
+/// it was refused (wins over the canned reply).
 async fn show_page_with(
     state: &AppState,
     page: Page,
     id: i64,
     error: Option<String>,
     canned: Option<i64>,
+    kept: Option<ResponseForm>,
 ) -> AppResult<Response> {
+    let kept = kept.unwrap_or_default();
     let now = state.now();
     let cal = calendar(state).await?;
     let mut conn = state.db.pool().acquire().await?;
@@ -387,7 +393,9 @@ async fn show_page_with(
     let replies = repo_team::canned(&mut conn).await?;
     let chosen = canned.and_then(|c| replies.iter().find(|r| r.id == c));
     let merged_from = repo_team::merged_from(&mut conn, id).await?;
-    let attachments = file_views(&mut conn, id, true, "/helpdesk").await?;
+    let mut entry_views: Vec<EntryView> = entries.iter().map(entry_view).collect();
+    let files = file_views(&mut conn, id, true, "/helpdesk").await?;
+    let attachments = place_files(&mut entry_views, files);
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -397,7 +405,7 @@ async fn show_page_with(
         ShowPage {
             page: page.titled(format!("問い合わせ #{id}")),
             received: inq.received_at.jst(),
-            entries: entries.iter().map(entry_view).collect(),
+            entries: entry_views,
             first_response: r.first_response,
             resolution: r.resolution,
             overdue: r.overdue,
@@ -410,7 +418,14 @@ async fn show_page_with(
             priorities: PRIORITIES,
             canned: replies.iter().map(|c| (c.id, c.title.clone())).collect(),
             chosen_canned: chosen.map(|c| c.id),
-            draft: chosen.map(|c| c.body.clone()).unwrap_or_default(),
+            draft: if kept.content.is_empty() {
+                chosen.map(|c| c.body.clone()).unwrap_or_default()
+            } else {
+                kept.content
+            },
+            kept_method: kept.method,
+            kept_status: kept.status,
+            kept_internal: !kept.internal.is_empty(),
             merged_from,
             attachments,
             inq,
@@ -432,7 +447,7 @@ pub async fn show(
     Path(id): Path<i64>,
     Query(q): Query<ShowQuery>,
 ) -> AppResult<Response> {
-    show_page_with(&state, page, id, None, q.canned.trim().parse().ok()).await
+    show_page_with(&state, page, id, None, q.canned.trim().parse().ok(), None).await
 }
 
 #[derive(Deserialize, Default)]
@@ -445,28 +460,48 @@ pub struct ResponseForm {
     corrects: String,
 }
 
+impl ResponseForm {
+    fn of(up: &Upload) -> Self {
+        ResponseForm {
+            method: up.field("method").into(),
+            status: up.field("status").into(),
+            content: up.field("content").into(),
+            internal: up.field("internal").into(),
+            corrects: String::new(),
+        }
+    }
+}
+
+/// `POST /helpdesk/{id}/responses` (a form, or multipart with files and the CSRF token in the
+/// query): a response or internal memo, with the files sent along. Refused (a field, a file):
+/// the page comes back with the typed text, nothing saved.
 pub async fn respond(
     State(state): State<AppState>,
     page: Page,
     Caller { p, actor }: Caller,
     Path(id): Path<i64>,
-    Form(f): Form<ResponseForm>,
+    up: Upload,
 ) -> AppResult<Response> {
-    let now = state.now();
+    inquiry(&state, id).await?;
+    let f = ResponseForm::of(&up);
     let status = Status::parse(&f.status).filter(|s| *s != Status::Received);
-    let error = if !METHODS.contains(&f.method.as_str()) {
-        Some("対応方法を選んでください。")
+    let files = up.files().and_then(uploads::check);
+    let error = if let Err(e) = &files {
+        Some(e.clone())
+    } else if !METHODS.contains(&f.method.as_str()) {
+        Some("対応方法を選んでください。".into())
     } else if status.is_none() {
-        Some("対応後の状態を選んでください。")
+        Some("対応後の状態を選んでください。".into())
     } else if f.content.trim().is_empty() {
-        Some("対応内容を入力してください。")
+        Some("対応内容を入力してください。".into())
     } else {
         None
     };
-    let (Some(status), None) = (status, error) else {
-        return show_page(&state, page, id, error.map(String::from)).await;
+    let (Some(status), None, Ok(files)) = (status, &error, files) else {
+        return show_page_with(&state, page, id, error, None, Some(f)).await;
     };
-    service::add_entry(
+    let (files, _writing) = uploads::put_blobs(&state, files).await?;
+    service::add_entry_with_files(
         &state.db,
         id,
         Author::Staff {
@@ -477,8 +512,9 @@ pub async fn respond(
             public: f.internal.is_empty(),
         },
         &clip(&f.content, 10_000),
+        &files,
         &actor,
-        now,
+        state.now(),
     )
     .await?;
     Ok(flash_redirect(

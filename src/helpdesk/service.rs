@@ -2,9 +2,10 @@
 
 use super::model::{self, Change, ClockReading, Status};
 use super::repo::{self, Entry, Inquiry, NewEntry, NewInquiry};
+use super::repo_files::{self, FileMeta, NewFile};
 use crate::audit::{self, Actor};
 use crate::calendar::BusinessCalendar;
-use crate::db::{Db, Timestamp};
+use crate::db::{Db, Timestamp, Tx};
 use crate::error::DomainError;
 
 pub async fn create(
@@ -58,6 +59,21 @@ pub async fn add_entry(
     inquiry_id: i64,
     author: Author<'_>,
     content: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<i64, DomainError> {
+    add_entry_with_files(db, inquiry_id, author, content, &[], actor, now).await
+}
+
+/// [`add_entry`] with the files sent along (already in the blob store): the entry, its file
+/// rows (public as the entry is: a memo's files are the staff's) and the audit events are one
+/// transaction.
+pub async fn add_entry_with_files(
+    db: &Db,
+    inquiry_id: i64,
+    author: Author<'_>,
+    content: &str,
+    files: &[FileMeta],
     actor: &Actor,
     now: Timestamp,
 ) -> Result<i64, DomainError> {
@@ -173,8 +189,71 @@ pub async fn add_entry(
         }),
     )
     .await?;
+    let uploader = Uploader {
+        account_id: actor_id,
+        name,
+    };
+    add_files(
+        &mut tx,
+        inquiry_id,
+        Some(entry_id),
+        public,
+        &uploader,
+        files,
+        actor,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(entry_id)
+}
+
+/// Who uploads a file.
+pub struct Uploader<'a> {
+    pub account_id: i64,
+    pub name: &'a str,
+}
+
+/// Records files (in the blob store already) of an inquiry, or of one of its entries, each
+/// with its audit event, in the caller's transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_files(
+    tx: &mut Tx,
+    inquiry_id: i64,
+    entry_id: Option<i64>,
+    public: bool,
+    uploader: &Uploader<'_>,
+    files: &[FileMeta],
+    actor: &Actor,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    for f in files {
+        let fid = repo_files::insert(
+            tx,
+            &NewFile {
+                inquiry_id,
+                entry_id,
+                file: f,
+                public,
+                account_id: uploader.account_id,
+                by: uploader.name,
+            },
+            now,
+        )
+        .await?;
+        audit::record(
+            tx,
+            now,
+            actor,
+            "helpdesk.attachment_added",
+            &format!("inquiry:{inquiry_id}"),
+            serde_json::json!({"attachment": fid, "entry_id": entry_id,
+                "file_name": f.file_name, "content_type": f.content_type,
+                "sha256": f.hash, "size": f.size, "public": public}),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Tells the requester (who asked through the portal) that the helpdesk answered.

@@ -141,6 +141,8 @@ pub struct EntryView {
     pub status_after: String,
     pub public: bool,
     pub corrects: Option<i64>,
+    /// The files sent with this entry.
+    pub files: Vec<FileView>,
 }
 
 #[derive(Template)]
@@ -164,8 +166,12 @@ pub struct ShowPage {
     /// (id, title) of the canned replies in use.
     pub canned: Vec<(i64, String)>,
     pub chosen_canned: Option<i64>,
-    /// The response text pre-filled by 挿入 (a canned reply).
+    /// The response text pre-filled by 挿入 (a canned reply), or typed before a refusal.
     pub draft: String,
+    /// What a refused response had chosen (kept, so a memo stays a memo).
+    pub kept_method: String,
+    pub kept_status: String,
+    pub kept_internal: bool,
     pub merged_from: Vec<i64>,
     pub attachments: Vec<FileView>,
 }
@@ -184,7 +190,15 @@ impl ShowPage {
     }
 
     pub fn method_is(&self, m: &str) -> bool {
-        self.default_method == m
+        if self.kept_method.is_empty() {
+            self.default_method == m
+        } else {
+            self.kept_method == m
+        }
+    }
+
+    pub fn status_is(&self, s: &str) -> bool {
+        self.kept_status == s
     }
 }
 
@@ -254,6 +268,8 @@ pub struct PortalShowPage {
     pub entries: Vec<EntryView>,
     pub attachments: Vec<FileView>,
     pub error: Option<String>,
+    /// The reply typed before it was refused (kept in the form).
+    pub draft: String,
 }
 
 #[derive(serde::Deserialize, Default, Clone)]
@@ -272,6 +288,24 @@ pub struct FileView {
     pub internal: bool,
     pub by: String,
     pub at: String,
+    pub entry_id: Option<i64>,
+}
+
+/// Puts each file under the entry it came with; returns the files of the inquiry itself.
+pub fn place_files(entries: &mut [EntryView], files: Vec<FileView>) -> Vec<FileView> {
+    let mut own = Vec::new();
+    for f in files {
+        match f
+            .entry_id
+            .and_then(|e| entries.iter_mut().find(|v| v.id == e))
+        {
+            Some(entry) => entry.files.push(f),
+            // An entry not shown (a memo, on the portal) shows none of its files either.
+            None if f.entry_id.is_some() => {}
+            None => own.push(f),
+        }
+    }
+    own
 }
 
 /// The files of an inquiry for a page: `staff` sees memo files too; `base`: `/helpdesk` or
@@ -293,6 +327,7 @@ pub async fn file_views(
             internal: !f.public,
             by: f.uploaded_by,
             at: f.uploaded_at.jst(),
+            entry_id: f.entry_id,
             name: f.file_name,
         })
         .collect())

@@ -133,7 +133,7 @@ pub fn domain() -> Domain {
                     routes::note,
                 )
                 .post("/incidents/{id}/vendors", admins, routes::vendor)
-                .post("/incidents/{id}/attachments", admins, routes::attach)
+                .post_upload("/incidents/{id}/attachments", admins, routes::attach)
                 .get("/incidents/{id}/attachments/{n}", readers, routes::download)
                 .post("/incidents/{id}/links", admins, routes::link)
                 .get("/incidents/{id}/report.pdf", readers, routes::report_pdf),

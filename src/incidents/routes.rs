@@ -2,8 +2,7 @@
 //! attachments' downloads and the printed report.
 
 use axum::body::Bytes;
-use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +22,7 @@ use crate::blobs::BlobStore;
 use crate::db::{Timestamp, tokyo};
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
+use crate::web::upload::{Upload, UploadedFile};
 use crate::web::{Caller, ObjectGuard, Page, flash_redirect, render};
 
 /// `2026-11-30T10:00` (Japan time) of an instant, for a form's datetime-local field.
@@ -1033,40 +1033,6 @@ pub async fn link(
 
 // ---- attachments ----
 
-/// The upload: the file's name, declared type and bytes, and the note.
-async fn read_upload(mut m: Multipart) -> Result<(String, String, Vec<u8>, String), String> {
-    let (mut name, mut ct, mut bytes, mut note) =
-        (String::new(), String::new(), Vec::new(), String::new());
-    loop {
-        let field = match m.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(_) => {
-                return Err("送信内容を読み取れませんでした。もう一度送信してください。".into());
-            }
-        };
-        match field.name().unwrap_or("") {
-            "file" => {
-                name = field.file_name().unwrap_or("").to_string();
-                ct = field.content_type().unwrap_or("").to_string();
-                bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|_| "ファイルを読み取れませんでした。".to_string())?
-                    .to_vec();
-            }
-            "note" => {
-                note = field
-                    .text()
-                    .await
-                    .map_err(|_| "送信内容を読み取れませんでした。".to_string())?;
-            }
-            _ => {}
-        }
-    }
-    Ok((name, ct, bytes, note))
-}
-
 /// A file name safe to keep and show: no path, no control characters, at most 200 characters.
 fn safe_file_name(s: &str) -> String {
     let base = s.rsplit(['/', '\\']).next().unwrap_or("");
@@ -1088,17 +1054,26 @@ pub async fn attach(
     Caller { p, actor }: Caller,
     guard: ObjectGuard,
     Path(id): Path<i64>,
-    multipart: Result<Multipart, MultipartRejection>,
+    up: Upload,
 ) -> AppResult<Response> {
     let now = state.now();
     find_guarded(&state, &guard, id).await?;
-    let upload = match multipart {
-        Ok(m) => read_upload(m).await,
-        Err(_) => Err("フォームから送信してください（multipart/form-data）。".into()),
-    };
-    let result = match upload {
+    let note = up.field("note").to_string();
+    let file = up
+        .files()
+        .map(|files| files.into_iter().find(|f| f.field == "file"));
+    let result = match file {
         Err(message) => Err(DomainError::invalid("file", message)),
-        Ok((name, ct, bytes, note)) => {
+        Ok(None) => Err(DomainError::invalid(
+            "file",
+            "添付するファイルを選んでください。",
+        )),
+        Ok(Some(UploadedFile {
+            name,
+            content_type: ct,
+            bytes,
+            ..
+        })) => {
             let store = BlobStore::of(&state);
             service::add_attachment(
                 &state.db,

@@ -2,8 +2,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -17,7 +16,7 @@ use super::repo_recurrence::{self as rrepo, Measure, Report};
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{Access, Caller, ObjectGuard, Page, Routes, flash_redirect, render};
+use crate::web::{Access, Caller, ObjectGuard, Page, Routes, Upload, flash_redirect, render};
 
 /// The routes of this area; `domain()` chains them.
 pub fn routes() -> Routes {
@@ -39,7 +38,7 @@ pub fn routes() -> Routes {
             Access::Roles(CITY),
             return_report,
         )
-        .post(
+        .post_upload(
             "/incidents/recurrence/{id}/committee",
             Access::Roles(COMMITTEE_RECORDERS),
             committee,
@@ -421,44 +420,22 @@ pub async fn return_report(
     }
 }
 
-/// The committee form's fields.
-async fn read_committee(
-    mut multipart: Multipart,
-) -> Result<(bool, String, Option<Minutes>), String> {
-    let mut convened = false;
-    let mut on = String::new();
-    let mut minutes = None;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(_) => {
-                return Err("送信内容を読み取れませんでした。もう一度送信してください。".into());
-            }
-        };
-        let name = field.name().unwrap_or("").to_string();
-        if name == "minutes" {
-            let file = field.file_name().unwrap_or("minutes").to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|_| "議事録のファイルを読み取れませんでした。".to_string())?;
-            minutes = Some(Minutes {
-                bytes: bytes.to_vec(),
-                name: file,
-            });
-            continue;
-        }
-        let text = field
-            .text()
-            .await
-            .map_err(|_| "送信内容を読み取れませんでした。".to_string())?;
-        match name.as_str() {
-            "convened" => convened = text == "yes",
-            "committee_on" => on = text,
-            _ => {}
-        }
-    }
+/// The committee form's fields: held or not, the date, the minutes (read by [`Upload`]).
+fn read_committee(up: Upload) -> Result<(bool, String, Option<Minutes>), String> {
+    let convened = up.field("convened") == "yes";
+    let on = up.field("committee_on").to_string();
+    let minutes = up
+        .files()?
+        .into_iter()
+        .find(|f| f.field == "minutes")
+        .map(|f| Minutes {
+            name: if f.name.is_empty() {
+                "minutes".into()
+            } else {
+                f.name
+            },
+            bytes: f.bytes,
+        });
     Ok((convened, on, minutes))
 }
 
@@ -469,14 +446,10 @@ pub async fn committee(
     guard: ObjectGuard,
     Caller { p, actor }: Caller,
     Path(id): Path<i64>,
-    multipart: Result<Multipart, MultipartRejection>,
+    up: Upload,
 ) -> AppResult<Response> {
     report_of(&state, &guard, id).await?;
-    let read = match multipart {
-        Ok(m) => read_committee(m).await,
-        Err(_) => Err("フォームから送信してください（multipart/form-data）。".into()),
-    };
-    let (convened, on, minutes) = match read {
+    let (convened, on, minutes) = match read_committee(up) {
         Ok(v) => v,
         Err(msg) => {
             return show_page(

@@ -54,6 +54,17 @@ impl Routes {
         self.add("POST", path, access, post(handler))
     }
 
+    /// A POST route that takes files: its body may reach [`super::upload::MAX_BODY_BYTES`]
+    /// instead of axum's 2 MB default (which every other route keeps).
+    pub fn post_upload<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let mr = post(handler).layer(super::upload::body_limit());
+        self.add("POST", path, access, mr)
+    }
+
     fn add(
         mut self,
         method: &'static str,

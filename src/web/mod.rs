@@ -19,6 +19,7 @@ mod page;
 pub mod rejections;
 pub mod session;
 mod statics;
+pub mod upload;
 
 pub use access::{Access, RouteRule, Routes, SessionExpired};
 pub use banner::SiteBanner;
@@ -27,6 +28,7 @@ pub use objects::{ObjectGuard, RouteName};
 pub use observe::RequestId;
 pub use page::{NavLink, Page, clear_flash, error_page_context, flash_redirect, render};
 pub use statics::router as static_router;
+pub use upload::Upload;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};

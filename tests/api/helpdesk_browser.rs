@@ -1,5 +1,5 @@
 //! R15.1–R15.3 in a real browser: a user asks at night and is told when the helpdesk opens; an
-//! operator answers on Monday; the clock shows only business time.
+//! operator answers on Monday (with a file sent along); the clock shows only business time.
 
 use fantoccini::Locator;
 use rainbownet::auth::{Role, totp};
@@ -77,7 +77,21 @@ async fn r15_1_r15_3_in_a_real_browser_a_night_inquiry_is_answered_on_monday() {
         .await
         .unwrap();
     fill(&b, "#response-content", "再発行の手続きを案内しました。").await;
+    // The answer carries the procedure as a file, in the same submit (issue 15 item 5).
+    let procedure = app.dir.path().join("procedure.pdf");
+    std::fs::write(&procedure, b"%PDF-1.4\n% the procedure\n").unwrap();
+    b.find(Locator::Css("#response-files"))
+        .await
+        .unwrap()
+        .send_keys(procedure.to_str().unwrap())
+        .await
+        .unwrap();
     click_and_wait(&b, "#respond").await;
+    let answered = b.source().await.unwrap();
+    assert!(
+        answered.contains(">procedure.pdf</a>"),
+        "the file under the answer"
+    );
     let first = b
         .find(Locator::Css("#clock-first"))
         .await

@@ -1,5 +1,5 @@
 //! Issue 15 item 5 (R15.1): files attached to a helpdesk inquiry by the requester and the
-//! staff — checked by their first bytes, at most 2 MB, downloaded as attachments under their
+//! staff — checked by their first bytes, at most 10 MB, downloaded as attachments under their
 //! name with an audit event, hidden from anyone else (and a memo's file from the requester),
 //! and kept by the records' purge.
 
@@ -193,12 +193,12 @@ async fn r15_1_too_large_empty_or_other_files_are_refused_with_the_page_kept() {
     let id = ask(&alice).await;
     let mine = format!("/support/{id}/attachments");
     let mut big = b"%PDF-1.4\n".to_vec();
-    big.resize(2 * 1024 * 1024 + 10, b'x');
+    big.resize(11 * 1024 * 1024, b'x');
     for (name, bytes, why) in [
         (
             "big.pdf",
             big.as_slice(),
-            "ファイルが大きすぎます（2 MB まで）",
+            "ファイルが大きすぎます（合わせて 10 MB まで）",
         ),
         ("empty.pdf", b"".as_slice(), "空のファイルは添付できません"),
         (

@@ -24,6 +24,7 @@ mod firewall;
 mod helpdesk;
 mod helpdesk_browser;
 mod helpdesk_files;
+mod helpdesk_reply_files;
 mod helpdesk_team;
 mod helpers;
 mod house;
