@@ -196,6 +196,13 @@ async fn x4_issue15_after_the_demo_seed_every_menu_page_of_every_role_shows_cont
                 }
             }
         }
+        // Item 9: the facility's people are listed with their ふりがな.
+        if login.role == Role::FacilityManager {
+            let people = client.get("/requests").await.text().await.unwrap();
+            if !people.contains("<td>あおば かんごし</td>") {
+                failures.push(format!("no ふりがな on /requests:\n{people}"));
+            }
+        }
         for href in page_links(&home) {
             let status = client.get(&href).await.status();
             if status != 200 {
