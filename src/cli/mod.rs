@@ -159,6 +159,7 @@ pub async fn main() -> anyhow::Result<ExitCode> {
             }
             settings.security.require_totp = with_totp;
             crate::backup::demo_keys(&mut settings, now)?;
+            crate::records::demo_review(&mut settings)?;
             let db = connect(&settings).await?;
             let logins = crate::demo::prepare(&db, now).await?;
             let app = Application::build_with_db(settings, Arc::new(SystemClock), db).await?;
