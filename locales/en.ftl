@@ -2309,3 +2309,6 @@ files-for-this-reply-optional-several = Files for this reply (optional, several 
 the-files-are-too-large-up = The files are too large (up to { $n } MB together).
 name-is-empty-empty-files-cannot = "{ $name }" is empty (empty files cannot be attached).
 name-cannot-be-attached-only-pdf = "{ $name }" cannot be attached. Only PDF, PNG, JPEG, text (.txt, .csv), Excel (.xlsx) and Word (.docx) files can be attached.
+
+## records: API keys
+facility-code-or-name = Facility (code or name)

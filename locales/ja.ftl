@@ -2310,3 +2310,6 @@ files-for-this-reply-optional-several = 返信に添付するファイル（任�
 the-files-are-too-large-up = ファイルが大きすぎます（合わせて { $n } MB まで）。
 name-is-empty-empty-files-cannot = 「{ $name }」は空のファイルです（空のファイルは添付できません）。
 name-cannot-be-attached-only-pdf = 「{ $name }」は添付できません。添付できるのは PDF・PNG・JPEG・テキスト（.txt・.csv）・Excel（.xlsx）・Word（.docx）のファイルです。
+
+## records: API keys
+facility-code-or-name = 施設（施設コードまたは施設名）

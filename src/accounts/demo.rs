@@ -29,6 +29,18 @@ pub const ACCOUNTS: &[(&str, &str, Role, Option<&str>)] = &[
     ("demo-user", "青葉 看護師", Role::User, Some("2310000002")),
 ];
 
+/// The ふりがな of the demo accounts (the facility's list of its people shows them).
+const KANA: &[(&str, &str)] = &[
+    ("demo-city", "きよす いちこ"),
+    ("demo-committee", "いいん いちろう"),
+    ("demo-opsmgr", "うんよう せきにん"),
+    ("demo-admin", "かんり たろう"),
+    ("demo-operator", "うんよう はなこ"),
+    ("demo-keys", "かぎ まもる"),
+    ("demo-facility", "あおば いんちょう"),
+    ("demo-user", "あおば かんごし"),
+];
+
 /// Creates the demo accounts, or issues them new one-time passwords.
 pub async fn accounts(db: &Db, now: Timestamp) -> anyhow::Result<Vec<DemoLogin>> {
     let actor = Actor::system("demo");
@@ -38,7 +50,11 @@ pub async fn accounts(db: &Db, now: Timestamp) -> anyhow::Result<Vec<DemoLogin>>
             Some(id) => service::reset_password(db, id, &actor, now).await?.0,
             None => {
                 let id = LoginId::parse(login_id).map_err(anyhow::Error::msg)?;
-                let spec = AccountSpec::new(Some(id), name, *role, *facility);
+                let mut spec = AccountSpec::new(Some(id), name, *role, *facility);
+                spec.name_kana = KANA
+                    .iter()
+                    .find(|(l, _)| l == login_id)
+                    .map_or("", |(_, k)| k);
                 let created = service::create_account(db, &spec, &actor, now).await?;
                 if let Some(code) = facility {
                     own_inquiry(db, login_id, name, code, now).await?;

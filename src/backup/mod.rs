@@ -101,6 +101,7 @@ pub mod snapshot;
 pub mod targets;
 pub mod verify;
 
+pub use demo::demo_keys;
 pub use history::{SystemBackupRef, system_backup_ref};
 pub use model::{BackupId, Kind, Manifest};
 pub use settings::{BackupSettings, SecondTarget};

@@ -158,6 +158,8 @@ pub async fn main() -> anyhow::Result<ExitCode> {
                 settings.server.rebind(b);
             }
             settings.security.require_totp = with_totp;
+            crate::backup::demo_keys(&mut settings, now)?;
+            crate::records::demo_review(&mut settings)?;
             let db = connect(&settings).await?;
             let logins = crate::demo::prepare(&db, now).await?;
             let app = Application::build_with_db(settings, Arc::new(SystemClock), db).await?;

@@ -20,6 +20,7 @@ use crate::state::AppState;
 use crate::web::{Caller, Page, flash_redirect, render};
 
 pub struct KeyLine {
+    /// For the revoke form's URL only; the page shows the key by facility, use and prefix.
     pub id: i64,
     pub facility: String,
     pub label: String,
@@ -37,6 +38,8 @@ pub struct ApiKeysPage {
     pub error: Option<String>,
     pub facility_code: String,
     pub label: String,
+    /// The active facilities offered as a `<datalist>` (code, name), as `/admin/accounts/new`.
+    pub facilities: Vec<(String, String)>,
 }
 
 async fn keys_page(
@@ -65,7 +68,13 @@ async fn keys_page(
             revoked: k.revoked_at.map(|t| t.jst()),
         })
         .collect();
+    let facilities = crate::facilities::list_active(&mut conn)
+        .await?
+        .into_iter()
+        .map(|f| (f.code, f.name))
+        .collect();
     let t = ApiKeysPage {
+        facilities,
         page: page.titled("API キー"),
         keys,
         new_key,
@@ -102,8 +111,26 @@ pub async fn create_key(
     page: Page,
     Form(f): Form<KeyForm>,
 ) -> AppResult<Response> {
-    match service::create_api_key(&state.db, &f.facility_code, &f.label, &actor, state.now()).await
-    {
+    // The facility is typed as its code or its exact name and resolved among the active ones.
+    let mut conn = state.db.pool().acquire().await?;
+    let active = crate::facilities::list_active(&mut conn).await?;
+    drop(conn);
+    let code = match resolve_facility(&f.facility_code, &active) {
+        Ok(code) => code,
+        Err(message) => {
+            return keys_page(
+                &state,
+                page,
+                None,
+                Some(message),
+                f.facility_code,
+                f.label,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    match service::create_api_key(&state.db, &code, &f.label, &actor, state.now()).await {
         Ok((_, key)) => {
             keys_page(
                 &state,
@@ -129,6 +156,31 @@ pub async fn create_key(
             .await
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The code of the active facility `typed` names: its code (as `FacilityCode` reads it) or its
+/// exact name. The same rule as `account_admin::create::resolve_facility`, which records cannot
+/// import (the modules' import graph would close a circle).
+fn resolve_facility(typed: &str, active: &[crate::facilities::Facility]) -> Result<String, String> {
+    let typed = typed.trim();
+    if let Ok(code) = crate::facilities::FacilityCode::parse(typed)
+        && let Some(f) = active.iter().find(|f| f.code == code.as_str())
+    {
+        return Ok(f.code.clone());
+    }
+    let named: Vec<_> = active
+        .iter()
+        .filter(|f| !typed.is_empty() && f.name.trim().to_lowercase() == typed.to_lowercase())
+        .collect();
+    match named.as_slice() {
+        [f] => Ok(f.code.clone()),
+        [] => Err(format!(
+            "施設「{typed}」は登録されていないか、脱退しています。施設コードか施設名を候補から選んでください。"
+        )),
+        _ => Err(format!(
+            "「{typed}」という名前の施設が複数あります。施設コードで指定してください。"
+        )),
     }
 }
 

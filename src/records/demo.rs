@@ -4,6 +4,10 @@
 //! (referral, discharge summary, patient summary, health check-up), so that they are validated,
 //! stored, searchable and readable by the demo clinic as a real facility's would be.
 //!
+//! The demo runs with `[records] patient_mismatch = "review"` (unless its settings say otherwise),
+//! and the demo clinic sends one more referral whose patient's ふりがな was mistyped: the intake
+//! holds it, so that the clinic manager's `/records/review` has a document to decide.
+//!
 //! The Bundles are the test fixtures (tests/fixtures/fhir), given the sending facility's code,
 //! a demo patient and a document number of their own.
 
@@ -13,8 +17,10 @@ use serde_json::Value;
 use super::api::{ApiClient, FhirBody};
 use super::intake_api::{post_bundle, post_consent};
 use super::model::Rejection;
+use super::model::{PatientMismatch, RecordsSettings};
 use super::read_api::get_bundle;
 use crate::audit::Actor;
+use crate::config::Settings;
 use crate::db::Timestamp;
 use crate::state::AppState;
 use crate::web::RouteName;
@@ -82,6 +88,33 @@ const SENT: &[(&str, DemoPatient, &[&str])] = &[
     ),
 ];
 
+/// The demo holds a mismatched document for review unless `[records] patient_mismatch` is set.
+pub fn demo_review(settings: &mut Settings) -> anyhow::Result<()> {
+    let section = settings.sections.get("records").cloned();
+    if section
+        .as_ref()
+        .is_some_and(|v| v.get("patient_mismatch").is_some())
+    {
+        return Ok(());
+    }
+    let mut records: RecordsSettings = match section {
+        Some(v) => serde_json::from_value(v)?,
+        None => RecordsSettings::default(),
+    };
+    records.patient_mismatch = PatientMismatch::Review;
+    settings.set_section("records", &records);
+    Ok(())
+}
+
+/// The demo clinic's patient as its chart system sent them once with a mistyped ふりがな.
+const MISTYPED: DemoPatient = DemoPatient {
+    local_id: "5521",
+    name: ("土器野", "正"),
+    kana: ("ドキノ", "タダス"),
+    gender: "male",
+    birth: "1960-01-18",
+};
+
 /// Sends the demo documents once (when no API key exists yet).
 pub async fn seed(state: &AppState, now: Timestamp) -> anyhow::Result<()> {
     let mut conn = state.db.pool().acquire().await?;
@@ -138,6 +171,25 @@ pub async fn seed(state: &AppState, now: Timestamp) -> anyhow::Result<()> {
                 read_back.push(location_id(&res)?);
             }
         }
+    }
+    // The clinic's mistyped referral, held for its manager's review.
+    if state.section::<RecordsSettings>().patient_mismatch == PatientMismatch::Review
+        && let Some(clinic) = clients.iter().find(|c| c.facility_code == READ_BY_HOSPITAL)
+    {
+        let bundle = as_sent(REFERRAL, READ_BY_HOSPITAL, &MISTYPED, SENT.len() * 10);
+        let res = sent(
+            post_bundle(
+                State(state.clone()),
+                clinic.clone(),
+                FhirBody(bundle.into()),
+            )
+            .await,
+        )?;
+        anyhow::ensure!(
+            res.status() == axum::http::StatusCode::ACCEPTED,
+            "the mistyped referral was not held ({})",
+            res.status()
+        );
     }
     // The hospital reads the clinic's referral: the clinic's access log shows who read it.
     if let Some(hospital) = clients.iter().find(|c| c.facility_code == SENT[0].0) {

@@ -105,6 +105,7 @@ mod ui;
 mod views;
 
 pub use admin::review_expired;
+pub use demo::demo_review;
 pub use model::RecordsSettings;
 pub use repo::{PatientHit, find_visible_patients};
 /// The search values the intake stores beside each document (`document_search`,

@@ -4,6 +4,7 @@
 
 mod account_admin;
 mod account_create;
+mod api_key_form;
 mod audit;
 mod audit_anchor;
 mod auth;
