@@ -2312,3 +2312,6 @@ name-cannot-be-attached-only-pdf = "{ $name }" cannot be attached. Only PDF, PNG
 
 ## records: API keys
 facility-code-or-name = Facility (code or name)
+
+## API keys: facility left empty
+enter-a-facility-code-or-facility = Enter a facility code or facility name.

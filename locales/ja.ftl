@@ -2313,3 +2313,6 @@ name-cannot-be-attached-only-pdf = 「{ $name }」は添付できません。添
 
 ## records: API keys
 facility-code-or-name = 施設（施設コードまたは施設名）
+
+## API keys: facility left empty
+enter-a-facility-code-or-facility = 施設コードか施設名を入力してください。

@@ -8,7 +8,7 @@
 //! - A facility role (user, facility manager) needs an active facility; a staff role gets none.
 //!   The facility is typed (its code or its exact name) with the active facilities offered as
 //!   a `<datalist>`: a `<select>` of a whole network's hundreds of facilities is unusable, and
-//!   the field works without JavaScript. The server resolves the text ([`resolve_facility`]);
+//!   the field works without JavaScript. The server resolves the text ([`crate::facilities::resolve_facility`]);
 //!   an unknown or ambiguous name comes back as a Japanese error with the form kept. The
 //!   facility's page links here with `?facility=CODE` to fill it in.
 //! - The one-time password is shown once on the result page, never stored in clear; the person
@@ -26,7 +26,6 @@ use crate::accounts::service::{AccountSpec, OneTimePassword, create_with_reason_
 use crate::accounts::{AccountSettings, Reason};
 use crate::auth::Role;
 use crate::error::{AppError, AppResult, DomainError};
-use crate::facilities::{Facility, FacilityCode};
 use crate::state::AppState;
 use crate::web::{Caller, Page, render};
 
@@ -46,34 +45,6 @@ pub struct NewAccountForm {
 #[serde(default)]
 pub struct Prefill {
     facility: String,
-}
-
-/// The code of the active facility `typed` names (its code, with or without hyphens and in
-/// full-width digits, or its exact name), `None` for an empty field, or a message saying why
-/// none fits.
-pub fn resolve_facility(typed: &str, active: &[Facility]) -> Result<Option<String>, String> {
-    let typed = typed.trim();
-    if typed.is_empty() {
-        return Ok(None);
-    }
-    if let Ok(code) = FacilityCode::parse(typed)
-        && let Some(f) = active.iter().find(|f| f.code == code.as_str())
-    {
-        return Ok(Some(f.code.clone()));
-    }
-    let named: Vec<&Facility> = active
-        .iter()
-        .filter(|f| f.name.trim().to_lowercase() == typed.to_lowercase())
-        .collect();
-    match named.as_slice() {
-        [f] => Ok(Some(f.code.clone())),
-        [] => Err(format!(
-            "施設「{typed}」は登録されていないか、脱退しています。施設コードか施設名を候補から選んでください。"
-        )),
-        _ => Err(format!(
-            "「{typed}」という名前の施設が複数あります。施設コードで指定してください。"
-        )),
-    }
 }
 
 /// The roles `caller` may give a new account.
@@ -106,7 +77,9 @@ async fn form_page(
 ) -> AppResult<NewAccountPage> {
     let mut conn = state.db.pool().acquire().await?;
     let active = crate::facilities::list_active(&mut conn).await?;
-    let chosen = resolve_facility(&typed.facility, &active).ok().flatten();
+    let chosen = crate::facilities::resolve_facility(&typed.facility, &active)
+        .ok()
+        .flatten();
     let facility_name = chosen
         .as_deref()
         .and_then(|c| active.iter().find(|f| f.code == c))
@@ -187,7 +160,7 @@ pub async fn create(
         let mut conn = state.db.pool().acquire().await?;
         let active = crate::facilities::list_active(&mut conn).await?;
         drop(conn);
-        match resolve_facility(&form.facility, &active) {
+        match crate::facilities::resolve_facility(&form.facility, &active) {
             Ok(code) => code,
             Err(message) => return refuse(&state, page, p.role, form, message).await,
         }
@@ -237,45 +210,4 @@ async fn refuse(
 ) -> AppResult<Response> {
     let view = form_page(state, page, caller, typed, Some(message)).await?;
     render(view, StatusCode::UNPROCESSABLE_ENTITY)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn facility(code: &str, name: &str) -> Facility {
-        Facility {
-            id: 0,
-            code: code.into(),
-            name: name.into(),
-            kind: String::new(),
-            postal_code: String::new(),
-            address: String::new(),
-            phone: String::new(),
-            fax: String::new(),
-            withdrawn_at: None,
-            managers: String::new(),
-        }
-    }
-
-    #[test]
-    fn x4_a_facility_is_found_by_its_code_or_its_exact_name() {
-        let all = [
-            facility("2310000001", "清須市民病院"),
-            facility("2310000002", "あま診療所"),
-            facility("2310000003", "あま診療所"),
-        ];
-        let code = |t: &str| resolve_facility(t, &all);
-        assert_eq!(code(""), Ok(None));
-        assert_eq!(code(" 2310000001 "), Ok(Some("2310000001".into())));
-        assert_eq!(code("２３１０-０００００１"), Ok(Some("2310000001".into())));
-        assert_eq!(code("清須市民病院"), Ok(Some("2310000001".into())));
-        assert!(
-            code("清須")
-                .expect_err("a part is not a name")
-                .contains("登録されていない")
-        );
-        assert!(code("9999999999").is_err(), "an unknown code");
-        assert!(code("あま診療所").expect_err("two").contains("複数"));
-    }
 }

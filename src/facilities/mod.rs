@@ -19,7 +19,7 @@ mod routes;
 pub mod service;
 mod views;
 
-pub use model::{Facility, FacilityCode, FacilityKind, NewFacility};
+pub use model::{Facility, FacilityCode, FacilityKind, NewFacility, resolve_facility};
 pub use service::add;
 
 use crate::auth::Role;

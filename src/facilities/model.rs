@@ -129,6 +129,34 @@ impl NewFacility {
     }
 }
 
+/// The code of the active facility `typed` names (its code, with or without hyphens and in
+/// full-width digits, or its exact name), `None` for an empty field, or a message saying why
+/// none fits.
+pub fn resolve_facility(typed: &str, active: &[Facility]) -> Result<Option<String>, String> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(code) = FacilityCode::parse(typed)
+        && let Some(f) = active.iter().find(|f| f.code == code.as_str())
+    {
+        return Ok(Some(f.code.clone()));
+    }
+    let named: Vec<&Facility> = active
+        .iter()
+        .filter(|f| f.name.trim().to_lowercase() == typed.to_lowercase())
+        .collect();
+    match named.as_slice() {
+        [f] => Ok(Some(f.code.clone())),
+        [] => Err(format!(
+            "施設「{typed}」は登録されていないか、脱退しています。施設コードか施設名を候補から選んでください。"
+        )),
+        _ => Err(format!(
+            "「{typed}」という名前の施設が複数あります。施設コードで指定してください。"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +185,41 @@ mod tests {
             assert_eq!(FacilityKind::parse(k.label()).expect("label"), k);
         }
         assert!(FacilityKind::parse("クリニック").is_err());
+    }
+
+    fn facility(code: &str, name: &str) -> Facility {
+        Facility {
+            id: 0,
+            code: code.into(),
+            name: name.into(),
+            kind: String::new(),
+            postal_code: String::new(),
+            address: String::new(),
+            phone: String::new(),
+            fax: String::new(),
+            withdrawn_at: None,
+            managers: String::new(),
+        }
+    }
+
+    #[test]
+    fn x4_a_facility_is_found_by_its_code_or_its_exact_name() {
+        let all = [
+            facility("2310000001", "清須市民病院"),
+            facility("2310000002", "あま診療所"),
+            facility("2310000003", "あま診療所"),
+        ];
+        let code = |t: &str| resolve_facility(t, &all);
+        assert_eq!(code(""), Ok(None));
+        assert_eq!(code(" 2310000001 "), Ok(Some("2310000001".into())));
+        assert_eq!(code("２３１０-０００００１"), Ok(Some("2310000001".into())));
+        assert_eq!(code("清須市民病院"), Ok(Some("2310000001".into())));
+        assert!(
+            code("清須")
+                .expect_err("a part is not a name")
+                .contains("登録されていない")
+        );
+        assert!(code("9999999999").is_err(), "an unknown code");
+        assert!(code("あま診療所").expect_err("two").contains("複数"));
     }
 }

@@ -115,7 +115,9 @@ pub async fn create_key(
     let mut conn = state.db.pool().acquire().await?;
     let active = crate::facilities::list_active(&mut conn).await?;
     drop(conn);
-    let code = match resolve_facility(&f.facility_code, &active) {
+    let resolved = crate::facilities::resolve_facility(&f.facility_code, &active)
+        .and_then(|c| c.ok_or_else(|| "施設コードか施設名を入力してください。".to_string()));
+    let code = match resolved {
         Ok(code) => code,
         Err(message) => {
             return keys_page(
@@ -156,31 +158,6 @@ pub async fn create_key(
             .await
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-/// The code of the active facility `typed` names: its code (as `FacilityCode` reads it) or its
-/// exact name. The same rule as `account_admin::create::resolve_facility`, which records cannot
-/// import (the modules' import graph would close a circle).
-fn resolve_facility(typed: &str, active: &[crate::facilities::Facility]) -> Result<String, String> {
-    let typed = typed.trim();
-    if let Ok(code) = crate::facilities::FacilityCode::parse(typed)
-        && let Some(f) = active.iter().find(|f| f.code == code.as_str())
-    {
-        return Ok(f.code.clone());
-    }
-    let named: Vec<_> = active
-        .iter()
-        .filter(|f| !typed.is_empty() && f.name.trim().to_lowercase() == typed.to_lowercase())
-        .collect();
-    match named.as_slice() {
-        [f] => Ok(f.code.clone()),
-        [] => Err(format!(
-            "施設「{typed}」は登録されていないか、脱退しています。施設コードか施設名を候補から選んでください。"
-        )),
-        _ => Err(format!(
-            "「{typed}」という名前の施設が複数あります。施設コードで指定してください。"
-        )),
     }
 }
 
