@@ -1,28 +1,26 @@
-//! Handlers: the list, the new and edit forms, the incident's page and its actions, the
-//! attachments' downloads and the printed report.
+//! Handlers: the list, the new and edit forms and the incident's page, with the helpers the
+//! other handler files share (`find_guarded`, `after`, the datetime-local fields). The page's
+//! actions are in `routes_actions.rs`, the attachments and the printed report in
+//! `routes_files.rs`.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::model::{
-    self, CauseCategory, Incident, IncidentsSettings, NewIncident, Severity, Status, check_move,
-    timeline_kind_label,
+    self, CauseCategory, Incident, NewIncident, Severity, Status, check_move, timeline_kind_label,
 };
-use super::repo::{self, Fields, NewVendorContact};
-use super::service::{self, Affected, LinkTarget, Origin};
+use super::repo::{self, Fields};
+use super::service::{self, Affected, Origin};
 use super::views::*;
 use super::{ADMINS, NOTE_TAKERS};
 use super::{contacts, recurrence, repo_recurrence};
 use crate::auth::Principal;
-use crate::blobs::BlobStore;
 use crate::db::{Timestamp, tokyo};
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::upload::{Upload, UploadedFile};
 use crate::web::{Caller, ObjectGuard, Page, flash_redirect, render};
 
 /// `2026-11-30T10:00` (Japan time) of an instant, for a form's datetime-local field.
@@ -46,9 +44,9 @@ pub(super) fn parse_local(s: &str) -> Result<Option<Timestamp>, ()> {
         .ok_or(())
 }
 
-const TIME_HINT: &str = "日時は 2026-11-30T10:00 の形で入力してください。";
+pub(super) const TIME_HINT: &str = "日時は 2026-11-30T10:00 の形で入力してください。";
 
-fn clip(s: &str, max: usize) -> String {
+pub(super) fn clip(s: &str, max: usize) -> String {
     s.trim().chars().take(max).collect()
 }
 
@@ -63,7 +61,11 @@ fn causes() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-async fn find_guarded(state: &AppState, guard: &ObjectGuard, id: i64) -> AppResult<Incident> {
+pub(super) async fn find_guarded(
+    state: &AppState,
+    guard: &ObjectGuard,
+    id: i64,
+) -> AppResult<Incident> {
     let mut conn = state.db.pool().acquire().await?;
     let found = repo::find(&mut conn, id).await?;
     drop(conn);
@@ -685,7 +687,7 @@ pub async fn show(
 
 /// After an action: back to the page with a flash, or the page again with the error (422 for
 /// a value, 409 for a stale form or a state that does not allow it).
-async fn after(
+pub(super) async fn after(
     state: &AppState,
     page: Page,
     p: &Principal,
@@ -707,7 +709,7 @@ async fn after(
     show_page(state, page, p, inc, Some(error)).await
 }
 
-fn revision_of(s: &str) -> AppResult<i64> {
+pub(super) fn revision_of(s: &str) -> AppResult<i64> {
     s.trim().parse::<i64>().map_err(|_| {
         AppError::BadRequest("フォームの版が読み取れません。画面を開き直してください。".into())
     })
@@ -850,314 +852,4 @@ pub async fn update(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-// ---- status, notes, vendors, links ----
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct StatusForm {
-    status: String,
-    at: String,
-    reason: String,
-    revision: String,
-}
-
-pub async fn status(
-    State(state): State<AppState>,
-    page: Page,
-    Caller { p, actor }: Caller,
-    guard: ObjectGuard,
-    Path(id): Path<i64>,
-    axum::Form(f): axum::Form<StatusForm>,
-) -> AppResult<Response> {
-    let now = state.now();
-    find_guarded(&state, &guard, id).await?;
-    let revision = revision_of(&f.revision)?;
-    let result = match (Status::parse(&f.status), parse_local(&f.at)) {
-        (None, _) => Err(DomainError::invalid(
-            "status",
-            "新しい状態を選んでください。",
-        )),
-        (_, Err(())) => Err(DomainError::invalid("at", TIME_HINT)),
-        (_, Ok(Some(at))) if at > now => {
-            Err(DomainError::invalid("at", "未来の日時は入力できません。"))
-        }
-        (Some(to), Ok(at)) => {
-            service::change_status(
-                &state.db,
-                id,
-                revision,
-                to,
-                at.unwrap_or(now),
-                &clip(&f.reason, 2_000),
-                &actor,
-                now,
-            )
-            .await
-        }
-    };
-    after(&state, page, &p, id, result, "状態を変更しました。").await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct NoteForm {
-    at: String,
-    text: String,
-}
-
-pub async fn note(
-    State(state): State<AppState>,
-    page: Page,
-    Caller { p, actor }: Caller,
-    guard: ObjectGuard,
-    Path(id): Path<i64>,
-    axum::Form(f): axum::Form<NoteForm>,
-) -> AppResult<Response> {
-    let now = state.now();
-    find_guarded(&state, &guard, id).await?;
-    let result = match parse_local(&f.at) {
-        Err(()) => Err(DomainError::invalid("at", TIME_HINT)),
-        Ok(at) => service::add_note(
-            &state.db,
-            id,
-            at.unwrap_or(now),
-            &clip(&f.text, 10_000),
-            &actor,
-            now,
-        )
-        .await
-        .map(|_| ()),
-    };
-    after(&state, page, &p, id, result, "経過を記録しました。").await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct VendorForm {
-    contacted_at: String,
-    organisation: String,
-    person: String,
-    reference_no: String,
-    request: String,
-    answer: String,
-}
-
-pub async fn vendor(
-    State(state): State<AppState>,
-    page: Page,
-    Caller { p, actor }: Caller,
-    guard: ObjectGuard,
-    Path(id): Path<i64>,
-    axum::Form(f): axum::Form<VendorForm>,
-) -> AppResult<Response> {
-    let now = state.now();
-    find_guarded(&state, &guard, id).await?;
-    let (organisation, person, reference_no) = (
-        clip(&f.organisation, 200),
-        clip(&f.person, 100),
-        clip(&f.reference_no, 100),
-    );
-    let (request, answer) = (clip(&f.request, 5_000), clip(&f.answer, 5_000));
-    let result = match parse_local(&f.contacted_at) {
-        Err(()) => Err(DomainError::invalid("contacted_at", TIME_HINT)),
-        Ok(at) => service::add_vendor_contact(
-            &state.db,
-            id,
-            &NewVendorContact {
-                contacted_at: at.unwrap_or(now),
-                organisation: &organisation,
-                person: &person,
-                reference_no: &reference_no,
-                request: &request,
-                answer: &answer,
-            },
-            &actor,
-            now,
-        )
-        .await
-        .map(|_| ()),
-    };
-    after(
-        &state,
-        page,
-        &p,
-        id,
-        result,
-        "関係箇所への連絡を記録しました。",
-    )
-    .await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct LinkForm {
-    kind: String,
-    target: String,
-}
-
-pub async fn link(
-    State(state): State<AppState>,
-    page: Page,
-    Caller { p, actor }: Caller,
-    guard: ObjectGuard,
-    Path(id): Path<i64>,
-    axum::Form(f): axum::Form<LinkForm>,
-) -> AppResult<Response> {
-    let now = state.now();
-    find_guarded(&state, &guard, id).await?;
-    let target = f
-        .target
-        .trim()
-        .trim_start_matches('#')
-        .parse::<i64>()
-        .ok()
-        .filter(|v| *v > 0);
-    let result = match (f.kind.as_str(), target) {
-        (_, None) => Err(DomainError::invalid(
-            "target",
-            "番号を正の整数で入力してください。",
-        )),
-        ("inquiry", Some(t)) => {
-            service::link(&state.db, id, LinkTarget::Inquiry(t), &actor, now).await
-        }
-        ("alert", Some(t)) => service::link(&state.db, id, LinkTarget::Alert(t), &actor, now).await,
-        _ => Err(DomainError::invalid(
-            "kind",
-            "関連付ける対象を選んでください。",
-        )),
-    };
-    after(&state, page, &p, id, result, "関連付けました。").await
-}
-
-// ---- attachments ----
-
-/// A file name safe to keep and show: no path, no control characters, at most 200 characters.
-fn safe_file_name(s: &str) -> String {
-    let base = s.rsplit(['/', '\\']).next().unwrap_or("");
-    let clean: String = base
-        .chars()
-        .filter(|c| !c.is_control() && *c != '"')
-        .take(200)
-        .collect();
-    if clean.trim().is_empty() {
-        "添付資料".into()
-    } else {
-        clean.trim().to_string()
-    }
-}
-
-pub async fn attach(
-    State(state): State<AppState>,
-    page: Page,
-    Caller { p, actor }: Caller,
-    guard: ObjectGuard,
-    Path(id): Path<i64>,
-    up: Upload,
-) -> AppResult<Response> {
-    let now = state.now();
-    find_guarded(&state, &guard, id).await?;
-    let note = up.field("note").to_string();
-    let file = up
-        .files()
-        .map(|files| files.into_iter().find(|f| f.field == "file"));
-    let result = match file {
-        Err(message) => Err(DomainError::invalid("file", message)),
-        Ok(None) => Err(DomainError::invalid(
-            "file",
-            "添付するファイルを選んでください。",
-        )),
-        Ok(Some(UploadedFile {
-            name,
-            content_type: ct,
-            bytes,
-            ..
-        })) => {
-            let store = BlobStore::of(&state);
-            service::add_attachment(
-                &state.db,
-                &store,
-                id,
-                &safe_file_name(&name),
-                &clip(&ct, 100),
-                &bytes,
-                &clip(&note, 1_000),
-                &actor,
-                now,
-            )
-            .await
-            .map(|_| ())
-        }
-    };
-    after(&state, page, &p, id, result, "添付資料を追加しました。").await
-}
-
-pub async fn download(
-    State(state): State<AppState>,
-    Caller { actor, .. }: Caller,
-    guard: ObjectGuard,
-    Path((id, n)): Path<(i64, i64)>,
-) -> AppResult<Response> {
-    let now = state.now();
-    find_guarded(&state, &guard, id).await?;
-    let mut conn = state.db.pool().acquire().await?;
-    let a = repo::find_attachment(&mut conn, id, n)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    drop(conn);
-    let bytes = BlobStore::of(&state).get(&a.blob_hash).await?;
-    service::record_attachment_read(&state.db, id, n, &a.file_name, &actor, now).await?;
-    Ok(crate::records::objects::download(
-        bytes,
-        Some(&a.content_type),
-        &format!("incident-{id}-{n}"),
-    ))
-}
-
-// ---- the printed report ----
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct ReportQuery {
-    /// `final` for the final version; anything else prints a draft.
-    kind: String,
-}
-
-pub async fn report_pdf(
-    State(state): State<AppState>,
-    Caller { actor, .. }: Caller,
-    guard: ObjectGuard,
-    Path(id): Path<i64>,
-    Query(q): Query<ReportQuery>,
-) -> AppResult<Response> {
-    let now = state.now();
-    let inc = find_guarded(&state, &guard, id).await?;
-    let draft = q.kind != "final";
-    let settings = state.section::<IncidentsSettings>();
-    let bytes = service::print(
-        &state.db,
-        &state.settings.pdf,
-        &settings,
-        &inc,
-        draft,
-        &actor,
-        now,
-    )
-    .await?;
-    let kind = if draft { "draft" } else { "final" };
-    let mut res = bytes.into_response();
-    let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "inline; filename=\"incident-{}-{kind}.pdf\"",
-        inc.number
-    )) {
-        h.insert(CONTENT_DISPOSITION, v);
-    }
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(res)
 }
