@@ -78,7 +78,9 @@ pub mod report;
 mod routes;
 mod routes_actions;
 pub mod routes_contacts;
+mod routes_edit;
 mod routes_files;
+mod routes_form;
 pub mod routes_recurrence;
 pub mod routes_stats;
 pub mod service;
@@ -123,11 +125,11 @@ pub fn domain() -> Domain {
         .routes(
             Routes::new()
                 .get("/incidents", readers, routes::index)
-                .get("/incidents/new", admins, routes::new_form)
-                .post("/incidents", admins, routes::create)
+                .get("/incidents/new", admins, routes_form::new_form)
+                .post("/incidents", admins, routes_form::create)
                 .get("/incidents/{id}", readers, routes::show)
-                .get("/incidents/{id}/edit", admins, routes::edit_form)
-                .post("/incidents/{id}", admins, routes::update)
+                .get("/incidents/{id}/edit", admins, routes_edit::edit_form)
+                .post("/incidents/{id}", admins, routes_edit::update)
                 .post("/incidents/{id}/status", admins, routes_actions::status)
                 .post(
                     "/incidents/{id}/timeline",
