@@ -12,7 +12,7 @@ use super::model::{self, Incident, Severity, Status, check_move, timeline_kind_l
 use super::repo;
 use super::views::*;
 use super::{ADMINS, NOTE_TAKERS};
-use super::{contacts, recurrence, repo_recurrence};
+use super::{contacts_panel, recurrence, repo_recurrence};
 use crate::auth::Principal;
 use crate::db::{Timestamp, tokyo};
 use crate::error::{AppError, AppResult, DomainError};
@@ -188,7 +188,7 @@ async fn show_page(
     let attachments = repo::attachments(&mut conn, id).await?;
     let prints = repo::prints(&mut conn, id).await?;
     let facility_ids = repo::facility_ids(&mut conn, id).await?;
-    let contacts_panel = contacts::panel(&mut conn, id, p.role).await?;
+    let contacts_panel = contacts_panel::panel(&mut conn, id, p.role).await?;
     let can_see_recurrence = state.may_open(p.role, "/incidents/recurrence");
     let mut recurrence = Vec::new();
     if can_see_recurrence {
