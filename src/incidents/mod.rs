@@ -67,6 +67,7 @@
 //!   the whole network (`Owner::Network`) behind staff-only routes.
 
 pub mod contacts;
+pub mod contacts_panel;
 pub mod model;
 pub mod notices;
 pub mod recurrence;
@@ -76,7 +77,11 @@ pub mod repo_recurrence;
 pub mod repo_stats;
 pub mod report;
 mod routes;
+mod routes_actions;
 pub mod routes_contacts;
+mod routes_edit;
+mod routes_files;
+mod routes_form;
 pub mod routes_recurrence;
 pub mod routes_stats;
 pub mod service;
@@ -121,22 +126,30 @@ pub fn domain() -> Domain {
         .routes(
             Routes::new()
                 .get("/incidents", readers, routes::index)
-                .get("/incidents/new", admins, routes::new_form)
-                .post("/incidents", admins, routes::create)
+                .get("/incidents/new", admins, routes_form::new_form)
+                .post("/incidents", admins, routes_form::create)
                 .get("/incidents/{id}", readers, routes::show)
-                .get("/incidents/{id}/edit", admins, routes::edit_form)
-                .post("/incidents/{id}", admins, routes::update)
-                .post("/incidents/{id}/status", admins, routes::status)
+                .get("/incidents/{id}/edit", admins, routes_edit::edit_form)
+                .post("/incidents/{id}", admins, routes_edit::update)
+                .post("/incidents/{id}/status", admins, routes_actions::status)
                 .post(
                     "/incidents/{id}/timeline",
                     Access::Roles(NOTE_TAKERS),
-                    routes::note,
+                    routes_actions::note,
                 )
-                .post("/incidents/{id}/vendors", admins, routes::vendor)
-                .post_upload("/incidents/{id}/attachments", admins, routes::attach)
-                .get("/incidents/{id}/attachments/{n}", readers, routes::download)
-                .post("/incidents/{id}/links", admins, routes::link)
-                .get("/incidents/{id}/report.pdf", readers, routes::report_pdf),
+                .post("/incidents/{id}/vendors", admins, routes_actions::vendor)
+                .post_upload("/incidents/{id}/attachments", admins, routes_files::attach)
+                .get(
+                    "/incidents/{id}/attachments/{n}",
+                    readers,
+                    routes_files::download,
+                )
+                .post("/incidents/{id}/links", admins, routes_actions::link)
+                .get(
+                    "/incidents/{id}/report.pdf",
+                    readers,
+                    routes_files::report_pdf,
+                ),
         )
         .nav("障害対応", 810, "/incidents", "障害一覧")
         .settings::<IncidentsSettings>()

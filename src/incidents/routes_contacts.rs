@@ -9,8 +9,9 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::contacts::{
-    self, ContactFields, EDITORS, IncidentRef, PanelData, READERS, RECORDERS, RecordFields,
+    self, ContactFields, EDITORS, IncidentRef, READERS, RECORDERS, RecordFields,
 };
+use super::contacts_panel::{self, PanelData};
 use super::notices;
 use super::repo;
 use super::repo_contacts::{self as crepo, Contact};
@@ -319,7 +320,7 @@ async fn checklist_page(
     status: StatusCode,
 ) -> AppResult<Response> {
     let mut conn = state.db.pool().acquire().await?;
-    let mut panel = contacts::panel(&mut conn, i.0.id, p.role).await?;
+    let mut panel = contacts_panel::panel(&mut conn, i.0.id, p.role).await?;
     panel.return_to = "contacts";
     render(
         ChecklistPage {

@@ -166,7 +166,7 @@ pub struct ShowPage {
     pub error: Option<String>,
     pub now_local: String,
     /// The users affected (R17.2): the portal notice and the contact checklist.
-    pub contacts_panel: crate::incidents::contacts::PanelData,
+    pub contacts_panel: crate::incidents::contacts_panel::PanelData,
     /// May open the recurrence-prevention pages (and so sees the section).
     pub can_see_recurrence: bool,
     /// May start a recurrence-prevention report (system administrators).
