@@ -2436,3 +2436,6 @@ window-minutes = Window (minutes)
 wrong-password = Wrong password
 one-time-password-expired = One-time password expired
 recovery-codes-in-the-old-format = Recovery codes in the old format
+
+## Audit actors
+api-key-external-system = API key (external system)

@@ -2437,3 +2437,6 @@ window-minutes = 作業時間（分）
 wrong-password = パスワード誤り
 one-time-password-expired = 一時パスワードの期限切れ
 recovery-codes-in-the-old-format = 古い形式の回復コード
+
+## Audit actors
+api-key-external-system = APIキー（外部システム）
