@@ -2439,3 +2439,8 @@ recovery-codes-in-the-old-format = Recovery codes in the old format
 
 ## Audit actors
 api-key-external-system = API key (external system)
+
+## Audit detail patterns
+api-key-label-facility = API key “{ $label }” ({ $facility })
+field-field-new-value-new-old = Field { $field }, new value { $new }, old value { $old }
+field-field-new-value-new = Field { $field }, new value { $new }

@@ -2440,3 +2440,8 @@ recovery-codes-in-the-old-format = 古い形式の回復コード
 
 ## Audit actors
 api-key-external-system = APIキー（外部システム）
+
+## Audit detail patterns
+api-key-label-facility = APIキー「{ $label }」（{ $facility }）
+field-field-new-value-new-old = 項目 { $field }、新しい値 { $new }、以前の値 { $old }
+field-field-new-value-new = 項目 { $field }、新しい値 { $new }
