@@ -18,6 +18,7 @@
 
 mod cli;
 pub mod export;
+pub mod fields;
 pub mod labels;
 pub mod query;
 pub mod render;

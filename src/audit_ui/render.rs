@@ -63,6 +63,7 @@ enum Kind {
     Facility,
     Patient,
     Document,
+    ApiKey,
 }
 
 fn kind_of_key(key: &str) -> Option<Kind> {
@@ -81,6 +82,7 @@ fn kind_of_target(kind: &str) -> Option<Kind> {
         "facility" => Kind::Facility,
         "patient" => Kind::Patient,
         "document" => Kind::Document,
+        "api_key" => Kind::ApiKey,
         _ => return None,
     })
 }
@@ -102,6 +104,16 @@ impl Names {
             None => format!("（ID {id}）"),
         }
     }
+}
+
+/// The key's id in an API key's actor login (`apikey:{id}:{facility code}`).
+fn api_key_of(login: &str) -> Option<i64> {
+    login
+        .strip_prefix("apikey:")?
+        .split(':')
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn split_target(t: &str) -> Option<(&str, i64)> {
@@ -132,6 +144,7 @@ pub async fn names(conn: &mut Conn, rows: &[AuditRow]) -> sqlx::Result<Names> {
     let mut wanted = BTreeSet::new();
     for r in rows {
         wanted.extend(r.actor_account_id.map(|i| (Kind::Account, i)));
+        wanted.extend(api_key_of(&r.actor_login).map(|i| (Kind::ApiKey, i)));
         if let Some((k, id)) = split_target(&r.target)
             && let Some(kind) = kind_of_target(k)
         {
@@ -166,6 +179,10 @@ pub async fn names(conn: &mut Conn, rows: &[AuditRow]) -> sqlx::Result<Names> {
             Kind::Document,
             repo::document_titles(conn, &of(Kind::Document)).await?,
         ),
+        (
+            Kind::ApiKey,
+            repo::api_key_names(conn, &of(Kind::ApiKey)).await?,
+        ),
     ] {
         map.extend(found.into_iter().map(|(id, n)| ((kind, id), n)));
     }
@@ -178,7 +195,7 @@ fn scalar(v: &Value) -> Option<String> {
         Value::Bool(true) => Some("はい".into()),
         Value::Bool(false) => Some("いいえ".into()),
         Value::String(s) if s.is_empty() => None,
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(time_or_text(s)),
         Value::Number(n) => Some(n.to_string()),
         Value::Array(a) => {
             let parts: Vec<String> = a.iter().filter_map(scalar).collect();
@@ -191,6 +208,16 @@ fn scalar(v: &Value) -> Option<String> {
                 .collect();
             (!parts.is_empty()).then(|| parts.join("、"))
         }
+    }
+}
+
+/// An instant written by the code (`2026-12-29T09:48:38.723Z`) as Japan time like the rest of
+/// the page; any other text as it is.
+fn time_or_text(s: &str) -> String {
+    let looks_like_time = s.len() >= 20 && s.as_bytes().get(10) == Some(&b'T');
+    match s.parse::<Timestamp>() {
+        Ok(t) if looks_like_time => t.jst(),
+        _ => s.to_string(),
     }
 }
 
@@ -225,6 +252,7 @@ fn fields(details: &str, names: &Names) -> Vec<Field> {
                     .join("、"),
             ),
             (_, v) if k == "channel" => scalar(v).map(|c| channel(&c)),
+            (_, Value::String(r)) if k == "reason" => Some(super::fields::reason(r)),
             (_, v) => scalar(v),
         };
         if let Some(value) = value.filter(|s| !s.is_empty()) {
@@ -251,6 +279,7 @@ fn role_label(r: &str) -> String {
         "system" => "システム（自動処理）".into(),
         "cli" => "コマンド操作".into(),
         "anonymous" => "未ログイン".into(),
+        "api_key" => "APIキー（外部システム）".into(),
         other => other
             .parse::<Role>()
             .map(|r| r.label().to_string())
@@ -272,6 +301,7 @@ fn target_text(t: &str, names: &Names) -> String {
     };
     let kind_label = labels::target_kind(k).unwrap_or(k);
     match kind_of_target(k).and_then(|kind| names.name(kind, id)) {
+        Some(n) if k == "api_key" => format!("{kind_label}{n}"),
         Some(n) => format!("{kind_label} {n}"),
         None => format!("{kind_label} {id}"),
     }
@@ -283,9 +313,13 @@ pub fn line(r: AuditRow, names: &Names) -> Line {
         .and_then(|i| names.name(Kind::Account, i))
     {
         Some(n) => n.to_string(),
-        None => match r.actor_login.strip_prefix("system:") {
-            Some(job) => format!("システム（{job}）"),
-            None => r.actor_login.clone(),
+        None => match (
+            r.actor_login.strip_prefix("system:"),
+            api_key_of(&r.actor_login).and_then(|i| names.name(Kind::ApiKey, i)),
+        ) {
+            (Some(job), _) => format!("システム（{job}）"),
+            (None, Some(key)) => format!("APIキー{key}"),
+            (None, None) => r.actor_login.clone(),
         },
     };
     let target = target_text(&r.target, names);

@@ -223,3 +223,19 @@ pub async fn document_titles(conn: &mut Conn, ids: &[i64]) -> sqlx::Result<HashM
     )
     .await
 }
+
+/// 「名称」（施設名） of API keys.
+pub async fn api_key_names(conn: &mut Conn, ids: &[i64]) -> sqlx::Result<HashMap<i64, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    pairs(
+        conn,
+        format!(
+            "SELECT k.id, '「' || k.label || '」（' || f.name || '）'
+               FROM api_keys k JOIN facilities f ON f.id = k.facility_id WHERE k.id IN ({})",
+            in_list(ids)
+        ),
+    )
+    .await
+}

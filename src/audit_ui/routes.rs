@@ -101,23 +101,6 @@ fn duration_text(secs: i64) -> String {
     }
 }
 
-fn reason_text(r: &str) -> String {
-    match r {
-        "logout" => "ログアウト",
-        "idle_timeout" => "無操作タイムアウト",
-        "absolute_timeout" => "最大継続時間",
-        "password_changed" => "パスワード変更",
-        "account_disabled" => "アカウント無効化",
-        "locked" => "ロック",
-        "rotated" => "セッションID更新（継続）",
-        "replaced_by_login" => "同じ端末で再ログイン",
-        "session_limit" => "同時ログイン数の上限",
-        "ended_by_user" => "本人が終了",
-        other => other,
-    }
-    .to_string()
-}
-
 pub async fn sessions(
     State(state): State<AppState>,
     page: Page,
@@ -162,7 +145,11 @@ pub async fn sessions(
                 } else {
                     now.since(s.created_at).as_secs()
                 }),
-                reason: s.end_reason.as_deref().map(reason_text).unwrap_or_default(),
+                reason: s
+                    .end_reason
+                    .as_deref()
+                    .map(super::fields::reason)
+                    .unwrap_or_default(),
                 client_addr: s.client_addr,
             }
         })

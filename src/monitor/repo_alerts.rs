@@ -14,6 +14,9 @@ pub struct AlertRow {
     pub suppressed_by: Option<i64>,
     pub mail_id: Option<i64>,
     pub acknowledged_by: Option<String>,
+    /// The display name of the account that acknowledged it (issue 15 item 6: a person, not a
+    /// login ID), when the account still exists.
+    pub acknowledged_by_name: Option<String>,
     pub acknowledged_at: Option<Timestamp>,
     pub ack_note: Option<String>,
     /// The incident drafted from it (issue 13) and its number.
@@ -23,6 +26,7 @@ pub struct AlertRow {
 
 const ALERT_COLUMNS: &str = "a.id, a.monitor_id, COALESCE(m.name, '') AS monitor_name, a.kind,
     a.at, a.detail, a.suppressed_by, a.mail_id, a.acknowledged_by, a.acknowledged_at, a.ack_note,
+    (SELECT display_name FROM accounts WHERE login_id = a.acknowledged_by) AS acknowledged_by_name,
     a.incident_id, i.number AS incident_number";
 
 /// Open = neither acknowledged nor suppressed by a maintenance window.

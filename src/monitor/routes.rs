@@ -240,7 +240,9 @@ pub fn alert_line(a: &repo_alerts::AlertRow) -> AlertLine {
     let state = match (&a.acknowledged_at, &a.acknowledged_by, a.suppressed_by) {
         (Some(at), Some(by), _) => format!(
             "確認済み（{}、{}）",
-            crate::audit::Actor::shown(by),
+            a.acknowledged_by_name
+                .clone()
+                .unwrap_or_else(|| crate::audit::Actor::shown(by)),
             at.jst()
         ),
         (_, _, Some(w)) => format!("保守予定（停止・保守予定 #{w}）の時間中のため通知していません"),

@@ -26,6 +26,8 @@ pub struct KeyLine {
     pub label: String,
     pub prefix: String,
     pub created: String,
+    /// The issuer's login ID, in the cell's title.
+    pub created_by: String,
     pub revoked: Option<String>,
 }
 
@@ -63,8 +65,10 @@ async fn keys_page(
             created: format!(
                 "{}（{}）",
                 k.created_at.jst(),
-                crate::audit::Actor::shown(&k.created_by)
+                k.created_by_name
+                    .unwrap_or_else(|| crate::audit::Actor::shown(&k.created_by))
             ),
+            created_by: k.created_by,
             revoked: k.revoked_at.map(|t| t.jst()),
         })
         .collect();

@@ -38,6 +38,7 @@ mod lists_admin;
 mod lists_logs;
 mod lists_more;
 mod logs;
+mod logs_words;
 mod mail;
 mod monitor_e2e;
 mod monitor_engine;

@@ -62,12 +62,16 @@ pub struct ApiKeyLine {
     pub prefix: String,
     pub created_at: Timestamp,
     pub created_by: String,
+    /// The display name of the account that issued it (issue 15 item 6), when it is a person's.
+    pub created_by_name: Option<String>,
     pub revoked_at: Option<Timestamp>,
 }
 
 pub async fn list_api_keys(conn: &mut Conn) -> sqlx::Result<Vec<ApiKeyLine>> {
     sqlx::query_as(
-        "SELECT k.id, f.code, f.name, k.label, k.key_prefix, k.created_at, k.created_by, k.revoked_at
+        "SELECT k.id, f.code, f.name, k.label, k.key_prefix, k.created_at, k.created_by,
+                (SELECT display_name FROM accounts WHERE login_id = k.created_by) AS created_by_name,
+                k.revoked_at
          FROM api_keys k JOIN facilities f ON f.id = k.facility_id ORDER BY k.id DESC",
     )
     .fetch_all(&mut *conn)

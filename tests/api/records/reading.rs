@@ -163,7 +163,10 @@ async fn x2_every_read_is_in_the_audit_chain_and_the_facility_manager_sees_it() 
         .await
         .unwrap();
     assert!(log.contains("b-reader"), "the UI reader");
-    assert!(log.contains("apikey:"), "the API reader");
+    assert!(
+        log.contains("APIキー「"),
+        "the API reader, by its key's name"
+    );
     assert!(log.contains("添付ファイルの取得"));
     // C's manager has no patients of A in their log.
     let other = net.person(Role::FacilityManager, C, "c-manager").await;

@@ -1,0 +1,111 @@
+//! Issue 15 item 6 / defect 7 (X.4): no raw detail key, code value, UTC text, API key id or login
+//! ID left on the audit log, the access log and the pages that name who acted.
+
+use rainbownet::audit::{self, Actor};
+use rainbownet::auth::Role;
+
+use crate::helpers::*;
+use crate::logs::{cells, patient_of};
+
+/// Raw detail keys an outside walk found on /audit.
+const RAW: &[&str] = &[
+    "other_sessions_ended",
+    "was_one_time",
+    "password_changed",
+    "expires_at",
+    "apikey:",
+    "api_key",
+    "T09:48",
+];
+
+#[tokio::test]
+async fn x4_issue15_audit_details_have_labels_japan_time_and_api_keys_by_name() {
+    let app = spawn_app().await;
+    let admin = app.login_as(Role::SystemAdmin).await;
+    let manager = app.login_as(Role::FacilityManager).await;
+    let patient = patient_of(&app, "9900000001").await;
+    // An API key issued on the page: its event's target is the key.
+    let res = admin
+        .client
+        .post_form(
+            "/admin/api-keys",
+            &[("facility_code", "9900000001"), ("label", "電子カルテ連携")],
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let key_id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM api_keys")
+        .fetch_one(app.db().pool())
+        .await
+        .expect("key");
+    // The key reads the patient through the API, and an event carries an instant in its details.
+    let key_actor = Actor {
+        account_id: None,
+        login: format!("apikey:{key_id}:9900000001"),
+        role: "api_key".into(),
+        client_addr: "10.0.0.9".into(),
+    };
+    let mut tx = app.db().begin().await.expect("tx");
+    audit::record(
+        &mut tx,
+        app.now(),
+        &key_actor,
+        "records.timeline_read",
+        &format!("patient:{patient}"),
+        serde_json::json!({"channel": "api", "expires_at": "2026-12-29T09:48:38.723Z"}),
+    )
+    .await
+    .expect("record");
+    tx.commit().await.expect("commit");
+
+    let page = admin
+        .client
+        .get("/audit?per=200")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let texts = cells(&page);
+    for t in &texts {
+        for raw in RAW {
+            assert!(!t.contains(raw), "{raw} shown raw in {t:?}");
+        }
+    }
+    let key = "APIキー「電子カルテ連携」（テスト施設9900000001）";
+    assert!(texts.iter().any(|t| t == key), "{key} in {texts:?}");
+    // Labels of the password change's details, words for its reason, Japan time.
+    assert!(
+        page.contains("<dt>一時パスワードだった</dt><dd>はい</dd>"),
+        "{page}"
+    );
+    assert!(page.contains("<dt>ほかのセッションの終了数</dt>"));
+    assert!(page.contains("<dt>理由</dt><dd>パスワード変更</dd>"));
+    assert!(page.contains("<dt>有効期限</dt><dd>2026-12-29 18:48</dd>"));
+
+    // The facility's access log names the key and says it was the API, not `api_key`.
+    let log = manager
+        .client
+        .get("/records/access-log")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let texts = cells(&log);
+    assert!(texts.iter().any(|t| t == key), "{key} in {texts:?}");
+    assert!(texts.iter().any(|t| t == "APIキー（外部システム）"));
+    assert!(
+        !texts
+            .iter()
+            .any(|t| t.contains("api_key") || t.contains("apikey:"))
+    );
+
+    // Who issued the key: the person's name, the login ID only in the title.
+    let keys = admin
+        .client
+        .get("/admin/api-keys")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(keys.contains("（試験 システム管理者）"), "{keys}");
+    assert!(keys.contains(&format!("title=\"{}\"", admin.login_id)));
+}
