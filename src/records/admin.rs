@@ -58,6 +58,12 @@ async fn keys_page(
         .await?
         .into_iter()
         .map(|k| KeyLine {
+            // The login ID beside a person's name; a system actor has only its shown name.
+            created_by: if k.created_by_name.is_some() {
+                k.created_by.clone()
+            } else {
+                String::new()
+            },
             id: k.id,
             facility: format!("{}（{}）", k.facility_name, k.facility_code),
             label: k.label,
@@ -68,7 +74,6 @@ async fn keys_page(
                 k.created_by_name
                     .unwrap_or_else(|| crate::audit::Actor::shown(&k.created_by))
             ),
-            created_by: k.created_by,
             revoked: k.revoked_at.map(|t| t.jst()),
         })
         .collect();

@@ -101,7 +101,8 @@ async fn r21_1_x3_a_second_facility_links_through_the_api_and_sends_by_its_own_i
         .text()
         .await
         .unwrap();
-    assert!(!log.contains(&format!(":{A}")), "{log}");
+    // A reader is shown as its API key's use and facility (issue 15: no raw ids).
+    assert!(!log.contains(&format!("（テスト施設{A}）")), "{log}");
 
     // Refusals: each an OperationOutcome in Japanese, nothing stored.
     let before = (net.rows().await, links_audited(app).await);
@@ -218,8 +219,14 @@ async fn r21_1_x3_a_second_facility_links_through_the_api_and_sends_by_its_own_i
         .text()
         .await
         .unwrap();
-    assert!(log.contains(&format!(":{A}")), "A's read: {log}");
-    assert!(log.contains(&format!(":{B}")), "B's read: {log}");
+    assert!(
+        log.contains(&format!("（テスト施設{A}）")),
+        "A's read: {log}"
+    );
+    assert!(
+        log.contains(&format!("（テスト施設{B}）")),
+        "B's read: {log}"
+    );
 }
 
 #[tokio::test]
