@@ -30,10 +30,12 @@
 //!    the patient timeline page (UI, logged in as a facility user), the document page (UI),
 //!    `GET /api/fhir/Bundle/{id}`, `GET /api/fhir/Bundle?patient=KR…` (API key) and the
 //!    patient list page `/records` — p50/p99 over random patients and documents.
-//! 5. Intake: single-document `POST /api/fhir/Bundle` from 16 clients to one instance, then to
-//!    two instances (two server processes on the same database, 8 clients each), then to one
-//!    again; docs/s and the two-instance ratio (goal ≥ 1.5×; the clients, both servers and
-//!    PostgreSQL share this machine's cores).
+//! 5. Intake: single-document `POST /api/fhir/Bundle` from 16 and from 64 clients to one
+//!    instance, then to two instances (two server processes on the same database, half the
+//!    clients each), then to one again; docs/s and the two-instance ratio (goal ≥ 1.5×). Once
+//!    with every process on both cores, once with each instance held to a core of its own
+//!    (`taskset`, the model of instances on separate hosts; PostgreSQL and the clients share
+//!    both cores either way).
 //! 6. Retention: the `records.retention` job (the same function the scheduler and
 //!    `rainbownet job run records.retention` call) over the expired day, then the purge of the
 //!    listed documents (`records::purge`, as the administrator's confirmation does).
@@ -44,6 +46,7 @@
 //! `PREFECTURE_DOCS=10000000 PREFECTURE_PATIENTS=1000000` (about 20 GB of disk; see README
 //! "Running a larger network"). Other knobs: `PREFECTURE_READS` (samples per read measurement,
 //! default 400), `PREFECTURE_INTAKE_DOCS` (per intake run, default 3000),
+//! `PREFECTURE_INTAKE_CLIENTS` (client counts, default `16,64`),
 //! `PREFECTURE_POOL` (connections per instance, default 8), `PREFECTURE_FSYNC=off` (throwaway
 //! cluster only), `PREFECTURE_KEEP=1` (leave the throwaway cluster running and print its URL,
 //! for EXPLAIN ANALYZE by hand).
@@ -586,6 +589,19 @@ impl Report {
 struct Server {
     child: Child,
     base: String,
+}
+
+impl Server {
+    /// Holds every thread of the server (and those it starts later) to the CPUs in `cpus`
+    /// ("0", "1", "0,1").
+    fn pin(&self, cpus: &str) {
+        let ok = Command::new("taskset")
+            .args(["-a", "-p", "-c", cpus, &self.child.id().to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "taskset -a -p -c {cpus} (util-linux) failed");
+    }
 }
 
 impl Drop for Server {
@@ -1452,40 +1468,64 @@ async fn main() {
         }
         out
     };
-    let t = Instant::now();
-    let one_before = intake(std::slice::from_ref(&a.base), &keys, intake_docs(1), 16).await;
-    report.step(
-        &format!(
-            "intake, one instance, 16 clients, {} docs",
-            size.intake_docs
-        ),
-        t.elapsed(),
-        &format!("{one_before:.0} docs/s"),
-    );
-    let b = serve(work.path(), "instance-b", &url, &size).await;
-    let t = Instant::now();
-    let two = intake(&[a.base.clone(), b.base.clone()], &keys, intake_docs(2), 16).await;
-    report.step(
-        &format!(
-            "intake, two instances, 8 clients each, {} docs",
-            size.intake_docs
-        ),
-        t.elapsed(),
-        &format!("{two:.0} docs/s"),
-    );
-    drop(b);
-    let t = Instant::now();
-    let one_after = intake(std::slice::from_ref(&a.base), &keys, intake_docs(3), 16).await;
-    report.step(
-        &format!("intake, one instance again, {} docs", size.intake_docs),
-        t.elapsed(),
-        &format!("{one_after:.0} docs/s"),
-    );
-    report.note(format!(
-        "intake: two instances {two:.0} docs/s = {:.2}× one instance ({:.0} docs/s, mean of before and after); goal ≥ 1.5×",
-        two / ((one_before + one_after) / 2.0),
-        (one_before + one_after) / 2.0
-    ));
+    // Each round: one instance, two instances, one again. First as this machine runs them (both
+    // instances, PostgreSQL and the clients on both cores), then with each instance held to a
+    // core of its own (`taskset`; PostgreSQL and the clients still on both), the model of
+    // instances on hosts of their own, which is what a second instance adds in a real network.
+    let client_counts: Vec<usize> = std::env::var("PREFECTURE_INTAKE_CLIENTS")
+        .unwrap_or_else(|_| "16,64".into())
+        .split(',')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
+    let mut run = 0;
+    for pinned in [false, true] {
+        let how = if pinned {
+            "each instance on one core of its own"
+        } else {
+            "all processes on both cores"
+        };
+        for &clients in &client_counts {
+            let mut next = || {
+                run += 1;
+                intake_docs(run)
+            };
+            a.pin(if pinned { "0" } else { "0,1" });
+            let t = Instant::now();
+            let one_before = intake(std::slice::from_ref(&a.base), &keys, next(), clients).await;
+            report.step(
+                &format!("intake ({how}), one instance, {clients} clients"),
+                t.elapsed(),
+                &format!("{one_before:.0} docs/s"),
+            );
+            let b = serve(work.path(), "instance-b", &url, &size).await;
+            b.pin(if pinned { "1" } else { "0,1" });
+            let t = Instant::now();
+            let two = intake(&[a.base.clone(), b.base.clone()], &keys, next(), clients).await;
+            report.step(
+                &format!(
+                    "intake ({how}), two instances, {} clients each",
+                    clients / 2
+                ),
+                t.elapsed(),
+                &format!("{two:.0} docs/s"),
+            );
+            drop(b);
+            let t = Instant::now();
+            let one_after = intake(std::slice::from_ref(&a.base), &keys, next(), clients).await;
+            report.step(
+                &format!("intake ({how}), one instance again, {clients} clients"),
+                t.elapsed(),
+                &format!("{one_after:.0} docs/s"),
+            );
+            report.note(format!(
+                "intake ({how}, {clients} clients, {} docs a run): two instances {two:.0} docs/s = {:.2}× one instance ({:.0} docs/s, mean of before and after); goal ≥ 1.5×",
+                size.intake_docs,
+                two / ((one_before + one_after) / 2.0),
+                (one_before + one_after) / 2.0
+            ));
+        }
+    }
+    a.pin("0,1");
 
     // Retention over the expired day.
     let now = SystemClock.now();

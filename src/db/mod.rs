@@ -176,6 +176,11 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
+            // sqlx pings a connection before handing it out. A SQLite connection lives in this
+            // process and cannot go away under us, and the ping is a round trip to its worker
+            // thread on every request; a PostgreSQL connection can (a restart, a proxy's idle
+            // cut), so it is still checked there.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -211,11 +211,20 @@ pub enum WindowError {
     Db(#[from] sqlx::Error),
 }
 
+/// Whether a path can answer with a page that shows the banner: not the machine interfaces
+/// (FHIR API, health checks, metrics) nor static files, which would otherwise pay a database
+/// round trip per request for nothing (a third of `/healthz`'s cost, `benches/ingest.rs`).
+fn shows_pages(path: &str) -> bool {
+    !(path.starts_with("/static/")
+        || path.starts_with("/api/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics"))
+}
+
 /// Middleware: during an approved window, puts its banner text into the request so that
 /// `Page` (and so every page) shows it.
 pub async fn banner(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let mut text = None;
-    if !req.uri().path().starts_with("/static/") {
+    if shows_pages(req.uri().path()) {
         let now = state.now();
         if let Ok(mut conn) = state.db.pool().acquire().await
             && let Ok(active) = repo_requests::active_windows(&mut conn, now).await
