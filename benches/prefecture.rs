@@ -507,6 +507,17 @@ impl Pg {
         pg
     }
 
+    /// The postmaster's pid (first line of `postmaster.pid`).
+    fn pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.dir.path().join("data").join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     fn url(&self) -> String {
         format!(
             "postgres://postgres@localhost/postgres?host={}&port=5432",
@@ -534,6 +545,87 @@ impl Drop for Pg {
 }
 
 // ---- measurement helpers ----
+
+/// User + system CPU seconds of process `pid` (clock ticks of 1/100 s), and its parent's pid.
+fn proc_cpu(pid: u32) -> Option<(f64, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at the last ')'.
+    let f: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // state is field 3 of stat: ppid 4, utime 14, stime 15.
+    Some(((n(11) + n(12)) as f64 / 100.0, n(1) as u32))
+}
+
+/// CPU seconds of `root` and its children (a PostgreSQL postmaster and its backends).
+fn tree_cpu(root: u32) -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let (cpu, ppid) = proc_cpu(pid)?;
+            (pid == root || ppid == root).then_some(cpu)
+        })
+        .sum()
+}
+
+/// Where an intake run's CPU went: the instances, PostgreSQL (when its postmaster is known)
+/// and the clients (this process), each in µs per document, and the machine's share used.
+struct CpuSplit {
+    start: Instant,
+    servers: Vec<u32>,
+    pg: Option<u32>,
+    before: (f64, f64, f64),
+}
+
+impl CpuSplit {
+    fn read(servers: &[u32], pg: Option<u32>) -> (f64, f64, f64) {
+        let app = servers
+            .iter()
+            .filter_map(|p| proc_cpu(*p))
+            .map(|c| c.0)
+            .sum();
+        (
+            app,
+            pg.map_or(0.0, tree_cpu),
+            proc_cpu(std::process::id()).map_or(0.0, |c| c.0),
+        )
+    }
+
+    fn start(servers: &[&Server], pg: Option<u32>) -> CpuSplit {
+        let servers: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();
+        let before = Self::read(&servers, pg);
+        CpuSplit {
+            start: Instant::now(),
+            servers,
+            pg,
+            before,
+        }
+    }
+
+    fn finish(&self, docs: usize) -> String {
+        let wall = self.start.elapsed().as_secs_f64();
+        let after = Self::read(&self.servers, self.pg);
+        let (app, pg, clients) = (
+            after.0 - self.before.0,
+            after.1 - self.before.1,
+            after.2 - self.before.2,
+        );
+        let per = |s: f64| s * 1e6 / docs as f64;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let pg_text = if self.pg.is_some() {
+            format!("{:.0}", per(pg))
+        } else {
+            "–".into()
+        };
+        format!(
+            "CPU µs/doc: instances {:.0}, PostgreSQL {pg_text}, clients {:.0}; {:.0} % of the machine",
+            per(app),
+            per(clients),
+            100.0 * (app + pg + clients) / wall / cores
+        )
+    }
+}
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -1477,6 +1569,7 @@ async fn main() {
         .split(',')
         .filter_map(|c| c.trim().parse().ok())
         .collect();
+    let postmaster = pg.as_ref().and_then(Pg::pid);
     let mut run = 0;
     for pinned in [false, true] {
         let how = if pinned {
@@ -1491,15 +1584,17 @@ async fn main() {
             };
             a.pin(if pinned { "0" } else { "0,1" });
             let t = Instant::now();
+            let cpu = CpuSplit::start(&[&a], postmaster);
             let one_before = intake(std::slice::from_ref(&a.base), &keys, next(), clients).await;
             report.step(
                 &format!("intake ({how}), one instance, {clients} clients"),
                 t.elapsed(),
-                &format!("{one_before:.0} docs/s"),
+                &format!("{one_before:.0} docs/s; {}", cpu.finish(size.intake_docs)),
             );
             let b = serve(work.path(), "instance-b", &url, &size).await;
             b.pin(if pinned { "1" } else { "0,1" });
             let t = Instant::now();
+            let cpu = CpuSplit::start(&[&a, &b], postmaster);
             let two = intake(&[a.base.clone(), b.base.clone()], &keys, next(), clients).await;
             report.step(
                 &format!(
@@ -1507,15 +1602,16 @@ async fn main() {
                     clients / 2
                 ),
                 t.elapsed(),
-                &format!("{two:.0} docs/s"),
+                &format!("{two:.0} docs/s; {}", cpu.finish(size.intake_docs)),
             );
             drop(b);
             let t = Instant::now();
+            let cpu = CpuSplit::start(&[&a], postmaster);
             let one_after = intake(std::slice::from_ref(&a.base), &keys, next(), clients).await;
             report.step(
                 &format!("intake ({how}), one instance again, {clients} clients"),
                 t.elapsed(),
-                &format!("{one_after:.0} docs/s"),
+                &format!("{one_after:.0} docs/s; {}", cpu.finish(size.intake_docs)),
             );
             report.note(format!(
                 "intake ({how}, {clients} clients, {} docs a run): two instances {two:.0} docs/s = {:.2}× one instance ({:.0} docs/s, mean of before and after); goal ≥ 1.5×",
