@@ -44,7 +44,7 @@ fn pdf_pages(bytes: &[u8]) -> usize {
         .expect("page count")
 }
 
-const FIELDS: &[(&str, &str)] = &[
+pub(crate) const FIELDS: &[(&str, &str)] = &[
     ("title", "文書送信の停止"),
     ("severity", "major"),
     ("discovered_at", "2026-01-10T09:15"),
@@ -57,7 +57,7 @@ const FIELDS: &[(&str, &str)] = &[
 ];
 
 /// A system administrator and the incident they created by hand (its id).
-async fn admin_with_incident(app: &TestApp) -> (TestUser, i64) {
+pub(crate) async fn admin_with_incident(app: &TestApp) -> (TestUser, i64) {
     let admin = app.login_as(Role::SystemAdmin).await;
     let res = admin.client.post_form("/incidents", FIELDS).await;
     assert_eq!(res.status(), 303, "{}", res.text().await.expect("body"));
