@@ -2449,3 +2449,7 @@ api-key-external-system = API key (external system)
 api-key-label-facility = API key “{ $label }” ({ $facility })
 field-field-new-value-new-old = Field { $field }, new value { $new }, old value { $old }
 field-field-new-value-new = Field { $field }, new value { $new }
+
+## Audit detail fields (2)
+documentation = Documentation
+response = Response

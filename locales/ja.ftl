@@ -2450,3 +2450,7 @@ api-key-external-system = APIキー（外部システム）
 api-key-label-facility = APIキー「{ $label }」（{ $facility }）
 field-field-new-value-new-old = 項目 { $field }、新しい値 { $new }、以前の値 { $old }
 field-field-new-value-new = 項目 { $field }、新しい値 { $new }
+
+## Audit detail fields (2)
+documentation = 説明文書
+response = 応答
