@@ -167,3 +167,56 @@ async fn x4_r17_1_a_corrected_field_shows_the_form_s_label_on_the_audit_log() {
         cells(&page).join(" | ")
     );
 }
+
+/// X.4 (issue 15 item 6): a revoked API key says when and who revoked it, by name as the issuer
+/// is, the login ID in the cell's title.
+#[tokio::test]
+async fn x4_a_revoked_api_key_names_who_revoked_it() {
+    let app = spawn_app().await;
+    let admin = app.login_as(Role::SystemAdmin).await;
+    // The facility manager's log-in registers facility 9900000001.
+    app.login_as(Role::FacilityManager).await;
+    let res = admin
+        .client
+        .post_form(
+            "/admin/api-keys",
+            &[("facility_code", "9900000001"), ("label", "検査連携")],
+        )
+        .await;
+    let status = res.status();
+    assert!(status.is_success(), "{}", res.text().await.expect("body"));
+    let key_id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM api_keys")
+        .fetch_one(app.db().pool())
+        .await
+        .expect("key");
+    let res = admin
+        .client
+        .post_form(
+            &format!("/admin/api-keys/{key_id}/revoke"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = admin
+        .client
+        .get("/admin/api-keys")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let revoked: Vec<String> = cells(&page)
+        .into_iter()
+        .filter(|t| t.starts_with("失効（"))
+        .collect();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert!(
+        revoked[0].ends_with("、試験 システム管理者）"),
+        "{revoked:?}"
+    );
+    let cell = &page[..page.find(&revoked[0]).expect("cell")];
+    let td = &cell[cell.rfind("<td").expect("td")..];
+    assert!(
+        td.contains(&format!("title=\"{}\"", admin.login_id)),
+        "{td}"
+    );
+}
