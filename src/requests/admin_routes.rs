@@ -137,6 +137,24 @@ fn posted_list(body: &Bytes) -> (String, ListQuery) {
     (filter, ListQuery::from_query(&raw))
 }
 
+/// The list the processing form was posted from (tab, search, sort, page size, page) with the
+/// letters' download token: after processing the user is back where they were (X.4), as after a
+/// refusal. Of a repeated key the first counts, as in [`ListQuery`].
+fn list_href(body: &Bytes, filter: &str, token: &str) -> String {
+    let mut url = url::form_urlencoded::Serializer::new(String::new());
+    url.append_pair("state", filter);
+    let mut seen = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        let kept = matches!(&*k, "q" | "sort" | "dir" | "per" | "page");
+        if kept && !v.trim().is_empty() && !seen.contains(&k) {
+            url.append_pair(&k, &v);
+            seen.push(k);
+        }
+    }
+    url.append_pair("letters", token);
+    format!("/admin/requests?{}", url.finish())
+}
+
 pub async fn issue(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -185,7 +203,7 @@ pub async fn issue(
             );
             Ok(flash_redirect(
                 &state,
-                &format!("/admin/requests?state=received&letters={token}"),
+                &list_href(&body, &filter, &token),
                 &msg,
             ))
         }
