@@ -2239,10 +2239,8 @@ open-the-documents-held-for-review = 確認待ちの文書を開く
 at-least-v1-showing-v2-v3 = { $v1 } 件以上中 { $v2 }〜{ $v3 } 件
 ## Helpdesk attachments
 no-attachments-2 = 添付ファイルはありません。
-attach-a-file-pdf-png-jpeg = ファイルを添付する（PDF・PNG・JPEG・テキスト・Excel・Word、2 MB まで）
 internal-memo-not-shown-to-the = 内部メモ（依頼者には表示しない）
 the-file-was-attached = ファイルを添付しました。
-the-file-is-too-large-up = ファイルが大きすぎます（2 MB まで）。
 choose-a-file-to-attach-an = 添付するファイルを選んでください（空のファイルは添付できません）。
 only-pdf-png-jpeg-text-txt = 添付できるのは PDF・PNG・JPEG・テキスト（.txt・.csv）・Excel（.xlsx）・Word（.docx）のファイルです。
 file-attached-to-an-inquiry = 問い合わせへのファイル添付
