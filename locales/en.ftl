@@ -2238,10 +2238,8 @@ open-the-documents-held-for-review = Open the documents held for review
 at-least-v1-showing-v2-v3 = at least { $v1 }; showing { $v2 }–{ $v3 }
 ## Helpdesk attachments
 no-attachments-2 = No attachments.
-attach-a-file-pdf-png-jpeg = Attach a file (PDF, PNG, JPEG, text, Excel, Word; up to 2 MB)
 internal-memo-not-shown-to-the = Internal memo (not shown to the requester)
 the-file-was-attached = The file was attached.
-the-file-is-too-large-up = The file is too large (up to 2 MB).
 choose-a-file-to-attach-an = Choose a file to attach (an empty file cannot be attached).
 only-pdf-png-jpeg-text-txt = Only PDF, PNG, JPEG, text (.txt, .csv), Excel (.xlsx) and Word (.docx) files can be attached.
 file-attached-to-an-inquiry = File attached to an inquiry
@@ -2449,3 +2447,7 @@ api-key-external-system = API key (external system)
 api-key-label-facility = API key “{ $label }” ({ $facility })
 field-field-new-value-new-old = Field { $field }, new value { $new }, old value { $old }
 field-field-new-value-new = Field { $field }, new value { $new }
+
+## Audit detail fields (2)
+documentation = Documentation
+response = Response

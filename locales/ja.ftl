@@ -2239,10 +2239,8 @@ open-the-documents-held-for-review = 確認待ちの文書を開く
 at-least-v1-showing-v2-v3 = { $v1 } 件以上中 { $v2 }〜{ $v3 } 件
 ## Helpdesk attachments
 no-attachments-2 = 添付ファイルはありません。
-attach-a-file-pdf-png-jpeg = ファイルを添付する（PDF・PNG・JPEG・テキスト・Excel・Word、2 MB まで）
 internal-memo-not-shown-to-the = 内部メモ（依頼者には表示しない）
 the-file-was-attached = ファイルを添付しました。
-the-file-is-too-large-up = ファイルが大きすぎます（2 MB まで）。
 choose-a-file-to-attach-an = 添付するファイルを選んでください（空のファイルは添付できません）。
 only-pdf-png-jpeg-text-txt = 添付できるのは PDF・PNG・JPEG・テキスト（.txt・.csv）・Excel（.xlsx）・Word（.docx）のファイルです。
 file-attached-to-an-inquiry = 問い合わせへのファイル添付
@@ -2450,3 +2448,7 @@ api-key-external-system = APIキー（外部システム）
 api-key-label-facility = APIキー「{ $label }」（{ $facility }）
 field-field-new-value-new-old = 項目 { $field }、新しい値 { $new }、以前の値 { $old }
 field-field-new-value-new = 項目 { $field }、新しい値 { $new }
+
+## Audit detail fields (2)
+documentation = 説明文書
+response = 応答

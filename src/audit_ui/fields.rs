@@ -70,6 +70,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("distinct_login_ids", "ログインIDの種類数"),
     ("document_id", "文書"),
     ("document_ids", "文書"),
+    ("documentation", "説明文書"),
     ("documents", "文書数"),
     ("due_on", "期限"),
     ("duration_ms", "所要時間（ミリ秒）"),
@@ -132,6 +133,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("limit", "上限"),
     ("linked", "関連付け"),
     ("local_id", "施設内患者ID"),
+    ("location", "場所"),
     ("locked_at", "ロック日時"),
     ("locked_or_disabled", "ロック中・無効のアカウント"),
     ("locked_until", "ロック期限"),
@@ -142,6 +144,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("mails", "メール数"),
     ("max_response_ms", "応答時間の上限（ミリ秒）"),
     ("means", "連絡手段"),
+    ("message", "メッセージ"),
     ("method", "方法"),
     ("migrations", "マイグレーション"),
     ("minutes", "分"),
@@ -200,6 +203,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("requester", "依頼者"),
     ("resealed", "再暗号化"),
     ("resource", "リソース"),
+    ("response", "応答"),
     ("result", "結果"),
     ("retries", "再試行回数"),
     ("review_id", "保留文書"),
@@ -279,6 +283,40 @@ pub fn field(key: &str) -> String {
         .unwrap_or_else(|_| key.to_string())
 }
 
+/// Values of `field` and `fields`: the fields a person corrected (incidents, with the labels of
+/// the edit form, `incidents::model::EDITABLE`) or a check compared (a sent patient against the
+/// registered one, `records::patient_match::Field`). A unit test keeps both in step.
+pub const FIELD_NAMES: &[(&str, &str)] = &[
+    ("action_taken", "処置"),
+    ("affected_services", "影響を受けたサービス"),
+    ("affects_users", "利用者への影響"),
+    ("birth_date", "生年月日"),
+    ("cause", "原因"),
+    ("cause_category", "原因区分"),
+    ("description", "障害内容"),
+    ("discovered_at", "発見日時"),
+    ("discovered_where", "発見箇所"),
+    ("facilities", "影響を受けた施設"),
+    ("gender", "性別"),
+    ("impact", "影響範囲"),
+    ("kana", "フリガナ"),
+    ("name", "氏名"),
+    ("occurred_at", "発生日時"),
+    ("recovered_at", "復旧日時"),
+    ("remarks", "備考"),
+    ("severity", "重大度"),
+    ("title", "件名"),
+];
+
+/// The label of a field named in a `field`/`fields` value; an unknown name shows as it is.
+pub fn field_name(name: &str) -> String {
+    let name = name.trim();
+    FIELD_NAMES
+        .binary_search_by(|(k, _)| k.cmp(&name))
+        .map(|i| FIELD_NAMES[i].1.to_string())
+        .unwrap_or_else(|_| name.to_string())
+}
+
 /// Code values of `reason` (sessions ended, log-ins refused, codes invalidated) → words.
 pub const REASONS: &[(&str, &str)] = &[
     ("absolute_timeout", "最大継続時間"),
@@ -320,6 +358,9 @@ mod tests {
         for w in FIELDS.windows(2) {
             assert!(w[0].0 < w[1].0, "{} before {}", w[0].0, w[1].0);
         }
+        for w in FIELD_NAMES.windows(2) {
+            assert!(w[0].0 < w[1].0, "{} before {}", w[0].0, w[1].0);
+        }
         for w in REASONS.windows(2) {
             assert!(w[0].0 < w[1].0, "{} before {}", w[0].0, w[1].0);
         }
@@ -327,5 +368,16 @@ mod tests {
         assert_eq!(field("something_new"), "something_new");
         assert_eq!(reason("password_changed"), "パスワード変更");
         assert_eq!(reason("入力した理由"), "入力した理由");
+    }
+
+    #[test]
+    fn r15_1_field_names_in_details_read_as_the_forms_that_changed_them_label_them() {
+        for (key, label) in crate::incidents::model::EDITABLE {
+            assert_eq!(field_name(key), *label, "incident field {key}");
+        }
+        for f in crate::records::patient_match::Field::ALL {
+            assert_eq!(field_name(f.key()), f.label(), "patient field {}", f.key());
+        }
+        assert_eq!(field_name("something_new"), "something_new");
     }
 }

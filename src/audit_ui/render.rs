@@ -204,11 +204,33 @@ fn scalar(v: &Value) -> Option<String> {
         Value::Object(m) => {
             let parts: Vec<String> = m
                 .iter()
-                .filter_map(|(k, v)| scalar(v).map(|s| format!("{} {s}", labels::field(k))))
+                .filter_map(|(k, v)| value_of(k, v).map(|s| format!("{} {s}", labels::field(k))))
                 .collect();
             (!parts.is_empty()).then(|| parts.join("、"))
         }
     }
+}
+
+/// A detail value as words: the names in `field`/`fields` (a list, or one text with commas) as
+/// their labels (R15.1, X.4: 項目 原因, not 項目 cause), anything else as [`scalar`].
+fn value_of(key: &str, v: &Value) -> Option<String> {
+    if !matches!(key, "field" | "fields") {
+        return scalar(v);
+    }
+    let names: Vec<String> = match v {
+        Value::String(s) => s
+            .split(',')
+            .filter(|n| !n.trim().is_empty())
+            .map(super::fields::field_name)
+            .collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(super::fields::field_name)
+            .collect(),
+        other => return scalar(other),
+    };
+    (!names.is_empty()).then(|| names.join("、"))
 }
 
 /// An instant written by the code (`2026-12-29T09:48:38.723Z`) as Japan time like the rest of
@@ -253,7 +275,7 @@ fn fields(details: &str, names: &Names) -> Vec<Field> {
             ),
             (_, v) if k == "channel" => scalar(v).map(|c| channel(&c)),
             (_, Value::String(r)) if k == "reason" => Some(super::fields::reason(r)),
-            (_, v) => scalar(v),
+            (_, v) => value_of(k, v),
         };
         if let Some(value) = value.filter(|s| !s.is_empty()) {
             out.push(Field {
@@ -381,5 +403,28 @@ mod tests {
             "施設 みどり病院".to_string()
         );
         assert_eq!(target_text("account:9", &names), "アカウント 9");
+    }
+
+    #[test]
+    fn r15_1_field_names_in_details_show_as_labels() {
+        let names = Names::default();
+        let text = |d: &str| -> Vec<String> {
+            fields(d, &names)
+                .iter()
+                .map(|f| format!("{}={}", f.label, f.value))
+                .collect()
+        };
+        assert_eq!(
+            text(r#"{"changes":[{"field":"cause","old":"","new":"x"}]}"#),
+            ["変更内容=項目 原因、新しい値 x"]
+        );
+        assert_eq!(
+            text(r#"{"fields":"name,birth_date"}"#),
+            ["項目=氏名、生年月日"]
+        );
+        assert_eq!(
+            text(r#"{"fields":["kana","gender"]}"#),
+            ["項目=フリガナ、性別"]
+        );
     }
 }

@@ -26,6 +26,7 @@ use serde_json::json;
 use super::repo_files::{self, StoredFile};
 use super::service::{self, Uploader};
 use super::uploads::{check, kind_of, put_blobs};
+use super::views::FormAt;
 use super::{portal, routes};
 use crate::audit::{self, Actor};
 use crate::auth::Principal;
@@ -84,7 +85,7 @@ pub async fn staff_attach(
             &format!("/helpdesk/{id}"),
             "ファイルを添付しました。",
         )),
-        Err(e) => routes::show_page(&state, page, id, Some(e)).await,
+        Err(e) => routes::show_page(&state, page, id, FormAt::Attachment, Some(e)).await,
     }
 }
 

@@ -363,22 +363,25 @@ pub async fn create(
     ))
 }
 
+/// The inquiry's page with a refusal shown beside the form it answers (`form`: one of
+/// [`FormAt`]), where the user is looking.
 pub(super) async fn show_page(
     state: &AppState,
     page: Page,
     id: i64,
+    form: FormAt,
     error: Option<String>,
 ) -> AppResult<Response> {
-    show_page_with(state, page, id, error, None, None).await
+    show_page_with(state, page, id, error.map(|e| (form, e)), None, None).await
 }
 
-/// The inquiry's page; `canned`: a canned reply to insert; `kept`: the response typed before
-/// it was refused (wins over the canned reply).
+/// The inquiry's page; `error`: a refusal and the form it belongs to; `canned`: a canned reply
+/// to insert; `kept`: the response typed before it was refused (wins over the canned reply).
 async fn show_page_with(
     state: &AppState,
     page: Page,
     id: i64,
-    error: Option<String>,
+    error: Option<(FormAt, String)>,
     canned: Option<i64>,
     kept: Option<ResponseForm>,
 ) -> AppResult<Response> {
@@ -498,6 +501,7 @@ pub async fn respond(
         None
     };
     let (Some(status), None, Ok(files)) = (status, &error, files) else {
+        let error = error.map(|e| (FormAt::Response, e));
         return show_page_with(&state, page, id, error, None, Some(f)).await;
     };
     let (files, _writing) = uploads::put_blobs(&state, files).await?;
@@ -537,6 +541,7 @@ pub async fn correct(
             &state,
             page,
             id,
+            FormAt::Correction,
             Some("訂正内容を入力してください。".into()),
         )
         .await;

@@ -157,7 +157,8 @@ pub struct ShowPage {
     pub overdue: bool,
     pub methods: &'static [&'static str],
     pub statuses: Vec<&'static str>,
-    pub error: Option<String>,
+    /// A refusal, shown beside the form it answers.
+    pub error: Option<(FormAt, String)>,
     /// The method the response form preselects (how the inquiry came in).
     pub default_method: &'static str,
     pub staff: Vec<(i64, String)>,
@@ -176,7 +177,28 @@ pub struct ShowPage {
     pub attachments: Vec<FileView>,
 }
 
+/// The forms of the inquiry page a refusal can belong to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FormAt {
+    Attachment,
+    Response,
+    Correction,
+}
+
 impl ShowPage {
+    /// The refusal of the form named `form` (`attachment`, `response`, `correction`), if any.
+    pub fn error_at(&self, form: &str) -> Option<&str> {
+        let at = match form {
+            "attachment" => FormAt::Attachment,
+            "response" => FormAt::Response,
+            _ => FormAt::Correction,
+        };
+        self.error
+            .as_ref()
+            .filter(|(f, _)| *f == at)
+            .map(|(_, e)| e.as_str())
+    }
+
     pub fn assigned(&self, id: &i64) -> bool {
         self.inq.assignee_account_id == Some(*id)
     }

@@ -28,7 +28,10 @@ pub struct KeyLine {
     pub created: String,
     /// The issuer's login ID, in the cell's title.
     pub created_by: String,
+    /// When, and by whom (a person's name, else the shown actor).
     pub revoked: Option<String>,
+    /// The revoker's login ID, in the cell's title (empty: no person's name to explain).
+    pub revoked_by: String,
 }
 
 #[derive(Template)]
@@ -74,7 +77,20 @@ async fn keys_page(
                 k.created_by_name
                     .unwrap_or_else(|| crate::audit::Actor::shown(&k.created_by))
             ),
-            revoked: k.revoked_at.map(|t| t.jst()),
+            revoked_by: match (&k.revoked_by, &k.revoked_by_name) {
+                (Some(login), Some(_)) => login.clone(),
+                _ => String::new(),
+            },
+            revoked: k.revoked_at.map(|t| {
+                let by = k
+                    .revoked_by_name
+                    .clone()
+                    .or_else(|| k.revoked_by.as_deref().map(crate::audit::Actor::shown));
+                match by {
+                    Some(by) => format!("{}、{by}", t.jst()),
+                    None => t.jst(),
+                }
+            }),
         })
         .collect();
     let facilities = crate::facilities::list_active(&mut conn)

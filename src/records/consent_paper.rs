@@ -2,9 +2,9 @@
 //! find the patient, record or withdraw on behalf of a facility (the scan is required), see the
 //! history. The rules are in [`super::consent`].
 
-use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
@@ -19,7 +19,8 @@ use crate::blobs::BlobStore;
 use crate::db::Tx;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
-use crate::web::{Caller, Page, flash_redirect, render};
+use crate::web::upload::Refusal;
+use crate::web::{Caller, Page, Upload, flash_redirect, render};
 
 use super::consent_ui::{lines, parse_scope};
 
@@ -119,31 +120,18 @@ pub async fn paper_form(
     )
 }
 
-/// The fields of the paper-form upload.
-async fn read_paper(mut multipart: Multipart) -> Result<(PaperValues, Vec<u8>), String> {
-    let mut v = PaperValues::default();
-    let mut scan = Vec::new();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(_) => {
-                return Err("送信内容を読み取れませんでした。もう一度送信してください。".into());
-            }
-        };
-        let name = field.name().unwrap_or("").to_string();
-        if name == "scan" {
-            scan = field
-                .bytes()
-                .await
-                .map_err(|_| "同意書のスキャンを読み取れませんでした。".to_string())?
-                .to_vec();
-            continue;
+/// The fields of the paper-form upload, read by [`Upload`] (the route keeps axum's 2 MB body
+/// limit). A refusal gives the messages this form always gave, and keeps none of the values.
+fn read_paper(up: Upload) -> Result<(PaperValues, Vec<u8>), String> {
+    match up.refused {
+        Some(Refusal::TooLarge) => return Err("同意書のスキャンを読み取れませんでした。".into()),
+        Some(_) => {
+            return Err("送信内容を読み取れませんでした。もう一度送信してください。".into());
         }
-        let text = field
-            .text()
-            .await
-            .map_err(|_| "送信内容を読み取れませんでした。".to_string())?;
+        None => {}
+    }
+    let mut v = PaperValues::default();
+    for (name, text) in up.fields {
         match name.as_str() {
             "patient" => v.patient = text.trim().to_string(),
             "facility" => v.facility = text.trim().to_string(),
@@ -154,6 +142,12 @@ async fn read_paper(mut multipart: Multipart) -> Result<(PaperValues, Vec<u8>), 
             _ => {}
         }
     }
+    let scan = up
+        .files
+        .into_iter()
+        .rfind(|f| f.field == "scan")
+        .map(|f| f.bytes)
+        .unwrap_or_default();
     Ok((v, scan))
 }
 
@@ -164,17 +158,23 @@ pub async fn paper_record(
     State(state): State<AppState>,
     Caller { actor, .. }: Caller,
     page: Page,
-    multipart: Result<Multipart, MultipartRejection>,
+    headers: HeaderMap,
+    up: Upload,
 ) -> AppResult<Response> {
     let now = state.now();
+    // Only a multipart form carries the scan ([`Upload`] would read a plain form too).
+    let multipart = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
     let (form, bytes) = match multipart {
-        Ok(m) => match read_paper(m).await {
+        true => match read_paper(up) {
             Ok(r) => r,
             Err(e) => {
                 return paper_refused(&state, &actor, page, PaperValues::default(), vec![e]).await;
             }
         },
-        Err(_) => {
+        false => {
             return paper_refused(
                 &state,
                 &actor,

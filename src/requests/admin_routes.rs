@@ -2,7 +2,7 @@
 
 use axum::Form;
 use axum::body::Bytes;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -17,7 +17,7 @@ use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::list::{Dir, ListQuery, Pager};
 use crate::web::render;
-use crate::web::{ClientAddr, Page, flash_redirect};
+use crate::web::{ClientAddr, Page, Upload, flash_redirect};
 
 fn handler(p: &Principal, addr: &str) -> Handler {
     Handler {
@@ -137,6 +137,24 @@ fn posted_list(body: &Bytes) -> (String, ListQuery) {
     (filter, ListQuery::from_query(&raw))
 }
 
+/// The list the processing form was posted from (tab, search, sort, page size, page) with the
+/// letters' download token: after processing the user is back where they were (X.4), as after a
+/// refusal. Of a repeated key the first counts, as in [`ListQuery`].
+fn list_href(body: &Bytes, filter: &str, token: &str) -> String {
+    let mut url = url::form_urlencoded::Serializer::new(String::new());
+    url.append_pair("state", filter);
+    let mut seen = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        let kept = matches!(&*k, "q" | "sort" | "dir" | "per" | "page");
+        if kept && !v.trim().is_empty() && !seen.contains(&k) {
+            url.append_pair(&k, &v);
+            seen.push(k);
+        }
+    }
+    url.append_pair("letters", token);
+    format!("/admin/requests?{}", url.finish())
+}
+
 pub async fn issue(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -185,7 +203,7 @@ pub async fn issue(
             );
             Ok(flash_redirect(
                 &state,
-                &format!("/admin/requests?state=received&letters={token}"),
+                &list_href(&body, &filter, &token),
                 &msg,
             ))
         }
@@ -319,7 +337,7 @@ pub async fn import(
     ClientAddr(addr): ClientAddr,
     axum::Extension(p): axum::Extension<Principal>,
     page: Page,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    up: Upload,
 ) -> AppResult<Response> {
     let page = page.titled("申請のCSV取込");
     let refuse = |page: Page, errors: Vec<String>| {
@@ -328,15 +346,13 @@ pub async fn import(
             StatusCode::UNPROCESSABLE_ENTITY,
         )
     };
-    let Ok(mut multipart) = multipart else {
-        return refuse(page, vec!["CSVファイルを選んでください。".into()]);
-    };
-    let mut bytes = None;
-    while let Ok(Some(field)) = multipart.next_field().await {
-        if field.name() == Some("file") {
-            bytes = field.bytes().await.ok();
-        }
-    }
+    // Read by [`Upload`] (the route keeps axum's 2 MB body limit); not a form, unreadable or too
+    // large reads as no file, as it always has.
+    let bytes = up
+        .files()
+        .ok()
+        .and_then(|files| files.into_iter().rfind(|f| f.field == "file"))
+        .map(|f| f.bytes);
     let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
         return refuse(page, vec!["CSVファイルを選んでください。".into()]);
     };

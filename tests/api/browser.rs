@@ -143,6 +143,32 @@ pub(crate) async fn path(b: &Client) -> String {
     }
 }
 
+/// Logs `user` in through the log-in form, and its TOTP step when the account has one (a minute
+/// later: the enrolment used this time step's code, and a code is accepted once).
+pub(crate) async fn log_in(b: &Client, app: &TestApp, user: &TestUser) {
+    b.goto(&format!("{}/login", app.address)).await.unwrap();
+    fill(b, "#login_id", &user.login_id).await;
+    fill(b, "#password", &user.password).await;
+    submit(b).await;
+    if let Some(secret) = &user.totp_secret {
+        app.advance_minutes(1);
+        fill(b, "#code", &totp::code_at(secret, app.now()).unwrap()).await;
+        submit(b).await;
+    }
+}
+
+/// The script of how far the page scrolls sideways at the window's width (0 or less: it fits).
+pub(crate) const SIDEWAYS: &str = "document.documentElement.scrollWidth - window.innerWidth";
+
+/// How far the page scrolls sideways ([`SIDEWAYS`]).
+pub(crate) async fn sideways(b: &Client) -> i64 {
+    b.execute(&format!("return {SIDEWAYS};"), vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap()
+}
+
 pub(crate) async fn screenshot(b: &Client, name: &str) {
     if let Ok(png) = b.screenshot().await {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");

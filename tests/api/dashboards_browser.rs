@@ -4,9 +4,9 @@
 //! a narrow screen the menu folds into one row. Screenshots go to target/screenshots/x4-mobile.
 
 use fantoccini::Client;
-use rainbownet::auth::{Role, totp};
+use rainbownet::auth::Role;
 
-use crate::browser::{browser, browser_available, fill, path, start_driver, submit};
+use crate::browser::{browser, browser_available, log_in, path, start_driver};
 use crate::dashboards::page_links;
 use crate::helpers::*;
 
@@ -77,17 +77,7 @@ async fn x4_issue15_every_roles_pages_fit_390_and_1280_px_without_broken_words()
         pages.extend(page_links(&home).into_iter().filter(|h| h != "/"));
         b.delete_all_cookies().await.unwrap();
         b.set_window_size(1280, 900).await.unwrap();
-        b.goto(&format!("{}/login", app.address)).await.unwrap();
-        fill(&b, "#login_id", &user.login_id).await;
-        fill(&b, "#password", &user.password).await;
-        submit(&b).await;
-        if let Some(secret) = &user.totp_secret {
-            // The enrolment used this time step's code; a code is accepted once.
-            app.advance_minutes(1);
-            let code = totp::code_at(secret, app.now()).unwrap();
-            fill(&b, "#code", &code).await;
-            submit(&b).await;
-        }
+        log_in(&b, &app, &user).await;
         assert_eq!(path(&b).await, "/", "{role:?} logged in in the browser");
         for (width, height) in [(390u32, 844u32), (1280, 900)] {
             b.set_window_size(width, height).await.unwrap();

@@ -6,7 +6,8 @@
 use rainbownet::auth::Role;
 
 use crate::helpers::*;
-use crate::records::{A, consent_for, fixture, network, walk};
+use crate::multipart::{self, Part, blob_pdfs, referral};
+use crate::records::walk;
 
 const PDF: &[u8] = b"%PDF-1.4\n% the error screen\n";
 
@@ -18,31 +19,17 @@ pub(crate) async fn upload(
     bytes: &[u8],
     internal: bool,
 ) -> reqwest::Response {
-    let token = client.csrf().await;
-    let boundary = "rnHELPDESKboundary7";
-    let mut body = Vec::new();
+    let mut parts = Vec::new();
     if internal {
-        body.extend(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"internal\"\r\n\r\nyes\r\n"
-            )
-            .into_bytes(),
-        );
+        parts.push(Part::Text("internal", "yes"));
     }
-    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes());
-    body.extend_from_slice(bytes);
-    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-    client
-        .http
-        .post(client.url(&format!("{path}?csrf_token={token}")))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("upload")
+    parts.push(Part::File {
+        field: "file",
+        name,
+        content_type: "application/octet-stream",
+        bytes,
+    });
+    multipart::send(client, path, &parts).await
 }
 
 async fn ask(user: &TestUser) -> i64 {
@@ -228,22 +215,10 @@ async fn r15_1_too_large_empty_or_other_files_are_refused_with_the_page_kept() {
 
 #[tokio::test]
 async fn r15_1_the_records_purge_keeps_a_blob_a_helpdesk_file_refers_to() {
-    let net = network().await;
+    let (net, doc) = referral().await;
     let app = &net.app;
-    assert_eq!(
-        net.send(A, "/api/fhir/Consent", consent_for(&[]))
-            .await
-            .status(),
-        201
-    );
-    let doc = net.accept(A, fixture("referral_57133-1.json")).await;
     // The document's PDF is also attached to an inquiry (the same blob).
-    let pdfs: Vec<Vec<u8>> = walk(&app.dir.path().join("blobs"))
-        .iter()
-        .map(|b| std::fs::read(b).expect("blob"))
-        .filter(|b| b.starts_with(b"%PDF-"))
-        .collect();
-    assert!(!pdfs.is_empty(), "the referral carries a PDF");
+    let pdfs = blob_pdfs(app);
     let alice = app.login_as(Role::User).await;
     let id = ask(&alice).await;
     for pdf in &pdfs {

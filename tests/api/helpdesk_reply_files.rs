@@ -6,41 +6,27 @@
 use rainbownet::auth::Role;
 
 use crate::helpers::*;
-use crate::records::{A, consent_for, fixture, network, walk};
+use crate::multipart::{self, Part, blob_pdfs, referral};
+use crate::records::walk;
 
 const PDF: &[u8] = b"%PDF-1.4\n% the procedure\n";
 
-/// Posts a multipart form to `path` (CSRF token in the query, as the page's form does): the
-/// text fields first, then the files as `files` (the order of the page's inputs).
+/// Posts a multipart form to `path`: the text fields first, then the files as `files` (the
+/// order of the page's inputs).
 async fn send(
     client: &TestClient,
     path: &str,
     fields: &[(&str, &str)],
     files: &[(&str, &[u8])],
 ) -> reqwest::Response {
-    let token = client.csrf().await;
-    let b = "rnREPLYboundary42";
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend(
-            format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .into_bytes(),
-        );
-    }
-    for (name, bytes) in files {
-        body.extend(format!("--{b}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes());
-        body.extend_from_slice(bytes);
-        body.extend(b"\r\n");
-    }
-    body.extend(format!("--{b}--\r\n").into_bytes());
-    client
-        .http
-        .post(client.url(&format!("{path}?csrf_token={token}")))
-        .header("content-type", format!("multipart/form-data; boundary={b}"))
-        .body(body)
-        .send()
-        .await
-        .expect("send")
+    let mut parts: Vec<Part> = fields.iter().map(|(k, v)| Part::Text(k, v)).collect();
+    parts.extend(files.iter().map(|(name, bytes)| Part::File {
+        field: "files",
+        name,
+        content_type: "application/octet-stream",
+        bytes,
+    }));
+    multipart::send(client, path, &parts).await
 }
 
 async fn ask(user: &TestUser) -> i64 {
@@ -272,21 +258,9 @@ async fn r15_1_a_reply_whose_file_is_refused_is_not_saved_and_its_text_comes_bac
 
 #[tokio::test]
 async fn r15_1_the_records_purge_keeps_a_blob_only_a_replys_file_refers_to() {
-    let net = network().await;
+    let (net, doc) = referral().await;
     let app = &net.app;
-    assert_eq!(
-        net.send(A, "/api/fhir/Consent", consent_for(&[]))
-            .await
-            .status(),
-        201
-    );
-    let doc = net.accept(A, fixture("referral_57133-1.json")).await;
-    let pdfs: Vec<Vec<u8>> = walk(&app.dir.path().join("blobs"))
-        .iter()
-        .map(|b| std::fs::read(b).expect("blob"))
-        .filter(|b| b.starts_with(b"%PDF-"))
-        .collect();
-    assert!(!pdfs.is_empty(), "the referral carries a PDF");
+    let pdfs = blob_pdfs(app);
     // The same PDF goes with a reply (not attached to the inquiry itself).
     let alice = app.login_as(Role::User).await;
     let id = ask(&alice).await;

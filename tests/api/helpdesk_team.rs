@@ -376,3 +376,47 @@ async fn issue15_x4_every_sortable_column_header_links_to_a_working_sort_that_ch
         "対応中 is not ordered among 受付 by number"
     );
 }
+
+/// R15.2, X.4: a refused response shows its error beside the response form (where the user
+/// typed), not above the attachment form further up; a refused correction beside its own form.
+#[tokio::test]
+async fn r15_2_a_refused_response_shows_its_error_beside_the_response_form() {
+    let app = spawn_app().await;
+    let op = app.login_as(Role::SystemOperator).await;
+    let id = record(&op, "電話", "西クリニック", "応答の件").await;
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{id}/responses"),
+            &[("method", "電話"), ("status", "完了"), ("content", " ")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    let at = |needle: &str| {
+        page.find(needle)
+            .unwrap_or_else(|| panic!("{needle} in {page}"))
+    };
+    let error = at("対応内容を入力してください。");
+    assert!(page.contains("id=\"response-error\""));
+    assert!(
+        error > at("/attachments?csrf_token"),
+        "not at the attachments"
+    );
+    assert!(error > at("対応を記録する</h2>"));
+    assert!(error < at("/responses?csrf_token"), "just before the form");
+    assert!(!page.contains("id=\"attachment-error\""));
+
+    let res = op
+        .client
+        .post_form(&format!("/helpdesk/{id}/corrections"), &[("content", " ")])
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    let error = page.find("訂正内容を入力してください。").expect("error");
+    assert!(
+        error > page.find("/corrections\"").expect("form"),
+        "in the correction form"
+    );
+    assert!(!page.contains("id=\"response-error\""));
+}

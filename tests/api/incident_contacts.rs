@@ -9,6 +9,7 @@ use rainbownet::db::Timestamp;
 use rainbownet::incidents::{NewIncident, Severity, Source, Status, notices, repo, service};
 
 use crate::helpers::*;
+use crate::multipart::{self, Part};
 
 fn jst(s: &str) -> Timestamp {
     s.parse::<jiff::Timestamp>().expect("time").into()
@@ -552,32 +553,18 @@ async fn report_state(app: &TestApp, id: i64) -> String {
 }
 
 async fn upload_minutes(c: &TestClient, report: i64, bytes: &[u8]) -> reqwest::Response {
-    let token = c.csrf().await;
-    let boundary = "rnBOUNDARYminutes7MA4YWxk";
-    let mut body = Vec::new();
-    for (name, value) in [("convened", "yes"), ("committee_on", "2026-05-20")] {
-        body.extend(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            )
-            .into_bytes(),
-        );
-    }
-    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"minutes\"; filename=\"minutes.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").into_bytes());
-    body.extend(bytes);
-    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-    c.http
-        .post(c.url(&format!(
-            "/incidents/recurrence/{report}/committee?csrf_token={token}"
-        )))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("upload")
+    let path = format!("/incidents/recurrence/{report}/committee");
+    let parts = [
+        Part::Text("convened", "yes"),
+        Part::Text("committee_on", "2026-05-20"),
+        Part::File {
+            field: "minutes",
+            name: "minutes.pdf",
+            content_type: "application/pdf",
+            bytes,
+        },
+    ];
+    multipart::send(c, &path, &parts).await
 }
 
 #[tokio::test]
@@ -1026,16 +1013,8 @@ async fn r17_statistics_equal_hand_computed_values_and_download_as_csv_and_xlsx(
 
 #[tokio::test]
 async fn r17_3_the_records_purge_keeps_a_blob_that_is_a_committee_s_minutes() {
-    use crate::records::{A, consent_for, fixture, network};
-    let net = network().await;
+    let (net, doc) = crate::multipart::referral().await;
     let app = &net.app;
-    assert_eq!(
-        net.send(A, "/api/fhir/Consent", consent_for(&[]))
-            .await
-            .status(),
-        201
-    );
-    let doc = net.accept(A, fixture("referral_57133-1.json")).await;
     let hash: String =
         sqlx::query_scalar("SELECT blob_hash FROM document_attachments WHERE document_id = $1")
             .bind(doc)

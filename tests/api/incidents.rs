@@ -9,7 +9,8 @@ use rainbownet::monitor::model::{Name, Target};
 use rainbownet::monitor::{Kind, NewMonitor};
 
 use crate::helpers::*;
-use crate::records::{A, consent_for, fixture, network, walk};
+use crate::multipart::{self, Part, referral};
+use crate::records::walk;
 
 /// pdftotext's view of a PDF, without spaces (labels such as 経　過 are spaced in the form).
 pub(crate) fn pdf_text(bytes: &[u8]) -> String {
@@ -44,7 +45,7 @@ fn pdf_pages(bytes: &[u8]) -> usize {
         .expect("page count")
 }
 
-const FIELDS: &[(&str, &str)] = &[
+pub(crate) const FIELDS: &[(&str, &str)] = &[
     ("title", "文書送信の停止"),
     ("severity", "major"),
     ("discovered_at", "2026-01-10T09:15"),
@@ -57,7 +58,7 @@ const FIELDS: &[(&str, &str)] = &[
 ];
 
 /// A system administrator and the incident they created by hand (its id).
-async fn admin_with_incident(app: &TestApp) -> (TestUser, i64) {
+pub(crate) async fn admin_with_incident(app: &TestApp) -> (TestUser, i64) {
     let admin = app.login_as(Role::SystemAdmin).await;
     let res = admin.client.post_form("/incidents", FIELDS).await;
     assert_eq!(res.status(), 303, "{}", res.text().await.expect("body"));
@@ -106,28 +107,17 @@ async fn upload(
     content_type: &str,
     bytes: &[u8],
 ) -> reqwest::Response {
-    let token = user.client.csrf().await;
-    let boundary = "rnINCIDENTboundary42";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n資料\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-    user.client
-        .http
-        .post(
-            user.client
-                .url(&format!("/incidents/{id}/attachments?csrf_token={token}")),
-        )
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("upload")
+    let path = format!("/incidents/{id}/attachments");
+    let parts = [
+        Part::Text("note", "資料"),
+        Part::File {
+            field: "file",
+            name,
+            content_type,
+            bytes,
+        },
+    ];
+    multipart::send(&user.client, &path, &parts).await
 }
 
 #[tokio::test]
@@ -662,15 +652,8 @@ async fn r17_1_the_cause_category_of_the_form_is_a_correction_is_printed_with_th
 
 #[tokio::test]
 async fn r17_1_attachments_are_downloads_of_allowed_types_and_survive_the_records_purge() {
-    let net = network().await;
+    let (net, doc) = referral().await;
     let app = &net.app;
-    assert_eq!(
-        net.send(A, "/api/fhir/Consent", consent_for(&[]))
-            .await
-            .status(),
-        201
-    );
-    let doc = net.accept(A, fixture("referral_57133-1.json")).await;
     let (admin, id) = admin_with_incident(app).await;
     // Every blob the document and the consent made is also an incident attachment.
     let blobs = walk(&app.dir.path().join("blobs"));

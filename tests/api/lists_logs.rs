@@ -358,3 +358,63 @@ async fn x4_issue15_a_refused_processing_keeps_the_search_tab_sort_and_page() {
         "受付日時"
     );
 }
+
+/// X.4 (issue 15 item 2): after a successful processing the list comes back as it was posted
+/// (search, sort, page size), with the letters' download, not reset to `?state=received`.
+#[tokio::test]
+async fn x4_a_successful_processing_returns_to_the_searched_list() {
+    let app = spawn_app().await;
+    let fm = app.login_as(Role::FacilityManager).await;
+    for name in ["清須 一郎", "清須 二郎", "春日 太郎"] {
+        let res = crate::requests::request_add(&fm, name, "きよす").await;
+        assert_eq!(res.status(), 303);
+    }
+    let op = app.login_as(Role::SystemOperator).await;
+    let list = op
+        .client
+        .get("/admin/requests?q=清須&sort=received&dir=desc&per=10")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let doc = Html::parse_document(&list);
+    let mut body = url::form_urlencoded::Serializer::new(String::new());
+    for input in doc.select(&sel("form#issue-form input[type=hidden]")) {
+        body.append_pair(
+            input.attr("name").expect("name"),
+            input.attr("value").unwrap_or_default(),
+        );
+    }
+    let first = crate::requests::received_ids(&app).await[0];
+    body.append_pair("ids", &first.to_string());
+    let res = op
+        .client
+        .http
+        .post(op.client.url("/admin/requests/issue"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.finish())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 303);
+    let to = location(&res);
+    assert!(to.contains("q=%E6%B8%85%E9%A0%88"), "{to}");
+    assert!(to.contains("sort=received") && to.contains("dir=desc") && to.contains("per=10"));
+    let page = op.client.get(&to).await.text().await.expect("page");
+    let doc = Html::parse_document(&page);
+    let q = doc
+        .select(&sel("input#admin-requests-q"))
+        .next()
+        .expect("search box");
+    assert_eq!(q.attr("value"), Some("清須"), "the search is kept");
+    assert!(!page.contains("春日 太郎"), "the search still applies");
+    assert!(page.contains("清須 二郎"));
+    assert!(
+        page.contains("/admin/requests/letters/pdf?t="),
+        "the download"
+    );
+    assert_eq!(
+        text_of(&doc, "thead th[aria-sort=descending] a"),
+        "受付日時"
+    );
+}

@@ -109,3 +109,114 @@ async fn x4_issue15_audit_details_have_labels_japan_time_and_api_keys_by_name() 
     assert!(keys.contains("（試験 システム管理者）"), "{keys}");
     assert!(keys.contains(&format!("title=\"{}\"", admin.login_id)));
 }
+
+/// R15.1 / R17.1, X.4: an incident's correction names the field the way the edit form does
+/// (項目 原因), never its code (`cause`), and in English for an administrator who chose it.
+#[tokio::test]
+async fn x4_r17_1_a_corrected_field_shows_the_form_s_label_on_the_audit_log() {
+    let app = spawn_app().await;
+    let (admin, id) = crate::incidents::admin_with_incident(&app).await;
+    let edit = admin
+        .client
+        .get(&format!("/incidents/{id}/edit"))
+        .await
+        .text()
+        .await
+        .expect("edit");
+    let rev = attr(
+        &edit[edit.find("name=\"revision\"").expect("revision field")..],
+        "value",
+    )
+    .expect("revision value");
+    let mut fields: Vec<(&str, &str)> = crate::incidents::FIELDS.to_vec();
+    fields.push(("cause", "disk failure"));
+    fields.push(("revision", &rev));
+    let res = admin
+        .client
+        .post_form(&format!("/incidents/{id}"), &fields)
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = admin
+        .client
+        .get("/audit?action=incident.corrected")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("項目 原因、新しい値 disk failure"),
+        "{}",
+        cells(&page).join(" | ")
+    );
+    assert!(!page.contains("項目 cause"));
+    sqlx::query("UPDATE accounts SET language = 'en' WHERE login_id = $1")
+        .bind(&admin.login_id)
+        .execute(app.db().pool())
+        .await
+        .expect("language");
+    let page = admin
+        .client
+        .get("/audit?action=incident.corrected")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("Field Cause, new value disk failure"),
+        "{}",
+        cells(&page).join(" | ")
+    );
+}
+
+/// X.4 (issue 15 item 6): a revoked API key says when and who revoked it, by name as the issuer
+/// is, the login ID in the cell's title.
+#[tokio::test]
+async fn x4_a_revoked_api_key_names_who_revoked_it() {
+    let app = spawn_app().await;
+    let admin = app.login_as(Role::SystemAdmin).await;
+    // The facility manager's log-in registers facility 9900000001.
+    app.login_as(Role::FacilityManager).await;
+    let res = admin
+        .client
+        .post_form(
+            "/admin/api-keys",
+            &[("facility_code", "9900000001"), ("label", "検査連携")],
+        )
+        .await;
+    let status = res.status();
+    assert!(status.is_success(), "{}", res.text().await.expect("body"));
+    let key_id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM api_keys")
+        .fetch_one(app.db().pool())
+        .await
+        .expect("key");
+    let res = admin
+        .client
+        .post_form(
+            &format!("/admin/api-keys/{key_id}/revoke"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = admin
+        .client
+        .get("/admin/api-keys")
+        .await
+        .text()
+        .await
+        .expect("page");
+    let revoked: Vec<String> = cells(&page)
+        .into_iter()
+        .filter(|t| t.starts_with("失効（"))
+        .collect();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert!(
+        revoked[0].ends_with("、試験 システム管理者）"),
+        "{revoked:?}"
+    );
+    let cell = &page[..page.find(&revoked[0]).expect("cell")];
+    let td = &cell[cell.rfind("<td").expect("td")..];
+    assert!(
+        td.contains(&format!("title=\"{}\"", admin.login_id)),
+        "{td}"
+    );
+}

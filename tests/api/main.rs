@@ -45,6 +45,7 @@ mod monitor_engine;
 mod monitor_pages;
 mod multi_instance;
 mod multi_instance_keys;
+mod multipart;
 mod notifications;
 mod objects;
 mod observe;

@@ -5,9 +5,11 @@
 
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
-use rainbownet::auth::{Role, totp};
+use rainbownet::auth::Role;
 
-use crate::browser::{browser, browser_available, fill, path, screenshot, start_driver, submit};
+use crate::browser::{
+    SIDEWAYS, browser, browser_available, log_in, path, screenshot, start_driver,
+};
 use crate::helpers::*;
 
 /// Types `text` into the search box `css`, presses Enter and waits for the result page.
@@ -55,14 +57,13 @@ async fn summary(b: &Client) -> String {
 
 /// How far the page scrolls sideways, and whether the table sits in a box that scrolls.
 async fn fits(b: &Client, table: &str) -> (i64, bool) {
+    let script = format!(
+        "const t = document.querySelector(arguments[0]);
+         const box = t.closest('.table-wrap');
+         return [{SIDEWAYS}, !!box && getComputedStyle(box).overflowX === 'auto'];"
+    );
     let v = b
-        .execute(
-            "const t = document.querySelector(arguments[0]);
-             const box = t.closest('.table-wrap');
-             return [document.documentElement.scrollWidth - window.innerWidth,
-                     !!box && getComputedStyle(box).overflowX === 'auto'];",
-            vec![serde_json::json!(table)],
-        )
+        .execute(&script, vec![serde_json::json!(table)])
         .await
         .unwrap();
     (v[0].as_i64().unwrap(), v[1].as_bool().unwrap())
@@ -81,15 +82,7 @@ async fn x4_issue15_search_boxes_filter_on_enter_and_fit_390_px() {
     let driver = start_driver().await;
     let b = browser(&driver).await;
     b.set_window_size(390, 844).await.unwrap();
-    b.goto(&format!("{}/login", app.address)).await.unwrap();
-    fill(&b, "#login_id", &admin.login_id).await;
-    fill(&b, "#password", &admin.password).await;
-    submit(&b).await;
-    if let Some(secret) = &admin.totp_secret {
-        app.advance_minutes(1);
-        fill(&b, "#code", &totp::code_at(secret, app.now()).unwrap()).await;
-        submit(&b).await;
-    }
+    log_in(&b, &app, &admin).await;
     assert_eq!(path(&b).await, "/");
 
     // Accounts: two of the demo's eight accounts (and the tester's own) start with "demo-op".

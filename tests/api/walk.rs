@@ -8,9 +8,11 @@
 //!   the facility's name after the title of 利用者の申請 was cut after its first letter (あ/おば).
 
 use fantoccini::{Client, Locator};
-use rainbownet::auth::{Role, totp};
+use rainbownet::auth::Role;
 
-use crate::browser::{browser, browser_available, fill, path, screenshot, start_driver, submit};
+use crate::browser::{
+    browser, browser_available, log_in, path, screenshot, sideways, start_driver,
+};
 use crate::helpers::*;
 
 #[test]
@@ -73,17 +75,6 @@ async fn broken_words(b: &Client, css: &str) -> Vec<String> {
     serde_json::from_value(v).unwrap()
 }
 
-async fn sideways(b: &Client) -> i64 {
-    b.execute(
-        "return document.documentElement.scrollWidth - window.innerWidth;",
-        vec![],
-    )
-    .await
-    .unwrap()
-    .as_i64()
-    .unwrap()
-}
-
 #[tokio::test]
 async fn x4_issue15_walk_helpdesk_words_stay_whole_and_the_chain_page_fits_390_px() {
     if !browser_available() {
@@ -100,15 +91,7 @@ async fn x4_issue15_walk_helpdesk_words_stay_whole_and_the_chain_page_fits_390_p
     let admin = app.login_as(Role::SystemAdmin).await;
     let driver = start_driver().await;
     let b = browser(&driver).await;
-    b.goto(&format!("{}/login", app.address)).await.unwrap();
-    fill(&b, "#login_id", &admin.login_id).await;
-    fill(&b, "#password", &admin.password).await;
-    submit(&b).await;
-    if let Some(secret) = &admin.totp_secret {
-        app.advance_minutes(1);
-        fill(&b, "#code", &totp::code_at(secret, app.now()).unwrap()).await;
-        submit(&b).await;
-    }
+    log_in(&b, &app, &admin).await;
     assert_eq!(path(&b).await, "/");
 
     b.set_window_size(1280, 900).await.unwrap();
@@ -154,10 +137,7 @@ async fn x4_issue15_walk_helpdesk_words_stay_whole_and_the_chain_page_fits_390_p
     // A facility manager's request page: the facility's name after the title stays whole.
     let manager = app.login_as(Role::FacilityManager).await;
     b.delete_all_cookies().await.unwrap();
-    b.goto(&format!("{}/login", app.address)).await.unwrap();
-    fill(&b, "#login_id", &manager.login_id).await;
-    fill(&b, "#password", &manager.password).await;
-    submit(&b).await;
+    log_in(&b, &app, &manager).await;
     b.goto(&format!("{}/requests", app.address)).await.unwrap();
     let lines = b
         .execute(

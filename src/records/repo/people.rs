@@ -65,13 +65,17 @@ pub struct ApiKeyLine {
     /// The display name of the account that issued it (issue 15 item 6), when it is a person's.
     pub created_by_name: Option<String>,
     pub revoked_at: Option<Timestamp>,
+    pub revoked_by: Option<String>,
+    /// The display name of the account that revoked it, when it is a person's.
+    pub revoked_by_name: Option<String>,
 }
 
 pub async fn list_api_keys(conn: &mut Conn) -> sqlx::Result<Vec<ApiKeyLine>> {
     sqlx::query_as(
         "SELECT k.id, f.code, f.name, k.label, k.key_prefix, k.created_at, k.created_by,
                 (SELECT display_name FROM accounts WHERE login_id = k.created_by) AS created_by_name,
-                k.revoked_at
+                k.revoked_at, k.revoked_by,
+                (SELECT display_name FROM accounts WHERE login_id = k.revoked_by) AS revoked_by_name
          FROM api_keys k JOIN facilities f ON f.id = k.facility_id ORDER BY k.id DESC",
     )
     .fetch_all(&mut *conn)
