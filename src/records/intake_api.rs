@@ -451,7 +451,9 @@ mod tests {
         let out = check_entries(entries, "2300000001", 100);
         assert_eq!(out.len(), 37);
         for (i, r) in out.iter().enumerate() {
-            let e = r.as_ref().err().expect("every entry here is refused");
+            let Err(e) = r else {
+                panic!("entry {i}: every entry here is refused")
+            };
             if i % 2 == 0 {
                 assert_eq!(e.message, format!("entry {i}"));
             } else {
