@@ -85,6 +85,9 @@ mod routes_form;
 pub mod routes_recurrence;
 pub mod routes_stats;
 pub mod service;
+mod service_edit;
+mod service_files;
+mod service_timeline;
 pub mod stats;
 mod views;
 
