@@ -67,6 +67,7 @@
 //!   the whole network (`Owner::Network`) behind staff-only routes.
 
 pub mod contacts;
+mod contacts_notify;
 pub mod contacts_panel;
 pub mod model;
 pub mod notices;
