@@ -28,6 +28,8 @@ mod scope;
 mod settings;
 pub mod strength;
 pub mod throttle;
+mod throttle_report;
+mod throttle_settings;
 pub mod totp;
 
 pub use access::{Access, RouteRule, may_open};

@@ -38,139 +38,17 @@
 //!
 //! Refused attempts are counted with the failures (per address and window) and taken by the
 //! `accounts` report job for its summary ([`Throttle::take_closed_refusals`]).
+//!
+//! Files: this one counts and decides ([`Throttle`], [`Permit`]); `throttle_settings.rs` holds
+//! the settings, the windows, the address keys and the refusal (re-exported here);
+//! `throttle_report.rs` hands the refusals of closed windows to the report job.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
-
 use super::repo_throttle as repo;
+pub use super::throttle_settings::{Limit, Refused, ThrottleSettings, Window};
 use crate::db::{Backend, Db, Timestamp};
-
-/// `[security.throttle]`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ThrottleSettings {
-    /// Length of a window in seconds (windows are aligned to the Unix epoch).
-    pub window_seconds: i64,
-    /// Failed attempts one client address may make in a window (0 = no limit).
-    pub per_address_max: u32,
-    /// Failed attempts of all addresses in a window, beyond which only addresses without a
-    /// failure in the window are admitted (0 = no limit).
-    pub global_max: u32,
-    /// IPv6 addresses are counted by this prefix length (1–128).
-    pub ipv6_prefix: u8,
-    /// Addresses tracked per window at most (memory bound).
-    pub max_tracked_addresses: usize,
-}
-
-impl Default for ThrottleSettings {
-    fn default() -> Self {
-        Self {
-            window_seconds: 300,
-            per_address_max: 30,
-            global_max: 300,
-            ipv6_prefix: 64,
-            max_tracked_addresses: 100_000,
-        }
-    }
-}
-
-/// A throttle window: `[start, end)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
-    pub start: Timestamp,
-    pub end: Timestamp,
-}
-
-impl ThrottleSettings {
-    fn seconds(&self) -> i64 {
-        self.window_seconds.max(1)
-    }
-
-    fn index(&self, now: Timestamp) -> i64 {
-        now.unix_seconds().div_euclid(self.seconds())
-    }
-
-    /// The window `now` falls in.
-    pub fn window(&self, now: Timestamp) -> Window {
-        self.window_of_index(self.index(now))
-    }
-
-    fn window_of_index(&self, index: i64) -> Window {
-        let start = index.saturating_mul(self.seconds());
-        let at = |s: i64| {
-            Timestamp::from_millis(s.saturating_mul(1000))
-                .unwrap_or_else(|| Timestamp::from(jiff::Timestamp::UNIX_EPOCH))
-        };
-        Window {
-            start: at(start),
-            end: at(start.saturating_add(self.seconds())),
-        }
-    }
-
-    /// The key an address is counted under: the address itself, its IPv6 network, or the text
-    /// as given when it is not an address ("unknown"; never empty: '' is the server's row).
-    pub fn key(&self, addr: &str) -> String {
-        let Ok(ip) = addr.trim().parse::<IpAddr>() else {
-            let text: String = addr.trim().chars().take(64).collect();
-            return if text.is_empty() {
-                "unknown".into()
-            } else {
-                text
-            };
-        };
-        match ip {
-            IpAddr::V4(v4) => v4.to_string(),
-            IpAddr::V6(v6) => {
-                if let Some(v4) = v6.to_ipv4_mapped() {
-                    return v4.to_string();
-                }
-                let prefix = u32::from(self.ipv6_prefix.clamp(1, 128));
-                if prefix == 128 {
-                    return v6.to_string();
-                }
-                let mask = u128::MAX << (128 - prefix);
-                let net = std::net::Ipv6Addr::from(u128::from(v6) & mask);
-                format!("{net}/{prefix}")
-            }
-        }
-    }
-}
-
-/// Which limit refused an attempt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Limit {
-    Address,
-    Global,
-}
-
-impl Limit {
-    pub fn label(self) -> &'static str {
-        match self {
-            Limit::Address => "address",
-            Limit::Global => "global",
-        }
-    }
-}
-
-/// A refused attempt: answer 429 with `Retry-After: retry_after_seconds`.
-#[derive(Clone, Debug)]
-pub struct Refused {
-    pub limit: Limit,
-    pub key: String,
-    pub retry_after_seconds: u64,
-    /// The first refusal of this address in the window (worth one log line).
-    pub first: bool,
-}
-
-impl Refused {
-    /// Whole minutes to wait, rounded up (for the message).
-    pub fn retry_after_minutes(&self) -> u64 {
-        self.retry_after_seconds.div_ceil(60).max(1)
-    }
-}
 
 /// An admitted attempt. Dropped as it is, it stays counted as a failure; call
 /// [`Permit::succeeded`] when the credential was right.
@@ -217,13 +95,13 @@ struct Entry {
 }
 
 #[derive(Default)]
-struct Counts {
+pub(super) struct Counts {
     window: i64,
     global: u32,
     addresses: HashMap<String, Entry>,
     /// Refused attempts of windows that have closed, by (key, window start), until the report
     /// job takes them.
-    closed: HashMap<(String, Timestamp), u64>,
+    pub(super) closed: HashMap<(String, Timestamp), u64>,
 }
 
 /// Windows of refusals kept for the report job at most (older ones are logged and dropped).
@@ -231,11 +109,11 @@ const KEEP_CLOSED_WINDOWS: i64 = 12;
 
 /// The counters of one application (kept in its state).
 pub struct Throttle {
-    settings: ThrottleSettings,
-    counts: Mutex<Counts>,
+    pub(super) settings: ThrottleSettings,
+    pub(super) counts: Mutex<Counts>,
     /// The database that keeps the counters shared by every instance (see the module rules);
     /// `None`: in memory only.
-    shared: Option<Db>,
+    pub(super) shared: Option<Db>,
 }
 
 impl Throttle {
@@ -278,12 +156,12 @@ impl Throttle {
         &self.settings
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
         self.counts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Moves to the window of `index`: refusals of the closed one are kept for the report.
-    fn roll(&self, c: &mut Counts, index: i64) {
+    pub(super) fn roll(&self, c: &mut Counts, index: i64) {
         if c.window == index {
             return;
         }
@@ -435,31 +313,6 @@ impl Throttle {
             window: index,
             shared: false,
         })
-    }
-
-    /// Takes the refusals of every window that has closed by `now`: (key, window start) → count.
-    /// With shared counters, the rows of the closed windows are deleted as they are taken (by
-    /// whichever instance runs the report job).
-    pub async fn take_closed_refusals(
-        &self,
-        now: Timestamp,
-    ) -> sqlx::Result<HashMap<(String, Timestamp), u64>> {
-        let index = self.settings.index(now);
-        let mut shared = Vec::new();
-        if let Some(db) = &self.shared {
-            let start = self.settings.window_of_index(index).start;
-            let mut conn = db.pool().acquire().await?;
-            shared = repo::take_closed(&mut conn, start).await?;
-        }
-        let mut taken = {
-            let mut c = self.lock();
-            self.roll(&mut c, index);
-            std::mem::take(&mut c.closed)
-        };
-        for (key, window, refused) in shared {
-            *taken.entry((key, window)).or_default() += u64::try_from(refused).unwrap_or(0);
-        }
-        Ok(taken)
     }
 }
 

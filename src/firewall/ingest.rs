@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-use super::model::{Action, FirewallSettings, ParseContext, Parsed, parse_line};
+use super::model::{Action, FirewallSettings, ParseContext};
+use super::parse::{Parsed, parse_line};
 use super::repo::{self, FileRow, HourAgg, MinuteAgg, Progress};
 use crate::db::{Constraint, Db, Timestamp, constraint};
 

@@ -34,9 +34,12 @@
 //!   reads the reviews. Pages: `/admin/firewall` (reviews, sources, files read, unreadable
 //!   lines) and `/admin/firewall/reviews/{id}` (printable on A4, with the sign-off form).
 
+pub mod detect;
 pub mod ingest;
 pub mod model;
+pub mod parse;
 mod repo;
+mod repo_review;
 mod routes;
 pub mod service;
 mod views;

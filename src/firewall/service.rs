@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::model::{Finding, FirewallSettings, detect_bursts, detect_scans};
+use super::detect::{Finding, detect_bursts, detect_scans};
+use super::model::FirewallSettings;
 use super::repo::{self, NewReview, ReviewRow};
 use crate::audit::{self, Actor};
 use crate::db::{Conn, Db, Timestamp};

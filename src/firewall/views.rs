@@ -2,7 +2,8 @@
 
 use askama::Template;
 
-use super::model::{Finding, FirewallSettings};
+use super::detect::Finding;
+use super::model::FirewallSettings;
 use super::repo::{FileRow, ReviewRow};
 use super::service::{self, ReviewContent};
 use crate::db::Timestamp;

@@ -67,6 +67,7 @@
 //!   the whole network (`Owner::Network`) behind staff-only routes.
 
 pub mod contacts;
+mod contacts_notify;
 pub mod contacts_panel;
 pub mod model;
 pub mod notices;
@@ -85,6 +86,9 @@ mod routes_form;
 pub mod routes_recurrence;
 pub mod routes_stats;
 pub mod service;
+mod service_edit;
+mod service_files;
+mod service_timeline;
 pub mod stats;
 mod views;
 

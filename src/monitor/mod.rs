@@ -60,6 +60,7 @@
 //!   its id is at or below the rollup's watermark; raw results go a whole Tokyo day at a time.
 
 pub mod alerts;
+pub mod cadence;
 mod cards;
 pub mod check;
 mod cli;

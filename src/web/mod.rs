@@ -13,6 +13,8 @@ pub mod export;
 pub mod fhir;
 pub mod headers;
 pub mod list;
+mod list_pager;
+mod list_query;
 pub mod objects;
 pub mod observe;
 mod page;
