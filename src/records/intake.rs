@@ -240,18 +240,28 @@ struct Known {
     ahead: Option<HashMap<String, repo::LinkedPatient>>,
 }
 
-/// Reads the links of all the documents' local IDs (one facility's) in a few statements, instead
-/// of two per document.
+/// Reads the links of all the documents' local IDs, of every sender among them, in a few
+/// statements instead of two per document; each sender's [`Known`] gets its own.
 async fn read_ahead<'a>(
     conn: &mut Conn,
-    facility_id: i64,
-    docs: impl Iterator<Item = &'a ParsedDocument>,
-    known: &mut Known,
+    docs: impl Iterator<Item = (i64, &'a ParsedDocument)>,
+    known: &mut HashMap<i64, Known>,
 ) -> sqlx::Result<()> {
-    let mut ids: Vec<&str> = docs.map(|d| d.patient.local_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    known.ahead = Some(repo::patients_for(conn, facility_id, &ids).await?);
+    let mut pairs: Vec<(i64, &str)> = docs
+        .map(|(facility, d)| (facility, d.patient.local_id.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    for (facility, _) in &pairs {
+        let k = known.entry(*facility).or_default();
+        k.ahead.get_or_insert_with(HashMap::new);
+    }
+    for ((facility, local_id), linked) in repo::patients_for(conn, &pairs).await? {
+        let k = known.entry(facility).or_default();
+        k.ahead
+            .get_or_insert_with(HashMap::new)
+            .insert(local_id, linked);
+    }
     Ok(())
 }
 
@@ -433,14 +443,8 @@ async fn commit_group(state: &AppState, group: &[Pending]) -> Result<Vec<Answer>
     let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
     let mut known: HashMap<i64, Known> = HashMap::new();
-    for p in group {
-        let facility = p.client.facility_id;
-        if let std::collections::hash_map::Entry::Vacant(slot) = known.entry(facility) {
-            let mine = group.iter().filter(|q| q.client.facility_id == facility);
-            let k = slot.insert(Known::default());
-            read_ahead(&mut tx, facility, mine.map(|q| &q.doc), k).await?;
-        }
-    }
+    let docs = group.iter().map(|p| (p.client.facility_id, &p.doc));
+    read_ahead(&mut tx, docs, &mut known).await?;
     let mut results: Vec<Option<Answer>> = group.iter().map(|_| None).collect();
     let mut ready = Vec::new();
     let keys = group
@@ -512,7 +516,7 @@ struct Ready<'a> {
     now: Timestamp,
 }
 
-/// Inserts checked documents in multi-row statements (one facility's at a time, up to 16 a
+/// Inserts checked documents in multi-row statements (every sender's together, up to 16 a
 /// statement, [`crate::db::pow2_chunks`])
 /// with their attachments: each is stored, or recognised as a retry of one stored earlier (in
 /// these documents or before) and answered with that one, or refused as different content under
@@ -523,90 +527,92 @@ async fn insert_ready(
     mode: PatientMismatch,
 ) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
     let mut answers: Vec<Option<Result<Stored, Rejection>>> = ready.iter().map(|_| None).collect();
-    let mut facilities: Vec<i64> = Vec::new();
-    for r in ready {
-        if !facilities.contains(&r.client.facility_id) {
-            facilities.push(r.client.facility_id);
-        }
-    }
-    for facility in facilities {
-        let mut mine: Vec<usize> = (0..ready.len())
-            .filter(|k| ready[*k].client.facility_id == facility)
+    // Every sender's documents together (one statement per 16, not per sender), in identifier
+    // order: two transactions inserting some of the same identifiers (a retry sent to two
+    // instances) then wait for each other in the same order, never in a circle (a deadlock).
+    let mut mine: Vec<usize> = (0..ready.len()).collect();
+    mine.sort_by_key(|k| {
+        let r = &ready[*k];
+        (
+            r.client.facility_id,
+            &r.doc.identifier_system,
+            &r.doc.identifier_value,
+        )
+    });
+    // (sender, identifier) → (id, content hash) of the documents inserted here.
+    let mut claimed: HashMap<(i64, &str, &str), (i64, &str)> = HashMap::new();
+    for chunk in crate::db::pow2_chunks(&mine, 16) {
+        let rows: Vec<repo::NewDocument> = chunk
+            .iter()
+            .map(|k| {
+                let r = &ready[*k];
+                new_document(r.client, r.doc, r.patient_id, r.now)
+            })
             .collect();
-        // In identifier order: two transactions inserting some of the same identifiers (a
-        // retry sent to two instances) then wait for each other in the same order, never in a
-        // circle (a deadlock).
-        mine.sort_by_key(|k| {
-            let d = ready[*k].doc;
-            (&d.identifier_system, &d.identifier_value)
-        });
-        // Identifier → (id, content hash) of the documents inserted here.
-        let mut claimed: HashMap<(&str, &str), (i64, &str)> = HashMap::new();
-        for chunk in crate::db::pow2_chunks(&mine, 16) {
-            let rows: Vec<repo::NewDocument> = chunk
-                .iter()
-                .map(|k| {
-                    let r = &ready[*k];
-                    new_document(r.client, r.doc, r.patient_id, r.now)
-                })
-                .collect();
-            let inserted = repo::insert_documents(tx, &rows).await?;
-            let mut fresh: HashMap<(String, String), i64> = inserted
-                .into_iter()
-                .map(|(id, sys, val)| ((sys, val), id))
-                .collect();
-            let mut keys: Vec<(i64, super::search::SearchKeys)> = Vec::new();
-            for k in chunk {
-                let Ready {
-                    client,
-                    doc: d,
+        let inserted = repo::insert_documents(tx, &rows).await?;
+        let mut fresh: HashMap<(i64, String, String), i64> = inserted
+            .into_iter()
+            .map(|(id, facility, sys, val)| ((facility, sys, val), id))
+            .collect();
+        let mut keys: Vec<(i64, super::search::SearchKeys)> = Vec::new();
+        for k in chunk {
+            let Ready {
+                client,
+                doc: d,
+                patient_id,
+                now,
+                ..
+            } = ready[*k];
+            let key = (
+                client.facility_id,
+                d.identifier_system.as_str(),
+                d.identifier_value.as_str(),
+            );
+            let owned = (
+                client.facility_id,
+                d.identifier_system.clone(),
+                d.identifier_value.clone(),
+            );
+            let r = if let Some(id) = fresh.remove(&owned) {
+                let k = d.search.clone();
+                keys.push((id, k.unwrap_or_else(|| super::search::keys(&d.content))));
+                insert_attachments(tx, id, d).await?;
+                if mode == PatientMismatch::Review {
+                    review::hold_if_differs(tx, client, id, patient_id, d, now).await?;
+                }
+                claimed.insert(key, (id, d.content_hash.as_str()));
+                Ok(Stored {
+                    id,
+                    created: true,
                     patient_id,
-                    now,
-                    ..
-                } = ready[*k];
-                let key = (d.identifier_system.as_str(), d.identifier_value.as_str());
-                let owned = (d.identifier_system.clone(), d.identifier_value.clone());
-                let r = if let Some(id) = fresh.remove(&owned) {
-                    let k = d.search.clone();
-                    keys.push((id, k.unwrap_or_else(|| super::search::keys(&d.content))));
-                    insert_attachments(tx, id, d).await?;
-                    if mode == PatientMismatch::Review {
-                        review::hold_if_differs(tx, client, id, patient_id, d, now).await?;
-                    }
-                    claimed.insert(key, (id, d.content_hash.as_str()));
+                })
+            } else if let Some((id, hash)) = claimed.get(&key) {
+                if *hash == d.content_hash {
                     Ok(Stored {
-                        id,
-                        created: true,
-                        patient_id,
+                        id: *id,
+                        created: false,
+                        patient_id: 0,
                     })
-                } else if let Some((id, hash)) = claimed.get(&key) {
-                    if *hash == d.content_hash {
-                        Ok(Stored {
-                            id: *id,
-                            created: false,
-                            patient_id: 0,
-                        })
-                    } else {
-                        Err(Rejection::new(
-                            409,
-                            "duplicate",
-                            format!(
-                                "同じ Bundle.identifier（{}）で内容の異なる文書が同時に送信されています（ID {id}）。",
-                                d.identifier_value
-                            ),
-                        ))
-                    }
                 } else {
-                    match existing(tx, client, d).await {
-                        Ok(Some(s)) => Ok(s),
-                        Ok(None) => return Err(internal("identifier taken but no document found")),
-                        Err(e) => Err(e),
-                    }
-                };
-                answers[*k] = Some(r);
-            }
-            repo::insert_search_keys_many(tx, &keys).await?;
+                    Err(Rejection::new(
+                        409,
+                        "duplicate",
+                        format!(
+                            "同じ Bundle.identifier（{}）で内容の異なる文書が同時に送信されています（ID {id}）。",
+                            d.identifier_value
+                        ),
+                    ))
+                }
+            } else {
+                match existing(tx, client, d).await {
+                    Ok(Some(s)) => Ok(s),
+                    Ok(None) => return Err(internal("identifier taken but no document found")),
+                    Err(e) => Err(e),
+                }
+            };
+            answers[*k] = Some(r);
         }
+        repo::insert_search_keys_many(tx, &keys).await?;
     }
     Ok(answers
         .into_iter()
@@ -626,16 +632,12 @@ pub async fn ingest_many(
     let _gate = store.writing().await;
     // Blobs first, outside the transaction (see `put_blobs`).
     put_blobs(&store, &docs.iter().flatten().collect::<Vec<_>>()).await?;
-    let mut known = Known::default();
     let mode = state.section::<model::RecordsSettings>().patient_mismatch;
     let mut tx = state.db.begin().await?;
-    read_ahead(
-        &mut tx,
-        client.facility_id,
-        docs.iter().flatten(),
-        &mut known,
-    )
-    .await?;
+    let mut known = HashMap::new();
+    let mine = docs.iter().flatten().map(|d| (client.facility_id, d));
+    read_ahead(&mut tx, mine, &mut known).await?;
+    let mut known = known.remove(&client.facility_id).unwrap_or_default();
     let mut results: Vec<Option<Result<Stored, Rejection>>> = docs.iter().map(|_| None).collect();
     // First every entry's patient (and the early answers), then the documents in multi-row
     // inserts: one statement per chunk instead of one per document.

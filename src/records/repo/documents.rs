@@ -42,12 +42,12 @@ pub struct NewDocument<'a> {
     pub expires_at: Timestamp,
 }
 
-/// Inserts many documents in one statement; returns (id, identifier system, value) of those
-/// inserted (an identifier the sender already used is skipped).
+/// Inserts many documents (of one or several senders) in one statement; returns (id, sender,
+/// identifier system, value) of those inserted (an identifier the sender already used is skipped).
 pub async fn insert_documents(
     conn: &mut Conn,
     docs: &[NewDocument<'_>],
-) -> sqlx::Result<Vec<(i64, String, String)>> {
+) -> sqlx::Result<Vec<(i64, i64, String, String)>> {
     if docs.is_empty() {
         return Ok(Vec::new());
     }
@@ -64,7 +64,9 @@ pub async fn insert_documents(
         }
         sql.push_str(&format!("({})", params.join(", ")));
     }
-    sql.push_str(" ON CONFLICT DO NOTHING RETURNING id, identifier_system, identifier_value");
+    sql.push_str(
+        " ON CONFLICT DO NOTHING RETURNING id, facility_id, identifier_system, identifier_value",
+    );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for d in docs {
         q = q
@@ -89,6 +91,7 @@ pub async fn insert_documents(
         .map(|r| {
             Ok((
                 r.try_get("id")?,
+                r.try_get("facility_id")?,
                 r.try_get("identifier_system")?,
                 r.try_get("identifier_value")?,
             ))

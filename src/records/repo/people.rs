@@ -377,17 +377,23 @@ pub struct LinkedPatient {
     pub row: PatientRow,
 }
 
-fn linked_sql(local_ids: usize) -> String {
-    let list: Vec<String> = (0..local_ids).map(|i| format!("${}", i + 2)).collect();
+fn linked_sql(facilities: usize, local_ids: usize) -> String {
+    let list = |from: usize, n: usize| {
+        (from..from + n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     format!(
-        "SELECT l.local_id, CASE WHEN {} THEN 1 ELSE 0 END AS own,
+        "SELECT l.facility_id, l.local_id, CASE WHEN {} THEN 1 ELSE 0 END AS own,
                 CASE WHEN {} THEN 1 ELSE 0 END AS covered,
                 p.id, p.network_id, p.name, p.kana, p.birth_date, p.gender
          FROM patient_links l JOIN patients p ON p.id = l.patient_id
-         WHERE l.facility_id = $1 AND l.local_id IN ({})",
-        own_in_force("$1", "l.patient_id"),
-        covered("$1", "l.patient_id"),
-        list.join(", ")
+         WHERE l.facility_id IN ({}) AND l.local_id IN ({})",
+        own_in_force("l.facility_id", "l.patient_id"),
+        covered("l.facility_id", "l.patient_id"),
+        list(1, facilities),
+        list(facilities + 1, local_ids)
     )
 }
 
@@ -397,25 +403,38 @@ pub async fn patient_for(
     facility_id: i64,
     local_id: &str,
 ) -> sqlx::Result<Option<LinkedPatient>> {
-    Ok(patients_for(conn, facility_id, &[local_id])
+    Ok(patients_for(conn, &[(facility_id, local_id)])
         .await?
-        .remove(local_id))
+        .remove(&(facility_id, local_id.to_owned())))
 }
 
-/// [`patient_for`] for many local IDs of one facility at once (a batch or a group commit reads
-/// its patients ahead in a few statements instead of two per document); absent IDs are not linked.
+/// [`patient_for`] for many (facility, local ID) pairs at once: a batch, or a group commit of
+/// several senders, reads its patients ahead in one statement per 64 pairs instead of two per
+/// document (or one per sender); pairs not linked are absent.
 pub async fn patients_for(
     conn: &mut Conn,
-    facility_id: i64,
-    local_ids: &[&str],
-) -> sqlx::Result<std::collections::HashMap<String, LinkedPatient>> {
+    pairs: &[(i64, &str)],
+) -> sqlx::Result<std::collections::HashMap<(i64, String), LinkedPatient>> {
     let mut out = std::collections::HashMap::new();
-    for chunk in crate::db::pow2_chunks(local_ids, 64) {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(linked_sql(chunk.len()))).bind(facility_id);
-        for id in chunk {
+    for chunk in crate::db::pow2_chunks(pairs, 64) {
+        let facilities = padded(chunk.iter().map(|p| p.0));
+        let ids = padded(chunk.iter().map(|p| p.1));
+        let sql = linked_sql(facilities.len(), ids.len());
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for f in &facilities {
+            q = q.bind(*f);
+        }
+        for id in &ids {
             q = q.bind(*id);
         }
+        let asked: std::collections::HashSet<(i64, &str)> = chunk.iter().copied().collect();
         for r in q.fetch_all(&mut *conn).await? {
+            let facility: i64 = r.try_get("facility_id")?;
+            let local_id: String = r.try_get("local_id")?;
+            // The two lists also match one sender's local ID under another sender.
+            if !asked.contains(&(facility, local_id.as_str())) {
+                continue;
+            }
             let linked = LinkedPatient {
                 own: r.try_get::<i64, _>("own")? == 1,
                 covered: r.try_get::<i64, _>("covered")? == 1,
@@ -428,10 +447,22 @@ pub async fn patients_for(
                     gender: r.try_get("gender")?,
                 },
             };
-            out.insert(r.try_get::<String, _>("local_id")?, linked);
+            out.insert((facility, local_id), linked);
         }
     }
     Ok(out)
+}
+
+/// The distinct values, sorted, the last repeated up to a power of two: statements of a few
+/// sizes only, as [`crate::db::pow2_chunks`] makes them (a repeated value in `IN` changes nothing).
+fn padded<T: Ord + Copy>(values: impl Iterator<Item = T>) -> Vec<T> {
+    let mut v: Vec<T> = values.collect();
+    v.sort_unstable();
+    v.dedup();
+    if let Some(last) = v.last().copied() {
+        v.resize(v.len().next_power_of_two(), last);
+    }
+    v
 }
 
 /// Whether a consent in force covers a facility (links and sent documents aside).
@@ -450,4 +481,18 @@ pub async fn in_consent_scope(
         .fetch_optional(&mut *conn)
         .await?
         .is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::padded;
+
+    #[test]
+    fn lists_are_distinct_sorted_and_padded_to_a_power_of_two() {
+        assert_eq!(padded([3, 1, 3, 2, 5].into_iter()), [1, 2, 3, 5]);
+        assert_eq!(padded([7, 7, 9].into_iter()), [7, 9]);
+        assert_eq!(padded([4, 2, 9].into_iter()), [2, 4, 9, 9]);
+        assert_eq!(padded(["b", "a", "c", "d", "e"].into_iter()).len(), 8);
+        assert!(padded(std::iter::empty::<i64>()).is_empty());
+    }
 }

@@ -601,3 +601,71 @@ async fn r21_1_concurrent_single_documents_share_commits_and_each_gets_its_own_a
         .expect("verify");
     assert!(report.broken.is_none(), "{:?}", report.broken);
 }
+
+/// Several senders at the same time share group commits (one multi-row insert for all of them):
+/// two facilities using the same Bundle.identifier and the same local patient ID are two
+/// documents of two patients; each retry is answered with its own sender's original.
+#[tokio::test]
+async fn r21_1_senders_sharing_a_group_commit_keep_their_own_identifiers_and_patients() {
+    let net = std::sync::Arc::new(network().await);
+    // B sends the same documents as its own (its code for A's in the patient ID system and the
+    // organisations), under the same Bundle.identifier as A.
+    let as_sender = |text: String, code: &str| text.replace(A, code);
+    for code in [A, B] {
+        let consent = as_sender(consent_for(&[]), code);
+        let res = net.send(code, "/api/fhir/Consent", consent).await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    }
+    let doc = |ident: &str, code: &str| {
+        let mut b: Value =
+            serde_json::from_str(&as_sender(fixture("collection_clins.json"), code)).unwrap();
+        b["identifier"]["value"] = json!(format!("{A}^2026^{ident}"));
+        b.to_string()
+    };
+    let mut tasks = Vec::new();
+    for round in 0..2 {
+        for i in 0..12 {
+            for code in [A, B] {
+                let (net, body) = (net.clone(), doc(&format!("MS{i}"), code));
+                tasks.push(tokio::spawn(async move {
+                    let res = net.send(code, "/api/fhir/Bundle", body).await;
+                    let status = res.status().as_u16();
+                    assert!([200, 201].contains(&status), "{status} {code} MS{i}");
+                    (round, code, i, location(&res))
+                }));
+            }
+        }
+    }
+    let mut by_sender: std::collections::HashMap<(&str, i32), std::collections::HashSet<String>> =
+        std::collections::HashMap::new();
+    for t in tasks {
+        let (_, code, i, loc) = t.await.expect("request");
+        by_sender.entry((code, i)).or_default().insert(loc);
+    }
+    assert_eq!(by_sender.len(), 24);
+    for ((code, i), locs) in &by_sender {
+        assert_eq!(
+            locs.len(),
+            1,
+            "{code} MS{i}: a retry answered with another document: {locs:?}"
+        );
+    }
+    let ids: std::collections::HashSet<&String> = by_sender.values().flatten().collect();
+    assert_eq!(ids.len(), 24, "each sender's document is its own");
+    assert_eq!(net.app.count("documents").await, 24);
+    // Each document is filed under its own sender's patient (two patients, one local ID).
+    let filed: Vec<(String, String)> = sqlx::query_as(
+        "SELECT f.code, l.local_id FROM documents d JOIN facilities f ON f.id = d.facility_id
+         JOIN patient_links l ON l.patient_id = d.patient_id AND l.facility_id = d.facility_id",
+    )
+    .fetch_all(net.app.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(filed.len(), 24, "{filed:?}");
+    let patients: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT patient_id) FROM documents")
+        .fetch_one(net.app.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(patients, 2);
+    assert_eq!(net.app.audit_count("records.document_received").await, 24);
+}
