@@ -517,7 +517,7 @@ struct Ready<'a> {
 }
 
 /// Inserts checked documents in multi-row statements (every sender's together, up to 16 a
-/// statement, [`crate::db::pow2_chunks`])
+/// statement on SQLite and 64 on PostgreSQL, [`crate::db::pow2_chunks`])
 /// with their attachments: each is stored, or recognised as a retry of one stored earlier (in
 /// these documents or before) and answered with that one, or refused as different content under
 /// a taken Bundle.identifier. One answer per document, in order.
@@ -541,7 +541,11 @@ async fn insert_ready(
     });
     // (sender, identifier) → (id, content hash) of the documents inserted here.
     let mut claimed: HashMap<(i64, &str, &str), (i64, &str)> = HashMap::new();
-    for chunk in crate::db::pow2_chunks(&mine, 16) {
+    // The search values of every document stored, inserted together at the end.
+    let mut keys: Vec<(i64, super::search::SearchKeys)> = Vec::new();
+    // 16 documents a statement on SQLite (binding cost, see `rows_per_insert`), 64 on PostgreSQL.
+    let max = crate::db::rows_per_insert(tx).max(16);
+    for chunk in crate::db::pow2_chunks(&mine, max) {
         let rows: Vec<repo::NewDocument> = chunk
             .iter()
             .map(|k| {
@@ -554,7 +558,6 @@ async fn insert_ready(
             .into_iter()
             .map(|(id, facility, sys, val)| ((facility, sys, val), id))
             .collect();
-        let mut keys: Vec<(i64, super::search::SearchKeys)> = Vec::new();
         for k in chunk {
             let Ready {
                 client,
@@ -612,8 +615,8 @@ async fn insert_ready(
             };
             answers[*k] = Some(r);
         }
-        repo::insert_search_keys_many(tx, &keys).await?;
     }
+    repo::insert_search_keys_many(tx, &keys).await?;
     Ok(answers
         .into_iter()
         .map(|a| a.unwrap_or_else(|| Err(internal("document without an answer"))))

@@ -278,13 +278,14 @@ pub async fn search_page(
 
 /// Stores the search values of new documents (in the transaction that stores them), in
 /// multi-row statements of power-of-two sizes ([`crate::db::pow2_chunks`]), so that the driver
-/// keeps them prepared; at most 8 rows, since sqlx binds a statement's parameters in time
-/// quadratic in their number (a 32-row token insert showed in the profile).
+/// keeps them prepared; at most [`crate::db::rows_per_insert`] rows (8 on SQLite, whose
+/// parameters sqlx binds in quadratic time; 64 on PostgreSQL).
 pub async fn insert_search_keys_many(
     conn: &mut Conn,
     docs: &[(i64, SearchKeys)],
 ) -> sqlx::Result<()> {
-    for chunk in crate::db::pow2_chunks(docs, 8) {
+    let max = crate::db::rows_per_insert(conn);
+    for chunk in crate::db::pow2_chunks(docs, max) {
         let mut sql = String::from(
             "INSERT INTO document_search (document_id, bundle_timestamp, composition_id,
                 composition_url, composition_subject) VALUES ",
@@ -322,7 +323,7 @@ pub async fn insert_search_keys_many(
                 .map(move |(p, s, c)| (*id, *p, s.as_str(), c.as_str()))
         })
         .collect();
-    for chunk in crate::db::pow2_chunks(&tokens, 8) {
+    for chunk in crate::db::pow2_chunks(&tokens, max) {
         let mut sql =
             String::from("INSERT INTO document_tokens (document_id, param, system, code) VALUES ");
         for i in 0..chunk.len() {
