@@ -57,7 +57,8 @@
 //!   same transaction. The document page shows the patient as sent beside the registered one.
 //! - Every read (UI and API) writes an audit event in the same transaction: who, facility,
 //!   patient, document, channel. Facility managers see the reads of their facility's patients.
-//! - Search (`GET /api/fhir/Bundle`, [`search`] reads the request, `repo::search_*` runs it) is
+//! - Search (`GET /api/fhir/Bundle`, [`search`] reads the request, [`search_values`] each value,
+//!   `repo::search_*` runs it; [`search_keys`] reads what a stored Bundle is found by) is
 //!   FHIR R4 search: commas OR, repetition AND, token systems honoured, date prefixes and partial
 //!   dates (Japan time without a zone), `identifier`, `type` (Bundle.type), `timestamp`,
 //!   `composition` and the chains `composition.type` / `composition.subject(.identifier)`,
@@ -66,7 +67,7 @@
 //!   unknown parameters are 400 (ignored with `Prefer: handling=lenient`); only the documents of
 //!   the returned page are read and audited. The values not in `documents` are written with each
 //!   new document into `document_search` / `document_tokens` (migration 0026; its SQL views
-//!   fill earlier documents and must agree with `search::keys`, which a test checks).
+//!   fill earlier documents and must agree with `search_keys::keys`, which a test checks).
 //! - `GET /api/fhir/metadata` is the CapabilityStatement ([`capability`]; public); every error
 //!   under `/api/fhir` is an OperationOutcome (`web::fhir` turns the router's own 404/405 and
 //!   extractor errors into one).
@@ -100,6 +101,8 @@ mod repo;
 mod review;
 mod review_ui;
 mod search;
+mod search_keys;
+mod search_values;
 mod service;
 mod ui;
 mod views;
