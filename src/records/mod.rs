@@ -32,7 +32,8 @@
 //!   FHIR R4 JSON document/collection Bundles, batches, Consents. Everything is checked first
 //!   (JSON, resourceType, Bundle.type, references inside the Bundle, the sender's own patient ID,
 //!   consent, size); errors are `OperationOutcome`s in Japanese, with the FHIRPath of each fault,
-//!   and nothing is stored. FHIR conformance ([`fhir_validate`], [`fhir_refs`], [`fhir_json`]):
+//!   and nothing is stored. FHIR conformance ([`fhir_validate`] with [`fhir_table`] and
+//!   [`fhir_datatypes`], [`fhir_refs`], [`fhir_json`]):
 //!   only `application/fhir+json` / `application/json`; no key repeated in a JSON object; every
 //!   resource (entries, contained, nested Bundles, batch entries, Consents) matches the R4
 //!   definitions — known resource type, no unknown element, cardinalities, required elements,
@@ -87,8 +88,10 @@ mod consent_paper;
 mod consent_ui;
 mod demo;
 pub mod fhir;
+mod fhir_datatypes;
 mod fhir_json;
 mod fhir_refs;
+mod fhir_table;
 pub mod fhir_validate;
 mod intake;
 mod intake_api;
