@@ -35,6 +35,13 @@
 //!   refused file (type, over 10 MB) saves nothing and brings the form back with the text.
 //! - The monthly report is a page (printable), CSV (UTF-8 with BOM) and Excel.
 //! - Every change writes its audit event in the same transaction.
+//!
+//! Which file holds what: handlers in `routes.rs` (recording an inquiry, its page, the helpers
+//! the others share), `routes_list.rs` (the staff's list), `routes_reply.rs` (responses, memos,
+//! corrections), `routes_report.rs` (the monthly report), `routes_team.rs` (assignment, merge,
+//! canned replies), `files.rs` and `uploads.rs` (attachments), `portal.rs` (the requesters'
+//! side); state changes in `service.rs` / `service_team.rs`; SQL in `repo.rs`, `repo_team.rs`,
+//! `repo_files.rs`; the report's figures in `report.rs`; page structs in `views.rs`.
 
 mod files;
 pub mod model;
@@ -44,6 +51,9 @@ mod repo_files;
 mod repo_team;
 pub mod report;
 mod routes;
+mod routes_list;
+mod routes_reply;
+mod routes_report;
 mod routes_team;
 pub mod service;
 mod service_team;
@@ -116,15 +126,23 @@ fn routes() -> Routes {
     let staff = Access::Roles(STAFF);
     let req = Access::Roles(REQUESTERS);
     Routes::new()
-        .get("/helpdesk", staff, routes::index)
+        .get("/helpdesk", staff, routes_list::index)
         .get("/helpdesk/new", staff, routes::new_form)
         .post("/helpdesk", staff, routes::create)
-        .get("/helpdesk/reports", staff, routes::report)
-        .get("/helpdesk/reports/export.csv", staff, routes::report_csv)
-        .get("/helpdesk/reports/export.xlsx", staff, routes::report_xlsx)
+        .get("/helpdesk/reports", staff, routes_report::report)
+        .get(
+            "/helpdesk/reports/export.csv",
+            staff,
+            routes_report::report_csv,
+        )
+        .get(
+            "/helpdesk/reports/export.xlsx",
+            staff,
+            routes_report::report_xlsx,
+        )
         .get("/helpdesk/{id}", staff, routes::show)
-        .post_upload("/helpdesk/{id}/responses", staff, routes::respond)
-        .post("/helpdesk/{id}/corrections", staff, routes::correct)
+        .post_upload("/helpdesk/{id}/responses", staff, routes_reply::respond)
+        .post("/helpdesk/{id}/corrections", staff, routes_reply::correct)
         .post_upload("/helpdesk/{id}/attachments", staff, files::staff_attach)
         .get(
             "/helpdesk/{id}/attachments/{n}",

@@ -1,24 +1,25 @@
-//! Staff handlers: the inquiry list, recording an inquiry, responses, corrections, reports.
+//! Staff handlers of one inquiry: recording it (`/helpdesk/new`) and its page (`/helpdesk/{id}`),
+//! and the pieces the other handler files share (the clock row, entry views, `clip`, `inquiry`).
+//! The list is in `routes_list.rs`, responses and corrections in `routes_reply.rs`, the monthly
+//! report in `routes_report.rs`, team work in `routes_team.rs`, files in `files.rs`.
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::model::{CATEGORIES, CHANNELS, METHODS, PRIORITIES, Status, default_method};
 use super::repo::{self, Entry, Inquiry, NewInquiry};
 use super::repo_team;
-use super::service::{self, Author};
-use super::uploads;
+use super::service;
+use super::service::overdue;
 use super::views::*;
-use super::{report, service::overdue};
 use crate::calendar::{BusinessCalendar, format_hours};
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::{Caller, Page, Upload, flash_redirect, render};
+use crate::web::{Caller, Page, flash_redirect, render};
 
 pub(super) async fn calendar(state: &AppState) -> AppResult<BusinessCalendar> {
     let mut conn = state.db.pool().acquire().await?;
@@ -78,145 +79,7 @@ pub(super) fn entry_view(e: &Entry) -> EntryView {
     }
 }
 
-const PER_PAGE: i64 = 50;
-
-/// The list's query: `?q=&status=&assignee=&priority=&facility=&sort=&dir=&page=`. `status`
-/// empty means unfinished only, `all` every status (`?all=1` is the old spelling of it).
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct ListQuery {
-    all: String,
-    q: String,
-    status: String,
-    assignee: String,
-    priority: String,
-    facility: String,
-    sort: String,
-    dir: String,
-    page: String,
-}
-
-/// `%text%` with `%`, `_` and `\` escaped, for `LIKE … ESCAPE '\'`.
-fn like(text: &str) -> String {
-    let mut out = String::from("%");
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
-pub async fn index(
-    State(state): State<AppState>,
-    page: Page,
-    Query(q): Query<ListQuery>,
-) -> AppResult<Response> {
-    let now = state.now();
-    let cal = calendar(&state).await?;
-    let text = q.q.trim().to_string();
-    let status_key = if !q.all.is_empty() && q.status.is_empty() {
-        "all".to_string()
-    } else {
-        q.status.trim().to_string()
-    };
-    let status = match status_key.as_str() {
-        "" => None,
-        "all" => Some(""),
-        s => Some(Status::parse(s).map_or("", Status::label)),
-    };
-    let assignee = match q.assignee.trim() {
-        "" => 0,
-        "none" => -1,
-        s => s.parse::<i64>().unwrap_or(0).max(0),
-    };
-    let priority = if PRIORITIES.contains(&q.priority.trim()) {
-        q.priority.trim()
-    } else {
-        ""
-    };
-    let like_text = if text.is_empty() {
-        String::new()
-    } else {
-        like(&text)
-    };
-    let filter = repo_team::Filter {
-        status,
-        assignee,
-        priority,
-        facility: q.facility.trim(),
-        like: &like_text,
-        number: text.trim_start_matches('#').parse::<i64>().unwrap_or(-1),
-    };
-    let (sort, order_sql) = repo_team::SORTS
-        .iter()
-        .find(|(k, _)| *k == q.sort)
-        .copied()
-        .unwrap_or(repo_team::SORTS[0]);
-    let desc = match q.dir.as_str() {
-        "asc" => false,
-        "desc" => true,
-        _ => sort != "priority",
-    };
-    let page_no = q.page.trim().parse::<i64>().unwrap_or(1).max(1);
-    let mut conn = state.db.pool().acquire().await?;
-    let (found, total) = repo_team::search(
-        &mut conn,
-        &filter,
-        order_sql,
-        desc,
-        PER_PAGE,
-        (page_no - 1) * PER_PAGE,
-    )
-    .await?;
-    let staff = repo_team::staff(&mut conn, &super::model::staff_role_keys()).await?;
-    let mut rows = Vec::new();
-    for inq in &found {
-        let entries = repo::entries(&mut conn, inq.id).await?;
-        let mut r = row(&state, &cal, inq, &entries, now);
-        r.assignee = name_of(&staff, inq.assignee_account_id);
-        rows.push(r);
-    }
-    let facilities = repo_team::facility_names(&mut conn).await?;
-    let h = &*state.section::<super::model::HelpdeskSettings>();
-    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let first = if total == 0 {
-        0
-    } else {
-        (page_no - 1) * PER_PAGE + 1
-    };
-    render(
-        IndexPage {
-            page: page.titled("ヘルプデスク"),
-            last: (first + rows.len() as i64 - 1).max(0),
-            rows,
-            targets: format!(
-                "初回応答 {} 営業時間以内、解決 {} 営業時間以内（回答待ちの時間を除く）",
-                h.first_response_hours, h.resolution_hours
-            ),
-            q: text,
-            status: status_key,
-            assignee: q.assignee.trim().to_string(),
-            priority: priority.to_string(),
-            facility: q.facility.trim().to_string(),
-            sort: sort.to_string(),
-            desc,
-            statuses: Status::ALL.iter().map(|s| s.label()).collect(),
-            staff,
-            priorities: PRIORITIES,
-            facilities,
-            total,
-            page_no,
-            pages,
-            first,
-        },
-        StatusCode::OK,
-    )
-}
-
-fn name_of(staff: &[(i64, String)], id: Option<i64>) -> String {
+pub(super) fn name_of(staff: &[(i64, String)], id: Option<i64>) -> String {
     match id {
         None => String::new(),
         Some(id) => staff
@@ -377,7 +240,7 @@ pub(super) async fn show_page(
 
 /// The inquiry's page; `error`: a refusal and the form it belongs to; `canned`: a canned reply
 /// to insert; `kept`: the response typed before it was refused (wins over the canned reply).
-async fn show_page_with(
+pub(super) async fn show_page_with(
     state: &AppState,
     page: Page,
     id: i64,
@@ -451,227 +314,6 @@ pub async fn show(
     Query(q): Query<ShowQuery>,
 ) -> AppResult<Response> {
     show_page_with(&state, page, id, None, q.canned.trim().parse().ok(), None).await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct ResponseForm {
-    method: String,
-    status: String,
-    content: String,
-    internal: String,
-    corrects: String,
-}
-
-impl ResponseForm {
-    fn of(up: &Upload) -> Self {
-        ResponseForm {
-            method: up.field("method").into(),
-            status: up.field("status").into(),
-            content: up.field("content").into(),
-            internal: up.field("internal").into(),
-            corrects: String::new(),
-        }
-    }
-}
-
-/// `POST /helpdesk/{id}/responses` (a form, or multipart with files and the CSRF token in the
-/// query): a response or internal memo, with the files sent along. Refused (a field, a file):
-/// the page comes back with the typed text, nothing saved.
-pub async fn respond(
-    State(state): State<AppState>,
-    page: Page,
-    Caller { p, actor }: Caller,
-    Path(id): Path<i64>,
-    up: Upload,
-) -> AppResult<Response> {
-    inquiry(&state, id).await?;
-    let f = ResponseForm::of(&up);
-    let status = Status::parse(&f.status).filter(|s| *s != Status::Received);
-    let files = up.files().and_then(uploads::check);
-    let error = if let Err(e) = &files {
-        Some(e.clone())
-    } else if !METHODS.contains(&f.method.as_str()) {
-        Some("対応方法を選んでください。".into())
-    } else if status.is_none() {
-        Some("対応後の状態を選んでください。".into())
-    } else if f.content.trim().is_empty() {
-        Some("対応内容を入力してください。".into())
-    } else {
-        None
-    };
-    let (Some(status), None, Ok(files)) = (status, &error, files) else {
-        let error = error.map(|e| (FormAt::Response, e));
-        return show_page_with(&state, page, id, error, None, Some(f)).await;
-    };
-    let (files, _writing) = uploads::put_blobs(&state, files).await?;
-    service::add_entry_with_files(
-        &state.db,
-        id,
-        Author::Staff {
-            account_id: p.account_id,
-            name: &p.display_name,
-            method: &f.method,
-            status,
-            public: f.internal.is_empty(),
-        },
-        &clip(&f.content, 10_000),
-        &files,
-        &actor,
-        state.now(),
-    )
-    .await?;
-    Ok(flash_redirect(
-        &state,
-        &format!("/helpdesk/{id}"),
-        "対応を記録しました。",
-    ))
-}
-
-pub async fn correct(
-    State(state): State<AppState>,
-    page: Page,
-    Caller { p, actor }: Caller,
-    Path(id): Path<i64>,
-    Form(f): Form<ResponseForm>,
-) -> AppResult<Response> {
-    let now = state.now();
-    if f.content.trim().is_empty() {
-        return show_page(
-            &state,
-            page,
-            id,
-            FormAt::Correction,
-            Some("訂正内容を入力してください。".into()),
-        )
-        .await;
-    }
-    let corrects =
-        match f.corrects.trim() {
-            "" => None,
-            s => Some(s.trim_start_matches('#').parse::<i64>().map_err(|_| {
-                AppError::BadRequest("訂正する記録の番号が正しくありません。".into())
-            })?),
-        };
-    service::add_entry(
-        &state.db,
-        id,
-        Author::Correction {
-            account_id: p.account_id,
-            name: &p.display_name,
-            corrects,
-        },
-        &clip(&f.content, 10_000),
-        &actor,
-        now,
-    )
-    .await?;
-    Ok(flash_redirect(
-        &state,
-        &format!("/helpdesk/{id}"),
-        "訂正を記録しました（元の記録はそのまま残ります）。",
-    ))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct MonthQuery {
-    month: String,
-}
-
-async fn build_report(state: &AppState, q: &MonthQuery) -> AppResult<report::MonthReport> {
-    let now = state.now();
-    let (y, m) = if q.month.trim().is_empty() {
-        let d = now.as_jiff().to_zoned(crate::db::tokyo()).date();
-        (d.year(), d.month())
-    } else {
-        crate::calendar::parse_month_text(&q.month)
-            .filter(|(y, _)| (2000..=2199).contains(y))
-            .ok_or_else(|| {
-                AppError::BadRequest(
-                    "月は 2026-11 のように YYYY-MM の形で指定してください。".into(),
-                )
-            })?
-    };
-    let cal = calendar(state).await?;
-    let mut conn = state.db.pool().acquire().await?;
-    Ok(report::build(&mut conn, &cal, y, m, now).await?)
-}
-
-pub async fn report(
-    State(state): State<AppState>,
-    page: Page,
-    Query(q): Query<MonthQuery>,
-) -> AppResult<Response> {
-    let r = build_report(&state, &q).await?;
-    let shift = |delta: i32| {
-        crate::calendar::parse_month_text(&r.month)
-            .and_then(|(y, m)| jiff::civil::Date::new(y, m, 1).ok())
-            .and_then(|d| d.checked_add(jiff::Span::new().months(delta)).ok())
-            .map(|d| d.strftime("%Y-%m").to_string())
-            .unwrap_or_default()
-    };
-    let (prev, next) = (shift(-1), shift(1));
-    render(
-        ReportPage {
-            page: page.titled(r.title.clone()),
-            times: r
-                .times
-                .iter()
-                .map(|s| {
-                    (
-                        s.label,
-                        s.count,
-                        report::hours_text(s.median),
-                        report::hours_text(s.p90),
-                    )
-                })
-                .collect(),
-            backlog_at: r.backlog_at.jst(),
-            prev,
-            next,
-            r,
-        },
-        StatusCode::OK,
-    )
-}
-
-fn download(body: Vec<u8>, content_type: &str, name: &str) -> Response {
-    (
-        [
-            (CONTENT_TYPE, content_type.to_string()),
-            (
-                CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-pub async fn report_csv(
-    State(state): State<AppState>,
-    Query(q): Query<MonthQuery>,
-) -> AppResult<Response> {
-    let r = build_report(&state, &q).await?;
-    Ok(download(
-        r.csv()?,
-        "text/csv; charset=utf-8",
-        &format!("helpdesk-{}.csv", r.month),
-    ))
-}
-
-pub async fn report_xlsx(
-    State(state): State<AppState>,
-    Query(q): Query<MonthQuery>,
-) -> AppResult<Response> {
-    let r = build_report(&state, &q).await?;
-    Ok(download(
-        r.xlsx()?,
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        &format!("helpdesk-{}.xlsx", r.month),
-    ))
 }
 
 /// The inquiry `id` (404 when there is none), for the staff's pages.

@@ -1,5 +1,5 @@
 //! Checking and storing the files of an upload (issue 15 item 5, R15.1), for the inquiry's own
-//! files ([`super::files`]) and the files sent with a reply (`routes::respond`, `portal::reply`):
+//! files ([`super::files`]) and the files sent with a reply (`routes_reply::respond`, `portal::reply`):
 //! the type told by the first bytes, a clean name, the bytes in the blob store before the
 //! transaction that records them.
 

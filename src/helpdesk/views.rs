@@ -4,7 +4,7 @@ use askama::Template;
 
 use super::repo::Inquiry;
 use super::report::MonthReport;
-use crate::web::Page;
+use crate::web::{Page, Upload};
 
 pub struct Row {
     pub id: i64,
@@ -110,6 +110,29 @@ pub struct InquiryForm {
     pub incident_id: String,
     /// `YYYY-MM-DDTHH:MM` in Japan time (staff form only); empty means now.
     pub received_at: String,
+}
+
+/// A staff response, memo or correction as typed (kept when it is refused, to show it again).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct ResponseForm {
+    pub method: String,
+    pub status: String,
+    pub content: String,
+    pub internal: String,
+    pub corrects: String,
+}
+
+impl ResponseForm {
+    pub fn of(up: &Upload) -> Self {
+        ResponseForm {
+            method: up.field("method").into(),
+            status: up.field("status").into(),
+            content: up.field("content").into(),
+            internal: up.field("internal").into(),
+            corrects: String::new(),
+        }
+    }
 }
 
 #[derive(Template)]

@@ -32,7 +32,8 @@
 //!   FHIR R4 JSON document/collection Bundles, batches, Consents. Everything is checked first
 //!   (JSON, resourceType, Bundle.type, references inside the Bundle, the sender's own patient ID,
 //!   consent, size); errors are `OperationOutcome`s in Japanese, with the FHIRPath of each fault,
-//!   and nothing is stored. FHIR conformance ([`fhir_validate`], [`fhir_refs`], [`fhir_json`]):
+//!   and nothing is stored. FHIR conformance ([`fhir_validate`] with [`fhir_table`] and
+//!   [`fhir_datatypes`], [`fhir_refs`], [`fhir_json`]):
 //!   only `application/fhir+json` / `application/json`; no key repeated in a JSON object; every
 //!   resource (entries, contained, nested Bundles, batch entries, Consents) matches the R4
 //!   definitions — known resource type, no unknown element, cardinalities, required elements,
@@ -57,7 +58,8 @@
 //!   same transaction. The document page shows the patient as sent beside the registered one.
 //! - Every read (UI and API) writes an audit event in the same transaction: who, facility,
 //!   patient, document, channel. Facility managers see the reads of their facility's patients.
-//! - Search (`GET /api/fhir/Bundle`, [`search`] reads the request, `repo::search_*` runs it) is
+//! - Search (`GET /api/fhir/Bundle`, [`search`] reads the request, [`search_values`] each value,
+//!   `repo::search_*` runs it; [`search_keys`] reads what a stored Bundle is found by) is
 //!   FHIR R4 search: commas OR, repetition AND, token systems honoured, date prefixes and partial
 //!   dates (Japan time without a zone), `identifier`, `type` (Bundle.type), `timestamp`,
 //!   `composition` and the chains `composition.type` / `composition.subject(.identifier)`,
@@ -66,7 +68,7 @@
 //!   unknown parameters are 400 (ignored with `Prefer: handling=lenient`); only the documents of
 //!   the returned page are read and audited. The values not in `documents` are written with each
 //!   new document into `document_search` / `document_tokens` (migration 0026; its SQL views
-//!   fill earlier documents and must agree with `search::keys`, which a test checks).
+//!   fill earlier documents and must agree with `search_keys::keys`, which a test checks).
 //! - `GET /api/fhir/metadata` is the CapabilityStatement ([`capability`]; public); every error
 //!   under `/api/fhir` is an OperationOutcome (`web::fhir` turns the router's own 404/405 and
 //!   extractor errors into one).
@@ -86,8 +88,10 @@ mod consent_paper;
 mod consent_ui;
 mod demo;
 pub mod fhir;
+mod fhir_datatypes;
 mod fhir_json;
 mod fhir_refs;
+mod fhir_table;
 pub mod fhir_validate;
 mod intake;
 mod intake_api;
@@ -100,6 +104,8 @@ mod repo;
 mod review;
 mod review_ui;
 mod search;
+mod search_keys;
+mod search_values;
 mod service;
 mod ui;
 mod views;

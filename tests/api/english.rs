@@ -302,11 +302,7 @@ async fn x4_issue15_japanese_stays_for_staff_who_keep_it_and_for_facility_roles(
     let home = manager.client.get("/").await.text().await.unwrap();
     assert!(!home.contains("lang-switch"));
     assert_eq!(choose(&manager.client, "en").await.status(), 403);
-    sqlx::query("UPDATE accounts SET language = 'en' WHERE login_id = $1")
-        .bind(&manager.login_id)
-        .execute(app.db().pool())
-        .await
-        .unwrap();
+    set_language(&app, &manager.login_id, "en").await;
     let home = manager.client.get("/").await.text().await.unwrap();
     assert!(
         home.contains("<html lang=\"ja\">"),

@@ -415,6 +415,23 @@ impl TestClient {
     }
 }
 
+/// The text of the page at `path` as `client` sees it (whatever the status: check it with
+/// `client.get` where it matters).
+pub async fn page_text(client: &TestClient, path: &str) -> String {
+    client.get(path).await.text().await.expect("page text")
+}
+
+/// Stores an account's language (`ja` or `en`) directly, as the account page would, also for
+/// roles that may not choose it (the page must then ignore it).
+pub async fn set_language(app: &TestApp, login_id: &str, lang: &str) {
+    sqlx::query("UPDATE accounts SET language = $1 WHERE login_id = $2")
+        .bind(lang)
+        .bind(login_id)
+        .execute(app.db().pool())
+        .await
+        .expect("set language");
+}
+
 pub fn location(res: &reqwest::Response) -> String {
     res.headers()
         .get("location")

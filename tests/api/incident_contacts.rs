@@ -1,7 +1,6 @@
-//! Issue 13, R17.2 and R17.3: the portal notice of an incident, the contact tree (別紙4) and the
-//! contacts made along it, recurrence prevention, and the incident statistics.
-
-use std::io::Read;
+//! Issue 13, R17.2: the portal notice of an incident, the contact tree (別紙4) and the contacts
+//! made along it. Recurrence prevention (R17.3) is in `incident_recurrence.rs`, the incident
+//! statistics in `incident_stats.rs`; both use the helpers here.
 
 use rainbownet::audit::Actor;
 use rainbownet::auth::Role;
@@ -9,13 +8,12 @@ use rainbownet::db::Timestamp;
 use rainbownet::incidents::{NewIncident, Severity, Source, Status, notices, repo, service};
 
 use crate::helpers::*;
-use crate::multipart::{self, Part};
 
-fn jst(s: &str) -> Timestamp {
+pub(crate) fn jst(s: &str) -> Timestamp {
     s.parse::<jiff::Timestamp>().expect("time").into()
 }
 
-async fn app_at(start: &str) -> TestApp {
+pub(crate) async fn app_at(start: &str) -> TestApp {
     let app = spawn_app_with(|s| {
         s.security.session_idle_minutes = 60 * 24 * 30;
         s.security.session_absolute_hours = 24 * 30;
@@ -25,7 +23,12 @@ async fn app_at(start: &str) -> TestApp {
     app
 }
 
-async fn incident(app: &TestApp, title: &str, discovered: Timestamp, severity: Severity) -> i64 {
+pub(crate) async fn incident(
+    app: &TestApp,
+    title: &str,
+    discovered: Timestamp,
+    severity: Severity,
+) -> i64 {
     let mut tx = app.db().begin().await.expect("tx");
     let n = NewIncident {
         title: title.into(),
@@ -49,7 +52,12 @@ async fn incident(app: &TestApp, title: &str, discovered: Timestamp, severity: S
 
 /// What the incident's own status change does (its page is another part of issue 13): the new
 /// status, then `notices::on_status_change` on the same transaction.
-async fn change_status(app: &TestApp, id: i64, status: Status, recovered: Option<Timestamp>) {
+pub(crate) async fn change_status(
+    app: &TestApp,
+    id: i64,
+    status: Status,
+    recovered: Option<Timestamp>,
+) {
     let mut tx = app.db().begin().await.expect("tx");
     sqlx::query("UPDATE incidents SET status = $1, recovered_at = $2 WHERE id = $3")
         .bind(status.key())
@@ -68,7 +76,7 @@ async fn change_status(app: &TestApp, id: i64, status: Status, recovered: Option
     tx.commit().await.expect("commit");
 }
 
-async fn scalar_i64(app: &TestApp, sql: &str, id: i64) -> i64 {
+pub(crate) async fn scalar_i64(app: &TestApp, sql: &str, id: i64) -> i64 {
     sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
         .bind(id)
         .fetch_one(app.db().pool())
@@ -76,7 +84,7 @@ async fn scalar_i64(app: &TestApp, sql: &str, id: i64) -> i64 {
         .expect("scalar")
 }
 
-async fn text_of(app: &TestApp, sql: &str, id: i64) -> String {
+pub(crate) async fn text_of(app: &TestApp, sql: &str, id: i64) -> String {
     sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.to_string()))
         .bind(id)
         .fetch_one(app.db().pool())
@@ -84,7 +92,7 @@ async fn text_of(app: &TestApp, sql: &str, id: i64) -> String {
         .expect("text")
 }
 
-async fn body(c: &TestClient, path: &str) -> String {
+pub(crate) async fn body(c: &TestClient, path: &str) -> String {
     let res = c.get(path).await;
     assert_eq!(res.status(), 200, "{path}");
     res.text().await.expect("body")
@@ -359,7 +367,7 @@ async fn r17_2_the_contact_tree_is_kept_in_levels_edited_reordered_and_deactivat
 }
 
 /// The number in `<strong id="{id}">n</strong>`.
-fn strong(html: &str, id: &str) -> i64 {
+pub(crate) fn strong(html: &str, id: &str) -> i64 {
     html.split(&format!("id=\"{id}\">"))
         .nth(1)
         .and_then(|s| s.split('<').next())
@@ -541,536 +549,4 @@ async fn r17_2_notify_queues_mails_to_the_tree_and_unreached_contacts_stay_liste
         .post_form(&format!("/incidents/{id}/contacts/notify"), &[])
         .await;
     assert_eq!(res.status(), 403);
-}
-
-async fn report_state(app: &TestApp, id: i64) -> String {
-    text_of(
-        app,
-        "SELECT state FROM incident_recurrence_reports WHERE id = $1",
-        id,
-    )
-    .await
-}
-
-async fn upload_minutes(c: &TestClient, report: i64, bytes: &[u8]) -> reqwest::Response {
-    let path = format!("/incidents/recurrence/{report}/committee");
-    let parts = [
-        Part::Text("convened", "yes"),
-        Part::Text("committee_on", "2026-05-20"),
-        Part::File {
-            field: "minutes",
-            name: "minutes.pdf",
-            content_type: "application/pdf",
-            bytes,
-        },
-    ];
-    multipart::send(c, &path, &parts).await
-}
-
-#[tokio::test]
-async fn r17_3_the_recurrence_report_is_accepted_by_the_service_operator_only() {
-    let app = app_at("2026-05-11T09:00:00+09:00").await;
-    let admin = app.login_as(Role::SystemAdmin).await;
-    let city = app.login_as(Role::ServiceOperator).await;
-    let ops = app.login_as(Role::OpsManager).await;
-    let committee = app.login_as(Role::Committee).await;
-    let inc = incident(
-        &app,
-        "データセンター電源障害",
-        app.now(),
-        Severity::Critical,
-    )
-    .await;
-    let res = admin
-        .client
-        .post_form(
-            "/incidents/recurrence",
-            &[
-                ("incident_id", &inc.to_string()),
-                ("title", "電源設備の二重化"),
-                (
-                    "body",
-                    "無停電電源装置の増設は設備更新であり、システム管理業務では対応できません。",
-                ),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
-    let report: i64 = location(&res)
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("report id");
-    // A report for an incident that does not exist is a form error.
-    let res = admin
-        .client
-        .post_form(
-            "/incidents/recurrence",
-            &[("incident_id", "999999"), ("title", "x"), ("body", "y")],
-        )
-        .await;
-    assert_eq!(res.status(), 422);
-    let res = admin
-        .client
-        .post_form(
-            &format!("/incidents/recurrence/{report}/measures"),
-            &[
-                ("description", "無停電電源装置の増設"),
-                ("owner", "清須市 企画部"),
-                ("due_on", "2026-09-30"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
-    // The city cannot accept a draft.
-    let res = city
-        .client
-        .post_form(&format!("/incidents/recurrence/{report}/accept"), &[])
-        .await;
-    assert_eq!(res.status(), 409);
-    let res = admin
-        .client
-        .post_form(&format!("/incidents/recurrence/{report}/submit"), &[])
-        .await;
-    assert_eq!(res.status(), 303);
-    assert_eq!(report_state(&app, report).await, "submitted");
-    // The dashboard tells the city.
-    let dash = body(&city.client, "/").await;
-    assert!(dash.contains("再発防止策の報告"), "{dash}");
-    assert!(dash.contains("受理待ち 1 件"));
-    // Other roles may not decide.
-    for who in [&admin, &ops, &committee] {
-        let res = who
-            .client
-            .post_form(&format!("/incidents/recurrence/{report}/accept"), &[])
-            .await;
-        assert_eq!(res.status(), 403);
-    }
-    // Returned with a comment (required), corrected, submitted again, accepted.
-    let res = city
-        .client
-        .post_form(&format!("/incidents/recurrence/{report}/return"), &[])
-        .await;
-    assert_eq!(res.status(), 422);
-    let res = city
-        .client
-        .post_form(
-            &format!("/incidents/recurrence/{report}/return"),
-            &[("comment", "費用の見込みを追記してください。")],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
-    assert_eq!(report_state(&app, report).await, "returned");
-    let page = body(&admin.client, &format!("/incidents/recurrence/{report}")).await;
-    assert!(page.contains("費用の見込みを追記してください。"));
-    let res = admin
-        .client
-        .post_form(
-            &format!("/incidents/recurrence/{report}"),
-            &[
-                ("title", "電源設備の二重化"),
-                ("body", "無停電電源装置の増設（概算 300 万円）。"),
-                ("revision", "3"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
-    admin
-        .client
-        .post_form(&format!("/incidents/recurrence/{report}/submit"), &[])
-        .await;
-    let res = city
-        .client
-        .post_form(&format!("/incidents/recurrence/{report}/accept"), &[])
-        .await;
-    assert_eq!(res.status(), 303);
-    assert_eq!(report_state(&app, report).await, "accepted");
-    let page = body(
-        &committee.client,
-        &format!("/incidents/recurrence/{report}"),
-    )
-    .await;
-    assert!(page.contains("受理済"));
-    assert!(page.contains("概算 300 万円"));
-    // An accepted report is not edited any more.
-    let res = admin
-        .client
-        .post_form(
-            &format!("/incidents/recurrence/{report}"),
-            &[("title", "x"), ("body", "y"), ("revision", "5")],
-        )
-        .await;
-    assert_eq!(res.status(), 409);
-
-    // The extraordinary committee: its date and minutes (kept in the blob store).
-    let pdf = b"%PDF-1.4\n% minutes of the extraordinary committee\n";
-    let res = upload_minutes(&city.client, report, b"not a pdf").await;
-    assert_eq!(res.status(), 422);
-    let res = upload_minutes(&city.client, report, pdf).await;
-    assert_eq!(res.status(), 303);
-    let page = body(
-        &committee.client,
-        &format!("/incidents/recurrence/{report}"),
-    )
-    .await;
-    assert!(page.contains("開催（2026-05-20）"), "{page}");
-    let res = committee
-        .client
-        .get(&format!("/incidents/recurrence/{report}/minutes"))
-        .await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.bytes().await.expect("minutes").as_ref(), pdf);
-    // Each step is audited and on the incident's 経過.
-    assert_eq!(app.audit_count("incident.recurrence_created").await, 1);
-    assert_eq!(app.audit_count("incident.recurrence_submitted").await, 2);
-    assert_eq!(app.audit_count("incident.recurrence_returned").await, 1);
-    assert_eq!(app.audit_count("incident.recurrence_accepted").await, 1);
-    assert_eq!(app.audit_count("incident.recurrence_committee").await, 1);
-    assert_eq!(
-        scalar_i64(
-            &app,
-            "SELECT COUNT(*) FROM incident_timeline WHERE incident_id = $1 AND kind = 'note'",
-            inc
-        )
-        .await,
-        5
-    );
-}
-
-#[tokio::test]
-async fn r17_3_a_measure_past_its_due_date_is_flagged_until_it_is_done() {
-    let app = app_at("2026-05-11T09:00:00+09:00").await;
-    let admin = app.login_as(Role::SystemAdmin).await;
-    let city = app.login_as(Role::ServiceOperator).await;
-    let inc = incident(&app, "誤設定による停止", app.now(), Severity::Major).await;
-    let res = admin
-        .client
-        .post_form(
-            "/incidents/recurrence",
-            &[
-                ("incident_id", &inc.to_string()),
-                ("title", "変更手順の見直し"),
-                ("body", "二人確認の導入"),
-            ],
-        )
-        .await;
-    let report: i64 = location(&res)
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("report id");
-    admin
-        .client
-        .post_form(
-            &format!("/incidents/recurrence/{report}/measures"),
-            &[
-                ("description", "変更作業の二人確認"),
-                ("owner", "システム管理者"),
-                ("due_on", "2026-05-12"),
-            ],
-        )
-        .await;
-    let path = format!("/incidents/recurrence/{report}");
-    assert!(!body(&city.client, &path).await.contains("measure-late"));
-    assert!(!body(&city.client, "/").await.contains("期限を過ぎた対策が"));
-    // The due day itself is not late; the day after is.
-    app.advance_minutes(24 * 60);
-    assert!(!body(&city.client, &path).await.contains("measure-late"));
-    app.advance_minutes(24 * 60);
-    assert!(body(&city.client, &path).await.contains("measure-late"));
-    let list = body(&city.client, "/incidents/recurrence").await;
-    assert!(list.contains("期限を過ぎた対策（1 件）"), "{list}");
-    assert!(
-        body(&city.client, "/")
-            .await
-            .contains("期限を過ぎた対策が 1 件")
-    );
-    assert!(
-        body(&admin.client, "/")
-            .await
-            .contains("期限を過ぎた対策が 1 件")
-    );
-    // Done: no longer flagged.
-    let m = scalar_i64(
-        &app,
-        "SELECT id FROM incident_measures WHERE report_id = $1",
-        report,
-    )
-    .await;
-    let res = admin
-        .client
-        .post_form(
-            &format!("/incidents/recurrence/measures/{m}/done"),
-            &[("note", "手順書を改訂")],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
-    assert!(!body(&city.client, &path).await.contains("measure-late"));
-    assert!(!body(&city.client, "/").await.contains("期限を過ぎた対策が"));
-    assert_eq!(app.audit_count("incident.measure_done").await, 1);
-}
-
-async fn set_times(
-    app: &TestApp,
-    id: i64,
-    occurred: Option<&str>,
-    recovered: Option<&str>,
-    cause: &str,
-) {
-    sqlx::query(
-        "UPDATE incidents SET occurred_at = $1, recovered_at = $2, cause_category = $3 WHERE id = $4",
-    )
-    .bind(occurred.map(jst))
-    .bind(recovered.map(jst))
-    .bind(cause)
-    .bind(id)
-    .execute(app.db().pool())
-    .await
-    .expect("times");
-}
-
-fn xlsx_part(bytes: &[u8], name: &str) -> String {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("zip");
-    let mut out = String::new();
-    zip.by_name(name)
-        .expect("part")
-        .read_to_string(&mut out)
-        .expect("xml");
-    out
-}
-
-#[tokio::test]
-async fn r17_statistics_equal_hand_computed_values_and_download_as_csv_and_xlsx() {
-    let app = app_at("2026-03-20T09:00:00+09:00").await;
-    let ops = app.login_as(Role::OpsManager).await;
-    // a: January, critical, hardware; 09:00 → 11:00 (120 min); portal notice 30 min after discovery.
-    let a = incident(
-        &app,
-        "a",
-        jst("2026-01-10T10:00:00+09:00"),
-        Severity::Critical,
-    )
-    .await;
-    set_times(
-        &app,
-        a,
-        Some("2026-01-10T09:00:00+09:00"),
-        Some("2026-01-10T11:00:00+09:00"),
-        "hardware",
-    )
-    .await;
-    sqlx::query(
-        "INSERT INTO incident_notices (incident_id, announcement_id, posted_at, posted_by, updated_at)
-         VALUES ($1, 0, $2, 'test', $2)",
-    )
-    .bind(a)
-    .bind(jst("2026-01-10T10:30:00+09:00"))
-    .execute(app.db().pool())
-    .await
-    .expect("notice");
-    // b: February, major, network; no 発生日時: discovery 08:00 → 08:30 (30 min); a call
-    // recorded 伝達済 60 min after discovery (an earlier 不在 does not count).
-    let b = incident(&app, "b", jst("2026-02-05T08:00:00+09:00"), Severity::Major).await;
-    set_times(&app, b, None, Some("2026-02-05T08:30:00+09:00"), "network").await;
-    for (result, at) in [
-        ("absent", "2026-02-05T08:10:00+09:00"),
-        ("delivered", "2026-02-05T09:00:00+09:00"),
-    ] {
-        sqlx::query(
-            "INSERT INTO incident_notifications (incident_id, contact_id, means, result, reached_at,
-                 recorded_by, recorded_at)
-             VALUES ($1, 1, 'phone', $2, $3, 'test', $3)",
-        )
-        .bind(b)
-        .bind(result)
-        .bind(jst(at))
-        .execute(app.db().pool())
-        .await
-        .expect("notification");
-    }
-    // c: February, minor, network; 11:00 → 17:00 (360 min); affects users, nobody told.
-    let c = incident(&app, "c", jst("2026-02-20T12:00:00+09:00"), Severity::Minor).await;
-    set_times(
-        &app,
-        c,
-        Some("2026-02-20T11:00:00+09:00"),
-        Some("2026-02-20T17:00:00+09:00"),
-        "network",
-    )
-    .await;
-    // d: March, low, cause unknown, not recovered; a mail sent 10 min after discovery.
-    let d = incident(&app, "d", jst("2026-03-01T09:00:00+09:00"), Severity::Low).await;
-    let mail: i64 = sqlx::query_scalar(
-        "INSERT INTO mail_outbox (source, source_ref, recipients, subject, body, state,
-             next_attempt_at, created_at, sent_at)
-         VALUES ('incident.contact', 'x', 'a@example.jp', 's', 'b', 'sent', $1, $1, $2) RETURNING id",
-    )
-    .bind(jst("2026-03-01T09:01:00+09:00"))
-    .bind(jst("2026-03-01T09:10:00+09:00"))
-    .fetch_one(app.db().pool())
-    .await
-    .expect("mail");
-    sqlx::query(
-        "INSERT INTO incident_notifications (incident_id, contact_id, means, mail_id, result,
-             reached_at, recorded_by, recorded_at)
-         VALUES ($1, 1, 'mail', $2, 'queued', $3, 'test', $3)",
-    )
-    .bind(d)
-    .bind(mail)
-    .bind(jst("2026-03-01T09:01:00+09:00"))
-    .execute(app.db().pool())
-    .await
-    .expect("mail notification");
-    // e: the last evening of 2025 in Japan: outside the period.
-    let e = incident(
-        &app,
-        "e",
-        jst("2025-12-31T23:00:00+09:00"),
-        Severity::Critical,
-    )
-    .await;
-    set_times(&app, e, None, Some("2026-01-01T01:00:00+09:00"), "human").await;
-
-    let q = "from=2026-01&to=2026-03";
-    let page = body(&ops.client, &format!("/incidents/stats?{q}")).await;
-    assert_eq!(strong(&page, "stats-total"), 4);
-    assert!(page.contains("<td>2026-01</td><td>1</td>"));
-    assert!(page.contains("<td>2026-02</td><td>2</td>"));
-    assert!(page.contains("<td>2026-03</td><td>1</td>"));
-    // Recovery 120, 30, 360 min: mean 170, median 120, p90 360.
-    assert!(
-        page.contains("<td>3</td><td>2時間50分</td><td>2時間00分</td><td>6時間00分</td>"),
-        "{page}"
-    );
-    // First notice 30, 60, 10 min: mean 33 min 20 s, median 30, p90 60.
-    assert!(page.contains("<td>3</td><td>0時間33分</td><td>0時間30分</td><td>1時間00分</td>"));
-
-    let res = ops
-        .client
-        .get(&format!("/incidents/stats/export.csv?{q}"))
-        .await;
-    assert_eq!(res.status(), 200);
-    let bytes = res.bytes().await.expect("csv");
-    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "BOM for Excel");
-    let csv = String::from_utf8(bytes[3..].to_vec()).expect("utf-8");
-    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
-    let value = |a: &str, b: &str| {
-        rows.iter()
-            .find(|r| r[0] == a && r[1] == b)
-            .map(|r| r[2].to_string())
-            .unwrap_or_else(|| panic!("{a}/{b} in {csv}"))
-    };
-    assert_eq!(value("件数", "合計"), "4");
-    assert_eq!(value("月別", "2026-02"), "2");
-    assert_eq!(value("重大度別", "重大（全面停止）"), "1");
-    assert_eq!(value("原因別", "ネットワーク"), "2");
-    assert_eq!(value("原因別", "ハードウェア"), "1");
-    assert_eq!(value("原因別", "不明"), "1");
-    assert_eq!(value("原因別", "人為的"), "0", "e is outside the period");
-    assert_eq!(value("復旧までの時間（分）", "平均"), "170.0");
-    assert_eq!(value("復旧までの時間（分）", "中央値"), "120.0");
-    assert_eq!(value("復旧までの時間（分）", "90パーセンタイル"), "360.0");
-    assert_eq!(
-        value("発見から利用者への初回連絡まで（分）", "平均"),
-        "33.3"
-    );
-    assert_eq!(
-        value("発見から利用者への初回連絡まで（分）", "中央値"),
-        "30.0"
-    );
-    assert_eq!(
-        value("発見から利用者への初回連絡まで（分）", "90パーセンタイル"),
-        "60.0"
-    );
-    assert_eq!(value("利用者への連絡", "影響ありで未連絡"), "1");
-
-    let res = ops
-        .client
-        .get(&format!("/incidents/stats/export.xlsx?{q}"))
-        .await;
-    assert_eq!(res.status(), 200);
-    let bytes = res.bytes().await.expect("xlsx");
-    let strings = xlsx_part(&bytes, "xl/sharedStrings.xml");
-    assert!(strings.contains("障害統計（2026-01 〜 2026-03）"));
-    let summary = xlsx_part(&bytes, "xl/worksheets/sheet1.xml");
-    assert!(summary.contains("<v>170</v>"), "the mean as a number");
-    let list = xlsx_part(&bytes, "xl/worksheets/sheet2.xml");
-    assert_eq!(list.matches("<row ").count(), 5, "header + four incidents");
-    // Issue 15: 発見日時 is a real date cell (Japan time), the columns have widths.
-    crate::logs::assert_date_cell_and_widths(&bytes, "障害一覧", 1, 2);
-    // A bad period is a clear error, not a crash.
-    let res = ops
-        .client
-        .get("/incidents/stats/export.csv?from=2026-13&to=2026-01")
-        .await;
-    assert_eq!(res.status(), 400);
-    let res = ops
-        .client
-        .get("/incidents/stats?from=2026-03&to=2026-01")
-        .await;
-    assert_eq!(res.status(), 422);
-}
-
-#[tokio::test]
-async fn r17_3_the_records_purge_keeps_a_blob_that_is_a_committee_s_minutes() {
-    let (net, doc) = crate::multipart::referral().await;
-    let app = &net.app;
-    let hash: String =
-        sqlx::query_scalar("SELECT blob_hash FROM document_attachments WHERE document_id = $1")
-            .bind(doc)
-            .fetch_one(app.db().pool())
-            .await
-            .expect("attachment");
-    let file = app
-        .dir
-        .path()
-        .join("blobs")
-        .join(&hash[..2])
-        .join(&hash[2..]);
-    let pdf = std::fs::read(&file).expect("blob");
-    // The same file is filed as the minutes of an incident's committee.
-    app.advance_minutes(370 * 24 * 60);
-    let admin = app.login_as(Role::SystemAdmin).await;
-    let inc = incident(app, "保存期間の確認", app.now(), Severity::Low).await;
-    let res = admin
-        .client
-        .post_form(
-            "/incidents/recurrence",
-            &[
-                ("incident_id", &inc.to_string()),
-                ("title", "t"),
-                ("body", "b"),
-            ],
-        )
-        .await;
-    let report: i64 = location(&res)
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("report id");
-    assert_eq!(
-        upload_minutes(&admin.client, report, &pdf).await.status(),
-        303
-    );
-    // The document expires and is purged; the minutes stay.
-    let res = admin
-        .client
-        .post_form(
-            "/admin/records/purge",
-            &[("ids", &doc.to_string()), ("confirm", "yes")],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
-    assert_eq!(
-        app.count("document_tombstones").await,
-        1,
-        "the document went"
-    );
-    assert!(file.exists(), "the minutes' blob is kept");
-    let res = admin
-        .client
-        .get(&format!("/incidents/recurrence/{report}/minutes"))
-        .await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.bytes().await.expect("minutes").as_ref(), pdf.as_slice());
 }

@@ -124,13 +124,7 @@ async fn upload(
 async fn r17_1_an_incident_entered_by_hand_keeps_every_field_and_opens_its_timeline() {
     let app = spawn_app().await;
     let (admin, id) = admin_with_incident(&app).await;
-    let page = admin
-        .client
-        .get(&format!("/incidents/{id}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&admin.client, &format!("/incidents/{id}")).await;
     for (_, v) in FIELDS.iter().filter(|(k, _)| *k != "severity") {
         if v.len() > 2 {
             assert!(
@@ -153,10 +147,10 @@ async fn r17_1_an_incident_entered_by_hand_keeps_every_field_and_opens_its_timel
         body.contains("件名を入力してください。") && body.contains("発見箇所を入力してください。")
     );
     // The list shows it, open ones first.
-    let list = admin.client.get("/incidents?status=investigating").await;
-    assert!(list.text().await.expect("list").contains("文書送信の停止"));
-    let none = admin.client.get("/incidents?status=reported").await;
-    assert!(!none.text().await.expect("list").contains("文書送信の停止"));
+    let list = page_text(&admin.client, "/incidents?status=investigating").await;
+    assert!(list.contains("文書送信の停止"));
+    let none = page_text(&admin.client, "/incidents?status=reported").await;
+    assert!(!none.contains("文書送信の停止"));
 }
 
 #[tokio::test]
@@ -181,21 +175,9 @@ async fn r17_1_an_incident_drafted_from_a_helpdesk_inquiry_is_prefilled_and_link
     let inquiry = app.count("helpdesk_inquiries").await;
     let q = inquiry.to_string();
     // The inquiry's page offers the action.
-    let ip = admin
-        .client
-        .get(&format!("/helpdesk/{q}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let ip = page_text(&admin.client, &format!("/helpdesk/{q}")).await;
     assert!(ip.contains(&format!("/incidents/new?inquiry={q}")));
-    let form = admin
-        .client
-        .get(&format!("/incidents/new?inquiry={q}"))
-        .await
-        .text()
-        .await
-        .expect("form");
+    let form = page_text(&admin.client, &format!("/incidents/new?inquiry={q}")).await;
     assert!(form.contains("画像が表示されない") && form.contains("今朝から画像が表示されません。"));
     assert!(form.contains("清須 花子"));
     let res = admin
@@ -221,21 +203,9 @@ async fn r17_1_an_incident_drafted_from_a_helpdesk_inquiry_is_prefilled_and_link
             .await
             .expect("inquiry");
     assert_eq!(linked.map(|v| v.to_string()), Some(id.clone()));
-    let page = admin
-        .client
-        .get(&format!("/incidents/{id}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&admin.client, &format!("/incidents/{id}")).await;
     assert!(page.contains(&format!("問い合わせ #{q}")) && page.contains("問い合わせ #1 から作成"));
-    let ip = admin
-        .client
-        .get(&format!("/helpdesk/{q}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let ip = page_text(&admin.client, &format!("/helpdesk/{q}")).await;
     assert!(ip.contains(&format!("href=\"/incidents/{id}\"")));
     assert_eq!(app.audit_count("incident.linked").await, 1);
     // An inquiry already linked is not drafted twice.
@@ -324,24 +294,12 @@ async fn r17_1_an_incident_drafted_from_a_monitoring_alert_carries_the_monitor_t
 
     let admin = app.login_as(Role::SystemAdmin).await;
     let monitor_page = format!("/admin/monitors/{mid}");
-    let before = admin
-        .client
-        .get(&monitor_page)
-        .await
-        .text()
-        .await
-        .expect("monitor page");
+    let before = page_text(&admin.client, &monitor_page).await;
     assert!(
         before.contains(&format!("/incidents/new?alert={alert}")),
         "the monitor's page offers 障害として登録 for its down alert"
     );
-    let form = admin
-        .client
-        .get(&format!("/incidents/new?alert={alert}"))
-        .await
-        .text()
-        .await
-        .expect("form");
+    let form = page_text(&admin.client, &format!("/incidents/new?alert={alert}")).await;
     assert!(form.contains("文書サーバ応答") && form.contains("http://127.0.0.1:9/health"));
     assert!(
         form.contains("直近の監視結果") && form.contains("HTTP 503"),
@@ -382,23 +340,11 @@ async fn r17_1_an_incident_drafted_from_a_monitoring_alert_carries_the_monitor_t
             .await
             .expect("alert");
     assert_eq!(linked.map(|v| v.to_string()), Some(id.clone()));
-    let page = admin
-        .client
-        .get(&format!("/incidents/{id}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&admin.client, &format!("/incidents/{id}")).await;
     assert!(
         page.contains(&format!("監視アラート #{alert}")) && page.contains("HTTP 503 が続きました")
     );
-    let after = admin
-        .client
-        .get(&monitor_page)
-        .await
-        .text()
-        .await
-        .expect("monitor page");
+    let after = page_text(&admin.client, &monitor_page).await;
     assert!(
         after.contains(&format!("href=\"/incidents/{id}\""))
             && !after.contains("/incidents/new?alert="),
@@ -492,13 +438,7 @@ async fn r17_1_the_status_flow_is_recorded_in_the_timeline_and_the_audit_and_goe
 async fn r17_1_a_correction_keeps_the_old_value_in_the_timeline_and_a_stale_form_gets_409() {
     let app = spawn_app().await;
     let (admin, id) = admin_with_incident(&app).await;
-    let edit = admin
-        .client
-        .get(&format!("/incidents/{id}/edit"))
-        .await
-        .text()
-        .await
-        .expect("edit");
+    let edit = page_text(&admin.client, &format!("/incidents/{id}/edit")).await;
     let rev = attr(
         &edit[edit.find("name=\"revision\"").expect("revision field")..],
         "value",
@@ -614,13 +554,7 @@ async fn r17_1_the_cause_category_of_the_form_is_a_correction_is_printed_with_th
         .await;
     assert_eq!(res.status(), 303);
     assert_eq!(category(id).await, "network");
-    let page = admin
-        .client
-        .get(&format!("/incidents/{id}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&admin.client, &format!("/incidents/{id}")).await;
     assert!(page.contains("<th scope=\"row\">原因区分</th><td class=\"pre\">ネットワーク</td>"));
 
     // The report's 原因 starts with the category.
@@ -634,13 +568,7 @@ async fn r17_1_the_cause_category_of_the_form_is_a_correction_is_printed_with_th
     assert!(pdf_text(&pdf).contains("（ネットワーク）回線事業者の設備故障"));
 
     // The statistics count what the form entered.
-    let stats = admin
-        .client
-        .get("/incidents/stats?from=2026-01&to=2026-01")
-        .await
-        .text()
-        .await
-        .expect("stats");
+    let stats = page_text(&admin.client, "/incidents/stats?from=2026-01&to=2026-01").await;
     let by_cause = &stats[stats.find("id=\"by-cause\"").expect("by cause")..];
     assert!(
         by_cause.contains("<td>ネットワーク</td><td>1</td>"),
@@ -799,13 +727,7 @@ async fn r17_1_the_report_pdf_has_every_field_of_the_form_a_draft_mark_and_the_f
     );
 
     // Run it to 報告済 and print the final version.
-    let edit = admin
-        .client
-        .get(&format!("/incidents/{id}/edit"))
-        .await
-        .text()
-        .await
-        .expect("edit");
+    let edit = page_text(&admin.client, &format!("/incidents/{id}/edit")).await;
     let rev = attr(
         &edit[edit.find("name=\"revision\"").expect("revision")..],
         "value",
@@ -889,10 +811,10 @@ async fn r17_1_facility_roles_and_readers_are_refused_where_they_should_be() {
     );
     assert_eq!(city.client.get("/incidents/new").await.status(), 403);
     // The dashboard card for the city links to the list.
-    let dash = city.client.get("/").await.text().await.expect("dashboard");
+    let dash = page_text(&city.client, "/").await;
     assert!(dash.contains("対応中の障害") && dash.contains("href=\"/incidents\""));
     let ops = app.login_as(Role::OpsManager).await;
-    let dash = ops.client.get("/").await.text().await.expect("dashboard");
+    let dash = page_text(&ops.client, "/").await;
     assert!(!dash.contains("対応中の障害"));
     // A missing incident is a 404.
     assert_eq!(city.client.get("/incidents/9999").await.status(), 404);

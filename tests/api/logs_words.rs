@@ -57,13 +57,7 @@ async fn x4_issue15_audit_details_have_labels_japan_time_and_api_keys_by_name() 
     .expect("record");
     tx.commit().await.expect("commit");
 
-    let page = admin
-        .client
-        .get("/audit?per=200")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&admin.client, "/audit?per=200").await;
     let texts = cells(&page);
     for t in &texts {
         for raw in RAW {
@@ -82,13 +76,7 @@ async fn x4_issue15_audit_details_have_labels_japan_time_and_api_keys_by_name() 
     assert!(page.contains("<dt>有効期限</dt><dd>2026-12-29 18:48</dd>"));
 
     // The facility's access log names the key and says it was the API, not `api_key`.
-    let log = manager
-        .client
-        .get("/records/access-log")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let log = page_text(&manager.client, "/records/access-log").await;
     let texts = cells(&log);
     assert!(texts.iter().any(|t| t == key), "{key} in {texts:?}");
     assert!(texts.iter().any(|t| t == "APIキー（外部システム）"));
@@ -99,13 +87,7 @@ async fn x4_issue15_audit_details_have_labels_japan_time_and_api_keys_by_name() 
     );
 
     // Who issued the key: the person's name, the login ID only in the title.
-    let keys = admin
-        .client
-        .get("/admin/api-keys")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let keys = page_text(&admin.client, "/admin/api-keys").await;
     assert!(keys.contains("（試験 システム管理者）"), "{keys}");
     assert!(keys.contains(&format!("title=\"{}\"", admin.login_id)));
 }
@@ -116,13 +98,7 @@ async fn x4_issue15_audit_details_have_labels_japan_time_and_api_keys_by_name() 
 async fn x4_r17_1_a_corrected_field_shows_the_form_s_label_on_the_audit_log() {
     let app = spawn_app().await;
     let (admin, id) = crate::incidents::admin_with_incident(&app).await;
-    let edit = admin
-        .client
-        .get(&format!("/incidents/{id}/edit"))
-        .await
-        .text()
-        .await
-        .expect("edit");
+    let edit = page_text(&admin.client, &format!("/incidents/{id}/edit")).await;
     let rev = attr(
         &edit[edit.find("name=\"revision\"").expect("revision field")..],
         "value",
@@ -136,31 +112,15 @@ async fn x4_r17_1_a_corrected_field_shows_the_form_s_label_on_the_audit_log() {
         .post_form(&format!("/incidents/{id}"), &fields)
         .await;
     assert_eq!(res.status(), 303);
-    let page = admin
-        .client
-        .get("/audit?action=incident.corrected")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&admin.client, "/audit?action=incident.corrected").await;
     assert!(
         page.contains("項目 原因、新しい値 disk failure"),
         "{}",
         cells(&page).join(" | ")
     );
     assert!(!page.contains("項目 cause"));
-    sqlx::query("UPDATE accounts SET language = 'en' WHERE login_id = $1")
-        .bind(&admin.login_id)
-        .execute(app.db().pool())
-        .await
-        .expect("language");
-    let page = admin
-        .client
-        .get("/audit?action=incident.corrected")
-        .await
-        .text()
-        .await
-        .expect("page");
+    set_language(&app, &admin.login_id, "en").await;
+    let page = page_text(&admin.client, "/audit?action=incident.corrected").await;
     assert!(
         page.contains("Field Cause, new value disk failure"),
         "{}",
@@ -197,13 +157,7 @@ async fn x4_a_revoked_api_key_names_who_revoked_it() {
         )
         .await;
     assert_eq!(res.status(), 303);
-    let page = admin
-        .client
-        .get("/admin/api-keys")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = page_text(&admin.client, "/admin/api-keys").await;
     let revoked: Vec<String> = cells(&page)
         .into_iter()
         .filter(|t| t.starts_with("失効（"))

@@ -12,10 +12,8 @@ use sqlx::Row;
 use super::documents::{DOC_COLUMNS, DocumentRow};
 use super::scope::readable;
 use crate::db::Conn;
-use crate::records::search::{
-    BUNDLE_TYPE_SYSTEM, Cond, Cursor, DateCond, PatientValue, Prefix, SearchKeys, Sort, SortKey,
-    Token,
-};
+use crate::records::search::{BUNDLE_TYPE_SYSTEM, Cond, Cursor, SearchKeys, Sort, SortKey};
+use crate::records::search_values::{DateCond, PatientValue, Prefix, Token};
 
 /// A statement being built: its text and its bound values in `$n` order.
 struct Sql {
