@@ -320,3 +320,49 @@ async fn x3_x4_walk_every_link_each_demo_role_reaches_opens() {
         assert_eq!(html.contains("id=\"to-incident\""), shown, "{role:?}");
     }
 }
+
+/// Each table of the page as printed, cut on the right (its wrapper scrolls), and the search
+/// forms and buttons that still show. The printed style (`print.css`) is put on the screen at
+/// the width of an A4 page's text (180 mm, about 680 px), since WebDriver cannot print.
+const AS_PRINTED: &str = r#"
+document.querySelector('link[media=print]').media = 'all';
+const cut = [...document.querySelectorAll('.table-wrap')]
+  .filter(w => w.scrollWidth > w.clientWidth + 1).map(w => w.scrollWidth - w.clientWidth);
+const shown = [...document.querySelectorAll('form, .btn')]
+  .filter(e => e.offsetParent !== null).map(e => e.id || e.className);
+return [cut, shown];
+"#;
+
+/// X.4: list pages print whole: no table cut at the paper's edge, no search form or button.
+#[tokio::test]
+async fn x4_walk_list_pages_print_whole_tables_without_their_forms() {
+    if !browser_available() {
+        return;
+    }
+    let app = spawn_app().await;
+    rainbownet::demo::prepare(app.db(), app.now())
+        .await
+        .expect("demo network");
+    let admin = app.login_as(Role::SystemAdmin).await;
+    let driver = start_driver().await;
+    let b = browser(&driver).await;
+    log_in(&b, &app, &admin).await;
+    b.set_window_size(680, 1000).await.unwrap();
+    for page in [
+        "/helpdesk",
+        "/admin/accounts",
+        "/admin/facilities",
+        "/incidents",
+    ] {
+        b.goto(&format!("{}{page}", app.address)).await.unwrap();
+        let v = b.execute(AS_PRINTED, vec![]).await.unwrap();
+        let (cut, shown): (Vec<i64>, Vec<String>) = serde_json::from_value(v).unwrap();
+        screenshot(&b, &format!("x4-print{}", page.replace('/', "-"))).await;
+        assert!(cut.is_empty(), "{page}: tables cut by {cut:?} px on paper");
+        assert!(
+            shown.is_empty(),
+            "{page}: printed forms and buttons {shown:?}"
+        );
+    }
+    b.close().await.unwrap();
+}
