@@ -302,6 +302,20 @@ async fn x3_x4_walk_every_link_each_demo_role_reaches_opens() {
     }
     assert!(broken.is_empty(), "links that do not open: {broken:#?}");
 
+    // Pages a demo user expects to find filled.
+    let operator = app.login_as(Role::SystemOperator).await;
+    let canned = operator
+        .client
+        .get("/helpdesk/canned")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !canned.contains("定型文はまだありません"),
+        "the demo has canned replies"
+    );
+
     // The inquiry page's button to an incident is there for those who may create one.
     let inquiry: i64 =
         sqlx::query_scalar("SELECT MIN(id) FROM helpdesk_inquiries WHERE incident_id IS NULL")
