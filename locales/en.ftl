@@ -2451,3 +2451,11 @@ field-field-new-value-new = Field { $field }, new value { $new }
 ## Audit detail fields (2)
 documentation = Documentation
 response = Response
+
+## Incidents: a form that cannot be read
+the-affected-facility-value-could-not = The affected facility "{ $value }" could not be read. Please choose the facilities again.
+part-of-the-form-was-sent = Part of the form was sent twice. Please open the page again.
+this-field-was-sent-twice-please = This field was sent twice. Please check it and send the form again.
+
+## Records: paper consent scan
+the-scan-of-the-consent-form = The scan of the consent form did not arrive as a file. Please choose the scan file (PDF, PNG, JPEG or TIFF) and send it again.

@@ -2452,3 +2452,11 @@ field-field-new-value-new = 項目 { $field }、新しい値 { $new }
 ## Audit detail fields (2)
 documentation = 説明文書
 response = 応答
+
+## Incidents: a form that cannot be read
+the-affected-facility-value-could-not = 影響を受けた施設の指定「{ $value }」を読み取れませんでした。施設を選び直してください。
+part-of-the-form-was-sent = フォームの内容が重複して送信されました。画面を開き直してください。
+this-field-was-sent-twice-please = この項目が2回送信されました。内容を確認して、もう一度送信してください。
+
+## Records: paper consent scan
+the-scan-of-the-consent-form = 同意書のスキャンがファイルとして届きませんでした。スキャンのファイル（PDF・PNG・JPEG・TIFF）を選んで、もう一度送信してください。

@@ -245,6 +245,19 @@ pub async fn seed_demo(db: &crate::db::Db, now: Timestamp) -> crate::error::AppR
         )
         .await?;
     }
+    // Canned replies, so that the reply form's 挿入 and the 定型文 page show what they are for.
+    for (title, body) in [
+        (
+            "初期パスワードの再発行",
+            "お問い合わせありがとうございます。初期パスワードを再発行しました。貴施設の利用施設管理者からお受け取りのうえ、最初のログインで新しいパスワードに変更してください。",
+        ),
+        (
+            "障害の調査中のお知らせ",
+            "ご不便をおかけしております。現在、原因を調査しております。復旧の見込みが分かり次第、ポータルのお知らせでお伝えします。",
+        ),
+    ] {
+        service_team::add_canned(db, title, body, &actor, now).await?;
+    }
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use super::repo;
 use super::repo_team;
 use super::routes::clip;
 use super::service_team;
-use super::views::{CannedPage, MergeForm, MergePage};
+use super::views::{CannedPage, CannedTyped, MergeForm, MergePage};
 use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{Caller, Page, flash_redirect, render};
@@ -126,7 +126,12 @@ pub async fn merge(
     }
 }
 
-async fn canned_page(state: &AppState, page: Page, error: Option<String>) -> AppResult<Response> {
+async fn canned_page(
+    state: &AppState,
+    page: Page,
+    error: Option<(Option<i64>, String)>,
+    typed: CannedTyped,
+) -> AppResult<Response> {
     let mut conn = state.db.pool().acquire().await?;
     let replies = repo_team::canned(&mut conn)
         .await?
@@ -143,13 +148,14 @@ async fn canned_page(state: &AppState, page: Page, error: Option<String>) -> App
             page: page.titled("定型文"),
             replies,
             error,
+            typed,
         },
         status,
     )
 }
 
 pub async fn canned_index(State(state): State<AppState>, page: Page) -> AppResult<Response> {
-    canned_page(&state, page, None).await
+    canned_page(&state, page, None, CannedTyped::default()).await
 }
 
 #[derive(Deserialize, Default)]
@@ -181,7 +187,14 @@ pub async fn canned_create(
             "/helpdesk/canned",
             "定型文を追加しました。",
         )),
-        Err(DomainError::Invalid { message, .. }) => canned_page(&state, page, Some(message)).await,
+        Err(DomainError::Invalid { message, .. }) => {
+            let typed = CannedTyped {
+                title: f.title,
+                body: f.body,
+                reason: String::new(),
+            };
+            canned_page(&state, page, Some((None, message)), typed).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -193,13 +206,14 @@ pub async fn canned_retire(
     Path(id): Path<i64>,
     Form(f): Form<CannedForm>,
 ) -> AppResult<Response> {
+    // A refusal comes back in this reply's form, with the reason as typed.
+    let typed = CannedTyped {
+        reason: f.reason.clone(),
+        ..CannedTyped::default()
+    };
     if f.confirm.is_empty() {
-        return canned_page(
-            &state,
-            page,
-            Some("確認のチェックを入れてください。".into()),
-        )
-        .await;
+        let error = Some((Some(id), "確認のチェックを入れてください。".into()));
+        return canned_page(&state, page, error, typed).await;
     }
     match service_team::retire_canned(&state.db, id, &clip(&f.reason, 1_000), &actor, state.now())
         .await
@@ -209,7 +223,9 @@ pub async fn canned_retire(
             "/helpdesk/canned",
             "定型文を取り下げました。",
         )),
-        Err(DomainError::Invalid { message, .. }) => canned_page(&state, page, Some(message)).await,
+        Err(DomainError::Invalid { message, .. }) => {
+            canned_page(&state, page, Some((Some(id), message)), typed).await
+        }
         Err(e) => Err(e.into()),
     }
 }

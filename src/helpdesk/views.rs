@@ -262,7 +262,34 @@ pub struct CannedPage {
     pub page: Page,
     /// (id, title, body, created by, created at)
     pub replies: Vec<(i64, String, String, String, String)>,
-    pub error: Option<String>,
+    /// A refusal, shown in the form it answers: None the add form, Some(id) that reply's 取り下げ.
+    pub error: Option<(Option<i64>, String)>,
+    /// What was typed into the refused form (title, body; reason).
+    pub typed: CannedTyped,
+}
+
+#[derive(Default)]
+pub struct CannedTyped {
+    pub title: String,
+    pub body: String,
+    pub reason: String,
+}
+
+impl CannedPage {
+    pub fn error_of(&self, form: Option<i64>) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(at, _)| *at == form)
+            .map(|(_, e)| e.as_str())
+    }
+
+    /// The reason typed into reply `id`'s 取り下げ form, if that was the refused one.
+    pub fn reason_for(&self, id: i64) -> &str {
+        match self.error {
+            Some((Some(at), _)) if at == id => &self.typed.reason,
+            _ => "",
+        }
+    }
 }
 
 #[derive(Template)]

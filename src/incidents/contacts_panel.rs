@@ -113,6 +113,9 @@ pub struct PanelData {
     /// Where the panel's forms return: `incident` (the incident's page, the default) or
     /// `contacts` (the checklist page).
     pub return_to: &'static str,
+    /// The record form as it was sent, when it was refused: the values stay, the reason beside it.
+    pub entered: super::contacts_notify::RecordFields,
+    pub record_error: Option<String>,
 }
 
 impl PanelData {
@@ -213,6 +216,8 @@ pub async fn panel(conn: &mut Conn, incident_id: i64, role: Role) -> sqlx::Resul
         means: Means::ALL.iter().map(|m| (m.key(), m.label())).collect(),
         outcomes: Outcome::ALL.iter().map(|o| (o.key(), o.label())).collect(),
         return_to: "incident",
+        entered: Default::default(),
+        record_error: None,
     })
 }
 

@@ -69,6 +69,7 @@
 pub mod contacts;
 mod contacts_notify;
 pub mod contacts_panel;
+mod form_check;
 pub mod model;
 pub mod notices;
 pub mod recurrence;

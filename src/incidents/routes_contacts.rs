@@ -322,6 +322,16 @@ async fn checklist_page(
     let mut conn = state.db.pool().acquire().await?;
     let mut panel = contacts_panel::panel(&mut conn, i.0.id, p.role).await?;
     panel.return_to = "contacts";
+    checklist_render(page, i, panel, error, status)
+}
+
+fn checklist_render(
+    page: Page,
+    i: IncidentRef,
+    panel: PanelData,
+    error: Option<String>,
+    status: StatusCode,
+) -> AppResult<Response> {
     render(
         ChecklistPage {
             page: page.titled(format!("{} 利用者への連絡", i.0.number)),
@@ -438,15 +448,14 @@ pub async fn record(
             "連絡の結果を記録しました。",
         )),
         Err(DomainError::Invalid { message, .. }) => {
-            checklist_page(
-                &state,
-                page,
-                &p,
-                i,
-                Some(message),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            // The checklist page again: the form as it was sent, the reason beside it.
+            let mut conn = state.db.pool().acquire().await?;
+            let mut panel = contacts_panel::panel(&mut conn, i.0.id, p.role).await?;
+            drop(conn);
+            panel.return_to = "contacts";
+            panel.entered = form.fields;
+            panel.record_error = Some(message);
+            checklist_render(page, i, panel, None, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => Err(e.into()),
     }

@@ -1,5 +1,5 @@
 //! Handlers of the correction form: a correction is checked like a new record
-//! (`routes_form::check_form`) against the revision the form was read at; the old values stay in
+//! (`form_check::check_read`) against the revision the form was read at; the old values stay in
 //! the 経過.
 
 use axum::body::Bytes;
@@ -7,10 +7,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::form_check::{check_read, read_form};
 use super::model::Incident;
 use super::repo;
 use super::routes::{facility_names, find_guarded, local, revision_of};
-use super::routes_form::{check_form, facility_choices, form_again, read_form};
+use super::routes_form::{facility_choices, form_again};
 use super::service;
 use super::views::IncidentForm;
 use crate::db::Timestamp;
@@ -78,13 +79,13 @@ pub async fn update(
 ) -> AppResult<Response> {
     let now = state.now();
     let inc = find_guarded(&state, &guard, id).await?;
-    let (mut f, facilities) = read_form(&body)?;
+    let (mut f, facilities, read) = read_form(&body);
     if f.cause_category.trim().is_empty() {
         // A form without the field (an older page) keeps the category.
         f.cause_category = inc.cause_category.clone();
     }
     let revision = revision_of(&f.revision)?;
-    let fields = match check_form(&f, now) {
+    let fields = match check_read(&f, read, now) {
         Ok(v) => v,
         Err(errors) => {
             return form_again(

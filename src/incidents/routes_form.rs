@@ -1,7 +1,7 @@
 //! Handlers of the new incident form (R13): the form, pre-filled from an inquiry or a monitoring
 //! alert (`/incidents/new?inquiry=ID`, `?alert=ID`), and the creation. The form's reading and
-//! checking (`read_form`, `check_form`, `form_again`) serve the correction form
-//! (`routes_edit.rs`) too.
+//! re-showing (`form_again`) serves the correction form (`routes_edit.rs`) too, and so do the
+//! reading and checking in `form_check.rs`.
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -9,12 +9,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::form_check::{check_read, read_form};
 use super::model::{CauseCategory, NewIncident, Severity};
-use super::repo::Fields;
-use super::routes::{TIME_HINT, clip, local, parse_local, severities};
+use super::routes::{clip, local, severities};
 use super::service::{self, Affected, Origin};
 use super::views::{FacilityChoice, FormPage, IncidentForm};
-use crate::db::Timestamp;
 use crate::error::{AppError, AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{Caller, Page, flash_redirect, render};
@@ -196,85 +195,6 @@ pub async fn new_form(
     )
 }
 
-/// The form's fields and the checked facilities (repeated `facility` fields).
-pub(super) fn read_form(body: &Bytes) -> AppResult<(IncidentForm, Vec<i64>)> {
-    let form: IncidentForm = serde_urlencoded::from_bytes(body)
-        .map_err(|_| AppError::BadRequest("送信内容を読み取れませんでした。".into()))?;
-    let facilities = url::form_urlencoded::parse(body)
-        .filter(|(k, _)| k == "facility")
-        .filter_map(|(_, v)| v.parse::<i64>().ok())
-        .collect();
-    Ok((form, facilities))
-}
-
-/// Checks the form; the fields, or the errors by field.
-pub(super) fn check_form(
-    f: &IncidentForm,
-    now: Timestamp,
-) -> Result<Fields, Vec<(&'static str, String)>> {
-    let mut errors = Vec::new();
-    let mut time = |field: &'static str, v: &str| match parse_local(v) {
-        Ok(Some(t)) if t > now => {
-            errors.push((field, "未来の日時は入力できません。".to_string()));
-            None
-        }
-        Ok(t) => t,
-        Err(()) => {
-            errors.push((field, TIME_HINT.to_string()));
-            None
-        }
-    };
-    let discovered_at = time("discovered_at", &f.discovered_at);
-    let occurred_at = time("occurred_at", &f.occurred_at);
-    let recovered_at = time("recovered_at", &f.recovered_at);
-    if discovered_at.is_none() && !errors.iter().any(|(k, _)| *k == "discovered_at") {
-        errors.push(("discovered_at", "発見日時を入力してください。".into()));
-    }
-    if Severity::parse(&f.severity).is_none() {
-        errors.push(("severity", "重大度を選んでください。".into()));
-    }
-    // Not given: 不明 (the edit form fills in the incident's own first).
-    let cause_category = if f.cause_category.trim().is_empty() {
-        CauseCategory::Unknown
-    } else {
-        CauseCategory::parse(f.cause_category.trim()).unwrap_or_else(|| {
-            errors.push(("cause_category", "原因区分を選んでください。".into()));
-            CauseCategory::Unknown
-        })
-    };
-    for (field, value, label) in [
-        ("title", &f.title, "件名"),
-        ("discovered_where", &f.discovered_where, "発見箇所"),
-        ("description", &f.description, "障害内容"),
-    ] {
-        if value.trim().is_empty() {
-            errors.push((field, format!("{label}を入力してください。")));
-        }
-    }
-    let Some(discovered_at) = discovered_at else {
-        return Err(errors);
-    };
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(Fields {
-        title: clip(&f.title, 200),
-        severity: f.severity.clone(),
-        discovered_at,
-        discovered_where: clip(&f.discovered_where, 500),
-        occurred_at,
-        description: clip(&f.description, 20_000),
-        impact: clip(&f.impact, 20_000),
-        affects_users: !f.affects_users.is_empty(),
-        affected_services: clip(&f.affected_services, 2_000),
-        recovered_at,
-        cause: clip(&f.cause, 20_000),
-        cause_category: cause_category.key().into(),
-        action_taken: clip(&f.action_taken, 20_000),
-        remarks: clip(&f.remarks, 20_000),
-    })
-}
-
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn form_again(
     state: &AppState,
@@ -314,13 +234,13 @@ pub async fn create(
     body: Bytes,
 ) -> AppResult<Response> {
     let now = state.now();
-    let (f, facilities) = read_form(&body)?;
+    let (f, facilities, read) = read_form(&body);
     let origin = match (id_param(&f.inquiry)?, id_param(&f.alert)?) {
         (Some(q), _) => Origin::Inquiry(q),
         (None, Some(a)) => Origin::Alert(a),
         _ => Origin::Manual,
     };
-    let fields = match check_form(&f, now) {
+    let fields = match check_read(&f, read, now) {
         Ok(v) => v,
         Err(errors) => {
             return form_again(

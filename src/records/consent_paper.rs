@@ -120,9 +120,14 @@ pub async fn paper_form(
     )
 }
 
+/// Why a scan sent as text (a part with neither a file name nor a type) is not taken.
+const SCAN_AS_TEXT: &str = "同意書のスキャンがファイルとして届きませんでした。スキャンのファイル（PDF・PNG・JPEG・TIFF）を選んで、もう一度送信してください。";
+
 /// The fields of the paper-form upload, read by [`Upload`] (the route keeps axum's 2 MB body
 /// limit). A refusal gives the messages this form always gave, and keeps none of the values.
-fn read_paper(up: Upload) -> Result<(PaperValues, Vec<u8>), String> {
+/// A scan without a file name is taken when its part declares a type ([`Upload`] names it);
+/// one sent as plain text cannot be the file (its bytes were read as text): the third value says so.
+fn read_paper(up: Upload) -> Result<(PaperValues, Vec<u8>, Option<&'static str>), String> {
     match up.refused {
         Some(Refusal::TooLarge) => return Err("同意書のスキャンを読み取れませんでした。".into()),
         Some(_) => {
@@ -131,6 +136,7 @@ fn read_paper(up: Upload) -> Result<(PaperValues, Vec<u8>), String> {
         None => {}
     }
     let mut v = PaperValues::default();
+    let mut as_text = None;
     for (name, text) in up.fields {
         match name.as_str() {
             "patient" => v.patient = text.trim().to_string(),
@@ -139,6 +145,7 @@ fn read_paper(up: Upload) -> Result<(PaperValues, Vec<u8>), String> {
             "signed_on" => v.signed_on = text,
             "scope" => v.scope = text,
             "facilities" => v.facilities.push(text.trim().to_string()),
+            "scan" if !text.is_empty() => as_text = Some(SCAN_AS_TEXT),
             _ => {}
         }
     }
@@ -148,7 +155,8 @@ fn read_paper(up: Upload) -> Result<(PaperValues, Vec<u8>), String> {
         .rfind(|f| f.field == "scan")
         .map(|f| f.bytes)
         .unwrap_or_default();
-    Ok((v, scan))
+    let as_text = as_text.filter(|_| scan.is_empty());
+    Ok((v, scan, as_text))
 }
 
 /// `POST /admin/records/consents` (multipart, CSRF token in the query): staff record a consent
@@ -167,7 +175,7 @@ pub async fn paper_record(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let (form, bytes) = match multipart {
+    let (form, bytes, scan_as_text) = match multipart {
         true => match read_paper(up) {
             Ok(r) => r,
             Err(e) => {
@@ -185,7 +193,7 @@ pub async fn paper_record(
             .await;
         }
     };
-    let mut errors = Vec::new();
+    let mut errors: Vec<String> = scan_as_text.into_iter().map(String::from).collect();
     let scan_type = if bytes.is_empty() {
         None
     } else {

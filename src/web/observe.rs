@@ -114,6 +114,7 @@ fn render_error_page(res: Response, id: &str) -> Response {
             demo_banner: false,
             flash: None,
             banner: None,
+            viewer: None,
         });
     layout.title = page.title.to_string();
     layout.banner = banner.or(layout.banner);

@@ -44,9 +44,32 @@ pub struct Page {
     pub flash: Option<String>,
     /// Site-wide notice (see [`SiteBanner`]).
     pub banner: Option<String>,
+    /// Who is looking, for [`Page::may_open`] (None: nobody logged in completely).
+    pub viewer: Option<Viewer>,
+}
+
+/// A logged-in person's role and the route rules, to ask whether a link opens for them.
+#[derive(Clone)]
+pub struct Viewer {
+    role: crate::auth::Role,
+    registry: std::sync::Arc<crate::state::Registry>,
+}
+
+impl std::fmt::Debug for Viewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Viewer({:?})", self.role)
+    }
 }
 
 impl Page {
+    /// Whether the person looking may open `href`, read from the route rules as the menu is: a
+    /// page shows a link (a button to another page) only to those it opens for (X.3).
+    pub fn may_open(&self, href: &str) -> bool {
+        self.viewer
+            .as_ref()
+            .is_some_and(|v| crate::auth::may_open(&v.registry.rules, v.role, href))
+    }
+
     pub fn titled(mut self, title: impl Into<String>) -> Self {
         self.title = title.into();
         self
@@ -111,6 +134,12 @@ impl FromRequestParts<AppState> for Page {
             demo_banner: !state.settings.security.require_totp,
             flash,
             banner: parts.extensions.get::<SiteBanner>().map(|b| b.0.clone()),
+            viewer: principal
+                .filter(|p| p.stage == Stage::Complete)
+                .map(|p| Viewer {
+                    role: p.role,
+                    registry: state.registry.clone(),
+                }),
         })
     }
 }

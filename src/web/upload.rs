@@ -9,7 +9,8 @@
 //!   upload routes are registered with [`crate::web::Routes::post_upload`], which lifts axum's
 //!   2 MB default body limit for them only, to [`MAX_BODY_BYTES`] (the files and the form around
 //!   them); every other route keeps the 2 MB default.
-//! - A file input left empty (no name, no bytes) is no file.
+//! - A file input left empty (no name, no bytes) is no file. A part without a file name but with
+//!   a declared type other than `text/*` is a file, named from its type (`scan.pdf`).
 
 use std::convert::Infallible;
 
@@ -101,7 +102,15 @@ impl Upload {
                 Err(e) => return up.refuse(e.status()),
             };
             let name = field.name().unwrap_or("").to_string();
-            match field.file_name().map(str::to_string) {
+            // A part without a file name but with a declared type other than text (a script's or
+            // a scanner's upload) is a file all the same, named from its type.
+            let file_name = field.file_name().map(str::to_string).or_else(|| {
+                field
+                    .content_type()
+                    .filter(|t| !t.starts_with("text/"))
+                    .map(|t| format!("{name}.{}", extension_of(t)))
+            });
+            match file_name {
                 Some(file_name) => {
                     let content_type = field.content_type().unwrap_or("").to_string();
                     let bytes = match field.bytes().await {
@@ -139,6 +148,17 @@ impl Upload {
             Refusal::Unreadable
         });
         self
+    }
+}
+
+/// The file name extension of a declared content type (a file sent without a name).
+fn extension_of(content_type: &str) -> &'static str {
+    match content_type.split(';').next().unwrap_or("").trim() {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/tiff" => "tif",
+        _ => "bin",
     }
 }
 

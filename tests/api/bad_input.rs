@@ -191,3 +191,72 @@ async fn unknown_pages_and_ids_get_japanese_error_pages_without_internal_text() 
     assert!(body.contains("YYYY-MM-DD"), "a bad date is explained");
     assert!(!body.to_lowercase().contains("sqlx") && !body.contains("panicked"));
 }
+
+/// The text of the `<div class="field">` (or fieldset) that holds `marker`.
+fn field_block<'a>(html: &'a str, marker: &str) -> &'a str {
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} on the page"));
+    let start = html[..at]
+        .rfind("class=\"field\"")
+        .expect("the field's block");
+    let end = html[at..]
+        .find("</div>")
+        .into_iter()
+        .chain(html[at..].find("</fieldset>"))
+        .min()
+        .map_or(html.len(), |e| at + e);
+    &html[start..end]
+}
+
+#[tokio::test]
+async fn r17_1_an_incident_form_that_cannot_be_read_names_the_field_and_keeps_the_input() {
+    let app = spawn_app().await;
+    app.facility("2310000011").await;
+    let admin = app.login_as(Role::SystemAdmin).await;
+    let mut fields: Vec<(&str, &str)> = crate::incidents::FIELDS.to_vec();
+    fields.push(("title", "二度目の件名"));
+    fields.push(("facility", "abc"));
+    let res = admin.client.post_form("/incidents", &fields).await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.expect("body");
+    assert!(!html.contains("送信内容を読み取れませんでした。"), "{html}");
+    // Each error beside its own field.
+    let title = field_block(&html, "id=\"title\"");
+    assert!(title.contains("この項目が2回送信されました。"), "{title}");
+    let facility = field_block(
+        &html,
+        "影響を受けた施設の指定「abc」を読み取れませんでした。",
+    );
+    assert!(
+        facility.contains("<legend>影響を受けた施設</legend>"),
+        "{facility}"
+    );
+    // What was typed is still there.
+    assert!(
+        html.contains("value=\"文書送信の停止\""),
+        "the first title kept"
+    );
+    assert!(html.contains("文書サーバが応答しなくなりました。"));
+    assert!(html.contains("全施設で文書の送信ができません。"));
+    assert_eq!(app.count("incidents").await, 0, "nothing created");
+
+    // The correction form the same way.
+    let (admin, id) = crate::incidents::admin_with_incident(&app).await;
+    let mut fields: Vec<(&str, &str)> = crate::incidents::FIELDS.to_vec();
+    let rev = crate::incidents::revision(&app, id).await;
+    fields.push(("revision", &rev));
+    fields.push(("description", "二度目の内容"));
+    let res = admin
+        .client
+        .post_form(&format!("/incidents/{id}"), &fields)
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.expect("body");
+    let description = field_block(&html, "id=\"description\"");
+    assert!(
+        description.contains("この項目が2回送信されました。"),
+        "{description}"
+    );
+    assert!(description.contains("文書サーバが応答しなくなりました。"));
+}

@@ -136,6 +136,27 @@ async fn issue15_r15_2_a_canned_reply_is_inserted_into_the_response_form_by_a_pl
         )
         .await;
     assert_eq!(res.status(), 422);
+    // The refusal stands in that reply's form, with the reason as typed (X.4).
+    let html = res.text().await.unwrap();
+    let form = &html[html
+        .find(&format!("/helpdesk/canned/{cid}/retire"))
+        .expect("form")..];
+    let form = &form[..form.find("</form>").expect("form end")];
+    assert!(form.contains("確認のチェックを入れてください。"), "{form}");
+    assert!(form.contains("value=\"手順が変わった\""), "{form}");
+    // A new reply without a title: the body typed stays, the reason in the add form.
+    let res = op
+        .client
+        .post_form(
+            "/helpdesk/canned",
+            &[("title", ""), ("body", "書きかけの本文")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    let form = &html[html.find("action=\"/helpdesk/canned\"").expect("add form")..];
+    assert!(form.contains("定型文の題名を入力してください。"), "{form}");
+    assert!(form.contains(">書きかけの本文</textarea>"), "{form}");
     let res = op
         .client
         .post_form(

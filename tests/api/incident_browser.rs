@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use rainbownet::audit::Actor;
-use rainbownet::auth::{Role, totp};
+use rainbownet::auth::Role;
 use rainbownet::db::Timestamp;
 use rainbownet::incidents::contacts::{self, ContactFields};
 use rainbownet::monitor::model::Kind;
@@ -24,20 +24,6 @@ use crate::monitor_engine::{Service, add, monitor, run_slot};
 
 fn jst(s: &str) -> Timestamp {
     s.parse::<jiff::Timestamp>().expect("time").into()
-}
-
-/// Logs a user in through the form (with the TOTP code when asked).
-async fn log_in(b: &Client, app: &TestApp, u: &TestUser) {
-    b.goto(&format!("{}/login", app.address)).await.unwrap();
-    fill(b, "#login_id", &u.login_id).await;
-    fill(b, "#password", &u.password).await;
-    submit(b).await;
-    if path(b).await == "/login/totp" {
-        let secret = u.totp_secret.clone().expect("staff enrolled TOTP");
-        fill(b, "#code", &totp::code_at(&secret, app.now()).unwrap()).await;
-        submit(b).await;
-    }
-    assert_eq!(path(b).await, "/", "logged in");
 }
 
 async fn text_of(b: &Client, css: &str) -> String {
@@ -135,6 +121,7 @@ async fn r17_1_r17_3_in_a_real_browser_an_outage_becomes_an_incident_that_is_not
     let driver = start_driver().await;
     let b = browser(&driver).await;
     log_in(&b, &app, &admin).await;
+    assert_eq!(path(&b).await, "/", "logged in");
 
     // The alerts page: one action drafts the incident.
     b.goto(&format!("{}/admin/monitors/alerts", app.address))
@@ -263,6 +250,7 @@ async fn r17_1_r17_3_in_a_real_browser_an_outage_becomes_an_incident_that_is_not
     let driver2 = start_driver().await;
     let b2 = browser(&driver2).await;
     log_in(&b2, &app, &user).await;
+    assert_eq!(path(&b2).await, "/", "logged in");
     b2.goto(&format!("{}/portal", app.address)).await.unwrap();
     let portal = b2.source().await.unwrap();
     assert!(
@@ -347,6 +335,7 @@ async fn r17_1_r17_3_in_a_real_browser_an_outage_becomes_an_incident_that_is_not
 
     // The city's account accepts it.
     log_in(&b2, &app, &city).await;
+    assert_eq!(path(&b2).await, "/", "logged in");
     b2.goto(&format!("{}{here}", app.address)).await.unwrap();
     click_and_wait(&b2, "form[action$='/accept'] button[type=submit]").await;
     assert_eq!(text_of(&b2, "#report-state").await, "受理済");

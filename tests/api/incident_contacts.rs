@@ -494,12 +494,27 @@ async fn r17_2_notify_queues_mails_to_the_tree_and_unreached_contacts_stay_liste
             &format!("/incidents/{id}/contacts/record"),
             &[
                 ("contact_id", &phone_only),
-                ("means", "phone"),
+                ("means", "fax"),
                 ("result", "delivered"),
+                ("note", "折り返し待ち"),
             ],
         )
         .await;
     assert_eq!(res.status(), 422);
+    // The form comes back as it was sent, the reason inside it (beside the fields).
+    let html = res.text().await.expect("body");
+    let form = &html[html.find("id=\"contact-record\"").expect("the record form")..];
+    let form = &form[..form.find("</form>").expect("form end")];
+    assert!(form.contains("class=\"field-error\""), "{form}");
+    assert!(
+        form.contains("value=\"折り返し待ち\""),
+        "the note kept: {form}"
+    );
+    assert!(
+        form.contains(&format!("value=\"{phone_only}\" selected")),
+        "{form}"
+    );
+    assert!(form.contains("value=\"fax\" selected"), "{form}");
     for (contact, means) in [(&phone_only, "phone"), (&fax_only, "fax")] {
         let res = op
             .client

@@ -70,7 +70,7 @@ pub(crate) async fn admin_with_incident(app: &TestApp) -> (TestUser, i64) {
     (admin, id)
 }
 
-async fn revision(app: &TestApp, id: i64) -> String {
+pub(crate) async fn revision(app: &TestApp, id: i64) -> String {
     let r: i64 = sqlx::query_scalar("SELECT revision FROM incidents WHERE id = $1")
         .bind(id)
         .fetch_one(app.db().pool())

@@ -190,3 +190,193 @@ async fn x4_issue15_pages_show_the_system_not_its_internal_code() {
     );
     assert!(shown.is_empty(), "pages showing system:…: {shown:?}");
 }
+
+/// Not pages a person opens from a link (or that end the walk).
+const NOT_WALKED: &[&str] = &["/static/", "/api/", "/metrics", "/health", "/logout"];
+
+/// A link's place in the walk: its path with numbers as `{n}`, and its query's keys.
+fn walk_pattern(href: &str) -> String {
+    let (path, query) = href.split_once('?').unwrap_or((href, ""));
+    let path: Vec<&str> = path
+        .split('/')
+        .map(
+            |s| match s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty() {
+                true => "{n}",
+                false => s,
+            },
+        )
+        .collect();
+    let mut keys: Vec<&str> = query
+        .split('&')
+        .filter_map(|kv| kv.split('=').next())
+        .filter(|k| !k.is_empty())
+        .collect();
+    keys.sort_unstable();
+    format!("{}?{}", path.join("/"), keys.join("&"))
+}
+
+/// A demo login, logged in with its own (changed) password.
+async fn demo_client(app: &TestApp, login: &rainbownet::domain::DemoLogin) -> TestClient {
+    let client = app.client();
+    assert_eq!(
+        client
+            .login(&login.login_id, &login.password)
+            .await
+            .status(),
+        303,
+        "{}",
+        login.login_id
+    );
+    let password = "Kiyosu2026walker!";
+    let res = client
+        .post_form(
+            "/account/password",
+            &[
+                ("current_password", &login.password),
+                ("new_password", password),
+                ("confirm_password", password),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}: password change", login.login_id);
+    client
+}
+
+/// Follows every link from the dashboard on, one page per pattern; the links that did not open
+/// (`status page ← from`).
+async fn walk_links(client: &TestClient) -> (Vec<String>, usize) {
+    let mut queue: Vec<(String, String)> = vec![("/".into(), String::new())];
+    let mut seen = std::collections::BTreeSet::new();
+    let mut broken = Vec::new();
+    let mut pages = 0;
+    while !queue.is_empty() && pages < 400 {
+        let (href, from) = queue.remove(0);
+        if NOT_WALKED.iter().any(|p| href.starts_with(p)) || !seen.insert(walk_pattern(&href)) {
+            continue;
+        }
+        pages += 1;
+        let res = client.get(&href).await;
+        let status = res.status().as_u16();
+        if status >= 400 {
+            broken.push(format!("{status} {href} ← {from}"));
+            continue;
+        }
+        let html = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"));
+        if html {
+            let body = res.text().await.unwrap();
+            for link in crate::dashboards::page_links(&body) {
+                queue.push((link, href.clone()));
+            }
+        }
+    }
+    (broken, pages)
+}
+
+/// X.3, X.4: in the demo, every link that any role's dashboard and menu lead to (and the links
+/// on those pages, one page per kind) opens for that role: none answers 403, 404 or 500.
+#[tokio::test]
+async fn x3_x4_walk_every_link_each_demo_role_reaches_opens() {
+    let app = spawn_app_with(|s| s.security.require_totp = false).await;
+    let logins = rainbownet::demo::prepare(app.db(), app.now())
+        .await
+        .expect("demo network");
+    rainbownet::demo::prepare_network(&app.state, app.now())
+        .await
+        .expect("demo documents");
+    let mut broken = Vec::new();
+    let mut roles = Vec::new();
+    for login in &logins {
+        if roles.contains(&login.role) {
+            continue;
+        }
+        roles.push(login.role);
+        let client = demo_client(&app, login).await;
+        let (found, pages) = walk_links(&client).await;
+        eprintln!("{:?}: {pages} pages walked", login.role);
+        assert!(pages > 3, "{:?}: only {pages} pages", login.role);
+        broken.extend(found.into_iter().map(|b| format!("{:?} {b}", login.role)));
+    }
+    assert!(broken.is_empty(), "links that do not open: {broken:#?}");
+
+    // Pages a demo user expects to find filled.
+    let operator = app.login_as(Role::SystemOperator).await;
+    let canned = operator
+        .client
+        .get("/helpdesk/canned")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !canned.contains("定型文はまだありません"),
+        "the demo has canned replies"
+    );
+
+    // The inquiry page's button to an incident is there for those who may create one.
+    let inquiry: i64 =
+        sqlx::query_scalar("SELECT MIN(id) FROM helpdesk_inquiries WHERE incident_id IS NULL")
+            .fetch_one(app.db().pool())
+            .await
+            .expect("an inquiry without an incident");
+    for (role, shown) in [(Role::SystemAdmin, true), (Role::SystemOperator, false)] {
+        let user = app.login_as(role).await;
+        let html = user
+            .client
+            .get(&format!("/helpdesk/{inquiry}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(html.contains("id=\"to-incident\""), shown, "{role:?}");
+    }
+}
+
+/// Each table of the page as printed, cut on the right (its wrapper scrolls), and the search
+/// forms and buttons that still show. The printed style (`print.css`) is put on the screen at
+/// the width of an A4 page's text (180 mm, about 680 px), since WebDriver cannot print.
+const AS_PRINTED: &str = r#"
+document.querySelector('link[media=print]').media = 'all';
+const cut = [...document.querySelectorAll('.table-wrap')]
+  .filter(w => w.scrollWidth > w.clientWidth + 1).map(w => w.scrollWidth - w.clientWidth);
+const shown = [...document.querySelectorAll('form, .btn')]
+  .filter(e => e.offsetParent !== null).map(e => e.id || e.className);
+return [cut, shown];
+"#;
+
+/// X.4: list pages print whole: no table cut at the paper's edge, no search form or button.
+#[tokio::test]
+async fn x4_walk_list_pages_print_whole_tables_without_their_forms() {
+    if !browser_available() {
+        return;
+    }
+    let app = spawn_app().await;
+    rainbownet::demo::prepare(app.db(), app.now())
+        .await
+        .expect("demo network");
+    let admin = app.login_as(Role::SystemAdmin).await;
+    let driver = start_driver().await;
+    let b = browser(&driver).await;
+    log_in(&b, &app, &admin).await;
+    b.set_window_size(680, 1000).await.unwrap();
+    for page in [
+        "/helpdesk",
+        "/admin/accounts",
+        "/admin/facilities",
+        "/incidents",
+    ] {
+        b.goto(&format!("{}{page}", app.address)).await.unwrap();
+        let v = b.execute(AS_PRINTED, vec![]).await.unwrap();
+        let (cut, shown): (Vec<i64>, Vec<String>) = serde_json::from_value(v).unwrap();
+        screenshot(&b, &format!("x4-print{}", page.replace('/', "-"))).await;
+        assert!(cut.is_empty(), "{page}: tables cut by {cut:?} px on paper");
+        assert!(
+            shown.is_empty(),
+            "{page}: printed forms and buttons {shown:?}"
+        );
+    }
+    b.close().await.unwrap();
+}

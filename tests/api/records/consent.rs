@@ -513,6 +513,17 @@ async fn paper(
     fields: &[(&str, &str)],
     scan: Option<(&str, &[u8])>,
 ) -> reqwest::Response {
+    let scan =
+        scan.map(|(ct, bytes)| (format!("; filename=\"form\"\r\nContent-Type: {ct}"), bytes));
+    paper_with(staff, fields, scan.as_ref().map(|(h, b)| (h.as_str(), *b))).await
+}
+
+/// [`paper`] with the scan part's headers after its name as given (`; filename=…\r\nContent-Type: …`).
+async fn paper_with(
+    staff: &TestUser,
+    fields: &[(&str, &str)],
+    scan: Option<(&str, &[u8])>,
+) -> reqwest::Response {
     let token = staff.client.csrf().await;
     let boundary = "rnBOUNDARYconsent7MA4YWxk";
     let mut body = Vec::new();
@@ -522,8 +533,13 @@ async fn paper(
                 .into_bytes(),
         );
     }
-    if let Some((ct, bytes)) = scan {
-        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"scan\"; filename=\"form\"\r\nContent-Type: {ct}\r\n\r\n").into_bytes());
+    if let Some((headers, bytes)) = scan {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"scan\"{headers}\r\n\r\n"
+            )
+            .into_bytes(),
+        );
         body.extend_from_slice(bytes);
         body.extend(b"\r\n");
     }
@@ -804,4 +820,68 @@ async fn x3_consents_recorded_before_the_change_belong_to_the_facility_in_their_
     )
     .await;
     assert_eq!(s, 403);
+}
+
+#[tokio::test]
+async fn x3_a_scan_sent_without_a_file_name_is_taken_by_its_type_and_one_sent_as_text_is_refused_beside_the_form()
+ {
+    let net = network().await;
+    let app = &net.app;
+    assert_eq!(
+        net.send(A, "/api/fhir/Consent", consent_of_a(&[]))
+            .await
+            .status(),
+        201
+    );
+    let doc = net.accept(A, fixture("referral_57133-1.json")).await;
+    let (patient, nid) = patient_of(app, "000123").await;
+    let staff = app.login_as(Role::SystemOperator).await;
+    let grant = [
+        ("patient", nid.as_str()),
+        ("facility", A),
+        ("action", "grant"),
+        ("signed_on", "2026-07-01"),
+        ("scope", "listed"),
+        ("facilities", B),
+    ];
+    // No file name and no type: the part is text, not the scan. Refused with why, input kept.
+    let rows = net.rows().await;
+    let res = paper_with(&staff, &grant, Some(("", PDF))).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("同意書のスキャンがファイルとして届きませんでした。"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(r#"name="facilities" value="{B}" checked"#)),
+        "the refused form keeps the ticked facility: {body}"
+    );
+    assert_eq!(net.rows().await, rows, "nothing stored");
+
+    // No file name but a declared type: the scan is taken, as a named file would be.
+    let res = paper_with(
+        &staff,
+        &grant,
+        Some(("\r\nContent-Type: application/pdf", PDF)),
+    )
+    .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let seen = api_consents(&net, A, "000123").await;
+    assert_eq!(seen.len(), 2);
+    let a_user = net.person(Role::User, A, "a-user").await;
+    let scan = a_user
+        .get(&format!(
+            "/records/patients/{patient}/consents/{}/scan",
+            seen[1].id
+        ))
+        .await;
+    assert_eq!(scan.status(), 200);
+    assert_eq!(scan.bytes().await.unwrap().as_ref(), PDF);
+    assert_eq!(
+        net.get(B, &format!("/api/fhir/Bundle/{doc}"))
+            .await
+            .status(),
+        200
+    );
 }

@@ -682,3 +682,52 @@ async fn r21_1_issue14_an_empty_kana_is_not_shown_as_empty_brackets() {
     assert!(!html.contains("（）"), "empty kana shown as （）");
     assert!(html.contains("照合の対象外"), "kana not compared");
 }
+
+#[tokio::test]
+async fn r21_1_x4_issue14_the_fields_that_differ_translate_into_english_on_the_review_pages() {
+    let net = review_net().await;
+    registered(&net).await;
+    let res = net
+        .send(
+            A,
+            "/api/fhir/Bundle",
+            referral("EN", |p| {
+                p["name"][0]["text"] = json!("清須 花代");
+                p["birthDate"] = json!("1948-03-13");
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let id: i64 = location(&res)
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+    // The API's answer stays Japanese.
+    let v: Value = res.json().await.expect("json");
+    let msg = v["issue"][0]["diagnostics"].as_str().expect("diagnostics");
+    assert!(msg.contains("氏名・生年月日"), "{msg}");
+
+    // The pages as the English rewriter turns them (the one an English session goes through).
+    let review = review_of(&net, id).await;
+    let manager = net.person(Role::FacilityManager, A, "a-manager").await;
+    for path in [
+        "/records/review".to_string(),
+        format!("/records/review/{review}"),
+    ] {
+        let html = manager.get(&path).await.text().await.expect("html");
+        assert!(html.contains("氏名・生年月日"), "{path}: the Japanese page");
+        let catalogue = rainbownet::i18n::catalogue();
+        let en = rainbownet::i18n::translate_html(&html, catalogue)
+            .expect("translated")
+            .html;
+        assert!(
+            en.contains("Name, Date of birth"),
+            "{path}: the fields in English"
+        );
+        assert!(
+            !en.contains("氏名・生年月日"),
+            "{path}: the fields left in Japanese"
+        );
+    }
+}
