@@ -1516,7 +1516,6 @@ please-choose-the-status-after-handling = Please choose the status after handlin
 please-enter-the-response = Please enter the response.
 the-response-has-been-recorded = The response has been recorded.
 please-enter-the-correction = Please enter the correction.
-the-number-of-the-entry-to = The number of the entry to correct is not valid.
 please-choose-an-assignee-from-the = Please choose an assignee from the list.
 assignee-and-priority-have-been-saved = Assignee and priority have been saved.
 merge-inquiry-v1 = Merge inquiry #{ $v1 }
@@ -2459,3 +2458,6 @@ this-field-was-sent-twice-please = This field was sent twice. Please check it an
 
 ## Records: paper consent scan
 the-scan-of-the-consent-form = The scan of the consent form did not arrive as a file. Please choose the scan file (PDF, PNG, JPEG or TIFF) and send it again.
+
+## Helpdesk corrections
+enter-the-number-of-the-entry = Enter the number of the entry to correct as digits, e.g. 12 for "entry #12".

@@ -1517,7 +1517,6 @@ please-choose-the-status-after-handling = 対応後の状態を選んでくだ�
 please-enter-the-response = 対応内容を入力してください。
 the-response-has-been-recorded = 対応を記録しました。
 please-enter-the-correction = 訂正内容を入力してください。
-the-number-of-the-entry-to = 訂正する記録の番号が正しくありません。
 please-choose-an-assignee-from-the = 担当者を一覧から選んでください。
 assignee-and-priority-have-been-saved = 担当者と優先度を保存しました。
 merge-inquiry-v1 = 問い合わせ #{ $v1 } を統合する
@@ -2460,3 +2459,6 @@ this-field-was-sent-twice-please = この項目が2回送信されました。�
 
 ## Records: paper consent scan
 the-scan-of-the-consent-form = 同意書のスキャンがファイルとして届きませんでした。スキャンのファイル（PDF・PNG・JPEG・TIFF）を選んで、もう一度送信してください。
+
+## Helpdesk corrections
+enter-the-number-of-the-entry = 訂正する記録の番号は、「記録 #12」の 12 のように数字で入力してください。

@@ -249,6 +249,11 @@ pub(super) async fn show_page_with(
     kept: Option<ResponseForm>,
 ) -> AppResult<Response> {
     let kept = kept.unwrap_or_default();
+    // A refused correction's text goes back into the correction form, not the response form.
+    let (kept, correction) = match &error {
+        Some((FormAt::Correction, _)) => (ResponseForm::default(), kept),
+        _ => (kept, ResponseForm::default()),
+    };
     let now = state.now();
     let cal = calendar(state).await?;
     let mut conn = state.db.pool().acquire().await?;
@@ -292,6 +297,8 @@ pub(super) async fn show_page_with(
             kept_method: kept.method,
             kept_status: kept.status,
             kept_internal: !kept.internal.is_empty(),
+            kept_corrects: correction.corrects,
+            kept_correction: correction.content,
             merged_from,
             attachments,
             inq,

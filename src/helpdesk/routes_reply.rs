@@ -6,11 +6,11 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 
 use super::model::{METHODS, Status};
-use super::routes::{clip, inquiry, show_page, show_page_with};
+use super::routes::{clip, inquiry, show_page_with};
 use super::service::{self, Author};
 use super::uploads;
 use super::views::{FormAt, ResponseForm};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, DomainError};
 use crate::state::AppState;
 use crate::web::{Caller, Page, Upload, flash_redirect};
 
@@ -67,6 +67,9 @@ pub async fn respond(
     ))
 }
 
+/// `POST /helpdesk/{id}/corrections`: a correction, naming the entry it corrects (or none: the
+/// inquiry itself). Refused (no text, a number that is not one of this inquiry's entries): the
+/// page comes back with the error beside the correction form and what was typed, nothing saved.
 pub async fn correct(
     State(state): State<AppState>,
     page: Page,
@@ -75,24 +78,27 @@ pub async fn correct(
     Form(f): Form<ResponseForm>,
 ) -> AppResult<Response> {
     let now = state.now();
-    if f.content.trim().is_empty() {
-        return show_page(
-            &state,
-            page,
-            id,
-            FormAt::Correction,
-            Some("訂正内容を入力してください。".into()),
-        )
-        .await;
-    }
-    let corrects =
-        match f.corrects.trim() {
-            "" => None,
-            s => Some(s.trim_start_matches('#').parse::<i64>().map_err(|_| {
-                AppError::BadRequest("訂正する記録の番号が正しくありません。".into())
-            })?),
-        };
-    service::add_entry(
+    let corrects = match f.corrects.trim() {
+        "" => Ok(None),
+        s => s
+            .trim_start_matches('#')
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| {
+                "訂正する記録の番号は、「記録 #12」の 12 のように数字で入力してください。"
+                    .to_string()
+            }),
+    };
+    let refused = if f.content.trim().is_empty() {
+        Some("訂正内容を入力してください。".to_string())
+    } else {
+        corrects.as_ref().err().cloned()
+    };
+    let (Ok(corrects), None) = (corrects, &refused) else {
+        let error = refused.map(|e| (FormAt::Correction, e));
+        return show_page_with(&state, page, id, error, None, Some(f)).await;
+    };
+    let added = service::add_entry(
         &state.db,
         id,
         Author::Correction {
@@ -104,7 +110,12 @@ pub async fn correct(
         &actor,
         now,
     )
-    .await?;
+    .await;
+    if let Err(DomainError::Invalid { message, .. }) = added {
+        let error = Some((FormAt::Correction, message));
+        return show_page_with(&state, page, id, error, None, Some(f)).await;
+    }
+    added?;
     Ok(flash_redirect(
         &state,
         &format!("/helpdesk/{id}"),

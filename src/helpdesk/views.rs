@@ -196,6 +196,9 @@ pub struct ShowPage {
     pub kept_method: String,
     pub kept_status: String,
     pub kept_internal: bool,
+    /// What a refused correction had typed: the entry number and the text.
+    pub kept_corrects: String,
+    pub kept_correction: String,
     pub merged_from: Vec<i64>,
     pub attachments: Vec<FileView>,
 }

@@ -441,3 +441,85 @@ async fn r15_2_a_refused_response_shows_its_error_beside_the_response_form() {
     );
     assert!(!page.contains("id=\"response-error\""));
 }
+
+/// R15.2: a refused correction (an entry number that is not a number, or not one of this
+/// inquiry's entries) comes back beside the correction form with what was typed — not an error
+/// page that loses it — and stores nothing; a valid one is recorded.
+#[tokio::test]
+async fn r15_2_a_refused_correction_keeps_what_was_typed_beside_its_form() {
+    let app = spawn_app().await;
+    let op = app.login_as(Role::SystemOperator).await;
+    let id = record(&op, "電話", "西クリニック", "訂正の件").await;
+    let entries = app.count("helpdesk_entries").await;
+    for (number, message) in [
+        ("abc", "「記録 #12」の 12 のように数字で入力してください。"),
+        ("999999", "訂正する記録が見つかりません。"),
+    ] {
+        let res = op
+            .client
+            .post_form(
+                &format!("/helpdesk/{id}/corrections"),
+                &[
+                    ("corrects", number),
+                    ("content", "折り返し先は 052-000-0000 でした"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{number}");
+        let page = res.text().await.unwrap();
+        let error = page
+            .find(message)
+            .unwrap_or_else(|| panic!("{message} in {page}"));
+        let form = page.find("/corrections\"").expect("the correction form");
+        assert!(
+            error > form,
+            "{number}: the error is in the correction form"
+        );
+        assert!(page.contains("id=\"correction-error\""));
+        assert!(
+            page.contains(&format!(
+                "name=\"corrects\" inputmode=\"numeric\" value=\"{number}\""
+            )),
+            "{number}: the number typed is kept"
+        );
+        let kept = page
+            .find(">折り返し先は 052-000-0000 でした</textarea>")
+            .expect("the text typed is kept");
+        assert!(kept > form, "in the correction form, not the response form");
+        assert_eq!(
+            app.count("helpdesk_entries").await,
+            entries,
+            "nothing stored"
+        );
+    }
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{id}/responses"),
+            &[
+                ("method", "電話"),
+                ("status", "対応中"),
+                ("content", "折り返しました"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let first: i64 =
+        sqlx::query_scalar("SELECT MAX(id) FROM helpdesk_entries WHERE inquiry_id = $1")
+            .bind(id)
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap();
+    let res = op
+        .client
+        .post_form(
+            &format!("/helpdesk/{id}/corrections"),
+            &[
+                ("corrects", &format!("#{first}")),
+                ("content", "折り返し先の訂正"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.count("helpdesk_entries").await, entries + 2);
+}
