@@ -1193,7 +1193,8 @@ async fn load(
                             &d.title,
                             &d.doc_date,
                             &d.content_hash,
-                            &d.content,
+                            "",
+                            &format!("\\x{}", hex::encode(&d.packed)),
                             &len.to_string(),
                             &sent.to_db(),
                             &expires.to_db(),
@@ -1222,7 +1223,8 @@ async fn load(
         copy(
             conn,
             "COPY documents (id, patient_id, facility_id, bundle_type, identifier_system, identifier_value,
-                type_code, type_label, title, doc_date, content_hash, content, size_bytes, sent_at, expires_at)
+                type_code, type_label, title, doc_date, content_hash, content, content_zstd, size_bytes, sent_at,
+                expires_at)
              FROM STDIN",
             &c.documents,
         )

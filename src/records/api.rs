@@ -68,12 +68,7 @@ impl IntoResponse for Rejection {
 }
 
 pub fn internal(e: impl std::fmt::Debug) -> Rejection {
-    tracing::error!(error = ?e, "records api internal error");
-    Rejection::new(
-        500,
-        "exception",
-        "サーバー内部でエラーが発生しました。時間をおいて再送してください（送信内容は保存されていません）。",
-    )
+    Rejection::internal(e)
 }
 
 impl From<sqlx::Error> for Rejection {

@@ -67,6 +67,8 @@ pub struct ParsedDocument {
     /// The Bundle as stored: attachments replaced by their hash.
     pub content: String,
     pub content_hash: String,
+    /// `content` as stored ([`super::packed`]).
+    pub packed: Vec<u8>,
     /// Its search values when the caller read them from the parsed Bundle
     /// ([`with_search_keys`]); otherwise the intake reads them from `content`.
     pub search: Option<SearchKeys>,
@@ -331,6 +333,7 @@ pub fn parse_bundle(
     extract_attachments(&mut bundle, &mut attachments)?;
     let content = bundle.to_string();
     let content_hash = hex::encode(Sha256::digest(content.as_bytes()));
+    let packed = super::packed::pack(&content).map_err(Rejection::internal)?;
     Ok(ParsedDocument {
         kind,
         identifier_system,
@@ -344,6 +347,7 @@ pub fn parse_bundle(
         attachments,
         content,
         content_hash,
+        packed,
         search: None,
     })
 }

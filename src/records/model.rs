@@ -18,6 +18,16 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// A 500 whose cause is logged, not shown.
+    pub fn internal(e: impl std::fmt::Debug) -> Self {
+        tracing::error!(error = ?e, "records api internal error");
+        Self::new(
+            500,
+            "exception",
+            "サーバー内部でエラーが発生しました。時間をおいて再送してください（送信内容は保存されていません）。",
+        )
+    }
+
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -462,6 +472,14 @@ pub struct SearchKeys {
     pub composition_subject: Option<String>,
     /// (param, system or "", code): `composition.type`, `patient.identifier`.
     pub tokens: Vec<(&'static str, String, String)>,
+}
+
+/// A document the intake stored now (`created`) or had stored before (a retry).
+pub struct Stored {
+    pub id: i64,
+    pub created: bool,
+    /// The patient of a newly stored document (0 for a repeated one).
+    pub patient_id: i64,
 }
 
 #[cfg(test)]

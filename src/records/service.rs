@@ -10,7 +10,7 @@ use rand::RngCore;
 use serde_json::json;
 
 use super::fhir::PatientInfo;
-use super::intake;
+use super::intake_patients;
 use super::model::{ConsentInfo, Rejection};
 use super::repo;
 use crate::audit::{self, Actor};
@@ -51,12 +51,12 @@ pub async fn register_patient(
             format!("患者ID {local_id} はすでに登録されています。"),
         ));
     }
-    intake::resolve_patient(conn, facility_id, patient, Some(consent), actor, now)
+    intake_patients::resolve_patient(conn, facility_id, patient, Some(consent), actor, now)
         .await
         .map_err(refused_patient)
 }
 
-/// `intake::resolve_patient` answers in FHIR terms (it is the intake path's); a refusal of the
+/// `intake_patients::resolve_patient` answers in FHIR terms (it is the intake path's); a refusal of the
 /// patient data is a form error here, a server error stays internal.
 fn refused_patient(r: Rejection) -> DomainError {
     if r.status < 500 {

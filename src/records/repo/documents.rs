@@ -1,6 +1,7 @@
 //! SQL of documents, attachments, tombstones, and the read events of the audit log.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::scope::readable;
 use crate::db::{Conn, Timestamp};
@@ -37,7 +38,9 @@ pub struct NewDocument<'a> {
     pub title: &'a str,
     pub doc_date: &'a str,
     pub content_hash: &'a str,
-    pub content: &'a str,
+    /// Length of the JSON text, and the text as stored ([`crate::records::packed`]).
+    pub content_len: usize,
+    pub packed: &'a [u8],
     pub sent_at: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -54,11 +57,13 @@ pub async fn insert_documents(
     let mut sql = String::from(
         "INSERT INTO documents (patient_id, facility_id, bundle_type, identifier_system,
             identifier_value, type_code, type_label, title, doc_date, content_hash, content,
-            size_bytes, sent_at, expires_at) VALUES ",
+            content_zstd, size_bytes, sent_at, expires_at) VALUES ",
     );
+    // content is '' for a packed document (a literal, not a parameter).
     for i in 0..docs.len() {
         let b = i * 14;
-        let params: Vec<String> = (1..=14).map(|k| format!("${}", b + k)).collect();
+        let mut params: Vec<String> = (1..=14).map(|k| format!("${}", b + k)).collect();
+        params.insert(10, "''".into());
         if i > 0 {
             sql.push(',');
         }
@@ -80,8 +85,8 @@ pub async fn insert_documents(
             .bind(d.title)
             .bind(d.doc_date)
             .bind(d.content_hash)
-            .bind(d.content)
-            .bind(d.content.len() as i64)
+            .bind(d.packed)
+            .bind(d.content_len as i64)
             .bind(d.sent_at)
             .bind(d.expires_at);
     }
@@ -120,7 +125,6 @@ pub async fn insert_attachment(
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
 pub struct DocumentRow {
     pub id: i64,
     pub patient_id: i64,
@@ -130,10 +134,38 @@ pub struct DocumentRow {
     pub doc_date: String,
     pub sent_at: Timestamp,
     pub expires_at: Timestamp,
+    /// The JSON text (unpacked from `content_zstd`, or `content` of a document stored before
+    /// migration 0051).
     pub content: String,
 }
 
-pub(super) const DOC_COLUMNS: &str = "d.id, d.patient_id, f.name AS facility_name, d.type_label, d.title, d.doc_date, d.sent_at, d.expires_at, d.content";
+pub(super) const DOC_COLUMNS: &str = "d.id, d.patient_id, f.name AS facility_name, d.type_label, d.title, d.doc_date, d.sent_at, d.expires_at, d.content, d.content_zstd";
+
+impl<'r> sqlx::FromRow<'r, AnyRow> for DocumentRow {
+    fn from_row(r: &'r AnyRow) -> sqlx::Result<Self> {
+        let packed: Option<Vec<u8>> = r.try_get("content_zstd")?;
+        let content = match packed {
+            Some(frame) => {
+                crate::records::packed::unpack(&frame).map_err(|e| sqlx::Error::ColumnDecode {
+                    index: "content_zstd".into(),
+                    source: Box::new(e),
+                })?
+            }
+            None => r.try_get("content")?,
+        };
+        Ok(DocumentRow {
+            id: r.try_get("id")?,
+            patient_id: r.try_get("patient_id")?,
+            facility_name: r.try_get("facility_name")?,
+            type_label: r.try_get("type_label")?,
+            title: r.try_get("title")?,
+            doc_date: r.try_get("doc_date")?,
+            sent_at: r.try_get("sent_at")?,
+            expires_at: r.try_get("expires_at")?,
+            content,
+        })
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct DocumentWithAccess {

@@ -18,6 +18,7 @@ mod patient_match;
 mod reading;
 mod registration_order;
 mod search;
+mod stored_form;
 mod validate;
 
 pub const A: &str = "2310000011";
