@@ -86,19 +86,13 @@ pub async fn insert_many(conn: &mut Conn, rows: &[AuditRow]) -> sqlx::Result<()>
     let Some(last) = rows.last() else {
         return Ok(());
     };
-    for chunk in crate::db::pow2_chunks(rows, 16) {
-        let mut sql = String::from(
+    for chunk in crate::db::pow2_chunks(rows, crate::db::ROWS_PER_INSERT) {
+        let sql = format!(
             "INSERT INTO audit_events (id, at, actor_account_id, actor_login, actor_role, action,
                                        target, details, client_addr, prev_hash, hash, key_id,
-                                       chain, seq) VALUES ",
+                                       chain, seq) VALUES {}",
+            crate::db::value_rows(conn, chunk.len(), 14)
         );
-        for i in 0..chunk.len() {
-            let params: Vec<String> = (1..=14).map(|k| format!("${}", i * 14 + k)).collect();
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("({})", params.join(", ")));
-        }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for r in chunk {
             q = q

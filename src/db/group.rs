@@ -92,17 +92,36 @@ pub fn pow2_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
     })
 }
 
-/// The most rows a multi-row statement of the search values takes on this connection. sqlx binds
-/// a SQLite statement's parameters by name, in time quadratic in their number
-/// (`sqlite3_bind_parameter_name` and `memcmp` were ~9 % of a batch with 32-row statements), so
-/// SQLite statements stay at 8 rows; PostgreSQL binds by position, and every statement saved
-/// there is a round trip and an executor start in the group's serial path.
-pub fn rows_per_insert(conn: &super::Conn) -> usize {
-    if conn.backend_name() == "PostgreSQL" {
-        64
-    } else {
-        8
+/// The most rows of one multi-row INSERT ([`pow2_chunks`]): every statement saved is a hand-off
+/// to the database (SQLite's worker thread, a PostgreSQL round trip) in a group's serial path.
+pub const ROWS_PER_INSERT: usize = 64;
+
+/// The VALUES list of a multi-row INSERT: `rows` tuples of `cols` parameters, bound in order.
+/// PostgreSQL numbers them (`$1, $2, …`); SQLite gets anonymous `?`: sqlx looks up the name of
+/// every parameter of a SQLite statement, and SQLite finds a name by walking the statement's
+/// list of named parameters, so binding `$n` costs time quadratic in the statement's size
+/// (`sqlite3_bind_parameter_name` and `memcmp` were ~9 % of a batch with 32-row statements).
+pub fn value_rows(conn: &super::Conn, rows: usize, cols: usize) -> String {
+    values_list(conn.backend_name() == "PostgreSQL", rows, cols)
+}
+
+fn values_list(numbered: bool, rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            if numbered {
+                sql.push_str(&format!("${}", r * cols + c + 1));
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
     }
+    sql
 }
 
 /// The group-commit queues of one database, one per item and result type, and the other values
@@ -130,6 +149,14 @@ impl Groups {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn value_rows_number_postgresql_parameters_and_leave_sqlite_ones_anonymous() {
+        assert_eq!(values_list(true, 2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_list(false, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(values_list(false, 1, 1), "(?)");
+    }
+
     use super::*;
 
     #[tokio::test]

@@ -27,7 +27,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use decode::{Flag, SetAt, TextKey};
-pub use group::{GroupCommit, pow2_chunks, rows_per_insert};
+pub use group::{GroupCommit, ROWS_PER_INSERT, pow2_chunks, value_rows};
 pub use keys::{Key, KeyRing, KeySet};
 pub use page::Listed;
 pub use settings::{DatabaseSettings, Synchronous, redact_url};

@@ -196,8 +196,8 @@ struct Ready<'a> {
     now: Timestamp,
 }
 
-/// Inserts checked documents in multi-row statements (every sender's together, up to 16 a
-/// statement on SQLite and 64 on PostgreSQL, [`crate::db::pow2_chunks`])
+/// Inserts checked documents in multi-row statements (every sender's together, up to
+/// [`crate::db::ROWS_PER_INSERT`] a statement, [`crate::db::pow2_chunks`])
 /// with their attachments: each is stored, or recognised as a retry of one stored earlier (in
 /// these documents or before) and answered with that one, or refused as different content under
 /// a taken Bundle.identifier. One answer per document, in order.
@@ -224,9 +224,7 @@ async fn insert_ready(
     let mut claimed: HashMap<(i64, &str, &str), (i64, &str)> = HashMap::new();
     // The search values of every document stored, inserted together at the end.
     let mut keys: Vec<(i64, super::search::SearchKeys)> = Vec::new();
-    // 16 documents a statement on SQLite (binding cost, see `rows_per_insert`), 64 on PostgreSQL.
-    let max = crate::db::rows_per_insert(tx).max(16);
-    for chunk in crate::db::pow2_chunks(&mine, max) {
+    for chunk in crate::db::pow2_chunks(&mine, crate::db::ROWS_PER_INSERT) {
         let rows: Vec<repo::NewDocument> = chunk
             .iter()
             .map(|k| {

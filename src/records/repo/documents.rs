@@ -54,23 +54,13 @@ pub async fn insert_documents(
     if docs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = String::from(
+    // content is '' for a packed document.
+    let sql = format!(
         "INSERT INTO documents (patient_id, facility_id, bundle_type, identifier_system,
             identifier_value, type_code, type_label, title, doc_date, content_hash, content,
-            content_zstd, size_bytes, sent_at, expires_at) VALUES ",
-    );
-    // content is '' for a packed document (a literal, not a parameter).
-    for i in 0..docs.len() {
-        let b = i * 14;
-        let mut params: Vec<String> = (1..=14).map(|k| format!("${}", b + k)).collect();
-        params.insert(10, "''".into());
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&format!("({})", params.join(", ")));
-    }
-    sql.push_str(
-        " ON CONFLICT DO NOTHING RETURNING id, facility_id, identifier_system, identifier_value",
+            content_zstd, size_bytes, sent_at, expires_at) VALUES {}
+         ON CONFLICT DO NOTHING RETURNING id, facility_id, identifier_system, identifier_value",
+        crate::db::value_rows(conn, docs.len(), 15)
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for d in docs {
@@ -85,6 +75,7 @@ pub async fn insert_documents(
             .bind(d.title)
             .bind(d.doc_date)
             .bind(d.content_hash)
+            .bind("")
             .bind(d.packed)
             .bind(d.content_len as i64)
             .bind(d.sent_at)

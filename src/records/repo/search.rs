@@ -276,32 +276,18 @@ pub async fn search_page(
 
 /// Stores the search values of new documents (in the transaction that stores them), in
 /// multi-row statements of power-of-two sizes ([`crate::db::pow2_chunks`]), so that the driver
-/// keeps them prepared; at most [`crate::db::rows_per_insert`] rows (8 on SQLite, whose
-/// parameters sqlx binds in quadratic time; 64 on PostgreSQL).
+/// keeps them prepared.
 pub async fn insert_search_keys_many(
     conn: &mut Conn,
     docs: &[(i64, SearchKeys)],
 ) -> sqlx::Result<()> {
-    let max = crate::db::rows_per_insert(conn);
+    let max = crate::db::ROWS_PER_INSERT;
     for chunk in crate::db::pow2_chunks(docs, max) {
-        let mut sql = String::from(
+        let sql = format!(
             "INSERT INTO document_search (document_id, bundle_timestamp, composition_id,
-                composition_url, composition_subject) VALUES ",
+                composition_url, composition_subject) VALUES {}",
+            crate::db::value_rows(conn, chunk.len(), 5)
         );
-        for i in 0..chunk.len() {
-            let b = i * 5;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5
-            ));
-        }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, k) in chunk {
             q = q
@@ -322,15 +308,10 @@ pub async fn insert_search_keys_many(
         })
         .collect();
     for chunk in crate::db::pow2_chunks(&tokens, max) {
-        let mut sql =
-            String::from("INSERT INTO document_tokens (document_id, param, system, code) VALUES ");
-        for i in 0..chunk.len() {
-            let b = i * 4;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
-        }
+        let sql = format!(
+            "INSERT INTO document_tokens (document_id, param, system, code) VALUES {}",
+            crate::db::value_rows(conn, chunk.len(), 4)
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, param, system, code) in chunk {
             q = q.bind(*id).bind(*param).bind(*system).bind(*code);
