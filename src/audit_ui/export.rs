@@ -4,14 +4,13 @@
 //! memory (`web::export::Table::streaming`). Cells go through `web::export` (formula injection).
 
 use axum::body::Body;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::render::{self, Line};
 use super::repo::{self, Search};
 use crate::db::{Db, Timestamp};
 use crate::error::AppResult;
-use crate::web::export::{Csv, SheetText, Table};
+use crate::web::export::{Csv, SheetText, Table, attachment};
 
 const CHUNK: i64 = 1000;
 
@@ -107,20 +106,6 @@ async fn chunk(db: &Db, s: &mut Search) -> anyhow::Result<Vec<Line>> {
     let rows = repo::page(&mut conn, s, "id DESC", CHUNK, 0).await?;
     s.before_id = rows.last().map(|r| r.id);
     Ok(render::lines(&mut conn, rows).await?)
-}
-
-fn attachment(content_type: &str, name: &str, body: Body) -> Response {
-    (
-        [
-            (CONTENT_TYPE, content_type.to_string()),
-            (
-                CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// The set as CSV (UTF-8 with BOM), streamed a page at a time.

@@ -3,8 +3,7 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::report;
@@ -12,6 +11,7 @@ use super::routes::calendar;
 use super::views::ReportPage;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::web::export::attachment;
 use crate::web::{Page, render};
 
 #[derive(Deserialize, Default)]
@@ -77,29 +77,15 @@ pub async fn report(
     )
 }
 
-fn download(body: Vec<u8>, content_type: &str, name: &str) -> Response {
-    (
-        [
-            (CONTENT_TYPE, content_type.to_string()),
-            (
-                CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 pub async fn report_csv(
     State(state): State<AppState>,
     Query(q): Query<MonthQuery>,
 ) -> AppResult<Response> {
     let r = build_report(&state, &q).await?;
-    Ok(download(
-        r.csv()?,
+    Ok(attachment(
         "text/csv; charset=utf-8",
         &format!("helpdesk-{}.csv", r.month),
+        r.csv()?,
     ))
 }
 
@@ -108,9 +94,9 @@ pub async fn report_xlsx(
     Query(q): Query<MonthQuery>,
 ) -> AppResult<Response> {
     let r = build_report(&state, &q).await?;
-    Ok(download(
-        r.xlsx()?,
+    Ok(attachment(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         &format!("helpdesk-{}.xlsx", r.month),
+        r.xlsx()?,
     ))
 }

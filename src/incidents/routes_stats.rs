@@ -3,14 +3,14 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::repo_stats;
 use super::stats::{self, Period, READERS, Spread, Stats, duration_text};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::web::export::attachment;
 use crate::web::{Access, Page, Routes, render};
 
 /// The routes of this area; `domain()` chains them.
@@ -129,20 +129,6 @@ pub async fn index(
     )
 }
 
-fn download(body: Vec<u8>, content_type: &str, name: &str) -> Response {
-    (
-        [
-            (CONTENT_TYPE, content_type.to_string()),
-            (
-                CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 async fn checked(state: &AppState, q: &PeriodQuery) -> AppResult<Stats> {
     build(state, q).await?.map_err(AppError::BadRequest)
 }
@@ -152,14 +138,14 @@ pub async fn export_csv(
     Query(q): Query<PeriodQuery>,
 ) -> AppResult<Response> {
     let s = checked(&state, &q).await?;
-    Ok(download(
-        s.csv()?,
+    Ok(attachment(
         "text/csv; charset=utf-8",
         &format!(
             "incident-stats-{}-{}.csv",
             s.period.from_text(),
             s.period.to_text()
         ),
+        s.csv()?,
     ))
 }
 
@@ -168,13 +154,13 @@ pub async fn export_xlsx(
     Query(q): Query<PeriodQuery>,
 ) -> AppResult<Response> {
     let s = checked(&state, &q).await?;
-    Ok(download(
-        s.xlsx()?,
+    Ok(attachment(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         &format!(
             "incident-stats-{}-{}.xlsx",
             s.period.from_text(),
             s.period.to_text()
         ),
+        s.xlsx()?,
     ))
 }

@@ -17,9 +17,27 @@
 
 use std::borrow::Cow;
 
+use axum::body::Body;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
 use crate::db::{Timestamp, tokyo};
+
+/// An export as a download named `name` (an ASCII file name the caller makes).
+pub fn attachment(content_type: &str, name: &str, body: impl Into<Body>) -> Response {
+    (
+        [
+            (CONTENT_TYPE, content_type.to_string()),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body.into(),
+    )
+        .into_response()
+}
 
 /// The characters that make a spreadsheet read a cell as a formula (or part of one).
 const TRIGGERS: &[char] = &['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
