@@ -424,12 +424,14 @@ pub async fn page_text(client: &TestClient, path: &str) -> String {
 /// Stores an account's language (`ja` or `en`) directly, as the account page would, also for
 /// roles that may not choose it (the page must then ignore it).
 pub async fn set_language(app: &TestApp, login_id: &str, lang: &str) {
-    sqlx::query("UPDATE accounts SET language = $1 WHERE login_id = $2")
+    let done = sqlx::query("UPDATE accounts SET language = $1 WHERE login_id = $2")
         .bind(lang)
         .bind(login_id)
         .execute(app.db().pool())
         .await
         .expect("set language");
+    // A test of a stored language must not pass because nothing was stored.
+    assert_eq!(done.rows_affected(), 1, "no account {login_id}");
 }
 
 pub fn location(res: &reqwest::Response) -> String {
