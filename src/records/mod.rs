@@ -102,6 +102,7 @@ pub mod objects;
 pub mod packed;
 pub mod patient_match;
 mod read_api;
+mod rejection;
 mod repo;
 mod review;
 mod review_ui;
