@@ -52,7 +52,7 @@ async fn submit_portal(u: &TestUser, category: &str, subject: &str) -> i64 {
     id_from(&res)
 }
 
-async fn respond(op: &TestUser, id: i64, status: &str, content: &str) {
+pub(crate) async fn respond(op: &TestUser, id: i64, status: &str, content: &str) {
     let res = op
         .client
         .post_form(
@@ -61,6 +61,15 @@ async fn respond(op: &TestUser, id: i64, status: &str, content: &str) {
         )
         .await;
     assert_eq!(res.status(), 303, "response to #{id}");
+}
+
+/// The id of the newest entry of an inquiry (the one a correction names).
+pub(crate) async fn last_entry(app: &TestApp, inquiry_id: i64) -> i64 {
+    sqlx::query_scalar("SELECT MAX(id) FROM helpdesk_entries WHERE inquiry_id = $1")
+        .bind(inquiry_id)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("an entry")
 }
 
 #[tokio::test]
@@ -203,10 +212,7 @@ async fn r15_2_phone_inquiries_keep_every_entry_and_corrections_are_new_entries(
     assert_eq!(res.status(), 303);
     let id = id_from(&res);
     respond(&op, id, "対応中", "復旧見込みは12時と回答。").await;
-    let entry: i64 = sqlx::query_scalar("SELECT MAX(id) FROM helpdesk_entries")
-        .fetch_one(app.db().pool())
-        .await
-        .unwrap();
+    let entry = last_entry(&app, id).await;
     let res = op
         .client
         .post_form(

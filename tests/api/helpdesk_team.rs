@@ -5,6 +5,7 @@
 
 use rainbownet::auth::Role;
 
+use crate::helpdesk::{last_entry, respond};
 use crate::helpers::*;
 
 async fn text(c: &TestClient, path: &str) -> String {
@@ -492,24 +493,8 @@ async fn r15_2_a_refused_correction_keeps_what_was_typed_beside_its_form() {
             "nothing stored"
         );
     }
-    let res = op
-        .client
-        .post_form(
-            &format!("/helpdesk/{id}/responses"),
-            &[
-                ("method", "電話"),
-                ("status", "対応中"),
-                ("content", "折り返しました"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
-    let first: i64 =
-        sqlx::query_scalar("SELECT MAX(id) FROM helpdesk_entries WHERE inquiry_id = $1")
-            .bind(id)
-            .fetch_one(app.db().pool())
-            .await
-            .unwrap();
+    respond(&op, id, "対応中", "折り返しました").await;
+    let first = last_entry(&app, id).await;
     let res = op
         .client
         .post_form(
