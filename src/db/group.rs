@@ -151,7 +151,7 @@ impl Groups {
 mod tests {
 
     #[test]
-    fn value_rows_number_postgresql_parameters_and_leave_sqlite_ones_anonymous() {
+    fn x5_value_rows_number_postgresql_parameters_and_leave_sqlite_ones_anonymous() {
         assert_eq!(values_list(true, 2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(values_list(false, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(values_list(false, 1, 1), "(?)");

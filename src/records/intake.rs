@@ -207,10 +207,10 @@ async fn insert_ready(
     mode: PatientMismatch,
 ) -> Result<Vec<Result<Stored, Rejection>>, Rejection> {
     let mut answers: Vec<Option<Result<Stored, Rejection>>> = ready.iter().map(|_| None).collect();
-    // Every sender's documents together (a statement per 16 documents on SQLite, per 64 on
-    // PostgreSQL; not one round per sender), in identifier order: two transactions inserting some
-    // of the same identifiers (a retry sent to two instances) then wait for each other in the same
-    // order, never in a circle (a deadlock).
+    // Every sender's documents together (a statement per `ROWS_PER_INSERT` documents, not one
+    // round per sender), in identifier order: two transactions inserting some of the same
+    // identifiers (a retry sent to two instances) then wait for each other in the same order,
+    // never in a circle (a deadlock).
     let mut mine: Vec<usize> = (0..ready.len()).collect();
     mine.sort_by_key(|k| {
         let r = &ready[*k];
