@@ -45,8 +45,7 @@ pub async fn claim(conn: &mut Conn, n: i64) -> sqlx::Result<Claim> {
     let mut rows = claim_pg(conn, n, FREE, None).await?;
     if rows.is_empty() {
         // Every chain is held: wait for one (which one does not matter).
-        let chain = 1 + rand::random::<u64>() as i64 % CHAINS;
-        rows = claim_pg(conn, n, "$2", Some(chain)).await?;
+        rows = claim_pg(conn, n, "$2", Some(any_chain(rand::random()))).await?;
     }
     let Some((chain, last, prev_hash, _)) = rows.first().cloned() else {
         return Err(sqlx::Error::RowNotFound);
@@ -59,6 +58,12 @@ pub async fn claim(conn: &mut Conn, n: i64) -> sqlx::Result<Claim> {
         prev_hash,
         ids,
     })
+}
+
+/// A chain from a random number: 1 ..= CHAINS. (It was `1 + r as i64 % CHAINS`, which is
+/// negative for half of all `r`: a claim that had to wait then found no head row and failed.)
+fn any_chain(r: u64) -> i64 {
+    1 + (r % CHAINS as u64) as i64
 }
 
 async fn claim_pg(
@@ -224,4 +229,17 @@ pub async fn previous_login(
     .bind(account_id)
     .fetch_optional(&mut *conn)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x5_a_waiting_claim_picks_a_chain_that_exists() {
+        for r in [0, 1, 31, 32, 33, u64::MAX, u64::MAX / 2 + 1, 1 << 63 | 5] {
+            let c = any_chain(r);
+            assert!((1..=CHAINS).contains(&c), "{r} → {c}");
+        }
+    }
 }

@@ -14,10 +14,11 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::attachments::{Attachment, extract_attachments};
-use super::fhir_json::{JsonError, parse_strict};
+use super::fhir_json::{JsonError, parse_batch, parse_strict, parse_strict_in};
 use super::fhir_refs;
 use super::fhir_validate::validate_resource;
 use super::model::{self, ConsentInfo, Rejection, SearchKeys};
@@ -94,7 +95,19 @@ fn invalid(msg: impl Into<String>) -> Rejection {
 
 /// Parses the body: well-formed JSON without a repeated key, an object with a `resourceType`.
 pub fn parse_json(body: &[u8]) -> Result<Value, Rejection> {
-    let v = parse_strict(body).map_err(|e| match e {
+    let v = parse_strict(body).map_err(json_rejection)?;
+    if !v.is_object() {
+        return Err(Rejection::new(
+            400,
+            "structure",
+            "FHIR リソース（JSON オブジェクト）を送信してください。",
+        ));
+    }
+    Ok(v)
+}
+
+fn json_rejection(e: JsonError) -> Rejection {
+    match e {
         JsonError::Syntax { line, column } => Rejection::new(
             400,
             "structure",
@@ -107,15 +120,7 @@ pub fn parse_json(body: &[u8]) -> Result<Value, Rejection> {
                 "JSON の同じオブジェクトにキー「{key}」が重複しています（{line} 行 {column} 文字目）。各要素は 1 回だけ指定してください。"
             ),
         ),
-    })?;
-    if !v.is_object() {
-        return Err(Rejection::new(
-            400,
-            "structure",
-            "FHIR リソース（JSON オブジェクト）を送信してください。",
-        ));
     }
-    Ok(v)
 }
 
 /// Checks a resource against the FHIR R4 definitions: 400 listing every issue found.
@@ -406,14 +411,6 @@ pub fn batch_entries(
     mut bundle: Value,
     max_entries: usize,
 ) -> Result<Vec<Result<Value, Rejection>>, Rejection> {
-    if resource_type(&bundle) != Some("Bundle") {
-        return Err(invalid("resourceType が Bundle ではありません。"));
-    }
-    if bundle.get("type").and_then(Value::as_str) != Some("batch") {
-        return Err(invalid(
-            "POST /api/fhir には Bundle.type が batch の Bundle を送信してください。",
-        ));
-    }
     // The envelope is checked without the entries' resources; each of those is checked on
     // its own (one bad entry does not refuse the others).
     let resources: Vec<Option<Value>> = bundle
@@ -426,15 +423,52 @@ pub fn batch_entries(
                 .collect()
         })
         .unwrap_or_default();
+    entries_of(bundle, resources, max_entries, Value::is_object)
+}
+
+/// The entries of a `batch` body, each resource still its text (see
+/// [`super::fhir_json::parse_batch`]): read with [`parse_json_in`] where the entry is checked.
+pub fn batch_texts(
+    body: &[u8],
+    max_entries: usize,
+) -> Result<Vec<Result<&RawValue, Rejection>>, Rejection> {
+    if !body.trim_ascii_start().starts_with(b"{") {
+        // Not an object: the answer a single resource gets.
+        return Err(parse_json(body)
+            .err()
+            .unwrap_or_else(|| invalid("batch を送信してください。")));
+    }
+    let (envelope, resources) = parse_batch(body).map_err(json_rejection)?;
+    entries_of(envelope, resources, max_entries, |r| {
+        r.get().starts_with('{')
+    })
+}
+
+/// Reads the resource `part` of `body` (from [`batch_texts`]) as [`parse_json`] reads a body.
+pub fn parse_json_in(body: &[u8], part: &RawValue) -> Result<Value, Rejection> {
+    parse_strict_in(body, part).map_err(json_rejection)
+}
+
+/// The checks of a batch's envelope (`bundle` without its entries' resources) and of each
+/// entry, whose resource is `resources[i]`.
+fn entries_of<R>(
+    bundle: Value,
+    resources: Vec<Option<R>>,
+    max_entries: usize,
+    is_object: impl Fn(&R) -> bool,
+) -> Result<Vec<Result<R, Rejection>>, Rejection> {
+    if resource_type(&bundle) != Some("Bundle") {
+        return Err(invalid("resourceType が Bundle ではありません。"));
+    }
+    if bundle.get("type").and_then(Value::as_str) != Some("batch") {
+        return Err(invalid(
+            "POST /api/fhir には Bundle.type が batch の Bundle を送信してください。",
+        ));
+    }
     validate(&bundle)?;
-    let Some(Value::Array(mut entries)) = bundle.get_mut("entry").map(Value::take) else {
+    let Some(Value::Array(entries)) = bundle.get("entry") else {
         return Err(invalid("Bundle.entry がありません。"));
     };
-    for (e, r) in entries.iter_mut().zip(resources) {
-        if let (Some(e), Some(r)) = (e.as_object_mut(), r) {
-            e.insert("resource".into(), r);
-        }
-    }
     if entries.len() > max_entries {
         return Err(Rejection::new(
             413,
@@ -445,18 +479,20 @@ pub fn batch_entries(
             ),
         ));
     }
+    let mut resources = resources.into_iter();
     Ok(entries
-        .into_iter()
+        .iter()
         .enumerate()
-        .map(|(i, mut e)| {
-            let method = str_at(&e, &["request", "method"]).unwrap_or("POST");
+        .map(|(i, e)| {
+            let resource = resources.next().flatten();
+            let method = str_at(e, &["request", "method"]).unwrap_or("POST");
             if method != "POST" {
                 return Err(invalid(format!(
                     "entry[{i}] の request.method は POST のみ受け付けます。"
                 )));
             }
-            match e.get_mut("resource").map(Value::take) {
-                Some(r) if r.is_object() => Ok(r),
+            match resource {
+                Some(r) if is_object(&r) => Ok(r),
                 _ => Err(invalid(format!("entry[{i}] に resource がありません。"))),
             }
         })

@@ -1,8 +1,11 @@
 //! Reading a request body as JSON, refusing what `serde_json::Value` would silently accept: a
 //! key repeated in one object (serde_json keeps the last; FHIR JSON allows each property once,
-//! and a validator refuses the duplicate). Pure: no I/O.
+//! and a validator refuses the duplicate). A `batch` body is read in two steps
+//! ([`parse_batch`], then [`parse_strict_in`] for each entry's resource), so that the
+//! resources become values on the threads that check them. Pure: no I/O.
 
-use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 /// Marks the error raised for a repeated key, so that it is told apart from a syntax error.
@@ -25,21 +28,217 @@ pub enum JsonError {
 /// Parses JSON, refusing repeated keys.
 pub fn parse_strict(body: &[u8]) -> Result<Value, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let v = Strict
+    Strict
         .deserialize(&mut de)
-        .and_then(|v| de.end().map(|()| v));
-    v.map_err(|e| {
-        let (line, column) = (e.line(), e.column());
-        let text = e.to_string();
-        match text.split(DUPLICATE).nth(1) {
-            Some(key) => JsonError::Duplicate {
-                key: key.to_string(),
-                line,
-                column,
-            },
-            None => JsonError::Syntax { line, column },
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(json_error)
+}
+
+/// A `batch` body read in one pass without turning its entries' resources into values: the
+/// Bundle without them (read as by [`parse_strict`]), and each entry's resource as its text
+/// (`None` for an entry that is not an object or has no `resource`). The whole body's syntax is
+/// checked here; repeated keys inside a resource are found by [`parse_strict_in`].
+pub fn parse_batch(body: &[u8]) -> Result<(Value, Vec<Option<&RawValue>>), JsonError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    Top.deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(json_error)
+}
+
+/// Parses `part`, a piece of `body` from [`parse_batch`], refusing repeated keys; an error's
+/// line and column are where they are in `body`.
+pub fn parse_strict_in(body: &[u8], part: &RawValue) -> Result<Value, JsonError> {
+    let shift = |line: usize, column: usize| {
+        let Some(at) = (part.get().as_ptr() as usize)
+            .checked_sub(body.as_ptr() as usize)
+            .filter(|at| *at <= body.len())
+        else {
+            return (line, column);
+        };
+        let before = &body[..at];
+        let base_line = 1 + before.iter().filter(|b| **b == b'\n').count();
+        let base_column = at
+            - before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |n| n + 1);
+        if line == 1 {
+            (base_line, base_column + column)
+        } else {
+            (base_line + line - 1, column)
+        }
+    };
+    parse_strict(part.get().as_bytes()).map_err(|e| match e {
+        JsonError::Syntax { line, column } => {
+            let (line, column) = shift(line, column);
+            JsonError::Syntax { line, column }
+        }
+        JsonError::Duplicate { key, line, column } => {
+            let (line, column) = shift(line, column);
+            JsonError::Duplicate { key, line, column }
         }
     })
+}
+
+fn json_error(e: serde_json::Error) -> JsonError {
+    let (line, column) = (e.line(), e.column());
+    let text = e.to_string();
+    match text.split(DUPLICATE).nth(1) {
+        Some(key) => JsonError::Duplicate {
+            key: key.to_string(),
+            line,
+            column,
+        },
+        None => JsonError::Syntax { line, column },
+    }
+}
+
+fn duplicate<E: serde::de::Error>(key: &str) -> E {
+    E::custom(format!("{DUPLICATE}{key}{DUPLICATE}"))
+}
+
+/// The visits of a value that is read as [`Strict`] would read it, wrapped by `$wrap`.
+macro_rules! strict_scalars {
+    ($wrap:expr) => {
+        fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
+            StrictVisitor.visit_bool(b).map($wrap)
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            StrictVisitor.visit_i64(n).map($wrap)
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            StrictVisitor.visit_u64(n).map($wrap)
+        }
+        fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
+            StrictVisitor.visit_f64(n).map($wrap)
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            StrictVisitor.visit_str(s).map($wrap)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            StrictVisitor.visit_unit().map($wrap)
+        }
+    };
+}
+
+/// The top of a batch body: `entry` is read by [`Entries`], everything else strictly.
+struct Top;
+
+impl<'de> DeserializeSeed<'de> for Top {
+    type Value = (Value, Vec<Option<&'de RawValue>>);
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Top {
+    type Value = (Value, Vec<Option<&'de RawValue>>);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    strict_scalars!(|v| (v, Vec::new()));
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        StrictVisitor.visit_seq(seq).map(|v| (v, Vec::new()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut m = Map::new();
+        let mut resources = Vec::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if m.contains_key(&k) {
+                return Err(duplicate(&k));
+            }
+            let v = if k == "entry" {
+                let (v, r) = map.next_value_seed(Entries)?;
+                resources = r;
+                v
+            } else {
+                map.next_value_seed(Strict)?
+            };
+            m.insert(k, v);
+        }
+        Ok((Value::Object(m), resources))
+    }
+}
+
+/// `Bundle.entry` of a batch: each element read by [`Entry`].
+struct Entries;
+
+impl<'de> DeserializeSeed<'de> for Entries {
+    type Value = (Value, Vec<Option<&'de RawValue>>);
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entries {
+    type Value = (Value, Vec<Option<&'de RawValue>>);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    strict_scalars!(|v| (v, Vec::new()));
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let (mut items, mut resources) = (Vec::new(), Vec::new());
+        while let Some((v, r)) = seq.next_element_seed(Entry)? {
+            items.push(v);
+            resources.push(r);
+        }
+        Ok((Value::Array(items), resources))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        StrictVisitor.visit_map(map).map(|v| (v, Vec::new()))
+    }
+}
+
+/// One entry of a batch: its `resource` kept as text, the rest read strictly.
+struct Entry;
+
+impl<'de> DeserializeSeed<'de> for Entry {
+    type Value = (Value, Option<&'de RawValue>);
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entry {
+    type Value = (Value, Option<&'de RawValue>);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    strict_scalars!(|v| (v, None));
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        StrictVisitor.visit_seq(seq).map(|v| (v, None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut m = Map::new();
+        let mut resource = None;
+        while let Some(k) = map.next_key::<String>()? {
+            if m.contains_key(&k) || (k == "resource" && resource.is_some()) {
+                return Err(duplicate(&k));
+            }
+            if k == "resource" {
+                resource = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                let v = map.next_value_seed(Strict)?;
+                m.insert(k, v);
+            }
+        }
+        Ok((Value::Object(m), resource))
+    }
 }
 
 struct Strict;
@@ -112,12 +311,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         while let Some(k) = map.next_key::<String>()? {
             // One walk of the map per key: the entry both tells a repeat and takes the value.
             match m.entry(k) {
-                serde_json::map::Entry::Occupied(o) => {
-                    return Err(A::Error::custom(format!(
-                        "{DUPLICATE}{}{DUPLICATE}",
-                        o.key()
-                    )));
-                }
+                serde_json::map::Entry::Occupied(o) => return Err(duplicate(o.key())),
                 serde_json::map::Entry::Vacant(slot) => {
                     slot.insert(map.next_value_seed(Strict)?);
                 }
@@ -149,6 +343,57 @@ mod tests {
         ));
         assert!(matches!(
             parse_strict(b"{\"a\": 1} x"),
+            Err(JsonError::Syntax { .. })
+        ));
+    }
+
+    #[test]
+    fn x2_a_batch_is_read_as_its_envelope_and_each_resource_as_text() {
+        let body = br#"{"resourceType": "Bundle", "type": "batch", "entry": [
+            {"resource": {"resourceType": "Bundle", "id": "a", "n": [1, 2.5, null]}, "request": {"method": "POST"}},
+            {"request": {"method": "POST"}},
+            7,
+            {"fullUrl": "x", "resource": {"resourceType": "Patient"}}]}"#;
+        let (envelope, resources) = parse_batch(body).expect("valid");
+        let mut whole = parse_strict(body).expect("valid");
+        let mut taken = Vec::new();
+        for e in whole["entry"].as_array_mut().expect("entries") {
+            taken.push(e.as_object_mut().and_then(|o| o.remove("resource")));
+        }
+        assert_eq!(
+            envelope, whole,
+            "the envelope is the body without the resources"
+        );
+        assert_eq!(resources.len(), 4);
+        for (raw, value) in resources.iter().zip(&taken) {
+            let read = raw.map(|r| parse_strict_in(body, r).expect("resource"));
+            assert_eq!(read.as_ref(), value.as_ref());
+        }
+    }
+
+    #[test]
+    fn x2_a_repeated_key_in_a_batch_resource_is_found_where_it_is_in_the_body() {
+        for body in [
+            &b"{\"entry\": [{\"resource\": {\"a\": 1, \"a\": 2}}]}"[..],
+            &b"{\"type\": \"batch\",\n \"entry\": [\n  {\"request\": {},\n   \"resource\": {\"b\": {\n \"gender\": 1, \"gender\": 2}}}]}"[..],
+        ] {
+            let whole = parse_strict(body).expect_err("duplicate");
+            let (_, resources) = parse_batch(body).expect("the envelope itself is fine");
+            let part = resources[0].expect("resource");
+            assert_eq!(parse_strict_in(body, part).expect_err("duplicate"), whole);
+        }
+        for body in [
+            &b"{\"entry\": [{\"resource\": {}, \"resource\": {}}]}"[..],
+            &b"{\"entry\": [], \"entry\": []}"[..],
+            &b"{\"entry\": [{\"request\": {\"m\": 1, \"m\": 2}}]}"[..],
+        ] {
+            assert!(matches!(
+                parse_batch(body),
+                Err(JsonError::Duplicate { .. })
+            ));
+        }
+        assert!(matches!(
+            parse_batch(b"{\"entry\": [{\"resource\": {\"a\": }}]}"),
             Err(JsonError::Syntax { .. })
         ));
     }

@@ -80,6 +80,7 @@ mod access_log;
 mod admin;
 mod api;
 pub mod attachments;
+mod background;
 mod capability;
 mod cli;
 pub mod consent;

@@ -432,6 +432,51 @@ async fn r21_1_issue14_batch_entries_and_consents_are_validated_too() {
     assert_eq!(net.rows().await, after);
 }
 
+/// A batch's resources are read on the threads that check them (`fhir_json::parse_batch`): a
+/// key repeated inside one entry's resource refuses that entry, with where it is in the body.
+#[tokio::test]
+async fn r21_1_issue14_a_repeated_key_in_one_batch_entry_refuses_that_entry_only() {
+    let net = registered().await;
+    let before = net.rows().await;
+    let twice =
+        referral("rk2")
+            .to_string()
+            .replacen("\"gender\":", "\"gender\":\"male\",\"gender\":", 1);
+    assert!(twice.contains("\"gender\":\"male\",\"gender\":"), "{twice}");
+    let entry = |r: &str| {
+        format!(r#"{{"resource": {r}, "request": {{"method": "POST", "url": "Bundle"}}}}"#)
+    };
+    let body = format!(
+        "{{\"resourceType\": \"Bundle\", \"type\": \"batch\", \"entry\": [{},\n{},\n{}]}}",
+        entry(&referral("rk1").to_string()),
+        entry(&twice),
+        entry(&referral("rk3").to_string()),
+    );
+    let res = net.send(A, "/api/fhir", body).await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.expect("json");
+    assert_eq!(v["entry"][0]["response"]["status"], "201 Created", "{v}");
+    assert_eq!(v["entry"][2]["response"]["status"], "201 Created", "{v}");
+    assert!(
+        v["entry"][1]["response"]["status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("400")),
+        "{v}"
+    );
+    let said = v["entry"][1]["response"]["outcome"]["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        said.contains("gender") && said.contains("重複") && said.contains("（2 行"),
+        "the key and its line in the body: {said}"
+    );
+    assert_eq!(
+        net.rows().await[0],
+        before[0] + 2,
+        "the two other entries are stored"
+    );
+}
+
 #[tokio::test]
 async fn r21_1_issue14_bundle_invariants_bdl7_fullurl_unique_and_bdl10_document_timestamp() {
     let net = registered().await;
