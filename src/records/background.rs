@@ -40,7 +40,7 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn x2_work_runs_lowered_and_its_threads_too_and_the_caller_stays_as_it_was() {
+    fn x5_work_runs_lowered_and_its_threads_too_and_the_caller_stays_as_it_was() {
         let before = rustix::process::getpriority_process(None).expect("own priority");
         let (outer, inner) = run(|| {
             let me = rustix::process::getpriority_process(Some(rustix::thread::gettid()))
@@ -64,7 +64,7 @@ mod tests {
     }
 
     #[test]
-    fn x2_the_work_answer_comes_back() {
+    fn x5_the_work_answer_comes_back() {
         assert_eq!(run(|| 6 * 7), 42);
     }
 }

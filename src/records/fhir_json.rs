@@ -28,7 +28,7 @@ pub enum JsonError {
 /// Parses JSON, refusing repeated keys.
 pub fn parse_strict(body: &[u8]) -> Result<Value, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    Strict
+    Any(StrictVisitor)
         .deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v))
         .map_err(json_error)
@@ -40,7 +40,8 @@ pub fn parse_strict(body: &[u8]) -> Result<Value, JsonError> {
 /// checked here; repeated keys inside a resource are found by [`parse_strict_in`].
 pub fn parse_batch(body: &[u8]) -> Result<(Value, Vec<Option<&RawValue>>), JsonError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    Top.deserialize(&mut de)
+    Any(Top)
+        .deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v))
         .map_err(json_error)
 }
@@ -97,7 +98,7 @@ fn duplicate<E: serde::de::Error>(key: &str) -> E {
     E::custom(format!("{DUPLICATE}{key}{DUPLICATE}"))
 }
 
-/// The visits of a value that is read as [`Strict`] would read it, wrapped by `$wrap`.
+/// The visits of a value that is read as [`StrictVisitor`] would read it, wrapped by `$wrap`.
 macro_rules! strict_scalars {
     ($wrap:expr) => {
         fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
@@ -121,16 +122,19 @@ macro_rules! strict_scalars {
     };
 }
 
-/// The top of a batch body: `entry` is read by [`Entries`], everything else strictly.
-struct Top;
+/// A visitor used as a seed: the value read by whatever it turns out to be.
+struct Any<V>(V);
 
-impl<'de> DeserializeSeed<'de> for Top {
-    type Value = (Value, Vec<Option<&'de RawValue>>);
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for Any<V> {
+    type Value = V::Value;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        d.deserialize_any(self.0)
     }
 }
+
+/// The top of a batch body: `entry` is read by [`Entries`], everything else strictly.
+struct Top;
 
 impl<'de> Visitor<'de> for Top {
     type Value = (Value, Vec<Option<&'de RawValue>>);
@@ -153,11 +157,11 @@ impl<'de> Visitor<'de> for Top {
                 return Err(duplicate(&k));
             }
             let v = if k == "entry" {
-                let (v, r) = map.next_value_seed(Entries)?;
+                let (v, r) = map.next_value_seed(Any(Entries))?;
                 resources = r;
                 v
             } else {
-                map.next_value_seed(Strict)?
+                map.next_value_seed(Any(StrictVisitor))?
             };
             m.insert(k, v);
         }
@@ -167,14 +171,6 @@ impl<'de> Visitor<'de> for Top {
 
 /// `Bundle.entry` of a batch: each element read by [`Entry`].
 struct Entries;
-
-impl<'de> DeserializeSeed<'de> for Entries {
-    type Value = (Value, Vec<Option<&'de RawValue>>);
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
 
 impl<'de> Visitor<'de> for Entries {
     type Value = (Value, Vec<Option<&'de RawValue>>);
@@ -187,7 +183,7 @@ impl<'de> Visitor<'de> for Entries {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let (mut items, mut resources) = (Vec::new(), Vec::new());
-        while let Some((v, r)) = seq.next_element_seed(Entry)? {
+        while let Some((v, r)) = seq.next_element_seed(Any(Entry))? {
             items.push(v);
             resources.push(r);
         }
@@ -201,14 +197,6 @@ impl<'de> Visitor<'de> for Entries {
 
 /// One entry of a batch: its `resource` kept as text, the rest read strictly.
 struct Entry;
-
-impl<'de> DeserializeSeed<'de> for Entry {
-    type Value = (Value, Option<&'de RawValue>);
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
 
 impl<'de> Visitor<'de> for Entry {
     type Value = (Value, Option<&'de RawValue>);
@@ -233,7 +221,7 @@ impl<'de> Visitor<'de> for Entry {
             if k == "resource" {
                 resource = Some(map.next_value::<&'de RawValue>()?);
             } else {
-                let v = map.next_value_seed(Strict)?;
+                let v = map.next_value_seed(Any(StrictVisitor))?;
                 m.insert(k, v);
             }
         }
@@ -241,16 +229,7 @@ impl<'de> Visitor<'de> for Entry {
     }
 }
 
-struct Strict;
-
-impl<'de> DeserializeSeed<'de> for Strict {
-    type Value = Value;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(StrictVisitor)
-    }
-}
-
+/// Reads a JSON value as `serde_json::Value` does, refusing a key repeated in one object.
 struct StrictVisitor;
 
 impl<'de> Visitor<'de> for StrictVisitor {
@@ -295,12 +274,12 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 
     fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Strict.deserialize(d)
+        Any(StrictVisitor).deserialize(d)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(v) = seq.next_element_seed(Strict)? {
+        while let Some(v) = seq.next_element_seed(Any(StrictVisitor))? {
             items.push(v);
         }
         Ok(Value::Array(items))
@@ -313,7 +292,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
             match m.entry(k) {
                 serde_json::map::Entry::Occupied(o) => return Err(duplicate(o.key())),
                 serde_json::map::Entry::Vacant(slot) => {
-                    slot.insert(map.next_value_seed(Strict)?);
+                    slot.insert(map.next_value_seed(Any(StrictVisitor))?);
                 }
             }
         }
@@ -348,7 +327,7 @@ mod tests {
     }
 
     #[test]
-    fn x2_a_batch_is_read_as_its_envelope_and_each_resource_as_text() {
+    fn r21_1_a_batch_is_read_as_its_envelope_and_each_resource_as_text() {
         let body = br#"{"resourceType": "Bundle", "type": "batch", "entry": [
             {"resource": {"resourceType": "Bundle", "id": "a", "n": [1, 2.5, null]}, "request": {"method": "POST"}},
             {"request": {"method": "POST"}},
@@ -372,7 +351,7 @@ mod tests {
     }
 
     #[test]
-    fn x2_a_repeated_key_in_a_batch_resource_is_found_where_it_is_in_the_body() {
+    fn r21_1_a_repeated_key_in_a_batch_resource_is_found_where_it_is_in_the_body() {
         for body in [
             &b"{\"entry\": [{\"resource\": {\"a\": 1, \"a\": 2}}]}"[..],
             &b"{\"type\": \"batch\",\n \"entry\": [\n  {\"request\": {},\n   \"resource\": {\"b\": {\n \"gender\": 1, \"gender\": 2}}}]}"[..],
