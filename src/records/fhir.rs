@@ -465,6 +465,24 @@ fn entries_of<R>(
             "POST /api/fhir には Bundle.type が batch の Bundle を送信してください。",
         ));
     }
+    // Without this the envelope check below would name the entry an empty object (its
+    // resource is taken out), which does not tell the sender what is missing.
+    if let Some(i) = bundle
+        .get("entry")
+        .and_then(Value::as_array)
+        .and_then(|es| {
+            es.iter()
+                .position(|e| e.as_object().is_some_and(|o| !o.contains_key("request")))
+        })
+    {
+        return Err(Rejection::new(
+            400,
+            "required",
+            format!(
+                "Bundle.entry[{i}] に request がありません。batch の各 entry には request（method: POST、url: Bundle）が必要です（FHIR bdl-3）。"
+            ),
+        ));
+    }
     validate(&bundle)?;
     let Some(Value::Array(entries)) = bundle.get("entry") else {
         return Err(invalid("Bundle.entry がありません。"));

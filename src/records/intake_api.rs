@@ -189,6 +189,16 @@ pub async fn validate_bundle(
     FhirBody(body): FhirBody,
 ) -> Result<Response, Rejection> {
     let max = state.section::<super::RecordsSettings>().max_entries;
+    // A batch is read as intake reads it (each entry's resource on its own, so a key repeated
+    // inside one entry is that entry's issue); anything else, or a batch whose envelope is
+    // wrong, is read whole below and answered from there.
+    if let Ok(entries) = fhirck::batch_texts(&body, max) {
+        let entries = entries.into_iter().map(|e| {
+            e.and_then(|r| fhirck::parse_json_in(&body, r))
+                .and_then(|r| fhirck::parse_bundle(r, &client.facility_code, max))
+        });
+        return batch_outcome(entries);
+    }
     let mut v = fhirck::parse_json(&body)?;
     if fhirck::resource_type(&v) == Some("Parameters") {
         fhirck::validate(&v)?;
@@ -210,20 +220,10 @@ pub async fn validate_bundle(
     }
     let what = match (fhirck::resource_type(&v), fhirck::str_at(&v, &["type"])) {
         (Some("Bundle"), Some("batch")) => {
-            let mut issues = Vec::new();
-            let mut status = 200;
-            for (i, entry) in fhirck::batch_entries(v, max)?.into_iter().enumerate() {
-                if let Err(e) =
-                    entry.and_then(|r| fhirck::parse_bundle(r, &client.facility_code, max))
-                {
-                    status = status.max(e.status);
-                    issues.extend(entry_issues(i, e));
-                }
-            }
-            if !issues.is_empty() {
-                return Err(Rejection::with_issues(status, issues));
-            }
-            "batch の各 Bundle"
+            let entries = fhirck::batch_entries(v, max)?
+                .into_iter()
+                .map(|e| e.and_then(|r| fhirck::parse_bundle(r, &client.facility_code, max)));
+            return batch_outcome(entries);
         }
         (Some("Bundle"), _) => {
             fhirck::parse_bundle(v, &client.facility_code, max)?;
@@ -239,10 +239,32 @@ pub async fn validate_bundle(
             "リソース"
         }
     };
+    Ok(no_issues(what))
+}
+
+/// The answer of `$validate` for a batch: every entry's issues, with their place in the batch.
+fn batch_outcome<T>(
+    entries: impl Iterator<Item = Result<T, Rejection>>,
+) -> Result<Response, Rejection> {
+    let mut issues = Vec::new();
+    let mut status = 200;
+    for (i, entry) in entries.enumerate() {
+        if let Err(e) = entry {
+            status = status.max(e.status);
+            issues.extend(entry_issues(i, e));
+        }
+    }
+    if !issues.is_empty() {
+        return Err(Rejection::with_issues(status, issues));
+    }
+    Ok(no_issues("batch の各 Bundle"))
+}
+
+fn no_issues(what: &str) -> Response {
     let body = json!({"resourceType": "OperationOutcome", "issue": [{"severity": "information",
         "code": "informational", "diagnostics": format!(
             "{what}に問題は見つかりませんでした（FHIR R4 の構造・データ型・必須要素・値セット、Bundle 内の参照、自施設の患者ID を確認しました）。患者の登録と同意は送信時に確認します。何も保存していません。")}]});
-    Ok(fhir(StatusCode::OK, &body))
+    fhir(StatusCode::OK, &body)
 }
 
 /// The issues of a batch entry, with their place in the batch.

@@ -454,6 +454,21 @@ async fn r21_1_issue14_a_repeated_key_in_one_batch_entry_refuses_that_entry_only
         entry(&twice),
         entry(&referral("rk3").to_string()),
     );
+    // `$validate` reads the batch as intake does: the one entry's issue, not the whole body's.
+    let (s, o) = refusal(
+        net.send(A, "/api/fhir/Bundle/$validate", body.clone())
+            .await,
+    )
+    .await;
+    assert_eq!(s, 400, "{o}");
+    assert_eq!(o["issue"].as_array().map(Vec::len), Some(1), "{o}");
+    assert_eq!(
+        o["issue"][0]["expression"][0], "Bundle.entry[1].resource",
+        "{o}"
+    );
+    let said = o["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+    assert!(said.contains("gender") && said.contains("重複"), "{said}");
+
     let res = net.send(A, "/api/fhir", body).await;
     assert_eq!(res.status(), 200);
     let v: Value = res.json().await.expect("json");
@@ -472,6 +487,22 @@ async fn r21_1_issue14_a_repeated_key_in_one_batch_entry_refuses_that_entry_only
         before[0] + 2,
         "the two other entries are stored"
     );
+
+    // An entry without `request` (bdl-3): the batch is refused, saying what is missing.
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": referral("rk4"), "request": {"method": "POST", "url": "Bundle"}},
+        {"resource": referral("rk5")}]});
+    let before = net.rows().await;
+    for path in ["/api/fhir", "/api/fhir/Bundle/$validate"] {
+        let (s, o) = refusal(net.send(A, path, batch.to_string()).await).await;
+        assert_eq!(s, 400, "{path}: {o}");
+        let said = o["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+        assert!(
+            said.contains("entry[1]") && said.contains("request") && said.contains("bdl-3"),
+            "{path}: {said}"
+        );
+    }
+    assert_eq!(net.rows().await, before, "nothing stored");
 }
 
 #[tokio::test]
