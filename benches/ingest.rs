@@ -15,7 +15,8 @@
 //! user@host:port/db` (a role that may create databases: each run gets a database of its own,
 //! dropped at the end). `INGEST_LOG` is the server's log filter (default `info`, as in production:
 //! one access-log line per request, written to a file). `INGEST_PROFILE=single|batch|healthz`
-//! runs only that kind (after printing the server's pid and pausing 3 s, for `perf record -p`).
+//! runs only that kind (after printing the server's pid and pausing 3 s, for `perf record -p`);
+//! `INGEST_BATCH_CLIENTS` (default 2) is the number of batch clients of that run.
 
 use std::future::Future;
 use std::io::{BufRead, Write};
@@ -756,7 +757,13 @@ async fn main() {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let d = next_docs();
         let row = match what.as_str() {
-            "batch" => measure("batch", Some(&full), true, batch(&full, &d, 100, 2)).await,
+            "batch" => {
+                let clients = std::env::var("INGEST_BATCH_CLIENTS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(2);
+                measure("batch", Some(&full), true, batch(&full, &d, 100, clients)).await
+            }
             "healthz" => measure("healthz", Some(&full), false, healthz(&full, n, CLIENTS)).await,
             _ => measure("single", Some(&full), true, single(&full, d, CLIENTS)).await,
         };
