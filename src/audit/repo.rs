@@ -19,8 +19,8 @@ pub struct Claim {
 }
 
 /// Claims `n` places at the end of a chain no other open transaction holds, and `n` row ids.
-/// PostgreSQL: the first head row that `FOR UPDATE SKIP LOCKED` can lock at once (one this
-/// transaction holds already counts), and the ids from the `audit_events_ids` sequence after
+/// PostgreSQL: the chain this transaction holds already, else the first head row that
+/// `FOR UPDATE SKIP LOCKED` can lock at once, and the ids from the `audit_events_ids` sequence after
 /// that lock, so that they increase along the chain; only when every chain is held does it wait
 /// for one. SQLite has one writer at a time: chain 1, and ids after the largest.
 pub async fn claim(conn: &mut Conn, n: i64) -> sqlx::Result<Claim> {
@@ -41,7 +41,13 @@ pub async fn claim(conn: &mut Conn, n: i64) -> sqlx::Result<Claim> {
             ids: (max + 1..=max + n).collect(),
         });
     }
-    const FREE: &str = "(SELECT id FROM audit_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)";
+    // A chain this transaction already holds first (its head row's version is this
+    // transaction's own): otherwise a free chain with a lower number would be taken as well,
+    // and writers that each came back for another claim ended up holding every chain between
+    // them (24 writers, 32 chains). A claim made under a savepoint is not recognised (its row
+    // carries the savepoint's id) and takes the first free chain, as before.
+    const FREE: &str = "(SELECT id FROM audit_head
+        ORDER BY xmin = pg_current_xact_id()::xid DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED)";
     let mut rows = claim_pg(conn, n, FREE, None).await?;
     if rows.is_empty() {
         // Every chain is held: wait for one (which one does not matter).

@@ -259,6 +259,36 @@ async fn audit_write(db: &rainbownet::db::Db, now: rainbownet::db::Timestamp, ho
     tx.commit().await.unwrap();
 }
 
+/// X.2 on PostgreSQL (several writers at once; SQLite has one writer and one chain): a
+/// transaction that writes the audit log again keeps to the chain it holds, even when a chain
+/// with a lower number has come free meanwhile — otherwise each writer could end up holding
+/// several chains and leave none for the others.
+#[tokio::test]
+async fn x2_a_transaction_keeps_to_the_audit_chain_it_holds() {
+    let app = spawn_app().await;
+    if sqlite(&app) {
+        return;
+    }
+    use rainbownet::audit::repo::claim;
+    let mut a = app.db().begin().await.unwrap();
+    let first = claim(&mut a, 1).await.unwrap().chain;
+    let mut b = app.db().begin().await.unwrap();
+    let held = claim(&mut b, 1).await.unwrap().chain;
+    assert_ne!(first, held, "a chain is held by one transaction at a time");
+    a.rollback().await.unwrap();
+    let again = claim(&mut b, 1).await.unwrap();
+    assert_eq!(
+        again.chain, held,
+        "the chain it holds, not the one that came free"
+    );
+    assert_eq!(
+        again.ids.len(),
+        1,
+        "the places claimed again follow on the same chain"
+    );
+    b.rollback().await.unwrap();
+}
+
 #[tokio::test]
 async fn x5_writers_of_every_domain_queue_for_the_one_sqlite_writer() {
     let app = spawn_app().await;
