@@ -15,8 +15,9 @@
 //!   per chain, 32 of them. [`record_many`] appends a transaction's events to ONE chain: it
 //!   claims places by updating that chain's head row (`UPDATE … RETURNING`), whose row lock
 //!   holds until the transaction ends, so a chain never forks and its places have no gaps (a
-//!   rolled-back claim is rolled back too). On PostgreSQL the chain is the first head row that
-//!   `FOR UPDATE SKIP LOCKED` can lock at once, so concurrent transactions (of one instance or
+//!   rolled-back claim is rolled back too). On PostgreSQL the chain is the one the transaction
+//!   holds already, else the first head row that `FOR UPDATE SKIP LOCKED` can lock at once (a
+//!   transaction keeps to one chain however often it writes), so concurrent transactions (of one instance or
 //!   of several) take different chains and commit — and wait for their WAL flush — side by
 //!   side; only when all 32 are held does a writer wait for one. One global head would make
 //!   every writer of every instance wait for the commit flush of the one before it (two
