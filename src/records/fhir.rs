@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::attachments::{Attachment, extract_attachments};
-use super::fhir_json::{JsonError, parse_batch, parse_strict, parse_strict_in};
+use super::fhir_json::{JsonError, parse_strict, parse_strict_in};
 use super::fhir_refs;
 use super::fhir_validate::validate_resource;
 use super::model::{self, ConsentInfo, Rejection, SearchKeys};
@@ -89,7 +89,7 @@ pub fn with_search_keys(
     Ok(d)
 }
 
-fn invalid(msg: impl Into<String>) -> Rejection {
+pub(super) fn invalid(msg: impl Into<String>) -> Rejection {
     Rejection::new(422, "invalid", msg)
 }
 
@@ -106,7 +106,7 @@ pub fn parse_json(body: &[u8]) -> Result<Value, Rejection> {
     Ok(v)
 }
 
-fn json_rejection(e: JsonError) -> Rejection {
+pub(super) fn json_rejection(e: JsonError) -> Rejection {
     match e {
         JsonError::Syntax { line, column } => Rejection::new(
             400,
@@ -406,115 +406,9 @@ pub fn patient_info(p: &Value, sender_code: &str) -> Result<PatientInfo, Rejecti
     })
 }
 
-/// Entries of a `batch` Bundle: each one's resource, or why it cannot be read.
-pub fn batch_entries(
-    mut bundle: Value,
-    max_entries: usize,
-) -> Result<Vec<Result<Value, Rejection>>, Rejection> {
-    // The envelope is checked without the entries' resources; each of those is checked on
-    // its own (one bad entry does not refuse the others).
-    let resources: Vec<Option<Value>> = bundle
-        .get_mut("entry")
-        .and_then(Value::as_array_mut)
-        .map(|entries| {
-            entries
-                .iter_mut()
-                .map(|e| e.as_object_mut().and_then(|e| e.remove("resource")))
-                .collect()
-        })
-        .unwrap_or_default();
-    entries_of(bundle, resources, max_entries, Value::is_object)
-}
-
-/// The entries of a `batch` body, each resource still its text (see
-/// [`super::fhir_json::parse_batch`]): read with [`parse_json_in`] where the entry is checked.
-pub fn batch_texts(
-    body: &[u8],
-    max_entries: usize,
-) -> Result<Vec<Result<&RawValue, Rejection>>, Rejection> {
-    if !body.trim_ascii_start().starts_with(b"{") {
-        // Not an object: the answer a single resource gets.
-        return Err(parse_json(body)
-            .err()
-            .unwrap_or_else(|| invalid("batch を送信してください。")));
-    }
-    let (envelope, resources) = parse_batch(body).map_err(json_rejection)?;
-    entries_of(envelope, resources, max_entries, |r| {
-        r.get().starts_with('{')
-    })
-}
-
 /// Reads the resource `part` of `body` (from [`batch_texts`]) as [`parse_json`] reads a body.
 pub fn parse_json_in(body: &[u8], part: &RawValue) -> Result<Value, Rejection> {
     parse_strict_in(body, part).map_err(json_rejection)
-}
-
-/// The checks of a batch's envelope (`bundle` without its entries' resources) and of each
-/// entry, whose resource is `resources[i]`.
-fn entries_of<R>(
-    bundle: Value,
-    resources: Vec<Option<R>>,
-    max_entries: usize,
-    is_object: impl Fn(&R) -> bool,
-) -> Result<Vec<Result<R, Rejection>>, Rejection> {
-    if resource_type(&bundle) != Some("Bundle") {
-        return Err(invalid("resourceType が Bundle ではありません。"));
-    }
-    if bundle.get("type").and_then(Value::as_str) != Some("batch") {
-        return Err(invalid(
-            "POST /api/fhir には Bundle.type が batch の Bundle を送信してください。",
-        ));
-    }
-    // Without this the envelope check below would name the entry an empty object (its
-    // resource is taken out), which does not tell the sender what is missing.
-    if let Some(i) = bundle
-        .get("entry")
-        .and_then(Value::as_array)
-        .and_then(|es| {
-            es.iter()
-                .position(|e| e.as_object().is_some_and(|o| !o.contains_key("request")))
-        })
-    {
-        return Err(Rejection::new(
-            400,
-            "required",
-            format!(
-                "Bundle.entry[{i}] に request がありません。batch の各 entry には request（method: POST、url: Bundle）が必要です（FHIR bdl-3）。"
-            ),
-        ));
-    }
-    validate(&bundle)?;
-    let Some(Value::Array(entries)) = bundle.get("entry") else {
-        return Err(invalid("Bundle.entry がありません。"));
-    };
-    if entries.len() > max_entries {
-        return Err(Rejection::new(
-            413,
-            "too-costly",
-            format!(
-                "batch の entry が多すぎます（{} 件、上限 {max_entries} 件）。",
-                entries.len()
-            ),
-        ));
-    }
-    let mut resources = resources.into_iter();
-    Ok(entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let resource = resources.next().flatten();
-            let method = str_at(e, &["request", "method"]).unwrap_or("POST");
-            if method != "POST" {
-                return Err(invalid(format!(
-                    "entry[{i}] の request.method は POST のみ受け付けます。"
-                )));
-            }
-            match resource {
-                Some(r) if is_object(&r) => Ok(r),
-                _ => Err(invalid(format!("entry[{i}] に resource がありません。"))),
-            }
-        })
-        .collect())
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::api::{ApiClient, FhirBody, fhir, internal, rejection_outcome};
 use super::consent::{self, Act, ConsentError, Party, ScanRef};
 use super::fhir::{self as fhirck, ParsedDocument};
+use super::fhir_batch as batch;
 use super::intake::{ingest_many, ingest_one};
 use super::intake_patients::{check_custodian, resolve_patient};
 use super::model::{self, ConsentChange, PatientMismatch, Rejection};
@@ -98,7 +99,7 @@ pub async fn post_batch(
     // below the priority of the writer and of other requests (`background`).
     let docs = tokio::task::spawn_blocking(move || {
         super::background::run(|| {
-            let entries = fhirck::batch_texts(&body, max)?;
+            let entries = batch::batch_texts(&body, max)?;
             Ok::<_, Rejection>(check_entries(&body, entries, &sender, max))
         })
     })
@@ -192,7 +193,7 @@ pub async fn validate_bundle(
     // A batch is read as intake reads it (each entry's resource on its own, so a key repeated
     // inside one entry is that entry's issue); anything else, or a batch whose envelope is
     // wrong, is read whole below and answered from there.
-    if let Ok(entries) = fhirck::batch_texts(&body, max) {
+    if let Ok(entries) = batch::batch_texts(&body, max) {
         let entries = entries.into_iter().map(|e| {
             e.and_then(|r| fhirck::parse_json_in(&body, r))
                 .and_then(|r| fhirck::parse_bundle(r, &client.facility_code, max))
@@ -220,7 +221,7 @@ pub async fn validate_bundle(
     }
     let what = match (fhirck::resource_type(&v), fhirck::str_at(&v, &["type"])) {
         (Some("Bundle"), Some("batch")) => {
-            let entries = fhirck::batch_entries(v, max)?
+            let entries = batch::batch_entries(v, max)?
                 .into_iter()
                 .map(|e| e.and_then(|r| fhirck::parse_bundle(r, &client.facility_code, max)));
             return batch_outcome(entries);
@@ -480,7 +481,7 @@ mod tests {
             .join(",")
         );
         let body = body.as_bytes();
-        let entries: Vec<Result<&RawValue, Rejection>> = fhirck::batch_texts(body, 100)
+        let entries: Vec<Result<&RawValue, Rejection>> = batch::batch_texts(body, 100)
             .expect("a batch")
             .into_iter()
             .enumerate()

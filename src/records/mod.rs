@@ -89,6 +89,7 @@ mod consent_paper;
 mod consent_ui;
 mod demo;
 pub mod fhir;
+mod fhir_batch;
 mod fhir_datatypes;
 mod fhir_json;
 mod fhir_refs;
