@@ -89,6 +89,15 @@ pub fn with_search_keys(
     Ok(d)
 }
 
+/// 413 for a Bundle (`what`) of more than `max` entries.
+pub(super) fn too_many(what: &str, n: usize, max: usize) -> Rejection {
+    Rejection::new(
+        413,
+        "too-costly",
+        format!("{what} の entry が多すぎます（{n} 件、上限 {max} 件）。"),
+    )
+}
+
 pub(super) fn invalid(msg: impl Into<String>) -> Rejection {
     Rejection::new(422, "invalid", msg)
 }
@@ -201,14 +210,7 @@ pub fn parse_bundle(
         return Err(invalid("Bundle.entry が空です。"));
     }
     if entries.len() > max_entries {
-        return Err(Rejection::new(
-            413,
-            "too-costly",
-            format!(
-                "Bundle の entry が多すぎます（{} 件、上限 {max_entries} 件）。",
-                entries.len()
-            ),
-        ));
+        return Err(too_many("Bundle", entries.len(), max_entries));
     }
     let mut resources = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::fhir::{invalid, json_rejection, parse_json, resource_type, str_at, validate};
+use super::fhir::{invalid, json_rejection, parse_json, resource_type, str_at, too_many, validate};
 use super::fhir_json::parse_batch;
 use super::model::Rejection;
 
@@ -85,14 +85,7 @@ fn entries_of<R>(
         return Err(invalid("Bundle.entry がありません。"));
     };
     if entries.len() > max_entries {
-        return Err(Rejection::new(
-            413,
-            "too-costly",
-            format!(
-                "batch の entry が多すぎます（{} 件、上限 {max_entries} 件）。",
-                entries.len()
-            ),
-        ));
+        return Err(too_many("batch", entries.len(), max_entries));
     }
     let mut resources = resources.into_iter();
     Ok(entries
